@@ -1,0 +1,99 @@
+// Package group is the prime-order group abstraction that polynomial sharing,
+// Feldman commitments and the DKG are written against, with two
+// implementations: secp256k1 ([Secp256k1], for BIP-340 Schnorr) and the G1
+// group of BLS12-381 ([BLS12381G1], for Ethereum BLS public keys and the DiSE
+// DPRF).
+//
+// Scalars and points are immutable values: every operation returns a new
+// value and never modifies its receiver or arguments, so they may be shared
+// freely. Decoders accept only canonical encodings and are the boundary for
+// untrusted input: [Group.DecodePoint] rejects the identity, off-curve and
+// wrong-subgroup points; [Group.DecodeScalar] rejects values ≥ the order.
+package group
+
+import (
+	"errors"
+	"io"
+)
+
+// Errors returned by decoders. They never include the rejected bytes.
+var (
+	// ErrInvalidScalar is returned for a scalar encoding that is not
+	// canonical (wrong length or not below the group order).
+	ErrInvalidScalar = errors.New("group: invalid scalar encoding")
+	// ErrZeroScalar is returned where a non-zero scalar is required.
+	ErrZeroScalar = errors.New("group: zero scalar")
+	// ErrInvalidPoint is returned for a point encoding that is not canonical,
+	// not on the curve, or not in the prime-order subgroup.
+	ErrInvalidPoint = errors.New("group: invalid point encoding")
+	// ErrIdentityPoint is returned where the identity (point at infinity)
+	// was encoded; untrusted input may never carry it.
+	ErrIdentityPoint = errors.New("group: identity point")
+)
+
+// Group is a cyclic group of prime order with a fixed generator.
+type Group interface {
+	// Name is a stable identifier ("secp256k1", "bls12381g1") used in
+	// encodings and domain separation.
+	Name() string
+	// ScalarLen is the length of a scalar encoding in bytes (32 for both).
+	ScalarLen() int
+	// PointLen is the length of a compressed point encoding in bytes
+	// (33 for secp256k1 SEC1, 48 for BLS12-381 G1 in the ZCash/Ethereum format).
+	PointLen() int
+
+	// Zero returns the additive identity of the scalar field.
+	Zero() Scalar
+	// ScalarFromUint64 returns v mod the group order.
+	ScalarFromUint64(v uint64) Scalar
+	// RandomScalar draws a uniformly random non-zero scalar from r.
+	RandomScalar(r io.Reader) (Scalar, error)
+	// DecodeScalar parses a canonical big-endian scalar. Zero is accepted;
+	// callers that need non-zero check [Scalar.IsZero].
+	DecodeScalar(b []byte) (Scalar, error)
+	// HashToScalar maps arbitrary data to a scalar, domain-separated by dst,
+	// with negligible bias (wide reduction of an expanded hash).
+	HashToScalar(dst []byte, msg ...[]byte) Scalar
+
+	// Generator returns the fixed generator.
+	Generator() Point
+	// Identity returns the identity element.
+	Identity() Point
+	// DecodePoint parses a canonical compressed point and rejects the
+	// identity ([ErrIdentityPoint]) and every invalid encoding ([ErrInvalidPoint]).
+	DecodePoint(b []byte) (Point, error)
+	// BaseMul returns s·G, in constant time with respect to s.
+	BaseMul(s Scalar) Point
+}
+
+// Scalar is an element of the scalar field Z_q. Arithmetic on secrets is
+// constant time in both implementations.
+type Scalar interface {
+	Add(o Scalar) Scalar
+	Sub(o Scalar) Scalar
+	Mul(o Scalar) Scalar
+	Neg() Scalar
+	// Inv returns the multiplicative inverse; the inverse of zero is zero.
+	Inv() Scalar
+	// Equal compares in constant time.
+	Equal(o Scalar) bool
+	IsZero() bool
+	// Bytes returns the canonical big-endian encoding of ScalarLen bytes.
+	Bytes() []byte
+}
+
+// Point is a group element.
+type Point interface {
+	Add(o Point) Point
+	Sub(o Point) Point
+	Neg() Point
+	// Mul returns s·P, constant time with respect to s.
+	Mul(s Scalar) Point
+	Equal(o Point) bool
+	IsIdentity() bool
+	// Bytes returns the canonical compressed encoding of PointLen bytes.
+	// The identity encodes as the group's canonical infinity encoding
+	// (all zero for secp256k1; 0xc0 followed by zeros for BLS12-381),
+	// which DecodePoint rejects.
+	Bytes() []byte
+}
