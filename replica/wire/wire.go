@@ -1,0 +1,176 @@
+// Package wire defines the messages exchanged between vhsm clients and
+// replicas, and between replicas through the replicated log: the signed
+// client request, its operation bodies, the replica-originated transactions,
+// and the replica API's responses.
+//
+// # Signing
+//
+// A client request is the canonical JSON encoding of [Request], produced once
+// by the client, and an Ed25519 signature over
+//
+//	"vhsm/request/v1\x00" ‖ request bytes
+//
+// The replica never re-encodes a request: it verifies the signature over the
+// exact bytes it received, then decodes them strictly (unknown fields are an
+// error). The same [SignedRequest] bytes are the CometBFT transaction for
+// operations that are ordered, so every replica submitting the same request
+// to its mempool yields one committed transaction.
+//
+// Replica-originated transactions ([ReplicaTx]) are signed the same way with
+// the replica's Ed25519 key listed in the genesis, under the context
+// "vhsm/replica-tx/v1\x00".
+package wire
+
+import (
+	"encoding/json"
+)
+
+// Signing contexts (domain separation for Ed25519 signatures).
+const (
+	RequestContext   = "vhsm/request/v1\x00"
+	ReplicaTxContext = "vhsm/replica-tx/v1\x00"
+)
+
+// Schemes of keys.
+const (
+	SchemeSchnorr   = "schnorr"   // BIP-340 over secp256k1
+	SchemeBLS       = "bls"       // Ethereum BLS12-381 (pk in G1, sig in G2)
+	SchemeSymmetric = "symmetric" // DiSE over BLS12-381 G1
+)
+
+// Operations a client may request. Ordered operations go through the log;
+// the others are answered from committed state without waiting for a block.
+const (
+	OpRegisterClient = "clients.register" // ordered, admin only
+	OpKeyGen         = "keys.gen"         // ordered
+	OpKeyDisable     = "keys.disable"     // ordered, owner or admin
+	OpKeyGrant       = "keys.grant"       // ordered, owner only
+	OpSign           = "sign"             // ordered (assigns a nonce for schnorr)
+	OpKeyList        = "keys.list"        // read
+	OpKeyPub         = "keys.pub"         // read
+	OpEncrypt        = "encrypt"          // DPRF evaluation, not ordered
+	OpDecrypt        = "decrypt"          // DPRF evaluation, not ordered
+)
+
+// Limits enforced by replicas.
+const (
+	MaxRequestBytes = 64 << 10 // a signed request, encoded
+	MaxMessageBytes = 16 << 10 // a message to sign or DiSE plaintext-commitment input
+	MaxValidity     = 600      // seconds between a request's creation and its expiry
+	MaxKeyIDLen     = 64       // key and client identifiers: [A-Za-z0-9._-]{1,64}
+)
+
+// Request is what a client asks of the HSM. Its JSON encoding is signed.
+type Request struct {
+	// ID is 16 random bytes, hex; unique per client for replay protection.
+	ID string `json:"id"`
+	// Client is the registered client identifier that signs the request.
+	Client string `json:"client"`
+	// Op is one of the Op* constants.
+	Op string `json:"op"`
+	// Expires is a Unix time in seconds; the request is rejected after it
+	// (against block time in the log, against local time at admission) and
+	// when it lies more than MaxValidity in the future.
+	Expires int64 `json:"expires"`
+	// Body is the operation's body (one of the *Body types), JSON.
+	Body json.RawMessage `json:"body"`
+}
+
+// SignedRequest is the transport form of a request: the exact request bytes
+// and the client's Ed25519 signature over RequestContext ‖ Request.
+type SignedRequest struct {
+	Request   []byte `json:"request"`   // canonical JSON of Request (base64 in JSON)
+	Signature []byte `json:"signature"` // 64 bytes
+}
+
+// RegisterClientBody registers (or replaces the key of) a client.
+type RegisterClientBody struct {
+	ClientID  string `json:"client_id"`
+	PublicKey []byte `json:"public_key"` // Ed25519, 32 bytes
+	Admin     bool   `json:"admin"`
+}
+
+// KeyGenBody asks for a new key, taken from the pre-generated pool.
+type KeyGenBody struct {
+	KeyID  string `json:"key_id"`
+	Scheme string `json:"scheme"`
+}
+
+// KeyRefBody names one key (keys.pub, keys.disable).
+type KeyRefBody struct {
+	KeyID string `json:"key_id"`
+}
+
+// KeyGrantBody lets another client use a key.
+type KeyGrantBody struct {
+	KeyID    string `json:"key_id"`
+	ClientID string `json:"client_id"`
+}
+
+// SignBody asks for a signature over Message.
+type SignBody struct {
+	KeyID   string `json:"key_id"`
+	Message []byte `json:"message"`
+	// Taproot, for schnorr keys, signs for the BIP-341 output key instead of
+	// the internal key: nil means plain BIP-340; an empty MerkleRoot means
+	// BIP-86 (key-path only).
+	Taproot *TaprootOption `json:"taproot,omitempty"`
+}
+
+// TaprootOption selects the Taproot tweak.
+type TaprootOption struct {
+	MerkleRoot []byte `json:"merkle_root,omitempty"` // empty or 32 bytes
+}
+
+// EvalBody asks for a DiSE DPRF evaluation on Input (the DPRF input built by
+// threshold/dise for an encryption or a decryption). For OpEncrypt the
+// encryptor identity inside Input must be the requesting client.
+type EvalBody struct {
+	KeyID string `json:"key_id"`
+	Input []byte `json:"input"`
+}
+
+// ReplicaTx is a transaction originated by a replica (DKG traffic).
+type ReplicaTx struct {
+	Replica   int    `json:"replica"`   // 1-based index in the genesis
+	Kind      string `json:"kind"`      // "dkg"
+	Payload   []byte `json:"payload"`   // e.g. threshold/dkg message bytes
+	Signature []byte `json:"signature"` // Ed25519 over ReplicaTxContext ‖ Replica ‖ Kind ‖ Payload (see replica/app)
+}
+
+// Tx is the envelope of every transaction in the log: exactly one field set.
+type Tx struct {
+	Client  *SignedRequest `json:"client,omitempty"`
+	Replica *ReplicaTx     `json:"replica,omitempty"`
+}
+
+// KeyInfo is the public description of a key.
+type KeyInfo struct {
+	KeyID  string `json:"key_id"`
+	Scheme string `json:"scheme"`
+	Owner  string `json:"owner"`
+	// PublicKey: schnorr 32-byte x-only; bls 48-byte compressed G1;
+	// symmetric 48-byte compressed G1 (the DPRF key's public commitment).
+	PublicKey []byte `json:"public_key"`
+	// Commitment is the key's summed Feldman commitment (canonical encoding
+	// from threshold/vss), from which every verification key is computed.
+	Commitment []byte `json:"commitment"`
+	Disabled   bool   `json:"disabled,omitempty"`
+}
+
+// Response is a replica's answer to a request.
+type Response struct {
+	Replica int    `json:"replica"` // 1-based index of the answering replica
+	Height  int64  `json:"height,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// Key is set for keys.gen and keys.pub; Keys for keys.list.
+	Key  *KeyInfo  `json:"key,omitempty"`
+	Keys []KeyInfo `json:"keys,omitempty"`
+	// Partial is this replica's partial result: a partial Schnorr or BLS
+	// signature, or a DiSE evaluation with its DLEQ proof.
+	Partial []byte `json:"partial,omitempty"`
+	// Nonce is, for schnorr signatures, the summed Feldman commitment of the
+	// nonce the log assigned (public; the client checks it is the same at
+	// t+1 replicas before verifying partials against it).
+	Nonce []byte `json:"nonce,omitempty"`
+}

@@ -1,0 +1,295 @@
+package group
+
+import (
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"sync"
+
+	"github.com/herumi/bls-eth-go-binary/bls"
+	blst "github.com/supranational/blst/bindings/go"
+)
+
+// BLS12381G1 returns the group G1 of BLS12-381, the group of Ethereum
+// validator public keys (pk in G1, signatures in G2). Points encode as
+// 48-byte compressed points in the ZCash/Ethereum format; scalars as 32-byte
+// big-endian integers below the subgroup order r.
+//
+// Arithmetic uses herumi's mcl (through bls-eth-go-binary, in Ethereum
+// mode); scalar multiplication by secrets is constant time (G1MulCT).
+func BLS12381G1() Group {
+	InitBLS()
+	return blsGroup{}
+}
+
+var (
+	blsOnce    sync.Once
+	blsInitErr error
+	blsOrder   *big.Int
+)
+
+// InitBLS initializes herumi's library for BLS12-381 in Ethereum mode
+// (serialization, hash-to-curve and subgroup checks as in the consensus
+// specs). It is idempotent and safe for concurrent use; every package that
+// uses herumi directly calls it first.
+func InitBLS() {
+	blsOnce.Do(func() {
+		if err := bls.Init(bls.BLS12_381); err != nil {
+			blsInitErr = err
+			return
+		}
+		if err := bls.SetETHmode(bls.EthModeLatest); err != nil {
+			blsInitErr = err
+			return
+		}
+		bls.SetETHserialization(true)
+		bls.VerifyOrderG1(true)
+		bls.VerifyOrderG2(true)
+		blsOrder, _ = new(big.Int).SetString(bls.GetCurveOrder(), 10)
+	})
+	if blsInitErr != nil {
+		// The static library failed to initialize: nothing in this process
+		// can do BLS arithmetic.
+		panic(fmt.Sprintf("group: herumi BLS init: %v", blsInitErr))
+	}
+}
+
+type blsGroup struct{}
+
+type blsScalar struct{ s bls.Fr }
+
+type blsPoint struct{ p bls.G1 }
+
+func (blsGroup) Name() string   { return "bls12381g1" }
+func (blsGroup) ScalarLen() int { return 32 }
+func (blsGroup) PointLen() int  { return 48 }
+
+func (blsGroup) Zero() Scalar {
+	s := &blsScalar{}
+	s.s.Clear()
+	return s
+}
+
+func (blsGroup) ScalarFromUint64(v uint64) Scalar {
+	var b [32]byte
+	for i := 0; i < 8; i++ {
+		b[31-i] = byte(v >> (8 * i))
+	}
+	s := &blsScalar{}
+	if err := s.s.SetBigEndianMod(b[:]); err != nil {
+		panic("group: herumi SetBigEndianMod on a small value failed")
+	}
+	return s
+}
+
+func (g blsGroup) RandomScalar(r io.Reader) (Scalar, error) {
+	var b [32]byte
+	for range 128 {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return nil, fmt.Errorf("group: read randomness: %w", err)
+		}
+		// r is a 255-bit prime: clear the top bit, then reject ≥ r.
+		b[0] &= 0x7f
+		s, err := g.DecodeScalar(b[:])
+		if err == nil && !s.IsZero() {
+			return s, nil
+		}
+	}
+	return nil, errors.New("group: randomness source is degenerate")
+}
+
+func (blsGroup) DecodeScalar(b []byte) (Scalar, error) {
+	if len(b) != 32 {
+		return nil, ErrInvalidScalar
+	}
+	if new(big.Int).SetBytes(b).Cmp(blsOrder) >= 0 {
+		return nil, ErrInvalidScalar
+	}
+	s := &blsScalar{}
+	if err := s.s.SetBigEndianMod(b); err != nil {
+		return nil, ErrInvalidScalar
+	}
+	return s, nil
+}
+
+func (blsGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
+	// RFC 9380 §5 hash_to_field with L = 48 for a 255-bit prime.
+	u, err := expandMessageXMD(dst, 48, msg...)
+	if err != nil {
+		panic(err) // only with a DST over 255 bytes: a programming error
+	}
+	v := new(big.Int).SetBytes(u)
+	v.Mod(v, blsOrder)
+	var b [32]byte
+	v.FillBytes(b[:])
+	s := &blsScalar{}
+	if err := s.s.SetBigEndianMod(b[:]); err != nil {
+		panic("group: herumi SetBigEndianMod on a reduced value failed")
+	}
+	return s
+}
+
+var blsGen = sync.OnceValue(func() *blsPoint {
+	// The standard generator of G1 (draft-irtf-cfrg-pairing-friendly-curves).
+	const g1 = "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
+	b, err := hex.DecodeString(g1)
+	p := &blsPoint{}
+	if err != nil || p.p.Deserialize(b) != nil {
+		panic("group: BLS12-381 generator does not decode")
+	}
+	return p
+})
+
+func (blsGroup) Generator() Point { return blsGen() }
+
+func (blsGroup) Identity() Point {
+	p := &blsPoint{}
+	p.p.Clear()
+	return p
+}
+
+func (blsGroup) DecodePoint(b []byte) (Point, error) {
+	if len(b) != 48 {
+		return nil, ErrInvalidPoint
+	}
+	// Compressed infinity: flags 0b110, all other bits zero.
+	inf := make([]byte, 48)
+	inf[0] = 0xc0
+	if subtle.ConstantTimeCompare(b, inf) == 1 {
+		return nil, ErrIdentityPoint
+	}
+	p := &blsPoint{}
+	if err := p.p.Deserialize(b); err != nil {
+		return nil, ErrInvalidPoint
+	}
+	// Deserialize checks the curve equation and, with VerifyOrderG1, the
+	// subgroup; insist on the canonical encoding as well.
+	if p.p.IsZero() || !p.p.IsValidOrder() || subtle.ConstantTimeCompare(p.p.Serialize(), b) != 1 {
+		return nil, ErrInvalidPoint
+	}
+	return p, nil
+}
+
+func (g blsGroup) BaseMul(s Scalar) Point { return blsGen().Mul(s) }
+
+// errLongDST is returned for a DST that RFC 9380 forbids.
+var errLongDST = errors.New("group: hash-to-curve DST longer than 255 bytes")
+
+// HashToG1 hashes msg to a point of BLS12-381 G1 with RFC 9380 suite
+// BLS12381G1_XMD:SHA-256_SSWU_RO_ under the domain separation tag dst
+// (at most 255 bytes). The result is never the identity except with
+// negligible probability.
+func HashToG1(msg, dst []byte) (Point, error) {
+	InitBLS()
+	if len(dst) == 0 || len(dst) > 255 {
+		return nil, errLongDST
+	}
+	// blst takes the DST per call; herumi only has a process-wide one.
+	aff := blst.HashToG1(msg, dst).ToAffine()
+	p := &blsPoint{}
+	if err := p.p.Deserialize(aff.Compress()); err != nil {
+		return nil, fmt.Errorf("group: hash to G1: %w", err)
+	}
+	return p, nil
+}
+
+func asBLSScalar(s Scalar) *blsScalar {
+	v, ok := s.(*blsScalar)
+	if !ok {
+		panic("group: BLS12-381 scalar mixed with another group's scalar")
+	}
+	return v
+}
+
+func asBLSPoint(p Point) *blsPoint {
+	v, ok := p.(*blsPoint)
+	if !ok {
+		panic("group: BLS12-381 point mixed with another group's point")
+	}
+	return v
+}
+
+// BLSFr exposes the herumi field element behind a BLS12-381 scalar, for the
+// packages that call herumi directly (threshold/bls).
+func BLSFr(s Scalar) *bls.Fr { return &asBLSScalar(s).s }
+
+// BLSG1 exposes the herumi point behind a BLS12-381 G1 point.
+func BLSG1(p Point) *bls.G1 { return &asBLSPoint(p).p }
+
+func (a *blsScalar) Add(o Scalar) Scalar {
+	r := &blsScalar{}
+	bls.FrAdd(&r.s, &a.s, &asBLSScalar(o).s)
+	return r
+}
+
+func (a *blsScalar) Sub(o Scalar) Scalar {
+	r := &blsScalar{}
+	bls.FrSub(&r.s, &a.s, &asBLSScalar(o).s)
+	return r
+}
+
+func (a *blsScalar) Mul(o Scalar) Scalar {
+	r := &blsScalar{}
+	bls.FrMul(&r.s, &a.s, &asBLSScalar(o).s)
+	return r
+}
+
+func (a *blsScalar) Neg() Scalar {
+	r := &blsScalar{}
+	bls.FrNeg(&r.s, &a.s)
+	return r
+}
+
+func (a *blsScalar) Inv() Scalar {
+	r := &blsScalar{}
+	if a.s.IsZero() {
+		r.s.Clear()
+		return r
+	}
+	bls.FrInv(&r.s, &a.s)
+	return r
+}
+
+func (a *blsScalar) Equal(o Scalar) bool {
+	return subtle.ConstantTimeCompare(a.Bytes(), asBLSScalar(o).Bytes()) == 1
+}
+
+func (a *blsScalar) IsZero() bool { return a.s.IsZero() }
+
+func (a *blsScalar) Bytes() []byte {
+	// With Ethereum serialization on, Fr serializes big-endian, 32 bytes.
+	return a.s.Serialize()
+}
+
+func (p *blsPoint) Add(o Point) Point {
+	r := &blsPoint{}
+	bls.G1Add(&r.p, &p.p, &asBLSPoint(o).p)
+	return r
+}
+
+func (p *blsPoint) Sub(o Point) Point {
+	r := &blsPoint{}
+	bls.G1Sub(&r.p, &p.p, &asBLSPoint(o).p)
+	return r
+}
+
+func (p *blsPoint) Neg() Point {
+	r := &blsPoint{}
+	bls.G1Neg(&r.p, &p.p)
+	return r
+}
+
+func (p *blsPoint) Mul(s Scalar) Point {
+	r := &blsPoint{}
+	bls.G1MulCT(&r.p, &p.p, &asBLSScalar(s).s)
+	return r
+}
+
+func (p *blsPoint) Equal(o Point) bool { return p.p.IsEqual(&asBLSPoint(o).p) }
+
+func (p *blsPoint) IsIdentity() bool { return p.p.IsZero() }
+
+func (p *blsPoint) Bytes() []byte { return p.p.Serialize() }

@@ -1,0 +1,282 @@
+package group
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+)
+
+// Secp256k1 returns the secp256k1 group (SEC 2 §2.4.1) with the standard
+// generator. Points encode as 33-byte SEC1 compressed points; scalars as
+// 32-byte big-endian integers below the group order n.
+//
+// Arithmetic uses decred's secp256k1 implementation (the one under btcec).
+// Its scalar multiplication is not constant time; see the package README for
+// what that means for replica side channels.
+func Secp256k1() Group { return secpGroup{} }
+
+type secpGroup struct{}
+
+type secpScalar struct{ s secp256k1.ModNScalar }
+
+// secpPoint holds an affine-normalized Jacobian point (Z = 1), or the
+// identity (X = Y = Z = 0 after normalization).
+type secpPoint struct{ p secp256k1.JacobianPoint }
+
+var secpOrder = secp256k1.S256().N
+
+func (secpGroup) Name() string   { return "secp256k1" }
+func (secpGroup) ScalarLen() int { return 32 }
+func (secpGroup) PointLen() int  { return 33 }
+
+func (secpGroup) Zero() Scalar { return &secpScalar{} }
+
+func (secpGroup) ScalarFromUint64(v uint64) Scalar {
+	var b [32]byte
+	for i := 0; i < 8; i++ {
+		b[31-i] = byte(v >> (8 * i))
+	}
+	s := &secpScalar{}
+	s.s.SetBytes(&b) // v < 2^64 < n: no reduction happens
+	return s
+}
+
+func (g secpGroup) RandomScalar(r io.Reader) (Scalar, error) {
+	// Rejection sampling keeps the distribution uniform over [1, n).
+	var b [32]byte
+	for range 128 {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return nil, fmt.Errorf("group: read randomness: %w", err)
+		}
+		s := &secpScalar{}
+		overflow := s.s.SetBytes(&b)
+		if overflow == 0 && !s.s.IsZero() {
+			return s, nil
+		}
+	}
+	return nil, errors.New("group: randomness source is degenerate")
+}
+
+func (secpGroup) DecodeScalar(b []byte) (Scalar, error) {
+	if len(b) != 32 {
+		return nil, ErrInvalidScalar
+	}
+	var a [32]byte
+	copy(a[:], b)
+	s := &secpScalar{}
+	if s.s.SetBytes(&a) != 0 {
+		return nil, ErrInvalidScalar
+	}
+	return s, nil
+}
+
+func (secpGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
+	// RFC 9380 §5 hash_to_field with L = 48 (k = 128): a 384-bit value
+	// reduced mod n has bias below 2^-128.
+	u, err := expandMessageXMD(dst, 48, msg...)
+	if err != nil {
+		// Only reachable with a DST longer than 255 bytes: a programming
+		// error in a constant, not an input condition.
+		panic(err)
+	}
+	v := new(big.Int).SetBytes(u)
+	v.Mod(v, secpOrder)
+	var b [32]byte
+	v.FillBytes(b[:])
+	s := &secpScalar{}
+	s.s.SetBytes(&b)
+	return s
+}
+
+func (secpGroup) Generator() Point {
+	p := &secpPoint{}
+	var one secp256k1.ModNScalar
+	one.SetInt(1)
+	secp256k1.ScalarBaseMultNonConst(&one, &p.p)
+	p.p.ToAffine()
+	return p
+}
+
+func (secpGroup) Identity() Point { return &secpPoint{} }
+
+func (secpGroup) DecodePoint(b []byte) (Point, error) {
+	if len(b) != 33 {
+		return nil, ErrInvalidPoint
+	}
+	if subtle.ConstantTimeCompare(b, make([]byte, 33)) == 1 {
+		return nil, ErrIdentityPoint
+	}
+	if b[0] != secp256k1.PubKeyFormatCompressedEven && b[0] != secp256k1.PubKeyFormatCompressedOdd {
+		return nil, ErrInvalidPoint
+	}
+	pk, err := secp256k1.ParsePubKey(b)
+	if err != nil {
+		return nil, ErrInvalidPoint
+	}
+	p := &secpPoint{}
+	pk.AsJacobian(&p.p)
+	return p, nil
+}
+
+func (secpGroup) BaseMul(s Scalar) Point {
+	p := &secpPoint{}
+	secp256k1.ScalarBaseMultNonConst(&asSecpScalar(s).s, &p.p)
+	p.p.ToAffine()
+	return p
+}
+
+func asSecpScalar(s Scalar) *secpScalar {
+	v, ok := s.(*secpScalar)
+	if !ok {
+		panic("group: secp256k1 scalar mixed with another group's scalar")
+	}
+	return v
+}
+
+func asSecpPoint(p Point) *secpPoint {
+	v, ok := p.(*secpPoint)
+	if !ok {
+		panic("group: secp256k1 point mixed with another group's point")
+	}
+	return v
+}
+
+func (a *secpScalar) Add(o Scalar) Scalar {
+	r := &secpScalar{}
+	r.s.Add2(&a.s, &asSecpScalar(o).s)
+	return r
+}
+
+func (a *secpScalar) Sub(o Scalar) Scalar {
+	var neg secp256k1.ModNScalar
+	neg.NegateVal(&asSecpScalar(o).s)
+	r := &secpScalar{}
+	r.s.Add2(&a.s, &neg)
+	return r
+}
+
+func (a *secpScalar) Mul(o Scalar) Scalar {
+	r := &secpScalar{}
+	r.s.Mul2(&a.s, &asSecpScalar(o).s)
+	return r
+}
+
+func (a *secpScalar) Neg() Scalar {
+	r := &secpScalar{}
+	r.s.NegateVal(&a.s)
+	return r
+}
+
+func (a *secpScalar) Inv() Scalar {
+	r := &secpScalar{}
+	r.s.InverseValNonConst(&a.s)
+	return r
+}
+
+func (a *secpScalar) Equal(o Scalar) bool {
+	x, y := a.s.Bytes(), asSecpScalar(o).s.Bytes()
+	return subtle.ConstantTimeCompare(x[:], y[:]) == 1
+}
+
+func (a *secpScalar) IsZero() bool { return a.s.IsZero() }
+
+func (a *secpScalar) Bytes() []byte {
+	b := a.s.Bytes()
+	return b[:]
+}
+
+func (p *secpPoint) isInf() bool {
+	return (p.p.X.IsZero() && p.p.Y.IsZero()) || p.p.Z.IsZero()
+}
+
+func normalized(j *secp256k1.JacobianPoint) *secpPoint {
+	r := &secpPoint{p: *j}
+	if r.p.Z.IsZero() {
+		return &secpPoint{}
+	}
+	r.p.ToAffine()
+	return r
+}
+
+func (p *secpPoint) Add(o Point) Point {
+	var r secp256k1.JacobianPoint
+	secp256k1.AddNonConst(&p.p, &asSecpPoint(o).p, &r)
+	return normalized(&r)
+}
+
+func (p *secpPoint) Sub(o Point) Point { return p.Add(o.Neg()) }
+
+func (p *secpPoint) Neg() Point {
+	if p.isInf() {
+		return &secpPoint{}
+	}
+	r := &secpPoint{p: p.p}
+	r.p.Y.Negate(1).Normalize()
+	return r
+}
+
+func (p *secpPoint) Mul(s Scalar) Point {
+	if p.isInf() {
+		return &secpPoint{}
+	}
+	var r secp256k1.JacobianPoint
+	secp256k1.ScalarMultNonConst(&asSecpScalar(s).s, &p.p, &r)
+	return normalized(&r)
+}
+
+func (p *secpPoint) Equal(o Point) bool {
+	q := asSecpPoint(o)
+	if p.isInf() || q.isInf() {
+		return p.isInf() == q.isInf()
+	}
+	return p.p.X.Equals(&q.p.X) && p.p.Y.Equals(&q.p.Y)
+}
+
+func (p *secpPoint) IsIdentity() bool { return p.isInf() }
+
+func (p *secpPoint) Bytes() []byte {
+	if p.isInf() {
+		return make([]byte, 33)
+	}
+	return secp256k1.NewPublicKey(&p.p.X, &p.p.Y).SerializeCompressed()
+}
+
+// XOnly returns the 32-byte x coordinate of a secp256k1 point (BIP-340
+// bytes(P)). It returns zeros for the identity.
+func XOnly(p Point) [32]byte {
+	var out [32]byte
+	q := asSecpPoint(p)
+	if q.isInf() {
+		return out
+	}
+	q.p.X.PutBytes(&out)
+	return out
+}
+
+// HasEvenY reports whether a secp256k1 point has an even y coordinate
+// (BIP-340 has_even_y). The identity reports false.
+func HasEvenY(p Point) bool {
+	q := asSecpPoint(p)
+	return !q.isInf() && !q.p.Y.IsOdd()
+}
+
+// LiftX returns the secp256k1 point with x coordinate x and even y
+// (BIP-340 lift_x), or ErrInvalidPoint if x is not a field element or not
+// the x coordinate of a curve point.
+func LiftX(x []byte) (Point, error) {
+	if len(x) != 32 {
+		return nil, ErrInvalidPoint
+	}
+	b := make([]byte, 33)
+	b[0] = secp256k1.PubKeyFormatCompressedEven
+	copy(b[1:], x)
+	p, err := Secp256k1().DecodePoint(b)
+	if err != nil {
+		return nil, ErrInvalidPoint
+	}
+	return p, nil
+}
