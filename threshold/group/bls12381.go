@@ -175,8 +175,9 @@ func (blsGroup) DecodePoint(b []byte) (Point, error) {
 
 func (g blsGroup) BaseMul(s Scalar) Point { return blsGen().Mul(s) }
 
-// errLongDST is returned for a DST that RFC 9380 forbids.
-var errLongDST = errors.New("group: hash-to-curve DST longer than 255 bytes")
+// errLongDST is returned for a DST that RFC 9380 forbids (empty or over
+// 255 bytes).
+var errLongDST = errors.New("group: hash-to-curve DST must be 1 to 255 bytes")
 
 // HashToG1 hashes msg to a point of BLS12-381 G1 with RFC 9380 suite
 // BLS12381G1_XMD:SHA-256_SSWU_RO_ under the domain separation tag dst

@@ -1,0 +1,243 @@
+package bls
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	herumi "github.com/herumi/bls-eth-go-binary/bls"
+
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/vss"
+)
+
+// SignatureLen is the length of a compressed G2 signature (ZCash/Ethereum
+// format); PublicKeyLen that of a compressed G1 public key.
+const (
+	SignatureLen = 96
+	PublicKeyLen = 48
+)
+
+// Errors returned by this package. They never include secret values.
+var (
+	// ErrInvalidSignature is returned for a signature or partial signature
+	// that does not decode (wrong length, not canonical, not on the curve,
+	// not in the subgroup, or the identity).
+	ErrInvalidSignature = errors.New("bls: invalid signature encoding")
+	// ErrVerify is returned when a well-formed (partial) signature does not
+	// verify against its key.
+	ErrVerify = errors.New("bls: signature does not verify")
+	// ErrInvalidKey is returned for a nil or identity verification key, or
+	// a key or share of another group.
+	ErrInvalidKey = errors.New("bls: invalid key")
+	// ErrInvalidThreshold is returned for a threshold t < 0.
+	ErrInvalidThreshold = errors.New("bls: invalid threshold")
+	// ErrNotEnoughPartials is returned by [Combine] when fewer than t+1
+	// valid partial signatures were supplied; it is wrapped in a
+	// [*CulpritError] when some partials were invalid.
+	ErrNotEnoughPartials = errors.New("bls: not enough valid partial signatures")
+)
+
+// CulpritError reports the replicas whose partial results were invalid.
+// Culprits is sorted and names each misbehaving replica once. Err is the
+// underlying failure of the whole operation, or nil when the operation
+// succeeded despite the culprits (then the error is returned alongside a
+// valid result).
+type CulpritError struct {
+	Culprits []int
+	Err      error
+}
+
+func (e *CulpritError) Error() string {
+	ids := make([]string, len(e.Culprits))
+	for i, c := range e.Culprits {
+		ids[i] = strconv.Itoa(c)
+	}
+	msg := "bls: invalid partial results from replicas " + strings.Join(ids, ",")
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *CulpritError) Unwrap() error { return e.Err }
+
+// g1 is the group of public keys, verification keys and shares.
+func g1() group.Group { return group.BLS12381G1() }
+
+// PartialSign returns replica i's partial signature σ_i = x_i·H(msg) on msg,
+// a 96-byte compressed G2 point, where share is x_i and H is the hash to G2
+// of the Ethereum ciphersuite BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_.
+// With x_i the full secret key this is the ordinary Ethereum signature. The
+// multiplication by the share is herumi's constant-time signing.
+func PartialSign(share group.Scalar, msg []byte) ([]byte, error) {
+	fr, err := frOf(share)
+	if err != nil {
+		return nil, err
+	}
+	// IETF BLS draft §2.6 CoreSign: signature = SK · hash_to_point(message).
+	sig := herumi.CastToSecretKey(fr).SignByte(msg)
+	return sig.Serialize(), nil
+}
+
+// VerifyPartial checks a partial signature against vk, the verification key
+// of the replica that sent it. vk must be computed from the DKG commitments
+// (vss.Commitment.Eval), never taken from the replica itself.
+func VerifyPartial(vk group.Point, msg, partial []byte) error {
+	pk, err := pkOf(vk)
+	if err != nil {
+		return err
+	}
+	sig, err := decodeSignature(partial)
+	if err != nil {
+		return err
+	}
+	// Boldyreva 2003 §5: σ_i is valid iff e(g1, σ_i) = e(vk_i, H(m)).
+	if !sig.VerifyByte(pk, msg) {
+		return ErrVerify
+	}
+	return nil
+}
+
+// Combine robustly combines partial signatures on msg into the Ethereum
+// signature of groupKey. vks holds the verification key of every replica
+// (from the DKG commitments); partials the partial signatures received,
+// keyed by replica index. Every partial is verified; the t+1 valid ones
+// with the smallest indices are interpolated at zero in the exponent
+// (Boldyreva 2003 §5), and the result is verified against groupKey.
+//
+// If some partials were invalid (or came from a replica without a
+// verification key) but t+1 valid ones remained, Combine returns the
+// signature together with a [*CulpritError] whose Err is nil; callers that
+// only want the signature check it for non-nil. If fewer than t+1 partials
+// are valid, it returns no signature and an error wrapping
+// [ErrNotEnoughPartials] (inside a [*CulpritError] when there are culprits).
+func Combine(groupKey group.Point, vks map[int]group.Point, t int, msg []byte, partials map[int][]byte) ([]byte, error) {
+	if t < 0 || t >= vss.MaxDegree+1 {
+		return nil, ErrInvalidThreshold
+	}
+	gpk, err := pkOf(groupKey)
+	if err != nil {
+		return nil, fmt.Errorf("combine partials: group key: %w", err)
+	}
+	indices := make([]int, 0, len(partials))
+	for i := range partials {
+		indices = append(indices, i)
+	}
+	slices.Sort(indices)
+
+	var culprits []int
+	valid := make([]int, 0, t+1)
+	sigs := make([]herumi.G2, 0, t+1)
+	for _, i := range indices {
+		if len(valid) == t+1 {
+			break // the remaining partials are not needed
+		}
+		vk, ok := vks[i]
+		if !ok || i < 1 || i > vss.MaxIndex {
+			culprits = append(culprits, i)
+			continue
+		}
+		if err := VerifyPartial(vk, msg, partials[i]); err != nil {
+			if errors.Is(err, ErrInvalidKey) {
+				return nil, fmt.Errorf("combine partials: verification key %d: %w", i, err)
+			}
+			culprits = append(culprits, i)
+			continue
+		}
+		sig, err := decodeSignature(partials[i]) // verified above
+		if err != nil {
+			return nil, fmt.Errorf("combine partials: %w", err)
+		}
+		valid = append(valid, i)
+		sigs = append(sigs, *herumi.CastFromSign(sig))
+	}
+	if len(valid) < t+1 {
+		if len(culprits) > 0 {
+			return nil, &CulpritError{Culprits: culprits, Err: ErrNotEnoughPartials}
+		}
+		return nil, ErrNotEnoughPartials
+	}
+
+	// σ = Σ_{i∈S} λ_i·σ_i with λ_i the Lagrange coefficients at zero of S.
+	coeffs := make([]herumi.Fr, len(valid))
+	for k, i := range valid {
+		l, err := vss.LagrangeCoefficient(g1(), valid, i)
+		if err != nil {
+			return nil, fmt.Errorf("combine partials: %w", err)
+		}
+		coeffs[k] = *group.BLSFr(l)
+	}
+	var out herumi.G2
+	herumi.G2MulVec(&out, sigs, coeffs)
+	sig := herumi.CastToSign(&out)
+	// Verify the result before anyone relies on it: with consistent
+	// verification keys this cannot fail, so a failure means the keys do not
+	// match the group key.
+	if !sig.VerifyByte(gpk, msg) {
+		return nil, fmt.Errorf("combine partials: %w", ErrVerify)
+	}
+	if len(culprits) > 0 {
+		return sig.Serialize(), &CulpritError{Culprits: culprits}
+	}
+	return sig.Serialize(), nil
+}
+
+// Verify reports whether sig (96 bytes) is a valid Ethereum BLS signature on
+// msg under the public key pub (48 bytes), per the consensus specs' Verify:
+// both encodings must be canonical, in their subgroups and not the
+// identity.
+func Verify(pub, msg, sig []byte) bool {
+	P, err := g1().DecodePoint(pub)
+	if err != nil {
+		return false
+	}
+	return VerifyPartial(P, msg, sig) == nil
+}
+
+// decodeSignature parses a canonical compressed G2 point in the subgroup,
+// rejecting the identity.
+func decodeSignature(b []byte) (*herumi.Sign, error) {
+	if len(b) != SignatureLen {
+		return nil, ErrInvalidSignature
+	}
+	var p herumi.G2
+	// Deserialize checks the curve and, with VerifyOrderG2 set by
+	// group.InitBLS, the subgroup.
+	if err := p.Deserialize(b); err != nil || p.IsZero() || !p.IsValidOrder() {
+		return nil, ErrInvalidSignature
+	}
+	if subtle.ConstantTimeCompare(p.Serialize(), b) != 1 {
+		return nil, ErrInvalidSignature
+	}
+	return herumi.CastToSign(&p), nil
+}
+
+// frOf returns the herumi scalar behind a BLS12-381 share.
+func frOf(s group.Scalar) (fr *herumi.Fr, err error) {
+	defer func() {
+		if recover() != nil {
+			fr, err = nil, ErrInvalidKey
+		}
+	}()
+	if s == nil || s.IsZero() {
+		return nil, ErrInvalidKey
+	}
+	return group.BLSFr(s), nil
+}
+
+// pkOf returns the herumi public key behind a G1 point.
+func pkOf(p group.Point) (pk *herumi.PublicKey, err error) {
+	defer func() {
+		if recover() != nil {
+			pk, err = nil, ErrInvalidKey
+		}
+	}()
+	if p == nil || p.IsIdentity() {
+		return nil, ErrInvalidKey
+	}
+	return herumi.CastToPublicKey(group.BLSG1(p)), nil
+}

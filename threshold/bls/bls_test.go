@@ -1,0 +1,396 @@
+package bls
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	blst "github.com/supranational/blst/bindings/go"
+	"gopkg.in/yaml.v3"
+
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/vss"
+)
+
+// popDST is the hash-to-G2 DST of the Ethereum (POP) ciphersuite, used
+// here only by the independent blst verifier.
+var popDST = []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")
+
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.TrimPrefix(s, "0x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readCases(t *testing.T, handler string, v func(name string) any) {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join("testdata", handler, "*", "data.yaml"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no %s vectors: %v", handler, err)
+	}
+	for _, p := range dirs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(filepath.Dir(p))
+		if err := yaml.Unmarshal(b, v(name)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
+
+// blstVerify is the independent check: supranational/blst, POP DST, with
+// subgroup checks of both the signature and the key.
+func blstVerify(pub, msg, sig []byte) bool {
+	pk := new(blst.P1Affine).Uncompress(pub)
+	s := new(blst.P2Affine).Uncompress(sig)
+	if pk == nil || s == nil {
+		return false
+	}
+	return s.Verify(true, pk, true, msg, popDST)
+}
+
+// Ethereum consensus spec tests, phase0 bls/sign.
+func TestSignVectors(t *testing.T) {
+	type tc struct {
+		Input struct {
+			Privkey string `yaml:"privkey"`
+			Message string `yaml:"message"`
+		} `yaml:"input"`
+		Output *string `yaml:"output"`
+	}
+	cases := map[string]*tc{}
+	readCases(t, "sign", func(n string) any { cases[n] = &tc{}; return cases[n] })
+	g := group.BLS12381G1()
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			sk, err := g.DecodeScalar(unhex(t, c.Input.Privkey))
+			if err == nil && sk.IsZero() {
+				err = errors.New("zero key")
+			}
+			if c.Output == nil {
+				// Invalid key: the spec expects no signature.
+				if err == nil {
+					if _, err := PartialSign(sk, unhex(t, c.Input.Message)); err == nil {
+						t.Fatal("signed with an invalid key")
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := unhex(t, c.Input.Message)
+			sig, err := PartialSign(sk, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(sig, unhex(t, *c.Output)) {
+				t.Fatalf("signature mismatch")
+			}
+			pub := g.BaseMul(sk).Bytes()
+			if !Verify(pub, msg, sig) || !blstVerify(pub, msg, sig) {
+				t.Fatal("vector signature does not verify")
+			}
+		})
+	}
+	if _, ok := cases["sign_case_zero_privkey"]; !ok {
+		t.Fatal("zero-key case missing")
+	}
+}
+
+// Ethereum consensus spec tests, phase0 bls/verify.
+func TestVerifyVectors(t *testing.T) {
+	type tc struct {
+		Input struct {
+			Pubkey    string `yaml:"pubkey"`
+			Message   string `yaml:"message"`
+			Signature string `yaml:"signature"`
+		} `yaml:"input"`
+		Output bool `yaml:"output"`
+	}
+	cases := map[string]*tc{}
+	readCases(t, "verify", func(n string) any { cases[n] = &tc{}; return cases[n] })
+	var valid, invalid int
+	for name, c := range cases {
+		pub, msg, sig := unhex(t, c.Input.Pubkey), unhex(t, c.Input.Message), unhex(t, c.Input.Signature)
+		if got := Verify(pub, msg, sig); got != c.Output {
+			t.Errorf("%s: Verify = %v, want %v", name, got, c.Output)
+		}
+		if got := blstVerify(pub, msg, sig); got != c.Output {
+			t.Errorf("%s: blst = %v, want %v", name, got, c.Output)
+		}
+		if c.Output {
+			valid++
+		} else {
+			invalid++
+		}
+	}
+	if valid == 0 || invalid == 0 {
+		t.Fatalf("vectors not exercised: %d valid, %d invalid", valid, invalid)
+	}
+}
+
+// dealing is a Shamir sharing made in the test, standing in for a DKG.
+type dealing struct {
+	secret group.Scalar
+	pub    group.Point
+	shares map[int]group.Scalar
+	vks    map[int]group.Point
+}
+
+func deal(t testing.TB, n, th int) dealing {
+	t.Helper()
+	g := group.BLS12381G1()
+	p, err := vss.NewPolynomial(g, th, nil, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Commit()
+	d := dealing{secret: p.Secret(), pub: c.Secret(), shares: map[int]group.Scalar{}, vks: map[int]group.Point{}}
+	for i := 1; i <= n; i++ {
+		d.shares[i] = p.Share(i)
+		d.vks[i] = c.Eval(i) // verification keys from the commitment only
+	}
+	return d
+}
+
+func (d dealing) partials(t testing.TB, msg []byte) map[int][]byte {
+	t.Helper()
+	out := map[int][]byte{}
+	for i, s := range d.shares {
+		sig, err := PartialSign(s, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = sig
+	}
+	return out
+}
+
+func TestThresholdSign(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		t.Run(fmt.Sprintf("n=%d,t=%d", cfg.n, cfg.t), func(t *testing.T) {
+			d := deal(t, cfg.n, cfg.t)
+			msg := []byte("deposit data signing root")
+			want, err := PartialSign(d.secret, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := d.partials(t, msg)
+			for i, p := range all {
+				if err := VerifyPartial(d.vks[i], msg, p); err != nil {
+					t.Fatalf("honest partial %d rejected: %v", i, err)
+				}
+				if j := i%cfg.n + 1; VerifyPartial(d.vks[j], msg, p) == nil {
+					t.Fatalf("partial %d verifies under key %d", i, j)
+				}
+			}
+			// Every (t+1)-subset of signers gives the same signature.
+			subsets := [][]int{}
+			for start := 1; start+cfg.t <= cfg.n; start++ {
+				s := []int{}
+				for k := 0; k <= cfg.t; k++ {
+					s = append(s, start+k)
+				}
+				subsets = append(subsets, s)
+			}
+			for _, s := range subsets {
+				ps := map[int][]byte{}
+				for _, i := range s {
+					ps[i] = all[i]
+				}
+				sig, err := Combine(d.pub, d.vks, cfg.t, msg, ps)
+				if err != nil {
+					t.Fatalf("subset %v: %v", s, err)
+				}
+				if !bytes.Equal(sig, want) {
+					t.Fatalf("subset %v: combined signature differs from the key's signature", s)
+				}
+				if !Verify(d.pub.Bytes(), msg, sig) || !blstVerify(d.pub.Bytes(), msg, sig) {
+					t.Fatalf("subset %v: combined signature rejected", s)
+				}
+			}
+			if _, err := Combine(d.pub, d.vks, cfg.t, msg, map[int][]byte{1: all[1]}); !errors.Is(err, ErrNotEnoughPartials) {
+				t.Fatalf("combined from one partial: %v", err)
+			}
+		})
+	}
+}
+
+// corruptions are the ways a Byzantine replica can answer.
+var corruptions = map[string]func(d dealing, i int, msg, good []byte) []byte{
+	"other message": func(d dealing, i int, msg, _ []byte) []byte {
+		s, _ := PartialSign(d.shares[i], append(slices.Clone(msg), '!'))
+		return s
+	},
+	"other share": func(d dealing, i int, msg, _ []byte) []byte {
+		s, _ := PartialSign(d.shares[i].Add(group.BLS12381G1().ScalarFromUint64(1)), msg)
+		return s
+	},
+	"group key signature": func(d dealing, _ int, msg, _ []byte) []byte {
+		s, _ := PartialSign(d.secret, msg)
+		return s
+	},
+	"flipped bit": func(_ dealing, _ int, _, good []byte) []byte {
+		b := slices.Clone(good)
+		b[50] ^= 1
+		return b
+	},
+	"truncated": func(_ dealing, _ int, _, good []byte) []byte { return good[:95] },
+	"identity": func(dealing, int, []byte, []byte) []byte {
+		b := make([]byte, 96)
+		b[0] = 0xc0
+		return b
+	},
+	"empty": func(dealing, int, []byte, []byte) []byte { return nil },
+}
+
+func TestCombineRobust(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		d := deal(t, cfg.n, cfg.t)
+		msg := []byte("voluntary exit")
+		want, _ := PartialSign(d.secret, msg)
+		for name, corrupt := range corruptions {
+			t.Run(fmt.Sprintf("n=%d,t=%d/%s", cfg.n, cfg.t, name), func(t *testing.T) {
+				ps := d.partials(t, msg)
+				// t bad partials at the lowest indices: combination succeeds
+				// and names them.
+				bad := []int{}
+				for i := 1; i <= cfg.t; i++ {
+					ps[i] = corrupt(d, i, msg, ps[i])
+					bad = append(bad, i)
+				}
+				sig, err := Combine(d.pub, d.vks, cfg.t, msg, ps)
+				var ce *CulpritError
+				if !errors.As(err, &ce) || ce.Err != nil || !slices.Equal(ce.Culprits, bad) {
+					t.Fatalf("culprits: %v, want %v", err, bad)
+				}
+				if !bytes.Equal(sig, want) || !blstVerify(d.pub.Bytes(), msg, sig) {
+					t.Fatal("robust combination gave a wrong signature")
+				}
+				// t+1 bad among only 2t+1 answers: fail, naming them all.
+				ps2 := map[int][]byte{}
+				for i := 1; i <= 2*cfg.t+1; i++ {
+					ps2[i] = ps[i]
+				}
+				ps2[cfg.t+1] = corrupt(d, cfg.t+1, msg, ps2[cfg.t+1])
+				sig, err = Combine(d.pub, d.vks, cfg.t, msg, ps2)
+				if sig != nil || !errors.Is(err, ErrNotEnoughPartials) || !errors.As(err, &ce) ||
+					!slices.Equal(ce.Culprits, append(bad, cfg.t+1)) {
+					t.Fatalf("t+1 bad partials: sig=%x err=%v", sig, err)
+				}
+			})
+		}
+	}
+}
+
+func TestCombineRejectsUnknownReplicaAndBadKeys(t *testing.T) {
+	d := deal(t, 4, 1)
+	msg := []byte("m")
+	all := d.partials(t, msg)
+	// A replica without a verification key is a culprit even if it
+	// forwards another replica's valid partial.
+	ps := map[int][]byte{0: all[1], 3: all[3], 9: all[1]}
+	sig, err := Combine(d.pub, d.vks, 1, msg, ps)
+	var ce *CulpritError
+	if sig != nil || !errors.As(err, &ce) || !slices.Equal(ce.Culprits, []int{0, 9}) || !errors.Is(err, ErrNotEnoughPartials) {
+		t.Fatalf("unknown replicas: sig=%x err=%v", sig, err)
+	}
+	// Verification keys inconsistent with the group key: the final check
+	// catches it.
+	other := deal(t, 4, 1)
+	if _, err := Combine(other.pub, d.vks, 1, msg, d.partials(t, msg)); !errors.Is(err, ErrVerify) {
+		t.Fatalf("mismatched group key: %v", err)
+	}
+	if _, err := Combine(group.BLS12381G1().Identity(), d.vks, 1, msg, d.partials(t, msg)); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("identity group key: %v", err)
+	}
+	if _, err := Combine(group.Secp256k1().Generator(), d.vks, 1, msg, d.partials(t, msg)); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("foreign group key: %v", err)
+	}
+	if _, err := PartialSign(group.Secp256k1().ScalarFromUint64(3), msg); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("foreign share: %v", err)
+	}
+	if _, err := Combine(d.pub, d.vks, -1, msg, d.partials(t, msg)); !errors.Is(err, ErrInvalidThreshold) {
+		t.Fatalf("negative threshold: %v", err)
+	}
+}
+
+func TestCombineUsesOnlyNeededPartials(t *testing.T) {
+	d := deal(t, 4, 1)
+	msg := []byte("m")
+	ps := d.partials(t, msg)
+	ps[4] = []byte("garbage from a replica whose partial is not needed")
+	sig, err := Combine(d.pub, d.vks, 1, msg, ps)
+	if err != nil || !blstVerify(d.pub.Bytes(), msg, sig) {
+		t.Fatalf("sig=%x err=%v", sig, err)
+	}
+}
+
+func FuzzDecodeSignature(f *testing.F) {
+	d := deal(f, 4, 1)
+	good, _ := PartialSign(d.shares[1], []byte("m"))
+	f.Add(good)
+	f.Add(make([]byte, 96))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := decodeSignature(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(s.Serialize(), b) {
+			t.Fatal("accepted a non-canonical signature")
+		}
+		if new(blst.P2Affine).Uncompress(b) == nil || !new(blst.P2Affine).Uncompress(b).SigValidate(true) {
+			t.Fatal("accepted a signature blst rejects")
+		}
+		_ = VerifyPartial(d.vks[1], []byte("m"), b)
+	})
+}
+
+func BenchmarkPartialSign(b *testing.B) {
+	d := deal(b, 4, 1)
+	msg := []byte("benchmark message")
+	for b.Loop() {
+		if _, err := PartialSign(d.shares[1], msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyPartial(b *testing.B) {
+	d := deal(b, 4, 1)
+	msg := []byte("benchmark message")
+	p, _ := PartialSign(d.shares[1], msg)
+	for b.Loop() {
+		if err := VerifyPartial(d.vks[1], msg, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCombine(b *testing.B) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		b.Run(fmt.Sprintf("n=%d,t=%d", cfg.n, cfg.t), func(b *testing.B) {
+			d := deal(b, cfg.n, cfg.t)
+			msg := []byte("benchmark message")
+			ps := d.partials(b, msg)
+			for b.Loop() {
+				if _, err := Combine(d.pub, d.vks, cfg.t, msg, ps); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

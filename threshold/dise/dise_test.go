@@ -1,0 +1,461 @@
+package dise
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/vss"
+)
+
+// dealing is a Shamir sharing made in the test, standing in for a DKG.
+type dealing struct {
+	t      int
+	secret group.Scalar
+	pub    group.Point
+	shares map[int]group.Scalar
+	vks    map[int]group.Point
+}
+
+func deal(tb testing.TB, n, t int) dealing {
+	tb.Helper()
+	p, err := vss.NewPolynomial(g1(), t, nil, rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := p.Commit()
+	d := dealing{t: t, secret: p.Secret(), pub: c.Secret(), shares: map[int]group.Scalar{}, vks: map[int]group.Point{}}
+	for i := 1; i <= n; i++ {
+		d.shares[i] = p.Share(i)
+		d.vks[i] = c.Eval(i) // from the commitment, never from the replica
+	}
+	return d
+}
+
+// evaluate has the replicas in idx evaluate x (all replicas if idx is empty).
+func (d dealing) evaluate(tb testing.TB, x []byte, idx ...int) map[int][]byte {
+	tb.Helper()
+	if len(idx) == 0 {
+		for i := range d.shares {
+			idx = append(idx, i)
+		}
+	}
+	out := map[int][]byte{}
+	for _, i := range idx {
+		e, err := Evaluate(d.shares[i], i, x, rand.Reader)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out[i] = e.Bytes()
+	}
+	return out
+}
+
+// output runs the DPRF with the first t+1 replicas.
+func (d dealing) output(tb testing.TB, x []byte) []byte {
+	tb.Helper()
+	idx := []int{}
+	for i := 1; i <= d.t+1; i++ {
+		idx = append(idx, i)
+	}
+	w, err := CombineEvaluations(d.vks, d.t, x, d.evaluate(tb, x, idx...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
+func (d dealing) encrypt(tb testing.TB, keyID string, j uint32, m []byte) []byte {
+	tb.Helper()
+	p, err := PrepareEncrypt(keyID, j, m, rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ct, err := FinishEncrypt(p, d.output(tb, p.Input()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ct
+}
+
+// decrypt runs decryption with the replicas in idx.
+func (d dealing) decrypt(ct []byte, idx ...int) ([]byte, error) {
+	x, err := ParseCiphertext(ct)
+	if err != nil {
+		return nil, err
+	}
+	evals := map[int][]byte{}
+	for _, i := range idx {
+		e, err := Evaluate(d.shares[i], i, x, rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		evals[i] = e.Bytes()
+	}
+	w, err := CombineEvaluations(d.vks, d.t, x, evals)
+	if err != nil {
+		return nil, err
+	}
+	return FinishDecrypt(ct, w)
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		t.Run(fmt.Sprintf("n=%d,t=%d", cfg.n, cfg.t), func(t *testing.T) {
+			d := deal(t, cfg.n, cfg.t)
+			for _, m := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("wallet seed backup "), 20)} {
+				ct := d.encrypt(t, "key-1", 3, m)
+				if len(ct) != len(Input{KeyID: "key-1"}.Bytes())+RhoLen+len(m) {
+					t.Fatalf("ciphertext length %d", len(ct))
+				}
+				// Decrypt with a different set of t+1 replicas.
+				idx := []int{}
+				for i := cfg.n - cfg.t; i <= cfg.n; i++ {
+					idx = append(idx, i)
+				}
+				got, err := d.decrypt(ct, idx...)
+				if err != nil || !bytes.Equal(got, m) {
+					t.Fatalf("decrypt: %v", err)
+				}
+				// Two encryptions of one message differ (fresh ρ).
+				if bytes.Equal(ct, d.encrypt(t, "key-1", 3, m)) {
+					t.Fatal("encryption is deterministic")
+				}
+			}
+		})
+	}
+}
+
+// The combined output is the PRF of the whole key, whatever the signer set.
+func TestDPRFMatchesCentralKey(t *testing.T) {
+	d := deal(t, 7, 2)
+	p, err := PrepareEncrypt("k", 1, []byte("m"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := p.Input()
+	H, err := hashInput(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := outputHash(x, H.Mul(d.secret))
+	all := d.evaluate(t, x)
+	for _, set := range [][]int{{1, 2, 3}, {5, 6, 7}, {1, 4, 7}} {
+		evals := map[int][]byte{}
+		for _, i := range set {
+			evals[i] = all[i]
+		}
+		w, err := CombineEvaluations(d.vks, 2, x, evals)
+		if err != nil || !bytes.Equal(w, want) {
+			t.Fatalf("set %v: %v", set, err)
+		}
+	}
+	if _, err := CombineEvaluations(d.vks, 2, x, map[int][]byte{1: all[1], 2: all[2]}); !errors.Is(err, ErrNotEnoughEvaluations) {
+		t.Fatalf("t evaluations: %v", err)
+	}
+}
+
+func TestTamperEveryByte(t *testing.T) {
+	d := deal(t, 4, 1)
+	m := []byte("transfer 1 BTC")
+	ct := d.encrypt(t, "key-1", 2, m)
+	for i := range ct {
+		for _, mask := range []byte{0x01, 0x80} {
+			bad := slices.Clone(ct)
+			bad[i] ^= mask
+			if got, err := d.decrypt(bad, 1, 2); err == nil {
+				t.Fatalf("byte %d mask %#x: tampered ciphertext decrypted (%d bytes)", i, mask, len(got))
+			}
+		}
+	}
+	for _, bad := range [][]byte{ct[:len(ct)-1], append(slices.Clone(ct), 0), ct[:40], nil} {
+		if _, err := d.decrypt(bad, 1, 2); err == nil {
+			t.Fatalf("truncated/extended ciphertext (%d bytes) decrypted", len(bad))
+		}
+	}
+	// The untampered ciphertext still decrypts.
+	if got, err := d.decrypt(ct, 3, 4); err != nil || !bytes.Equal(got, m) {
+		t.Fatalf("original: %v", err)
+	}
+}
+
+// Public data (group key, verification keys) does not give the mask: the
+// thesis's attack — its DPRF mapped x to x·G, so x·(k·G) was the output —
+// fails, as do other computations from public values.
+func TestPublicDataDoesNotDecrypt(t *testing.T) {
+	d := deal(t, 4, 1)
+	ct := d.encrypt(t, "key-1", 1, []byte("secret"))
+	x, err := ParseCiphertext(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	H, _ := hashInput(x)
+	s := g1().HashToScalar([]byte("attacker"), x)
+	pubInterp, err := vss.InterpolatePoints(g1(), map[int]group.Point{1: d.vks[1], 2: d.vks[2]})
+	if err != nil || !pubInterp.Equal(d.pub) {
+		t.Fatal("verification keys inconsistent with the group key")
+	}
+	guesses := map[string]group.Point{
+		"x·PK (thesis)":  d.pub.Mul(s),
+		"PK":             d.pub,
+		"H1(x)":          H,
+		"H1(x)+PK":       H.Add(d.pub),
+		"λ-combined vks": pubInterp,
+	}
+	for name, Y := range guesses {
+		if _, err := FinishDecrypt(ct, outputHash(x, Y)); !errors.Is(err, ErrAuthentication) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Sanity: the same computation with the secret succeeds.
+	if _, err := FinishDecrypt(ct, outputHash(x, H.Mul(d.secret))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Evaluations are bound to the key id and the encryptor in the input.
+func TestEvaluationBoundToInput(t *testing.T) {
+	d := deal(t, 4, 1)
+	ct := d.encrypt(t, "key-1", 1, []byte("secret"))
+	x, _ := ParseCiphertext(ct)
+	in, err := DecodeInput(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, other := range map[string]Input{
+		"key id":    {KeyID: "key-2", Encryptor: in.Encryptor, Alpha: in.Alpha},
+		"encryptor": {KeyID: in.KeyID, Encryptor: 2, Alpha: in.Alpha},
+	} {
+		x2 := other.Bytes()
+		evals := d.evaluate(t, x2, 1, 2)
+		// Evaluations on x2 do not verify for x...
+		if _, err := CombineEvaluations(d.vks, 1, x, evals); !errors.Is(err, ErrNotEnoughEvaluations) {
+			t.Fatalf("%s: evaluations for another input accepted: %v", name, err)
+		}
+		// ...and their output does not decrypt the ciphertext.
+		w2, err := CombineEvaluations(d.vks, 1, x2, evals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := FinishDecrypt(ct, w2); !errors.Is(err, ErrAuthentication) {
+			t.Fatalf("%s: output for another input decrypts: %v", name, err)
+		}
+	}
+}
+
+// bad are the ways a Byzantine replica can answer a DPRF request.
+var bad = map[string]func(d dealing, i int, x []byte, good []byte) []byte{
+	"wrong Y": func(_ dealing, _ int, _ []byte, good []byte) []byte {
+		e, _ := DecodeEvaluation(good)
+		e.Y = e.Y.Add(g1().Generator())
+		return e.Bytes()
+	},
+	"other share": func(d dealing, i int, x []byte, _ []byte) []byte {
+		e, _ := Evaluate(d.shares[i].Add(g1().ScalarFromUint64(1)), i, x, rand.Reader)
+		return e.Bytes()
+	},
+	"other replica's evaluation": func(d dealing, i int, x []byte, _ []byte) []byte {
+		j := i%len(d.shares) + 1
+		e, _ := Evaluate(d.shares[j], j, x, rand.Reader)
+		return e.Bytes()
+	},
+	"relabelled index": func(d dealing, i int, x []byte, _ []byte) []byte {
+		j := i%len(d.shares) + 1
+		e, _ := Evaluate(d.shares[j], j, x, rand.Reader)
+		e.Index = i
+		return e.Bytes()
+	},
+	"bad proof": func(_ dealing, _ int, _ []byte, good []byte) []byte {
+		b := slices.Clone(good)
+		b[len(b)-1] ^= 1
+		return b
+	},
+	"proof for another input": func(d dealing, i int, x []byte, _ []byte) []byte {
+		x2 := slices.Clone(x)
+		x2[len(x2)-1] ^= 1
+		e, _ := Evaluate(d.shares[i], i, x2, rand.Reader)
+		return e.Bytes()
+	},
+	"garbage": func(dealing, int, []byte, []byte) []byte { return []byte("garbage") },
+	"empty":   func(dealing, int, []byte, []byte) []byte { return nil },
+}
+
+func TestCulprits(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		d := deal(t, cfg.n, cfg.t)
+		p, err := PrepareEncrypt("key-1", 1, []byte("m"), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := p.Input()
+		want := d.output(t, x)
+		for name, corrupt := range bad {
+			t.Run(fmt.Sprintf("n=%d,t=%d/%s", cfg.n, cfg.t, name), func(t *testing.T) {
+				evals := d.evaluate(t, x)
+				culprits := []int{}
+				for i := 1; i <= cfg.t; i++ {
+					evals[i] = corrupt(d, i, x, evals[i])
+					culprits = append(culprits, i)
+				}
+				w, err := CombineEvaluations(d.vks, cfg.t, x, evals)
+				var ce *CulpritError
+				if !errors.As(err, &ce) || ce.Err != nil || !slices.Equal(ce.Culprits, culprits) || !bytes.Equal(w, want) {
+					t.Fatalf("t bad: err=%v", err)
+				}
+				few := map[int][]byte{}
+				for i := 1; i <= 2*cfg.t+1; i++ {
+					few[i] = evals[i]
+				}
+				few[cfg.t+1] = corrupt(d, cfg.t+1, x, few[cfg.t+1])
+				w, err = CombineEvaluations(d.vks, cfg.t, x, few)
+				if w != nil || !errors.Is(err, ErrNotEnoughEvaluations) || !errors.As(err, &ce) ||
+					!slices.Equal(ce.Culprits, append(culprits, cfg.t+1)) {
+					t.Fatalf("t+1 bad: err=%v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestRejectsBadArguments(t *testing.T) {
+	d := deal(t, 4, 1)
+	p, _ := PrepareEncrypt("k", 1, nil, rand.Reader)
+	x := p.Input()
+	if _, err := Evaluate(group.Secp256k1().ScalarFromUint64(2), 1, x, rand.Reader); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("foreign share: %v", err)
+	}
+	if _, err := Evaluate(d.shares[1], 0, x, rand.Reader); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("index 0: %v", err)
+	}
+	if _, err := Evaluate(d.shares[1], 1, append(slices.Clone(x), 0), rand.Reader); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("non-canonical input: %v", err)
+	}
+	if _, err := PrepareEncrypt("", 1, nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("empty key id: %v", err)
+	}
+	if _, err := PrepareEncrypt(string(make([]byte, 256)), 1, nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("long key id: %v", err)
+	}
+	if _, err := FinishEncrypt(p, make([]byte, 31)); !errors.Is(err, ErrInvalidOutput) {
+		t.Fatalf("short w: %v", err)
+	}
+	wiped, _ := PrepareEncrypt("k", 1, []byte("m"), rand.Reader)
+	wiped.Wipe()
+	if _, err := FinishEncrypt(wiped, make([]byte, OutputLen)); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("wiped state: %v", err)
+	}
+	vks := map[int]group.Point{1: d.vks[1], 2: group.Secp256k1().Generator()}
+	if _, err := CombineEvaluations(vks, 1, x, d.evaluate(t, x, 1, 2)); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("foreign verification key: %v", err)
+	}
+	if _, err := CombineEvaluations(d.vks, -1, x, d.evaluate(t, x, 1, 2)); !errors.Is(err, ErrInvalidThreshold) {
+		t.Fatalf("negative threshold: %v", err)
+	}
+}
+
+func FuzzDecodeInput(f *testing.F) {
+	f.Add(Input{KeyID: "key-1", Encryptor: 7}.Bytes())
+	f.Add([]byte{1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := DecodeInput(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(in.Bytes(), b) {
+			t.Fatal("input round trip is not canonical")
+		}
+	})
+}
+
+func FuzzDecodeEvaluation(f *testing.F) {
+	d := deal(f, 4, 1)
+	x := Input{KeyID: "key-1", Encryptor: 7}.Bytes()
+	f.Add(d.evaluate(f, x, 1)[1])
+	f.Add(make([]byte, evaluationLen))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := DecodeEvaluation(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(e.Bytes(), b) {
+			t.Fatal("evaluation round trip is not canonical")
+		}
+		vk, ok := d.vks[e.Index]
+		if !ok || VerifyEvaluation(vk, x, e) != nil {
+			return
+		}
+		// A verifying evaluation must carry the right Y.
+		H, _ := hashInput(x)
+		if !e.Y.Equal(H.Mul(d.shares[e.Index])) {
+			t.Fatal("accepted an evaluation with a wrong Y")
+		}
+	})
+}
+
+func FuzzCiphertext(f *testing.F) {
+	// prf stands in for the DPRF: the output depends on the whole input, as
+	// f_k(x) does, under a key the fuzzer does not control.
+	prf := func(x []byte) []byte {
+		m := hmac.New(sha256.New, []byte("fuzz stand-in key"))
+		m.Write(x)
+		return m.Sum(nil)
+	}
+	p, _ := PrepareEncrypt("key-1", 1, []byte("hello"), bytes.NewReader(make([]byte, RhoLen)))
+	ct, _ := FinishEncrypt(p, prf(p.Input()))
+	f.Add(ct)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, err := ParseCiphertext(b)
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(b, x) {
+			t.Fatal("input is not the ciphertext header")
+		}
+		if _, err := DecodeInput(x); err != nil {
+			t.Fatal("parsed a ciphertext whose input does not decode")
+		}
+		m, err := FinishDecrypt(b, prf(x))
+		if err == nil && !bytes.Equal(b, ct) {
+			// Only the honestly encrypted ciphertext authenticates.
+			t.Fatalf("forged ciphertext decrypted to %d bytes", len(m))
+		}
+	})
+}
+
+func BenchmarkEvaluate(b *testing.B) {
+	d := deal(b, 4, 1)
+	x := Input{KeyID: "key-1", Encryptor: 1}.Bytes()
+	for b.Loop() {
+		if _, err := Evaluate(d.shares[1], 1, x, rand.Reader); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyEvaluation(b *testing.B) {
+	d := deal(b, 4, 1)
+	x := Input{KeyID: "key-1", Encryptor: 1}.Bytes()
+	e, _ := Evaluate(d.shares[1], 1, x, rand.Reader)
+	for b.Loop() {
+		if err := VerifyEvaluation(d.vks[1], x, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCombineEvaluations(b *testing.B) {
+	d := deal(b, 4, 1)
+	x := Input{KeyID: "key-1", Encryptor: 1}.Bytes()
+	evals := d.evaluate(b, x, 1, 2)
+	for b.Loop() {
+		if _, err := CombineEvaluations(d.vks, 1, x, evals); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

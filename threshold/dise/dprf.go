@@ -1,0 +1,268 @@
+package dise
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/vss"
+)
+
+// Domain separation tags of the DPRF.
+var (
+	// h1DST is the RFC 9380 DST of H1, the hash of DPRF inputs to G1.
+	h1DST = []byte("VHSM-DISE-V1-DPRF-BLS12381G1_XMD:SHA-256_SSWU_RO_")
+	// h2DST prefixes H2, the hash of (input, H1(x)^k) to the 32-byte output.
+	h2DST = []byte("VHSM-DISE-V1-DPRF-OUTPUT")
+)
+
+// maxIndex bounds replica indices: they encode as uint16.
+const maxIndex = min(vss.MaxIndex, 0xffff)
+
+// OutputLen is the length of the DPRF output w.
+const OutputLen = 32
+
+// evaluationLen is the length of an encoded [Evaluation]:
+// version ‖ index (2) ‖ Y (48) ‖ proof (64).
+const evaluationLen = 1 + 2 + 48 + proofLen
+
+// Errors returned by this package. They never include secret values.
+var (
+	// ErrInvalidInput is returned for a DPRF input that is not a canonical
+	// encoding.
+	ErrInvalidInput = errors.New("dise: invalid DPRF input")
+	// ErrInvalidEvaluation is returned for an evaluation that does not
+	// decode, is for another replica, or whose proof does not verify.
+	ErrInvalidEvaluation = errors.New("dise: invalid evaluation")
+	// ErrInvalidKey is returned for a nil, zero, identity or foreign-group
+	// share or verification key.
+	ErrInvalidKey = errors.New("dise: invalid key")
+	// ErrInvalidThreshold is returned for a threshold outside 0..MaxDegree.
+	ErrInvalidThreshold = errors.New("dise: invalid threshold")
+	// ErrNotEnoughEvaluations is returned when fewer than t+1 valid
+	// evaluations were supplied; it is wrapped in a [*CulpritError] when
+	// some were invalid.
+	ErrNotEnoughEvaluations = errors.New("dise: not enough valid evaluations")
+)
+
+// CulpritError reports the replicas whose evaluations were invalid.
+// Culprits is sorted. Err is the failure of the whole operation, or nil
+// when t+1 valid evaluations remained and the result was returned
+// alongside this error.
+type CulpritError struct {
+	Culprits []int
+	Err      error
+}
+
+func (e *CulpritError) Error() string {
+	ids := make([]string, len(e.Culprits))
+	for i, c := range e.Culprits {
+		ids[i] = strconv.Itoa(c)
+	}
+	msg := "dise: invalid evaluations from replicas " + strings.Join(ids, ",")
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *CulpritError) Unwrap() error { return e.Err }
+
+// g1 is the group of the DPRF.
+func g1() group.Group { return group.BLS12381G1() }
+
+// Evaluation is replica Index's answer to a DPRF request on input x:
+// Y = k_i·H1(x) and a proof that log_G(K_i) = log_{H1(x)}(Y) for its
+// verification key K_i. An evaluation is secret in transit: t+1 of them
+// determine the DPRF output.
+type Evaluation struct {
+	Index int
+	Y     group.Point
+	proof dleqProof
+}
+
+// Bytes returns the canonical encoding: version ‖ index (uint16 BE) ‖
+// Y (48) ‖ c (32) ‖ z (32).
+func (e Evaluation) Bytes() []byte {
+	b := make([]byte, 0, evaluationLen)
+	b = append(b, Version)
+	b = binary.BigEndian.AppendUint16(b, uint16(e.Index))
+	b = append(b, e.Y.Bytes()...)
+	return append(b, e.proof.bytes()...)
+}
+
+// DecodeEvaluation parses an encoded [Evaluation]. It checks the encoding
+// only; [VerifyEvaluation] checks the proof.
+func DecodeEvaluation(b []byte) (Evaluation, error) {
+	if len(b) != evaluationLen || b[0] != Version {
+		return Evaluation{}, ErrInvalidEvaluation
+	}
+	index := int(binary.BigEndian.Uint16(b[1:3]))
+	if index < 1 || index > maxIndex {
+		return Evaluation{}, ErrInvalidEvaluation
+	}
+	Y, err := g1().DecodePoint(b[3:51])
+	if err != nil {
+		return Evaluation{}, ErrInvalidEvaluation
+	}
+	p, err := decodeDLEQ(g1(), b[51:])
+	if err != nil {
+		return Evaluation{}, err
+	}
+	return Evaluation{Index: index, Y: Y, proof: p}, nil
+}
+
+// hashInput is H1(x), RFC 9380 hash_to_curve to G1 under [h1DST].
+func hashInput(x []byte) (group.Point, error) {
+	H, err := group.HashToG1(x, h1DST)
+	if err != nil {
+		return nil, fmt.Errorf("hash DPRF input: %w", err)
+	}
+	return H, nil
+}
+
+// Evaluate is the replica side of the DPRF: replica index, holding share
+// k_i of the key named in x, returns Y_i = k_i·H1(x) with a DLEQ proof
+// against its verification key K_i = k_i·G. The input must be a canonical
+// [Input] encoding; the caller checks, before evaluating, that the key in
+// x is the key of share and that the requester may use it as the
+// encryptor named in x (or may decrypt its ciphertexts).
+func Evaluate(share group.Scalar, index int, x []byte, rand io.Reader) (Evaluation, error) {
+	if _, err := DecodeInput(x); err != nil {
+		return Evaluation{}, err
+	}
+	if index < 1 || index > maxIndex || !isG1Scalar(share) || share.IsZero() {
+		return Evaluation{}, ErrInvalidKey
+	}
+	H, err := hashInput(x)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	// NPR 1999 / DiSE DDH-DPRF: the partial evaluation is H1(x)^{k_i}.
+	Y := H.Mul(share)
+	K := g1().BaseMul(share)
+	p, err := proveDLEQ(g1(), x, index, H, K, Y, share, rand)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	return Evaluation{Index: index, Y: Y, proof: p}, nil
+}
+
+// VerifyEvaluation checks e on input x against vk, the verification key of
+// replica e.Index computed from the DKG commitments (never one the replica
+// claims).
+func VerifyEvaluation(vk group.Point, x []byte, e Evaluation) error {
+	if !isG1Point(vk) || vk.IsIdentity() {
+		return ErrInvalidKey
+	}
+	if e.Index < 1 || e.Index > maxIndex || e.Y == nil || !isG1Point(e.Y) || e.Y.IsIdentity() || e.proof.c == nil || e.proof.z == nil {
+		return ErrInvalidEvaluation
+	}
+	H, err := hashInput(x)
+	if err != nil {
+		return err
+	}
+	if !e.proof.verify(g1(), x, e.Index, H, vk, e.Y) {
+		return ErrInvalidEvaluation
+	}
+	return nil
+}
+
+// CombineEvaluations is the client side of the DPRF: it verifies the
+// encoded evaluations received for input x (keyed by the replica that sent
+// them) against the replicas' verification keys vks, interpolates the t+1
+// valid ones with the smallest indices in the exponent,
+// Y = Σ λ_i·Y_i = k·H1(x), and returns the DPRF output w = H2(x, Y).
+//
+// An evaluation that does not decode, names another replica, comes from a
+// replica without a verification key, or fails its proof makes its sender a
+// culprit. With culprits but t+1 valid evaluations, w is returned together
+// with a [*CulpritError] whose Err is nil; with fewer than t+1 valid ones, no
+// output and an error wrapping [ErrNotEnoughEvaluations].
+func CombineEvaluations(vks map[int]group.Point, t int, x []byte, evals map[int][]byte) ([]byte, error) {
+	if t < 0 || t > vss.MaxDegree {
+		return nil, ErrInvalidThreshold
+	}
+	if _, err := DecodeInput(x); err != nil {
+		return nil, err
+	}
+	indices := make([]int, 0, len(evals))
+	for i := range evals {
+		indices = append(indices, i)
+	}
+	slices.Sort(indices)
+
+	var culprits []int
+	valid := make(map[int]group.Point, t+1)
+	for _, i := range indices {
+		if len(valid) == t+1 {
+			break
+		}
+		vk, ok := vks[i]
+		if !ok {
+			culprits = append(culprits, i)
+			continue
+		}
+		e, err := DecodeEvaluation(evals[i])
+		if err != nil || e.Index != i {
+			culprits = append(culprits, i)
+			continue
+		}
+		if err := VerifyEvaluation(vk, x, e); err != nil {
+			if errors.Is(err, ErrInvalidKey) {
+				return nil, fmt.Errorf("combine evaluations: verification key %d: %w", i, err)
+			}
+			culprits = append(culprits, i)
+			continue
+		}
+		valid[i] = e.Y
+	}
+	if len(valid) < t+1 {
+		if len(culprits) > 0 {
+			return nil, &CulpritError{Culprits: culprits, Err: ErrNotEnoughEvaluations}
+		}
+		return nil, ErrNotEnoughEvaluations
+	}
+	// Lagrange interpolation at zero in the exponent (DiSE, DDH-based DPRF).
+	Y, err := vss.InterpolatePoints(g1(), valid)
+	if err != nil {
+		return nil, fmt.Errorf("combine evaluations: %w", err)
+	}
+	w := outputHash(x, Y)
+	if len(culprits) > 0 {
+		return w, &CulpritError{Culprits: culprits}
+	}
+	return w, nil
+}
+
+// outputHash is H2(x, Y) = SHA-256(h2DST ‖ len(x) ‖ x ‖ Y).
+func outputHash(x []byte, Y group.Point) []byte {
+	h := sha256.New()
+	h.Write(h2DST)
+	var l [4]byte
+	binary.BigEndian.PutUint32(l[:], uint32(len(x)))
+	h.Write(l[:])
+	h.Write(x)
+	h.Write(Y.Bytes())
+	return h.Sum(nil)
+}
+
+// isG1Scalar and isG1Point report whether a value belongs to BLS12-381 G1
+// (the group package panics on mixing groups; untrusted input never
+// reaches it with a foreign type, but callers may).
+func isG1Scalar(s group.Scalar) bool {
+	return s != nil && sameType(s, g1().Zero())
+}
+
+func isG1Point(p group.Point) bool {
+	return p != nil && sameType(p, g1().Generator())
+}
+
+func sameType(a, b any) bool { return reflect.TypeOf(a) == reflect.TypeOf(b) }

@@ -1,0 +1,138 @@
+package dleq
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"testing"
+
+	"github.com/vhsm/vhsm/threshold/group"
+)
+
+func groups() []group.Group { return []group.Group{group.Secp256k1(), group.BLS12381G1()} }
+
+func statement(t testing.TB, g group.Group) (G, H, X, Y group.Point, x group.Scalar) {
+	t.Helper()
+	x, err := g.RandomScalar(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := g.RandomScalar(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	G, H = g.Generator(), g.BaseMul(h)
+	return G, H, G.Mul(x), H.Mul(x), x
+}
+
+func TestProveVerify(t *testing.T) {
+	dst := []byte("vhsm-test-dleq")
+	for _, g := range groups() {
+		t.Run(g.Name(), func(t *testing.T) {
+			G, H, X, Y, x := statement(t, g)
+			p, err := Prove(g, dst, G, H, X, Y, x, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Verify(g, dst, G, H, X, Y); err != nil {
+				t.Fatalf("honest proof rejected: %v", err)
+			}
+			q, err := Decode(g, p.Bytes())
+			if err != nil || q.Verify(g, dst, G, H, X, Y) != nil {
+				t.Fatalf("decoded proof rejected: %v", err)
+			}
+			// Every change of the statement or the tag is rejected.
+			other := g.BaseMul(g.ScalarFromUint64(5))
+			cases := map[string]error{
+				"dst":      p.Verify(g, []byte("other"), G, H, X, Y),
+				"G":        p.Verify(g, dst, other, H, X, Y),
+				"H":        p.Verify(g, dst, G, other, X, Y),
+				"X":        p.Verify(g, dst, G, H, other, Y),
+				"Y":        p.Verify(g, dst, G, H, X, other),
+				"swap":     p.Verify(g, dst, H, G, Y, X),
+				"identity": p.Verify(g, dst, G, H, X, g.Identity()),
+			}
+			for name, err := range cases {
+				if !errors.Is(err, ErrInvalidProof) {
+					t.Errorf("changed %s: %v", name, err)
+				}
+			}
+			// A proof for unequal logs (Y = x'·H) does not verify.
+			_, _, _, Y2, _ := statement(t, g)
+			bad, err := Prove(g, dst, G, H, X, Y2, x, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bad.Verify(g, dst, G, H, X, Y2) == nil {
+				t.Fatal("proof of a false statement verifies")
+			}
+			// Tampering with either half fails.
+			b := p.Bytes()
+			for _, i := range []int{0, len(b) - 1} {
+				c := bytes.Clone(b)
+				c[i] ^= 1
+				if q, err := Decode(g, c); err == nil && q.Verify(g, dst, G, H, X, Y) == nil {
+					t.Fatalf("tampered byte %d verifies", i)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	g := group.Secp256k1()
+	for _, b := range [][]byte{nil, make([]byte, 63), make([]byte, 65), bytes.Repeat([]byte{0xff}, 64)} {
+		if _, err := Decode(g, b); !errors.Is(err, ErrInvalidProof) {
+			t.Fatalf("len %d accepted", len(b))
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	g := group.Secp256k1()
+	G, H, X, Y, x := statement(f, g)
+	p, err := Prove(g, []byte("fuzz"), G, H, X, Y, x, rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(p.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, g := range groups() {
+			q, err := Decode(g, b)
+			if err != nil {
+				continue
+			}
+			if !bytes.Equal(q.Bytes(), b) {
+				t.Fatal("non-canonical proof decoded")
+			}
+			_ = q.Verify(g, []byte("fuzz"), G, H, X, Y) // must not panic
+		}
+	})
+}
+
+func BenchmarkProve(b *testing.B) {
+	for _, g := range groups() {
+		G, H, X, Y, x := statement(b, g)
+		b.Run(g.Name(), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Prove(g, []byte("bench"), G, H, X, Y, x, rand.Reader); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	for _, g := range groups() {
+		G, H, X, Y, x := statement(b, g)
+		p, _ := Prove(g, []byte("bench"), G, H, X, Y, x, rand.Reader)
+		b.Run(g.Name(), func(b *testing.B) {
+			for b.Loop() {
+				if err := p.Verify(g, []byte("bench"), G, H, X, Y); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
