@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/vhsm/vhsm/threshold/dleq"
 	"io"
 	"reflect"
 	"slices"
@@ -31,7 +32,7 @@ const OutputLen = 32
 
 // evaluationLen is the length of an encoded [Evaluation]:
 // version ‖ index (2) ‖ Y (48) ‖ proof (64).
-const evaluationLen = 1 + 2 + 48 + proofLen
+const evaluationLen = 1 + 2 + 48 + 2*32
 
 // Errors returned by this package. They never include secret values.
 var (
@@ -78,6 +79,12 @@ func (e *CulpritError) Unwrap() error { return e.Err }
 // g1 is the group of the DPRF.
 func g1() group.Group { return group.BLS12381G1() }
 
+// dleqDST domain-separates the Fiat–Shamir challenge of evaluation proofs.
+// The statement it is hashed with (G, H1(x), K_i, Y_i) names the input
+// through H1(x) and the replica through its verification key K_i, so a proof
+// for one key, input or replica is useless for any other.
+var dleqDST = []byte("VHSM-DISE-V1-DLEQ-BLS12381G1_XMD:SHA-256")
+
 // Evaluation is replica Index's answer to a DPRF request on input x:
 // Y = k_i·H1(x) and a proof that log_G(K_i) = log_{H1(x)}(Y) for its
 // verification key K_i. An evaluation is secret in transit: t+1 of them
@@ -85,7 +92,7 @@ func g1() group.Group { return group.BLS12381G1() }
 type Evaluation struct {
 	Index int
 	Y     group.Point
-	proof dleqProof
+	proof dleq.Proof
 }
 
 // Bytes returns the canonical encoding: version ‖ index (uint16 BE) ‖
@@ -95,7 +102,7 @@ func (e Evaluation) Bytes() []byte {
 	b = append(b, Version)
 	b = binary.BigEndian.AppendUint16(b, uint16(e.Index))
 	b = append(b, e.Y.Bytes()...)
-	return append(b, e.proof.bytes()...)
+	return append(b, e.proof.Bytes()...)
 }
 
 // DecodeEvaluation parses an encoded [Evaluation]. It checks the encoding
@@ -112,7 +119,7 @@ func DecodeEvaluation(b []byte) (Evaluation, error) {
 	if err != nil {
 		return Evaluation{}, ErrInvalidEvaluation
 	}
-	p, err := decodeDLEQ(g1(), b[51:])
+	p, err := dleq.Decode(g1(), b[51:])
 	if err != nil {
 		return Evaluation{}, err
 	}
@@ -148,7 +155,7 @@ func Evaluate(share group.Scalar, index int, x []byte, rand io.Reader) (Evaluati
 	// NPR 1999 / DiSE DDH-DPRF: the partial evaluation is H1(x)^{k_i}.
 	Y := H.Mul(share)
 	K := g1().BaseMul(share)
-	p, err := proveDLEQ(g1(), x, index, H, K, Y, share, rand)
+	p, err := dleq.Prove(g1(), dleqDST, g1().Generator(), H, K, Y, share, rand)
 	if err != nil {
 		return Evaluation{}, err
 	}
@@ -162,14 +169,14 @@ func VerifyEvaluation(vk group.Point, x []byte, e Evaluation) error {
 	if !isG1Point(vk) || vk.IsIdentity() {
 		return ErrInvalidKey
 	}
-	if e.Index < 1 || e.Index > maxIndex || e.Y == nil || !isG1Point(e.Y) || e.Y.IsIdentity() || e.proof.c == nil || e.proof.z == nil {
+	if e.Index < 1 || e.Index > maxIndex || e.Y == nil || !isG1Point(e.Y) || e.Y.IsIdentity() || e.proof.C == nil || e.proof.Z == nil {
 		return ErrInvalidEvaluation
 	}
 	H, err := hashInput(x)
 	if err != nil {
 		return err
 	}
-	if !e.proof.verify(g1(), x, e.Index, H, vk, e.Y) {
+	if e.proof.Verify(g1(), dleqDST, g1().Generator(), H, vk, e.Y) != nil {
 		return ErrInvalidEvaluation
 	}
 	return nil
