@@ -1,0 +1,85 @@
+// Package bitcoin builds, signs and broadcasts Bitcoin Taproot key-path spends for wallets whose key is
+// a threshold BIP-340 key held by the vhsm replicas.
+//
+// The package never sees a share. A [Wallet] holds only public data: the x-only group key P, the
+// BIP-86 output key Q = P + H_TapTweak(P)·G and its P2TR script. It turns the wallet's UTXOs into a
+// PSBT, computes the BIP-341 sighash of every input, asks a [Signer] (the HSM client) once per input,
+// verifies every returned signature against Q, and assembles the witnesses.
+//
+// # Addresses
+//
+// [TaprootAddress] encodes the bech32m P2TR address of a group key for any of [Mainnet], [Testnet3],
+// [Testnet4], [Signet] and [Regtest]. btcd v0.24.2 has no testnet4 parameters; this package defines
+// them (BIP-94): the HRP "tb" and the base58 version bytes are testnet3's, so testnet3, testnet4 and
+// signet addresses are indistinguishable; the network magic, default port, genesis block and
+// difficulty rules differ. [ParseAddress] accepts any standard address of the wallet's network and
+// says what is wrong with anything else: [ErrWrongNetwork], [ErrBadChecksum], [ErrBech32Variant]
+// (BIP-350: witness v0 must be bech32, v1+ bech32m), [ErrInvalidAddress]; [ParseTaprootAddress]
+// additionally refuses non-P2TR addresses with [ErrNotTaproot].
+//
+// # Coin selection
+//
+// [Wallet.BuildSpend] considers only UTXOs paying the wallet's own script, with at least MinConf
+// confirmations, and coinbase outputs only after [CoinbaseMaturity] confirmations. It sorts them
+// largest first (ties by outpoint, so the result is deterministic) and adds them one at a time until
+// the inputs pay the outputs plus the fee of the transaction *with* a change output and leave a change
+// of at least the dust limit; or, failing that, pay the outputs plus the fee of the transaction
+// *without* change, in which case the remainder (too small to pay for a change output and still leave
+// a non-dust change) is added to the fee. At most 1000 inputs are used. Largest-first keeps the
+// input count (and so the fee) low; it does not try to avoid change. "Send max" (one output with
+// SendMax) spends every eligible UTXO and gives that output everything left after the other outputs
+// and the fee; no change is made.
+//
+// Change goes back to the wallet's own P2TR script, marked with the BIP-371 PSBT_OUT_TAP_INTERNAL_KEY.
+// Outputs below [DustLimit] (Bitcoin Core's rule at 3 sat/vB: 330 sat for P2TR/P2WSH, 294 P2WPKH, 540
+// P2SH, 546 P2PKH) are refused with [ErrDust]. Every input has sequence 0xfffffffd ([SequenceRBF]):
+// BIP-125 replaceable, no relative lock-time. Transactions are version 2.
+//
+// # Fee and vsize accounting
+//
+// Fee rates are integers in sat/kvB ([FeeRate]; 1 sat/vB = 1000) so that the arithmetic is exact;
+// fee = ⌈rate × vsize / 1000⌉. The size of the signed transaction is known exactly before signing:
+// every input is a Taproot key-path spend with SIGHASH_DEFAULT, whose witness is one 64-byte
+// signature: 1 (item count) + 1 (length) + 64 = 66 weight units. So
+//
+//	weight = 4 × (size without witness) + 2 (segwit marker and flag) + 66 × inputs
+//	vsize  = ⌈weight / 4⌉
+//
+// ([VSize]). The tests check this against the weight of the finally signed transaction and, on regtest,
+// the fee that btcd records.
+//
+// # Signing
+//
+// [Sighashes] computes the BIP-341 SigMsg hash (hash_type 0x00, ext_flag 0) of every input from the
+// PSBT's witness UTXOs. [Wallet.Sign] calls [Signer.SignTaproot] once per input with merkle root nil
+// (BIP-86), verifies each signature with btcec's BIP-340 verifier against Q, and only then sets
+// PSBT_IN_TAP_KEY_SIG, finalizes and extracts the transaction. A signature that does not verify is an
+// [*InputError] naming the input and wrapping [ErrBadSignature]; nothing is finalized.
+//
+// [Wallet.ImportPSBT] accepts an externally built PSBT only if every input spends the wallet's own
+// key-path output, carries its witness UTXO, asks for SIGHASH_DEFAULT, has no script-path or foreign
+// signing data, is not yet signed, and the fee is not negative; otherwise it returns [ErrForeignPSBT]
+// with the reason (an [*InputError] when one input is to blame).
+//
+// # Backends
+//
+// A [Backend] lists UTXOs, estimates fees, broadcasts and reports transaction status. Every call takes
+// a context, each HTTP request has a timeout, and transient failures (connection errors, timeouts,
+// HTTP 429/5xx) are retried with exponential backoff ([Retry]); a refusal is never retried and comes
+// back as a [*RejectError] carrying the server's reason verbatim.
+//
+//   - [Esplora] speaks the Esplora REST API (mainnet, testnet, signet): GET /address/:a/utxo,
+//     GET /fee-estimates (sat/vB per target; the estimate for the largest target not above the
+//     requested one is used), POST /tx (raw hex; the answer must be the txid), GET /tx/:txid/status
+//     and GET /blocks/tip/height for confirmation counts. Esplora does not flag coinbase outputs.
+//   - [RPC] speaks JSON-RPC to btcd (regtest, self-hosted). btcd has no wallet, so UTXOs come from its
+//     address index: searchrawtransactions (btcd needs --txindex --addrindex) lists every confirmed and
+//     mempool transaction touching the address, and an output is unspent when none of them spends it;
+//     this was chosen over scanning blocks because it is one indexed query and it sees the mempool.
+//     Coinbase outputs are flagged. estimatefee has no data on regtest, so a configured fallback rate
+//     is used then. Broadcast is sendrawtransaction; TxStatus is getrawtransaction + getblockheader.
+//     Bitcoin Core has neither searchrawtransactions nor estimatefee: against bitcoind only Broadcast
+//     and TxStatus (with -txindex) apply.
+//
+// Package [github.com/vhsm/vhsm/chains/bitcoin/btcdtest] runs a throw-away btcd regtest node for tests.
+package bitcoin

@@ -1,0 +1,136 @@
+package bitcoin
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/vhsm/vhsm/threshold/group"
+	thschnorr "github.com/vhsm/vhsm/threshold/schnorr"
+	"github.com/vhsm/vhsm/threshold/vss"
+)
+
+// thresholdSigner is a test-only n-party in-memory threshold BIP-340 signer built on
+// threshold/schnorr: the key is Shamir-shared in the test (standing in for the DKG), and a fresh
+// nonce is dealt for each message (standing in for a pre-dealt nonce that the log assigns to exactly
+// one message). Party liar (0 = none) sends a corrupted partial; Combine must name it and still sign.
+type thresholdSigner struct {
+	n, t     int
+	pub      *thschnorr.PublicKey
+	shares   map[int]group.Scalar
+	liar     int
+	culprits []int
+}
+
+// newThresholdSigner deals a key whose group key P has odd Y if oddY (so that the BIP-340 negation of
+// the shares is exercised) and even Y otherwise.
+func newThresholdSigner(tb testing.TB, n, t, liar int, oddY bool) *thresholdSigner {
+	tb.Helper()
+	g := group.Secp256k1()
+	var p *vss.Polynomial
+	for range 128 { // each try has parity ½; 128 failures in a row do not happen
+		q, err := vss.NewPolynomial(g, t, nil, rand.Reader)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if group.HasEvenY(q.Commit().Secret()) != oddY {
+			p = q
+			break
+		}
+		q.Wipe()
+	}
+	if p == nil {
+		tb.Fatal("no key of the wanted parity")
+	}
+	c := p.Commit()
+	s := &thresholdSigner{n: n, t: t, liar: liar, shares: map[int]group.Scalar{},
+		pub: &thschnorr.PublicKey{GroupKey: c.Secret(), VerificationKeys: map[int]group.Point{}, Threshold: t}}
+	for i := 1; i <= n; i++ {
+		s.shares[i] = p.Share(i)
+		s.pub.VerificationKeys[i] = c.Eval(i)
+	}
+	p.Wipe()
+	return s
+}
+
+func (s *thresholdSigner) xonly() []byte {
+	x := group.XOnly(s.pub.GroupKey)
+	return x[:]
+}
+
+func (s *thresholdSigner) SignTaproot(_ context.Context, _ string, sighash [32]byte, merkleRoot []byte) ([64]byte, error) {
+	tr := thschnorr.Taproot{Mode: thschnorr.TaprootBIP86}
+	if merkleRoot != nil {
+		if len(merkleRoot) != 32 {
+			return [64]byte{}, fmt.Errorf("merkle root of %d bytes", len(merkleRoot))
+		}
+		tr = thschnorr.Taproot{Mode: thschnorr.TaprootScript, MerkleRoot: [32]byte(merkleRoot)}
+	}
+	g := group.Secp256k1()
+	k, err := vss.NewPolynomial(g, s.t, nil, rand.Reader)
+	if err != nil {
+		return [64]byte{}, err
+	}
+	defer k.Wipe()
+	kc := k.Commit()
+	nonce := &thschnorr.PublicNonce{R: kc.Secret(), Commitments: map[int]group.Point{}}
+	for i := 1; i <= s.n; i++ {
+		nonce.Commitments[i] = kc.Eval(i)
+	}
+	partials := map[int][]byte{}
+	for i := 1; i <= s.n; i++ {
+		p, err := thschnorr.PartialSign(s.pub, nonce, tr, sighash[:], s.shares[i], k.Share(i))
+		if err != nil {
+			return [64]byte{}, err
+		}
+		if i == s.liar {
+			p[31] ^= 1
+		}
+		partials[i] = p
+	}
+	sig, err := thschnorr.Combine(s.pub, nonce, tr, sighash[:], partials)
+	var ce *thschnorr.CulpritError
+	if errors.As(err, &ce) && ce.Err == nil {
+		s.culprits = append(s.culprits, ce.Culprits...)
+		err = nil
+	}
+	return sig, err
+}
+
+var _ Signer = (*thresholdSigner)(nil)
+
+func TestRegtestThresholdSigner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts btcd")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// 4 parties, t = 1 (f = 1): any 2 partials sign; party 1 lies on every request
+	// (Combine checks partials in index order, so the lie is seen and party 1 named).
+	sa, sb := newThresholdSigner(t, 4, 1, 1, true), newThresholdSigner(t, 4, 1, 0, false)
+	a, err := NewWallet("threshold-a", sa.xonly(), Regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewWallet("threshold-b", sb.xonly(), Regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := startRegtest(t, ctx, a)
+	p2wpkh, err := btcutil.NewAddressWitnessPubKeyHash(make([]byte, 20), Regtest.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSpendFlow(t, ctx, env, a, sa, b, sb, p2wpkh)
+	if len(sa.culprits) == 0 || slices.ContainsFunc(sa.culprits, func(i int) bool { return i != 1 }) {
+		t.Fatalf("culprits %v, want only party 1", sa.culprits)
+	}
+	if len(sb.culprits) != 0 {
+		t.Fatalf("honest cluster reported culprits %v", sb.culprits)
+	}
+}
