@@ -22,6 +22,8 @@
 package wire
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 )
 
@@ -173,4 +175,16 @@ type Response struct {
 	// nonce the log assigned (public; the client checks it is the same at
 	// t+1 replicas before verifying partials against it).
 	Nonce []byte `json:"nonce,omitempty"`
+}
+
+// EncryptorContext domain-separates the DiSE encryptor identity.
+const EncryptorContext = "vhsm/dise/encryptor/v1\x00"
+
+// EncryptorID is the DiSE encryptor identity j of a client, bound into every
+// DPRF input it encrypts under: the first 4 bytes (big-endian) of
+// SHA-256(EncryptorContext ‖ clientID). Replicas evaluate an encryption input
+// only for the client whose identity it names.
+func EncryptorID(clientID string) uint32 {
+	h := sha256.Sum256(append([]byte(EncryptorContext), clientID...))
+	return binary.BigEndian.Uint32(h[:4])
 }

@@ -14,9 +14,10 @@ import (
 // generator. Points encode as 33-byte SEC1 compressed points; scalars as
 // 32-byte big-endian integers below the group order n.
 //
-// Arithmetic uses decred's secp256k1 implementation (the one under btcec).
-// Its scalar multiplication is not constant time; see the package README for
-// what that means for replica side channels.
+// Field and scalar arithmetic use decred's secp256k1 implementation (the one
+// under btcec). Its scalar multiplication is variable time, so [Group.BaseMul]
+// and [Point.Mul] use this package's constant-time routine instead
+// (secp256k1_ct.go), and [Scalar.Inv] a constant-time exponentiation.
 func Secp256k1() Group { return secpGroup{} }
 
 type secpGroup struct{}
@@ -123,11 +124,11 @@ func (secpGroup) DecodePoint(b []byte) (Point, error) {
 }
 
 func (secpGroup) BaseMul(s Scalar) Point {
-	p := &secpPoint{}
-	secp256k1.ScalarBaseMultNonConst(&asSecpScalar(s).s, &p.p)
-	p.p.ToAffine()
-	return p
+	return ctScalarBaseMult(&asSecpScalar(s).s)
 }
+
+// secpGen is the generator in affine form.
+var secpGen = asSecpPoint(secpGroup{}.Generator())
 
 func asSecpScalar(s Scalar) *secpScalar {
 	v, ok := s.(*secpScalar)
@@ -172,9 +173,7 @@ func (a *secpScalar) Neg() Scalar {
 }
 
 func (a *secpScalar) Inv() Scalar {
-	r := &secpScalar{}
-	r.s.InverseValNonConst(&a.s)
-	return r
+	return &secpScalar{s: ctScalarInverse(&a.s)}
 }
 
 func (a *secpScalar) Equal(o Scalar) bool {
@@ -220,12 +219,7 @@ func (p *secpPoint) Neg() Point {
 }
 
 func (p *secpPoint) Mul(s Scalar) Point {
-	if p.isInf() {
-		return &secpPoint{}
-	}
-	var r secp256k1.JacobianPoint
-	secp256k1.ScalarMultNonConst(&asSecpScalar(s).s, &p.p, &r)
-	return normalized(&r)
+	return ctScalarMult(&asSecpScalar(s).s, p)
 }
 
 func (p *secpPoint) Equal(o Point) bool {

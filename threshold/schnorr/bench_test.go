@@ -76,3 +76,40 @@ func BenchmarkBaseMul(b *testing.B) {
 		g.BaseMul(s)
 	}
 }
+
+// BenchmarkNoncePairBind is the combiner's binding: ρ, R and every R_i.
+func BenchmarkNoncePairBind(b *testing.B) {
+	for _, s := range benchSizes() {
+		b.Run(fmt.Sprintf("n=%d,t=%d", s.n, s.t), func(b *testing.B) {
+			key := deal(b, s.n, s.t, nil, rand.Reader)
+			pk := &PublicKey{GroupKey: key.pub, VerificationKeys: key.vks, Threshold: s.t}
+			pair := dealPair(b, s.n, s.t, rand.Reader)
+			tr := Taproot{Mode: TaprootBIP86}
+			msg := make([]byte, 32)
+			for b.Loop() {
+				if _, err := pair.pub.Bind(pk, tr, msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSignerBind is a replica's binding: R from (D, E) without
+// commitments, and its share k_i.
+func BenchmarkSignerBind(b *testing.B) {
+	key := deal(b, 4, 1, nil, rand.Reader)
+	pk := &PublicKey{GroupKey: key.pub, Threshold: 1}
+	pair := dealPair(b, 4, 1, rand.Reader)
+	public := &NoncePair{D: pair.pub.D, E: pair.pub.E}
+	tr := Taproot{Mode: TaprootBIP86}
+	msg := make([]byte, 32)
+	for b.Loop() {
+		if _, err := public.Bind(pk, tr, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pair.shares(1).Bind(pk, public, tr, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -113,3 +113,81 @@ func FuzzCombine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNoncePairBind binds a real nonce pair (or one whose D or E is replaced
+// by a fuzzed encoding) to fuzzed Taproot options and messages: Bind never
+// panics; when it succeeds, R = D + ρ·E and, for the real pair, each
+// replica's bound share matches its R_i and t+1 partials combine into a
+// signature that verifies, while a pair with a substituted point never
+// yields a signature.
+func FuzzNoncePairBind(f *testing.F) {
+	key := deal(f, 4, 1, nil, rand.Reader)
+	pk := &PublicKey{GroupKey: key.pub, VerificationKeys: key.vks, Threshold: 1}
+	pair := dealPair(f, 4, 1, rand.Reader)
+	g := secp()
+	f.Add([]byte("msg"), uint8(0), []byte{}, []byte{}, []byte{})
+	f.Add(make([]byte, 32), uint8(1), []byte{}, []byte{}, []byte{})
+	f.Add([]byte{}, uint8(2), []byte{1, 2, 3}, []byte{}, []byte{})
+	f.Add([]byte("x"), uint8(3), []byte{}, []byte{}, []byte{})
+	f.Add([]byte("x"), uint8(1), []byte{}, pair.pub.E.Bytes(), []byte{})
+	f.Add([]byte("y"), uint8(0), []byte{}, []byte{}, g.Generator().Bytes())
+	f.Add([]byte("z"), uint8(2), []byte{9}, make([]byte, 33), []byte{})
+	f.Fuzz(func(t *testing.T, msg []byte, mode uint8, root, dEnc, eEnc []byte) {
+		tr := Taproot{Mode: TaprootMode(mode % 4)} // 3 is invalid
+		copy(tr.MerkleRoot[:], root)
+		p := &NoncePair{D: pair.pub.D, E: pair.pub.E, DCommitments: pair.pub.DCommitments, ECommitments: pair.pub.ECommitments}
+		substituted := false
+		if len(dEnc) > 0 {
+			D, err := g.DecodePoint(dEnc)
+			if err != nil {
+				return
+			}
+			p.D, substituted = D, !D.Equal(pair.pub.D)
+		}
+		if len(eEnc) > 0 {
+			E, err := g.DecodePoint(eEnc)
+			if err != nil {
+				return
+			}
+			p.E, substituted = E, substituted || !E.Equal(pair.pub.E)
+		}
+		bound, err := p.Bind(pk, tr, msg)
+		if tr.Mode == 3 {
+			if !errors.Is(err, ErrInvalidTaproot) {
+				t.Fatalf("invalid mode: %v", err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rho, err := p.bindingFactor(pk, tr, msg)
+		if err != nil || !bound.R.Equal(p.D.Add(p.E.Mul(rho))) {
+			t.Fatalf("R ≠ D + ρ·E: %v", err)
+		}
+		parts := map[int][]byte{}
+		for _, i := range []int{1, 2} {
+			k, err := pair.shares(i).Bind(pk, p, tr, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !substituted && !g.BaseMul(k).Equal(bound.Commitments[i]) {
+				t.Fatalf("k_%d·G ≠ R_%d", i, i)
+			}
+			if parts[i], err = PartialSign(pk, bound, tr, msg, key.shares[i], k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sig, err := Combine(pk, bound, tr, msg, parts)
+		q, _, qerr := OutputKey(key.pub, tr)
+		if qerr != nil {
+			t.Fatal(qerr)
+		}
+		switch {
+		case substituted && err == nil:
+			t.Fatal("a pair with a substituted point signed")
+		case !substituted && (err != nil || !Verify(q, msg, sig)):
+			t.Fatalf("honest pair did not sign: %v", err)
+		}
+	})
+}

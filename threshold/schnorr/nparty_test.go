@@ -183,14 +183,19 @@ func TestRobustness(t *testing.T) {
 				t.Fatalf("n=%d bad=%d: signature does not verify", p.n, nbad)
 			}
 		}
+		// Culprits after the first t+1 valid partials are named too.
+		sig, err := Combine(c.pk, c.pn, tr, msg, c.partials(t, tr, msg, allIndices(p.n), map[int]bool{p.n: true}))
+		var ce *CulpritError
+		if !errors.As(err, &ce) || ce.Err != nil || !slices.Equal(ce.Culprits, []int{p.n}) || !Verify(Q, msg, sig) {
+			t.Fatalf("n=%d: last partial bad: err %v", p.n, err)
+		}
 		// t+1 bad out of 2t+1 received (the others silent): no signature.
 		signers := allIndices(2*p.t + 1)
 		bad := map[int]bool{}
 		for i := 1; i <= p.t+1; i++ {
 			bad[i] = true
 		}
-		sig, err := Combine(c.pk, c.pn, tr, msg, c.partials(t, tr, msg, signers, bad))
-		var ce *CulpritError
+		sig, err = Combine(c.pk, c.pn, tr, msg, c.partials(t, tr, msg, signers, bad))
 		if !errors.As(err, &ce) || !errors.Is(err, ErrNotEnoughPartials) || len(ce.Culprits) != p.t+1 {
 			t.Fatalf("n=%d: t+1 bad: err %v", p.n, err)
 		}
@@ -208,7 +213,7 @@ func TestRobustness(t *testing.T) {
 		parts[p.n+1] = parts[1]
 		parts[1] = parts[1][:31]
 		sig, err = Combine(c.pk, c.pn, tr, msg, parts)
-		if !errors.As(err, &ce) || ce.Err != nil || !slices.Equal(ce.Culprits, []int{0, 1}) || !Verify(Q, msg, sig) {
+		if !errors.As(err, &ce) || ce.Err != nil || !slices.Equal(ce.Culprits, []int{0, 1, p.n + 1}) || !Verify(Q, msg, sig) {
 			t.Fatalf("n=%d: malformed partials: err %v", p.n, err)
 		}
 	}

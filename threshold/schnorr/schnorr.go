@@ -104,10 +104,14 @@ type PublicKey struct {
 	Threshold        int
 }
 
-// PublicNonce is the public material of one pre-dealt nonce, as derived
-// from its DKG commitments: R = k·G and R_i = k_i·G for every participant i.
-// A nonce must be used for exactly one (key, message); see the package
-// documentation.
+// PublicNonce is the public material of one nonce: R = k·G and
+// R_i = k_i·G for every participant i. In the protocol it is the output of
+// [NoncePair.Bind] for one (key, Taproot option, message). A pre-dealt
+// single nonce (R from DKG commitments, known before the message is chosen)
+// is unsafe whenever the requester can choose messages after seeing R: the
+// ROS attack forges signatures from ≈256 such nonces (package
+// documentation, "Security"). That use remains only for the BIP-340 test
+// vectors. A nonce must be used for exactly one (key, message).
 type PublicNonce struct {
 	R           group.Point
 	Commitments map[int]group.Point
@@ -283,10 +287,13 @@ func newContext(groupKey, R group.Point, tr Taproot, msg []byte) (*signingContex
 // msg (PartialLen bytes), where share is x_i and nonceShare is k_i of the
 // nonce whose public material is nonce. Only key.GroupKey and nonce.R are
 // used. The caller must make sure this nonce is used for this one (key,
-// message) only: signing two messages with one nonce reveals the share. The
-// requester must also not have chosen msg knowing which nonce it would get
-// (see "Pre-dealing has a second, subtler requirement" in the package
-// documentation).
+// message) only: signing two messages with one nonce reveals the share.
+//
+// PartialSign is the low-level step under the nonce-pair protocol: nonce
+// and nonceShare should come from [NoncePair.Bind] and [NonceShares.Bind]
+// for the same key, tr and msg. Called directly with a pre-dealt single
+// nonce it is unsafe whenever the requester can choose msg after seeing R
+// (ROS attack; see "Security" in the package documentation).
 func PartialSign(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, share, nonceShare group.Scalar) ([]byte, error) {
 	if key == nil || nonce == nil || share == nil || nonceShare == nil || share.IsZero() || nonceShare.IsZero() {
 		return nil, fmt.Errorf("partial sign: %w", ErrInvalidKey)
@@ -360,9 +367,9 @@ func (c *signingContext) verifyPartial(key *PublicKey, nonce *PublicNonce, i int
 // Combine robustly combines partial signatures on msg into a BIP-340
 // signature under the key [OutputKey](key.GroupKey, tr). partials holds the
 // partial signatures received, keyed by replica index. Every partial is
-// verified (in index order, until t+1 valid ones are found); the t+1 valid
-// ones with the smallest indices are interpolated at zero, the Taproot term
-// e·t is added once, and the result is checked with [Verify] before it is
+// verified, so that every misbehaving sender is named; the t+1 valid ones
+// with the smallest indices are interpolated at zero, the Taproot term e·t
+// is added once, and the result is checked with [Verify] before it is
 // returned.
 //
 // If some partials were invalid (or came from a replica without public
@@ -395,9 +402,6 @@ func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partial
 	valid := make([]int, 0, t+1)
 	shares := make([]group.Scalar, 0, t+1)
 	for _, i := range indices {
-		if len(valid) == t+1 {
-			break // the remaining partials are not needed
-		}
 		// A partial from an index without public material cannot be
 		// checked, so it is unusable: its sender is named like the sender
 		// of an invalid one.
@@ -412,6 +416,9 @@ func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partial
 			}
 			culprits = append(culprits, i)
 			continue
+		}
+		if len(valid) == t+1 {
+			continue // valid but not needed; verified only to name culprits
 		}
 		s, err := decodePartial(partials[i]) // verified above
 		if err != nil {

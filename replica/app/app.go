@@ -1,0 +1,344 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/dkg"
+	bolt "go.etcd.io/bbolt"
+)
+
+var _ abcitypes.Application = (*App)(nil)
+
+// App is the ABCI application. CometBFT serializes the consensus calls
+// (InitChain, FinalizeBlock, Commit); CheckTx and the read view may run
+// concurrently with them and see only committed state.
+type App struct {
+	abcitypes.BaseApplication
+
+	db  *bolt.DB
+	g   Genesis
+	log *slog.Logger
+
+	mu       sync.Mutex // guards the fields below
+	height   int64
+	appHash  []byte
+	block    *overlay                // staged writes of the block being finalized
+	sessions map[string]*dkg.Session // open sessions, rebuilt lazily
+	commitCh chan struct{}           // closed and replaced at every Commit
+	now      func() time.Time
+}
+
+// New opens (or creates) the state in dir and resumes from the last
+// committed block.
+func New(dir string, g Genesis, log *slog.Logger) (*App, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	a := &App{db: db, g: g, log: log, sessions: map[string]*dkg.Session{}, commitCh: make(chan struct{}), now: time.Now}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketState); err != nil {
+			return err
+		}
+		if h := meta.Get(keyHeight); len(h) == 8 {
+			a.height = int64(binary.BigEndian.Uint64(h))
+			a.appHash = bytes.Clone(meta.Get(keyAppHash))
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	return a, nil
+}
+
+// Close closes the state database.
+func (a *App) Close() error { return a.db.Close() }
+
+// Genesis returns the genesis the app was opened with.
+func (a *App) Genesis() Genesis { return a.g }
+
+// Info reports the last committed height and app hash for handshake replay.
+func (a *App) Info(context.Context, *abcitypes.InfoRequest) (*abcitypes.InfoResponse, error) {
+	h, hash := a.Committed()
+	return &abcitypes.InfoResponse{Data: "vhsm", Version: "1", AppVersion: 1, LastBlockHeight: h, LastBlockAppHash: hash}, nil
+}
+
+// InitChain checks that app_state (if present) equals the configured genesis,
+// registers the admin and opens the initial pool sessions.
+func (a *App) InitChain(_ context.Context, req *abcitypes.InitChainRequest) (*abcitypes.InitChainResponse, error) {
+	if len(req.AppStateBytes) > 0 {
+		var g Genesis
+		if err := json.Unmarshal(req.AppStateBytes, &g); err != nil {
+			return nil, fmt.Errorf("%w: app_state: %v", ErrBadGenesis, err)
+		}
+		mine, _ := json.Marshal(a.g)
+		theirs, _ := json.Marshal(g)
+		if !bytes.Equal(mine, theirs) {
+			return nil, fmt.Errorf("%w: app_state differs from the replica's genesis", ErrBadGenesis)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	o := newOverlay(a.db)
+	if err := o.putJSON(pClient+a.g.Admin.ID, a.g.Admin); err != nil {
+		return nil, err
+	}
+	o.put(kChain, []byte(req.ChainId))
+	if err := a.refill(o, req.InitialHeight); err != nil {
+		return nil, err
+	}
+	d, _ := o.digest()
+	a.block = o
+	a.appHash = chainHash(nil, d)
+	return &abcitypes.InitChainResponse{AppHash: bytes.Clone(a.appHash)}, nil
+}
+
+// CheckTx validates a transaction against the committed state and local
+// time, without changing anything.
+func (a *App) CheckTx(_ context.Context, req *abcitypes.CheckTxRequest) (*abcitypes.CheckTxResponse, error) {
+	err := a.check(req.Tx)
+	if err != nil {
+		return &abcitypes.CheckTxResponse{Code: codeOf(err), Log: err.Error()}, nil
+	}
+	return &abcitypes.CheckTxResponse{Code: abcitypes.CodeTypeOK}, nil
+}
+
+// Precheck runs the CheckTx validation of a transaction (committed state,
+// local time) and returns the rejection, if any.
+func (a *App) Precheck(tx []byte) error { return a.check(tx) }
+
+func (a *App) check(txb []byte) error {
+	tx, err := DecodeTx(txb)
+	if err != nil {
+		return err
+	}
+	o := newOverlay(a.db) // scratch: discarded
+	if tx.Replica != nil {
+		_, _, err := a.verifyReplicaTx(o, tx.Replica)
+		return err
+	}
+	req, _, err := a.admit(o, tx.Client, a.now().Unix())
+	if err != nil {
+		return err
+	}
+	_, err = a.execOp(o, req, 0)
+	return err
+}
+
+// ProcessProposal rejects a block holding a transaction that is not even a
+// well-formed envelope.
+func (a *App) ProcessProposal(_ context.Context, req *abcitypes.ProcessProposalRequest) (*abcitypes.ProcessProposalResponse, error) {
+	for _, tx := range req.Txs {
+		if _, err := DecodeTx(tx); err != nil {
+			return &abcitypes.ProcessProposalResponse{Status: abcitypes.PROCESS_PROPOSAL_STATUS_REJECT}, nil
+		}
+	}
+	return &abcitypes.ProcessProposalResponse{Status: abcitypes.PROCESS_PROPOSAL_STATUS_ACCEPT}, nil
+}
+
+// PrepareProposal passes the mempool's transactions through, within the
+// byte limit.
+func (a *App) PrepareProposal(_ context.Context, req *abcitypes.PrepareProposalRequest) (*abcitypes.PrepareProposalResponse, error) {
+	var txs [][]byte
+	var size int64
+	for _, tx := range req.Txs {
+		if size += int64(len(tx)); req.MaxTxBytes > 0 && size > req.MaxTxBytes {
+			break
+		}
+		txs = append(txs, tx)
+	}
+	return &abcitypes.PrepareProposalResponse{Txs: txs}, nil
+}
+
+// FinalizeBlock executes every transaction deterministically against the
+// staged state, using the block time for expiry.
+func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.FinalizeBlockRequest) (*abcitypes.FinalizeBlockResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	o := a.block
+	if o == nil {
+		o = newOverlay(a.db)
+	}
+	now := req.Time.Unix()
+	results := make([]*abcitypes.ExecTxResult, len(req.Txs))
+	for i, txb := range req.Txs {
+		data, err := a.deliver(o, txb, now, req.Height)
+		if err != nil && codeOf(err) == 255 {
+			return nil, fmt.Errorf("execute tx %d: %w", i, err) // storage failure: halt
+		}
+		results[i] = &abcitypes.ExecTxResult{Code: codeOf(err), Data: data}
+		if err != nil {
+			results[i].Log = err.Error()
+		}
+	}
+	if err := a.prune(o, now); err != nil {
+		return nil, err
+	}
+	if err := a.refill(o, req.Height); err != nil {
+		return nil, err
+	}
+	if d, ok := o.digest(); ok {
+		a.appHash = chainHash(a.appHash, d)
+	}
+	a.block = o
+	a.height = req.Height
+	return &abcitypes.FinalizeBlockResponse{TxResults: results, AppHash: bytes.Clone(a.appHash)}, nil
+}
+
+// Commit persists the block's writes, height and app hash atomically and
+// wakes the waiters.
+func (a *App) Commit(context.Context, *abcitypes.CommitRequest) (*abcitypes.CommitResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	o := a.block
+	if o == nil {
+		o = newOverlay(a.db)
+	}
+	if err := o.flush(a.height, a.appHash, nil); err != nil {
+		return nil, fmt.Errorf("commit block %d: %w", a.height, err)
+	}
+	a.block = nil
+	close(a.commitCh)
+	a.commitCh = make(chan struct{})
+	return &abcitypes.CommitResponse{}, nil
+}
+
+// Query answers "height" with the committed height (8 bytes big-endian).
+func (a *App) Query(_ context.Context, req *abcitypes.QueryRequest) (*abcitypes.QueryResponse, error) {
+	h, _ := a.Committed()
+	return &abcitypes.QueryResponse{Code: 0, Value: []byte(u64(uint64(h))), Height: h}, nil
+}
+
+// Committed returns the last committed height and app hash.
+func (a *App) Committed() (int64, []byte) {
+	var h int64
+	var ah []byte
+	_ = a.db.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bucketMeta); m != nil {
+			if b := m.Get(keyHeight); len(b) == 8 {
+				h = int64(binary.BigEndian.Uint64(b))
+				ah = bytes.Clone(m.Get(keyAppHash))
+			}
+		}
+		return nil
+	})
+	return h, ah
+}
+
+// deliver executes one transaction; the returned data is the JSON [Result]
+// for client requests.
+func (a *App) deliver(o *overlay, txb []byte, now, height int64) ([]byte, error) {
+	tx, err := DecodeTx(txb)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Replica != nil {
+		return nil, a.applyReplicaTx(o, tx.Replica, height)
+	}
+	req, _, err := a.admit(o, tx.Client, now)
+	if err != nil {
+		return nil, err
+	}
+	// From here the request is authentic and fresh: it is recorded, whatever
+	// the outcome of its operation, so that its id cannot be used again.
+	res, err := a.execOp(o, req, height)
+	if err != nil {
+		if codeOf(err) == 255 {
+			return nil, err
+		}
+		res = Result{Code: codeOf(err), Error: err.Error()}
+	}
+	res.Height, res.Op = height, req.Op
+	rk := req.Client + "/" + req.ID
+	if err := o.putJSON(pReq+rk, requestRecord{Expires: req.Expires, Result: res}); err != nil {
+		return nil, err
+	}
+	o.put(pExp+u64(uint64(req.Expires))+rk, []byte{})
+	data, _ := json.Marshal(res)
+	if res.Code != 0 {
+		return data, fmt.Errorf("%w", errorOf(res.Code))
+	}
+	return data, nil
+}
+
+func errorOf(code uint32) error {
+	if int(code) < len(codes) && code > 0 {
+		return codes[code]
+	}
+	return ErrMalformed
+}
+
+// admit authenticates a client request and checks expiry and replay.
+func (a *App) admit(o *overlay, sr *wire.SignedRequest, now int64) (*wire.Request, *ClientInfo, error) {
+	req, c, err := verifyRequest(sr, func(id string) (*ClientInfo, error) { return lookupClient(o, id) })
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkExpiry(req, now); err != nil {
+		return nil, nil, err
+	}
+	seen, err := o.get(pReq + req.Client + "/" + req.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if seen != nil {
+		return nil, nil, ErrReplay
+	}
+	return req, c, nil
+}
+
+func lookupClient(o *overlay, id string) (*ClientInfo, error) {
+	var c ClientInfo
+	ok, err := o.getJSON(pClient+id, &c)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// prune forgets requests whose expiry is before the block time: they can no
+// longer be replayed since expired requests are rejected anyway.
+func (a *App) prune(o *overlay, now int64) error {
+	var dead []string
+	err := scan(a.db, pExp, func(k, _ []byte) error {
+		if len(k) < len(pExp)+8 || int64(binary.BigEndian.Uint64(k[len(pExp):])) >= now {
+			return errStop
+		}
+		dead = append(dead, string(k))
+		return nil
+	})
+	if err != nil && err != errStop {
+		return err
+	}
+	for _, k := range dead {
+		o.del(k)
+		o.del(pReq + k[len(pExp)+8:])
+	}
+	return nil
+}

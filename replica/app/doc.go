@@ -1,0 +1,54 @@
+// Package app is the deterministic ABCI 2.0 application of a vhsm replica: the
+// replicated HSM state (clients, keys, DKG sessions and their transcripts,
+// pre-generated key and nonce pools, nonce assignments, the request log) and
+// the rules that change it, driven by CometBFT through CheckTx, FinalizeBlock
+// and Commit.
+//
+// # State and persistence
+//
+// The state is a sorted key/value map persisted in one bbolt bucket. During a
+// block, FinalizeBlock stages every write in memory; Commit writes the staged
+// set together with the block height and app hash in a single bbolt
+// transaction, so a crash leaves the state of the last committed block and
+// CometBFT replays the rest (Info reports the last height and app hash).
+//
+// # App hash
+//
+// The app hash after block h is
+//
+//	AppHash_h = SHA-256("vhsm/apphash/v1" ‖ AppHash_{h-1} ‖ SHA-256(W_h))
+//
+// where W_h is the block's staged writes sorted by key, each encoded as
+// len(key) ‖ key ‖ flag ‖ len(value) ‖ value (lengths as 4-byte big-endian
+// integers, flag 1 for a put and 0 for a delete). A block without writes keeps
+// the previous hash, so that with create_empty_blocks=false the chain goes
+// quiet after the one extra block that follows a state change. InitChain
+// seeds AppHash_0 from the genesis writes the same way.
+//
+// # Requests
+//
+// Client transactions are [wire.Tx] envelopes holding a [wire.SignedRequest].
+// A request is rejected in CheckTx (against local time) and again in
+// FinalizeBlock (against block time) when its signature fails, its client is
+// unknown, it is expired or too far in the future, its (client, id) was seen
+// before, or its client is not authorized. Every validly signed, unexpired
+// request is recorded under (client, id) with its [Result] until it expires;
+// engines read the result of a committed request with [App.Result] and
+// [App.WaitResult]. Replica transactions carry DKG messages
+// ([DKGPayload], JSON) signed by a genesis replica key ([SignReplicaTx]):
+// the Ed25519 signature covers
+//
+//	wire.ReplicaTxContext ‖ uint32(replica) ‖ uint32(len(kind)) ‖ kind ‖ payload
+//
+// (integers big-endian), and the DKG message's sender must be the signer.
+//
+// # Pools
+//
+// The app opens batched DKG sessions deterministically: at genesis one per
+// pool kind ([KindSchnorr], [KindBLS], [KindSymmetric], [KindNonce]), and
+// after any block in which a kind's available items fall below its low
+// watermark while no session of that kind is open. A session that completes
+// adds one [PoolItem] per batch slot; keys.gen takes the next available item
+// of its scheme and a schnorr sign takes the next nonce, binding it to the
+// request in the log. No secret ever enters this state.
+package app

@@ -1,0 +1,137 @@
+package app
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// DKGPayload is the payload of a replica transaction of kind "dkg".
+type DKGPayload struct {
+	Session string `json:"session"` // SessionInfo.Name
+	Message []byte `json:"message"` // threshold/dkg message encoding
+}
+
+// replicaTxMessage is the signed message of a replica transaction:
+// ReplicaTxContext ‖ uint32(replica) ‖ uint32(len kind) ‖ kind ‖ payload.
+func replicaTxMessage(replica int, kind string, payload []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString(wire.ReplicaTxContext)
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(replica))
+	b.Write(n[:])
+	binary.BigEndian.PutUint32(n[:], uint32(len(kind)))
+	b.Write(n[:])
+	b.WriteString(kind)
+	b.Write(payload)
+	return b.Bytes()
+}
+
+// SignReplicaTx builds the transaction bytes (a [wire.Tx] envelope) of a DKG
+// message from replica me.
+func SignReplicaTx(me int, key ed25519.PrivateKey, p DKGPayload) ([]byte, error) {
+	payload, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode dkg payload: %w", err)
+	}
+	rt := &wire.ReplicaTx{Replica: me, Kind: "dkg", Payload: payload}
+	rt.Signature = ed25519.Sign(key, replicaTxMessage(me, rt.Kind, payload))
+	return json.Marshal(wire.Tx{Replica: rt})
+}
+
+// decodeStrict decodes JSON rejecting unknown fields and trailing data.
+func decodeStrict(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("trailing data")
+	}
+	return nil
+}
+
+// DecodeTx parses a transaction envelope: exactly one of Client and Replica.
+func DecodeTx(tx []byte) (*wire.Tx, error) {
+	if len(tx) > maxTxBytes {
+		return nil, ErrTooLarge
+	}
+	var t wire.Tx
+	if err := decodeStrict(tx, &t); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if (t.Client == nil) == (t.Replica == nil) {
+		return nil, fmt.Errorf("%w: envelope needs exactly one of client, replica", ErrMalformed)
+	}
+	if t.Client != nil && len(t.Client.Request) > wire.MaxRequestBytes {
+		return nil, ErrTooLarge
+	}
+	return &t, nil
+}
+
+// maxTxBytes bounds any transaction (a DKG dealing of a large batch).
+const maxTxBytes = 4 << 20
+
+// verifyRequest checks the signature of sr with the client's registered key,
+// then decodes the request strictly. It checks neither expiry nor replay.
+func verifyRequest(sr *wire.SignedRequest, lookup func(id string) (*ClientInfo, error)) (*wire.Request, *ClientInfo, error) {
+	if len(sr.Request) > wire.MaxRequestBytes {
+		return nil, nil, ErrTooLarge
+	}
+	if len(sr.Signature) != ed25519.SignatureSize {
+		return nil, nil, ErrBadSignature
+	}
+	// The client is read before the signature is checked, from a minimal
+	// decode; the full strict decode happens only on signed bytes.
+	var head struct {
+		Client string `json:"client"`
+	}
+	if err := json.Unmarshal(sr.Request, &head); err != nil || !validID(head.Client) {
+		return nil, nil, fmt.Errorf("%w: request header", ErrMalformed)
+	}
+	c, err := lookup(head.Client)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c == nil {
+		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownClient, head.Client)
+	}
+	msg := append([]byte(wire.RequestContext), sr.Request...)
+	if !ed25519.Verify(ed25519.PublicKey(c.PublicKey), msg, sr.Signature) {
+		return nil, nil, ErrBadSignature
+	}
+	var req wire.Request
+	if err := decodeStrict(sr.Request, &req); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if req.Client != head.Client || len(req.ID) != 32 || !isHex(req.ID) {
+		return nil, nil, fmt.Errorf("%w: request id", ErrMalformed)
+	}
+	return &req, c, nil
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkExpiry applies the expiry rules against now (Unix seconds).
+func checkExpiry(req *wire.Request, now int64) error {
+	if req.Expires < now {
+		return ErrExpired
+	}
+	if req.Expires > now+wire.MaxValidity {
+		return ErrTooFar
+	}
+	return nil
+}

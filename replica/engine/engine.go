@@ -1,0 +1,702 @@
+// Package engine is a vhsm replica's participant logic on top of the
+// replicated state of [app.App]: it reacts to committed blocks by taking part
+// in the DKG sessions the app opens (dealing, responding, voting timeouts,
+// deriving and storing its shares), and it executes client requests end to
+// end ([Engine.Handle]), returning this replica's partial results.
+//
+// # Shares
+//
+// When a DKG session completes, the engine derives its share of every batch
+// slot and stores it in the [ShareStore] under "dkg/<session>/<slot>" before
+// it reports ready. A share is checked against the public commitment every
+// time it is loaded: a replica whose share is missing or corrupt refuses the
+// request ([ErrShareUnavailable]) and never computes with it.
+//
+// # Requests
+//
+// Ordered operations are broadcast as the signed request itself (every
+// replica submits the same bytes, so the log holds one transaction) and
+// answered from the committed [app.Result] of that request, which is also
+// how a retried request gets the same answer. Reads are answered from the
+// committed state.
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/sealed"
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/bls"
+	"github.com/vhsm/vhsm/threshold/dise"
+	"github.com/vhsm/vhsm/threshold/dkg"
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/schnorr"
+	"github.com/vhsm/vhsm/threshold/vss"
+)
+
+// ShareStore keeps secret values sealed at rest (implemented by
+// replica/sealed).
+type ShareStore interface {
+	Put(name string, secret []byte) error // atomic, durable before returning
+	Get(name string) ([]byte, error)      // ErrNotFound when absent; an error (never garbage) when corrupted
+	Delete(name string) error
+}
+
+// Broadcaster submits a transaction to the local mempool.
+type Broadcaster interface {
+	BroadcastTx(ctx context.Context, tx []byte) error
+}
+
+// Config configures an Engine.
+type Config struct {
+	App       *app.App
+	Me        int
+	SignKey   ed25519.PrivateKey
+	DKGKey    []byte // 32-byte secp256k1 secret
+	Shares    ShareStore
+	Broadcast Broadcaster
+	Rand      io.Reader
+	Log       *slog.Logger
+	// PhaseTimeout is the wall-clock wait before voting to time out a DKG
+	// phase (default 3s).
+	PhaseTimeout time.Duration
+}
+
+// Errors of the engine.
+var (
+	// ErrRejected wraps every refusal of a client request; the Response
+	// returned with it has Error set.
+	ErrRejected = errors.New("engine: request rejected")
+	// ErrShareUnavailable: this replica's share for the key is missing or
+	// does not match the public commitment.
+	ErrShareUnavailable = errors.New("engine: share unavailable")
+	// ErrNotReady: shares are not derived or pools are not primed yet.
+	ErrNotReady = errors.New("engine: not ready")
+	// ErrConfig: an invalid Config.
+	ErrConfig = errors.New("engine: invalid config")
+)
+
+// Engine is one replica's participant and request executor.
+type Engine struct {
+	cfg Config
+	sk  group.Scalar
+
+	signMu sync.Mutex // serializes nonce consumption
+	stepMu sync.Mutex // serializes session processing (step, on-demand derivation)
+
+	mu       sync.Mutex
+	tracks   map[string]*track // open sessions
+	stored   map[string]bool   // done sessions whose shares are stored
+	shareErr error             // last share derivation failure
+	scanned  bool              // every committed session was visited once
+}
+
+// track follows one open DKG session.
+type track struct {
+	sess    *dkg.Session
+	applied int
+	status  dkg.Status
+	since   time.Time // when this replica saw the phase start
+	mine    map[dkg.Kind]bool
+	sent    map[dkg.Kind]time.Time
+	voted   map[dkg.Phase]bool
+}
+
+// New checks the configuration and returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.App == nil || cfg.Shares == nil || cfg.Broadcast == nil || cfg.Rand == nil {
+		return nil, fmt.Errorf("%w: missing app, share store, broadcaster or rand", ErrConfig)
+	}
+	g := cfg.App.Genesis()
+	if cfg.Me < 1 || cfg.Me > g.N || len(cfg.SignKey) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: replica index or sign key", ErrConfig)
+	}
+	sk, err := group.Secp256k1().DecodeScalar(cfg.DKGKey)
+	if err != nil || sk.IsZero() {
+		return nil, fmt.Errorf("%w: dkg key", ErrConfig)
+	}
+	if !group.Secp256k1().BaseMul(sk).Equal(mustPoint(g.Replicas[cfg.Me-1].DKGKey)) {
+		return nil, fmt.Errorf("%w: dkg key does not match the genesis", ErrConfig)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PhaseTimeout <= 0 {
+		cfg.PhaseTimeout = 3 * time.Second
+	}
+	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}}, nil
+}
+
+func mustPoint(b []byte) group.Point {
+	p, err := group.Secp256k1().DecodePoint(b)
+	if err != nil {
+		return group.Secp256k1().Identity()
+	}
+	return p
+}
+
+// Run takes part in the DKG sessions until ctx ends. It wakes at every
+// commit and periodically to vote timeouts.
+func (e *Engine) Run(ctx context.Context) error {
+	tick := time.NewTicker(e.cfg.PhaseTimeout / 4)
+	defer tick.Stop()
+	for {
+		ch := e.cfg.App.Changed()
+		if err := e.step(ctx); err != nil && ctx.Err() == nil {
+			e.cfg.Log.Warn("engine_step_failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ch:
+		case <-tick.C:
+		}
+	}
+}
+
+// step advances the open sessions and stores the shares of the sessions that
+// completed. The first step after start scans every committed session, so
+// that shares missed before a restart are derived.
+func (e *Engine) step(ctx context.Context) error {
+	e.stepMu.Lock()
+	defer e.stepMu.Unlock()
+	var sessions []app.SessionInfo
+	var err error
+	e.mu.Lock()
+	scanned := e.scanned
+	tracked := make([]string, 0, len(e.tracks))
+	for n := range e.tracks {
+		tracked = append(tracked, n)
+	}
+	e.mu.Unlock()
+	if !scanned {
+		sessions, err = e.cfg.App.Sessions()
+	} else {
+		sessions, err = e.cfg.App.OpenSessions()
+		// Tracked sessions that are no longer open have just closed.
+		for _, n := range tracked {
+			s, err := e.cfg.App.Session(n)
+			if err != nil {
+				return err
+			}
+			if s.Status != app.StatusOpen {
+				sessions = append(sessions, *s)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for i := range sessions {
+		s := &sessions[i]
+		switch s.Status {
+		case app.StatusDone:
+			err = e.ensureShares(s)
+		case app.StatusOpen:
+			err = e.participate(ctx, s)
+		default:
+			e.mu.Lock()
+			delete(e.tracks, s.Name)
+			e.mu.Unlock()
+			err = nil
+		}
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("session %s: %w", s.Name, err)
+		}
+	}
+	if firstErr == nil {
+		e.mu.Lock()
+		e.scanned = true
+		e.mu.Unlock()
+	}
+	return firstErr
+}
+
+// follow applies the new committed transcript entries of s to its track.
+func (e *Engine) follow(s *app.SessionInfo) (*track, error) {
+	e.mu.Lock()
+	t := e.tracks[s.Name]
+	e.mu.Unlock()
+	if t == nil {
+		p, err := e.cfg.App.SessionParams(s)
+		if err != nil {
+			return nil, err
+		}
+		sess, err := dkg.NewSession(p)
+		if err != nil {
+			return nil, err
+		}
+		t = &track{sess: sess, status: sess.Status(), since: time.Now(), mine: map[dkg.Kind]bool{}, sent: map[dkg.Kind]time.Time{}, voted: map[dkg.Phase]bool{}}
+		e.mu.Lock()
+		e.tracks[s.Name] = t
+		e.mu.Unlock()
+	}
+	entries, err := e.cfg.App.Transcript(s.Name, t.applied)
+	if err != nil {
+		return nil, err
+	}
+	g := app.GroupOf(s.Kind)
+	for _, en := range entries {
+		t.applied++
+		m, err := dkg.DecodeMessage(g, en.Message)
+		if err != nil {
+			return nil, fmt.Errorf("committed transcript: %w", err)
+		}
+		_ = t.sess.Apply(m) // rejections are the app's concern; replay is identical
+		if en.Sender == e.cfg.Me {
+			t.mine[m.Kind()] = true
+			if v, ok := m.(*dkg.TimeoutVote); ok {
+				t.voted[v.Phase] = true
+			}
+		}
+	}
+	if st := t.sess.Status(); st != t.status {
+		t.status, t.since = st, time.Now()
+	}
+	return t, nil
+}
+
+// participate deals, responds or votes a timeout in an open session.
+func (e *Engine) participate(ctx context.Context, s *app.SessionInfo) error {
+	t, err := e.follow(s)
+	if err != nil {
+		return err
+	}
+	// A message not committed within 2·PhaseTimeout is sent again (it may
+	// have been dropped from a mempool); re-dealing is safe (dkg doc).
+	due := func(k dkg.Kind) bool {
+		at, ok := t.sent[k]
+		return !t.mine[k] && (!ok || time.Since(at) > 2*e.cfg.PhaseTimeout)
+	}
+	var msg dkg.Message
+	switch t.status {
+	case dkg.StatusDealing:
+		if due(dkg.KindDealing) {
+			d, err := dkg.NewDealing(t.sess.Params(), e.cfg.Me, e.cfg.Rand)
+			if err != nil {
+				return fmt.Errorf("deal: %w", err)
+			}
+			msg = d
+		} else if time.Since(t.since) > e.cfg.PhaseTimeout && !t.voted[dkg.PhaseDealing] {
+			msg = &dkg.TimeoutVote{Sender: e.cfg.Me, Phase: dkg.PhaseDealing}
+		}
+	case dkg.StatusResponding:
+		if due(dkg.KindResponse) {
+			r, err := t.sess.Respond(e.cfg.Me, e.sk, e.cfg.Rand)
+			if err != nil {
+				return fmt.Errorf("respond: %w", err)
+			}
+			msg = r
+		} else if time.Since(t.since) > e.cfg.PhaseTimeout && !t.voted[dkg.PhaseResponding] {
+			msg = &dkg.TimeoutVote{Sender: e.cfg.Me, Phase: dkg.PhaseResponding}
+		}
+	}
+	if msg == nil {
+		return nil
+	}
+	tx, err := app.SignReplicaTx(e.cfg.Me, e.cfg.SignKey, app.DKGPayload{Session: s.Name, Message: msg.Marshal()})
+	if err != nil {
+		return err
+	}
+	if v, ok := msg.(*dkg.TimeoutVote); ok {
+		t.voted[v.Phase] = true
+	} else {
+		t.sent[msg.Kind()] = time.Now()
+	}
+	if err := e.cfg.Broadcast.BroadcastTx(ctx, tx); err != nil {
+		return fmt.Errorf("broadcast %s: %w", msg.Kind(), err)
+	}
+	return nil
+}
+
+// shareName names the stored share of one batch slot.
+func shareName(session string, slot int) string { return fmt.Sprintf("dkg/%s/%d", session, slot) }
+
+// completeName names the marker written once all shares of a session are
+// stored.
+func completeName(session string) string { return fmt.Sprintf("dkg/%s/complete", session) }
+
+// ensureShares derives and stores this replica's shares of a done session.
+func (e *Engine) ensureShares(s *app.SessionInfo) error {
+	e.mu.Lock()
+	done := e.stored[s.Name]
+	e.mu.Unlock()
+	if done {
+		return nil
+	}
+	// The completion marker is written after every slot. A nonce share is
+	// consumed (and deleted) only after it, so shares are never re-derived
+	// once a nonce may have been used.
+	if _, err := e.cfg.Shares.Get(completeName(s.Name)); err == nil {
+		e.markStored(s.Name, nil)
+		return nil
+	}
+	e.mu.Lock()
+	t := e.tracks[s.Name]
+	e.mu.Unlock()
+	if t == nil || t.sess.Status() != dkg.StatusDone {
+		var err error
+		// Rebuild from the whole committed transcript (after a restart).
+		e.mu.Lock()
+		delete(e.tracks, s.Name)
+		e.mu.Unlock()
+		if t, err = e.follow(s); err != nil {
+			return err
+		}
+	}
+	shares, err := t.sess.Shares(e.cfg.Me, e.sk)
+	if err != nil {
+		e.markStored(s.Name, fmt.Errorf("derive shares of %s: %w", s.Name, err))
+		return err
+	}
+	for b, x := range shares {
+		if err := e.cfg.Shares.Put(shareName(s.Name, b), x.Bytes()); err != nil {
+			return fmt.Errorf("store share: %w", err)
+		}
+	}
+	if err := e.cfg.Shares.Put(completeName(s.Name), []byte{1}); err != nil {
+		return fmt.Errorf("store share marker: %w", err)
+	}
+	e.markStored(s.Name, nil)
+	e.cfg.Log.Info("dkg_shares_stored", "session", s.Name, "slots", len(shares))
+	return nil
+}
+
+func (e *Engine) markStored(name string, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.tracks, name)
+	if err != nil {
+		e.shareErr = err
+		return
+	}
+	e.stored[name] = true
+}
+
+// Ready returns nil when the shares of every completed session are stored
+// and every pool has an available item.
+func (e *Engine) Ready() error {
+	e.mu.Lock()
+	scanned, shareErr := e.scanned, e.shareErr
+	tracked := make([]string, 0, len(e.tracks))
+	for n := range e.tracks {
+		tracked = append(tracked, n)
+	}
+	e.mu.Unlock()
+	if shareErr != nil {
+		return fmt.Errorf("%w: %w", ErrNotReady, shareErr)
+	}
+	if !scanned {
+		return fmt.Errorf("%w: committed sessions not scanned yet", ErrNotReady)
+	}
+	for _, n := range tracked {
+		s, err := e.cfg.App.Session(n)
+		if err != nil {
+			return err
+		}
+		if s.Status == app.StatusDone {
+			return fmt.Errorf("%w: shares of %s not stored yet", ErrNotReady, n)
+		}
+	}
+	for _, k := range app.Kinds {
+		if n, err := e.cfg.App.Available(k); err != nil || n == 0 {
+			return fmt.Errorf("%w: %s pool empty", ErrNotReady, k)
+		}
+	}
+	return nil
+}
+
+// share loads this replica's share of a pool item and checks it against the
+// item's commitment.
+func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
+	g := app.GroupOf(it.Kind)
+	b, err := e.cfg.Shares.Get(shareName(it.Session, it.Slot))
+	if errors.Is(err, sealed.ErrNotFound) {
+		// The session may have completed in the last block, before Run
+		// derived its shares: derive them now.
+		if s, serr := e.cfg.App.Session(it.Session); serr == nil && s.Status == app.StatusDone {
+			e.stepMu.Lock()
+			derr := e.ensureShares(s)
+			e.stepMu.Unlock()
+			if derr == nil {
+				b, err = e.cfg.Shares.Get(shareName(it.Session, it.Slot))
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s/%d: %w", ErrShareUnavailable, it.Session, it.Slot, err)
+	}
+	x, err := g.DecodeScalar(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s/%d undecodable", ErrShareUnavailable, it.Session, it.Slot)
+	}
+	c, err := vss.DecodeCommitment(g, it.Commitment)
+	if err != nil || !c.Verify(e.cfg.Me, x) {
+		return nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
+	}
+	return x, nil
+}
+
+// Handle executes a whole signed request (the JSON of a wire.SignedRequest)
+// and returns this replica's response. On refusal the response has Error
+// set and the error wraps ErrRejected; other errors are internal (context
+// ended, storage failure) and the response still names the replica.
+func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Response, error) {
+	resp := &wire.Response{Replica: e.cfg.Me}
+	reject := func(err error) (*wire.Response, error) {
+		resp.Error = err.Error()
+		return resp, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	if len(signedRequest) > 2*wire.MaxRequestBytes {
+		return reject(app.ErrTooLarge)
+	}
+	var sr wire.SignedRequest
+	if err := json.Unmarshal(signedRequest, &sr); err != nil {
+		return reject(fmt.Errorf("%w: signed request", app.ErrMalformed))
+	}
+	req, client, err := e.cfg.App.VerifyRequest(&sr, time.Now().Unix())
+	if err != nil {
+		return reject(err)
+	}
+	switch req.Op {
+	case wire.OpKeyList:
+		keys, err := e.cfg.App.KeysOf(req.Client)
+		if err != nil {
+			return reject(err)
+		}
+		resp.Keys = keys
+		return resp, nil
+	case wire.OpKeyPub:
+		var b wire.KeyRefBody
+		if err := json.Unmarshal(req.Body, &b); err != nil {
+			return reject(app.ErrBadBody)
+		}
+		k, err := e.cfg.App.Key(b.KeyID)
+		if err != nil {
+			return reject(err)
+		}
+		if !client.Admin && k.Info.Owner != req.Client && !contains(k.Grants, req.Client) {
+			return reject(app.ErrUnauthorized)
+		}
+		resp.Key = &k.Info
+		return resp, nil
+	case wire.OpEncrypt, wire.OpDecrypt:
+		return e.evaluate(resp, req, reject)
+	}
+	res, err := e.ordered(ctx, req, &sr)
+	if err != nil {
+		return resp, err
+	}
+	resp.Height = res.Height
+	if res.Code != 0 {
+		return reject(errors.New(res.Error))
+	}
+	resp.Key = res.Key
+	if req.Op != wire.OpSign {
+		return resp, nil
+	}
+	var b wire.SignBody
+	if err := json.Unmarshal(req.Body, &b); err != nil {
+		return reject(app.ErrBadBody)
+	}
+	switch res.Key.Scheme {
+	case wire.SchemeBLS:
+		x, err := e.share(res.Origin)
+		if err != nil {
+			return reject(err)
+		}
+		if resp.Partial, err = bls.PartialSign(x, b.Message); err != nil {
+			return resp, fmt.Errorf("bls partial: %w", err)
+		}
+		return resp, nil
+	case wire.SchemeSchnorr:
+		return e.signSchnorr(resp, res, reject)
+	default:
+		return reject(fmt.Errorf("%w: %s keys do not sign", app.ErrBadScheme, res.Key.Scheme))
+	}
+}
+
+// usedName names the record of a consumed nonce share.
+func usedName(it *app.PoolItem) string { return fmt.Sprintf("nonce-used/%s/%d", it.Session, it.Slot) }
+
+// signSchnorr returns this replica's partial BIP-340 signature with the nonce
+// the log assigned to this request. The nonce share is recorded as consumed
+// by this request, with the partial, before the partial leaves the replica;
+// a retry of the request returns the recorded partial, and the nonce share
+// is then deleted so that it can never sign anything else.
+func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(error) (*wire.Response, error)) (*wire.Response, error) {
+	a := res.Nonce
+	if a == nil || res.Origin == nil {
+		return resp, fmt.Errorf("engine: committed schnorr sign without nonce")
+	}
+	resp.Nonce = a.Nonce.Commitment
+	e.signMu.Lock()
+	defer e.signMu.Unlock()
+	rec, err := e.cfg.Shares.Get(usedName(&a.Nonce))
+	switch {
+	case err == nil:
+		req, partial, ok := decodeUsed(rec)
+		if !ok || req != a.Nonce.Request {
+			// Never happens with an honest log: refuse rather than sign twice.
+			return reject(fmt.Errorf("%w: nonce %s/%d consumed by another request", ErrShareUnavailable, a.Nonce.Session, a.Nonce.Slot))
+		}
+		resp.Partial = partial
+		return resp, nil
+	case !errors.Is(err, sealed.ErrNotFound):
+		// Unknown whether the nonce was consumed: refuse.
+		return reject(fmt.Errorf("%w: nonce record: %w", ErrShareUnavailable, err))
+	}
+	x, err := e.share(res.Origin)
+	if err != nil {
+		return reject(err)
+	}
+	k, err := e.share(&a.Nonce)
+	if err != nil {
+		return reject(err)
+	}
+	ec := group.Secp256k1()
+	P, err := ec.DecodePoint(res.Origin.PublicKey)
+	if err != nil {
+		return resp, fmt.Errorf("engine: committed group key: %w", err)
+	}
+	R, err := ec.DecodePoint(a.Nonce.PublicKey)
+	if err != nil {
+		return resp, fmt.Errorf("engine: committed nonce: %w", err)
+	}
+	tr, err := taprootOf(a.Taproot)
+	if err != nil {
+		return reject(err)
+	}
+	partial, err := schnorr.PartialSign(&schnorr.PublicKey{GroupKey: P, Threshold: e.cfg.App.Genesis().T}, &schnorr.PublicNonce{R: R}, tr, a.Message, x, k)
+	if err != nil {
+		return resp, fmt.Errorf("schnorr partial: %w", err)
+	}
+	if err := e.cfg.Shares.Put(usedName(&a.Nonce), encodeUsed(a.Nonce.Request, partial)); err != nil {
+		return resp, fmt.Errorf("record nonce use: %w", err)
+	}
+	if err := e.cfg.Shares.Delete(shareName(a.Nonce.Session, a.Nonce.Slot)); err != nil {
+		e.cfg.Log.Warn("nonce_share_delete_failed", "session", a.Nonce.Session, "slot", a.Nonce.Slot, "err", err)
+	}
+	resp.Partial = partial
+	return resp, nil
+}
+
+// taprootOf maps the wire option to threshold/schnorr's: nil is plain
+// BIP-340, an empty merkle root BIP-86, 32 bytes a script tree (BIP-341).
+func taprootOf(o *wire.TaprootOption) (schnorr.Taproot, error) {
+	switch {
+	case o == nil:
+		return schnorr.Taproot{Mode: schnorr.TaprootNone}, nil
+	case len(o.MerkleRoot) == 0:
+		return schnorr.Taproot{Mode: schnorr.TaprootBIP86}, nil
+	case len(o.MerkleRoot) == 32:
+		tr := schnorr.Taproot{Mode: schnorr.TaprootScript}
+		copy(tr.MerkleRoot[:], o.MerkleRoot)
+		return tr, nil
+	}
+	return schnorr.Taproot{}, fmt.Errorf("%w: merkle root length", app.ErrBadBody)
+}
+
+// encodeUsed encodes a consumed-nonce record: len(request) (2) ‖ request ‖
+// partial.
+func encodeUsed(req string, partial []byte) []byte {
+	b := []byte{byte(len(req) >> 8), byte(len(req))}
+	b = append(b, req...)
+	return append(b, partial...)
+}
+
+func decodeUsed(b []byte) (string, []byte, bool) {
+	if len(b) < 2 {
+		return "", nil, false
+	}
+	n := int(b[0])<<8 | int(b[1])
+	if len(b) < 2+n+1 {
+		return "", nil, false
+	}
+	return string(b[2 : 2+n]), bytes.Clone(b[2+n:]), true
+}
+
+// evaluate answers encrypt and decrypt with this replica's DiSE DPRF
+// evaluation and its DLEQ proof, from committed state only.
+func (e *Engine) evaluate(resp *wire.Response, req *wire.Request, reject func(error) (*wire.Response, error)) (*wire.Response, error) {
+	var b wire.EvalBody
+	if err := json.Unmarshal(req.Body, &b); err != nil || len(b.Input) > wire.MaxMessageBytes {
+		return reject(app.ErrBadBody)
+	}
+	k, err := e.cfg.App.AuthorizeUse(req.Client, b.KeyID)
+	if err != nil {
+		return reject(err)
+	}
+	if k.Info.Scheme != wire.SchemeSymmetric {
+		return reject(fmt.Errorf("%w: %s key cannot evaluate the DPRF", app.ErrBadScheme, k.Info.Scheme))
+	}
+	in, err := dise.DecodeInput(b.Input)
+	if err != nil {
+		return reject(fmt.Errorf("%w: %w", app.ErrBadBody, err))
+	}
+	if in.KeyID != b.KeyID {
+		return reject(fmt.Errorf("%w: input is for another key", app.ErrBadBody))
+	}
+	// DiSE encryption binds the encryptor identity j into the DPRF input:
+	// a client may only evaluate inputs naming itself, or it could decrypt
+	// (or forge) other encryptors' ciphertexts through an "encrypt".
+	if req.Op == wire.OpEncrypt && in.Encryptor != wire.EncryptorID(req.Client) {
+		return reject(fmt.Errorf("%w: encryptor identity is not the requesting client", app.ErrUnauthorized))
+	}
+	x, err := e.share(&k.Origin)
+	if err != nil {
+		return reject(err)
+	}
+	ev, err := dise.Evaluate(x, e.cfg.Me, b.Input, e.cfg.Rand)
+	if err != nil {
+		return resp, fmt.Errorf("dprf evaluate: %w", err)
+	}
+	resp.Partial = ev.Bytes()
+	resp.Height, _ = e.cfg.App.Committed()
+	return resp, nil
+}
+
+// ordered returns the committed result of an ordered request, broadcasting
+// it first if it is not committed yet.
+func (e *Engine) ordered(ctx context.Context, req *wire.Request, sr *wire.SignedRequest) (*app.Result, error) {
+	res, err := e.cfg.App.Result(req.Client, req.ID)
+	if err != nil || res != nil {
+		return res, err
+	}
+	tx, err := json.Marshal(wire.Tx{Client: sr})
+	if err != nil {
+		return nil, fmt.Errorf("encode tx: %w", err)
+	}
+	if err := e.cfg.App.Precheck(tx); err != nil {
+		if errors.Is(err, app.ErrReplay) {
+			// Committed since the check above: answer from its result.
+			return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
+		}
+		// Rejected by CheckTx rules: not worth a broadcast.
+		return &app.Result{Code: 1, Error: err.Error()}, nil
+	}
+	if err := e.cfg.Broadcast.BroadcastTx(ctx, tx); err != nil {
+		return nil, fmt.Errorf("broadcast request: %w", err)
+	}
+	return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,547 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/btcsuite/btcd/txscript"
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+	blst "github.com/supranational/blst/bindings/go"
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/sealed"
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/bls"
+	"github.com/vhsm/vhsm/threshold/dise"
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/schnorr"
+	"github.com/vhsm/vhsm/threshold/vss"
+)
+
+// memStore is an in-memory ShareStore.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (s *memStore) Put(name string, v []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[name] = bytes.Clone(v)
+	return nil
+}
+
+func (s *memStore) Get(name string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[name]
+	if !ok {
+		return nil, sealed.ErrNotFound
+	}
+	return bytes.Clone(v), nil
+}
+
+func (s *memStore) Delete(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, name)
+	return nil
+}
+
+// bus is the test's mempool: it collects every broadcast tx once.
+type bus struct {
+	mu      sync.Mutex
+	pending [][]byte
+	seen    map[string]bool
+}
+
+func (b *bus) BroadcastTx(_ context.Context, tx []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.seen[string(tx)] {
+		b.seen[string(tx)] = true
+		b.pending = append(b.pending, bytes.Clone(tx))
+	}
+	return nil
+}
+
+func (b *bus) take() [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.pending
+	b.pending = nil
+	return p
+}
+
+type cluster struct {
+	t       *testing.T
+	apps    []*app.App
+	engines []*Engine
+	stores  []*memStore
+	admin   ed25519.PrivateKey
+	g       app.Genesis
+	errs    chan error
+}
+
+// newCluster starts n Apps and Engines fed the same blocks by a builder
+// goroutine until the test ends.
+func newCluster(t *testing.T, n int) *cluster {
+	ec := group.Secp256k1()
+	c := &cluster{t: t, errs: make(chan error, 1)}
+	c.g = app.Genesis{N: n, T: (n - 1) / 3, Pools: app.PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1}}
+	var signKeys []ed25519.PrivateKey
+	var dkgKeys [][]byte
+	for i := 1; i <= n; i++ {
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		sk, _ := ec.RandomScalar(rand.Reader)
+		signKeys = append(signKeys, priv)
+		dkgKeys = append(dkgKeys, sk.Bytes())
+		c.g.Replicas = append(c.g.Replicas, app.ReplicaInfo{Index: i, SignKey: pub, DKGKey: ec.BaseMul(sk).Bytes()})
+	}
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	c.admin = priv
+	c.g.Admin = app.ClientInfo{ID: "admin", PublicKey: pub, Admin: true}
+	b := &bus{seen: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		for _, a := range c.apps {
+			a.Close()
+		}
+	})
+	for i := 0; i < n; i++ {
+		a, err := app.New(t.TempDir(), c.g, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.InitChain(ctx, &abcitypes.InitChainRequest{ChainId: "engine-test", InitialHeight: 1, Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		st := &memStore{m: map[string][]byte{}}
+		e, err := New(Config{App: a, Me: i + 1, SignKey: signKeys[i], DKGKey: dkgKeys[i], Shares: st, Broadcast: b, Rand: rand.Reader, PhaseTimeout: 500 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.apps, c.engines, c.stores = append(c.apps, a), append(c.engines, e), append(c.stores, st)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.build(ctx, b)
+	}()
+	for _, e := range c.engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = e.Run(ctx)
+		}()
+	}
+	return c
+}
+
+// build orders pending txs into blocks and feeds every App, checking that
+// all reach the same app hash.
+func (c *cluster) build(ctx context.Context, b *bus) {
+	height := int64(0)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for first := true; ; first = false {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		txs := b.take()
+		if len(txs) == 0 && !first {
+			continue
+		}
+		height++
+		now := time.Now()
+		var hash []byte
+		for i, a := range c.apps {
+			r, err := a.FinalizeBlock(ctx, &abcitypes.FinalizeBlockRequest{Txs: txs, Height: height, Time: now})
+			if err == nil && i > 0 && !bytes.Equal(r.AppHash, hash) {
+				err = errors.New("app hashes diverged")
+			}
+			if err == nil {
+				hash = r.AppHash
+				_, err = a.Commit(ctx, &abcitypes.CommitRequest{})
+			}
+			if err != nil {
+				select {
+				case c.errs <- err:
+				default:
+				}
+				return
+			}
+		}
+	}
+}
+
+func (c *cluster) waitReady(d time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		var err error
+		for _, e := range c.engines {
+			if err = e.Ready(); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return
+		}
+		select {
+		case err := <-c.errs:
+			c.t.Fatal(err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func request(t *testing.T, key ed25519.PrivateKey, client, op string, body any) []byte {
+	t.Helper()
+	id := make([]byte, 16)
+	rand.Read(id)
+	bb, _ := json.Marshal(body)
+	req, _ := json.Marshal(wire.Request{ID: hex.EncodeToString(id), Client: client, Op: op, Expires: time.Now().Unix() + 60, Body: bb})
+	sr, _ := json.Marshal(wire.SignedRequest{Request: req, Signature: ed25519.Sign(key, append([]byte(wire.RequestContext), req...))})
+	return sr
+}
+
+// all sends one request to every engine concurrently.
+func (c *cluster) all(sr []byte) ([]*wire.Response, []error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resps := make([]*wire.Response, len(c.engines))
+	errs := make([]error, len(c.engines))
+	var wg sync.WaitGroup
+	for i, e := range c.engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resps[i], errs[i] = e.Handle(ctx, sr)
+		}()
+	}
+	wg.Wait()
+	return resps, errs
+}
+
+func (c *cluster) mustAll(t *testing.T, sr []byte) []*wire.Response {
+	t.Helper()
+	resps, errs := c.all(sr)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i+1, err)
+		}
+		if resps[i].Replica != i+1 {
+			t.Fatalf("replica %d answered as %d", i+1, resps[i].Replica)
+		}
+	}
+	return resps
+}
+
+func TestClusterKeyGenAndBLSSign(t *testing.T) {
+	c := newCluster(t, 4)
+	c.waitReady(40 * time.Second)
+
+	alicePub, alice, _ := ed25519.GenerateKey(rand.Reader)
+	c.mustAll(t, request(t, c.admin, "admin", wire.OpRegisterClient, wire.RegisterClientBody{ClientID: "alice", PublicKey: alicePub}))
+
+	resps := c.mustAll(t, request(t, alice, "alice", wire.OpKeyGen, wire.KeyGenBody{KeyID: "b1", Scheme: wire.SchemeBLS}))
+	key := resps[0].Key
+	for _, r := range resps {
+		if r.Key == nil || !bytes.Equal(r.Key.PublicKey, key.PublicKey) || !bytes.Equal(r.Key.Commitment, key.Commitment) || r.Key.Owner != "alice" {
+			t.Fatalf("replicas disagree on the key: %+v", r.Key)
+		}
+	}
+	g1 := group.BLS12381G1()
+	com, err := vss.DecodeCommitment(g1, key.Commitment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gk, err := g1.DecodePoint(key.PublicKey)
+	if err != nil || !com.Secret().Equal(gk) {
+		t.Fatalf("public key is not the commitment's secret: %v", err)
+	}
+
+	msg := []byte("deposit data signing root")
+	signResps := c.mustAll(t, request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
+	partials := map[int][]byte{}
+	vks := map[int]group.Point{}
+	for _, r := range signResps {
+		partials[r.Replica] = r.Partial
+		vks[r.Replica] = com.Eval(r.Replica)
+		if err := bls.VerifyPartial(vks[r.Replica], msg, r.Partial); err != nil {
+			t.Fatalf("partial of replica %d: %v", r.Replica, err)
+		}
+	}
+	sig, err := bls.Combine(gk, vks, c.g.T, msg, partials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bls.Verify(key.PublicKey, msg, sig) {
+		t.Fatal("combined signature does not verify")
+	}
+	// Independent check with supranational/blst (Ethereum POP ciphersuite).
+	pk := new(blst.P1Affine).Uncompress(key.PublicKey)
+	bsig := new(blst.P2Affine).Uncompress(sig)
+	if pk == nil || bsig == nil || !bsig.Verify(true, pk, true, msg, []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")) {
+		t.Fatal("blst rejects the combined signature")
+	}
+
+	t.Run("restarted engine resumes from its store", func(t *testing.T) {
+		st := c.stores[0]
+		st.mu.Lock()
+		before := len(st.m)
+		st.mu.Unlock()
+		e2, err := New(c.engines[0].cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e2.Ready(); !errors.Is(err, ErrNotReady) {
+			t.Fatalf("fresh engine ready before scanning: %v", err)
+		}
+		if err := e2.step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e2.Ready(); err != nil {
+			t.Fatalf("restarted engine not ready: %v", err)
+		}
+		st.mu.Lock()
+		after := len(st.m)
+		st.mu.Unlock()
+		if after < before {
+			t.Fatalf("store shrank from %d to %d", before, after)
+		}
+	})
+	t.Run("missing share is refused", func(t *testing.T) {
+		k, err := c.apps[1].Key("b1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := shareName(k.Origin.Session, k.Origin.Slot)
+		v, _ := c.stores[1].Get(name)
+		c.stores[1].Delete(name)
+		defer c.stores[1].Put(name, v)
+		resps, errs := c.all(request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
+		if !errors.Is(errs[1], ErrRejected) || !strings.Contains(resps[1].Error, "share unavailable") {
+			t.Fatalf("replica 2 without its share answered: %v", errs[1])
+		}
+	})
+	t.Run("retry gets the same answer", func(t *testing.T) {
+		sr := request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: []byte("again")})
+		first := c.mustAll(t, sr)
+		second := c.mustAll(t, sr)
+		for i := range first {
+			if !bytes.Equal(first[i].Partial, second[i].Partial) || first[i].Height != second[i].Height {
+				t.Fatalf("replica %d answered a retry differently", i+1)
+			}
+		}
+	})
+	t.Run("corrupt share is refused", func(t *testing.T) {
+		st := c.stores[3]
+		st.mu.Lock()
+		saved := maps.Clone(st.m)
+		st.m = map[string][]byte{}
+		for name, v := range saved {
+			bad := bytes.Clone(v)
+			bad[len(bad)-1] ^= 1
+			st.m[name] = bad
+		}
+		st.mu.Unlock()
+		defer func() {
+			st.mu.Lock()
+			st.m = saved
+			st.mu.Unlock()
+		}()
+		resps, errs := c.all(request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
+		if !errors.Is(errs[3], ErrRejected) || resps[3].Error == "" || resps[3].Partial != nil {
+			t.Fatalf("replica 4 with a corrupt share answered: %v %+v", errs[3], resps[3])
+		}
+		three := map[int][]byte{}
+		for i := 0; i < 3; i++ {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			three[i+1] = resps[i].Partial
+		}
+		sig, err := bls.Combine(gk, vks, c.g.T, msg, three)
+		if err != nil || !bls.Verify(key.PublicKey, msg, sig) {
+			t.Fatalf("honest partials do not combine: %v", err)
+		}
+	})
+	t.Run("schnorr", func(t *testing.T) {
+		resps := c.mustAll(t, request(t, alice, "alice", wire.OpKeyGen, wire.KeyGenBody{KeyID: "s1", Scheme: wire.SchemeSchnorr}))
+		info := resps[0].Key
+		if len(info.PublicKey) != 32 {
+			t.Fatalf("schnorr public key length %d", len(info.PublicKey))
+		}
+		ec := group.Secp256k1()
+		kc, err := vss.DecodeCommitment(ec, info.Commitment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(kc.Secret().Bytes()[1:], info.PublicKey) {
+			t.Fatal("x-only key is not the commitment's secret")
+		}
+		pub := &schnorr.PublicKey{GroupKey: kc.Secret(), VerificationKeys: map[int]group.Point{}, Threshold: c.g.T}
+		for j := 1; j <= len(c.engines); j++ {
+			pub.VerificationKeys[j] = kc.Eval(j)
+		}
+		// Plain BIP-340, BIP-86 and script-path tweaks, each with a fresh
+		// nonce from the pool (refilled in the background).
+		for _, opt := range []*wire.TaprootOption{nil, {}, {MerkleRoot: bytes.Repeat([]byte{7}, 32)}} {
+			msg := make([]byte, 32)
+			rand.Read(msg)
+			sr := request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "s1", Message: msg, Taproot: opt})
+			var resps []*wire.Response
+			for try := 0; ; try++ { // the nonce pool may be refilling
+				rs, errs := c.all(sr)
+				if errs[0] == nil || try == 50 || !strings.Contains(rs[0].Error, "pool empty") {
+					resps = c.mustAll(t, sr)
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+				sr = request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "s1", Message: msg, Taproot: opt})
+			}
+			nc, err := vss.DecodeCommitment(ec, resps[0].Nonce)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonce := &schnorr.PublicNonce{R: nc.Secret(), Commitments: map[int]group.Point{}}
+			partials := map[int][]byte{}
+			for _, r := range resps {
+				if !bytes.Equal(r.Nonce, resps[0].Nonce) {
+					t.Fatal("replicas disagree on the nonce")
+				}
+				nonce.Commitments[r.Replica] = nc.Eval(r.Replica)
+				partials[r.Replica] = r.Partial
+			}
+			tr, err := taprootOf(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := schnorr.Combine(pub, nonce, tr, msg, partials)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Independent check with btcec (BIP-340) against the output key
+			// computed by btcd's txscript (BIP-341).
+			internal, err := btcschnorr.ParsePubKey(info.PublicKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outKey := internal
+			if opt != nil {
+				outKey = txscript.ComputeTaprootOutputKey(internal, opt.MerkleRoot)
+			}
+			bs, err := btcschnorr.ParseSignature(sig[:])
+			if err != nil || !bs.Verify(msg, outKey) {
+				t.Fatalf("btcec rejects the signature (taproot %v): %v", opt, err)
+			}
+			// A retry returns the same partials and consumes no new nonce.
+			again := c.mustAll(t, sr)
+			for i := range again {
+				if !bytes.Equal(again[i].Partial, resps[i].Partial) || !bytes.Equal(again[i].Nonce, resps[i].Nonce) {
+					t.Fatalf("replica %d answered a retry differently", i+1)
+				}
+			}
+		}
+	})
+	t.Run("dise round trip", func(t *testing.T) {
+		resps := c.mustAll(t, request(t, alice, "alice", wire.OpKeyGen, wire.KeyGenBody{KeyID: "sym1", Scheme: wire.SchemeSymmetric}))
+		com, err := vss.DecodeCommitment(g1, resps[0].Key.Commitment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vks := map[int]group.Point{}
+		for j := 1; j <= len(c.engines); j++ {
+			vks[j] = com.Eval(j)
+		}
+		eval := func(op string, client string, key ed25519.PrivateKey, x []byte) []byte {
+			t.Helper()
+			evals := map[int][]byte{}
+			for _, r := range c.mustAll(t, request(t, key, client, op, wire.EvalBody{KeyID: "sym1", Input: x})) {
+				evals[r.Replica] = r.Partial
+			}
+			w, err := dise.CombineEvaluations(vks, c.g.T, x, evals)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+		plain := []byte("withdrawal address book")
+		p, err := dise.PrepareEncrypt("sym1", wire.EncryptorID("alice"), plain, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, err := dise.FinishEncrypt(p, eval(wire.OpEncrypt, "alice", alice, p.Input()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := dise.ParseCiphertext(ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dise.FinishDecrypt(ct, eval(wire.OpDecrypt, "alice", alice, x))
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("decrypt: %v", err)
+		}
+		// Encrypting under another client's identity is refused.
+		q, _ := dise.PrepareEncrypt("sym1", wire.EncryptorID("bob"), plain, rand.Reader)
+		_, errs := c.all(request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: q.Input()}))
+		for i, err := range errs {
+			if !errors.Is(err, ErrRejected) {
+				t.Fatalf("replica %d evaluated a foreign encryptor's input: %v", i+1, err)
+			}
+		}
+	})
+	t.Run("reads and rejections", func(t *testing.T) {
+		resps := c.mustAll(t, request(t, alice, "alice", wire.OpKeyList, struct{}{}))
+		if len(resps[0].Keys) != 3 {
+			t.Fatalf("keys.list = %+v", resps[0].Keys)
+		}
+		bobPub, bob, _ := ed25519.GenerateKey(rand.Reader)
+		c.mustAll(t, request(t, c.admin, "admin", wire.OpRegisterClient, wire.RegisterClientBody{ClientID: "bob", PublicKey: bobPub}))
+		for _, sr := range [][]byte{
+			request(t, bob, "bob", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}),
+			request(t, bob, "bob", wire.OpKeyPub, wire.KeyRefBody{KeyID: "b1"}),
+			request(t, alice, "bob", wire.OpKeyList, struct{}{}),
+			[]byte("not json"),
+		} {
+			resps, errs := c.all(sr)
+			for i := range errs {
+				if !errors.Is(errs[i], ErrRejected) || resps[i].Error == "" {
+					t.Fatalf("replica %d accepted a bad request: %v", i+1, errs[i])
+				}
+			}
+		}
+		c.mustAll(t, request(t, alice, "alice", wire.OpKeyGrant, wire.KeyGrantBody{KeyID: "b1", ClientID: "bob"}))
+		r := c.mustAll(t, request(t, bob, "bob", wire.OpKeyPub, wire.KeyRefBody{KeyID: "b1"}))
+		if r[0].Key == nil || r[0].Key.KeyID != "b1" {
+			t.Fatal("grantee cannot read the key")
+		}
+		c.mustAll(t, request(t, alice, "alice", wire.OpKeyDisable, wire.KeyRefBody{KeyID: "b1"}))
+		_, errs := c.all(request(t, bob, "bob", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
+		if !errors.Is(errs[0], ErrRejected) {
+			t.Fatal("disabled key signed")
+		}
+	})
+}
