@@ -326,7 +326,7 @@ func FuzzCheckTx(f *testing.F) {
 }
 
 func TestRefillPipelinesSessions(t *testing.T) {
-	tn := newTestNet(t, 4, PoolConfig{KeyBatch: 2, KeyLow: 5, NonceBatch: 3, NonceLow: 3})
+	tn := newTestNet(t, 4, PoolConfig{KeyBatch: 2, KeyLow: 5, NonceBatch: 6, NonceLow: 3})
 	a, err := New(t.TempDir(), tn.G, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -344,7 +344,7 @@ func TestRefillPipelinesSessions(t *testing.T) {
 	for _, s := range open {
 		count[s.Kind]++
 	}
-	// Keys: 3 sessions of 2 reach the watermark 5; nonces: 1 of 3 reaches 3.
+	// Keys: 3 sessions of 2 reach the watermark 5; nonces: 1 of 3 pairs reaches 3.
 	want := map[string]int{KindSchnorr: 3, KindBLS: 3, KindSymmetric: 3, KindNonce: 1}
 	for k, n := range want {
 		if count[k] != n {

@@ -147,8 +147,15 @@ func (a *App) finish(o *overlay, s *SessionInfo, sess *dkg.Session) error {
 	if _, err := o.getJSON(pPoolM+s.Kind, &m); err != nil {
 		return err
 	}
-	for b := range res.GroupKeys {
+	step := 1
+	if s.Kind == KindNonce {
+		step = 2 // a nonce is the pair (D, E) = slots (b, b+1)
+	}
+	for b := 0; b+step <= len(res.GroupKeys); b += step {
 		it := PoolItem{Kind: s.Kind, Session: s.Name, Slot: b, PublicKey: res.GroupKeys[b].Bytes(), Commitment: res.Commitments[b].Bytes(), Status: StatusAvailable}
+		if step == 2 {
+			it.BindingSlot, it.BindingKey, it.BindingCommitment = b+1, res.GroupKeys[b+1].Bytes(), res.Commitments[b+1].Bytes()
+		}
 		if err := o.putJSON(pPool+s.Kind+"/"+u64(m.Tail), it); err != nil {
 			return err
 		}

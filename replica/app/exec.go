@@ -250,12 +250,12 @@ func (a *App) refill(o *overlay, height int64) error {
 		if _, err := o.getJSON(pPoolM+kind, &m); err != nil {
 			return err
 		}
-		batch, low := a.g.Pools.KeyBatch, a.g.Pools.KeyLow
+		batch, low, items := a.g.Pools.KeyBatch, a.g.Pools.KeyLow, a.g.Pools.KeyBatch
 		if kind == KindNonce {
-			batch, low = a.g.Pools.NonceBatch, a.g.Pools.NonceLow
+			batch, low, items = a.g.Pools.NonceBatch, a.g.Pools.NonceLow, a.g.Pools.NonceBatch/2
 		}
 		// The first session of every kind opens at genesis.
-		if m.Seq > 0 && m.Tail-m.Head+uint64(busy*batch) >= uint64(low) {
+		if m.Seq > 0 && m.Tail-m.Head+uint64(busy*items) >= uint64(low) {
 			continue
 		}
 		s := SessionInfo{Name: fmt.Sprintf("%s-%d", kind, m.Seq), Kind: kind, Batch: batch, Status: StatusOpen, Opened: height}

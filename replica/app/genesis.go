@@ -39,7 +39,7 @@ type ClientInfo struct {
 type PoolConfig struct {
 	KeyBatch   int // polynomials per key DKG session (each scheme)
 	KeyLow     int // low watermark of each key pool
-	NonceBatch int // polynomials per nonce DKG session
+	NonceBatch int // polynomials per nonce DKG session (even: two per nonce pair)
 	NonceLow   int // low watermark of the nonce pool
 }
 
@@ -81,6 +81,9 @@ func (g *Genesis) Validate() error {
 		if b < 1 || b > dkg.MaxBatch {
 			return fmt.Errorf("%w: pool batch %d outside 1..%d", ErrBadGenesis, b, dkg.MaxBatch)
 		}
+	}
+	if p.NonceBatch%2 != 0 {
+		return fmt.Errorf("%w: nonce batch %d must be even (nonces are pairs)", ErrBadGenesis, p.NonceBatch)
 	}
 	if p.KeyLow < 0 || p.NonceLow < 0 {
 		return fmt.Errorf("%w: negative low watermark", ErrBadGenesis)

@@ -82,13 +82,20 @@ type TranscriptEntry struct {
 }
 
 // PoolItem is one pre-generated key or nonce: slot Slot of session Session.
+// A nonce is a pair (D, E) of DKG outputs for threshold/schnorr's nonce
+// binding (FROST-style, against the ROS attack): D is slot Slot, E slot
+// BindingSlot of the same session.
 type PoolItem struct {
 	Kind       string `json:"kind"`
 	Session    string `json:"session"`
 	Slot       int    `json:"slot"`
 	PublicKey  []byte `json:"public_key"` // group key, compressed
 	Commitment []byte `json:"commitment"` // summed Feldman commitment (vss encoding)
-	Status     Status `json:"status"`
+	// BindingSlot, BindingKey and BindingCommitment describe E for a nonce.
+	BindingSlot       int    `json:"binding_slot,omitempty"`
+	BindingKey        []byte `json:"binding_key,omitempty"`
+	BindingCommitment []byte `json:"binding_commitment,omitempty"`
+	Status            Status `json:"status"`
 	// Request is the "client/id" of the request it was assigned to.
 	Request string `json:"request,omitempty"`
 }
@@ -100,7 +107,7 @@ type KeyRecord struct {
 	Origin PoolItem     `json:"origin"`           // where its shares come from
 }
 
-// NonceAssignment binds a pre-dealt nonce to exactly one sign request.
+// NonceAssignment binds a pre-dealt nonce pair to exactly one sign request.
 type NonceAssignment struct {
 	Nonce   PoolItem            `json:"nonce"`
 	KeyID   string              `json:"key_id"`

@@ -540,7 +540,7 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 	if a == nil || res.Origin == nil {
 		return resp, fmt.Errorf("engine: committed schnorr sign without nonce")
 	}
-	resp.Nonce = a.Nonce.Commitment
+	resp.Nonce = append(append([]byte{}, a.Nonce.Commitment...), a.Nonce.BindingCommitment...)
 	e.signMu.Lock()
 	defer e.signMu.Unlock()
 	rec, err := e.cfg.Shares.Get(usedName(&a.Nonce))
@@ -557,11 +557,22 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 		// Unknown whether the nonce was consumed: refuse.
 		return reject(fmt.Errorf("%w: nonce record: %w", ErrShareUnavailable, err))
 	}
+	if len(a.Nonce.BindingCommitment) == 0 {
+		return resp, fmt.Errorf("engine: committed nonce %s/%d is not a pair", a.Nonce.Session, a.Nonce.Slot)
+	}
 	x, err := e.share(res.Origin)
 	if err != nil {
 		return reject(err)
 	}
-	k, err := e.share(&a.Nonce)
+	// The nonce is the pair (D, E) = slots (Slot, BindingSlot); see
+	// threshold/schnorr "Nonce pairs".
+	binding := a.Nonce
+	binding.Slot, binding.PublicKey, binding.Commitment = a.Nonce.BindingSlot, a.Nonce.BindingKey, a.Nonce.BindingCommitment
+	d, err := e.share(&a.Nonce)
+	if err != nil {
+		return reject(err)
+	}
+	es, err := e.share(&binding)
 	if err != nil {
 		return reject(err)
 	}
@@ -570,7 +581,11 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 	if err != nil {
 		return resp, fmt.Errorf("engine: committed group key: %w", err)
 	}
-	R, err := ec.DecodePoint(a.Nonce.PublicKey)
+	D, err := ec.DecodePoint(a.Nonce.PublicKey)
+	if err != nil {
+		return resp, fmt.Errorf("engine: committed nonce: %w", err)
+	}
+	E, err := ec.DecodePoint(a.Nonce.BindingKey)
 	if err != nil {
 		return resp, fmt.Errorf("engine: committed nonce: %w", err)
 	}
@@ -578,15 +593,27 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 	if err != nil {
 		return reject(err)
 	}
-	partial, err := schnorr.PartialSign(&schnorr.PublicKey{GroupKey: P, Threshold: e.cfg.App.Genesis().T}, &schnorr.PublicNonce{R: R}, tr, a.Message, x, k)
+	key := &schnorr.PublicKey{GroupKey: P, Threshold: e.cfg.App.Genesis().T}
+	pair := &schnorr.NoncePair{D: D, E: E}
+	bound, err := pair.Bind(key, tr, a.Message)
+	if err != nil {
+		return resp, fmt.Errorf("bind nonce: %w", err)
+	}
+	k, err := schnorr.NonceShares{D: d, E: es}.Bind(key, pair, tr, a.Message)
+	if err != nil {
+		return resp, fmt.Errorf("bind nonce share: %w", err)
+	}
+	partial, err := schnorr.PartialSign(key, bound, tr, a.Message, x, k)
 	if err != nil {
 		return resp, fmt.Errorf("schnorr partial: %w", err)
 	}
 	if err := e.cfg.Shares.Put(usedName(&a.Nonce), encodeUsed(a.Nonce.Request, partial)); err != nil {
 		return resp, fmt.Errorf("record nonce use: %w", err)
 	}
-	if err := e.cfg.Shares.Delete(shareName(a.Nonce.Session, a.Nonce.Slot)); err != nil {
-		e.cfg.Log.Warn("nonce_share_delete_failed", "session", a.Nonce.Session, "slot", a.Nonce.Slot, "err", err)
+	for _, slot := range []int{a.Nonce.Slot, a.Nonce.BindingSlot} {
+		if err := e.cfg.Shares.Delete(shareName(a.Nonce.Session, slot)); err != nil {
+			e.cfg.Log.Warn("nonce_share_delete_failed", "session", a.Nonce.Session, "slot", slot, "err", err)
+		}
 	}
 	resp.Partial = partial
 	return resp, nil

@@ -421,20 +421,30 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 				sr = request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "s1", Message: msg, Taproot: opt})
 			}
-			nc, err := vss.DecodeCommitment(ec, resps[0].Nonce)
+			half := len(resps[0].Nonce) / 2
+			dc, err := vss.DecodeCommitment(ec, resps[0].Nonce[:half])
 			if err != nil {
 				t.Fatal(err)
 			}
-			nonce := &schnorr.PublicNonce{R: nc.Secret(), Commitments: map[int]group.Point{}}
+			encom, err := vss.DecodeCommitment(ec, resps[0].Nonce[half:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair := &schnorr.NoncePair{D: dc.Secret(), E: encom.Secret(), DCommitments: map[int]group.Point{}, ECommitments: map[int]group.Point{}}
 			partials := map[int][]byte{}
 			for _, r := range resps {
 				if !bytes.Equal(r.Nonce, resps[0].Nonce) {
 					t.Fatal("replicas disagree on the nonce")
 				}
-				nonce.Commitments[r.Replica] = nc.Eval(r.Replica)
+				pair.DCommitments[r.Replica] = dc.Eval(r.Replica)
+				pair.ECommitments[r.Replica] = encom.Eval(r.Replica)
 				partials[r.Replica] = r.Partial
 			}
 			tr, err := taprootOf(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonce, err := pair.Bind(pub, tr, msg)
 			if err != nil {
 				t.Fatal(err)
 			}

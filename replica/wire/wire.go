@@ -171,9 +171,11 @@ type Response struct {
 	// Partial is this replica's partial result: a partial Schnorr or BLS
 	// signature, or a DiSE evaluation with its DLEQ proof.
 	Partial []byte `json:"partial,omitempty"`
-	// Nonce is, for schnorr signatures, the summed Feldman commitment of the
-	// nonce the log assigned (public; the client checks it is the same at
-	// t+1 replicas before verifying partials against it).
+	// Nonce is, for schnorr signatures, the public data of the nonce pair
+	// (D, E) the log assigned: the summed Feldman commitments of D and of E
+	// (canonical threshold/vss encodings of equal length), concatenated. The
+	// client checks it is the same at t+1 replicas before verifying partials
+	// against it (threshold/schnorr NoncePair.Bind).
 	Nonce []byte `json:"nonce,omitempty"`
 }
 

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// Devnet timings.
+const (
+	devnetReadyTimeout = 3 * time.Minute        // replicas up, pools primed, a key generated
+	devnetStopGrace    = 15 * time.Second       // SIGTERM → SIGKILL
+	devnetPoll         = 250 * time.Millisecond // status polling period
+)
+
+// devnetOptions are the flags of vhsm devnet.
+type devnetOptions struct {
+	dir      string
+	replicas int
+}
+
+func (c *cli) devnetCmd() *cobra.Command {
+	var o devnetOptions
+	cmd := &cobra.Command{
+		Use:   "devnet",
+		Short: "Run a local cluster of replicas as child processes",
+		Long: `Generates a testnet in --dir (or reuses the one there), starts every replica
+as a child process of this binary, writes DIR/client.json for the client
+commands, waits until every replica is ready and a key can be generated,
+and prints a line containing "ready". Replica logs go to stderr, prefixed
+with the replica's name. SIGINT or SIGTERM stops the replicas; started
+again on the same directory, the devnet resumes with all its keys.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.replicas != 4 && o.replicas != 7 {
+				return fmt.Errorf("--replicas must be 4 or 7")
+			}
+			return c.runDevnet(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.dir, "dir", "vhsm-devnet", "devnet directory (created if absent, reused if present)")
+	cmd.Flags().IntVar(&o.replicas, "replicas", 4, "number of replicas: 4 (f=1) or 7 (f=2)")
+	return cmd
+}
+
+func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return err
+	}
+	tn, err := ensureTestnet(dir, o.replicas)
+	if err != nil {
+		return err
+	}
+	cfgPath := tn.clientPath
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	logs := &lockedWriter{w: c.stderr}
+	var children []*child
+	defer func() {
+		if stopErr := stopChildren(children, devnetStopGrace); stopErr != nil && err == nil {
+			err = fmt.Errorf("stop replicas: %w", stopErr)
+		}
+	}()
+	for i, r := range tn.replicas {
+		ch, err := startChild(fmt.Sprintf("replica-%d", i+1), exe, r.args, logs)
+		if err != nil {
+			return err
+		}
+		children = append(children, ch)
+	}
+
+	cl, err := client.New(tn.client)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := waitDevnetReady(ctx, cl, children); err != nil {
+		return err
+	}
+	ready := struct {
+		Ready    bool   `json:"ready"`
+		Replicas int    `json:"replicas"`
+		Dir      string `json:"dir"`
+		Config   string `json:"config"`
+	}{true, len(children), dir, cfgPath}
+	if err := c.emit(ready, fmt.Sprintf("vhsm devnet ready: %d replicas, client config %s (export %s=%s)", len(children), cfgPath, client.ConfigEnv, cfgPath)); err != nil {
+		return err
+	}
+
+	exited := make(chan *child, len(children))
+	for _, ch := range children {
+		go func() {
+			<-ch.done
+			exited <- ch
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case ch := <-exited:
+		return fmt.Errorf("%s exited unexpectedly: %v", ch.name, ch.err)
+	}
+}
+
+// waitDevnetReady polls every replica's status until all are ready, then
+// generates a key to show the cluster works end to end. It gives up when
+// ctx ends, a replica exits, or devnetReadyTimeout passes.
+func waitDevnetReady(parent context.Context, cl *client.Client, children []*child) error {
+	ctx, cancel := context.WithTimeout(parent, devnetReadyTimeout)
+	defer cancel()
+	tick := time.NewTicker(devnetPoll)
+	defer tick.Stop()
+	var last string
+	wait := func() error {
+		for _, ch := range children {
+			if ch.exited() {
+				return fmt.Errorf("%s exited during startup: %v", ch.name, ch.err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if parent.Err() != nil {
+				return errors.New("interrupted before the devnet was ready")
+			}
+			if last != "" {
+				return fmt.Errorf("devnet not ready: %s: %w", last, ctx.Err())
+			}
+			return fmt.Errorf("devnet not ready: %w", ctx.Err())
+		case <-tick.C:
+			return nil
+		}
+	}
+	for {
+		notReady := 0
+		for _, st := range cl.Status(ctx) {
+			if !st.Ready {
+				notReady++
+				last = fmt.Sprintf("replica %d not ready (%s)", st.Replica, st.Error)
+			}
+		}
+		if notReady == 0 {
+			break
+		}
+		if err := wait(); err != nil {
+			return err
+		}
+	}
+	for {
+		// A fresh id per attempt: an attempt that timed out may still
+		// commit later.
+		var suffix [4]byte
+		if _, err := rand.Read(suffix[:]); err != nil {
+			return err
+		}
+		_, err := cl.GenerateKey(ctx, "devnet-probe-"+hex.EncodeToString(suffix[:]), wire.SchemeSchnorr)
+		if err == nil {
+			return nil
+		}
+		last = "probe key: " + err.Error()
+		if err := wait(); err != nil {
+			return err
+		}
+	}
+}

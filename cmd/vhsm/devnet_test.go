@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/client"
+)
+
+// buildVHSM compiles this command into a temporary directory.
+func buildVHSM(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "vhsm")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// devnetProc is a running vhsm devnet subprocess.
+type devnetProc struct {
+	cmd  *exec.Cmd
+	logs string
+	done chan error
+}
+
+// startDevnet starts bin devnet on dir and waits for its ready line.
+func startDevnet(t *testing.T, bin, dir string) *devnetProc {
+	t.Helper()
+	logs := filepath.Join(t.TempDir(), "devnet.log")
+	lf, err := os.Create(logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lf.Close() })
+	cmd := exec.Command(bin, "devnet", "--dir", dir, "--replicas", "4")
+	cmd.Stderr = lf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &devnetProc{cmd: cmd, logs: logs, done: make(chan error, 1)}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "ready") {
+				ready <- sc.Text()
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+	})
+	select {
+	case line := <-ready:
+		if !strings.Contains(line, filepath.Join(dir, "client.json")) {
+			t.Fatalf("ready line %q does not name the client config", line)
+		}
+	case err := <-p.done:
+		t.Fatalf("devnet exited before ready: %v\n%s", err, tail(logs))
+	case <-time.After(120 * time.Second):
+		t.Fatalf("devnet not ready after 120s\n%s", tail(logs))
+	}
+	return p
+}
+
+// stop sends SIGINT and expects a clean exit.
+func (p *devnetProc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("devnet exit: %v\n%s", err, tail(p.logs))
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("devnet did not stop\n%s", tail(p.logs))
+	}
+}
+
+// tail returns the end of a log file for failure messages.
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// mustJSON runs a CLI command in-process and fails the test on error.
+func mustJSON(t *testing.T, cfg string, args ...string) map[string]any {
+	t.Helper()
+	obj, err := runJSON(t, cfg, args...)
+	if err != nil {
+		t.Fatalf("vhsm %s: %v", strings.Join(args, " "), err)
+	}
+	return obj
+}
+
+// TestDevnet starts vhsm devnet as a subprocess, runs the client commands
+// in-process against it checking their JSON shapes, stops it with SIGINT,
+// starts it again on the same directory, and checks the keys still work.
+func TestDevnet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-replica cluster")
+	}
+	bin := buildVHSM(t)
+	dir := filepath.Join(t.TempDir(), "net")
+	cfg := filepath.Join(dir, "client.json")
+	dn := startDevnet(t, bin, dir)
+
+	st, err := os.Stat(cfg)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("client.json: %v %v", err, st)
+	}
+
+	// keys gen / pub / list.
+	sk := mustJSON(t, cfg, "keys", "gen", "btc-1", "schnorr")
+	wantFields(t, sk, "key_id", "scheme", "public_key")
+	schnorrPub := wantHex(t, sk, "public_key", 32)
+	if sk["key_id"] != "btc-1" || sk["scheme"] != "schnorr" {
+		t.Fatalf("keys gen: %v", sk)
+	}
+	bk := mustJSON(t, cfg, "keys", "gen", "eth-1", "bls")
+	wantFields(t, bk, "key_id", "scheme", "public_key")
+	wantHex(t, bk, "public_key", 48)
+	yk := mustJSON(t, cfg, "keys", "gen", "sym-1", "symmetric")
+	wantFields(t, yk, "key_id", "scheme", "public_key")
+	if _, err := runJSON(t, cfg, "keys", "gen", "btc-1", "schnorr"); err == nil {
+		t.Fatal("a second key with the same id was accepted")
+	}
+	pub := mustJSON(t, cfg, "keys", "pub", "btc-1")
+	wantFields(t, pub, "key_id", "scheme", "public_key")
+	if pub["public_key"] != schnorrPub {
+		t.Fatal("keys pub differs from keys gen")
+	}
+	list := mustJSON(t, cfg, "keys", "list")
+	wantFields(t, list, "keys")
+	found := 0
+	for _, k := range list["keys"].([]any) {
+		obj := k.(map[string]any)
+		wantFields(t, obj, "key_id", "scheme", "public_key")
+		switch obj["key_id"] {
+		case "btc-1", "eth-1", "sym-1":
+			found++
+		}
+	}
+	if found != 3 {
+		t.Fatalf("keys list: %v", list)
+	}
+
+	// sign / verify, plain and Taproot, Schnorr and BLS.
+	sig := mustJSON(t, cfg, "sign", "btc-1", "hello vhsm")
+	wantFields(t, sig, "key_id", "scheme", "message", "signature", "public_key")
+	s1 := wantHex(t, sig, "signature", 64)
+	if sig["public_key"] != schnorrPub || sig["message"] != "hello vhsm" {
+		t.Fatalf("sign: %v", sig)
+	}
+	if v := mustJSON(t, cfg, "verify", "btc-1", "hello vhsm", s1); v["valid"] != true {
+		t.Fatalf("verify: %v", v)
+	}
+	if v := mustJSON(t, cfg, "verify", "btc-1", "hello vhsm!", s1); v["valid"] != false {
+		t.Fatalf("verify of another message: %v", v)
+	}
+	msgHex := hex.EncodeToString([]byte("taproot spend"))
+	tap := mustJSON(t, cfg, "sign", "btc-1", msgHex, "--hex", "--taproot")
+	wantFields(t, tap, "key_id", "scheme", "message", "signature", "public_key")
+	if tap["public_key"] == schnorrPub {
+		t.Fatal("taproot signature reports the internal key")
+	}
+	s2 := wantHex(t, tap, "signature", 64)
+	if v := mustJSON(t, cfg, "verify", "btc-1", msgHex, s2, "--hex", "--taproot"); v["valid"] != true {
+		t.Fatalf("verify --taproot: %v", v)
+	}
+	if v := mustJSON(t, cfg, "verify", "btc-1", msgHex, s2, "--hex"); v["valid"] != false {
+		t.Fatalf("taproot signature verified under the internal key: %v", v)
+	}
+	bsig := mustJSON(t, cfg, "sign", "eth-1", "deposit")
+	wantFields(t, bsig, "key_id", "scheme", "message", "signature", "public_key")
+	s3 := wantHex(t, bsig, "signature", 96)
+	if v := mustJSON(t, cfg, "verify", "eth-1", "deposit", s3); v["valid"] != true {
+		t.Fatalf("verify bls: %v", v)
+	}
+
+	// encrypt / decrypt.
+	enc := mustJSON(t, cfg, "encrypt", "sym-1", "attack at dawn")
+	wantFields(t, enc, "key_id", "ciphertext")
+	ct := wantHex(t, enc, "ciphertext", 0)
+	dec := mustJSON(t, cfg, "decrypt", "sym-1", ct)
+	wantFields(t, dec, "key_id", "plaintext")
+	if dec["plaintext"] != "attack at dawn" {
+		t.Fatalf("decrypt: %v", dec)
+	}
+
+	if os.Getenv("VHSM_TEST_LATENCY") != "" {
+		logLatencies(t, cfg)
+	}
+
+	// Restart on the same directory: every key still works.
+	dn.stop(t)
+	dn = startDevnet(t, bin, dir)
+	sig = mustJSON(t, cfg, "sign", "btc-1", "after restart")
+	if v := mustJSON(t, cfg, "verify", "btc-1", "after restart", sig["signature"].(string)); v["valid"] != true {
+		t.Fatalf("verify after restart: %v", v)
+	}
+	if sig["public_key"] != schnorrPub {
+		t.Fatal("key changed across restart")
+	}
+	if dec := mustJSON(t, cfg, "decrypt", "sym-1", ct); dec["plaintext"] != "attack at dawn" {
+		t.Fatalf("decrypt after restart: %v", dec)
+	}
+	dn.stop(t)
+}
+
+// logLatencies logs the median latency of a few operations through one
+// client against the running devnet (informational, with
+// VHSM_TEST_LATENCY=1; the benchmark is vhsm bench).
+func logLatencies(t *testing.T, cfgPath string) {
+	t.Helper()
+	cfg, err := client.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	const rounds = 9
+	measure := func(name string, op func() error) {
+		var d []time.Duration
+		for range rounds {
+			start := time.Now()
+			if err := op(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			d = append(d, time.Since(start))
+		}
+		slices.Sort(d)
+		t.Logf("%s: p50 %v (n=%d)", name, d[len(d)/2], rounds)
+	}
+	measure("keys.gen schnorr", func() error {
+		_, err := c.GenerateKey(ctx, "lat-"+time.Now().Format("150405.000000"), "schnorr")
+		return err
+	})
+	measure("sign schnorr", func() error { _, err := c.SignSchnorr(ctx, "btc-1", []byte("latency"), nil); return err })
+	measure("sign bls", func() error { _, err := c.SignBLS(ctx, "eth-1", []byte("latency")); return err })
+	measure("encrypt", func() error { _, err := c.Encrypt(ctx, "sym-1", []byte("latency")); return err })
+}

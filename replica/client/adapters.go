@@ -1,0 +1,33 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// SignTaproot signs a BIP-341 sighash for a Taproot key-path spend with
+// the schnorr key keyID: the signature verifies under the output key
+// Q = P + H_TapTweak(P ‖ merkleRoot)·G, where an empty merkleRoot means
+// BIP-86 (no script tree). It fits the Bitcoin chain's signer interface.
+func (c *Client) SignTaproot(ctx context.Context, keyID string, sighash [32]byte, merkleRoot []byte) ([64]byte, error) {
+	if len(merkleRoot) != 0 && len(merkleRoot) != 32 {
+		return [64]byte{}, fmt.Errorf("%w: merkle root must be empty or 32 bytes", ErrInvalidArgument)
+	}
+	return c.SignSchnorr(ctx, keyID, sighash[:], &wire.TaprootOption{MerkleRoot: merkleRoot})
+}
+
+// EthSigner adapts a Client to the Ethereum chain's signer, whose SignBLS
+// takes a 32-byte signing root (the Client's own SignBLS takes a message of
+// any length).
+type EthSigner struct{ c *Client }
+
+// EthSigner returns the Ethereum adapter of c.
+func (c *Client) EthSigner() EthSigner { return EthSigner{c: c} }
+
+// SignBLS signs the consensus-layer signing root with the bls key keyID and
+// returns the 96-byte compressed G2 signature (Ethereum POP ciphersuite).
+func (e EthSigner) SignBLS(ctx context.Context, keyID string, signingRoot [32]byte) ([]byte, error) {
+	return e.c.SignBLS(ctx, keyID, signingRoot[:])
+}

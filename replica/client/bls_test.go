@@ -1,0 +1,110 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/bls"
+)
+
+// blsFake is a fake cluster holding real shares of key: keys.pub
+// returns the key, sign returns partial signatures made with each share,
+// corrupted for the replicas in lie.
+func blsFake(t *testing.T, n, th int, lie map[int]bool, silent map[int]bool) (*fakeCluster, wire.KeyInfo) {
+	info, poly := testKey(t, "eth1", wire.SchemeBLS, th)
+	fc := newFakeCluster(t, n, th, func(replica int, req wire.Request, _ []byte) fakeReply {
+		switch req.Op {
+		case wire.OpKeyPub:
+			return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
+		case wire.OpSign:
+			if silent[replica] {
+				return fakeReply{hang: true}
+			}
+			var b wire.SignBody
+			if err := json.Unmarshal(req.Body, &b); err != nil {
+				t.Error(err)
+			}
+			share := poly.Share(replica)
+			msg := b.Message
+			if lie[replica] {
+				msg = append([]byte("other "), msg...) // a well-formed partial on another message
+			}
+			p, err := bls.PartialSign(share, msg)
+			if err != nil {
+				t.Error(err)
+			}
+			return fakeReply{resp: &wire.Response{Replica: replica, Partial: p}}
+		}
+		return fakeReply{status: 400, resp: &wire.Response{Replica: replica, Error: "op"}}
+	})
+	return fc, info
+}
+
+func TestSignBLS(t *testing.T) {
+	fc, info := blsFake(t, 4, 1, nil, nil)
+	c := fc.client()
+	msg := []byte("deposit data root")
+	sig, err := c.SignBLS(context.Background(), "eth1", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := VerifyBLS(info.PublicKey, msg, sig); err != nil || !ok {
+		t.Fatalf("signature does not verify: %v", err)
+	}
+	var root [32]byte
+	copy(root[:], "a signing root of thirty-two by")
+	sig2, err := c.EthSigner().SignBLS(context.Background(), "eth1", root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := VerifyBLS(info.PublicKey, root[:], sig2); !ok {
+		t.Fatal("eth signer signature does not verify")
+	}
+}
+
+func TestSignBLSNamesLiars(t *testing.T) {
+	// n=7, t=2: two lying replicas; the five honest ones suffice.
+	fc, info := blsFake(t, 7, 2, map[int]bool{1: true, 2: true}, nil)
+	var culprits []Culprit
+	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
+	msg := []byte("exit")
+	sig, err := c.SignBLS(context.Background(), "eth1", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := VerifyBLS(info.PublicKey, msg, sig); !ok {
+		t.Fatal("signature does not verify")
+	}
+	for _, cu := range culprits {
+		if (cu.Replica != 1 && cu.Replica != 2) || cu.Reason != ReasonInvalidPartial {
+			t.Fatalf("culprits %+v", culprits)
+		}
+	}
+}
+
+func TestSignBLSTooFewValid(t *testing.T) {
+	// One liar and two silent replicas out of four: one valid partial, two needed.
+	fc, _ := blsFake(t, 4, 1, map[int]bool{1: true}, map[int]bool{3: true, 4: true})
+	fc.cfg.Timeout = "500ms"
+	_, err := fc.client().SignBLS(context.Background(), "eth1", []byte("m"))
+	var qe *QuorumError
+	if !errors.As(err, &qe) {
+		t.Fatalf("got %v", err)
+	}
+	if qe.Answered != 2 || qe.Valid != 1 || !qe.TimedOut || len(qe.Culprits) != 1 || qe.Culprits[0] != (Culprit{1, ReasonInvalidPartial}) {
+		t.Fatalf("quorum error %+v", qe)
+	}
+}
+
+func TestSignBLSWrongScheme(t *testing.T) {
+	info, _ := testKey(t, "btc", wire.SchemeSchnorr, 1)
+	fc := newFakeCluster(t, 4, 1, func(replica int, req wire.Request, _ []byte) fakeReply {
+		return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
+	})
+	if _, err := fc.client().SignBLS(context.Background(), "btc", []byte("m")); !errors.Is(err, ErrScheme) {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,463 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+const (
+	// requestValidity is how long a request stays valid after it is made.
+	requestValidity = 60 * time.Second
+	// maxResponseBytes bounds one replica answer (a key list can be long).
+	maxResponseBytes = 16 << 20
+)
+
+// Client talks to every replica of one vhsm deployment. It is safe for
+// concurrent use.
+type Client struct {
+	id        string
+	key       ed25519.PrivateKey
+	n, t      int
+	timeout   time.Duration
+	replicas  []*replicaConn // in index order
+	rand      io.Reader
+	now       func() time.Time
+	onCulprit func(op string, culprits []Culprit)
+
+	mu   sync.Mutex
+	keys map[string]*keyMaterial // verified public key data, by key id
+}
+
+// replicaConn is one replica's endpoint with its own pinned HTTPS client.
+type replicaConn struct {
+	index int
+	url   string
+	http  *http.Client
+}
+
+// Option customizes a Client.
+type Option func(*Client)
+
+// WithRand sets the randomness source for request ids and encryption
+// (default crypto/rand).
+func WithRand(r io.Reader) Option { return func(c *Client) { c.rand = r } }
+
+// WithClock sets the clock used for request expiry (default time.Now).
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+
+// WithCulpritHandler registers f to be called, synchronously, when an
+// operation succeeded although some replicas answered provably wrong (their
+// answers were discarded). Failed operations report culprits in their error.
+func WithCulpritHandler(f func(op string, culprits []Culprit)) Option {
+	return func(c *Client) { c.onCulprit = f }
+}
+
+// New validates cfg and returns a client. Every replica connection accepts
+// exactly the replica's pinned certificate; system roots are never used.
+func New(cfg *Config, opts ...Option) (*Client, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: nil config", ErrConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		id:      cfg.ClientID,
+		key:     ed25519.NewKeyFromSeed(cfg.PrivateKey),
+		n:       cfg.N,
+		t:       cfg.T,
+		timeout: cfg.timeout(),
+		rand:    rand.Reader,
+		now:     time.Now,
+		keys:    make(map[string]*keyMaterial),
+	}
+	c.replicas = make([]*replicaConn, cfg.N)
+	for _, r := range cfg.Replicas {
+		c.replicas[r.Index-1] = &replicaConn{
+			index: r.Index,
+			url:   strings.TrimRight(r.URL, "/"),
+			http: &http.Client{Transport: &http.Transport{
+				TLSClientConfig:     pinnedTLS(r.TLSCert),
+				ForceAttemptHTTP2:   true,
+				MaxIdleConns:        256,
+				MaxIdleConnsPerHost: 256,
+				IdleConnTimeout:     90 * time.Second,
+				TLSHandshakeTimeout: 5 * time.Second,
+			}},
+		}
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	for _, r := range c.replicas {
+		r.http.CloseIdleConnections()
+	}
+	return nil
+}
+
+// ID returns the client's identifier.
+func (c *Client) ID() string { return c.id }
+
+// Threshold returns n and t of the replica set.
+func (c *Client) Threshold() (n, t int) { return c.n, c.t }
+
+// errPin is returned by the TLS handshake when the server's certificate is
+// not the pinned one.
+var errPin = errors.New("client: replica certificate does not match the pinned certificate")
+
+// pinnedTLS returns a TLS configuration that accepts exactly the
+// certificate der. Chain verification is replaced by the pin: the replica's
+// certificate is self-signed and distributed with the configuration.
+func pinnedTLS(der []byte) *tls.Config {
+	pin := bytes.Clone(der)
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // verification is the exact-certificate pin below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, pin) {
+				return errPin
+			}
+			return nil
+		},
+	}
+}
+
+// newSignedRequest builds, encodes and signs a request.
+func (c *Client) newSignedRequest(op string, body any) ([]byte, error) {
+	var id [16]byte
+	if _, err := io.ReadFull(c.rand, id[:]); err != nil {
+		return nil, fmt.Errorf("request id: %w", err)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	req, err := json.Marshal(wire.Request{
+		ID:      hex.EncodeToString(id[:]),
+		Client:  c.id,
+		Op:      op,
+		Expires: c.now().Add(requestValidity).Unix(),
+		Body:    b,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	msg := make([]byte, 0, len(wire.RequestContext)+len(req))
+	msg = append(msg, wire.RequestContext...)
+	msg = append(msg, req...)
+	signed, err := json.Marshal(wire.SignedRequest{Request: req, Signature: ed25519.Sign(c.key, msg)})
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	if len(signed) > wire.MaxRequestBytes {
+		return nil, fmt.Errorf("%w: request of %d bytes exceeds %d", ErrInvalidArgument, len(signed), wire.MaxRequestBytes)
+	}
+	return signed, nil
+}
+
+// answer is one replica's reply to a request.
+type answer struct {
+	replica int
+	resp    *wire.Response // decoded reply; nil when err is set
+	err     error          // transport failure or non-JSON error status
+	bad     bool           // the reply is malformed: the replica is a culprit
+}
+
+// post sends a signed request to one replica.
+func (r *replicaConn) post(ctx context.Context, signed []byte) answer {
+	a := answer{replica: r.index}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/v1/request", bytes.NewReader(signed))
+	if err != nil {
+		a.err = err
+		return a
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.http.Do(req)
+	if err != nil {
+		a.err = err
+		return a
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		a.err = err
+		return a
+	}
+	return decodeAnswer(r.index, resp.StatusCode, body)
+}
+
+// decodeAnswer classifies replica's HTTP answer: a response (success or
+// rejection), a failure that proves nothing (an error status without a
+// rejection body), or a malformed answer that makes the replica a culprit.
+func decodeAnswer(replica, status int, body []byte) answer {
+	a := answer{replica: replica}
+	var wr wire.Response
+	decErr := json.Unmarshal(body, &wr)
+	switch {
+	case len(body) > maxResponseBytes:
+		a.bad = true
+	case status == http.StatusOK && decErr != nil:
+		a.bad = true
+	case status != http.StatusOK && (decErr != nil || wr.Error == ""):
+		// An overloaded or failing server is not provably lying.
+		a.err = fmt.Errorf("http status %d", status)
+	case wr.Replica != replica:
+		a.bad = true
+	case status == http.StatusOK && wr.Error != "":
+		a.bad = true
+	default:
+		a.resp = &wr
+	}
+	return a
+}
+
+// round is the bookkeeping of one request across all replicas.
+type round struct {
+	op         string
+	n, t       int
+	answered   int
+	valid      int
+	failures   []int
+	culprits   []Culprit
+	rejections map[string][]int
+}
+
+// culprit names a replica, once per round.
+func (r *round) culprit(replica int, reason string) {
+	for _, c := range r.culprits {
+		if c.Replica == replica {
+			return
+		}
+	}
+	r.culprits = append(r.culprits, Culprit{Replica: replica, Reason: reason})
+}
+
+// rejected returns the rejection given by at least t+1 replicas, if any.
+func (r *round) rejected() *RejectedError {
+	for reason, reps := range r.rejections {
+		if len(reps) >= r.t+1 {
+			reps = append([]int(nil), reps...)
+			sortInts(reps)
+			return &RejectedError{Op: r.op, Reason: reason, Replicas: reps}
+		}
+	}
+	return nil
+}
+
+// failure is the error of a round that ended without a result.
+func (r *round) failure(timedOut bool) error {
+	if rej := r.rejected(); rej != nil {
+		return rej
+	}
+	failures := append([]int(nil), r.failures...)
+	sortInts(failures)
+	var rejections []Rejection
+	for reason, reps := range r.rejections {
+		reps = append([]int(nil), reps...)
+		sortInts(reps)
+		rejections = append(rejections, Rejection{Reason: reason, Replicas: reps})
+	}
+	sort.Slice(rejections, func(i, j int) bool { return rejections[i].Replicas[0] < rejections[j].Replicas[0] })
+	return &QuorumError{
+		Op: r.op, Needed: r.t + 1, Total: r.n, Answered: r.answered, Valid: r.valid,
+		TimedOut: timedOut, Failures: failures, Rejections: rejections, Culprits: sortCulprits(r.culprits),
+	}
+}
+
+// acceptFunc consumes one well-formed, non-rejecting answer. It updates
+// r.valid and names culprits, and returns done once the operation's result
+// is complete; an error ends the round immediately.
+type acceptFunc func(r *round, replica int, resp *wire.Response) (done bool, err error)
+
+// exchange signs a request, sends it to every replica concurrently, and
+// feeds the answers to accept until it reports done, t+1 replicas reject
+// the request, every replica has answered, or the deadline passes.
+// Replicas still answering when exchange returns finish in the background,
+// bounded by the deadline, so that their connections stay reusable.
+func (c *Client) exchange(ctx context.Context, op string, body any, accept acceptFunc) error {
+	signed, err := c.newSignedRequest(op, body)
+	if err != nil {
+		return err
+	}
+	return c.exchangeSigned(ctx, op, signed, accept)
+}
+
+func (c *Client) exchangeSigned(ctx context.Context, op string, signed []byte, accept acceptFunc) error {
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	answers := make(chan answer, len(c.replicas))
+	for _, rc := range c.replicas {
+		go func() { answers <- rc.post(rctx, signed) }()
+	}
+	received := 0
+	defer func() {
+		// Let stragglers finish (bounded by rctx), then release rctx.
+		go func(pending int) {
+			for range pending {
+				<-answers
+			}
+			cancel()
+		}(len(c.replicas) - received)
+	}()
+
+	r := &round{op: op, n: c.n, t: c.t, rejections: make(map[string][]int)}
+	for received < len(c.replicas) {
+		var a answer
+		select {
+		case a = <-answers:
+			received++
+		case <-rctx.Done():
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: %w", r.failure(true), ctx.Err())
+			}
+			return r.failure(true)
+		}
+		switch {
+		case a.err != nil:
+			r.failures = append(r.failures, a.replica)
+			continue
+		case a.bad:
+			r.answered++
+			r.culprit(a.replica, ReasonMalformed)
+			continue
+		}
+		r.answered++
+		if a.resp.Error != "" {
+			reason := sanitize(a.resp.Error)
+			r.rejections[reason] = append(r.rejections[reason], a.replica)
+			if rej := r.rejected(); rej != nil {
+				return rej
+			}
+			continue
+		}
+		done, err := accept(r, a.replica, a.resp)
+		if err != nil {
+			return err
+		}
+		if done {
+			if len(r.culprits) > 0 && c.onCulprit != nil {
+				c.onCulprit(op, sortCulprits(r.culprits))
+			}
+			return nil
+		}
+	}
+	return r.failure(false)
+}
+
+// agreement collects public byte strings reported by replicas and yields a
+// value once t+1 replicas reported identical bytes. Since at most t
+// replicas are faulty, such a value was reported by an honest replica; a
+// value claimed by fewer replicas is never used.
+type agreement struct {
+	need  int
+	votes map[string][]int
+	by    map[int]string
+}
+
+func newAgreement(t int) *agreement {
+	return &agreement{need: t + 1, votes: make(map[string][]int), by: make(map[int]string)}
+}
+
+// add records replica's report.
+func (g *agreement) add(replica int, v []byte) {
+	if _, ok := g.by[replica]; ok {
+		return
+	}
+	g.by[replica] = string(v)
+	g.votes[string(v)] = append(g.votes[string(v)], replica)
+}
+
+// value returns the agreed value, if any.
+func (g *agreement) value() ([]byte, bool) {
+	for v, reps := range g.votes {
+		if len(reps) >= g.need {
+			return []byte(v), true
+		}
+	}
+	return nil, false
+}
+
+// reported returns what replica reported.
+func (g *agreement) reported(replica int) ([]byte, bool) {
+	v, ok := g.by[replica]
+	return []byte(v), ok
+}
+
+func sortInts(s []int) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// ReplicaStatus is one replica's GET /v1/status answer.
+type ReplicaStatus struct {
+	Replica int    `json:"replica"`
+	Height  int64  `json:"height"`
+	Ready   bool   `json:"ready"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Status queries every replica's status concurrently. A replica that cannot
+// be reached or answers malformed data gets Ready false and Error set.
+func (c *Client) Status(ctx context.Context) []ReplicaStatus {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	out := make([]ReplicaStatus, len(c.replicas))
+	var wg sync.WaitGroup
+	for i, rc := range c.replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = rc.status(ctx)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (r *replicaConn) status(ctx context.Context) ReplicaStatus {
+	st := ReplicaStatus{Replica: r.index}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url+"/v1/status", nil)
+	if err != nil {
+		st.Error = err.Error()
+		return st
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		st.Error = err.Error()
+		return st
+	}
+	defer resp.Body.Close()
+	var got ReplicaStatus
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&got); err != nil || got.Replica != r.index {
+		st.Error = fmt.Sprintf("malformed status (http %d)", resp.StatusCode)
+		return st
+	}
+	got.Error = sanitize(got.Error)
+	if resp.StatusCode != http.StatusOK && got.Error == "" {
+		got.Error = fmt.Sprintf("http status %d", resp.StatusCode)
+		got.Ready = false
+	}
+	return got
+}

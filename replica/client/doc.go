@@ -1,0 +1,30 @@
+// Package client is the client side of vhsm: it signs a request with the
+// client's Ed25519 key, sends it to every replica concurrently over HTTPS
+// (each replica's certificate pinned; no system roots), verifies every
+// replica's partial result against public data from the DKG, combines the
+// first t+1 valid partials, verifies the combined result, and names the
+// replicas that answered wrongly.
+//
+// # Trust
+//
+// Public data a result is checked against (a key's Feldman commitment, a
+// Schnorr nonce's commitment) is accepted only when t+1 replicas report
+// identical bytes: at most t replicas are faulty, so such a value was
+// reported by an honest one. A partial is accepted only if it verifies
+// against the verification key evaluated from that commitment; a replica
+// whose partial fails, or whose public data differs, is a [Culprit].
+//
+// # Errors
+//
+// Fewer than t+1 valid answers before the deadline yields a [*QuorumError]
+// (errors.Is [ErrNoQuorum]) saying how many replicas answered and naming
+// culprits; t+1 identical rejections yield a [*RejectedError]
+// (errors.Is [ErrRejected]). Successful operations that had to discard
+// wrong answers report them through [WithCulpritHandler].
+//
+// # Adapters
+//
+// [Client.SignTaproot] fits the Bitcoin chain's signer, and
+// [Client.EthSigner] returns a value whose SignBLS fits the Ethereum chain's
+// signer (it signs a 32-byte signing root).
+package client

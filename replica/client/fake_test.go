@@ -1,0 +1,177 @@
+package client
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// fakeReply is what a fake replica answers: an HTTP status and a response,
+// or hang until the client gives up.
+type fakeReply struct {
+	status int
+	resp   *wire.Response
+	raw    []byte // sent verbatim instead of resp when set
+	hang   bool
+}
+
+// fakeHandler decides a fake replica's reply to a verified request.
+type fakeHandler func(replica int, req wire.Request, signed []byte) fakeReply
+
+// fakeCluster is n fake replicas behind httptest TLS servers. Each checks
+// the request's signature, strict encoding and expiry like a real replica
+// would before asking the handler.
+type fakeCluster struct {
+	t       testing.TB
+	cfg     *Config
+	pub     ed25519.PublicKey
+	servers []*httptest.Server
+	handler fakeHandler
+
+	mu   sync.Mutex
+	seen map[int][][]byte // signed request bytes received, by replica
+}
+
+func newFakeCluster(t testing.TB, n, th int, h fakeHandler) *fakeCluster {
+	t.Helper()
+	seed := bytes.Repeat([]byte{7}, ed25519.SeedSize)
+	fc := &fakeCluster{
+		t:       t,
+		pub:     ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey),
+		handler: h,
+		seen:    make(map[int][][]byte),
+	}
+	cfg := &Config{ClientID: "alice", PrivateKey: seed, N: n, T: th, Timeout: "2s"}
+	for i := 1; i <= n; i++ {
+		srv := httptest.NewUnstartedServer(fc.serve(i))
+		srv.EnableHTTP2 = true
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		fc.servers = append(fc.servers, srv)
+		cfg.Replicas = append(cfg.Replicas, ReplicaEndpoint{Index: i, URL: srv.URL, TLSCert: srv.Certificate().Raw})
+	}
+	fc.cfg = cfg
+	return fc
+}
+
+func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/status" {
+			json.NewEncoder(w).Encode(ReplicaStatus{Replica: replica, Height: 5, Ready: true})
+			return
+		}
+		var buf bytes.Buffer
+		buf.ReadFrom(http.MaxBytesReader(w, r.Body, wire.MaxRequestBytes))
+		signed := buf.Bytes()
+		fc.mu.Lock()
+		fc.seen[replica] = append(fc.seen[replica], bytes.Clone(signed))
+		fc.mu.Unlock()
+		req, err := fc.verify(signed)
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			json.NewEncoder(w).Encode(wire.Response{Replica: replica, Error: err.Error()})
+			return
+		}
+		rep := fc.handler(replica, req, signed)
+		if rep.hang {
+			<-r.Context().Done()
+			return
+		}
+		if rep.status == 0 {
+			rep.status = http.StatusOK
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rep.status)
+		if rep.raw != nil {
+			w.Write(rep.raw)
+			return
+		}
+		json.NewEncoder(w).Encode(rep.resp)
+	}
+}
+
+type fakeErr string
+
+func (e fakeErr) Error() string { return string(e) }
+
+// verify checks a signed request as a replica does.
+func (fc *fakeCluster) verify(signed []byte) (wire.Request, error) {
+	var sr wire.SignedRequest
+	if err := json.Unmarshal(signed, &sr); err != nil {
+		return wire.Request{}, fakeErr("bad envelope")
+	}
+	msg := append([]byte(wire.RequestContext), sr.Request...)
+	if !ed25519.Verify(fc.pub, msg, sr.Signature) {
+		return wire.Request{}, fakeErr("bad signature")
+	}
+	dec := json.NewDecoder(bytes.NewReader(sr.Request))
+	dec.DisallowUnknownFields()
+	var req wire.Request
+	if err := dec.Decode(&req); err != nil {
+		return wire.Request{}, fakeErr("bad request")
+	}
+	now := time.Now().Unix()
+	if req.Expires < now || req.Expires > now+wire.MaxValidity {
+		return wire.Request{}, fakeErr("expired")
+	}
+	if len(req.ID) != 32 || req.Client != "alice" {
+		return wire.Request{}, fakeErr("bad id or client")
+	}
+	return req, nil
+}
+
+func (fc *fakeCluster) client(opts ...Option) *Client {
+	fc.t.Helper()
+	c, err := New(fc.cfg, opts...)
+	if err != nil {
+		fc.t.Fatal(err)
+	}
+	fc.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// ok is a successful empty reply.
+func ok(replica int) fakeReply {
+	return fakeReply{resp: &wire.Response{Replica: replica, Height: 9}}
+}
+
+// selfSigned makes a fresh self-signed ECDSA P-256 certificate for
+// 127.0.0.1, like a replica's (httptest's built-in one is shared by all
+// servers, which would defeat the pinning tests).
+func selfSigned(t testing.TB) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "fake replica"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}

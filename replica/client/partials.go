@@ -1,0 +1,86 @@
+package client
+
+import (
+	"context"
+
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// indexedPartial is a verified partial result and the replica it came from.
+type indexedPartial struct {
+	replica int
+	partial []byte
+}
+
+// partialSpec describes how one operation's partial results are checked
+// and combined.
+type partialSpec struct {
+	// agreeNonce, when set, requires every answer to carry a nonce
+	// commitment; partials are verified only once t+1 replicas reported the
+	// same one, which setNonce then decodes.
+	agreeNonce bool
+	setNonce   func(commitment []byte) error
+	// verify checks replica's partial against public data.
+	verify func(replica int, partial []byte) bool
+	// combine makes the result from exactly t+1 verified partials and
+	// verifies it.
+	combine func(parts []indexedPartial) error
+}
+
+// collectPartials sends one request and combines the first t+1 partials
+// that verify. Replicas whose partial fails verification, or whose nonce
+// commitment differs from the one t+1 replicas agree on, are culprits.
+func (c *Client) collectPartials(ctx context.Context, op string, body any, spec partialSpec) error {
+	signed, err := c.newSignedRequest(op, body)
+	if err != nil {
+		return err
+	}
+	return c.collectSigned(ctx, op, signed, spec)
+}
+
+func (c *Client) collectSigned(ctx context.Context, op string, signed []byte, spec partialSpec) error {
+	nonces := newAgreement(c.t)
+	var agreed []byte
+	var pending, valid []indexedPartial
+	return c.exchangeSigned(ctx, op, signed, func(r *round, replica int, resp *wire.Response) (bool, error) {
+		if len(resp.Partial) == 0 || (spec.agreeNonce && len(resp.Nonce) == 0) {
+			r.culprit(replica, ReasonMalformed)
+			return false, nil
+		}
+		pending = append(pending, indexedPartial{replica: replica, partial: resp.Partial})
+		if spec.agreeNonce {
+			nonces.add(replica, resp.Nonce)
+			if agreed == nil {
+				v, ok := nonces.value()
+				if !ok {
+					return false, nil
+				}
+				// t+1 identical reports include an honest replica, so a
+				// failure to decode is an incompatibility, not a lie.
+				if err := spec.setNonce(v); err != nil {
+					return false, err
+				}
+				agreed = v
+			}
+		}
+		for _, p := range pending {
+			if spec.agreeNonce {
+				if got, _ := nonces.reported(p.replica); string(got) != string(agreed) {
+					r.culprit(p.replica, ReasonDisagreement)
+					continue
+				}
+			}
+			if !spec.verify(p.replica, p.partial) {
+				r.culprit(p.replica, ReasonInvalidPartial)
+				continue
+			}
+			valid = append(valid, p)
+			r.valid++
+		}
+		pending = pending[:0]
+		if len(valid) < c.t+1 {
+			return false, nil
+		}
+		return true, spec.combine(valid[:c.t+1])
+	})
+}

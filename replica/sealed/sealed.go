@@ -1,0 +1,412 @@
+// Package sealed is the replica's sealed secret store: every secret (a key
+// share, a nonce share, the replica's long-term keys) is kept in its own file,
+// encrypted and authenticated with XChaCha20-Poly1305 under a 32-byte sealing
+// key, with the record name bound as associated data so that a record cannot
+// be swapped for another.
+//
+// # Sealing key
+//
+// The sealing key comes either from a 32-byte key file ([KeyFromFile]) or from
+// a passphrase stretched with scrypt ([KeyFromPassphrase]); the scrypt
+// parameters and a random salt are stored in the store directory
+// (seal.json). Every store holds a verifier record written when it is created,
+// so that opening it with the wrong key fails with [ErrWrongKey] instead of
+// failing later on the first share.
+//
+// # Records
+//
+// A record named n is the file "r-" ‖ hex(n) ‖ ".sealed"; names are
+// arbitrary bytes (1 to 120), slashes included.
+//
+//	magic "VHSMSEAL" ‖ version 0x01 ‖ nonce (24 bytes) ‖ ciphertext ‖ tag (16 bytes)
+//
+// with associated data "vhsm/sealed/v1\x00" ‖ name. A truncated, corrupted or
+// substituted record fails to decrypt and yields [ErrCorrupted], never data.
+//
+// # Durability
+//
+// Files are created 0600 in a 0700 directory. A write goes to a temporary
+// file that is synced, renamed over the record and followed by a sync of the
+// directory, so a crash leaves either the old or the new record.
+package sealed
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/scrypt"
+)
+
+// Errors returned by the store.
+var (
+	// ErrNotFound is returned by Get when no record has the name.
+	ErrNotFound = errors.New("sealed: not found")
+	// ErrCorrupted is returned when a record fails to authenticate: it was
+	// truncated, modified, or belongs to another name or another key.
+	ErrCorrupted = errors.New("sealed: record corrupted or not authentic")
+	// ErrWrongKey is returned by Open when the sealing key (passphrase or key
+	// file) is not the one the store was created with.
+	ErrWrongKey = errors.New("sealed: wrong passphrase or key file")
+	// ErrInvalidName is returned for an empty record name or one longer than
+	// 120 bytes.
+	ErrInvalidName = errors.New("sealed: invalid record name")
+	// ErrInvalidKey is returned for a sealing key or key file that is not 32
+	// bytes, or an empty passphrase.
+	ErrInvalidKey = errors.New("sealed: invalid sealing key")
+	// ErrPermissions is returned by Open when the store directory or a key file
+	// is readable by group or others.
+	ErrPermissions = errors.New("sealed: insecure permissions")
+)
+
+const (
+	// KeySize is the size of a sealing key.
+	KeySize = chacha20poly1305.KeySize
+
+	magic        = "VHSMSEAL"
+	version      = 1
+	headerLen    = len(magic) + 1
+	nonceLen     = chacha20poly1305.NonceSizeX
+	overhead     = headerLen + nonceLen + chacha20poly1305.Overhead
+	aadPrefix    = "vhsm/sealed/v1\x00"
+	recordSuffix = ".sealed"
+	paramsFile   = "seal.json"
+	verifierName = "seal-verifier"
+	maxNameLen   = 120 // hex-encoded in a file name of at most 255 bytes
+	// MaxSecretBytes bounds a secret (and so a record read from disk).
+	MaxSecretBytes = 1 << 20
+)
+
+var verifierPlain = []byte("vhsm sealed store verifier v1")
+
+// Key is a 32-byte sealing key.
+type Key [KeySize]byte
+
+// Store is a directory of sealed records. It is safe for concurrent use.
+type Store struct {
+	dir  string
+	aead interface {
+		Seal(dst, nonce, plaintext, additionalData []byte) []byte
+		Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
+	}
+	rand io.Reader
+	mu   sync.Mutex // serializes writers per store
+}
+
+// Open opens (creating if needed) the store in dir under key. A new store
+// gets a verifier record; an existing one is checked against it, so the wrong
+// key gives ErrWrongKey and a damaged verifier gives ErrCorrupted.
+func Open(dir string, key *Key) (*Store, error) {
+	if key == nil {
+		return nil, ErrInvalidKey
+	}
+	if err := ensureDir(dir); err != nil {
+		return nil, err
+	}
+	aead, err := chacha20poly1305.NewX(key[:])
+	if err != nil {
+		return nil, fmt.Errorf("sealed: new cipher: %w", err)
+	}
+	s := &Store{dir: dir, aead: aead, rand: rand.Reader}
+	got, err := s.Get(verifierName)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if err := s.Put(verifierName, verifierPlain); err != nil {
+			return nil, fmt.Errorf("write verifier: %w", err)
+		}
+	case errors.Is(err, ErrCorrupted):
+		// The verifier authenticates under the right key unless the key is wrong
+		// or the file was damaged; tell the two apart by its length.
+		if fi, statErr := os.Stat(s.path(verifierName)); statErr == nil && fi.Size() == int64(overhead+len(verifierPlain)) {
+			return nil, ErrWrongKey
+		}
+		return nil, fmt.Errorf("verifier: %w", ErrCorrupted)
+	case err != nil:
+		return nil, err
+	case subtle.ConstantTimeCompare(got, verifierPlain) != 1:
+		return nil, ErrWrongKey
+	}
+	return s, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Put seals secret under name, replacing any previous record; it returns
+// once the record is durable.
+func (s *Store) Put(name string, secret []byte) error {
+	if !validName(name) {
+		return ErrInvalidName
+	}
+	if len(secret) > MaxSecretBytes {
+		return fmt.Errorf("sealed: secret too large (%d bytes)", len(secret))
+	}
+	nonce := make([]byte, nonceLen)
+	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+		return fmt.Errorf("sealed: read nonce: %w", err)
+	}
+	rec := make([]byte, 0, overhead+len(secret))
+	rec = append(rec, magic...)
+	rec = append(rec, version)
+	rec = append(rec, nonce...)
+	rec = s.aead.Seal(rec, nonce, secret, aad(name))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := WriteFileAtomic(s.path(name), rec, 0o600); err != nil {
+		return fmt.Errorf("sealed: write %s: %w", name, err)
+	}
+	return nil
+}
+
+// Get returns the secret sealed under name: ErrNotFound when absent,
+// ErrCorrupted when the record does not authenticate.
+func (s *Store) Get(name string) ([]byte, error) {
+	if !validName(name) {
+		return nil, ErrInvalidName
+	}
+	f, err := os.Open(s.path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sealed: open %s: %w", name, err)
+	}
+	defer f.Close()
+	rec, err := io.ReadAll(io.LimitReader(f, int64(overhead+MaxSecretBytes+1)))
+	if err != nil {
+		return nil, fmt.Errorf("sealed: read %s: %w", name, err)
+	}
+	secret, err := s.open(name, rec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return secret, nil
+}
+
+// Delete removes the record name; deleting an absent record is not an error.
+func (s *Store) Delete(name string) error {
+	if !validName(name) {
+		return ErrInvalidName
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.Remove(s.path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sealed: delete %s: %w", name, err)
+	}
+	return syncDir(s.dir)
+}
+
+// open decodes and authenticates one record.
+func (s *Store) open(name string, rec []byte) ([]byte, error) {
+	if len(rec) < overhead || len(rec) > overhead+MaxSecretBytes {
+		return nil, ErrCorrupted
+	}
+	if !bytes.Equal(rec[:len(magic)], []byte(magic)) || rec[len(magic)] != version {
+		return nil, ErrCorrupted
+	}
+	nonce := rec[headerLen : headerLen+nonceLen]
+	secret, err := s.aead.Open(nil, nonce, rec[headerLen+nonceLen:], aad(name))
+	if err != nil {
+		return nil, ErrCorrupted
+	}
+	return secret, nil
+}
+
+// path maps a record name to its file: the name hex-encoded, so that any
+// name (slashes included) is a single safe file name.
+func (s *Store) path(name string) string {
+	return filepath.Join(s.dir, "r-"+hex.EncodeToString([]byte(name))+recordSuffix)
+}
+
+func aad(name string) []byte { return append([]byte(aadPrefix), name...) }
+
+func validName(name string) bool {
+	return len(name) > 0 && len(name) <= maxNameLen
+}
+
+// ensureDir creates dir 0700 or checks that an existing one is not open to
+// group or others.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sealed: create dir: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("sealed: stat dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("sealed: %s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%w: %s is %v, want 0700", ErrPermissions, dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// WriteFileAtomic writes data to path with perm: temporary file in the same
+// directory, fsync, rename, fsync of the directory.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sealed: sync dir: %w", err)
+	}
+	return nil
+}
+
+// KeyFromFile reads a 32-byte sealing key from path, which must not be
+// readable by group or others.
+func KeyFromFile(path string) (*Key, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("sealed: key file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: key file %s is %v, want 0600", ErrPermissions, path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sealed: key file: %w", err)
+	}
+	if len(b) != KeySize {
+		return nil, fmt.Errorf("%w: key file holds %d bytes, want %d", ErrInvalidKey, len(b), KeySize)
+	}
+	var k Key
+	copy(k[:], b)
+	clear(b)
+	return &k, nil
+}
+
+// NewKeyFile writes a fresh random sealing key to path (0600) unless the
+// file exists already.
+func NewKeyFile(path string, rnd io.Reader) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	var k Key
+	if _, err := io.ReadFull(rnd, k[:]); err != nil {
+		return fmt.Errorf("sealed: key file: %w", err)
+	}
+	defer clear(k[:])
+	if err := WriteFileAtomic(path, k[:], 0o600); err != nil {
+		return fmt.Errorf("sealed: key file: %w", err)
+	}
+	return nil
+}
+
+// ScryptParams are the scrypt cost parameters and salt stored next to a
+// passphrase-sealed store.
+type ScryptParams struct {
+	N    int    `json:"n"`
+	R    int    `json:"r"`
+	P    int    `json:"p"`
+	Salt []byte `json:"salt"`
+}
+
+// DefaultScrypt is the scrypt cost for new stores (N=2^15, r=8, p=1: about
+// 32 MiB and 50-100 ms per derivation).
+var DefaultScrypt = ScryptParams{N: 1 << 15, R: 8, P: 1}
+
+func (p ScryptParams) valid() bool {
+	return p.N >= 1<<10 && p.N <= 1<<22 && p.N&(p.N-1) == 0 && p.R >= 1 && p.R <= 32 && p.P >= 1 && p.P <= 16 && len(p.Salt) >= 16 && len(p.Salt) <= 64
+}
+
+// KeyFromPassphrase derives the sealing key of the store in dir from
+// passphrase with scrypt. The parameters and salt are read from dir/seal.json,
+// or, for a new store, chosen from cost (DefaultScrypt when nil) with a fresh
+// random salt and written there.
+func KeyFromPassphrase(dir string, passphrase []byte, cost *ScryptParams) (*Key, error) {
+	if len(passphrase) == 0 {
+		return nil, fmt.Errorf("%w: empty passphrase", ErrInvalidKey)
+	}
+	if err := ensureDir(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, paramsFile)
+	var p ScryptParams
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		p = DefaultScrypt
+		if cost != nil {
+			p = *cost
+		}
+		p.Salt = make([]byte, 32)
+		if _, err := io.ReadFull(rand.Reader, p.Salt); err != nil {
+			return nil, fmt.Errorf("sealed: salt: %w", err)
+		}
+		if !p.valid() {
+			return nil, fmt.Errorf("sealed: invalid scrypt parameters")
+		}
+		enc, err := json.Marshal(p)
+		if err != nil {
+			return nil, fmt.Errorf("sealed: encode scrypt parameters: %w", err)
+		}
+		if err := WriteFileAtomic(path, enc, 0o600); err != nil {
+			return nil, fmt.Errorf("sealed: write scrypt parameters: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("sealed: read scrypt parameters: %w", err)
+	default:
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil || !p.valid() {
+			return nil, fmt.Errorf("sealed: scrypt parameters in %s: %w", path, ErrCorrupted)
+		}
+	}
+	out, err := scrypt.Key(passphrase, p.Salt, p.N, p.R, p.P, KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("sealed: scrypt: %w", err)
+	}
+	var k Key
+	copy(k[:], out)
+	clear(out)
+	return &k, nil
+}

@@ -1,0 +1,491 @@
+// Package testnet lays out replica homes and generates a complete HSM
+// testnet on one machine: for n replicas, every replica's CometBFT files,
+// sealed long-term secrets, TLS certificate and replica.json, one genesis
+// shared by all, and the admin client's configuration.
+//
+// # Layout
+//
+//	dir/client.json                 admin client config (client.Config, 0600)
+//	dir/replica-i/replica.json      [ReplicaConfig]
+//	dir/replica-i/config/           CometBFT genesis.json (app_state = app.Genesis),
+//	                                node_key.json, priv_validator_key.json, config.toml
+//	dir/replica-i/data/             CometBFT data, privval state
+//	dir/replica-i/secrets/          sealed store (replica signing, DKG and TLS keys; shares)
+//	dir/replica-i/seal.key          sealing key file (absent when a passphrase is used)
+//	dir/replica-i/tls.der           the replica's self-signed certificate (public)
+//	dir/replica-i/app/              the ABCI application's state
+//
+// [Generate] is idempotent: it reuses every file that already exists, so it
+// can be run again on a testnet to repair or complete it without changing
+// any identity.
+package testnet
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	cmtjson "github.com/cometbft/cometbft/libs/json"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/node"
+	"github.com/vhsm/vhsm/replica/sealed"
+	"github.com/vhsm/vhsm/replica/server"
+	"github.com/vhsm/vhsm/threshold/group"
+)
+
+// Errors returned by the package.
+var (
+	// ErrInvalid is returned for bad arguments or an inconsistent existing
+	// testnet (e.g. a genesis for another n).
+	ErrInvalid = errors.New("testnet: invalid testnet")
+)
+
+// Names of the sealed long-term secrets of a replica.
+const (
+	SecretSignKey = "replica-sign-key" // Ed25519 seed (32 bytes)
+	SecretDKGKey  = "replica-dkg-key"  // secp256k1 scalar (32 bytes)
+	SecretTLSKey  = "replica-tls-key"  // PKCS#8 DER
+)
+
+// Files in a replica home.
+const (
+	ReplicaFile = "replica.json"
+	SecretsDir  = "secrets"
+	SealKeyFile = "seal.key"
+	TLSCertFile = "tls.der"
+	AppDir      = "app"
+	ClientFile  = "client.json"
+	AdminID     = "admin"
+)
+
+// ReplicaConfig is a replica home's replica.json: everything a replica needs
+// besides its sealed secrets and CometBFT files.
+type ReplicaConfig struct {
+	Index   int    `json:"index"`
+	N       int    `json:"n"`
+	T       int    `json:"t"`
+	ChainID string `json:"chain_id"`
+	// P2PListen is CometBFT's p2p address ("tcp://127.0.0.1:port").
+	P2PListen string `json:"p2p_listen"`
+	// Peers are the other replicas ("nodeid@127.0.0.1:port").
+	Peers []string `json:"peers"`
+	// APIListen is the HTTPS API's listen address ("127.0.0.1:port").
+	APIListen string `json:"api_listen"`
+	// APIURL is the API's URL as published in the genesis.
+	APIURL string `json:"api_url"`
+	// Passphrase reports that the sealed store is keyed by a passphrase
+	// rather than the seal.key file.
+	Passphrase bool `json:"passphrase,omitempty"`
+}
+
+// LoadReplicaConfig reads home/replica.json.
+func LoadReplicaConfig(home string) (*ReplicaConfig, error) {
+	b, err := os.ReadFile(filepath.Join(home, ReplicaFile))
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	return ParseReplicaConfig(b)
+}
+
+// ParseReplicaConfig decodes replica.json strictly (unknown fields and
+// trailing data are errors) and checks it.
+func ParseReplicaConfig(b []byte) (*ReplicaConfig, error) {
+	var c ReplicaConfig
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, ReplicaFile, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: %s: trailing data", ErrInvalid, ReplicaFile)
+	}
+	if c.Index < 1 || c.Index > c.N || c.N > 64 || c.T < 0 || c.T >= c.N || c.APIListen == "" || c.P2PListen == "" {
+		return nil, fmt.Errorf("%w: %s: index %d of %d", ErrInvalid, ReplicaFile, c.Index, c.N)
+	}
+	return &c, nil
+}
+
+// Options tune Generate.
+type Options struct {
+	// Passphrase, when set, seals every replica's store with scrypt from this
+	// passphrase instead of a random key file per replica.
+	Passphrase []byte
+	// Scrypt overrides the scrypt cost for new passphrase stores.
+	Scrypt *sealed.ScryptParams
+	// Pools overrides app.DefaultPoolConfig().
+	Pools *app.PoolConfig
+	// ChainID defaults to "vhsm-testnet".
+	ChainID string
+	// Rand defaults to crypto/rand.
+	Rand io.Reader
+}
+
+// Testnet describes a generated testnet.
+type Testnet struct {
+	Dir        string
+	N, T       int
+	Homes      []string // Homes[i-1] is replica i's home
+	ClientPath string   // the admin client's client.json
+}
+
+// Generate creates (or completes) an n-replica testnet in dir.
+func Generate(dir string, n int, opts Options) (*Testnet, error) {
+	if n < 1 || n > 64 {
+		return nil, fmt.Errorf("%w: n=%d", ErrInvalid, n)
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.ChainID == "" {
+		opts.ChainID = "vhsm-testnet"
+	}
+	pools := app.DefaultPoolConfig()
+	if opts.Pools != nil {
+		pools = *opts.Pools
+	}
+	t := (n - 1) / 3
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	tn := &Testnet{Dir: dir, N: n, T: t, ClientPath: filepath.Join(dir, ClientFile)}
+
+	type rep struct {
+		home   string
+		cfg    *ReplicaConfig
+		nodeID string
+		info   app.ReplicaInfo
+		valPub types.GenesisValidator
+	}
+	reps := make([]*rep, n)
+	for i := 1; i <= n; i++ {
+		home := filepath.Join(dir, "replica-"+strconv.Itoa(i))
+		tn.Homes = append(tn.Homes, home)
+		r := &rep{home: home}
+		var err error
+		if r.cfg, err = loadOrNewReplicaConfig(home, i, n, t, opts); err != nil {
+			return nil, err
+		}
+		store, err := OpenStore(home, r.cfg.Passphrase, opts.Passphrase, opts.Scrypt, opts.Rand)
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: %w", i, err)
+		}
+		signKey, err := loadOrNew(store, SecretSignKey, func() ([]byte, error) {
+			seed := make([]byte, ed25519.SeedSize)
+			_, err := io.ReadFull(opts.Rand, seed)
+			return seed, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: %w", i, err)
+		}
+		dkgKey, err := loadOrNew(store, SecretDKGKey, func() ([]byte, error) {
+			s, err := group.Secp256k1().RandomScalar(opts.Rand)
+			if err != nil {
+				return nil, err
+			}
+			return s.Bytes(), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: %w", i, err)
+		}
+		dkgSecret, err := group.Secp256k1().DecodeScalar(dkgKey)
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: dkg key: %w", i, err)
+		}
+		certDER, err := loadOrNewTLS(home, store, i, opts.Rand)
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: %w", i, err)
+		}
+		r.info = app.ReplicaInfo{
+			Index:   i,
+			SignKey: ed25519.NewKeyFromSeed(signKey).Public().(ed25519.PublicKey),
+			DKGKey:  group.Secp256k1().BaseMul(dkgSecret).Bytes(),
+			API:     r.cfg.APIURL,
+			TLSCert: certDER,
+		}
+		clear(signKey)
+		clear(dkgKey)
+		if err := os.MkdirAll(filepath.Join(home, "config"), 0o700); err != nil {
+			return nil, fmt.Errorf("testnet: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Join(home, "data"), 0o700); err != nil {
+			return nil, fmt.Errorf("testnet: %w", err)
+		}
+		nk, err := p2p.LoadOrGenNodeKey(filepath.Join(home, node.NodeKeyFile))
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: node key: %w", i, err)
+		}
+		r.nodeID = string(nk.ID())
+		pv, err := node.LoadOrGenPrivValidator(home)
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: %w", i, err)
+		}
+		pub, err := pv.GetPubKey()
+		if err != nil {
+			return nil, fmt.Errorf("replica %d: validator key: %w", i, err)
+		}
+		r.valPub = types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: "replica-" + strconv.Itoa(i)}
+		reps[i-1] = r
+	}
+
+	// Peers: every other replica.
+	for _, r := range reps {
+		r.cfg.Peers = r.cfg.Peers[:0]
+		for _, o := range reps {
+			if o != r {
+				r.cfg.Peers = append(r.cfg.Peers, o.nodeID+"@"+hostPort(o.cfg.P2PListen))
+			}
+		}
+	}
+
+	// Admin client.
+	cc, err := loadOrNewClient(tn.ClientPath, opts.Rand)
+	if err != nil {
+		return nil, err
+	}
+	cc.N, cc.T = n, t
+	cc.Replicas = cc.Replicas[:0]
+	for _, r := range reps {
+		cc.Replicas = append(cc.Replicas, client.ReplicaEndpoint{Index: r.info.Index, URL: r.info.API, TLSCert: r.info.TLSCert})
+	}
+	if cc.Timeout == "" {
+		cc.Timeout = "30s"
+	}
+	if err := cc.Save(tn.ClientPath); err != nil {
+		return nil, fmt.Errorf("testnet: client config: %w", err)
+	}
+
+	// Genesis: reuse replica 1's if it exists, else build it.
+	gen, err := loadGenesis(filepath.Join(reps[0].home, node.GenesisFile))
+	if err != nil {
+		return nil, err
+	}
+	if gen == nil {
+		g := app.Genesis{N: n, T: t, Pools: pools,
+			Admin: app.ClientInfo{ID: cc.ClientID, PublicKey: ed25519.NewKeyFromSeed(cc.PrivateKey).Public().(ed25519.PublicKey), Admin: true}}
+		for _, r := range reps {
+			g.Replicas = append(g.Replicas, r.info)
+		}
+		if err := g.Validate(); err != nil {
+			return nil, fmt.Errorf("testnet: %w", err)
+		}
+		appState, err := json.Marshal(g)
+		if err != nil {
+			return nil, fmt.Errorf("testnet: genesis: %w", err)
+		}
+		gen = &types.GenesisDoc{
+			GenesisTime:     time.Now().UTC().Truncate(time.Second),
+			ChainID:         opts.ChainID,
+			InitialHeight:   1,
+			ConsensusParams: types.DefaultConsensusParams(),
+			AppState:        appState,
+		}
+		for _, r := range reps {
+			gen.Validators = append(gen.Validators, r.valPub)
+		}
+		if err := gen.ValidateAndComplete(); err != nil {
+			return nil, fmt.Errorf("testnet: genesis: %w", err)
+		}
+	} else if len(gen.Validators) != n {
+		return nil, fmt.Errorf("%w: existing genesis has %d validators, want %d", ErrInvalid, len(gen.Validators), n)
+	}
+	genBytes, err := cmtjson.MarshalIndent(gen, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("testnet: genesis: %w", err)
+	}
+	for _, r := range reps {
+		r.cfg.ChainID = gen.ChainID
+		if err := sealed.WriteFileAtomic(filepath.Join(r.home, node.GenesisFile), genBytes, 0o644); err != nil {
+			return nil, fmt.Errorf("testnet: genesis: %w", err)
+		}
+		if err := saveReplicaConfig(r.home, r.cfg); err != nil {
+			return nil, err
+		}
+		if err := node.WriteTOML(NodeConfig(r.home, r.cfg)); err != nil {
+			return nil, err
+		}
+	}
+	return tn, nil
+}
+
+// NodeConfig is the node configuration of a replica home.
+func NodeConfig(home string, c *ReplicaConfig) node.Config {
+	return node.Config{
+		Home:      home,
+		Moniker:   "replica-" + strconv.Itoa(c.Index),
+		P2PListen: c.P2PListen,
+		Peers:     c.Peers,
+	}
+}
+
+// OpenStore opens a replica home's sealed store: with the passphrase when
+// usePassphrase (passphrase must then be non-empty), else with the home's
+// seal.key, created if absent.
+func OpenStore(home string, usePassphrase bool, passphrase []byte, cost *sealed.ScryptParams, rnd io.Reader) (*sealed.Store, error) {
+	dir := filepath.Join(home, SecretsDir)
+	var key *sealed.Key
+	var err error
+	if usePassphrase {
+		key, err = sealed.KeyFromPassphrase(dir, passphrase, cost)
+	} else {
+		kf := filepath.Join(home, SealKeyFile)
+		if err = sealed.NewKeyFile(kf, rnd); err == nil {
+			key, err = sealed.KeyFromFile(kf)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key[:])
+	return sealed.Open(dir, key)
+}
+
+func loadOrNew(s *sealed.Store, name string, gen func() ([]byte, error)) ([]byte, error) {
+	v, err := s.Get(name)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sealed.ErrNotFound) {
+		return nil, err
+	}
+	v, err = gen()
+	if err != nil {
+		return nil, fmt.Errorf("generate %s: %w", name, err)
+	}
+	if err := s.Put(name, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func loadOrNewTLS(home string, s *sealed.Store, i int, rnd io.Reader) ([]byte, error) {
+	certPath := filepath.Join(home, TLSCertFile)
+	cert, certErr := os.ReadFile(certPath)
+	_, keyErr := s.Get(SecretTLSKey)
+	if certErr == nil && keyErr == nil {
+		return cert, nil
+	}
+	if keyErr != nil && !errors.Is(keyErr, sealed.ErrNotFound) {
+		return nil, keyErr
+	}
+	cert, key, err := server.GenerateCert(rnd, "vhsm-replica-"+strconv.Itoa(i), []string{"127.0.0.1", "localhost"})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Put(SecretTLSKey, key); err != nil {
+		return nil, err
+	}
+	if err := sealed.WriteFileAtomic(certPath, cert, 0o644); err != nil {
+		return nil, fmt.Errorf("testnet: tls cert: %w", err)
+	}
+	return cert, nil
+}
+
+func loadOrNewReplicaConfig(home string, i, n, t int, opts Options) (*ReplicaConfig, error) {
+	if _, err := os.Stat(filepath.Join(home, ReplicaFile)); err == nil {
+		c, err := LoadReplicaConfig(home)
+		if err != nil {
+			return nil, err
+		}
+		if c.Index != i || c.N != n || c.T != t {
+			return nil, fmt.Errorf("%w: %s is replica %d of %d", ErrInvalid, home, c.Index, c.N)
+		}
+		return c, nil
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	ports, err := FreePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	api := "127.0.0.1:" + strconv.Itoa(ports[1])
+	return &ReplicaConfig{
+		Index: i, N: n, T: t, ChainID: opts.ChainID,
+		P2PListen:  "tcp://127.0.0.1:" + strconv.Itoa(ports[0]),
+		APIListen:  api,
+		APIURL:     "https://" + api,
+		Passphrase: len(opts.Passphrase) > 0,
+	}, nil
+}
+
+func saveReplicaConfig(home string, c *ReplicaConfig) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("testnet: %w", err)
+	}
+	if err := sealed.WriteFileAtomic(filepath.Join(home, ReplicaFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("testnet: %s: %w", ReplicaFile, err)
+	}
+	return nil
+}
+
+func loadOrNewClient(path string, rnd io.Reader) (*client.Config, error) {
+	if _, err := os.Stat(path); err == nil {
+		c, err := client.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("testnet: %w", err)
+		}
+		return c, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := io.ReadFull(rnd, seed); err != nil {
+		return nil, fmt.Errorf("testnet: client key: %w", err)
+	}
+	return &client.Config{ClientID: AdminID, PrivateKey: seed}, nil
+}
+
+func loadGenesis(path string) (*types.GenesisDoc, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	g, err := types.GenesisDocFromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: genesis: %w", ErrInvalid, err)
+	}
+	return g, nil
+}
+
+// hostPort strips the scheme of a CometBFT address.
+func hostPort(addr string) string {
+	if i := bytes.Index([]byte(addr), []byte("://")); i >= 0 {
+		return addr[i+3:]
+	}
+	return addr
+}
+
+// FreePorts returns k distinct free TCP ports on 127.0.0.1 (free when
+// asked: another process may take one before it is used).
+func FreePorts(k int) ([]int, error) {
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			_ = l.Close()
+		}
+	}()
+	ports := make([]int, 0, k)
+	for range k {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("testnet: free port: %w", err)
+		}
+		lns = append(lns, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

@@ -1,0 +1,160 @@
+package testnet
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/node"
+	"github.com/vhsm/vhsm/replica/sealed"
+)
+
+func TestGenerateIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	tn, err := Generate(dir, 4, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.N != 4 || tn.T != 1 || len(tn.Homes) != 4 {
+		t.Fatalf("testnet %+v", tn)
+	}
+	gen, err := types.GenesisDocFromFile(filepath.Join(tn.Homes[0], node.GenesisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gen.Validators) != 4 {
+		t.Fatalf("%d validators", len(gen.Validators))
+	}
+	var g app.Genesis
+	if err := json.Unmarshal(gen.AppState, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatalf("app genesis: %v", err)
+	}
+	cc, err := client.Load(tn.ClientPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.N != 4 || cc.T != 1 || len(cc.Replicas) != 4 || cc.ClientID != g.Admin.ID {
+		t.Fatalf("client config %+v", cc)
+	}
+	apis := map[string]bool{}
+	for i, home := range tn.Homes {
+		rc, err := LoadReplicaConfig(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.Index != i+1 || len(rc.Peers) != 3 || rc.APIURL != g.Replicas[i].API || apis[rc.APIListen] {
+			t.Fatalf("replica %d config %+v", i+1, rc)
+		}
+		apis[rc.APIListen] = true
+		if !bytes.Equal(cc.Replicas[i].TLSCert, g.Replicas[i].TLSCert) {
+			t.Fatalf("replica %d: client pins another certificate", i+1)
+		}
+		other, err := os.ReadFile(filepath.Join(home, node.GenesisFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _ := os.ReadFile(filepath.Join(tn.Homes[0], node.GenesisFile))
+		if !bytes.Equal(first, other) {
+			t.Fatalf("replica %d has a different genesis", i+1)
+		}
+		for _, f := range []string{SealKeyFile, ReplicaFile, node.NodeKeyFile, node.PrivValKey} {
+			fi, err := os.Stat(filepath.Join(home, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("replica %d %s mode %v", i+1, f, fi.Mode().Perm())
+			}
+		}
+		st, err := OpenStore(home, false, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{SecretSignKey, SecretDKGKey, SecretTLSKey} {
+			if _, err := st.Get(name); err != nil {
+				t.Fatalf("replica %d secret %s: %v", i+1, name, err)
+			}
+		}
+	}
+	ci, _ := os.Stat(tn.ClientPath)
+	if ci.Mode().Perm() != 0o600 {
+		t.Errorf("client.json mode %v", ci.Mode().Perm())
+	}
+
+	// Second run reuses everything.
+	before, _ := os.ReadFile(filepath.Join(tn.Homes[2], node.GenesisFile))
+	rcBefore, _ := os.ReadFile(filepath.Join(tn.Homes[2], ReplicaFile))
+	tn2, err := Generate(dir, 4, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(filepath.Join(tn2.Homes[2], node.GenesisFile))
+	rcAfter, _ := os.ReadFile(filepath.Join(tn2.Homes[2], ReplicaFile))
+	if !bytes.Equal(before, after) || !bytes.Equal(rcBefore, rcAfter) {
+		t.Fatal("regeneration changed the genesis or replica config")
+	}
+	cc2, _ := client.Load(tn2.ClientPath)
+	if !bytes.Equal(cc2.PrivateKey, cc.PrivateKey) {
+		t.Fatal("regeneration changed the admin key")
+	}
+	if _, err := Generate(dir, 7, Options{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("regenerate with another n: %v", err)
+	}
+}
+
+func TestGeneratePassphrase(t *testing.T) {
+	dir := t.TempDir()
+	cost := &sealed.ScryptParams{N: 1 << 10, R: 8, P: 1}
+	tn, err := Generate(dir, 4, Options{Passphrase: []byte("pw"), Scrypt: cost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(tn.Homes[0], SealKeyFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("key file written for a passphrase testnet: %v", err)
+	}
+	if _, err := OpenStore(tn.Homes[0], true, []byte("pw"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenStore(tn.Homes[0], true, []byte("wrong"), nil, nil); !errors.Is(err, sealed.ErrWrongKey) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+}
+
+// FuzzParseReplicaConfig: the replica.json decoder never panics, and what
+// it accepts re-encodes to a configuration it accepts again, unchanged.
+func FuzzParseReplicaConfig(f *testing.F) {
+	f.Add([]byte(`{"index":1,"n":4,"t":1,"chain_id":"c","p2p_listen":"tcp://127.0.0.1:1","peers":["a@b:1"],"api_listen":"127.0.0.1:2","api_url":"https://127.0.0.1:2"}`))
+	f.Add([]byte(`{"index":0}`))
+	f.Add([]byte(`{} {}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseReplicaConfig(b)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error not ErrInvalid: %v", err)
+			}
+			return
+		}
+		enc, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := ParseReplicaConfig(enc)
+		if err != nil {
+			t.Fatalf("re-encoded config rejected: %v", err)
+		}
+		enc2, _ := json.Marshal(c2)
+		if !bytes.Equal(enc, enc2) {
+			t.Fatal("round trip changed the config")
+		}
+	})
+}
