@@ -710,6 +710,21 @@ func (e *Engine) ordered(ctx context.Context, req *wire.Request, sr *wire.Signed
 			// Committed since the check above: answer from its result.
 			return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
 		}
+		if staleRejection(err) {
+			// This replica may only be behind: the key, client or grant the
+			// request needs can be in a block the others committed and this
+			// one has not applied yet. Give the log a moment to bring it
+			// here (submitted by the up-to-date replicas) before refusing.
+			wctx, cancel := context.WithTimeout(ctx, staleGrace)
+			res, werr := e.cfg.App.WaitResult(wctx, req.Client, req.ID)
+			cancel()
+			if werr == nil {
+				return res, nil
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
 		// Rejected by CheckTx rules: not worth a broadcast.
 		return &app.Result{Code: 1, Error: err.Error()}, nil
 	}
@@ -717,6 +732,22 @@ func (e *Engine) ordered(ctx context.Context, req *wire.Request, sr *wire.Signed
 		return nil, fmt.Errorf("broadcast request: %w", err)
 	}
 	return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
+}
+
+// staleGrace bounds how long a replica waits for a request it would refuse
+// from possibly stale state to be committed through the other replicas.
+const staleGrace = time.Second
+
+// staleRejection reports whether a precheck refusal depends on state that a
+// lagging replica may not have applied yet (a new key, client or grant, a
+// refilled pool), as opposed to a refusal of the request itself.
+func staleRejection(err error) bool {
+	for _, e := range []error{app.ErrUnknownKey, app.ErrUnknownClient, app.ErrUnauthorized, app.ErrPoolEmpty} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(xs []string, s string) bool {

@@ -165,7 +165,7 @@ func New(ctx context.Context, c Config, app abci.Application, log *slog.Logger) 
 		n, nodeErr = cmtnode.NewNode(ctx, cc, pv, nodeKey,
 			proxy.NewLocalClientCreator(app),
 			cmtnode.DefaultGenesisDocProviderFunc(cc),
-			cmtcfg.DefaultDBProvider,
+			dbProvider,
 			cmtnode.DefaultMetricsProvider(cc.Instrumentation),
 			NewLogger(log))
 	})

@@ -82,8 +82,10 @@ type Config struct {
 
 // Server is the replica API server.
 type Server struct {
-	cfg  Config
-	http *http.Server
+	cfg        Config
+	http       *http.Server
+	base       context.Context    // parent of every request's context
+	cancelBase context.CancelFunc // ends in-flight requests at Shutdown
 }
 
 // New builds a server; Serve starts it.
@@ -98,7 +100,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.http = &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return s.base },
 		Handler:           s.Routes(),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cfg.Cert}},
 		ReadHeaderTimeout: 5 * time.Second,
@@ -129,9 +133,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends.
+// Shutdown stops accepting connections, cancels the context of in-flight
+// requests (they answer 503: a request waiting for a block would otherwise
+// hold the shutdown) and waits for them until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.cancelBase()
 	return s.http.Shutdown(ctx)
 }
 

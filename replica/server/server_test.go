@@ -187,3 +187,42 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// blockingHandler waits for its context, like a request waiting for a block.
+type blockingHandler struct{ started chan struct{} }
+
+func (b blockingHandler) Handle(ctx context.Context, _ []byte) (*wire.Response, error) {
+	close(b.started)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestShutdownCancelsInFlight(t *testing.T) {
+	h := blockingHandler{started: make(chan struct{})}
+	s := newTestServer(t, h)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: PinnedClientConfig(s.cfg.Cert.Certificate[0])}}
+	codes := make(chan int, 1)
+	go func() {
+		resp, err := cl.Post("https://"+ln.Addr().String()+"/v1/request", "application/json", bytes.NewReader(validBody(t)))
+		if err != nil {
+			codes <- 0
+			return
+		}
+		resp.Body.Close()
+		codes <- resp.StatusCode
+	}()
+	<-h.started
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a request in flight: %v", err)
+	}
+	if code := <-codes; code != http.StatusServiceUnavailable {
+		t.Fatalf("in-flight request got %d, want 503", code)
+	}
+}

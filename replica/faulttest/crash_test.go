@@ -1,0 +1,213 @@
+package faulttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// loadPools deals enough nonces that a load run never waits for a refill.
+var loadPools = &app.PoolConfig{KeyBatch: 4, KeyLow: 1, NonceBatch: 32, NonceLow: 4}
+
+// TestOneReplicaKilledUnderLoad: with requests in flight, one replica (f =
+// 1) is SIGKILLed; every request still completes with a valid signature
+// and no error reaches the client. Issue 4, scenario 1.
+func TestOneReplicaKilledUnderLoad(t *testing.T) {
+	c := startCluster(t, loadPools)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cl := c.Client()
+	sk, err := cl.GenerateKey(ctx, "load-schnorr", wire.SchemeSchnorr)
+	if err != nil {
+		t.Fatalf("keys.gen schnorr: %v", err)
+	}
+	bk, err := cl.GenerateKey(ctx, "load-bls", wire.SchemeBLS)
+	if err != nil {
+		t.Fatalf("keys.gen bls: %v", err)
+	}
+	// A replica that has not committed keys.gen yet rejects a sign for the
+	// key as unknown (see replica/cluster TestInProcessCluster).
+	if err := c.WaitSynced(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	const workers, perWorker = 3, 6
+	sigs := newSigLog()
+	errs := make(chan error, workers*perWorker)
+	killed := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				if i == 1 && w == 0 {
+					close(killed) // the kill lands while the others sign
+				}
+				msg := msgHash(fmt.Sprintf("load %d/%d", w, i))
+				if i%2 == 0 {
+					sig, err := cl.SignSchnorr(ctx, "load-schnorr", msg, nil)
+					if err == nil {
+						err = sigs.add("load-schnorr", sk.PublicKey, msg, sig)
+					}
+					if err != nil {
+						errs <- fmt.Errorf("worker %d schnorr %d: %w", w, i, err)
+					}
+					continue
+				}
+				sig, err := cl.SignBLS(ctx, "load-bls", msg)
+				if err == nil && !verifyBLS(bk.PublicKey, msg, sig) {
+					err = errors.New("bls signature does not verify (blst)")
+				}
+				if err != nil {
+					errs <- fmt.Errorf("worker %d bls %d: %w", w, i, err)
+				}
+			}
+		}()
+	}
+	<-killed
+	c.Kill(3)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if want := workers * ((perWorker + 1) / 2); sigs.n != want {
+		t.Fatalf("%d schnorr signatures recorded, want %d", sigs.n, want)
+	}
+}
+
+// TestTwoReplicasDown: with f+1 = 2 replicas down no quorum exists:
+// requests fail with a quorum error that says the wait timed out and how
+// many replicas answered, and never return a result. A request pending when
+// the replicas come back completes with a valid signature or fails cleanly;
+// afterwards the cluster serves again. Issue 4, scenario 3.
+func TestTwoReplicasDown(t *testing.T) {
+	// Requests that time out at the client stay in the live replicas'
+	// mempools and run once a quorum is back, consuming nonces: deal
+	// enough that no "pool empty, retry later" follows the recovery.
+	c := startCluster(t, loadPools)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cl := c.Client()
+	sk, err := cl.GenerateKey(ctx, "down-schnorr", wire.SchemeSchnorr)
+	if err != nil {
+		t.Fatalf("keys.gen: %v", err)
+	}
+	bk, err := cl.GenerateKey(ctx, "down-bls", wire.SchemeBLS)
+	if err != nil {
+		t.Fatalf("keys.gen: %v", err)
+	}
+	if err := c.WaitSynced(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sigs := newSigLog()
+	msg := msgHash("before")
+	sig, err := cl.SignSchnorr(ctx, "down-schnorr", msg, nil)
+	if err != nil {
+		t.Fatalf("sign before: %v", err)
+	}
+	if err := sigs.add("down-schnorr", sk.PublicKey, msg, sig); err != nil {
+		t.Fatal(err)
+	}
+
+	c.Kill(2)
+	c.Kill(3)
+	short := clientWith(t, c, "3s")
+	for _, op := range []struct {
+		name string
+		do   func() error
+	}{
+		{"schnorr", func() error {
+			s, err := short.SignSchnorr(ctx, "down-schnorr", msgHash("two down"), nil)
+			if err == nil || s != [64]byte{} {
+				return fmt.Errorf("got a signature (err %v)", err)
+			}
+			return err
+		}},
+		{"bls", func() error {
+			s, err := short.SignBLS(ctx, "down-bls", msgHash("two down"))
+			if err == nil || s != nil {
+				return fmt.Errorf("got a signature (err %v)", err)
+			}
+			return err
+		}},
+		{"keys.gen", func() error {
+			_, err := short.GenerateKey(ctx, "down-new", wire.SchemeBLS)
+			return err
+		}},
+	} {
+		start := time.Now()
+		err := op.do()
+		var qe *client.QuorumError
+		if !errors.As(err, &qe) || !errors.Is(err, client.ErrNoQuorum) {
+			t.Fatalf("%s with two replicas down: want a quorum error, got %v", op.name, err)
+		}
+		if !qe.TimedOut || qe.Valid >= qe.Needed || qe.Needed != 2 || qe.Total != n {
+			t.Fatalf("%s: quorum error %+v", op.name, qe)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("%s: failed after %v, want about the 3s timeout", op.name, d)
+		}
+		t.Logf("%s: %v", op.name, err)
+	}
+
+	// A request pending while the replicas come back.
+	type result struct {
+		sig [64]byte
+		err error
+	}
+	pendingMsg := msgHash("pending across the outage")
+	pending := make(chan result, 1)
+	go func() {
+		s, err := cl.SignSchnorr(ctx, "down-schnorr", pendingMsg, nil)
+		pending <- result{s, err}
+	}()
+	time.Sleep(time.Second)
+	c.Restart(2)
+	c.Restart(3)
+	select {
+	case r := <-pending:
+		if r.err == nil {
+			if err := sigs.add("down-schnorr", sk.PublicKey, pendingMsg, r.sig); err != nil {
+				t.Fatalf("pending request: %v", err)
+			}
+		} else if r.sig != [64]byte{} || !errors.Is(r.err, client.ErrNoQuorum) && !errors.Is(r.err, client.ErrRejected) {
+			t.Fatalf("pending request failed uncleanly: %v", r.err)
+		} else {
+			t.Logf("pending request failed cleanly: %v", r.err)
+		}
+	case <-ctx.Done():
+		t.Fatal("pending request never returned")
+	}
+	if err := c.WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		msg := msgHash(fmt.Sprintf("after %d", i))
+		sig, err := cl.SignSchnorr(ctx, "down-schnorr", msg, nil)
+		if err != nil {
+			t.Fatalf("sign after recovery: %v", err)
+		}
+		if err := sigs.add("down-schnorr", sk.PublicKey, msg, sig); err != nil {
+			t.Fatal(err)
+		}
+		bsig, err := cl.SignBLS(ctx, "down-bls", msg)
+		if err != nil || !verifyBLS(bk.PublicKey, msg, bsig) {
+			t.Fatalf("bls after recovery: %v", err)
+		}
+	}
+	if _, err := cl.GenerateKey(ctx, "down-new", wire.SchemeBLS); err != nil && !errors.Is(err, client.ErrRejected) {
+		t.Fatalf("keys.gen after recovery: %v", err)
+	}
+	if _, err := cl.PublicKey(ctx, "down-new"); err != nil {
+		t.Fatalf("keys.pub after recovery: %v", err)
+	}
+}
