@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	herumi "github.com/herumi/bls-eth-go-binary/bls"
 
@@ -41,29 +39,9 @@ var (
 	ErrNotEnoughPartials = errors.New("bls: not enough valid partial signatures")
 )
 
-// CulpritError reports the replicas whose partial results were invalid.
-// Culprits is sorted and names each misbehaving replica once. Err is the
-// underlying failure of the whole operation, or nil when the operation
-// succeeded despite the culprits (then the error is returned alongside a
-// valid result).
-type CulpritError struct {
-	Culprits []int
-	Err      error
-}
-
-func (e *CulpritError) Error() string {
-	ids := make([]string, len(e.Culprits))
-	for i, c := range e.Culprits {
-		ids[i] = strconv.Itoa(c)
-	}
-	msg := "bls: invalid partial results from replicas " + strings.Join(ids, ",")
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
-
-func (e *CulpritError) Unwrap() error { return e.Err }
+// CulpritError names the replicas whose partial results were invalid; see
+// [vss.CulpritError].
+type CulpritError = vss.CulpritError
 
 // g1 is the group of public keys, verification keys and shares.
 func g1() group.Group { return group.BLS12381G1() }
@@ -157,7 +135,7 @@ func Combine(groupKey group.Point, vks map[int]group.Point, t int, msg []byte, p
 	}
 	if len(valid) < t+1 {
 		if len(culprits) > 0 {
-			return nil, &CulpritError{Culprits: culprits, Err: ErrNotEnoughPartials}
+			return nil, &CulpritError{Scheme: "bls", Culprits: culprits, Err: ErrNotEnoughPartials}
 		}
 		return nil, ErrNotEnoughPartials
 	}
@@ -181,7 +159,7 @@ func Combine(groupKey group.Point, vks map[int]group.Point, t int, msg []byte, p
 		return nil, fmt.Errorf("combine partials: %w", ErrVerify)
 	}
 	if len(culprits) > 0 {
-		return sig.Serialize(), &CulpritError{Culprits: culprits}
+		return sig.Serialize(), &CulpritError{Scheme: "bls", Culprits: culprits}
 	}
 	return sig.Serialize(), nil
 }

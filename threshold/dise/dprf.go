@@ -9,8 +9,6 @@ import (
 	"io"
 	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/vss"
@@ -53,28 +51,9 @@ var (
 	ErrNotEnoughEvaluations = errors.New("dise: not enough valid evaluations")
 )
 
-// CulpritError reports the replicas whose evaluations were invalid.
-// Culprits is sorted. Err is the failure of the whole operation, or nil
-// when t+1 valid evaluations remained and the result was returned
-// alongside this error.
-type CulpritError struct {
-	Culprits []int
-	Err      error
-}
-
-func (e *CulpritError) Error() string {
-	ids := make([]string, len(e.Culprits))
-	for i, c := range e.Culprits {
-		ids[i] = strconv.Itoa(c)
-	}
-	msg := "dise: invalid evaluations from replicas " + strings.Join(ids, ",")
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
-
-func (e *CulpritError) Unwrap() error { return e.Err }
+// CulpritError names the replicas whose partial results were invalid; see
+// [vss.CulpritError].
+type CulpritError = vss.CulpritError
 
 // g1 is the group of the DPRF.
 func g1() group.Group { return group.BLS12381G1() }
@@ -233,7 +212,7 @@ func CombineEvaluations(vks map[int]group.Point, t int, x []byte, evals map[int]
 	}
 	if len(valid) < t+1 {
 		if len(culprits) > 0 {
-			return nil, &CulpritError{Culprits: culprits, Err: ErrNotEnoughEvaluations}
+			return nil, &CulpritError{Scheme: "dise", Culprits: culprits, Err: ErrNotEnoughEvaluations}
 		}
 		return nil, ErrNotEnoughEvaluations
 	}
@@ -244,7 +223,7 @@ func CombineEvaluations(vks map[int]group.Point, t int, x []byte, evals map[int]
 	}
 	w := outputHash(x, Y)
 	if len(culprits) > 0 {
-		return w, &CulpritError{Culprits: culprits}
+		return w, &CulpritError{Scheme: "dise", Culprits: culprits}
 	}
 	return w, nil
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/vss"
@@ -48,29 +46,9 @@ var (
 	ErrNotEnoughPartials = errors.New("schnorr: not enough valid partial signatures")
 )
 
-// CulpritError reports the replicas whose partial results were invalid.
-// Culprits is sorted and names each misbehaving replica once. Err is the
-// underlying failure of the whole operation, or nil when the operation
-// succeeded despite the culprits (then the error is returned alongside a
-// valid result).
-type CulpritError struct {
-	Culprits []int
-	Err      error
-}
-
-func (e *CulpritError) Error() string {
-	ids := make([]string, len(e.Culprits))
-	for i, c := range e.Culprits {
-		ids[i] = strconv.Itoa(c)
-	}
-	msg := "schnorr: invalid partial results from replicas " + strings.Join(ids, ",")
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
-
-func (e *CulpritError) Unwrap() error { return e.Err }
+// CulpritError names the replicas whose partial results were invalid; see
+// [vss.CulpritError].
+type CulpritError = vss.CulpritError
 
 // TaprootMode selects which key a signature verifies against.
 type TaprootMode int
@@ -429,7 +407,7 @@ func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partial
 	}
 	if len(valid) < t+1 {
 		if len(culprits) > 0 {
-			return sig, &CulpritError{Culprits: culprits, Err: ErrNotEnoughPartials}
+			return sig, &CulpritError{Scheme: "schnorr", Culprits: culprits, Err: ErrNotEnoughPartials}
 		}
 		return sig, ErrNotEnoughPartials
 	}
@@ -455,7 +433,7 @@ func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partial
 		return [SignatureLen]byte{}, fmt.Errorf("combine partials: %w", ErrVerify)
 	}
 	if len(culprits) > 0 {
-		return sig, &CulpritError{Culprits: culprits}
+		return sig, &CulpritError{Scheme: "schnorr", Culprits: culprits}
 	}
 	return sig, nil
 }
