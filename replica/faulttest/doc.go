@@ -17,6 +17,9 @@
 //   - TestNoGrantNoAccess: a client without a grant can neither use, list nor
 //     decrypt under another client's key.
 //
+// TestSigLogDetectsReuse checks, without a cluster, that the nonce-reuse
+// detector catches two messages signed with one nonce.
+//
 // Every signature the tests obtain is checked with an independent verifier:
 // btcec's BIP-340 implementation for Schnorr, supranational/blst for BLS.
 // The package has no non-test code besides this comment.

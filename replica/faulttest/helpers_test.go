@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/cluster"
+	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
@@ -350,4 +352,31 @@ func signSchnorrRetry(ctx context.Context, cl *client.Client, keyID string, msg 
 		}
 	}
 	return [64]byte{}, errors.New("nonce pool still empty after 30 tries")
+}
+
+// assertNoSecretsLogged fails if any replica log contains one of secrets,
+// raw, hex or base64 (standard or URL alphabet), or any replica's sealing
+// key file.
+func assertNoSecretsLogged(t *testing.T, c *cluster.Cluster, secrets ...[]byte) {
+	t.Helper()
+	for i := 1; i <= c.Testnet.N; i++ {
+		k, err := os.ReadFile(filepath.Join(c.Home(i), testnet.SealKeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, bytes.TrimSpace(k))
+	}
+	for i := 1; i <= c.Testnet.N; i++ {
+		log, err := os.ReadFile(filepath.Join(c.Home(i), cluster.LogFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, s := range secrets {
+			for _, form := range []string{string(s), hex.EncodeToString(s), base64.StdEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s)} {
+				if len(form) >= 8 && bytes.Contains(log, []byte(form)) {
+					t.Fatalf("replica %d log contains secret #%d", i, j)
+				}
+			}
+		}
+	}
 }
