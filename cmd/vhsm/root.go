@@ -54,6 +54,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.replicaCmd(),
 		c.devnetCmd(),
 		c.broadcastCmd(),
+		c.benchCmd(),
 	)
 	return root
 }

@@ -442,7 +442,12 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 		return nil, fmt.Errorf("%w: %s/%d undecodable", ErrShareUnavailable, it.Session, it.Slot)
 	}
 	c, err := vss.DecodeCommitment(g, it.Commitment)
-	if err != nil || !c.Verify(e.cfg.Me, x) {
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
+	}
+	// Feldman check x·G == Σ_k C_k·me^k: the secret x is multiplied in
+	// constant time, the public commitment evaluated in variable time.
+	if !c.Verify(e.cfg.Me, x) {
 		return nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
 	}
 	return x, nil
@@ -492,7 +497,7 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		resp.Key = &k.Info
 		return resp, nil
 	case wire.OpEncrypt, wire.OpDecrypt:
-		return e.evaluate(resp, req, reject)
+		return e.evaluate(ctx, resp, req, reject)
 	}
 	res, err := e.ordered(ctx, req, &sr)
 	if err != nil {
@@ -656,12 +661,12 @@ func decodeUsed(b []byte) (string, []byte, bool) {
 
 // evaluate answers encrypt and decrypt with this replica's DiSE DPRF
 // evaluation and its DLEQ proof, from committed state only.
-func (e *Engine) evaluate(resp *wire.Response, req *wire.Request, reject func(error) (*wire.Response, error)) (*wire.Response, error) {
+func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Request, reject func(error) (*wire.Response, error)) (*wire.Response, error) {
 	var b wire.EvalBody
 	if err := json.Unmarshal(req.Body, &b); err != nil || len(b.Input) > wire.MaxMessageBytes {
 		return reject(app.ErrBadBody)
 	}
-	k, err := e.cfg.App.AuthorizeUse(req.Client, b.KeyID)
+	k, err := e.authorizeUse(ctx, req.Client, b.KeyID)
 	if err != nil {
 		return reject(err)
 	}
@@ -732,6 +737,28 @@ func (e *Engine) ordered(ctx context.Context, req *wire.Request, sr *wire.Signed
 		return nil, fmt.Errorf("broadcast request: %w", err)
 	}
 	return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
+}
+
+// authorizeUse is App.AuthorizeUse that, when the refusal may only mean
+// this replica is behind (a key or grant committed elsewhere a moment ago),
+// waits up to staleGrace for new blocks before refusing.
+func (e *Engine) authorizeUse(ctx context.Context, client, keyID string) (*app.KeyRecord, error) {
+	deadline := time.NewTimer(staleGrace)
+	defer deadline.Stop()
+	for {
+		changed := e.cfg.App.Changed()
+		k, err := e.cfg.App.AuthorizeUse(client, keyID)
+		if err == nil || !staleRejection(err) {
+			return k, err
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return nil, err
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
 }
 
 // staleGrace bounds how long a replica waits for a request it would refuse

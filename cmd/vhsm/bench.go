@@ -1,0 +1,533 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vhsm/vhsm/replica"
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/testnet"
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// Bench bounds.
+const (
+	benchMaxClients   = 1024
+	benchMaxRequests  = 1_000_000        // per operation
+	benchMaxDuration  = 10 * time.Minute // per operation, also the cap of a --requests run
+	benchDefaultDur   = 10 * time.Second
+	benchProgress     = time.Second // progress line period
+	benchCiphertexts  = 16          // distinct ciphertexts decrypted by the decrypt phase
+	benchMessageBytes = 32
+	benchStopTimeout  = 20 * time.Second // in-process replicas shutting down
+	benchSetupWait    = 10 * time.Second // a new key becoming usable at every replica
+	benchSetupPoll    = 100 * time.Millisecond
+)
+
+// benchOps are the operations of --op all, in order.
+var benchOps = []string{"keygen", "sign", "encrypt", "decrypt"}
+
+// benchOptions are the flags of vhsm bench.
+type benchOptions struct {
+	op, scheme string
+	clients    int
+	duration   time.Duration
+	requests   int
+	replicas   int
+	dir        string
+	cpuProfile string
+	pools      app.PoolConfig
+}
+
+// benchResult is the JSON shape of one operation's measurement.
+type benchResult struct {
+	Op        string       `json:"op"`
+	Scheme    string       `json:"scheme"`
+	Count     int          `json:"count"`
+	Errors    int          `json:"errors"`
+	OpsPerSec float64      `json:"ops_per_sec"`
+	LatencyMS benchLatency `json:"latency_ms"`
+	Clients   int          `json:"clients"`
+	N         int          `json:"n"`
+	T         int          `json:"t"`
+}
+
+// benchLatency summarizes the latencies of the successful requests, in
+// milliseconds.
+type benchLatency struct {
+	Mean   float64 `json:"mean"`
+	StdDev float64 `json:"stddev"`
+	P50    float64 `json:"p50"`
+	P90    float64 `json:"p90"`
+	P99    float64 `json:"p99"`
+}
+
+func (c *cli) benchCmd() *cobra.Command {
+	o := benchOptions{pools: app.DefaultPoolConfig()}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure latency and throughput of keygen, sign, encrypt and decrypt",
+		Long: `Runs --clients concurrent clients issuing one operation for --duration or
+until --requests requests were made, and reports count, errors, ops/s and
+latency (mean, std dev, p50, p90, p99) per operation; --json prints one
+JSON object per operation. Every signature is verified and every
+decryption compared with its plaintext: a wrong result counts as an error.
+
+Without --replicas it uses the cluster of --config (as the other commands).
+With --replicas 4|7 it generates a testnet in a temporary directory (or
+--dir), runs the replicas in this process with the --key-*/--nonce-* pool
+sizes, and removes the temporary directory afterwards. --cpuprofile writes
+a CPU profile of the measured runs (in-process replicas included).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			return c.runBench(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.op, "op", "all", "operation: keygen, sign, encrypt, decrypt or all")
+	f.StringVar(&o.scheme, "scheme", wire.SchemeSchnorr, "signature scheme of keygen and sign: schnorr or bls")
+	f.IntVar(&o.clients, "clients", 1, "concurrent clients")
+	f.DurationVar(&o.duration, "duration", 0, "run each operation this long (default 10s unless --requests)")
+	f.IntVar(&o.requests, "requests", 0, "run each operation until this many requests were made")
+	f.IntVar(&o.replicas, "replicas", 0, "start an in-process cluster of 4 or 7 replicas instead of using --config")
+	f.StringVar(&o.dir, "dir", "", "with --replicas: testnet directory (default a temporary one, removed afterwards)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured runs to this file")
+	f.IntVar(&o.pools.KeyBatch, "key-batch", o.pools.KeyBatch, "with --replicas: keys per key DKG session")
+	f.IntVar(&o.pools.KeyLow, "key-low", o.pools.KeyLow, "with --replicas: key pool low watermark")
+	f.IntVar(&o.pools.NonceBatch, "nonce-batch", o.pools.NonceBatch, "with --replicas: polynomials per nonce DKG session")
+	f.IntVar(&o.pools.NonceLow, "nonce-low", o.pools.NonceLow, "with --replicas: nonce pool low watermark")
+	return cmd
+}
+
+// check validates the flags and fills in the default duration.
+func (o *benchOptions) check() error {
+	if o.op != "all" && !slices.Contains(benchOps, o.op) {
+		return fmt.Errorf("--op must be keygen, sign, encrypt, decrypt or all, not %q", o.op)
+	}
+	if o.scheme != wire.SchemeSchnorr && o.scheme != wire.SchemeBLS {
+		return fmt.Errorf("--scheme must be schnorr or bls, not %q", o.scheme)
+	}
+	if o.clients < 1 || o.clients > benchMaxClients {
+		return fmt.Errorf("--clients must be between 1 and %d", benchMaxClients)
+	}
+	if o.requests < 0 || o.requests > benchMaxRequests {
+		return fmt.Errorf("--requests must be between 1 and %d", benchMaxRequests)
+	}
+	if o.duration < 0 || o.duration > benchMaxDuration {
+		return fmt.Errorf("--duration must be positive and at most %v", benchMaxDuration)
+	}
+	if o.duration == 0 {
+		o.duration = benchMaxDuration
+		if o.requests == 0 {
+			o.duration = benchDefaultDur
+		}
+	}
+	if o.requests == 0 {
+		o.requests = benchMaxRequests
+	}
+	if o.replicas != 0 && o.replicas != 4 && o.replicas != 7 {
+		return fmt.Errorf("--replicas must be 4 or 7")
+	}
+	if o.replicas == 0 && o.dir != "" {
+		return fmt.Errorf("--dir needs --replicas")
+	}
+	return nil
+}
+
+func (c *cli) runBench(ctx context.Context, o benchOptions) (err error) {
+	var cl *client.Client
+	if o.replicas != 0 {
+		var stop func() error
+		cl, stop, err = c.startBenchCluster(ctx, o)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := stop(); serr != nil && err == nil {
+				err = serr
+			}
+		}()
+	} else {
+		cl, err = c.client()
+		if err != nil {
+			return err
+		}
+	}
+	defer cl.Close()
+
+	if o.cpuProfile != "" {
+		f, err := os.OpenFile(o.cpuProfile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	ops := benchOps
+	if o.op != "all" {
+		ops = []string{o.op}
+	}
+	for _, op := range ops {
+		w, err := newBenchWork(ctx, cl, op, o.scheme)
+		if err != nil {
+			return fmt.Errorf("bench %s: set up: %w", op, err)
+		}
+		res := runBenchOp(ctx, cl, w, o, c.stderr)
+		human := fmt.Sprintf("%-8s %-9s clients=%d n=%d t=%d count=%d errors=%d ops/s=%.1f latency ms: mean=%.2f stddev=%.2f p50=%.2f p90=%.2f p99=%.2f",
+			res.Op, res.Scheme, res.Clients, res.N, res.T, res.Count, res.Errors, res.OpsPerSec,
+			res.LatencyMS.Mean, res.LatencyMS.StdDev, res.LatencyMS.P50, res.LatencyMS.P90, res.LatencyMS.P99)
+		if err := c.emit(res, human); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// startBenchCluster generates a testnet and runs its replicas in this
+// process, waits until they are ready, and returns a client for it and a
+// function stopping the replicas (and removing a temporary directory).
+func (c *cli) startBenchCluster(ctx context.Context, o benchOptions) (*client.Client, func() error, error) {
+	dir, temp := o.dir, o.dir == ""
+	if temp {
+		d, err := os.MkdirTemp("", "vhsm-bench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dir = d
+	}
+	cleanup := func() {
+		if temp {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	pools := o.pools
+	tn, err := testnet.Generate(filepath.Join(dir, "net"), o.replicas, testnet.Options{Pools: &pools})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make([]error, len(tn.Homes))
+	var logs []*os.File
+	stop := func() error {
+		cancel()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		var err error
+		select {
+		case <-done:
+			err = errors.Join(errs...)
+		case <-time.After(benchStopTimeout):
+			err = fmt.Errorf("replicas did not stop within %v", benchStopTimeout)
+		}
+		for _, f := range logs {
+			f.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("stop replicas (logs in %s): %w", tn.Dir, err)
+		}
+		cleanup()
+		return nil
+	}
+	for i, home := range tn.Homes {
+		lf, err := os.OpenFile(filepath.Join(home, "replica.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			_ = stop()
+			return nil, nil, err
+		}
+		logs = append(logs, lf)
+		log := slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := replica.Run(runCtx, replica.Config{Home: home, Log: log}); err != nil {
+				errs[i] = fmt.Errorf("replica %d: %w", i+1, err)
+			}
+		}()
+	}
+	cfg, err := client.Load(tn.ClientPath)
+	if err == nil {
+		var cl *client.Client
+		cl, err = client.New(cfg)
+		if err == nil {
+			fmt.Fprintf(c.stderr, "bench: waiting for %d in-process replicas in %s\n", o.replicas, tn.Dir)
+			if err = waitDevnetReady(ctx, cl, nil); err == nil {
+				return cl, stop, nil
+			}
+			cl.Close()
+		}
+	}
+	if serr := stop(); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return nil, nil, err
+}
+
+// benchWork is one operation ready to run: do makes request number i and
+// checks its result, returning an error for a failed or wrong one.
+type benchWork struct {
+	op, scheme string
+	do         func(ctx context.Context, i int) error
+}
+
+// newBenchWork prepares op: the key it uses (and for decrypt the
+// ciphertexts it decrypts) are made here, outside the measurement.
+func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*benchWork, error) {
+	var tag [6]byte
+	if _, err := rand.Read(tag[:]); err != nil {
+		return nil, err
+	}
+	prefix := "bench-" + hex.EncodeToString(tag[:])
+	msg := func(i int) []byte {
+		m := make([]byte, benchMessageBytes)
+		copy(m, fmt.Sprintf("%s-%d", prefix, i))
+		return m
+	}
+	switch op {
+	case "keygen":
+		return &benchWork{op: op, scheme: scheme, do: func(ctx context.Context, i int) error {
+			id := fmt.Sprintf("%s-%d", prefix, i)
+			k, err := cl.GenerateKey(ctx, id, scheme)
+			if err != nil {
+				return err
+			}
+			if k.KeyID != id || k.Scheme != scheme || len(k.PublicKey) == 0 {
+				return fmt.Errorf("keygen returned key %q of scheme %q", k.KeyID, k.Scheme)
+			}
+			return nil
+		}}, nil
+	case "sign":
+		k, err := cl.GenerateKey(ctx, prefix, scheme)
+		if err != nil {
+			return nil, err
+		}
+		return &benchWork{op: op, scheme: scheme, do: func(ctx context.Context, i int) error {
+			m := msg(i)
+			var valid bool
+			switch scheme {
+			case wire.SchemeSchnorr:
+				sig, err := cl.SignSchnorr(ctx, k.KeyID, m, nil)
+				if err != nil {
+					return err
+				}
+				valid, err = client.VerifySchnorr(k.PublicKey, m, sig[:], nil)
+				if err != nil {
+					return err
+				}
+			default:
+				sig, err := cl.SignBLS(ctx, k.KeyID, m)
+				if err != nil {
+					return err
+				}
+				valid, err = client.VerifyBLS(k.PublicKey, m, sig)
+				if err != nil {
+					return err
+				}
+			}
+			if !valid {
+				return errors.New("invalid signature")
+			}
+			return nil
+		}}, nil
+	case "encrypt", "decrypt":
+		k, err := cl.GenerateKey(ctx, prefix, wire.SchemeSymmetric)
+		if err != nil {
+			return nil, err
+		}
+		// Encrypt and decrypt are not ordered: a replica that has not yet
+		// applied the block creating the key refuses them. Wait until the
+		// key is usable before measuring.
+		if err := benchRetry(ctx, func() error { _, err := cl.Encrypt(ctx, k.KeyID, msg(-1)); return err }); err != nil {
+			return nil, err
+		}
+		if op == "encrypt" {
+			return &benchWork{op: op, scheme: wire.SchemeSymmetric, do: func(ctx context.Context, i int) error {
+				ct, err := cl.Encrypt(ctx, k.KeyID, msg(i))
+				if err != nil {
+					return err
+				}
+				if len(ct) <= benchMessageBytes {
+					return fmt.Errorf("ciphertext of %d bytes", len(ct))
+				}
+				return nil
+			}}, nil
+		}
+		pts := make([][]byte, benchCiphertexts)
+		cts := make([][]byte, benchCiphertexts)
+		for j := range cts {
+			pts[j] = msg(j)
+			if cts[j], err = cl.Encrypt(ctx, k.KeyID, pts[j]); err != nil {
+				return nil, err
+			}
+		}
+		return &benchWork{op: op, scheme: wire.SchemeSymmetric, do: func(ctx context.Context, i int) error {
+			j := i % benchCiphertexts
+			pt, err := cl.Decrypt(ctx, k.KeyID, cts[j])
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(pt, pts[j]) {
+				return errors.New("decryption differs from the plaintext")
+			}
+			return nil
+		}}, nil
+	}
+	return nil, fmt.Errorf("unknown operation %q", op)
+}
+
+// benchRetry calls f until it succeeds, ctx ends or benchSetupWait passed,
+// and returns f's last error.
+func benchRetry(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(benchSetupWait)
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(benchSetupPoll):
+		}
+	}
+}
+
+// runBenchOp runs w with o.clients workers until o.requests requests were
+// started or o.duration passed, printing a progress line on progress.
+func runBenchOp(ctx context.Context, cl *client.Client, w *benchWork, o benchOptions, progress io.Writer) benchResult {
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	var next, ok, failed atomic.Int64
+	lat := make([][]time.Duration, o.clients)
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	h0 := benchHeight(ctx, cl)
+	start := time.Now()
+	for k := range o.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(o.requests) {
+					return
+				}
+				t0 := time.Now()
+				err := w.do(ctx, int(i))
+				d := time.Since(t0)
+				if err != nil {
+					if ctx.Err() != nil {
+						return // cut off by the deadline: not counted
+					}
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
+					continue
+				}
+				ok.Add(1)
+				lat[k] = append(lat[k], d)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(benchProgress)
+	defer tick.Stop()
+	line := func() {
+		s := time.Since(start).Seconds()
+		fmt.Fprintf(progress, "\rbench %s %s: %d ok, %d errors, %.1f ops/s, %.0fs ", w.op, w.scheme, ok.Load(), failed.Load(), float64(ok.Load())/s, s)
+	}
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		case <-tick.C:
+			line()
+		}
+	}
+	elapsed := time.Since(start)
+	line()
+	fmt.Fprintln(progress)
+	if h0 > 0 {
+		if blocks := benchHeight(context.WithoutCancel(ctx), cl) - h0; blocks > 0 {
+			fmt.Fprintf(progress, "bench %s: %d blocks committed, %.2f per successful request\n", w.op, blocks, float64(blocks)/float64(max(ok.Load(), 1)))
+		}
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintf(progress, "bench %s: first error: %v\n", w.op, *e)
+	}
+	n, t := cl.Threshold()
+	all := slices.Concat(lat...)
+	return benchResult{
+		Op: w.op, Scheme: w.scheme, Count: len(all), Errors: int(failed.Load()),
+		OpsPerSec: float64(len(all)) / elapsed.Seconds(),
+		LatencyMS: summarize(all), Clients: o.clients, N: n, T: t,
+	}
+}
+
+// benchHeight returns the highest committed height the replicas report (0
+// when none answers within a second).
+func benchHeight(ctx context.Context, cl *client.Client) int64 {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var h int64
+	for _, st := range cl.Status(ctx) {
+		h = max(h, st.Height)
+	}
+	return h
+}
+
+// summarize computes mean, standard deviation and nearest-rank percentiles
+// of ds in milliseconds (all zero for no samples).
+func summarize(ds []time.Duration) benchLatency {
+	if len(ds) == 0 {
+		return benchLatency{}
+	}
+	slices.Sort(ds)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	var sum float64
+	for _, d := range ds {
+		sum += ms(d)
+	}
+	mean := sum / float64(len(ds))
+	var sq float64
+	for _, d := range ds {
+		sq += (ms(d) - mean) * (ms(d) - mean)
+	}
+	pct := func(p float64) float64 {
+		r := int(math.Ceil(p / 100 * float64(len(ds))))
+		return ms(ds[max(r, 1)-1])
+	}
+	return benchLatency{
+		Mean: mean, StdDev: math.Sqrt(sq / float64(len(ds))),
+		P50: pct(50), P90: pct(90), P99: pct(99),
+	}
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchInProcess runs vhsm bench briefly against a 4-replica cluster it
+// starts in process (small pools) and checks every operation's JSON object:
+// its fields, that all requests succeeded, and that the statistics are
+// consistent.
+func TestBenchInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-replica cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	const requests, clients = 12, 3
+	var stdout, stderr bytes.Buffer
+	args := []string{"--json", "bench", "--replicas", "4", "--dir", t.TempDir(),
+		"--op", "all", "--scheme", "bls", "--clients", "3", "--requests", "12", "--duration", "60s",
+		"--key-batch", "16", "--key-low", "8", "--nonce-batch", "16", "--nonce-low", "4"}
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "bench sign bls:") {
+		t.Errorf("no progress line on stderr:\n%s", stderr.String())
+	}
+	dec := json.NewDecoder(&stdout)
+	wantOps := []struct{ op, scheme string }{{"keygen", "bls"}, {"sign", "bls"}, {"encrypt", "symmetric"}, {"decrypt", "symmetric"}}
+	for _, want := range wantOps {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			t.Fatalf("%s: no JSON object: %v", want.op, err)
+		}
+		wantFields(t, obj, "op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t")
+		if obj["op"] != want.op || obj["scheme"] != want.scheme || obj["clients"] != float64(clients) || obj["n"] != 4.0 || obj["t"] != 1.0 {
+			t.Errorf("%s: %v", want.op, obj)
+		}
+		if obj["count"] != float64(requests) || obj["errors"] != 0.0 {
+			t.Errorf("%s: count %v errors %v, want %d and 0", want.op, obj["count"], obj["errors"], requests)
+		}
+		if ops, _ := obj["ops_per_sec"].(float64); ops <= 0 || ops > 1e5 {
+			t.Errorf("%s: ops_per_sec %v", want.op, obj["ops_per_sec"])
+		}
+		lat, _ := obj["latency_ms"].(map[string]any)
+		wantFields(t, lat, "mean", "stddev", "p50", "p90", "p99")
+		p50, p90, p99 := lat["p50"].(float64), lat["p90"].(float64), lat["p99"].(float64)
+		mean, sd := lat["mean"].(float64), lat["stddev"].(float64)
+		if !(0 < p50 && p50 <= p90 && p90 <= p99 && p99 < 60_000 && mean > 0 && mean <= p99 && sd >= 0) {
+			t.Errorf("%s: latencies %v", want.op, lat)
+		}
+		// Bounded throughput: clients requests in flight at most.
+		if ops := obj["ops_per_sec"].(float64); ops > clients*1000/p50*2+1000 {
+			t.Errorf("%s: %v ops/s is impossible with p50 %v ms", want.op, ops, p50)
+		}
+	}
+	if dec.More() {
+		t.Error("more JSON than one object per operation")
+	}
+	if t.Failed() {
+		t.Logf("stderr:\n%s", stderr.String())
+	}
+}
+
+func TestBenchFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--op", "delete"},
+		{"--scheme", "symmetric"},
+		{"--clients", "0"},
+		{"--clients", "5000"},
+		{"--requests", "-1"},
+		{"--duration", "2h"},
+		{"--replicas", "5"},
+		{"--dir", "x"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append([]string{"bench"}, args...), &stdout, &stderr)
+		if err == nil || stdout.Len() != 0 {
+			t.Errorf("bench %v: err %v, stdout %q", args, err, stdout.String())
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	got := summarize(ds)
+	if got.P50 != 50 || got.P90 != 90 || got.P99 != 99 || got.Mean != 50.5 {
+		t.Errorf("summarize 1..100 ms = %+v", got)
+	}
+	// Population standard deviation of 1..100: sqrt((100²−1)/12).
+	if d := got.StdDev - 28.866070; d > 1e-5 || d < -1e-5 {
+		t.Errorf("stddev %v", got.StdDev)
+	}
+	if one := summarize([]time.Duration{3 * time.Millisecond}); one.P50 != 3 || one.P99 != 3 || one.StdDev != 0 {
+		t.Errorf("one sample: %+v", one)
+	}
+	if (summarize(nil) != benchLatency{}) {
+		t.Error("no samples: non-zero summary")
+	}
+}

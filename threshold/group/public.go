@@ -1,0 +1,29 @@
+package group
+
+import (
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+)
+
+// MulPublic returns s·p, like p.Mul(s), for a public point and a public
+// scalar. On secp256k1 it uses decred's variable-time multiplication, whose
+// running time depends on s and p (about 100× faster than the constant-time
+// [Point.Mul] for a small scalar such as a participant index, 4× for a full
+// one); on other groups it is p.Mul(s).
+//
+// Use it only where every input is public: Feldman commitments, verification
+// keys, nonce commitments, participant indices, challenges and binding
+// factors computed from public data. Never with a share, a nonce, a key or
+// anything derived from one: that is what [Point.Mul] is for.
+func MulPublic(p Point, s Scalar) Point {
+	sp, ok := p.(*secpPoint)
+	if !ok {
+		return p.Mul(s)
+	}
+	k := asSecpScalar(s)
+	if sp.isInf() || k.s.IsZero() {
+		return &secpPoint{}
+	}
+	var r secp256k1.JacobianPoint
+	secp256k1.ScalarMultNonConst(&k.s, &sp.p, &r)
+	return normalized(&r)
+}
