@@ -435,6 +435,16 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 		}
 	}
 	if err != nil {
+		if !errors.Is(err, sealed.ErrNotFound) {
+			// A record that exists but cannot be opened (corrupted, not
+			// authentic): the store is damaged, so this replica reports
+			// itself not ready until an operator restores it.
+			e.mu.Lock()
+			if e.shareErr == nil {
+				e.shareErr = fmt.Errorf("share store damaged: %w", err)
+			}
+			e.mu.Unlock()
+		}
 		return nil, fmt.Errorf("%w: %s/%d: %w", ErrShareUnavailable, it.Session, it.Slot, err)
 	}
 	x, err := g.DecodeScalar(b)

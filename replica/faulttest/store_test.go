@@ -162,6 +162,11 @@ func TestDamagedShareStore(t *testing.T) {
 				t.Fatalf("%s: only %d healthy replicas answered a partial", body.KeyID, ok)
 			}
 		}
+		// Having met a damaged record, the replica reports itself not
+		// ready, with the reason, so operators see it.
+		if st := cl.Status(ctx)[r-1]; st.Ready || !strings.Contains(st.Error, "share store damaged") {
+			t.Fatalf("replica %d after reading a corrupted share: ready=%v error=%q", r, st.Ready, st.Error)
+		}
 	})
 }
 
