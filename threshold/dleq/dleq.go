@@ -62,8 +62,9 @@ func (p Proof) Verify(g group.Group, dst []byte, G, H, X, Y group.Point) error {
 	if G.IsIdentity() || H.IsIdentity() || X.IsIdentity() || Y.IsIdentity() {
 		return ErrInvalidProof
 	}
-	A1 := G.Mul(p.Z).Sub(X.Mul(p.C))
-	A2 := H.Mul(p.Z).Sub(Y.Mul(p.C))
+	// Verification multiplies public values only.
+	A1 := group.MulPublic(G, p.Z).Sub(group.MulPublic(X, p.C))
+	A2 := group.MulPublic(H, p.Z).Sub(group.MulPublic(Y, p.C))
 	if !challenge(g, dst, G, H, X, Y, A1, A2).Equal(p.C) {
 		return ErrInvalidProof
 	}

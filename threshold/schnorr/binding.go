@@ -129,13 +129,13 @@ func (p *NoncePair) bindWith(rho group.Scalar) (*PublicNonce, error) {
 	// R = D + ρ·E (FROST, RFC 9591 §4.5 compute_group_commitment, and MuSig2
 	// NonceAgg/Sign with ν = 2, with one binding factor for the whole group
 	// since D and E are already joint).
-	R := p.D.Add(p.E.Mul(rho))
+	R := p.D.Add(group.MulPublic(p.E, rho)) // public values only
 	if R.IsIdentity() {
 		return nil, ErrInvalidKey
 	}
 	bound := &PublicNonce{R: R, Commitments: make(map[int]group.Point, len(p.DCommitments))}
 	for i, Di := range p.DCommitments {
-		Ri := Di.Add(p.ECommitments[i].Mul(rho))
+		Ri := Di.Add(group.MulPublic(p.ECommitments[i], rho))
 		if Ri.IsIdentity() {
 			return nil, ErrInvalidKey
 		}

@@ -335,7 +335,7 @@ func (c *signingContext) verifyPartial(key *PublicKey, nonce *PublicNonce, i int
 		R = R.Neg()
 	}
 	// s_i·G == R_i' + e·(±X_i)
-	want := R.Add(X.Mul(c.e.Mul(c.keySign)))
+	want := R.Add(group.MulPublic(X, c.e.Mul(c.keySign))) // public values only
 	if !secp().BaseMul(s).Equal(want) {
 		return fmt.Errorf("verify partial %d: %w", i, ErrVerify)
 	}
@@ -468,7 +468,7 @@ func Verify(xonlyPub [32]byte, msg []byte, sig [SignatureLen]byte) bool {
 	copy(r[:], sig[:32])
 	e := challenge(r, xonlyPub, msg)
 	// Let R = s·G − e·P.
-	R := g.BaseMul(s).Sub(P.Mul(e))
+	R := g.BaseMul(s).Sub(group.MulPublic(P, e)) // public values only
 	// Fail if is_infinite(R), not has_even_y(R), or x(R) ≠ r.
 	if R.IsIdentity() || !group.HasEvenY(R) {
 		return false
