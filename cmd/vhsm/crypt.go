@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vhsm/vhsm/replica/client"
 )
 
 func (c *cli) encryptCmd() *cobra.Command {
@@ -19,20 +21,17 @@ func (c *cli) encryptCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("plaintext is not valid hex")
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ct, err := cl.Encrypt(cmd.Context(), args[0], pt)
-			if err != nil {
-				return err
-			}
-			out := struct {
-				KeyID      string `json:"key_id"`
-				Ciphertext string `json:"ciphertext"`
-			}{args[0], hex.EncodeToString(ct)}
-			return c.emit(out, out.Ciphertext)
+			return c.withClient(func(cl *client.Client) error {
+				ct, err := cl.Encrypt(cmd.Context(), args[0], pt)
+				if err != nil {
+					return err
+				}
+				out := struct {
+					KeyID      string `json:"key_id"`
+					Ciphertext string `json:"ciphertext"`
+				}{args[0], hex.EncodeToString(ct)}
+				return c.emit(out, out.Ciphertext)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&isHex, "hex", false, "the plaintext is hex-encoded bytes")
@@ -50,29 +49,26 @@ func (c *cli) decryptCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("ciphertext is not valid hex")
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			pt, err := cl.Decrypt(cmd.Context(), args[0], ct)
-			if err != nil {
-				return err
-			}
-			var text string
-			switch {
-			case isHex:
-				text = hex.EncodeToString(pt)
-			case utf8.Valid(pt):
-				text = string(pt)
-			default:
-				return fmt.Errorf("plaintext is not UTF-8 text; use --hex")
-			}
-			out := struct {
-				KeyID     string `json:"key_id"`
-				Plaintext string `json:"plaintext"`
-			}{args[0], text}
-			return c.emit(out, text)
+			return c.withClient(func(cl *client.Client) error {
+				pt, err := cl.Decrypt(cmd.Context(), args[0], ct)
+				if err != nil {
+					return err
+				}
+				var text string
+				switch {
+				case isHex:
+					text = hex.EncodeToString(pt)
+				case utf8.Valid(pt):
+					text = string(pt)
+				default:
+					return fmt.Errorf("plaintext is not UTF-8 text; use --hex")
+				}
+				out := struct {
+					KeyID     string `json:"key_id"`
+					Plaintext string `json:"plaintext"`
+				}{args[0], text}
+				return c.emit(out, text)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&isHex, "hex", false, "print the plaintext hex-encoded")

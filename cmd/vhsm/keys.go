@@ -31,17 +31,14 @@ func (c *cli) keysCmd() *cobra.Command {
 			Short: "Generate a key by the replicas' DKG pool",
 			Args:  cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := c.client()
-				if err != nil {
-					return err
-				}
-				defer cl.Close()
-				k, err := cl.GenerateKey(cmd.Context(), args[0], args[1])
-				if err != nil {
-					return err
-				}
-				kj := toKeyJSON(k)
-				return c.emit(kj, kj.human())
+				return c.withClient(func(cl *client.Client) error {
+					k, err := cl.GenerateKey(cmd.Context(), args[0], args[1])
+					if err != nil {
+						return err
+					}
+					kj := toKeyJSON(k)
+					return c.emit(kj, kj.human())
+				})
 			},
 		},
 		&cobra.Command{
@@ -49,28 +46,25 @@ func (c *cli) keysCmd() *cobra.Command {
 			Short: "List the keys this client may use",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := c.client()
-				if err != nil {
-					return err
-				}
-				defer cl.Close()
-				ks, err := cl.ListKeys(cmd.Context())
-				if err != nil {
-					return err
-				}
-				out := struct {
-					Keys []keyJSON `json:"keys"`
-				}{Keys: make([]keyJSON, 0, len(ks))}
-				lines := make([]string, 0, len(ks))
-				for _, k := range ks {
-					kj := toKeyJSON(k)
-					out.Keys = append(out.Keys, kj)
-					lines = append(lines, kj.human())
-				}
-				if len(lines) == 0 {
-					lines = append(lines, "no keys")
-				}
-				return c.emit(out, strings.Join(lines, "\n"))
+				return c.withClient(func(cl *client.Client) error {
+					ks, err := cl.ListKeys(cmd.Context())
+					if err != nil {
+						return err
+					}
+					out := struct {
+						Keys []keyJSON `json:"keys"`
+					}{Keys: make([]keyJSON, 0, len(ks))}
+					lines := make([]string, 0, len(ks))
+					for _, k := range ks {
+						kj := toKeyJSON(k)
+						out.Keys = append(out.Keys, kj)
+						lines = append(lines, kj.human())
+					}
+					if len(lines) == 0 {
+						lines = append(lines, "no keys")
+					}
+					return c.emit(out, strings.Join(lines, "\n"))
+				})
 			},
 		},
 		&cobra.Command{
@@ -78,17 +72,14 @@ func (c *cli) keysCmd() *cobra.Command {
 			Short: "Show a key's public key",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := c.client()
-				if err != nil {
-					return err
-				}
-				defer cl.Close()
-				k, err := cl.PublicKey(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				kj := toKeyJSON(k)
-				return c.emit(kj, kj.human())
+				return c.withClient(func(cl *client.Client) error {
+					k, err := cl.PublicKey(cmd.Context(), args[0])
+					if err != nil {
+						return err
+					}
+					kj := toKeyJSON(k)
+					return c.emit(kj, kj.human())
+				})
 			},
 		},
 		&cobra.Command{
@@ -96,20 +87,17 @@ func (c *cli) keysCmd() *cobra.Command {
 			Short: "Let another client use a key (owner only)",
 			Args:  cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := c.client()
-				if err != nil {
-					return err
-				}
-				defer cl.Close()
-				if err := cl.GrantKey(cmd.Context(), args[0], args[1]); err != nil {
-					return err
-				}
-				out := struct {
-					KeyID    string `json:"key_id"`
-					ClientID string `json:"client_id"`
-					Granted  bool   `json:"granted"`
-				}{args[0], args[1], true}
-				return c.emit(out, fmt.Sprintf("granted %s to %s", args[0], args[1]))
+				return c.withClient(func(cl *client.Client) error {
+					if err := cl.GrantKey(cmd.Context(), args[0], args[1]); err != nil {
+						return err
+					}
+					out := struct {
+						KeyID    string `json:"key_id"`
+						ClientID string `json:"client_id"`
+						Granted  bool   `json:"granted"`
+					}{args[0], args[1], true}
+					return c.emit(out, fmt.Sprintf("granted %s to %s", args[0], args[1]))
+				})
 			},
 		},
 		&cobra.Command{
@@ -117,19 +105,16 @@ func (c *cli) keysCmd() *cobra.Command {
 			Short: "Disable a key for good (owner or admin)",
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := c.client()
-				if err != nil {
-					return err
-				}
-				defer cl.Close()
-				if err := cl.DisableKey(cmd.Context(), args[0]); err != nil {
-					return err
-				}
-				out := struct {
-					KeyID    string `json:"key_id"`
-					Disabled bool   `json:"disabled"`
-				}{args[0], true}
-				return c.emit(out, fmt.Sprintf("disabled %s", args[0]))
+				return c.withClient(func(cl *client.Client) error {
+					if err := cl.DisableKey(cmd.Context(), args[0]); err != nil {
+						return err
+					}
+					out := struct {
+						KeyID    string `json:"key_id"`
+						Disabled bool   `json:"disabled"`
+					}{args[0], true}
+					return c.emit(out, fmt.Sprintf("disabled %s", args[0]))
+				})
 			},
 		},
 	)
@@ -148,20 +133,17 @@ func (c *cli) clientsCmd() *cobra.Command {
 			if err != nil || len(pub) != 32 {
 				return fmt.Errorf("public key must be 32 bytes of hex")
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			if err := cl.RegisterClient(cmd.Context(), args[0], pub, admin); err != nil {
-				return err
-			}
-			out := struct {
-				ClientID  string `json:"client_id"`
-				PublicKey string `json:"public_key"`
-				Admin     bool   `json:"admin"`
-			}{args[0], hex.EncodeToString(pub), admin}
-			return c.emit(out, fmt.Sprintf("registered %s (admin=%t)", args[0], admin))
+			return c.withClient(func(cl *client.Client) error {
+				if err := cl.RegisterClient(cmd.Context(), args[0], pub, admin); err != nil {
+					return err
+				}
+				out := struct {
+					ClientID  string `json:"client_id"`
+					PublicKey string `json:"public_key"`
+					Admin     bool   `json:"admin"`
+				}{args[0], hex.EncodeToString(pub), admin}
+				return c.emit(out, fmt.Sprintf("registered %s (admin=%t)", args[0], admin))
+			})
 		},
 	}
 	register.Flags().BoolVar(&admin, "admin", false, "give the client administrator rights")

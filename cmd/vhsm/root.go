@@ -78,6 +78,17 @@ func (c *cli) client() (*client.Client, error) {
 	return client.New(cfg)
 }
 
+// withClient runs f with a client built from the configuration and closes
+// the client afterwards.
+func (c *cli) withClient(f func(*client.Client) error) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	return f(cl)
+}
+
 // emit prints v as one JSON object with --json, else the human text.
 func (c *cli) emit(v any, human string) error {
 	if c.jsonOut {

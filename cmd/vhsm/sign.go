@@ -56,45 +56,42 @@ func (c *cli) signCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ctx := cmd.Context()
-			k, err := cl.PublicKey(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			opt, err := taprootOption(taproot, k.Scheme)
-			if err != nil {
-				return err
-			}
-			out := signJSON{KeyID: k.KeyID, Scheme: k.Scheme, Message: args[1], PublicKey: hex.EncodeToString(k.PublicKey)}
-			switch k.Scheme {
-			case wire.SchemeSchnorr:
-				sig, err := cl.SignSchnorr(ctx, k.KeyID, msg, opt)
+			return c.withClient(func(cl *client.Client) error {
+				ctx := cmd.Context()
+				k, err := cl.PublicKey(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				out.Signature = hex.EncodeToString(sig[:])
-				if opt != nil {
-					q, err := client.TaprootOutputKey(k.PublicKey, opt.MerkleRoot)
+				opt, err := taprootOption(taproot, k.Scheme)
+				if err != nil {
+					return err
+				}
+				out := signJSON{KeyID: k.KeyID, Scheme: k.Scheme, Message: args[1], PublicKey: hex.EncodeToString(k.PublicKey)}
+				switch k.Scheme {
+				case wire.SchemeSchnorr:
+					sig, err := cl.SignSchnorr(ctx, k.KeyID, msg, opt)
 					if err != nil {
 						return err
 					}
-					out.PublicKey = hex.EncodeToString(q[:])
+					out.Signature = hex.EncodeToString(sig[:])
+					if opt != nil {
+						q, err := client.TaprootOutputKey(k.PublicKey, opt.MerkleRoot)
+						if err != nil {
+							return err
+						}
+						out.PublicKey = hex.EncodeToString(q[:])
+					}
+				case wire.SchemeBLS:
+					sig, err := cl.SignBLS(ctx, k.KeyID, msg)
+					if err != nil {
+						return err
+					}
+					out.Signature = hex.EncodeToString(sig)
+				default:
+					return fmt.Errorf("key %s is a %s key and cannot sign", k.KeyID, k.Scheme)
 				}
-			case wire.SchemeBLS:
-				sig, err := cl.SignBLS(ctx, k.KeyID, msg)
-				if err != nil {
-					return err
-				}
-				out.Signature = hex.EncodeToString(sig)
-			default:
-				return fmt.Errorf("key %s is a %s key and cannot sign", k.KeyID, k.Scheme)
-			}
-			return c.emit(out, out.Signature)
+				return c.emit(out, out.Signature)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&isHex, "hex", false, "the message is hex-encoded bytes")
@@ -117,39 +114,36 @@ func (c *cli) verifyCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("signature is not valid hex")
 			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			k, err := cl.PublicKey(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			opt, err := taprootOption(taproot, k.Scheme)
-			if err != nil {
-				return err
-			}
-			var valid bool
-			switch k.Scheme {
-			case wire.SchemeSchnorr:
-				valid, err = client.VerifySchnorr(k.PublicKey, msg, sig, opt)
-			case wire.SchemeBLS:
-				valid, err = client.VerifyBLS(k.PublicKey, msg, sig)
-			default:
-				return fmt.Errorf("key %s is a %s key and has no signatures", k.KeyID, k.Scheme)
-			}
-			if err != nil {
-				return err
-			}
-			out := struct {
-				Valid bool `json:"valid"`
-			}{valid}
-			human := "valid"
-			if !valid {
-				human = "invalid"
-			}
-			return c.emit(out, human)
+			return c.withClient(func(cl *client.Client) error {
+				k, err := cl.PublicKey(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				opt, err := taprootOption(taproot, k.Scheme)
+				if err != nil {
+					return err
+				}
+				var valid bool
+				switch k.Scheme {
+				case wire.SchemeSchnorr:
+					valid, err = client.VerifySchnorr(k.PublicKey, msg, sig, opt)
+				case wire.SchemeBLS:
+					valid, err = client.VerifyBLS(k.PublicKey, msg, sig)
+				default:
+					return fmt.Errorf("key %s is a %s key and has no signatures", k.KeyID, k.Scheme)
+				}
+				if err != nil {
+					return err
+				}
+				out := struct {
+					Valid bool `json:"valid"`
+				}{valid}
+				human := "valid"
+				if !valid {
+					human = "invalid"
+				}
+				return c.emit(out, human)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&isHex, "hex", false, "the message is hex-encoded bytes")
