@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/bls"
@@ -106,5 +107,51 @@ func TestSignBLSWrongScheme(t *testing.T) {
 	})
 	if _, err := fc.client().SignBLS(context.Background(), "btc", []byte("m")); !errors.Is(err, ErrScheme) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSignBLSLaggingReplicasRejectFirst(t *testing.T) {
+	// Replicas 1 and 3 have not applied the key's block yet and reject at
+	// once; 2 and 4 answer later with valid partials. t+1 rejections must
+	// not end the round while the outstanding replicas can still succeed.
+	fc, info := blsFake(t, 4, 1, nil, nil)
+	inner := fc.handler
+	fc.handler = func(replica int, req wire.Request, signed []byte) fakeReply {
+		if req.Op == wire.OpSign {
+			if replica%2 == 1 {
+				return fakeReply{status: 404, resp: &wire.Response{Replica: replica, Error: "app: unknown key"}}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		return inner(replica, req, signed)
+	}
+	msg := []byte("attestation")
+	sig, err := fc.client().SignBLS(context.Background(), "eth1", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := VerifyBLS(info.PublicKey, msg, sig); !ok {
+		t.Fatal("signature does not verify")
+	}
+
+	// When three replicas reject, one valid answer cannot make t+1: the
+	// rejection stands without waiting for the fourth.
+	fc.handler = func(replica int, req wire.Request, signed []byte) fakeReply {
+		if req.Op == wire.OpSign {
+			if replica != 4 {
+				return fakeReply{status: 404, resp: &wire.Response{Replica: replica, Error: "app: unknown key"}}
+			}
+			return fakeReply{hang: true}
+		}
+		return inner(replica, req, signed)
+	}
+	start := time.Now()
+	_, err = fc.client().SignBLS(context.Background(), "eth1", msg)
+	var rej *RejectedError
+	if !errors.As(err, &rej) || len(rej.Replicas) != 3 {
+		t.Fatalf("got %v, want a rejection by 3 replicas", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("rejection took %v, want no wait for the silent replica", d)
 	}
 }

@@ -291,7 +291,8 @@ type acceptFunc func(r *round, replica int, resp *wire.Response) (done bool, err
 
 // exchange signs a request, sends it to every replica concurrently, and
 // feeds the answers to accept until it reports done, t+1 replicas reject
-// the request, every replica has answered, or the deadline passes.
+// the request and too few remain to succeed, every replica has answered,
+// or the deadline passes.
 // Replicas still answering when exchange returns finish in the background,
 // bounded by the deadline, so that their connections stay reusable.
 func (c *Client) exchange(ctx context.Context, op string, body any, accept acceptFunc) error {
@@ -344,7 +345,11 @@ func (c *Client) exchangeSigned(ctx context.Context, op string, signed []byte, a
 		if a.resp.Error != "" {
 			reason := sanitize(a.resp.Error)
 			r.rejections[reason] = append(r.rejections[reason], a.replica)
-			if rej := r.rejected(); rej != nil {
+			// t+1 equal rejections include an honest replica's, but an
+			// honest replica that is a few blocks behind rejects what it
+			// has not applied yet ("unknown key"). The rejection is final
+			// only once the replicas still to answer cannot make t+1 valid.
+			if rej := r.rejected(); rej != nil && r.valid+len(c.replicas)-received < r.t+1 {
 				return rej
 			}
 			continue

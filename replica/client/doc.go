@@ -18,7 +18,8 @@
 //
 // Fewer than t+1 valid answers before the deadline yields a [*QuorumError]
 // (errors.Is [ErrNoQuorum]) saying how many replicas answered and naming
-// culprits; t+1 identical rejections yield a [*RejectedError]
+// culprits; t+1 identical rejections, once too few replicas remain to
+// answer validly, yield a [*RejectedError]
 // (errors.Is [ErrRejected]). Successful operations that had to discard
 // wrong answers report them through [WithCulpritHandler].
 //
