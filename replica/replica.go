@@ -6,8 +6,9 @@
 // A replica home is laid out by replica/testnet (see its package
 // documentation). [Run] refuses to start, with an error naming the cause,
 // when the sealed store cannot be opened (wrong passphrase or key file,
-// insecure permissions, damaged records) or when the sealed long-term keys
-// do not match the genesis.
+// insecure permissions, damaged records), when the sealed long-term keys
+// do not match the genesis, or when the test-only Byzantine switch
+// (engine.ByzantineEnv) is set in a build without the vhsm_byzantine tag.
 package replica
 
 import (
@@ -70,6 +71,10 @@ type Config struct {
 // Run runs the replica until ctx ends, then shuts it down cleanly. It
 // returns nil after a shutdown requested through ctx.
 func Run(ctx context.Context, cfg Config) (err error) {
+	// A normal build refuses the test-only Byzantine switch (issue 4).
+	if err := engine.CheckFaultInjection(); err != nil {
+		return fmt.Errorf("replica: %w", err)
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

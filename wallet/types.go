@@ -33,15 +33,15 @@ const (
 // refused operation wraps one of these (errors.Is), carries a message fit
 // for an API client, and never contains a key, share, token or plaintext.
 var (
-	ErrInvalid      = errors.New("wallet: invalid request")      // a field is malformed or out of range
-	ErrNotFound     = errors.New("wallet: not found")            // no such wallet, validator, transaction or token
-	ErrConflict     = errors.New("wallet: conflict")             // idempotency key reused with a different request, label taken, ...
-	ErrInsufficient = errors.New("wallet: insufficient funds")   // spendable (unlocked, mature) UTXOs do not cover amount + fee
-	ErrUnavailable  = errors.New("wallet: backend unavailable")  // HSM quorum or chain backend unreachable; retry later
-	ErrRejected     = errors.New("wallet: rejected by backend")  // the chain backend or the HSM refused the request
-	ErrUnauthorized = errors.New("wallet: unauthorized")         // unknown, revoked or expired token
-	ErrForbidden    = errors.New("wallet: insufficient scope")   // the token lacks the scope
-	ErrUnsupported  = errors.New("wallet: unsupported")          // e.g. a Bitcoin operation on a validator wallet
+	ErrInvalid      = errors.New("wallet: invalid request")     // a field is malformed or out of range
+	ErrNotFound     = errors.New("wallet: not found")           // no such wallet, validator, transaction or token
+	ErrConflict     = errors.New("wallet: conflict")            // idempotency key reused with a different request, label taken, ...
+	ErrInsufficient = errors.New("wallet: insufficient funds")  // spendable (unlocked, mature) UTXOs do not cover amount + fee
+	ErrUnavailable  = errors.New("wallet: backend unavailable") // HSM quorum or chain backend unreachable; retry later
+	ErrRejected     = errors.New("wallet: rejected by backend") // the chain backend or the HSM refused the request
+	ErrUnauthorized = errors.New("wallet: unauthorized")        // unknown, revoked or expired token
+	ErrForbidden    = errors.New("wallet: insufficient scope")  // the token lacks the scope
+	ErrUnsupported  = errors.New("wallet: unsupported")         // e.g. a Bitcoin operation on a validator wallet
 )
 
 // Wallet is a Bitcoin account or an Ethereum validator.

@@ -54,6 +54,11 @@ type benchOptions struct {
 	dir        string
 	cpuProfile string
 	pools      app.PoolConfig
+	// peer is "" or "softhsm"; peerDuration bounds each peer measurement
+	// and peerModule is the PKCS#11 library ("" for the default paths).
+	peer         string
+	peerDuration time.Duration
+	peerModule   string
 }
 
 // benchResult is the JSON shape of one operation's measurement.
@@ -94,7 +99,14 @@ Without --replicas it uses the cluster of --config (as the other commands).
 With --replicas 4|7 it generates a testnet in a temporary directory (or
 --dir), runs the replicas in this process with the --key-*/--nonce-* pool
 sizes, and removes the temporary directory afterwards. --cpuprofile writes
-a CPU profile of the measured runs (in-process replicas included).`,
+a CPU profile of the measured runs (in-process replicas included).
+
+--peer softhsm then measures SoftHSM2 through PKCS#11 on a throw-away
+token (its own SOFTHSM2_CONF and token directory, random PINs, removed
+afterwards): secp256k1 ECDSA signing with 1 and 2 sessions and persisted
+EC key generation, each for --peer-duration; and prints our ops/s divided
+by SoftHSM's for the comparable operations (our Schnorr sign vs its ECDSA
+sign, our keygen vs its persisted keygen).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.check(); err != nil {
@@ -112,6 +124,9 @@ a CPU profile of the measured runs (in-process replicas included).`,
 	f.IntVar(&o.replicas, "replicas", 0, "start an in-process cluster of 4 or 7 replicas instead of using --config")
 	f.StringVar(&o.dir, "dir", "", "with --replicas: testnet directory (default a temporary one, removed afterwards)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured runs to this file")
+	f.StringVar(&o.peer, "peer", "", "also measure a peer HSM and print our ops/s ÷ its ops/s: softhsm")
+	f.DurationVar(&o.peerDuration, "peer-duration", benchPeerDefaultDur, "with --peer: length of each peer measurement")
+	f.StringVar(&o.peerModule, "softhsm-module", "", "with --peer softhsm: path of libsofthsm2.so (default: the distribution's)")
 	f.IntVar(&o.pools.KeyBatch, "key-batch", o.pools.KeyBatch, "with --replicas: keys per key DKG session")
 	f.IntVar(&o.pools.KeyLow, "key-low", o.pools.KeyLow, "with --replicas: key pool low watermark")
 	f.IntVar(&o.pools.NonceBatch, "nonce-batch", o.pools.NonceBatch, "with --replicas: polynomials per nonce DKG session")
@@ -151,16 +166,47 @@ func (o *benchOptions) check() error {
 	if o.replicas == 0 && o.dir != "" {
 		return fmt.Errorf("--dir needs --replicas")
 	}
+	if o.peer != "" && o.peer != benchPeerSoftHSM {
+		return fmt.Errorf("--peer must be %s, not %q", benchPeerSoftHSM, o.peer)
+	}
+	if o.peer == benchPeerSoftHSM && !benchSoftHSMBuilt {
+		_, err := measureSoftHSM(context.Background(), "", 0)
+		return fmt.Errorf("--peer softhsm: %w", err)
+	}
+	if o.peerDuration <= 0 || o.peerDuration > benchMaxDuration {
+		return fmt.Errorf("--peer-duration must be positive and at most %v", benchMaxDuration)
+	}
+	if o.peer == "" && o.peerModule != "" {
+		return fmt.Errorf("--softhsm-module needs --peer softhsm")
+	}
+	if o.peerModule != "" {
+		// Fail before the (long) measurement of our operations.
+		if _, err := os.Stat(o.peerModule); err != nil {
+			return fmt.Errorf("--softhsm-module: %w", err)
+		}
+	}
 	return nil
 }
 
-func (c *cli) runBench(ctx context.Context, o benchOptions) (err error) {
+// runBench measures our operations, then the peer (after the in-process
+// cluster, if any, has stopped) and the ratios of comparable operations.
+func (c *cli) runBench(ctx context.Context, o benchOptions) error {
+	ours, err := c.runBenchOurs(ctx, o)
+	if err != nil || o.peer == "" {
+		return err
+	}
+	return c.runBenchPeer(ctx, o, ours)
+}
+
+// runBenchOurs measures the operations of o against the cluster and returns
+// their results in order.
+func (c *cli) runBenchOurs(ctx context.Context, o benchOptions) (results []benchResult, err error) {
 	var cl *client.Client
 	if o.replicas != 0 {
 		var stop func() error
 		cl, stop, err = c.startBenchCluster(ctx, o)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer func() {
 			if serr := stop(); serr != nil && err == nil {
@@ -170,7 +216,7 @@ func (c *cli) runBench(ctx context.Context, o benchOptions) (err error) {
 	} else {
 		cl, err = c.client()
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	defer cl.Close()
@@ -178,11 +224,11 @@ func (c *cli) runBench(ctx context.Context, o benchOptions) (err error) {
 	if o.cpuProfile != "" {
 		f, err := os.OpenFile(o.cpuProfile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return nil, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return nil, fmt.Errorf("cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -194,20 +240,21 @@ func (c *cli) runBench(ctx context.Context, o benchOptions) (err error) {
 	for _, op := range ops {
 		w, err := newBenchWork(ctx, cl, op, o.scheme)
 		if err != nil {
-			return fmt.Errorf("bench %s: set up: %w", op, err)
+			return nil, fmt.Errorf("bench %s: set up: %w", op, err)
 		}
 		res := runBenchOp(ctx, cl, w, o, c.stderr)
 		human := fmt.Sprintf("%-8s %-9s clients=%d n=%d t=%d count=%d errors=%d ops/s=%.1f latency ms: mean=%.2f stddev=%.2f p50=%.2f p90=%.2f p99=%.2f",
 			res.Op, res.Scheme, res.Clients, res.N, res.T, res.Count, res.Errors, res.OpsPerSec,
 			res.LatencyMS.Mean, res.LatencyMS.StdDev, res.LatencyMS.P50, res.LatencyMS.P90, res.LatencyMS.P99)
 		if err := c.emit(res, human); err != nil {
-			return err
+			return nil, err
 		}
+		results = append(results, res)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	return nil
+	return results, nil
 }
 
 // startBenchCluster generates a testnet and runs its replicas in this

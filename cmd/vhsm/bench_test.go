@@ -12,7 +12,8 @@ import (
 // TestBenchInProcess runs vhsm bench briefly against a 4-replica cluster it
 // starts in process (small pools) and checks every operation's JSON object:
 // its fields, that all requests succeeded, and that the statistics are
-// consistent.
+// consistent. With SoftHSM2 installed it adds --peer softhsm and checks the
+// peer's objects and the keygen ratio.
 func TestBenchInProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 4-replica cluster")
@@ -24,6 +25,12 @@ func TestBenchInProcess(t *testing.T) {
 	args := []string{"--json", "bench", "--replicas", "4", "--dir", t.TempDir(),
 		"--op", "all", "--scheme", "bls", "--clients", "3", "--requests", "12", "--duration", "60s",
 		"--key-batch", "16", "--key-low", "8", "--nonce-batch", "16", "--nonce-low", "4"}
+	_, noPeer := softhsmModule()
+	if noPeer == nil {
+		args = append(args, "--peer", "softhsm", "--peer-duration", "300ms")
+	} else {
+		t.Logf("without --peer softhsm: %v", noPeer)
+	}
 	if err := run(ctx, args, &stdout, &stderr); err != nil {
 		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -59,6 +66,9 @@ func TestBenchInProcess(t *testing.T) {
 			t.Errorf("%s: %v ops/s is impossible with p50 %v ms", want.op, ops, p50)
 		}
 	}
+	if noPeer == nil {
+		checkPeerJSON(t, dec, true)
+	}
 	if dec.More() {
 		t.Error("more JSON than one object per operation")
 	}
@@ -77,6 +87,11 @@ func TestBenchFlags(t *testing.T) {
 		{"--duration", "2h"},
 		{"--replicas", "5"},
 		{"--dir", "x"},
+		{"--peer", "thales"},
+		{"--peer", "softhsm", "--peer-duration", "0s"},
+		{"--peer", "softhsm", "--peer-duration", "1h"},
+		{"--softhsm-module", "/x.so"},
+		{"--peer", "softhsm", "--softhsm-module", "/nonexistent/libsofthsm2.so", "--replicas", "4"},
 	} {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), append([]string{"bench"}, args...), &stdout, &stderr)

@@ -25,8 +25,12 @@ const (
 
 // devnetOptions are the flags of vhsm devnet.
 type devnetOptions struct {
-	dir      string
-	replicas int
+	dir           string
+	replicas      int
+	noWallet      bool
+	walletListen  string
+	btcRegtest    bool
+	blockInterval time.Duration
 }
 
 func (c *cli) devnetCmd() *cobra.Command {
@@ -37,9 +41,20 @@ func (c *cli) devnetCmd() *cobra.Command {
 		Long: `Generates a testnet in --dir (or reuses the one there), starts every replica
 as a child process of this binary, writes DIR/client.json for the client
 commands, waits until every replica is ready and a key can be generated,
-and prints a line containing "ready". Replica logs go to stderr, prefixed
-with the replica's name. SIGINT or SIGTERM stops the replicas; started
-again on the same directory, the devnet resumes with all its keys.`,
+then starts the wallet service (REST API and web wallet, database
+DIR/wallet.db) on --wallet-listen, writes its URL and an admin API token
+into DIR/client.json (api_url, api_token), and prints a line containing
+"ready" and the web wallet's URL. Replica logs go to stderr, prefixed with
+the replica's name. SIGINT or SIGTERM stops everything; started again on
+the same directory, the devnet resumes with all its keys and wallets.
+
+With --btc-regtest it also runs a local btcd on regtest (binary on PATH or
+in $(go env GOPATH)/bin; data in DIR/btcd), creates a "devnet faucet"
+wallet that btcd mines to, mines until Taproot is active and the faucet's
+coinbase outputs are mature, and then mines a block every
+--btc-block-interval while transactions wait in the mempool. Without it the
+wallet service has no Bitcoin backend: Bitcoin routes answer a problem
+saying the network is not configured (validators and raw keys work).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.replicas != 4 && o.replicas != 7 {
@@ -50,6 +65,10 @@ again on the same directory, the devnet resumes with all its keys.`,
 	}
 	cmd.Flags().StringVar(&o.dir, "dir", "vhsm-devnet", "devnet directory (created if absent, reused if present)")
 	cmd.Flags().IntVar(&o.replicas, "replicas", 4, "number of replicas: 4 (f=1) or 7 (f=2)")
+	cmd.Flags().BoolVar(&o.noWallet, "no-wallet", false, "do not start the wallet service")
+	cmd.Flags().StringVar(&o.walletListen, "wallet-listen", "127.0.0.1:8080", "wallet service (API and web wallet) listen address")
+	cmd.Flags().BoolVar(&o.btcRegtest, "btc-regtest", false, "also run a local btcd on regtest wired to the wallet service")
+	cmd.Flags().DurationVar(&o.blockInterval, "btc-block-interval", 5*time.Second, "with --btc-regtest: mine a block this often while the mempool is not empty")
 	return cmd
 }
 
@@ -90,13 +109,32 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 	if err := waitDevnetReady(ctx, cl, children); err != nil {
 		return err
 	}
+	var walletURL string
+	var walletErr <-chan error // nil without a wallet service: never ready
+	if !o.noWallet {
+		dw, err := startDevnetWallet(ctx, dir, tn, o, logs)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if stopErr := dw.close(); stopErr != nil && err == nil {
+				err = fmt.Errorf("stop wallet service: %w", stopErr)
+			}
+		}()
+		walletURL, walletErr = dw.ws.url, dw.ws.serveErr
+	}
 	ready := struct {
-		Ready    bool   `json:"ready"`
-		Replicas int    `json:"replicas"`
-		Dir      string `json:"dir"`
-		Config   string `json:"config"`
-	}{true, len(children), dir, cfgPath}
-	if err := c.emit(ready, fmt.Sprintf("vhsm devnet ready: %d replicas, client config %s (export %s=%s)", len(children), cfgPath, client.ConfigEnv, cfgPath)); err != nil {
+		Ready     bool   `json:"ready"`
+		Replicas  int    `json:"replicas"`
+		Dir       string `json:"dir"`
+		Config    string `json:"config"`
+		WalletURL string `json:"wallet_url,omitempty"`
+	}{true, len(children), dir, cfgPath, walletURL}
+	human := fmt.Sprintf("vhsm devnet ready: %d replicas, client config %s (export %s=%s)", len(children), cfgPath, client.ConfigEnv, cfgPath)
+	if walletURL != "" {
+		human += fmt.Sprintf("; web wallet %s/ (API token: api_token in %s)", walletURL, cfgPath)
+	}
+	if err := c.emit(ready, human); err != nil {
 		return err
 	}
 
@@ -112,6 +150,8 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 		return nil
 	case ch := <-exited:
 		return fmt.Errorf("%s exited unexpectedly: %v", ch.name, ch.err)
+	case err := <-walletErr:
+		return fmt.Errorf("wallet service: %w", err)
 	}
 }
 

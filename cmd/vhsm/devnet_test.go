@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vhsm/vhsm/chains/bitcoin/btcdtest"
 	"github.com/vhsm/vhsm/replica/client"
 )
 
@@ -36,8 +41,9 @@ type devnetProc struct {
 	done chan error
 }
 
-// startDevnet starts bin devnet on dir and waits for its ready line.
-func startDevnet(t *testing.T, bin, dir string) *devnetProc {
+// startDevnet starts bin devnet on dir (with the wallet service on a free
+// port, plus extra flags) and waits for its ready line.
+func startDevnet(t *testing.T, bin, dir string, extra ...string) *devnetProc {
 	t.Helper()
 	logs := filepath.Join(t.TempDir(), "devnet.log")
 	lf, err := os.Create(logs)
@@ -45,7 +51,7 @@ func startDevnet(t *testing.T, bin, dir string) *devnetProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lf.Close() })
-	cmd := exec.Command(bin, "devnet", "--dir", dir, "--replicas", "4")
+	cmd := exec.Command(bin, append([]string{"devnet", "--dir", dir, "--replicas", "4", "--wallet-listen", "127.0.0.1:0"}, extra...)...)
 	cmd.Stderr = lf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -77,8 +83,8 @@ func startDevnet(t *testing.T, bin, dir string) *devnetProc {
 	})
 	select {
 	case line := <-ready:
-		if !strings.Contains(line, filepath.Join(dir, "client.json")) {
-			t.Fatalf("ready line %q does not name the client config", line)
+		if !strings.Contains(line, filepath.Join(dir, "client.json")) || !strings.Contains(line, "web wallet http://127.0.0.1:") {
+			t.Fatalf("ready line %q does not name the client config and the web wallet", line)
 		}
 	case err := <-p.done:
 		t.Fatalf("devnet exited before ready: %v\n%s", err, tail(logs))
@@ -133,11 +139,33 @@ func TestDevnet(t *testing.T) {
 	bin := buildVHSM(t)
 	dir := filepath.Join(t.TempDir(), "net")
 	cfg := filepath.Join(dir, "client.json")
-	dn := startDevnet(t, bin, dir)
+	// With btcd installed the devnet also runs it (--btc-regtest); the
+	// wallet flow is checked below.
+	var extra []string
+	_, btcdErr := btcdtest.Find()
+	if btcdErr == nil {
+		extra = []string{"--btc-regtest", "--btc-block-interval", "500ms"}
+	} else if os.Getenv("CI") != "" {
+		t.Fatalf("btcd is required when CI is set: %v", btcdErr)
+	}
+	dn := startDevnet(t, bin, dir, extra...)
 
 	st, err := os.Stat(cfg)
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("client.json: %v %v", err, st)
+	}
+	apiURL, apiToken := devnetAPI(t, cfg)
+	if code, body := apiGet(t, apiURL+"/v1/keys", apiToken); code != 200 {
+		t.Fatalf("wallet API with the devnet token: %d %s", code, body)
+	}
+	if btcdErr == nil {
+		checkDevnetBitcoin(t, apiURL, apiToken)
+	} else {
+		t.Logf("btcd not installed (%v): --btc-regtest not tested", btcdErr)
+		// No --btc-regtest: Bitcoin wallets are refused with a clear problem.
+		if code, body := apiPost(t, apiURL+"/v1/wallets", apiToken, `{"kind":"bitcoin","network":"regtest"}`); code != 400 || !strings.Contains(body, "not configured") {
+			t.Fatalf("bitcoin wallet without a backend: %d %s", code, body)
+		}
 	}
 
 	// keys gen / pub / list.
@@ -224,7 +252,7 @@ func TestDevnet(t *testing.T) {
 
 	// Restart on the same directory: every key still works.
 	dn.stop(t)
-	dn = startDevnet(t, bin, dir)
+	dn = startDevnet(t, bin, dir, extra...)
 	sig = mustJSON(t, cfg, "sign", "btc-1", "after restart")
 	if v := mustJSON(t, cfg, "verify", "btc-1", "after restart", sig["signature"].(string)); v["valid"] != true {
 		t.Fatalf("verify after restart: %v", v)
@@ -235,7 +263,90 @@ func TestDevnet(t *testing.T) {
 	if dec := mustJSON(t, cfg, "decrypt", "sym-1", ct); dec["plaintext"] != "attack at dawn" {
 		t.Fatalf("decrypt after restart: %v", dec)
 	}
+	// The wallet service is back with the same token.
+	url2, tok2 := devnetAPI(t, cfg)
+	if tok2 != apiToken {
+		t.Fatal("the devnet API token changed across a restart")
+	}
+	if code, body := apiGet(t, url2+"/v1/wallets", tok2); code != 200 || (btcdErr == nil && !strings.Contains(body, `"label":"mine"`)) {
+		t.Fatalf("wallet API after restart: %d %s", code, body)
+	}
 	dn.stop(t)
+}
+
+// devnetAPI reads api_url and api_token from a devnet's client.json (which
+// the client must still parse strictly).
+func devnetAPI(t *testing.T, cfgPath string) (string, string) {
+	t.Helper()
+	cfg, err := client.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cfg.APIURL, "http://127.0.0.1:") || !strings.HasPrefix(cfg.APIToken, "vhsm_") {
+		t.Fatalf("client.json api_url %q, api_token set %v", cfg.APIURL, cfg.APIToken != "")
+	}
+	return cfg.APIURL, cfg.APIToken
+}
+
+// apiPost posts a JSON body with a bearer token and an Idempotency-Key.
+func apiPost(t *testing.T, url, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("test-%d", time.Now().UnixNano()))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// checkDevnetBitcoin walks the wallet flow of a devnet started with
+// --btc-regtest through the REST API: the faucet wallet is funded and
+// mature, a new wallet receives a payment from it, and the devnet's block
+// loop confirms it.
+func checkDevnetBitcoin(t *testing.T, url, tok string) {
+	t.Helper()
+
+	var ws []struct{ ID, Label, Address string }
+	code, body := apiGet(t, url+"/v1/wallets", tok)
+	if err := json.Unmarshal([]byte(body), &ws); code != 200 || err != nil || len(ws) != 1 || ws[0].Label != "devnet faucet" {
+		t.Fatalf("wallets: %d %s", code, body)
+	}
+	faucet := ws[0].ID
+	var bal struct{ Confirmed int64 }
+	_, body = apiGet(t, url+"/v1/wallets/"+faucet+"/balance", tok)
+	if json.Unmarshal([]byte(body), &bal); bal.Confirmed < 100_000_000 {
+		t.Fatalf("faucet balance %s", body)
+	}
+	code, body = apiPost(t, url+"/v1/wallets", tok, `{"kind":"bitcoin","network":"regtest","label":"mine"}`)
+	var w struct{ ID, Address string }
+	if json.Unmarshal([]byte(body), &w); code != 201 {
+		t.Fatalf("create wallet: %d %s", code, body)
+	}
+	code, body = apiPost(t, url+"/v1/wallets/"+faucet+"/transactions", tok, `{"outputs":[{"address":"`+w.Address+`","amount":123456}]}`)
+	var tx struct{ ID, Status string }
+	if json.Unmarshal([]byte(body), &tx); code != 201 || tx.Status != "broadcast" {
+		t.Fatalf("send: %d %s", code, body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body = apiGet(t, url+"/v1/wallets/"+faucet+"/transactions/"+tx.ID, tok)
+		if strings.Contains(body, `"status":"confirmed"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not confirmed after 30 s: %s", body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	_, body = apiGet(t, url+"/v1/wallets/"+w.ID+"/balance", tok)
+	if !strings.Contains(body, `"confirmed":123456`) {
+		t.Fatalf("receiver balance %s", body)
+	}
 }
 
 // logLatencies logs the median latency of a few operations through one

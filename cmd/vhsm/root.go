@@ -55,6 +55,8 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.devnetCmd(),
 		c.broadcastCmd(),
 		c.benchCmd(),
+		c.testnetCmd(),
+		c.walletCmd(),
 	)
 	return root
 }

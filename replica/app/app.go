@@ -35,8 +35,16 @@ type App struct {
 	appHash  []byte
 	block    *overlay                // staged writes of the block being finalized
 	sessions map[string]*dkg.Session // open sessions, rebuilt lazily
-	commitCh chan struct{}           // closed and replaced at every Commit
+	staging  map[string][]byte       // JSON results of the block being finalized, by "client/id"
 	now      func() time.Time
+
+	// rmu guards the channels and the results of the finalized block, so
+	// that the engine's readers never wait for a block being executed.
+	rmu      sync.Mutex
+	commitCh chan struct{}     // closed and replaced at every Commit
+	resultCh chan struct{}     // closed and replaced at every FinalizeBlock and Commit
+	final    map[string][]byte // JSON results of the finalized block not committed yet
+	pending  bool              // a block is finalized and not committed yet
 }
 
 // New opens (or creates) the state in dir and resumes from the last
@@ -55,7 +63,7 @@ func New(dir string, g Genesis, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
 	}
-	a := &App{db: db, g: g, log: log, sessions: map[string]*dkg.Session{}, commitCh: make(chan struct{}), now: time.Now}
+	a := &App{db: db, g: g, log: log, sessions: map[string]*dkg.Session{}, commitCh: make(chan struct{}), resultCh: make(chan struct{}), now: time.Now}
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
@@ -187,6 +195,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.FinalizeBlockReque
 	}
 	now := req.Time.Unix()
 	results := make([]*abcitypes.ExecTxResult, len(req.Txs))
+	a.staging = map[string][]byte{}
 	for i, txb := range req.Txs {
 		data, err := a.deliver(o, txb, now, req.Height)
 		if err != nil && codeOf(err) == 255 {
@@ -208,6 +217,19 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.FinalizeBlockReque
 	}
 	a.block = o
 	a.height = req.Height
+	// The block is decided (CometBFT stored it before calling
+	// FinalizeBlock), so its results are final: a crash before Commit
+	// replays the block and computes the same ones. Publishing them now
+	// lets replicas answer without waiting for the block's storage (the
+	// Commit below and CometBFT's own). This is the same guarantee as
+	// answering after Commit, whose app hash no client checks either; a
+	// consumed nonce is still recorded durably by the engine before its
+	// partial leaves.
+	a.rmu.Lock()
+	a.final, a.staging, a.pending = a.staging, nil, true
+	close(a.resultCh)
+	a.resultCh = make(chan struct{})
+	a.rmu.Unlock()
 	return &abcitypes.FinalizeBlockResponse{TxResults: results, AppHash: bytes.Clone(a.appHash)}, nil
 }
 
@@ -224,8 +246,13 @@ func (a *App) Commit(context.Context, *abcitypes.CommitRequest) (*abcitypes.Comm
 		return nil, fmt.Errorf("commit block %d: %w", a.height, err)
 	}
 	a.block = nil
+	a.rmu.Lock()
+	a.final, a.pending = nil, false
 	close(a.commitCh)
 	a.commitCh = make(chan struct{})
+	close(a.resultCh)
+	a.resultCh = make(chan struct{})
+	a.rmu.Unlock()
 	return &abcitypes.CommitResponse{}, nil
 }
 
@@ -281,6 +308,9 @@ func (a *App) deliver(o *overlay, txb []byte, now, height int64) ([]byte, error)
 	}
 	o.put(pExp+u64(uint64(req.Expires))+rk, []byte{})
 	data, _ := json.Marshal(res)
+	if a.staging != nil {
+		a.staging[rk] = data
+	}
 	if res.Code != 0 {
 		return data, fmt.Errorf("%w", errorOf(res.Code))
 	}

@@ -20,9 +20,34 @@ func (a *App) committed() *overlay { return newOverlay(a.db) }
 
 // Changed returns a channel closed at the next Commit.
 func (a *App) Changed() <-chan struct{} {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
 	return a.commitCh
+}
+
+// AwaitCommit returns once the block finalized last, if it is not committed
+// yet, is committed, so that reads see every result Result has returned.
+func (a *App) AwaitCommit(ctx context.Context) error {
+	a.rmu.Lock()
+	pending, ch := a.pending, a.commitCh
+	a.rmu.Unlock()
+	if !pending {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for commit: %w", ctx.Err())
+	}
+}
+
+// resultsChanged returns a channel closed at the next FinalizeBlock or
+// Commit.
+func (a *App) resultsChanged() <-chan struct{} {
+	a.rmu.Lock()
+	defer a.rmu.Unlock()
+	return a.resultCh
 }
 
 // VerifyRequest authenticates a signed request against the committed client
@@ -40,8 +65,21 @@ func (a *App) VerifyRequest(sr *wire.SignedRequest, now int64) (*wire.Request, *
 	return req, c, nil
 }
 
-// Result returns the committed result of request (client, id), or nil.
+// Result returns the result of request (client, id) in a finalized block,
+// or nil. The block may not be committed yet (see FinalizeBlock): the result
+// is final, but the state it changed is visible to the other read methods
+// only after the Commit.
 func (a *App) Result(client, id string) (*Result, error) {
+	a.rmu.Lock()
+	fr := a.final[client+"/"+id]
+	a.rmu.Unlock()
+	if fr != nil {
+		var r Result
+		if err := json.Unmarshal(fr, &r); err != nil {
+			return nil, fmt.Errorf("app: finalized result: %w", err)
+		}
+		return &r, nil
+	}
 	var r requestRecord
 	ok, err := a.committed().getJSON(pReq+client+"/"+id, &r)
 	if err != nil || !ok {
@@ -50,11 +88,11 @@ func (a *App) Result(client, id string) (*Result, error) {
 	return &r.Result, nil
 }
 
-// WaitResult waits until request (client, id) is committed and returns its
-// result.
+// WaitResult waits until request (client, id) is in a finalized block and
+// returns its result (see Result).
 func (a *App) WaitResult(ctx context.Context, client, id string) (*Result, error) {
 	for {
-		ch := a.Changed()
+		ch := a.resultsChanged()
 		r, err := a.Result(client, id)
 		if err != nil || r != nil {
 			return r, err

@@ -39,6 +39,11 @@ type Config struct {
 	// Timeout bounds one request, as a Go duration ("10s"); empty means
 	// [DefaultTimeout].
 	Timeout string `json:"timeout"`
+	// APIURL and APIToken are optional: the wallet service's base URL and a
+	// bearer token for its REST API, written by vhsm devnet (the client
+	// itself does not use them).
+	APIURL   string `json:"api_url,omitempty"`
+	APIToken string `json:"api_token,omitempty"`
 }
 
 // ReplicaEndpoint is how the client reaches one replica.
@@ -190,6 +195,17 @@ func (c *Config) Validate() error {
 		}
 		if _, err := x509.ParseCertificate(r.TLSCert); err != nil {
 			return fmt.Errorf("%w: replica %d: tls_cert: %v", ErrConfig, r.Index, err)
+		}
+	}
+	if c.APIURL != "" {
+		u, err := url.Parse(c.APIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: api_url must be http(s)://host:port", ErrConfig)
+		}
+	}
+	for i := 0; i < len(c.APIToken); i++ {
+		if c.APIToken[i] <= 0x20 || c.APIToken[i] > 0x7e || i >= 256 {
+			return fmt.Errorf("%w: api_token must be at most 256 printable ASCII characters", ErrConfig)
 		}
 	}
 	if c.Timeout != "" {

@@ -48,6 +48,9 @@ type Options struct {
 	Pools *app.PoolConfig
 	// PhaseTimeout is the engines' DKG phase timeout (engine default when 0).
 	PhaseTimeout time.Duration
+	// Env adds "KEY=value" entries to the environment of replica i's
+	// process (processes only; ignored in process).
+	Env map[int][]string
 }
 
 // Cluster is a running test cluster.
@@ -112,13 +115,24 @@ func start(t testing.TB, dir string, n int, binary string, opts []Options) *Clus
 // directory into a temporary directory and returns its path.
 func BuildBinary(t testing.TB) string {
 	t.Helper()
+	return BuildBinaryTags(t)
+}
+
+// BuildBinaryTags is BuildBinary with the given build tags (for example
+// "vhsm_byzantine", the test-only fault-injection build of replica/engine).
+func BuildBinaryTags(t testing.TB, tags ...string) string {
+	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatalf("cluster: go env GOMOD: %v", err)
 	}
 	root := filepath.Dir(strings.TrimSpace(string(out)))
 	bin := filepath.Join(t.TempDir(), "vhsm")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/vhsm")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, "./cmd/vhsm")...)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cluster: build vhsm: %v\n%s", err, b)
@@ -159,7 +173,7 @@ func (c *Cluster) startOne(i int) error {
 	if c.binary != "" {
 		cmd := exec.Command(c.binary, "replica", "--home", home)
 		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.Env = os.Environ()
+		cmd.Env = append(os.Environ(), c.opts.Env[i]...)
 		if err := cmd.Start(); err != nil {
 			logf.Close()
 			return err
@@ -192,6 +206,17 @@ func (c *Cluster) Kill(i int) {
 	if err := p.stop(syscall.SIGKILL); err != nil {
 		c.t.Logf("cluster: replica %d: %v", i, err)
 	}
+}
+
+// PID returns the process id of replica i, or 0 when it is not running as
+// a process (stopped, or in process).
+func (c *Cluster) PID(i int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.procs[i-1]; p != nil && p.cmd != nil && p.cmd.Process != nil {
+		return p.cmd.Process.Pid
+	}
+	return 0
 }
 
 // Pause freezes replica i's process (SIGSTOP); Resume thaws it (SIGCONT).

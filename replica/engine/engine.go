@@ -91,7 +91,8 @@ type Engine struct {
 	cfg Config
 	sk  group.Scalar
 
-	signMu sync.Mutex // serializes nonce consumption
+	// signMu serializes the consumption of each nonce (striped by nonce).
+	signMu [signStripes]sync.Mutex
 	stepMu sync.Mutex // serializes session processing (step, on-demand derivation)
 
 	mu       sync.Mutex
@@ -305,6 +306,7 @@ func (e *Engine) participate(ctx context.Context, s *app.SessionInfo) error {
 	if msg == nil {
 		return nil
 	}
+	msg = faults.dkgMessage(e, t.sess, msg) // honest: msg itself (faults.go)
 	tx, err := app.SignReplicaTx(e.cfg.Me, e.cfg.SignKey, app.DKGPayload{Session: s.Name, Message: msg.Marshal()})
 	if err != nil {
 		return err
@@ -313,6 +315,9 @@ func (e *Engine) participate(ctx context.Context, s *app.SessionInfo) error {
 		t.voted[v.Phase] = true
 	} else {
 		t.sent[msg.Kind()] = time.Now()
+	}
+	if faults.withhold() {
+		return nil
 	}
 	if err := e.cfg.Broadcast.BroadcastTx(ctx, tx); err != nil {
 		return fmt.Errorf("broadcast %s: %w", msg.Kind(), err)
@@ -360,10 +365,8 @@ func (e *Engine) ensureShares(s *app.SessionInfo) error {
 		e.markStored(s.Name, fmt.Errorf("derive shares of %s: %w", s.Name, err))
 		return err
 	}
-	for b, x := range shares {
-		if err := e.cfg.Shares.Put(shareName(s.Name, b), x.Bytes()); err != nil {
-			return fmt.Errorf("store share: %w", err)
-		}
+	if err := putShares(e.cfg.Shares, s.Name, shares); err != nil {
+		return fmt.Errorf("store share: %w", err)
 	}
 	if err := e.cfg.Shares.Put(completeName(s.Name), []byte{1}); err != nil {
 		return fmt.Errorf("store share marker: %w", err)
@@ -424,7 +427,10 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 	b, err := e.cfg.Shares.Get(shareName(it.Session, it.Slot))
 	if errors.Is(err, sealed.ErrNotFound) {
 		// The session may have completed in the last block, before Run
-		// derived its shares: derive them now.
+		// derived its shares: derive them now. A request answered from
+		// FinalizeBlock may even use an item of a session completed in that
+		// very block, committed a moment later.
+		e.awaitDone(it.Session)
 		if s, serr := e.cfg.App.Session(it.Session); serr == nil && s.Status == app.StatusDone {
 			e.stepMu.Lock()
 			derr := e.ensureShares(s)
@@ -463,15 +469,43 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 	return x, nil
 }
 
+// awaitDone waits, up to staleGrace, until the committed state shows the
+// session closed (done or failed).
+func (e *Engine) awaitDone(session string) {
+	deadline := time.NewTimer(staleGrace)
+	defer deadline.Stop()
+	for {
+		changed := e.cfg.App.Changed()
+		if s, err := e.cfg.App.Session(session); err == nil && s.Status != app.StatusOpen {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
 // Handle executes a whole signed request (the JSON of a wire.SignedRequest)
 // and returns this replica's response. On refusal the response has Error
 // set and the error wraps ErrRejected; other errors are internal (context
 // ended, storage failure) and the response still names the replica.
 func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Response, error) {
 	resp := &wire.Response{Replica: e.cfg.Me}
+	if faults.withhold() {
+		return resp, withheld(ctx)
+	}
 	reject := func(err error) (*wire.Response, error) {
 		resp.Error = err.Error()
 		return resp, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	// Results are answered from FinalizeBlock, before the block is
+	// committed: a client may send its next request (with the client, key
+	// or grant just created) before then. Reads below see the committed
+	// state, so let the finalized block commit first (a few ms at most).
+	if err := e.cfg.App.AwaitCommit(ctx); err != nil {
+		return resp, err
 	}
 	if len(signedRequest) > 2*wire.MaxRequestBytes {
 		return reject(app.ErrTooLarge)
@@ -531,7 +565,7 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		if err != nil {
 			return reject(err)
 		}
-		if resp.Partial, err = bls.PartialSign(x, b.Message); err != nil {
+		if resp.Partial, err = bls.PartialSign(faults.keyShare("bls", x), b.Message); err != nil {
 			return resp, fmt.Errorf("bls partial: %w", err)
 		}
 		return resp, nil
@@ -556,8 +590,9 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 		return resp, fmt.Errorf("engine: committed schnorr sign without nonce")
 	}
 	resp.Nonce = append(append([]byte{}, a.Nonce.Commitment...), a.Nonce.BindingCommitment...)
-	e.signMu.Lock()
-	defer e.signMu.Unlock()
+	mu := &e.signMu[signStripe(usedName(&a.Nonce))]
+	mu.Lock()
+	defer mu.Unlock()
 	rec, err := e.cfg.Shares.Get(usedName(&a.Nonce))
 	switch {
 	case err == nil:
@@ -618,20 +653,73 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 	if err != nil {
 		return resp, fmt.Errorf("bind nonce share: %w", err)
 	}
-	partial, err := schnorr.PartialSign(key, bound, tr, a.Message, x, k)
+	partial, err := schnorr.PartialSign(key, bound, tr, a.Message, faults.keyShare("schnorr", x), k)
 	if err != nil {
 		return resp, fmt.Errorf("schnorr partial: %w", err)
 	}
-	if err := e.cfg.Shares.Put(usedName(&a.Nonce), encodeUsed(a.Nonce.Request, partial)); err != nil {
-		return resp, fmt.Errorf("record nonce use: %w", err)
-	}
-	for _, slot := range []int{a.Nonce.Slot, a.Nonce.BindingSlot} {
-		if err := e.cfg.Shares.Delete(shareName(a.Nonce.Session, slot)); err != nil {
-			e.cfg.Log.Warn("nonce_share_delete_failed", "session", a.Nonce.Session, "slot", slot, "err", err)
-		}
+	if err := e.consume(&a.Nonce, partial); err != nil {
+		return resp, err
 	}
 	resp.Partial = partial
 	return resp, nil
+}
+
+// consume durably records the nonce as consumed by its request, with the
+// partial, and deletes its two shares. A store that can do both in one
+// durable step (sealed.Store.PutDelete, one directory sync) does; the
+// deletions may then land before the record, which is safe: a nonce share
+// gone without its record only makes this one nonce unusable.
+func (e *Engine) consume(n *app.PoolItem, partial []byte) error {
+	shares := []string{shareName(n.Session, n.Slot), shareName(n.Session, n.BindingSlot)}
+	if pd, ok := e.cfg.Shares.(interface {
+		PutDelete(name string, secret []byte, del ...string) error
+	}); ok {
+		if err := pd.PutDelete(usedName(n), encodeUsed(n.Request, partial), shares...); err != nil {
+			return fmt.Errorf("record nonce use: %w", err)
+		}
+		return nil
+	}
+	if err := e.cfg.Shares.Put(usedName(n), encodeUsed(n.Request, partial)); err != nil {
+		return fmt.Errorf("record nonce use: %w", err)
+	}
+	for _, name := range shares {
+		if err := e.cfg.Shares.Delete(name); err != nil {
+			e.cfg.Log.Warn("nonce_share_delete_failed", "session", n.Session, "err", err)
+		}
+	}
+	return nil
+}
+
+// putShares stores the shares of a session's slots, in one batch (one
+// directory sync) when the store supports it (sealed.Store.PutMany).
+func putShares(st ShareStore, session string, shares []group.Scalar) error {
+	if pm, ok := st.(interface{ PutMany([]sealed.Record) error }); ok {
+		recs := make([]sealed.Record, len(shares))
+		for b, x := range shares {
+			recs[b] = sealed.Record{Name: shareName(session, b), Secret: x.Bytes()}
+		}
+		return pm.PutMany(recs)
+	}
+	for b, x := range shares {
+		if err := st.Put(shareName(session, b), x.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// signStripes is the number of locks nonce consumption is striped over:
+// signs with different nonces run in parallel, and two requests for the
+// same nonce (a retry racing the original) are serialized.
+const signStripes = 64
+
+// signStripe maps a nonce record name to its lock.
+func signStripe(name string) int {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return int(h % signStripes)
 }
 
 // taprootOf maps the wire option to threshold/schnorr's: nil is plain
@@ -700,7 +788,7 @@ func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Re
 	if err != nil {
 		return reject(err)
 	}
-	ev, err := dise.Evaluate(x, e.cfg.Me, b.Input, e.cfg.Rand)
+	ev, err := dise.Evaluate(faults.keyShare("dprf", x), e.cfg.Me, b.Input, e.cfg.Rand)
 	if err != nil {
 		return resp, fmt.Errorf("dprf evaluate: %w", err)
 	}
@@ -721,32 +809,62 @@ func (e *Engine) ordered(ctx context.Context, req *wire.Request, sr *wire.Signed
 		return nil, fmt.Errorf("encode tx: %w", err)
 	}
 	if err := e.cfg.App.Precheck(tx); err != nil {
-		if errors.Is(err, app.ErrReplay) {
-			// Committed since the check above: answer from its result.
-			return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
-		}
 		if staleRejection(err) {
 			// This replica may only be behind: the key, client or grant the
 			// request needs can be in a block the others committed and this
-			// one has not applied yet. Give the log a moment to bring it
-			// here (submitted by the up-to-date replicas) before refusing.
-			wctx, cancel := context.WithTimeout(ctx, staleGrace)
-			res, werr := e.cfg.App.WaitResult(wctx, req.Client, req.ID)
-			cancel()
-			if werr == nil {
+			// one has not applied yet, or in the block it has just
+			// finalized and not committed yet (results are answered from
+			// FinalizeBlock, so a client can follow up that fast). Give the
+			// log a moment before refusing.
+			var res *app.Result
+			if res, err = e.recheck(ctx, req, tx, err); res != nil {
 				return res, nil
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 		}
-		// Rejected by CheckTx rules: not worth a broadcast.
-		return &app.Result{Code: 1, Error: err.Error()}, nil
+		switch {
+		case errors.Is(err, app.ErrReplay):
+			// Committed since the check above: answer from its result.
+			return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
+		case err != nil:
+			// Rejected by CheckTx rules: not worth a broadcast.
+			return &app.Result{Code: 1, Error: err.Error()}, nil
+		}
 	}
 	if err := e.cfg.Broadcast.BroadcastTx(ctx, tx); err != nil {
 		return nil, fmt.Errorf("broadcast request: %w", err)
 	}
 	return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
+}
+
+// recheck follows a precheck refusal err that may only mean this replica is
+// behind: until staleGrace passes it waits for commits, returning the
+// request's result once other replicas got it finalized, or nil and the
+// precheck's new verdict (nil when it now passes) once that is no longer a
+// stale refusal.
+func (e *Engine) recheck(ctx context.Context, req *wire.Request, tx []byte, err error) (*app.Result, error) {
+	deadline := time.NewTimer(staleGrace)
+	defer deadline.Stop()
+	for staleRejection(err) {
+		changed := e.cfg.App.Changed()
+		if res, rerr := e.cfg.App.Result(req.Client, req.ID); rerr != nil || res != nil {
+			if rerr != nil {
+				return nil, rerr
+			}
+			return res, nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return nil, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		err = e.cfg.App.Precheck(tx)
+	}
+	return nil, err
 }
 
 // authorizeUse is App.AuthorizeUse that, when the refusal may only mean

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/cluster"
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
@@ -21,14 +22,23 @@ var loadPools = &app.PoolConfig{KeyBatch: 4, KeyLow: 1, NonceBatch: 32, NonceLow
 // and no error reaches the client. Issue 4, scenario 1.
 func TestOneReplicaKilledUnderLoad(t *testing.T) {
 	c := startCluster(t, loadPools)
+	killedUnderLoad(t, c, "load", 3)
+}
+
+// killedUnderLoad runs scenario 1 on c: with requests in flight, the
+// replicas in kill (at most f) are SIGKILLed; every request completes with
+// a valid signature. Keys are named prefix-schnorr and prefix-bls.
+func killedUnderLoad(t *testing.T, c *cluster.Cluster, prefix string, kill ...int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	cl := c.Client()
-	sk, err := cl.GenerateKey(ctx, "load-schnorr", wire.SchemeSchnorr)
+	sKey, bKey := prefix+"-schnorr", prefix+"-bls"
+	sk, err := cl.GenerateKey(ctx, sKey, wire.SchemeSchnorr)
 	if err != nil {
 		t.Fatalf("keys.gen schnorr: %v", err)
 	}
-	bk, err := cl.GenerateKey(ctx, "load-bls", wire.SchemeBLS)
+	bk, err := cl.GenerateKey(ctx, bKey, wire.SchemeBLS)
 	if err != nil {
 		t.Fatalf("keys.gen bls: %v", err)
 	}
@@ -53,16 +63,16 @@ func TestOneReplicaKilledUnderLoad(t *testing.T) {
 				}
 				msg := msgHash(fmt.Sprintf("load %d/%d", w, i))
 				if i%2 == 0 {
-					sig, err := cl.SignSchnorr(ctx, "load-schnorr", msg, nil)
+					sig, err := cl.SignSchnorr(ctx, sKey, msg, nil)
 					if err == nil {
-						err = sigs.add("load-schnorr", sk.PublicKey, msg, sig)
+						err = sigs.add(sKey, sk.PublicKey, msg, sig)
 					}
 					if err != nil {
 						errs <- fmt.Errorf("worker %d schnorr %d: %w", w, i, err)
 					}
 					continue
 				}
-				sig, err := cl.SignBLS(ctx, "load-bls", msg)
+				sig, err := cl.SignBLS(ctx, bKey, msg)
 				if err == nil && !verifyBLS(bk.PublicKey, msg, sig) {
 					err = errors.New("bls signature does not verify (blst)")
 				}
@@ -73,7 +83,9 @@ func TestOneReplicaKilledUnderLoad(t *testing.T) {
 		}()
 	}
 	<-killed
-	c.Kill(3)
+	for _, r := range kill {
+		c.Kill(r)
+	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -94,14 +106,23 @@ func TestTwoReplicasDown(t *testing.T) {
 	// mempools and run once a quorum is back, consuming nonces: deal
 	// enough that no "pool empty, retry later" follows the recovery.
 	c := startCluster(t, loadPools)
+	replicasDown(t, c, "down", 2, 3)
+}
+
+// replicasDown runs scenario 3 on c with the f+1 replicas in down killed;
+// keys are named prefix-schnorr, prefix-bls and prefix-new.
+func replicasDown(t *testing.T, c *cluster.Cluster, prefix string, down ...int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	cl := c.Client()
-	sk, err := cl.GenerateKey(ctx, "down-schnorr", wire.SchemeSchnorr)
+	nrep, tt := c.Testnet.N, (c.Testnet.N-1)/3
+	sKey, bKey, newKey := prefix+"-schnorr", prefix+"-bls", prefix+"-new"
+	sk, err := cl.GenerateKey(ctx, sKey, wire.SchemeSchnorr)
 	if err != nil {
 		t.Fatalf("keys.gen: %v", err)
 	}
-	bk, err := cl.GenerateKey(ctx, "down-bls", wire.SchemeBLS)
+	bk, err := cl.GenerateKey(ctx, bKey, wire.SchemeBLS)
 	if err != nil {
 		t.Fatalf("keys.gen: %v", err)
 	}
@@ -110,37 +131,38 @@ func TestTwoReplicasDown(t *testing.T) {
 	}
 	sigs := newSigLog()
 	msg := msgHash("before")
-	sig, err := cl.SignSchnorr(ctx, "down-schnorr", msg, nil)
+	sig, err := cl.SignSchnorr(ctx, sKey, msg, nil)
 	if err != nil {
 		t.Fatalf("sign before: %v", err)
 	}
-	if err := sigs.add("down-schnorr", sk.PublicKey, msg, sig); err != nil {
+	if err := sigs.add(sKey, sk.PublicKey, msg, sig); err != nil {
 		t.Fatal(err)
 	}
 
-	c.Kill(2)
-	c.Kill(3)
+	for _, r := range down {
+		c.Kill(r)
+	}
 	short := clientWith(t, c, "3s")
 	for _, op := range []struct {
 		name string
 		do   func() error
 	}{
 		{"schnorr", func() error {
-			s, err := short.SignSchnorr(ctx, "down-schnorr", msgHash("two down"), nil)
+			s, err := short.SignSchnorr(ctx, sKey, msgHash("two down"), nil)
 			if err == nil || s != [64]byte{} {
 				return fmt.Errorf("got a signature (err %v)", err)
 			}
 			return err
 		}},
 		{"bls", func() error {
-			s, err := short.SignBLS(ctx, "down-bls", msgHash("two down"))
+			s, err := short.SignBLS(ctx, bKey, msgHash("two down"))
 			if err == nil || s != nil {
 				return fmt.Errorf("got a signature (err %v)", err)
 			}
 			return err
 		}},
 		{"keys.gen", func() error {
-			_, err := short.GenerateKey(ctx, "down-new", wire.SchemeBLS)
+			_, err := short.GenerateKey(ctx, newKey, wire.SchemeBLS)
 			return err
 		}},
 	} {
@@ -150,7 +172,7 @@ func TestTwoReplicasDown(t *testing.T) {
 		if !errors.As(err, &qe) || !errors.Is(err, client.ErrNoQuorum) {
 			t.Fatalf("%s with two replicas down: want a quorum error, got %v", op.name, err)
 		}
-		if !qe.TimedOut || qe.Valid >= qe.Needed || qe.Needed != 2 || qe.Total != n {
+		if !qe.TimedOut || qe.Valid >= qe.Needed || qe.Needed != tt+1 || qe.Total != nrep {
 			t.Fatalf("%s: quorum error %+v", op.name, qe)
 		}
 		if d := time.Since(start); d > 10*time.Second {
@@ -167,16 +189,17 @@ func TestTwoReplicasDown(t *testing.T) {
 	pendingMsg := msgHash("pending across the outage")
 	pending := make(chan result, 1)
 	go func() {
-		s, err := cl.SignSchnorr(ctx, "down-schnorr", pendingMsg, nil)
+		s, err := cl.SignSchnorr(ctx, sKey, pendingMsg, nil)
 		pending <- result{s, err}
 	}()
 	time.Sleep(time.Second)
-	c.Restart(2)
-	c.Restart(3)
+	for _, r := range down {
+		c.Restart(r)
+	}
 	select {
 	case r := <-pending:
 		if r.err == nil {
-			if err := sigs.add("down-schnorr", sk.PublicKey, pendingMsg, r.sig); err != nil {
+			if err := sigs.add(sKey, sk.PublicKey, pendingMsg, r.sig); err != nil {
 				t.Fatalf("pending request: %v", err)
 			}
 		} else if r.sig != [64]byte{} || !errors.Is(r.err, client.ErrNoQuorum) && !errors.Is(r.err, client.ErrRejected) {
@@ -192,22 +215,22 @@ func TestTwoReplicasDown(t *testing.T) {
 	}
 	for i := range 3 {
 		msg := msgHash(fmt.Sprintf("after %d", i))
-		sig, err := cl.SignSchnorr(ctx, "down-schnorr", msg, nil)
+		sig, err := cl.SignSchnorr(ctx, sKey, msg, nil)
 		if err != nil {
 			t.Fatalf("sign after recovery: %v", err)
 		}
-		if err := sigs.add("down-schnorr", sk.PublicKey, msg, sig); err != nil {
+		if err := sigs.add(sKey, sk.PublicKey, msg, sig); err != nil {
 			t.Fatal(err)
 		}
-		bsig, err := cl.SignBLS(ctx, "down-bls", msg)
+		bsig, err := cl.SignBLS(ctx, bKey, msg)
 		if err != nil || !verifyBLS(bk.PublicKey, msg, bsig) {
 			t.Fatalf("bls after recovery: %v", err)
 		}
 	}
-	if _, err := cl.GenerateKey(ctx, "down-new", wire.SchemeBLS); err != nil && !errors.Is(err, client.ErrRejected) {
+	if _, err := cl.GenerateKey(ctx, newKey, wire.SchemeBLS); err != nil && !errors.Is(err, client.ErrRejected) {
 		t.Fatalf("keys.gen after recovery: %v", err)
 	}
-	if _, err := cl.PublicKey(ctx, "down-new"); err != nil {
+	if _, err := cl.PublicKey(ctx, newKey); err != nil {
 		t.Fatalf("keys.pub after recovery: %v", err)
 	}
 }

@@ -87,17 +87,26 @@ func binary(t *testing.T) string {
 // the tail of every replica's log.
 func startCluster(t *testing.T, pools *app.PoolConfig) *cluster.Cluster {
 	t.Helper()
+	return startClusterN(t, n, pools)
+}
+
+// startClusterN is startCluster with nrep replicas.
+func startClusterN(t *testing.T, nrep int, pools *app.PoolConfig) *cluster.Cluster {
+	t.Helper()
 	if pools == nil {
 		pools = smallPools
 	}
 	if testing.Short() {
-		t.Skip("starts a 4-process cluster")
+		t.Skipf("starts a %d-process cluster", nrep)
 	}
-	c := cluster.StartProcesses(t, t.TempDir(), n, binary(t), cluster.Options{Pools: pools, PhaseTimeout: 3 * time.Second})
+	bin := binary(t)
+	start := time.Now()
+	c := cluster.StartProcesses(t, t.TempDir(), nrep, bin, cluster.Options{Pools: pools, PhaseTimeout: 3 * time.Second})
 	t.Cleanup(func() { dumpLogs(t, c) })
 	if err := c.WaitReady(90 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d replicas ready in %v", nrep, time.Since(start).Round(100*time.Millisecond))
 	return c
 }
 

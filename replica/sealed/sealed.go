@@ -27,7 +27,15 @@
 //
 // Files are created 0600 in a 0700 directory. A write goes to a temporary
 // file that is synced, renamed over the record and followed by a sync of the
-// directory, so a crash leaves either the old or the new record.
+// directory, so a crash leaves either the old or the new record. Put, PutMany,
+// PutDelete and Delete return only once their changes are durable.
+//
+// The directory sync is a group commit: writers whose renames or deletions
+// are done wait for one directory sync that started after them, so that
+// concurrent writers (parallel signs, a batch of DKG shares) share one sync
+// instead of queueing for one each. [Store.PutMany] writes a batch of records
+// with one directory sync, and [Store.PutDelete] records a consumed nonce and
+// deletes its shares with one.
 package sealed
 
 import (
@@ -100,8 +108,48 @@ type Store struct {
 		Seal(dst, nonce, plaintext, additionalData []byte) []byte
 		Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
 	}
-	rand io.Reader
-	mu   sync.Mutex // serializes writers per store
+	rand  io.Reader
+	dsync groupSync // the directory's group-committed sync
+}
+
+// groupSync runs a sync function on behalf of many callers: a caller
+// returns after a sync that started after it called has completed, and
+// callers arriving while a sync runs share the next one.
+type groupSync struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	running bool
+	started uint64 // syncs started so far
+	done    uint64 // syncs completed so far (they run one at a time)
+	err     error  // result of the last completed sync
+}
+
+// sync returns the result of a run of fn that started after sync was
+// called. A later run covers the changes of earlier callers, so a caller
+// whose own run was overtaken takes the latest result.
+func (g *groupSync) sync(fn func() error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cond.L == nil {
+		g.cond.L = &g.mu
+	}
+	need := g.started + 1 // the first run that starts after this call
+	for g.done < need {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		g.started++
+		run := g.started
+		g.mu.Unlock()
+		err := fn()
+		g.mu.Lock()
+		g.running = false
+		g.done, g.err = run, err
+		g.cond.Broadcast()
+	}
+	return g.err
 }
 
 // Open opens (creating if needed) the store in dir under key. A new store
@@ -146,27 +194,143 @@ func (s *Store) Dir() string { return s.dir }
 // Put seals secret under name, replacing any previous record; it returns
 // once the record is durable.
 func (s *Store) Put(name string, secret []byte) error {
+	return s.PutDelete(name, secret)
+}
+
+// Record is one named secret of [Store.PutMany].
+type Record struct {
+	Name   string
+	Secret []byte
+}
+
+// PutMany seals every record like Put, with one directory sync for the
+// batch; it returns once all are durable. It checks every name and size
+// before writing anything. On an error some records may have been written
+// (each whole, never torn) and none is reported durable.
+func (s *Store) PutMany(recs []Record) error {
+	for _, r := range recs {
+		if err := checkRecord(r.Name, r.Secret); err != nil {
+			return err
+		}
+	}
+	for len(recs) > 0 {
+		n := min(len(recs), putManyChunk)
+		if err := s.putChunk(recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+	return s.syncDir()
+}
+
+// putManyChunk bounds the temporary files PutMany holds open at once.
+const putManyChunk = 64
+
+// putChunk writes and renames a few checked records, without the directory
+// sync.
+func (s *Store) putChunk(recs []Record) error {
+	// Write every temporary file first and sync them afterwards: the
+	// first sync commits the others' data too on journaling file systems.
+	tmps := make([]*os.File, len(recs))
+	defer func() {
+		for _, f := range tmps {
+			if f != nil {
+				_ = f.Close()
+				_ = os.Remove(f.Name())
+			}
+		}
+	}()
+	for i, r := range recs {
+		rec, err := s.seal(r.Name, r.Secret)
+		if err != nil {
+			return err
+		}
+		if tmps[i], err = writeTemp(s.path(r.Name), rec, 0o600); err != nil {
+			return fmt.Errorf("sealed: write %s: %w", r.Name, err)
+		}
+	}
+	for i, r := range recs {
+		if err := syncClose(tmps[i]); err != nil {
+			return fmt.Errorf("sealed: write %s: %w", r.Name, err)
+		}
+		if err := os.Rename(tmps[i].Name(), s.path(r.Name)); err != nil {
+			return fmt.Errorf("sealed: write %s: %w", r.Name, err)
+		}
+		tmps[i] = nil
+	}
+	return nil
+}
+
+// PutDelete seals secret under name like Put and deletes the records del,
+// with one directory sync; it returns once the record and the deletions
+// are durable. A crash before it returns may leave any subset of the
+// deletions done, with or without the new record: callers put nothing in
+// del whose early loss would be unsafe. A vhsm replica records a consumed
+// nonce share this way and deletes the share itself in the same step; a
+// share lost before its consumption record only makes that one nonce
+// unusable.
+func (s *Store) PutDelete(name string, secret []byte, del ...string) error {
+	if err := checkRecord(name, secret); err != nil {
+		return err
+	}
+	for _, d := range del {
+		if !validName(d) {
+			return ErrInvalidName
+		}
+	}
+	rec, err := s.seal(name, secret)
+	if err != nil {
+		return err
+	}
+	f, err := writeTemp(s.path(name), rec, 0o600)
+	if err == nil {
+		err = syncClose(f)
+		if err == nil {
+			err = os.Rename(f.Name(), s.path(name))
+		}
+		if err != nil {
+			_ = os.Remove(f.Name())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sealed: write %s: %w", name, err)
+	}
+	for _, d := range del {
+		if err := os.Remove(s.path(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("sealed: delete %s: %w", d, err)
+		}
+	}
+	return s.syncDir()
+}
+
+// checkRecord validates a record's name and size.
+func checkRecord(name string, secret []byte) error {
 	if !validName(name) {
 		return ErrInvalidName
 	}
 	if len(secret) > MaxSecretBytes {
 		return fmt.Errorf("sealed: secret too large (%d bytes)", len(secret))
 	}
+	return nil
+}
+
+// seal encrypts secret into the record format under a fresh nonce.
+func (s *Store) seal(name string, secret []byte) ([]byte, error) {
 	nonce := make([]byte, nonceLen)
 	if _, err := io.ReadFull(s.rand, nonce); err != nil {
-		return fmt.Errorf("sealed: read nonce: %w", err)
+		return nil, fmt.Errorf("sealed: read nonce: %w", err)
 	}
 	rec := make([]byte, 0, overhead+len(secret))
 	rec = append(rec, magic...)
 	rec = append(rec, version)
 	rec = append(rec, nonce...)
-	rec = s.aead.Seal(rec, nonce, secret, aad(name))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := WriteFileAtomic(s.path(name), rec, 0o600); err != nil {
-		return fmt.Errorf("sealed: write %s: %w", name, err)
-	}
-	return nil
+	return s.aead.Seal(rec, nonce, secret, aad(name)), nil
+}
+
+// syncDir makes the store directory's renames and deletions durable, in a
+// group commit shared by concurrent writers.
+func (s *Store) syncDir() error {
+	return s.dsync.sync(func() error { return syncDir(s.dir) })
 }
 
 // Get returns the secret sealed under name: ErrNotFound when absent,
@@ -199,12 +363,10 @@ func (s *Store) Delete(name string) error {
 	if !validName(name) {
 		return ErrInvalidName
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := os.Remove(s.path(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("sealed: delete %s: %w", name, err)
 	}
-	return syncDir(s.dir)
+	return s.syncDir()
 }
 
 // open decodes and authenticates one record.
@@ -257,36 +419,46 @@ func ensureDir(dir string) error {
 // WriteFileAtomic writes data to path with perm: temporary file in the same
 // directory, fsync, rename, fsync of the directory.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := writeTemp(path, data, perm)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
+	if err := syncClose(f); err != nil {
+		_ = os.Remove(f.Name())
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := os.Rename(f.Name(), path); err != nil {
+		_ = os.Remove(f.Name())
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	return syncDir(filepath.Dir(path))
+}
+
+// writeTemp writes data with perm to a new temporary file next to path and
+// returns it open and not yet synced; on error nothing is left behind.
+func writeTemp(path string, data []byte, perm fs.FileMode) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err = f.Chmod(perm); err == nil {
+		_, err = f.Write(data)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, err
 	}
-	ok = true
-	return syncDir(dir)
+	return f, nil
+}
+
+// syncClose syncs and closes f (closing it even when the sync fails).
+func syncClose(f *os.File) error {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func syncDir(dir string) error {

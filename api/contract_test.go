@@ -1,0 +1,365 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vhsm/vhsm/chains/ethereum"
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/wallet"
+	"github.com/vhsm/vhsm/wallet/wallettest"
+)
+
+// apiClient calls a running API over HTTP and validates every answer
+// against the OpenAPI document.
+type apiClient struct {
+	t    *testing.T
+	base string
+}
+
+func (c *apiClient) do(method, path, token string, body any, hdr ...string) (int, http.Header, []byte) {
+	c.t.Helper()
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(raw))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if res.StatusCode >= 400 {
+		checkProblem(c.t, res.StatusCode, res.Header, b)
+	}
+	// Validate against the document with the path relative to the server.
+	vreq, _ := http.NewRequest(method, path, nil)
+	vreq.Header = req.Header.Clone()
+	checkResponse(c.t, vreq, raw, res.StatusCode, res.Header, b)
+	return res.StatusCode, res.Header, b
+}
+
+// want calls do and requires status, decoding the JSON answer into out.
+func (c *apiClient) want(status int, out any, method, path, token string, body any, hdr ...string) []byte {
+	c.t.Helper()
+	code, _, b := c.do(method, path, token, body, hdr...)
+	if code != status {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, code, status, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	return b
+}
+
+// TestContract exercises every route against a real devnet (4-replica
+// cluster, btcd regtest, the real wallet service) through an HTTP server,
+// validating each request and response against openapi.json.
+func TestContract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster and btcd")
+	}
+	start := time.Now()
+	env := wallettest.Start(t, wallettest.Options{Track: true})
+	t.Logf("environment up in %v", time.Since(start).Round(time.Millisecond))
+	metrics := NewMetrics(nil)
+	h, err := New(Config{Wallets: env.Service, HSM: env.HSM, Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	admin, created, err := env.Service.EnsureBootstrapToken(ctx, "contract-admin")
+	if err != nil || !created {
+		t.Fatalf("bootstrap token: %v (created %v)", err, created)
+	}
+	c := &apiClient{t: t, base: srv.URL}
+	var readTok, spendTok string
+
+	t.Run("service", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		c.want(200, nil, "GET", "/healthz", "", nil)
+		var rd readiness
+		c.want(200, &rd, "GET", "/readyz", admin, nil)
+		if !rd.Ready || rd.ReadyReplicas < 2 || rd.Needed != 2 {
+			t.Errorf("readiness %+v", rd)
+		}
+		b := c.want(200, nil, "GET", "/openapi.json", admin, nil)
+		if !bytes.Equal(b, OpenAPI) {
+			t.Error("served document differs from the embedded one")
+		}
+		c.want(401, nil, "GET", "/readyz", "", nil)
+	})
+
+	t.Run("tokens", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		var rt, st, tmp createdToken
+		c.want(201, &rt, "POST", "/v1/tokens", admin, map[string]any{"name": "reader", "scopes": []string{"read"}})
+		c.want(201, &st, "POST", "/v1/tokens", admin, map[string]any{"name": "spender", "scopes": []string{"spend"}, "ttl_seconds": 3600})
+		c.want(201, &tmp, "POST", "/v1/tokens", admin, map[string]any{"name": "temp", "scopes": []string{"read"}})
+		readTok, spendTok = rt.Secret, st.Secret
+		if st.ExpiresAt == nil || !strings.HasPrefix(rt.Secret, "vhsm_") {
+			t.Errorf("token records: %+v %+v", rt.Token, st.Token)
+		}
+		var list []wallet.Token
+		b := c.want(200, &list, "GET", "/v1/tokens", admin, nil)
+		if len(list) < 4 || strings.Contains(string(b), rt.Secret) {
+			t.Errorf("token list: %d tokens (or a secret leaked)", len(list))
+		}
+		c.want(200, nil, "GET", "/v1/wallets", tmp.Secret, nil)
+		c.want(204, nil, "DELETE", "/v1/tokens/"+tmp.ID, admin, nil)
+		c.want(401, nil, "GET", "/v1/wallets", tmp.Secret, nil)
+		c.want(403, nil, "GET", "/v1/tokens", spendTok, nil)
+		c.want(404, nil, "DELETE", "/v1/tokens/tok_ffffffffffffffff", admin, nil)
+	})
+
+	var w wallet.Wallet
+	t.Run("wallets", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		req := map[string]any{"kind": "bitcoin", "network": "regtest", "label": "contract wallet"}
+		c.want(201, &w, "POST", "/v1/wallets", spendTok, req, "Idempotency-Key", "create-1")
+		var again wallet.Wallet
+		c.want(201, &again, "POST", "/v1/wallets", spendTok, req, "Idempotency-Key", "create-1")
+		if again.ID != w.ID || w.Address == "" || w.Label != "contract wallet" {
+			t.Fatalf("idempotent create: %+v then %+v", w, again)
+		}
+		req["label"] = "other"
+		c.want(409, nil, "POST", "/v1/wallets", spendTok, req, "Idempotency-Key", "create-1")
+		c.want(403, nil, "POST", "/v1/wallets", readTok, req)
+		c.want(400, nil, "POST", "/v1/wallets", spendTok, map[string]any{"kind": "bitcoin", "network": "mainnet"}) // not configured
+		var list []wallet.Wallet
+		c.want(200, &list, "GET", "/v1/wallets", readTok, nil)
+		found := false
+		for _, x := range list {
+			found = found || x.ID == w.ID
+		}
+		if !found {
+			t.Errorf("wallet %s not listed", w.ID)
+		}
+		var got wallet.Wallet
+		c.want(200, &got, "GET", "/v1/wallets/"+w.ID, readTok, nil)
+		var addr addressBody
+		c.want(200, &addr, "GET", "/v1/wallets/"+w.ID+"/address", readTok, nil)
+		if addr.Address != w.Address || got.Address != w.Address {
+			t.Errorf("address %q / %q, want %q", addr.Address, got.Address, w.Address)
+		}
+		if b := c.want(200, nil, "GET", "/v1/wallets/"+w.ID+"/address/qr.png?size=200", readTok, nil); !bytes.HasPrefix(b, []byte("\x89PNG")) {
+			t.Error("qr.png is not a PNG")
+		}
+		c.want(404, nil, "GET", "/v1/wallets/w_ffffffffffffffffffffffff", readTok, nil)
+	})
+	if w.ID == "" {
+		t.Fatal("no wallet")
+	}
+
+	t.Run("fund", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		env.Fund(w.Address, 60_000, 80_000, 100_000)
+		env.Mine(1)
+		var bal wallet.Balance
+		c.want(200, &bal, "GET", "/v1/wallets/"+w.ID+"/balance", readTok, nil)
+		if bal.Confirmed != 240_000 {
+			t.Fatalf("balance %+v, want 240000 confirmed", bal)
+		}
+		var us []wallet.UTXO
+		c.want(200, &us, "GET", "/v1/wallets/"+w.ID+"/utxos", readTok, nil)
+		if len(us) != 3 {
+			t.Fatalf("%d utxos, want 3", len(us))
+		}
+	})
+
+	dest := env.FundedWallet("destination") // another wallet of the same service
+	var sent wallet.Transaction
+	t.Run("send", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 50_000}}, "fee_rate": 2, "note": "rent"}
+		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/transactions", spendTok, req) // no Idempotency-Key
+		dry := map[string]any{"outputs": req["outputs"], "fee_rate": 2, "dry_run": true}
+		var review wallet.Transaction
+		c.want(200, &review, "POST", "/v1/wallets/"+w.ID+"/transactions", spendTok, dry)
+		if review.Status != wallet.StatusBuilt || review.Fee <= 0 || review.VSize <= 0 {
+			t.Errorf("dry run review %+v", review)
+		}
+		c.want(201, &sent, "POST", "/v1/wallets/"+w.ID+"/transactions", spendTok, req, "Idempotency-Key", "send-1")
+		if sent.Status != wallet.StatusBroadcast || sent.TxID == "" || sent.Amount != 50_000 {
+			t.Fatalf("send: %+v", sent)
+		}
+		var retry wallet.Transaction
+		c.want(201, &retry, "POST", "/v1/wallets/"+w.ID+"/transactions", spendTok, req, "Idempotency-Key", "send-1")
+		if retry.ID != sent.ID || retry.TxID != sent.TxID {
+			t.Fatalf("retry created another transaction: %s vs %s", retry.ID, sent.ID)
+		}
+		c.want(403, nil, "POST", "/v1/wallets/"+w.ID+"/transactions", readTok, req, "Idempotency-Key", "send-2")
+		big := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 1_000_000_000}}}
+		_, _, b := c.do("POST", "/v1/wallets/"+w.ID+"/transactions", spendTok, big, "Idempotency-Key", "send-big")
+		if kind, _ := problemType(t, b); kind != ProblemInsufficient {
+			t.Errorf("overspend: %s", b)
+		}
+		env.Mine(1)
+		deadline := time.Now().Add(30 * time.Second)
+		var got wallet.Transaction
+		for {
+			c.want(200, &got, "GET", "/v1/wallets/"+w.ID+"/transactions/"+sent.ID, readTok, nil)
+			if got.Status == wallet.StatusConfirmed || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		if got.Status != wallet.StatusConfirmed || got.Confirmations < 1 || got.Note != "rent" {
+			t.Fatalf("after a block: %+v", got)
+		}
+		var hist []wallet.Transaction
+		c.want(200, &hist, "GET", "/v1/wallets/"+w.ID+"/transactions", readTok, nil)
+		found := false
+		for _, x := range hist {
+			found = found || x.ID == sent.ID
+		}
+		if !found {
+			t.Errorf("history lacks %s", sent.ID)
+		}
+	})
+
+	t.Run("psbt", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 20_000}}, "fee_rate": 3}
+		var built wallet.Transaction
+		c.want(201, &built, "POST", "/v1/wallets/"+w.ID+"/psbt", spendTok, req, "Idempotency-Key", "psbt-1")
+		if built.Status != wallet.StatusBuilt || built.PSBT == "" {
+			t.Fatalf("built: %+v", built)
+		}
+		var signed wallet.Transaction
+		c.want(200, &signed, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": built.PSBT, "broadcast": true}, "Idempotency-Key", "psbt-sign-1")
+		if signed.RawTx == "" || signed.Status != wallet.StatusBroadcast {
+			t.Fatalf("signed: %+v", signed)
+		}
+		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": base64.StdEncoding.EncodeToString([]byte("psbt\xffjunk"))})
+	})
+
+	t.Run("validators", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		var v wallet.Validator
+		req := map[string]any{"network": "hoodi", "label": "val", "withdrawal_address": "0x" + strings.Repeat("ab", 20)}
+		c.want(201, &v, "POST", "/v1/validators", spendTok, req, "Idempotency-Key", "val-1")
+		var got wallet.Validator
+		c.want(200, &got, "GET", "/v1/validators/"+v.ID, readTok, nil)
+		var list []wallet.Validator
+		c.want(200, &list, "GET", "/v1/validators", readTok, nil)
+		if got.ID != v.ID || len(list) == 0 || got.Kind != wallet.KindValidator {
+			t.Fatalf("validator %+v, list %d", got, len(list))
+		}
+		_, hdr, b := c.do("POST", "/v1/validators/"+v.ID+"/deposit-data", spendTok, nil)
+		if !strings.HasPrefix(hdr.Get("Content-Disposition"), `attachment; filename="deposit_data-`) {
+			t.Errorf("Content-Disposition %q", hdr.Get("Content-Disposition"))
+		}
+		entries, err := ethereum.ParseDepositFile(b)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("deposit file: %v: %s", err, b)
+		}
+		net, _ := ethereum.NetworkByName("hoodi")
+		if err := entries[0].Verify(net); err != nil {
+			t.Fatalf("deposit does not verify: %v", err)
+		}
+		var ex ethereum.SignedVoluntaryExit
+		c.want(200, &ex, "POST", "/v1/validators/"+v.ID+"/exit", spendTok, map[string]any{"validator_index": 12345, "epoch": 1000})
+		var pub ethereum.Pubkey
+		pb, _ := hex.DecodeString(v.PublicKey)
+		copy(pub[:], pb)
+		if err := ex.Verify(net, pub); err != nil {
+			t.Fatalf("exit does not verify: %v", err)
+		}
+		c.want(404, nil, "GET", "/v1/validators/"+w.ID, readTok, nil)
+	})
+
+	t.Run("keys", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		suffix := fmt.Sprintf("%d", time.Now().UnixNano())
+		var sk, bk, yk keyBody
+		c.want(201, &sk, "POST", "/v1/keys", admin, map[string]any{"key_id": "raw-s-" + suffix, "scheme": "schnorr"})
+		c.want(201, &bk, "POST", "/v1/keys", admin, map[string]any{"key_id": "raw-b-" + suffix, "scheme": "bls"})
+		c.want(201, &yk, "POST", "/v1/keys", admin, map[string]any{"key_id": "raw-y-" + suffix, "scheme": "symmetric"})
+		c.want(409, nil, "POST", "/v1/keys", admin, map[string]any{"key_id": sk.KeyID, "scheme": "schnorr"})
+		c.want(403, nil, "POST", "/v1/keys", spendTok, map[string]any{"key_id": "x-" + suffix, "scheme": "schnorr"})
+		var keys []keyBody
+		c.want(200, &keys, "GET", "/v1/keys", readTok, nil)
+		if len(keys) < 3 {
+			t.Errorf("%d keys listed", len(keys))
+		}
+		var one keyBody
+		c.want(200, &one, "GET", "/v1/keys/"+sk.KeyID, readTok, nil)
+		c.want(404, nil, "GET", "/v1/keys/no-such-key-"+suffix, readTok, nil)
+
+		msg := []byte("contract test message")
+		var sig signResponse
+		c.want(200, &sig, "POST", "/v1/keys/"+sk.KeyID+"/sign", spendTok, map[string]any{"message": base64.StdEncoding.EncodeToString(msg), "taproot": true})
+		pub, _ := hex.DecodeString(sk.PublicKey)
+		sb, _ := hex.DecodeString(sig.Signature)
+		if ok, err := client.VerifySchnorr(pub, msg, sb, &wire.TaprootOption{}); !ok || err != nil {
+			t.Fatalf("taproot signature does not verify: %v", err)
+		}
+		c.want(200, &sig, "POST", "/v1/keys/"+bk.KeyID+"/sign", spendTok, map[string]any{"message_hex": hex.EncodeToString(msg)})
+		bpub, _ := hex.DecodeString(bk.PublicKey)
+		sb, _ = hex.DecodeString(sig.Signature)
+		if ok, err := client.VerifyBLS(bpub, msg, sb); !ok || err != nil {
+			t.Fatalf("BLS signature does not verify: %v", err)
+		}
+		c.want(400, nil, "POST", "/v1/keys/"+yk.KeyID+"/sign", spendTok, map[string]any{"message_hex": "00"})
+		var enc encryptResponse
+		c.want(200, &enc, "POST", "/v1/keys/"+yk.KeyID+"/encrypt", spendTok, map[string]any{"plaintext": base64.StdEncoding.EncodeToString(msg)})
+		var dec decryptResponse
+		c.want(200, &dec, "POST", "/v1/keys/"+yk.KeyID+"/decrypt", spendTok, map[string]any{"ciphertext": enc.Ciphertext})
+		if dec.Plaintext != base64.StdEncoding.EncodeToString(msg) {
+			t.Fatal("decrypt round trip failed")
+		}
+		ct, _ := base64.StdEncoding.DecodeString(enc.Ciphertext)
+		ct[len(ct)-1] ^= 1
+		c.want(400, nil, "POST", "/v1/keys/"+yk.KeyID+"/decrypt", spendTok, map[string]any{"ciphertext": base64.StdEncoding.EncodeToString(ct)})
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL}
+		b := string(c.want(200, nil, "GET", "/metrics", readTok, nil))
+		for _, want := range []string{
+			`vhsm_api_requests_total{method="POST",route="/v1/wallets/{id}/transactions",status="201"}`,
+			`vhsm_api_request_duration_seconds_bucket{method="GET",route="/v1/wallets/{id}/balance"`,
+			`vhsm_api_rate_limited_total 0`,
+		} {
+			if !strings.Contains(b, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+	_ = c
+	t.Logf("contract test total %v", time.Since(start).Round(time.Millisecond))
+}

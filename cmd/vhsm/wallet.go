@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vhsm/vhsm/api"
+	"github.com/vhsm/vhsm/chains/bitcoin"
+	"github.com/vhsm/vhsm/chains/ethereum"
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/sealed"
+	"github.com/vhsm/vhsm/wallet"
+	"github.com/vhsm/vhsm/web"
+)
+
+// Wallet service timings.
+const (
+	walletBackendTimeout = 30 * time.Second
+	walletShutdownGrace  = 10 * time.Second
+	walletOpenTimeout    = 2 * time.Minute // migrations and the metadata key (a DKG)
+)
+
+// walletOptions are the flags of vhsm wallet.
+type walletOptions struct {
+	db         string
+	listen     string
+	tokenFile  string
+	btcRPC     string
+	btcUser    string
+	btcPass    string
+	btcNetwork string
+	esplora    string
+	ethNets    []string
+	rate       float64
+	burst      int
+	maxBody    int64
+}
+
+func (c *cli) walletCmd() *cobra.Command {
+	var o walletOptions
+	cmd := &cobra.Command{
+		Use:   "wallet",
+		Short: "Run the wallet service: REST API, web wallet and transaction tracker",
+		Long: `Runs the wallet service until SIGINT or SIGTERM: the REST API under /v1
+(OpenAPI document at /openapi.json), the web wallet at /, and a loop that
+tracks broadcast transactions to confirmation. The HSM client identity and
+replicas come from --config (as for the client commands).
+
+On the first start (no admin token was ever created in --db) it creates an
+admin API token, writes it to --token-file (mode 0600; default: next to the
+SQLite database, DB.admin-token, or ./vhsm-wallet.admin-token for
+PostgreSQL) and prints it once on stdout; it is never logged. Later starts
+do not show it again: keep the file, or create tokens with POST /v1/tokens.
+
+Bitcoin: --btc-rpc (btcd JSON-RPC with --txindex --addrindex; https or
+loopback only; password from --btc-pass or $VHSM_BTC_RPC_PASS) or --esplora,
+for the network --btc-network. Without either, Bitcoin routes answer a
+problem saying the network is not configured. Ethereum validators: the
+networks named by --eth-network (default: every built-in network).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.runWallet(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.db, "db", "vhsm-wallet.db", `wallet database: a SQLite file path ("sqlite:PATH" also works) or a postgres:// URL`)
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP listen address (plain HTTP: keep it on loopback or put TLS in front)")
+	f.StringVar(&o.tokenFile, "token-file", "", "where the first admin token is written (default: DB.admin-token)")
+	f.StringVar(&o.btcRPC, "btc-rpc", "", "btcd JSON-RPC endpoint, host:port or URL")
+	f.StringVar(&o.btcUser, "btc-user", "", "btcd RPC user")
+	f.StringVar(&o.btcPass, "btc-pass", "", "btcd RPC password (default $"+rpcPassEnv+")")
+	f.StringVar(&o.btcNetwork, "btc-network", "regtest", "Bitcoin network of --btc-rpc or --esplora: mainnet|testnet3|testnet4|signet|regtest")
+	f.StringVar(&o.esplora, "esplora", "", "Esplora REST base URL (instead of --btc-rpc)")
+	f.StringSliceVar(&o.ethNets, "eth-network", nil, "Ethereum validator network (repeatable; default: "+strings.Join(ethereum.NetworkNames(), ", ")+")")
+	f.Float64Var(&o.rate, "rate", api.DefaultRate, "API requests per second per token")
+	f.IntVar(&o.burst, "burst", api.DefaultBurst, "API request burst per token")
+	f.Int64Var(&o.maxBody, "max-body", api.DefaultMaxBodyBytes, "largest API request body in bytes")
+	return cmd
+}
+
+// loadClientConfig reads the HSM client configuration the way the client
+// commands do (--config, $VHSM_CONFIG, ./vhsm-devnet/client.json).
+func (c *cli) loadClientConfig() (*client.Config, error) {
+	path := c.configPath
+	if path == "" {
+		path = os.Getenv(client.ConfigEnv)
+	}
+	if path == "" {
+		path = defaultConfig
+	}
+	cfg, err := client.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no client configuration at %s (run vhsm devnet, or pass --config or set %s)", path, client.ConfigEnv)
+	}
+	return cfg, err
+}
+
+func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
+	cfg, err := c.loadClientConfig()
+	if err != nil {
+		return err
+	}
+	btc, err := walletBitcoin(ctx, o)
+	if err != nil {
+		return err
+	}
+	eth, err := walletEthereum(o.ethNets)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ws, err := startWalletService(ctx, walletServiceConfig{
+		client: cfg, db: o.db, listen: o.listen, bitcoin: btc, ethereum: eth,
+		rate: api.RateLimit{Rate: o.rate, Burst: o.burst}, maxBody: o.maxBody, logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer ws.close()
+
+	tokenFile := o.tokenFile
+	if tokenFile == "" {
+		tokenFile = defaultTokenFile(o.db)
+	}
+	octx, cancel := context.WithTimeout(ctx, walletOpenTimeout)
+	secret, created, err := ws.svc.EnsureBootstrapToken(octx, "bootstrap-admin")
+	cancel()
+	if err != nil {
+		return fmt.Errorf("bootstrap token: %w", err)
+	}
+	if created {
+		if err := sealed.WriteFileAtomic(tokenFile, []byte(secret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write the admin token: %w", err)
+		}
+	}
+	ready := struct {
+		URL        string `json:"url"`
+		TokenFile  string `json:"token_file,omitempty"`
+		AdminToken string `json:"admin_token,omitempty"` // first start only
+	}{URL: ws.url}
+	human := fmt.Sprintf("vhsm wallet listening on %s", ws.url)
+	if created {
+		ready.TokenFile, ready.AdminToken = tokenFile, secret
+		human += fmt.Sprintf("\nadmin API token (shown once; also in %s, mode 0600): %s", tokenFile, secret)
+	}
+	if err := c.emit(ready, human); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-ws.serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// defaultTokenFile is DB.admin-token for a SQLite database, else
+// ./vhsm-wallet.admin-token.
+func defaultTokenFile(db string) string {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return "vhsm-wallet.admin-token"
+	}
+	return strings.TrimPrefix(db, "sqlite:") + ".admin-token"
+}
+
+// walletBitcoin builds the Bitcoin backend of --btc-rpc or --esplora and
+// checks that its genesis block is --btc-network's.
+func walletBitcoin(ctx context.Context, o walletOptions) (map[string]bitcoin.Backend, error) {
+	if o.btcRPC == "" && o.esplora == "" {
+		return nil, nil
+	}
+	if o.btcRPC != "" && o.esplora != "" {
+		return nil, errors.New("give --btc-rpc or --esplora, not both")
+	}
+	net, err := bitcoin.NetworkByName(o.btcNetwork)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, walletBackendTimeout)
+	defer cancel()
+	var be bitcoin.Backend
+	var genesis func(context.Context) (string, error)
+	if o.btcRPC != "" {
+		u := o.btcRPC
+		if !strings.Contains(u, "://") {
+			u = "http://" + u
+		}
+		if err := checkRPCURL(u); err != nil {
+			return nil, err
+		}
+		pass := o.btcPass
+		if pass == "" {
+			pass = os.Getenv(rpcPassEnv)
+		}
+		var fallback bitcoin.FeeRate
+		if net.Name == "regtest" {
+			fallback = bitcoin.SatPerVByte(2) // regtest nodes have no fee estimate
+		}
+		rpc, err := bitcoin.NewRPC(bitcoin.RPCConfig{URL: u, User: o.btcUser, Pass: pass, Timeout: walletBackendTimeout,
+			Retry: bitcoin.DefaultRetry, Fallback: fallback})
+		if err != nil {
+			return nil, err
+		}
+		be, genesis = rpc, func(ctx context.Context) (string, error) {
+			h, err := rpcGenesis(ctx, rpc)
+			return h.String(), err
+		}
+	} else {
+		e, err := bitcoin.NewEsplora(o.esplora, nil, walletBackendTimeout, bitcoin.DefaultRetry)
+		if err != nil {
+			return nil, err
+		}
+		be, genesis = e, func(ctx context.Context) (string, error) {
+			h, err := esploraGenesis(ctx, o.esplora)
+			return h.String(), err
+		}
+	}
+	got, err := genesis(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin backend: %w", err)
+	}
+	if want := net.Params.GenesisHash.String(); got != want {
+		return nil, fmt.Errorf("bitcoin backend is not on %s (genesis %s, want %s)", net.Name, got, want)
+	}
+	return map[string]bitcoin.Backend{net.Name: be}, nil
+}
+
+// walletEthereum resolves the validator networks (default: all built in).
+func walletEthereum(names []string) (map[string]ethereum.Network, error) {
+	if len(names) == 0 {
+		names = ethereum.NetworkNames()
+	}
+	out := make(map[string]ethereum.Network, len(names))
+	for _, n := range names {
+		net, err := ethereum.NetworkByName(n)
+		if err != nil {
+			return nil, err
+		}
+		out[net.Name] = net
+	}
+	return out, nil
+}
+
+// walletServiceConfig is one wallet service (vhsm wallet, vhsm devnet).
+type walletServiceConfig struct {
+	client   *client.Config
+	db       string
+	listen   string
+	bitcoin  map[string]bitcoin.Backend
+	ethereum map[string]ethereum.Network
+	rate     api.RateLimit
+	maxBody  int64
+	logger   *slog.Logger
+}
+
+// walletService is a running wallet service.
+type walletService struct {
+	svc       *wallet.Service
+	hsm       *client.Client
+	srv       *http.Server
+	url       string
+	serveErr  chan error
+	stopTrack context.CancelFunc
+	tracked   chan struct{}
+}
+
+// startWalletService opens the wallet database, starts the HTTP server
+// (API + web wallet) and the tracker. Call close to stop everything.
+func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *walletService, err error) {
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	metrics := api.NewMetrics(nil)
+	hsm, err := client.New(cfg.client, client.WithCulpritHandler(metrics.ObserveCulprits))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			hsm.Close()
+		}
+	}()
+	if db := strings.TrimPrefix(cfg.db, "sqlite:"); !strings.Contains(db, "://") {
+		if err := os.MkdirAll(filepath.Dir(db), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	octx, cancel := context.WithTimeout(ctx, walletOpenTimeout)
+	defer cancel()
+	svc, err := wallet.Open(octx, wallet.Config{Database: cfg.db, HSM: hsm, Bitcoin: cfg.bitcoin, Ethereum: cfg.ethereum,
+		Logger: cfg.logger.With("component", "wallet")})
+	if err != nil {
+		return nil, fmt.Errorf("open wallet service: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			svc.Close()
+		}
+	}()
+	h, err := api.New(api.Config{Wallets: svc, HSM: hsm, Logger: cfg.logger.With("component", "api"),
+		RateLimit: cfg.rate, MaxBodyBytes: cfg.maxBody, Metrics: metrics, Web: web.Handler()})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	ws := &walletService{svc: svc, hsm: hsm, url: "http://" + ln.Addr().String(), serveErr: make(chan error, 1), tracked: make(chan struct{})}
+	ws.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := ws.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			ws.serveErr <- err
+		}
+	}()
+	tctx, tcancel := context.WithCancel(context.Background())
+	ws.stopTrack = tcancel
+	go func() {
+		defer close(ws.tracked)
+		svc.Track(tctx)
+	}()
+	return ws, nil
+}
+
+// close stops the server (letting requests finish for a while), the
+// tracker, the service and the HSM client.
+func (w *walletService) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), walletShutdownGrace)
+	defer cancel()
+	err := w.srv.Shutdown(ctx)
+	w.stopTrack()
+	<-w.tracked
+	return errors.Join(err, w.svc.Close(), w.hsm.Close())
+}

@@ -1,0 +1,246 @@
+package wallet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vhsm/vhsm/chains/bitcoin"
+	"github.com/vhsm/vhsm/chains/ethereum"
+	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// Defaults of [Config].
+const (
+	DefaultMetadataKeyID = "wallet-metadata"
+	DefaultMinConf       = 1
+	DefaultPSBTLockTTL   = time.Hour
+	DefaultPollInterval  = 5 * time.Second
+	DefaultStaleBuilt    = 15 * time.Minute
+)
+
+// Config configures [Open].
+type Config struct {
+	// Database is "sqlite:/path/wallet.db" (a plain path also means SQLite)
+	// or "postgres://…" (pgx).
+	Database string
+	// HSM is the threshold HSM client.
+	HSM *client.Client
+	// Bitcoin maps a network name ("regtest", "mainnet", …) to its chain
+	// backend. Bitcoin wallets can be created only on these networks.
+	Bitcoin map[string]bitcoin.Backend
+	// Ethereum maps a network name to the validator networks allowed.
+	Ethereum map[string]ethereum.Network
+	// MetadataKeyID is the DiSE key that encrypts labels, notes and PSBTs;
+	// it is created on first Open if absent (default "wallet-metadata").
+	MetadataKeyID string
+	// MinConf is the confirmations a non-coinbase UTXO needs to be spent
+	// (default 1).
+	MinConf int
+	// PSBTLockTTL is how long BuildPSBT keeps its inputs locked while
+	// waiting for SignPSBT (default one hour).
+	PSBTLockTTL time.Duration
+	// PollInterval is Track's interval (default 5 s).
+	PollInterval time.Duration
+	// MaxFeeRate bounds a requested fee rate in sat/vB (default 10000).
+	MaxFeeRate int64
+	// Logger receives operational events (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Service is the wallet domain service. It is safe for concurrent use.
+type Service struct {
+	cfg   Config
+	st    *store
+	hsm   *client.Client
+	log   *slog.Logger
+	now   func() time.Time
+	cache *labelCache
+
+	mu    sync.Mutex
+	flows map[string]*flowLock // per transaction row: one resumer at a time
+
+	// afterKeyGen, if set (tests only), runs between key generation and
+	// storing the wallet; an error simulates a crash there.
+	afterKeyGen func(keyID string) error
+}
+
+type flowLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// Open opens (creating and migrating if needed) the database, makes sure
+// the metadata key exists in the HSM, and returns the service.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.HSM == nil {
+		return nil, fmt.Errorf("%w: no HSM client configured", ErrInvalid)
+	}
+	if cfg.Database == "" {
+		return nil, fmt.Errorf("%w: no database configured", ErrInvalid)
+	}
+	if cfg.MetadataKeyID == "" {
+		cfg.MetadataKeyID = DefaultMetadataKeyID
+	}
+	if cfg.MinConf <= 0 {
+		cfg.MinConf = DefaultMinConf
+	}
+	if cfg.PSBTLockTTL <= 0 {
+		cfg.PSBTLockTTL = DefaultPSBTLockTTL
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MaxFeeRate <= 0 {
+		cfg.MaxFeeRate = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	for name := range cfg.Bitcoin {
+		if _, err := bitcoin.NetworkByName(name); err != nil {
+			return nil, fmt.Errorf("%w: bitcoin network %q: %v", ErrInvalid, name, err)
+		}
+	}
+	st, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.migrate(ctx); err != nil {
+		st.db.Close()
+		return nil, err
+	}
+	s := &Service{cfg: cfg, st: st, hsm: cfg.HSM, log: cfg.Logger, now: cfg.Now,
+		cache: newLabelCache(4096), flows: map[string]*flowLock{}}
+	if err := s.ensureMetadataKey(ctx); err != nil {
+		st.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database. The HSM client belongs to the caller.
+func (s *Service) Close() error {
+	return s.st.db.Close()
+}
+
+// HSM returns the HSM client the service uses.
+func (s *Service) HSM() *client.Client { return s.hsm }
+
+// Ping checks the database (for readiness probes).
+func (s *Service) Ping(ctx context.Context) error {
+	if err := s.st.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: database: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// ensureMetadataKey looks the metadata key up and generates it if absent.
+func (s *Service) ensureMetadataKey(ctx context.Context) error {
+	info, err := s.hsm.PublicKey(ctx, s.cfg.MetadataKeyID)
+	if err == nil {
+		if info.Scheme != wire.SchemeSymmetric {
+			return fmt.Errorf("%w: metadata key %q is %s, not symmetric", ErrInvalid, s.cfg.MetadataKeyID, info.Scheme)
+		}
+		return nil
+	}
+	if !errors.Is(err, client.ErrRejected) {
+		return hsmErr("look up metadata key", err)
+	}
+	if _, err := s.hsm.GenerateKey(ctx, s.cfg.MetadataKeyID, wire.SchemeSymmetric); err != nil {
+		// Another service instance may have created it meanwhile.
+		if info, err2 := s.hsm.PublicKey(ctx, s.cfg.MetadataKeyID); err2 == nil && info.Scheme == wire.SchemeSymmetric {
+			return nil
+		}
+		return hsmErr("create metadata key", err)
+	}
+	s.log.Info("metadata_key_created", "key_id", s.cfg.MetadataKeyID)
+	return nil
+}
+
+// lockFlow serializes work on one transaction row inside this process.
+func (s *Service) lockFlow(id string) func() {
+	s.mu.Lock()
+	l := s.flows[id]
+	if l == nil {
+		l = &flowLock{}
+		s.flows[id] = l
+	}
+	l.refs++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.mu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(s.flows, id)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// hsmErr maps an HSM client error to the package's sentinels.
+func hsmErr(action string, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, action, err)
+	case errors.Is(err, client.ErrNoQuorum):
+		return fmt.Errorf("%w: %s: HSM quorum unavailable", ErrUnavailable, action)
+	case errors.Is(err, client.ErrRejected):
+		var re *client.RejectedError
+		if errors.As(err, &re) {
+			return fmt.Errorf("%w: %s: HSM refused: %s", ErrRejected, action, re.Reason)
+		}
+		return fmt.Errorf("%w: %s: HSM refused the request", ErrRejected, action)
+	case errors.Is(err, client.ErrInvalidArgument):
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, action, err)
+	default:
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, action, err)
+	}
+}
+
+// dbErr wraps a storage failure (never input-dependent) as unavailable.
+func dbErr(action string, err error) error {
+	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) ||
+		errors.Is(err, ErrInsufficient) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrRejected) ||
+		errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: storage error", ErrUnavailable, action)
+}
+
+// newID returns prefix + 2n random hex characters.
+func newID(prefix string, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never happens on Linux (Go 1.24+ crashes anyway)
+	}
+	return prefix + hex.EncodeToString(b)
+}
+
+// reqHash is a digest of a request's canonical fields, used to tell a retry
+// from a different request under the same idempotency key.
+func reqHash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (s *Service) nowNano() int64 { return s.now().UnixNano() }
+
+func fromNano(n int64) time.Time { return time.Unix(0, n).UTC() }

@@ -1,0 +1,197 @@
+package web_test
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/chromedp/chromedp"
+
+	"github.com/vhsm/vhsm/api"
+	"github.com/vhsm/vhsm/chains/bitcoin"
+	"github.com/vhsm/vhsm/chains/ethereum"
+	"github.com/vhsm/vhsm/wallet"
+	"github.com/vhsm/vhsm/wallet/wallettest"
+	"github.com/vhsm/vhsm/web"
+)
+
+// TestEndToEnd is what a user does, in a real Chromium, against the real
+// stack: a 4-replica vhsm cluster, btcd on regtest, the wallet service,
+// the REST API and the web wallet served by one httptest server. Sign in,
+// create a Bitcoin wallet, fund its address on regtest, see the balance,
+// send with a fee preview and confirmation, mine, see the transaction
+// confirmed in history (and on the node); create a validator, download its
+// deposit data (verified with chains/ethereum) and sign an exit (verified
+// too). A screenshot of each view is saved.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a replica cluster, btcd and Chromium")
+	}
+	start := time.Now()
+	env := wallettest.Start(t, wallettest.Options{Track: true})
+	t.Logf("environment up in %v", time.Since(start).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	secret, _, err := env.Service.CreateToken(ctx, "web-e2e", []string{wallet.ScopeAdmin}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.New(api.Config{Wallets: env.Service, HSM: env.HSM, Web: web.Handler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := newSession(t, srv.URL, 150*time.Second)
+	const short = 15 * time.Second
+	const slow = 60 * time.Second // key generation, signing
+
+	// Sign in.
+	s.step("sign-in page", short, chromedp.WaitVisible(chromedp.CSS(`input[name=token]`)))
+	s.shot("sign in")
+	s.step("sign in", short,
+		chromedp.SendKeys(chromedp.CSS(`input[name=token]`), secret),
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+	s.waitText("wallet list", "main", "No wallets yet", short)
+	s.shot("wallets empty")
+
+	// Create a Bitcoin wallet on regtest.
+	s.step("new wallet form", short, chromedp.Click(chromedp.CSS(`a[href="#/new/bitcoin"]`)), chromedp.WaitVisible(chromedp.CSS(`input[name=label]`)))
+	s.step("create wallet", short,
+		chromedp.SendKeys(chromedp.CSS(`input[name=label]`), "E2E savings"),
+		setSelect(`select[name=network]`, "regtest"),
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+	s.shot("creating wallet")
+	s.waitText("receive address", "#receive-address", "bcrt1p", slow)
+	addr := strings.TrimSpace(s.text("#receive-address"))
+	if _, err := bitcoin.ParseAddress(addr, bitcoin.Regtest); err != nil {
+		t.Fatalf("receive address %q: %v", addr, err)
+	}
+	s.waitJS("QR code", `document.querySelector('.qr img') && document.querySelector('.qr img').naturalWidth > 0`, short)
+	s.waitText("zero balance", ".bal-total dd", "0.0 BTC", short)
+	s.shot("wallet new")
+
+	// Fund it: unconfirmed first, then confirmed.
+	fundTx := env.Fund(addr, 50_000_000, 20_000_000)
+	s.waitText("unconfirmed funds", ".bal-unconfirmed dd", "0.7 BTC", short)
+	s.shot("wallet funded unconfirmed")
+	env.Mine(1)
+	s.waitText("confirmed funds", ".bal-confirmed dd", "0.7 BTC", short)
+	s.shot("wallet funded confirmed")
+
+	// Send 0.12345678 BTC to an address outside the wallet at 3 sat/vB.
+	destAddr, err := btcutil.NewAddressWitnessPubKeyHash(make([]byte, 20), bitcoin.Regtest.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := destAddr.EncodeAddress()
+	// A mainnet address is refused by the API with a per-field problem.
+	s.step("wrong network", short,
+		chromedp.SendKeys(chromedp.CSS(`form.send input[name=address]`), "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+		chromedp.SendKeys(chromedp.CSS(`form.send input[name=amount]`), "0.12345678"),
+		chromedp.SendKeys(chromedp.CSS(`form.send input[name=fee_rate]`), "3"),
+		chromedp.Click(chromedp.CSS(`form.send button[type=submit]`)))
+	s.waitText("address problem", "form.send .alert", "outputs[0].address", short)
+	s.shot("send refused address")
+	s.step("review send", short,
+		chromedp.SetValue(chromedp.CSS(`form.send input[name=address]`), dest),
+		chromedp.Click(chromedp.CSS(`form.send button[type=submit]`)))
+	s.waitText("fee preview", "#send-preview", "Total leaving the wallet", slow)
+	preview := s.text("#send-preview")
+	if !strings.Contains(preview, "0.12345678 BTC") || !strings.Contains(preview, "3 sat/vB") {
+		t.Errorf("preview: %s", preview)
+	}
+	s.shot("send review")
+	s.step("confirm send", short, chromedp.Click(chromedp.ID("confirm-send")))
+	s.waitText("sent", "#send-result", "Sent.", slow)
+	s.shot("send broadcast")
+	txid := strings.TrimSpace(s.text("#send-result code.txid"))
+	hash, err := chainhash.NewHashFromStr(txid)
+	if err != nil {
+		t.Fatalf("txid on the page %q: %v", txid, err)
+	}
+	env.Mine(1)
+	s.waitJS("confirmed in history", `document.querySelector('#history tr[data-txid="`+txid+`"][data-status="confirmed"]')`, 30*time.Second)
+	s.waitJS("funding in history", `document.querySelector('#history tr[data-txid="`+fundTx+`"]')`, short)
+	if got := s.text(`#history tr[data-txid="` + fundTx + `"]`); !strings.Contains(got, "Received") || !strings.Contains(got, "0.7 BTC") {
+		t.Errorf("funding row: %q", got)
+	}
+	s.shot("history confirmed")
+
+	// The node has it, confirmed, paying exactly what was typed.
+	got, err := env.Node.Client.GetRawTransactionVerbose(hash)
+	if err != nil {
+		t.Fatalf("node: %v", err)
+	}
+	if got.Confirmations < 1 {
+		t.Errorf("node: %d confirmations", got.Confirmations)
+	}
+	paid := false
+	for _, o := range got.Vout {
+		if o.ScriptPubKey.Address == dest && o.Value == 0.12345678 {
+			paid = true
+		}
+	}
+	if !paid {
+		t.Errorf("node: tx %s does not pay 0.12345678 BTC to %s: %+v", txid, dest, got.Vout)
+	}
+	if fundTx == txid {
+		t.Fatal("the page shows the funding transaction")
+	}
+
+	// Validator: create, download deposit data, sign an exit.
+	net, err := ethereum.NetworkByName("hoodi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.step("new validator", short, chromedp.Navigate(srv.URL+"/#/new/validator"), chromedp.WaitVisible(chromedp.CSS(`input[name=withdrawal_address]`)))
+	s.step("create validator", short,
+		chromedp.SendKeys(chromedp.CSS(`input[name=label]`), "E2E validator"),
+		setSelect(`select[name=network]`, "hoodi"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=withdrawal_address]`), "0x"+strings.Repeat("5a", 20)),
+		chromedp.Click(chromedp.CSS(`main form button[type=submit]`)))
+	s.waitText("validator view", "#validator-pubkey", "", slow)
+	s.waitJS("validator key", `document.querySelector('#validator-pubkey') && document.querySelector('#validator-pubkey').textContent.length >= 96`, slow)
+	pubHex := strings.TrimPrefix(strings.TrimSpace(s.text("#validator-pubkey")), "0x")
+	s.shot("validator")
+	s.step("download deposit", short, chromedp.Click(chromedp.ID("download-deposit")))
+	s.waitText("deposit downloaded", "#deposit-result", "Downloaded", slow)
+	name, data := s.waitDownload(`^deposit_data-hoodi-.*\.json$`, short)
+	entries, err := ethereum.ParseDepositFile(data)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("%s: %v (%d entries)", name, err, len(entries))
+	}
+	if err := entries[0].Verify(net); err != nil {
+		t.Errorf("deposit does not verify: %v", err)
+	}
+	if hex.EncodeToString(entries[0].Pubkey[:]) != pubHex || entries[0].Amount != 32*ethereum.GweiPerETH {
+		t.Errorf("deposit pubkey %x amount %d, page shows %s", entries[0].Pubkey[:], entries[0].Amount, pubHex)
+	}
+	s.shot("deposit downloaded")
+	s.step("sign exit", short,
+		chromedp.SendKeys(chromedp.CSS(`input[name=validator_index]`), "1234"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=epoch]`), "5678"),
+		chromedp.Click(chromedp.ID("create-exit")))
+	s.waitText("exit shown", "#exit-result", `"validator_index": "1234"`, slow)
+	s.step("download exit", short, chromedp.Click(chromedp.ID("download-exit")))
+	_, exitJSON := s.waitDownload(`^exit-hoodi-1234-5678\.json$`, short)
+	var exit ethereum.SignedVoluntaryExit
+	if err := json.Unmarshal(exitJSON, &exit); err != nil {
+		t.Fatalf("exit JSON: %v", err)
+	}
+	if err := exit.Verify(net, entries[0].Pubkey); err != nil || exit.Message.ValidatorIndex != 1234 || exit.Message.Epoch != 5678 {
+		t.Errorf("exit: %+v does not verify: %v", exit.Message, err)
+	}
+	s.shot("exit signed")
+
+	s.step("list", short, chromedp.Navigate(srv.URL+"/#/wallets"))
+	s.waitJS("two wallets", `document.querySelectorAll('a.wallet-link').length === 2`, short)
+	s.shot("wallets list")
+	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
+}
