@@ -8,7 +8,8 @@
 #     -ldflags '-linkmode external -extldflags "-static"' -o dist/vhsm ./cmd/vhsm
 #   cp /etc/ssl/certs/ca-certificates.crt dist/    # for https backends (Esplora)
 #   # only for the btc-regtest profile of docker-compose.yml:
-#   CGO_ENABLED=0 GOBIN="$PWD/dist" go install github.com/btcsuite/btcd@v0.24.2
+#   CGO_ENABLED=0 GOBIN="$PWD/dist" go install github.com/btcsuite/btcd@v0.24.2 \
+#     github.com/btcsuite/btcd/cmd/btcctl@v0.24.2
 #
 # then `docker compose up` (see README, "Docker / multi-machine").
 #
@@ -20,7 +21,7 @@
 #
 # Targets:
 #   vhsm (default)  scratch + dist/vhsm + CA bundle
-#   btcd            scratch + dist/btcd (regtest node of the btc-regtest profile)
+#   btcd            scratch + dist/btcd, dist/btcctl (btc-regtest profile)
 #   from-source     multi-stage: builds vhsm inside golang:1.26.8-bookworm
 #                   (pulls that image; docker build --target from-source .)
 
@@ -44,6 +45,7 @@ CMD ["--help"]
 # --- btcd regtest node (pure Go, static) ---------------------------------
 FROM scratch AS btcd
 COPY dist/btcd /btcd
+COPY dist/btcctl /btcctl
 EXPOSE 18444
 ENTRYPOINT ["/btcd"]
 

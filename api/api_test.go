@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/wallet"
 )
 
@@ -392,5 +393,15 @@ func TestTokensAndKeysFlow(t *testing.T) {
 	}
 	if code, _, body := call(t, h, "GET", "/v1/wallets/"+fakeBTC+"/address/qr.png", fakeRead, nil); code != 200 || !bytes.HasPrefix(body, []byte("\x89PNG")) {
 		t.Fatalf("qr: %d", code)
+	}
+}
+
+func TestCulpritMetric(t *testing.T) {
+	m := NewMetrics(nil)
+	h := newTestHandler(t, newFakeWallets(), Config{Metrics: m})
+	m.ObserveCulprits("sign.schnorr", []client.Culprit{{Replica: 3, Reason: client.ReasonInvalidPartial}})
+	_, _, body := call(t, h, "GET", "/metrics", fakeRead, nil)
+	if want := `vhsm_hsm_culprits_total{op="sign.schnorr",reason="invalid partial",replica="3"} 1`; !strings.Contains(string(body), want) {
+		t.Fatalf("metrics lack %s", want)
 	}
 }

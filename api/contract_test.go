@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/vhsm/vhsm/chains/ethereum"
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/wire"
@@ -26,6 +28,7 @@ import (
 type apiClient struct {
 	t    *testing.T
 	base string
+	seen map[string]bool // "METHOD /template" of every documented route called
 }
 
 func (c *apiClient) do(method, path, token string, body any, hdr ...string) (int, http.Header, []byte) {
@@ -65,6 +68,11 @@ func (c *apiClient) do(method, path, token string, body any, hdr ...string) (int
 	vreq, _ := http.NewRequest(method, path, nil)
 	vreq.Header = req.Header.Clone()
 	checkResponse(c.t, vreq, raw, res.StatusCode, res.Header, b)
+	if router, err := specOnce(); err == nil && c.seen != nil {
+		if route, _, err := router.FindRoute(vreq); err == nil {
+			c.seen[method+" "+route.Path] = true
+		}
+	}
 	return res.StatusCode, res.Header, b
 }
 
@@ -105,11 +113,11 @@ func TestContract(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("bootstrap token: %v (created %v)", err, created)
 	}
-	c := &apiClient{t: t, base: srv.URL}
+	seen := map[string]bool{}
 	var readTok, spendTok string
 
 	t.Run("service", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		c.want(200, nil, "GET", "/healthz", "", nil)
 		var rd readiness
 		c.want(200, &rd, "GET", "/readyz", admin, nil)
@@ -124,7 +132,7 @@ func TestContract(t *testing.T) {
 	})
 
 	t.Run("tokens", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		var rt, st, tmp createdToken
 		c.want(201, &rt, "POST", "/v1/tokens", admin, map[string]any{"name": "reader", "scopes": []string{"read"}})
 		c.want(201, &st, "POST", "/v1/tokens", admin, map[string]any{"name": "spender", "scopes": []string{"spend"}, "ttl_seconds": 3600})
@@ -147,7 +155,7 @@ func TestContract(t *testing.T) {
 
 	var w wallet.Wallet
 	t.Run("wallets", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		req := map[string]any{"kind": "bitcoin", "network": "regtest", "label": "contract wallet"}
 		c.want(201, &w, "POST", "/v1/wallets", spendTok, req, "Idempotency-Key", "create-1")
 		var again wallet.Wallet
@@ -185,7 +193,7 @@ func TestContract(t *testing.T) {
 	}
 
 	t.Run("fund", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		env.Fund(w.Address, 60_000, 80_000, 100_000)
 		env.Mine(1)
 		var bal wallet.Balance
@@ -203,7 +211,7 @@ func TestContract(t *testing.T) {
 	dest := env.FundedWallet("destination") // another wallet of the same service
 	var sent wallet.Transaction
 	t.Run("send", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 50_000}}, "fee_rate": 2, "note": "rent"}
 		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/transactions", spendTok, req) // no Idempotency-Key
 		dry := map[string]any{"outputs": req["outputs"], "fee_rate": 2, "dry_run": true}
@@ -252,7 +260,7 @@ func TestContract(t *testing.T) {
 	})
 
 	t.Run("psbt", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 20_000}}, "fee_rate": 3}
 		var built wallet.Transaction
 		c.want(201, &built, "POST", "/v1/wallets/"+w.ID+"/psbt", spendTok, req, "Idempotency-Key", "psbt-1")
@@ -268,7 +276,7 @@ func TestContract(t *testing.T) {
 	})
 
 	t.Run("validators", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		var v wallet.Validator
 		req := map[string]any{"network": "hoodi", "label": "val", "withdrawal_address": "0x" + strings.Repeat("ab", 20)}
 		c.want(201, &v, "POST", "/v1/validators", spendTok, req, "Idempotency-Key", "val-1")
@@ -303,7 +311,7 @@ func TestContract(t *testing.T) {
 	})
 
 	t.Run("keys", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		suffix := fmt.Sprintf("%d", time.Now().UnixNano())
 		var sk, bk, yk keyBody
 		c.want(201, &sk, "POST", "/v1/keys", admin, map[string]any{"key_id": "raw-s-" + suffix, "scheme": "schnorr"})
@@ -348,7 +356,7 @@ func TestContract(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		c := &apiClient{t: t, base: srv.URL}
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		b := string(c.want(200, nil, "GET", "/metrics", readTok, nil))
 		for _, want := range []string{
 			`vhsm_api_requests_total{method="POST",route="/v1/wallets/{id}/transactions",status="201"}`,
@@ -360,6 +368,32 @@ func TestContract(t *testing.T) {
 			}
 		}
 	})
-	_ = c
+	// Last, with three of four replicas down (t+1 = 2 needed), readiness
+	// fails with a 503 problem that carries the replica statuses.
+	t.Run("readyz-unavailable", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
+		for i := 2; i <= 4; i++ {
+			env.Cluster.Kill(i)
+		}
+		code, hdr, b := c.do("GET", "/readyz", readTok, nil)
+		var rd readiness
+		_ = json.Unmarshal(b, &rd)
+		if code != 503 || rd.Ready || rd.ReadyReplicas > 1 || len(rd.Replicas) != 4 || hdr.Get("Retry-After") == "" {
+			t.Fatalf("readyz with 3 replicas down: %d %s", code, b)
+		}
+	})
+
+	// Every documented operation was exercised.
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !seen[method+" "+path] {
+				t.Errorf("%s %s was not exercised against the devnet", method, path)
+			}
+		}
+	}
 	t.Logf("contract test total %v", time.Since(start).Round(time.Millisecond))
 }

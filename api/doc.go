@@ -35,7 +35,7 @@
 // rejected, unauthorized, forbidden, rate-limited, payload-too-large,
 // unsupported-media-type, unavailable, internal}; validation failures list
 // the fields in "errors". The wallet service's sentinel errors map to them in
-// [statusOf]. Request bodies must be application/json, at most
+// problemOf. Request bodies must be application/json, at most
 // Config.MaxBodyBytes, with no unknown field and no trailing data.
 //
 // # Limits

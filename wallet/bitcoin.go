@@ -126,7 +126,7 @@ func (s *Service) UTXOs(ctx context.Context, walletID string) ([]UTXO, error) {
 	}
 	lk, err := s.locks(ctx, s.st.q(), walletID)
 	if err != nil {
-		return nil, dbErr("read locks", err)
+		return nil, s.dbErr("read locks", err)
 	}
 	out := make([]UTXO, 0, len(us))
 	for _, u := range us {
@@ -313,7 +313,7 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 	for attempt := 0; attempt < 8; attempt++ {
 		lk, err := s.locks(ctx, s.st.q(), bw.r.w.ID)
 		if err != nil {
-			return "", dbErr("read locks", err)
+			return "", s.dbErr("read locks", err)
 		}
 		sp, _, err := s.build(ctx, bw, p, lk)
 		if err != nil {
@@ -376,11 +376,12 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 			s.log.Info("transaction_built", "wallet_id", bw.r.w.ID, "tx_id", id, "origin", origin, "inputs", t.Inputs, "fee", t.Fee)
 			return id, nil
 		case errors.Is(err, errRetry):
+			s.log.Debug("utxo_lock_race", "wallet_id", bw.r.w.ID, "attempt", attempt+1)
 			continue
 		case errors.Is(err, errIdem):
 			return "", errIdem
 		default:
-			return "", dbErr("store transaction", err)
+			return "", s.dbErr("store transaction", err)
 		}
 	}
 	return "", fmt.Errorf("%w: every spendable output is being reserved by concurrent sends", ErrInsufficient)
@@ -434,7 +435,7 @@ func (s *Service) txByID(ctx context.Context, walletID, id string) (*txRow, erro
 		return nil, fmt.Errorf("%w: no transaction %q in wallet %s", ErrNotFound, id, walletID)
 	}
 	if err != nil {
-		return nil, dbErr("read transaction", err)
+		return nil, s.dbErr("read transaction", err)
 	}
 	return r, nil
 }
@@ -446,7 +447,7 @@ func (s *Service) txByIdem(ctx context.Context, walletID, idem string) (*txRow, 
 		return nil, nil
 	}
 	if err != nil {
-		return nil, dbErr("read transaction", err)
+		return nil, s.dbErr("read transaction", err)
 	}
 	return r, nil
 }
@@ -495,7 +496,7 @@ func (s *Service) Send(ctx context.Context, walletID string, req SendRequest) (*
 	if req.DryRun {
 		lk, err := s.locks(ctx, s.st.q(), walletID)
 		if err != nil {
-			return nil, dbErr("read locks", err)
+			return nil, s.dbErr("read locks", err)
 		}
 		sp, _, err := s.build(ctx, bw, p, lk)
 		if err != nil {
@@ -513,6 +514,11 @@ func (s *Service) Send(ctx context.Context, walletID string, req SendRequest) (*
 	id, err := s.reserveIdem(ctx, bw, originSend, req.IdempotencyKey, p, 0)
 	if err != nil {
 		return nil, err
+	}
+	if s.afterReserve != nil {
+		if err := s.afterReserve(id); err != nil {
+			return nil, err
+		}
 	}
 	return s.advance(ctx, bw, id)
 }
@@ -581,7 +587,7 @@ func (s *Service) advance(ctx context.Context, bw *btcWallet, id string) (*Trans
 func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
 	var held int
 	if err := s.st.q().row(ctx, `SELECT COUNT(*) FROM utxo_locks WHERE tx_id = ? AND (expires_at = 0 OR expires_at > ?)`, r.t.ID, s.nowNano()).Scan(&held); err != nil {
-		return dbErr("read locks", err)
+		return s.dbErr("read locks", err)
 	}
 	if held != r.t.Inputs {
 		s.fail(ctx, r, "inputs were released before signing")
@@ -598,7 +604,7 @@ func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
 	// Make the locks permanent while signing: a signed transaction's
 	// inputs stay reserved until it confirms or fails.
 	if _, err := s.st.q().exec(ctx, `UPDATE utxo_locks SET expires_at = 0 WHERE tx_id = ?`, r.t.ID); err != nil {
-		return dbErr("extend locks", err)
+		return s.dbErr("extend locks", err)
 	}
 	tx, err := bw.w.Sign(ctx, s.hsm, pkt)
 	if err != nil {
@@ -623,7 +629,7 @@ func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
 	res, err := s.st.q().exec(ctx, `UPDATE transactions SET status = ?, raw_tx = ?, txid = ?, psbt = '', error = '', updated_at = ? WHERE id = ? AND status = ?`,
 		StatusSigned, raw, txid, now, r.t.ID, StatusBuilt)
 	if err != nil {
-		return dbErr("store signed transaction", err)
+		return s.dbErr("store signed transaction", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		// Another process signed (or failed) it first: use what is stored.
@@ -680,7 +686,7 @@ func (s *Service) broadcastRow(ctx context.Context, bw *btcWallet, r *txRow) err
 	now := s.nowNano()
 	if _, err := s.st.q().exec(ctx, `UPDATE transactions SET status = ?, error = '', updated_at = ? WHERE id = ? AND status = ?`,
 		StatusBroadcast, now, r.t.ID, StatusSigned); err != nil {
-		return dbErr("store broadcast status", err)
+		return s.dbErr("store broadcast status", err)
 	}
 	s.log.Info("transaction_broadcast", "wallet_id", bw.r.w.ID, "tx_id", r.t.ID, "txid", r.t.TxID)
 	r.t.Status, r.t.Error, r.t.UpdatedAt = StatusBroadcast, "", fromNano(now)
@@ -810,21 +816,21 @@ func (s *Service) SignPSBT(ctx context.Context, walletID string, req SignPSBTReq
 			return nil, err
 		}
 	} else if err != nil {
-		return nil, dbErr("find psbt", err)
+		return nil, s.dbErr("find psbt", err)
 	}
 	now := s.nowNano()
 	if r.t.Status == StatusBuilt && !r.signReq {
 		if _, err := s.st.q().exec(ctx, `UPDATE transactions SET sign_requested = 1, updated_at = ? WHERE id = ? AND status = ?`, now, r.t.ID, StatusBuilt); err != nil {
-			return nil, dbErr("mark signing", err)
+			return nil, s.dbErr("mark signing", err)
 		}
 	}
 	if req.Broadcast && !r.broadcast {
 		if _, err := s.st.q().exec(ctx, `UPDATE transactions SET broadcast = 1, updated_at = ? WHERE id = ?`, now, r.t.ID); err != nil {
-			return nil, dbErr("mark broadcast", err)
+			return nil, s.dbErr("mark broadcast", err)
 		}
 		if r.t.Status == StatusSigned {
 			if _, err := s.st.q().exec(ctx, `UPDATE utxo_locks SET expires_at = 0 WHERE tx_id = ?`, r.t.ID); err != nil {
-				return nil, dbErr("extend locks", err)
+				return nil, s.dbErr("extend locks", err)
 			}
 		}
 	}
@@ -903,7 +909,7 @@ func (s *Service) importPSBT(ctx context.Context, bw *btcWallet, pkt *psbt.Packe
 		return nil
 	})
 	if err != nil {
-		return "", dbErr("store imported psbt", err)
+		return "", s.dbErr("store imported psbt", err)
 	}
 	return id, nil
 }
@@ -923,20 +929,20 @@ func (s *Service) Transactions(ctx context.Context, walletID string) ([]Transact
 	}
 	rows, err := s.st.q().query(ctx, `SELECT `+txCols+` FROM transactions WHERE wallet_id = ? ORDER BY created_at DESC, id DESC`, walletID)
 	if err != nil {
-		return nil, dbErr("list transactions", err)
+		return nil, s.dbErr("list transactions", err)
 	}
 	var rs []*txRow
 	for rows.Next() {
 		r, err := scanTx(rows)
 		if err != nil {
 			rows.Close()
-			return nil, dbErr("list transactions", err)
+			return nil, s.dbErr("list transactions", err)
 		}
 		rs = append(rs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, dbErr("list transactions", err)
+		return nil, s.dbErr("list transactions", err)
 	}
 	out := make([]Transaction, 0, len(rs))
 	for _, r := range rs {
@@ -963,7 +969,7 @@ func (s *Service) GetTransaction(ctx context.Context, walletID, txID string) (*T
 			return nil, fmt.Errorf("%w: no transaction %s in wallet %s", ErrNotFound, txID, walletID)
 		}
 		if err != nil {
-			return nil, dbErr("read transaction", err)
+			return nil, s.dbErr("read transaction", err)
 		}
 	} else {
 		if err := checkID("transaction", "tx_", txID, 24); err != nil {
@@ -1009,13 +1015,29 @@ func (s *Service) recordIncomingFrom(ctx context.Context, bw *btcWallet, us []bi
 		}
 		a.amount += u.Value
 	}
+	if len(order) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	rows, err := s.st.q().query(ctx, `SELECT txid FROM transactions WHERE wallet_id = ? AND txid <> ''`, bw.r.w.ID)
+	if err != nil {
+		return s.dbErr("read transactions", err)
+	}
+	for rows.Next() {
+		var txid string
+		if err := rows.Scan(&txid); err != nil {
+			rows.Close()
+			return s.dbErr("read transactions", err)
+		}
+		known[txid] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.dbErr("read transactions", err)
+	}
 	for _, txid := range order {
 		a := byTx[txid]
-		var n int
-		if err := s.st.q().row(ctx, `SELECT COUNT(*) FROM transactions WHERE wallet_id = ? AND txid = ?`, bw.r.w.ID, txid).Scan(&n); err != nil {
-			return dbErr("read transactions", err)
-		}
-		if n > 0 {
+		if known[txid] {
 			continue
 		}
 		status := StatusBroadcast
@@ -1027,7 +1049,7 @@ func (s *Service) recordIncomingFrom(ctx context.Context, bw *btcWallet, us []bi
 		if _, err := s.st.q().exec(ctx, `INSERT INTO transactions (id, wallet_id, idem_key, req_hash, origin, txid, status, outputs, amount, confirmations,
 			created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (wallet_id, idem_key) DO NOTHING`,
 			newID("tx_", 12), bw.r.w.ID, "in:"+txid, originIncoming, txid, status, string(outs), a.amount, a.conf, now, now); err != nil {
-			return dbErr("record incoming", err)
+			return s.dbErr("record incoming", err)
 		}
 	}
 	return nil
@@ -1051,20 +1073,20 @@ func (s *Service) Refresh(ctx context.Context) error {
 	rows, err := s.st.q().query(ctx, `SELECT `+txCols+` FROM transactions WHERE status IN (?, ?, ?) OR (status = ? AND confirmations < 6) ORDER BY created_at`,
 		StatusBuilt, StatusSigned, StatusBroadcast, StatusConfirmed)
 	if err != nil {
-		return dbErr("refresh", err)
+		return s.dbErr("refresh", err)
 	}
 	var rs []*txRow
 	for rows.Next() {
 		r, err := scanTx(rows)
 		if err != nil {
 			rows.Close()
-			return dbErr("refresh", err)
+			return s.dbErr("refresh", err)
 		}
 		rs = append(rs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return dbErr("refresh", err)
+		return s.dbErr("refresh", err)
 	}
 	wallets := map[string]*btcWallet{}
 	getW := func(id string) (*btcWallet, error) {
@@ -1093,7 +1115,7 @@ func (s *Service) Refresh(ctx context.Context) error {
 			}
 			var held int
 			if err := s.st.q().row(ctx, `SELECT COUNT(*) FROM utxo_locks WHERE tx_id = ? AND (expires_at = 0 OR expires_at > ?)`, r.t.ID, now).Scan(&held); err != nil {
-				keep(dbErr("refresh", err))
+				keep(s.dbErr("refresh", err))
 				continue
 			}
 			stale := (r.origin == originSend && now-r.t.CreatedAt.UnixNano() > int64(DefaultStaleBuilt)) || r.signReq
@@ -1136,14 +1158,14 @@ func (s *Service) Refresh(ctx context.Context) error {
 	// Incoming payments of every Bitcoin wallet.
 	ws, err := s.st.q().query(ctx, `SELECT `+walletCols+` FROM wallets WHERE kind = ?`, KindBitcoin)
 	if err != nil {
-		return dbErr("refresh", err)
+		return s.dbErr("refresh", err)
 	}
 	var wrs []*row
 	for ws.Next() {
 		r, err := scanWallet(ws)
 		if err != nil {
 			ws.Close()
-			return dbErr("refresh", err)
+			return s.dbErr("refresh", err)
 		}
 		wrs = append(wrs, r)
 	}

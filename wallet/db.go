@@ -237,7 +237,8 @@ var migrations = []string{
 		expires_at BIGINT,
 		revoked_at BIGINT,
 		last_used BIGINT
-	)`,
+	);
+	CREATE UNIQUE INDEX tokens_bootstrap ON tokens (bootstrap) WHERE bootstrap = 1`,
 }
 
 // migrate creates schema_migrations if needed and applies every migration

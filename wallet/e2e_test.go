@@ -116,6 +116,7 @@ func (s *suite) run(t *testing.T) {
 		{"BroadcastResume", s.testBroadcastResume},
 		{"Rejected", s.testRejected},
 		{"PSBT", s.testPSBT},
+		{"Track", s.testTrack},
 		{"Validator", s.testValidator},
 		{"Tokens", s.testTokens},
 		{"Metadata", s.testMetadata},
@@ -354,6 +355,26 @@ func (s *suite) testIdempotent(t *testing.T) {
 	if _, err := s.svc.Send(ctx, a.ID, req); !errors.Is(err, wallet.ErrConflict) {
 		t.Fatalf("same key, different request: %v", err)
 	}
+	// A crash after the inputs were reserved, before signing: the retry
+	// signs the stored transaction (same inputs, same txid).
+	crash := errors.New("simulated crash")
+	var reserved string
+	wallet.SetAfterReserve(s.svc, func(id string) error { reserved = id; return crash })
+	creq := wallet.SendRequest{Outputs: []wallet.Output{{Address: a.Address, Amount: 12_000}}, FeeRate: 2, IdempotencyKey: "pay-43"}
+	_, err = s.svc.Send(ctx, a.ID, creq)
+	wallet.SetAfterReserve(s.svc, nil)
+	if !errors.Is(err, crash) {
+		t.Fatalf("crashing send: %v", err)
+	}
+	stored, err := s.svc.GetTransaction(ctx, a.ID, reserved)
+	if err != nil || stored.Status != wallet.StatusBuilt {
+		t.Fatalf("after the crash: %+v %v", stored, err)
+	}
+	resumed, err := s.svc2.Send(ctx, a.ID, creq)
+	if err != nil || resumed.ID != reserved || resumed.TxID != stored.TxID || resumed.Status != wallet.StatusBroadcast {
+		t.Fatalf("resumed: %+v %v (stored %+v)", resumed, err, stored)
+	}
+	req.Outputs[0].Amount = 10_000
 	hist, _ := s.svc.Transactions(ctx, a.ID)
 	outs := 0
 	for _, h := range hist {
@@ -361,8 +382,8 @@ func (s *suite) testIdempotent(t *testing.T) {
 			outs++
 		}
 	}
-	if outs != 1 {
-		t.Fatalf("%d outgoing transactions, want 1", outs)
+	if outs != 2 {
+		t.Fatalf("%d outgoing transactions, want 2", outs)
 	}
 }
 
@@ -380,7 +401,11 @@ func (s *suite) testConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = s.svc.Send(ctx, a.ID, wallet.SendRequest{Outputs: []wallet.Output{{Address: b.Address, Amount: 60_000}}, FeeRate: 2})
+			svc := s.svc
+			if i%2 == 1 {
+				svc = s.svc2 // a second Service on the same database, as a second process would be
+			}
+			results[i], errs[i] = svc.Send(ctx, a.ID, wallet.SendRequest{Outputs: []wallet.Output{{Address: b.Address, Amount: 60_000}}, FeeRate: 2})
 		}()
 	}
 	wg.Wait()
@@ -618,6 +643,34 @@ func (s *suite) testPSBT(t *testing.T) {
 	us, _ = s.svc.UTXOs(ctx, c.ID)
 	if got.Status != wallet.StatusFailed || len(us) != 1 || us[0].Locked {
 		t.Fatalf("abandoned PSBT: %+v, utxos %+v", got, us)
+	}
+}
+
+// testTrack: the Track loop confirms a broadcast transaction without an
+// explicit Refresh.
+func (s *suite) testTrack(t *testing.T) {
+	ctx := ctxT(t, time.Minute)
+	tracker := s.env.OpenService(func(c *wallet.Config) { c.Database = s.dsn(t); c.PollInterval = 100 * time.Millisecond })
+	tctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); tracker.Track(tctx) }()
+	defer func() { cancel(); <-done }()
+	a := s.newWallet(t, "tracked", 30_000)
+	tx, err := s.svc.Send(ctx, a.ID, wallet.SendRequest{Outputs: []wallet.Output{{Address: a.Address, Amount: 1_000}}, FeeRate: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.env.Mine(1)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := s.svc.GetTransaction(ctx, a.ID, tx.ID)
+		if err == nil && got.Status == wallet.StatusConfirmed && got.Confirmations >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not confirmed by Track within 20 s: %+v %v", got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

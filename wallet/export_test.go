@@ -11,3 +11,7 @@ func SchemaVersion(s *Service) (int, error) { return s.st.schemaVersion(context.
 
 // Migrations is the number of migrations this code knows.
 var Migrations = len(migrations)
+
+// SetAfterReserve installs a hook run after a send's inputs are reserved
+// and before signing (tests simulate a crash there).
+func SetAfterReserve(s *Service, f func(txID string) error) { s.afterReserve = f }

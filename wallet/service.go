@@ -72,6 +72,9 @@ type Service struct {
 	// afterKeyGen, if set (tests only), runs between key generation and
 	// storing the wallet; an error simulates a crash there.
 	afterKeyGen func(keyID string) error
+	// afterReserve, if set (tests only), runs after a send's inputs are
+	// reserved and before it is signed; an error simulates a crash there.
+	afterReserve func(txID string) error
 }
 
 type flowLock struct {
@@ -212,13 +215,18 @@ func hsmErr(action string, err error) error {
 	}
 }
 
-// dbErr wraps a storage failure (never input-dependent) as unavailable.
-func dbErr(action string, err error) error {
+// dbErr wraps a storage failure as unavailable: the client sees the
+// action only; the driver's message is logged for the operator.
+func (s *Service) dbErr(action string, err error) error {
 	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) ||
 		errors.Is(err, ErrInsufficient) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrRejected) ||
 		errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrForbidden) {
 		return err
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, action, err)
+	}
+	s.log.Error("storage_error", "action", action, "error", err.Error())
 	return fmt.Errorf("%w: %s: storage error", ErrUnavailable, action)
 }
 

@@ -21,6 +21,9 @@ const TokenPrefix = "vhsm_"
 // tokenSecretLen is the length of a secret: prefix + base64url of 32 bytes.
 var tokenSecretLen = len(TokenPrefix) + base64.RawURLEncoding.EncodedLen(32)
 
+// errBootstrapExists reports that the (unique) bootstrap token exists.
+var errBootstrapExists = errors.New("bootstrap token exists")
+
 // lastUsedGranularity bounds how often Authenticate writes LastUsed.
 const lastUsedGranularity = time.Minute
 
@@ -115,7 +118,10 @@ func (s *Service) createToken(ctx context.Context, name string, scopes []string,
 	}
 	if _, err := s.st.q().exec(ctx, `INSERT INTO tokens (id, name, secret_hash, scopes, bootstrap, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		tok.ID, tok.Name, hashSecret(secret), strings.Join(sc, " "), b, now.UnixNano(), exp); err != nil {
-		return "", Token{}, dbErr("store token", err)
+		if bootstrap && isUnique(err) {
+			return "", Token{}, errBootstrapExists
+		}
+		return "", Token{}, s.dbErr("store token", err)
 	}
 	s.log.Info("token_created", "token_id", tok.ID, "scopes", strings.Join(sc, " "))
 	return secret, tok, nil
@@ -160,7 +166,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 		return Token{}, unauthorized
 	}
 	if err != nil {
-		return Token{}, dbErr("authenticate", err)
+		return Token{}, s.dbErr("authenticate", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(hash), []byte(want)) != 1 {
 		return Token{}, unauthorized
@@ -183,19 +189,19 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Token, error
 func (s *Service) ListTokens(ctx context.Context) ([]Token, error) {
 	rows, err := s.st.q().query(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY created_at, id`)
 	if err != nil {
-		return nil, dbErr("list tokens", err)
+		return nil, s.dbErr("list tokens", err)
 	}
 	defer rows.Close()
-	var out []Token
+	out := []Token{}
 	for rows.Next() {
 		t, _, err := scanToken(rows)
 		if err != nil {
-			return nil, dbErr("list tokens", err)
+			return nil, s.dbErr("list tokens", err)
 		}
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbErr("list tokens", err)
+		return nil, s.dbErr("list tokens", err)
 	}
 	return out, nil
 }
@@ -208,14 +214,14 @@ func (s *Service) RevokeToken(ctx context.Context, id string) error {
 	}
 	res, err := s.st.q().exec(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.nowNano(), id)
 	if err != nil {
-		return dbErr("revoke token", err)
+		return s.dbErr("revoke token", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		var one int
 		if err := s.st.q().row(ctx, `SELECT 1 FROM tokens WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: no token %q", ErrNotFound, id)
 		} else if err != nil {
-			return dbErr("revoke token", err)
+			return s.dbErr("revoke token", err)
 		}
 	}
 	s.log.Info("token_revoked", "token_id", id)
@@ -229,12 +235,15 @@ func (s *Service) RevokeToken(ctx context.Context, id string) error {
 func (s *Service) EnsureBootstrapToken(ctx context.Context, name string) (string, bool, error) {
 	var n int
 	if err := s.st.q().row(ctx, `SELECT COUNT(*) FROM tokens WHERE bootstrap = 1`).Scan(&n); err != nil {
-		return "", false, dbErr("bootstrap token", err)
+		return "", false, s.dbErr("bootstrap token", err)
 	}
 	if n > 0 {
 		return "", false, nil
 	}
 	secret, _, err := s.createToken(ctx, name, []string{ScopeAdmin}, 0, true)
+	if errors.Is(err, errBootstrapExists) {
+		return "", false, nil // a concurrent caller created it
+	}
 	if err != nil {
 		return "", false, err
 	}

@@ -192,6 +192,9 @@ func TestTokensUnit(t *testing.T) {
 	if _, created, _ := s.EnsureBootstrapToken(ctx, "admin"); created {
 		t.Fatal("bootstrap token created twice")
 	}
+	if _, _, err := s.createToken(ctx, "admin", []string{"admin"}, 0, true); !errors.Is(err, errBootstrapExists) {
+		t.Fatalf("second bootstrap row: %v", err)
+	}
 	adm, err := s.Authenticate(ctx, b)
 	if err != nil || RequireScope(adm, ScopeSpend) != nil {
 		t.Fatalf("bootstrap: %+v %v", adm, err)

@@ -77,20 +77,20 @@ func (s *Service) GetValidator(ctx context.Context, id string) (*Validator, erro
 func (s *Service) ListValidators(ctx context.Context) ([]Validator, error) {
 	rows, err := s.st.q().query(ctx, `SELECT `+walletCols+` FROM wallets WHERE kind = ? ORDER BY created_at, id`, KindValidator)
 	if err != nil {
-		return nil, dbErr("list validators", err)
+		return nil, s.dbErr("list validators", err)
 	}
 	var rs []*row
 	for rows.Next() {
 		r, err := scanWallet(rows)
 		if err != nil {
 			rows.Close()
-			return nil, dbErr("list validators", err)
+			return nil, s.dbErr("list validators", err)
 		}
 		rs = append(rs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, dbErr("list validators", err)
+		return nil, s.dbErr("list validators", err)
 	}
 	out := make([]Validator, 0, len(rs))
 	for _, r := range rs {
@@ -172,7 +172,7 @@ func (s *Service) Exit(ctx context.Context, id string, req ExitRequest) (ethereu
 	}
 	if !r.index.Valid {
 		if _, err := s.st.q().exec(ctx, `UPDATE wallets SET validator_index = ? WHERE id = ? AND validator_index IS NULL`, int64(req.ValidatorIndex), id); err != nil {
-			return ethereum.SignedVoluntaryExit{}, dbErr("record validator index", err)
+			return ethereum.SignedVoluntaryExit{}, s.dbErr("record validator index", err)
 		}
 	}
 	s.log.Info("exit_signed", "wallet_id", id, "validator_index", req.ValidatorIndex, "epoch", req.Epoch)

@@ -96,11 +96,11 @@ func (s *Service) create(ctx context.Context, spec walletSpec) (*row, error) {
 	q := s.st.q()
 	if _, err := q.exec(ctx, `INSERT INTO wallet_intents (idem_key, req_hash, wallet_id, key_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
 		idem, hash, walletID, keyID, s.nowNano()); err != nil {
-		return nil, dbErr("record wallet intent", err)
+		return nil, s.dbErr("record wallet intent", err)
 	}
 	var storedHash string
 	if err := q.row(ctx, `SELECT req_hash, wallet_id, key_id FROM wallet_intents WHERE idem_key = ?`, idem).Scan(&storedHash, &walletID, &keyID); err != nil {
-		return nil, dbErr("read wallet intent", err)
+		return nil, s.dbErr("read wallet intent", err)
 	}
 	if storedHash != hash {
 		return nil, fmt.Errorf("%w: idempotency key already used for a different request", ErrConflict)
@@ -162,7 +162,7 @@ func (s *Service) create(ctx context.Context, spec walletSpec) (*row, error) {
 	// 3. Store the wallet; a concurrent retry may have stored it first.
 	if _, err := q.exec(ctx, `INSERT INTO wallets (`+walletCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (id) DO NOTHING`,
 		w.ID, w.Kind, w.Network, w.KeyID, w.PublicKey, w.Address, labelEnc, spec.withdrawal, comp, w.CreatedAt.UnixNano()); err != nil {
-		return nil, dbErr("store wallet", err)
+		return nil, s.dbErr("store wallet", err)
 	}
 	s.log.Info("wallet_created", "wallet_id", w.ID, "kind", w.Kind, "network", w.Network, "key_id", w.KeyID)
 	r, err := s.walletRow(ctx, walletID)
@@ -182,7 +182,7 @@ func (s *Service) walletRow(ctx context.Context, id string) (*row, error) {
 		return nil, fmt.Errorf("%w: no wallet %q", ErrNotFound, id)
 	}
 	if err != nil {
-		return nil, dbErr("read wallet", err)
+		return nil, s.dbErr("read wallet", err)
 	}
 	return r, nil
 }
@@ -202,20 +202,20 @@ func (s *Service) openRow(ctx context.Context, r *row) (*row, error) {
 func (s *Service) ListWallets(ctx context.Context) ([]Wallet, error) {
 	rows, err := s.st.q().query(ctx, `SELECT `+walletCols+` FROM wallets ORDER BY created_at, id`)
 	if err != nil {
-		return nil, dbErr("list wallets", err)
+		return nil, s.dbErr("list wallets", err)
 	}
 	var rs []*row
 	for rows.Next() {
 		r, err := scanWallet(rows)
 		if err != nil {
 			rows.Close()
-			return nil, dbErr("list wallets", err)
+			return nil, s.dbErr("list wallets", err)
 		}
 		rs = append(rs, r)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, dbErr("list wallets", err)
+		return nil, s.dbErr("list wallets", err)
 	}
 	out := make([]Wallet, 0, len(rs))
 	for _, r := range rs {

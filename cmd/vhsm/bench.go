@@ -169,9 +169,8 @@ func (o *benchOptions) check() error {
 	if o.peer != "" && o.peer != benchPeerSoftHSM {
 		return fmt.Errorf("--peer must be %s, not %q", benchPeerSoftHSM, o.peer)
 	}
-	if o.peer == benchPeerSoftHSM && !benchSoftHSMBuilt {
-		_, err := measureSoftHSM(context.Background(), "", 0)
-		return fmt.Errorf("--peer softhsm: %w", err)
+	if o.peer == benchPeerSoftHSM && errNoSoftHSM != nil {
+		return fmt.Errorf("--peer softhsm: %w", errNoSoftHSM)
 	}
 	if o.peerDuration <= 0 || o.peerDuration > benchMaxDuration {
 		return fmt.Errorf("--peer-duration must be positive and at most %v", benchMaxDuration)

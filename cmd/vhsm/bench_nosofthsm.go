@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// benchSoftHSMBuilt reports that this binary cannot drive SoftHSM2.
-const benchSoftHSMBuilt = false
+// errNoSoftHSM says why this binary cannot drive SoftHSM2: it was built
+// with the nosofthsm tag (the static container build, which cannot dlopen
+// a PKCS#11 library).
+var errNoSoftHSM = errors.New("this vhsm was built without PKCS#11 support (build tag nosofthsm); use a dynamically linked build")
 
-// measureSoftHSM is unavailable in a binary built with the nosofthsm tag
-// (the static container build, which cannot dlopen a PKCS#11 library).
+// measureSoftHSM is unavailable in this build.
 func measureSoftHSM(context.Context, string, time.Duration) ([]benchPeerResult, error) {
-	return nil, errors.New("this vhsm was built without PKCS#11 support (build tag nosofthsm); use a dynamically linked build")
+	return nil, errNoSoftHSM
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/vhsm/vhsm/cmd/vhsm/internal/softhsm"
 )
 
-// benchSoftHSMBuilt reports that this binary can drive SoftHSM2.
-const benchSoftHSMBuilt = true
+// errNoSoftHSM is nil: this binary can drive SoftHSM2.
+var errNoSoftHSM error
 
 // measureSoftHSM opens a throw-away SoftHSM2 token and measures ECDSA
 // signing with each of benchPeerSessions and persisted key generation,

@@ -14,8 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/testnet"
+	"github.com/vhsm/vhsm/threshold/dkg"
 )
 
 // Defaults of vhsm testnet: the ports every replica uses on its own host.
@@ -35,6 +37,7 @@ type testnetOptions struct {
 	hosts            []string
 	p2pPort, apiPort int
 	listen           string
+	pools            app.PoolConfig
 }
 
 // testnetSummary is what vhsm testnet prints.
@@ -48,7 +51,7 @@ type testnetSummary struct {
 }
 
 func (c *cli) testnetCmd() *cobra.Command {
-	var o testnetOptions
+	o := testnetOptions{pools: app.DefaultPoolConfig()}
 	cmd := &cobra.Command{
 		Use:   "testnet",
 		Short: "Generate the configuration of a cluster with one replica per host",
@@ -86,6 +89,10 @@ host's name or address, which its peers dial.`,
 	f.IntVar(&o.p2pPort, "p2p-port", testnetP2PPort, "CometBFT p2p port of every replica")
 	f.IntVar(&o.apiPort, "api-port", testnetAPIPort, "HTTPS API port of every replica")
 	f.StringVar(&o.listen, "listen", "all", "API listen address: all (every interface) or host (the host's name)")
+	f.IntVar(&o.pools.KeyBatch, "key-batch", o.pools.KeyBatch, "keys per key DKG session (genesis)")
+	f.IntVar(&o.pools.KeyLow, "key-low", o.pools.KeyLow, "key pool low watermark (genesis)")
+	f.IntVar(&o.pools.NonceBatch, "nonce-batch", o.pools.NonceBatch, "polynomials per nonce DKG session (genesis)")
+	f.IntVar(&o.pools.NonceLow, "nonce-low", o.pools.NonceLow, "nonce pool low watermark (genesis)")
 	return cmd
 }
 
@@ -118,6 +125,10 @@ func (o *testnetOptions) check() error {
 	}
 	if o.listen != "all" && o.listen != "host" {
 		return fmt.Errorf("--listen must be all or host, not %q", o.listen)
+	}
+	p := o.pools
+	if p.KeyBatch < 1 || p.KeyBatch > dkg.MaxBatch || p.NonceBatch < 2 || p.NonceBatch > dkg.MaxBatch || p.NonceBatch%2 != 0 || p.KeyLow < 0 || p.NonceLow < 0 {
+		return fmt.Errorf("pools: --key-batch and --nonce-batch must be in 1..%d (nonce batch even), watermarks non-negative", dkg.MaxBatch)
 	}
 	return nil
 }
@@ -186,7 +197,8 @@ func runTestnet(o testnetOptions) (*testnetSummary, error) {
 			return nil, fmt.Errorf("%s: %w", testnet.ReplicaFile, err)
 		}
 	}
-	tn, err := testnet.Generate(dir, n, testnet.Options{})
+	pools := o.pools
+	tn, err := testnet.Generate(dir, n, testnet.Options{Pools: &pools})
 	if err != nil {
 		return nil, err
 	}

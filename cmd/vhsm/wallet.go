@@ -139,9 +139,14 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 	if err != nil {
 		return fmt.Errorf("bootstrap token: %w", err)
 	}
+	written := false
 	if created {
+		// The token exists from now on; if the file cannot be written it is
+		// still printed below (once), so the operator never loses it.
 		if err := sealed.WriteFileAtomic(tokenFile, []byte(secret+"\n"), 0o600); err != nil {
-			return fmt.Errorf("write the admin token: %w", err)
+			logger.Error("token_file_not_written", "path", tokenFile, "error", err.Error())
+		} else {
+			written = true
 		}
 	}
 	ready := struct {
@@ -151,8 +156,13 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 	}{URL: ws.url}
 	human := fmt.Sprintf("vhsm wallet listening on %s", ws.url)
 	if created {
-		ready.TokenFile, ready.AdminToken = tokenFile, secret
-		human += fmt.Sprintf("\nadmin API token (shown once; also in %s, mode 0600): %s", tokenFile, secret)
+		ready.AdminToken = secret
+		if written {
+			ready.TokenFile = tokenFile
+			human += fmt.Sprintf("\nadmin API token (shown once; also in %s, mode 0600): %s", tokenFile, secret)
+		} else {
+			human += fmt.Sprintf("\nadmin API token (shown once, NOT saved: keep it now): %s", secret)
+		}
 	}
 	if err := c.emit(ready, human); err != nil {
 		return err

@@ -36,6 +36,7 @@ type App struct {
 	block    *overlay                // staged writes of the block being finalized
 	sessions map[string]*dkg.Session // open sessions, rebuilt lazily
 	staging  map[string][]byte       // JSON results of the block being finalized, by "client/id"
+	dec      decodeCache             // recently decoded DKG messages
 	now      func() time.Time
 
 	// rmu guards the channels and the results of the finalized block, so

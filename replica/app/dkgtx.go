@@ -35,7 +35,7 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 	if len(s.Sent) == a.g.N && s.Sent[rt.Replica-1] >= MaxMessagesPerReplica {
 		return nil, nil, fmt.Errorf("%w: replica %d sent too many messages in %s", ErrBadReplica, rt.Replica, s.Name)
 	}
-	m, err := dkg.DecodeMessage(groupOf(s.Kind), p.Message)
+	m, err := a.dec.decode(groupOf(s.Kind), p.Message)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrDKG, err)
 	}
@@ -128,7 +128,7 @@ func (a *App) rebuild(chain []byte, s *SessionInfo, entry func(int) (*Transcript
 		if err != nil {
 			return nil, err
 		}
-		m, err := dkg.DecodeMessage(p.Group, e.Message)
+		m, err := a.dec.decode(p.Group, e.Message)
 		if err != nil {
 			return nil, fmt.Errorf("app: transcript %s/%d: %w", s.Name, i, err)
 		}

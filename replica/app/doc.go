@@ -34,7 +34,12 @@
 // before, or its client is not authorized. Every validly signed, unexpired
 // request is recorded under (client, id) with its [Result] until it expires;
 // engines read the result of a committed request with [App.Result] and
-// [App.WaitResult]. Replica transactions carry DKG messages
+// [App.WaitResult]. These answer as soon as FinalizeBlock has executed the
+// request's block, before its Commit: CometBFT calls FinalizeBlock only for
+// a decided block it has already stored, and a crash before the Commit
+// replays that block to the same results. The other read methods see
+// committed state only; [App.AwaitCommit] waits for the block whose results
+// were answered early. Replica transactions carry DKG messages
 // ([DKGPayload], JSON) signed by a genesis replica key ([SignReplicaTx]):
 // the Ed25519 signature covers
 //

@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,7 @@ type Engine struct {
 	tracks   map[string]*track // open sessions
 	stored   map[string]bool   // done sessions whose shares are stored
 	shareErr error             // last share derivation failure
+	checked  map[string]digest // key shares that passed their check (see share)
 	scanned  bool              // every committed session was visited once
 }
 
@@ -135,7 +137,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.PhaseTimeout <= 0 {
 		cfg.PhaseTimeout = 3 * time.Second
 	}
-	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}}, nil
+	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]digest{}}, nil
 }
 
 func mustPoint(b []byte) group.Point {
@@ -250,7 +252,7 @@ func (e *Engine) follow(s *app.SessionInfo) (*track, error) {
 	g := app.GroupOf(s.Kind)
 	for _, en := range entries {
 		t.applied++
-		m, err := dkg.DecodeMessage(g, en.Message)
+		m, err := e.cfg.App.DecodeMessage(g, en.Message) // cached: the app decoded it too
 		if err != nil {
 			return nil, fmt.Errorf("committed transcript: %w", err)
 		}
@@ -457,6 +459,16 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s/%d undecodable", ErrShareUnavailable, it.Session, it.Slot)
 	}
+	// A key share is loaded at every use: once it passed the check below,
+	// later loads of the very same bytes for the same commitment are
+	// recognized by a digest (no secret is kept) and not checked again.
+	d := shareDigest(it, b)
+	e.mu.Lock()
+	known := e.checked[shareName(it.Session, it.Slot)] == d
+	e.mu.Unlock()
+	if known {
+		return x, nil
+	}
 	c, err := vss.DecodeCommitment(g, it.Commitment)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
@@ -466,8 +478,37 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 	if !c.Verify(e.cfg.Me, x) {
 		return nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
 	}
+	if it.Kind != app.KindNonce { // a nonce share is used once
+		e.mu.Lock()
+		if len(e.checked) >= maxChecked {
+			clear(e.checked)
+		}
+		e.checked[shareName(it.Session, it.Slot)] = d
+		e.mu.Unlock()
+	}
 	return x, nil
 }
+
+// maxChecked bounds the digests of checked key shares kept in memory.
+const maxChecked = 1 << 14
+
+// shareDigest binds a loaded share's bytes to the commitment it is checked
+// against: SHA-256("vhsm/engine/share-checked/v1" ‖ len ‖ commitment ‖
+// share). The share is a uniformly random scalar, so the digest reveals
+// nothing usable about it.
+func shareDigest(it *app.PoolItem, share []byte) digest {
+	h := sha256.New()
+	h.Write([]byte("vhsm/engine/share-checked/v1"))
+	h.Write([]byte{byte(len(it.Commitment) >> 8), byte(len(it.Commitment))})
+	h.Write(it.Commitment)
+	h.Write(share)
+	var d digest
+	h.Sum(d[:0])
+	return d
+}
+
+// digest is a SHA-256 digest.
+type digest [sha256.Size]byte
 
 // awaitDone waits, up to staleGrace, until the committed state shows the
 // session closed (done or failed).

@@ -248,7 +248,6 @@ func TestByzantineReplica(t *testing.T) {
 // replicas byz (at most f, none of them 1 or 2, in increasing order) are
 // Byzantine, all with the same behaviour.
 func byzantineScenario(t *testing.T, nrep int, byz []int) {
-	t.Helper()
 	dkgFaults := []string{"bad-deal=1", "false-complaint=2"}
 	c, b := startByzantineCluster(t, nrep, byz, smallPools, dkgFaults...)
 	tt := (nrep - 1) / 3

@@ -6,9 +6,16 @@
 // pay any regtest address (so wallets can be funded without waiting for
 // coinbase maturity of their own outputs).
 //
-// Starting an Env takes roughly 15–40 s on a small machine (cluster DKG
-// pools, ~530 blocks for Taproot activation and coinbase maturity); share
-// one Env across subtests where possible.
+// Starting an Env takes about 7–12 s on a 2-core machine (cluster DKG
+// pools, ~530 regtest blocks for Taproot activation and coinbase
+// maturity); share one Env across subtests where possible.
+//
+// Typical use:
+//
+//	env := wallettest.Start(t, wallettest.Options{Track: true})
+//	w := env.FundedWallet("alice", 100_000, 50_000) // two confirmed UTXOs
+//	tx, err := env.Service.Send(ctx, w.ID, wallet.SendRequest{...})
+//	env.Mine(1) // Track marks tx confirmed shortly after
 package wallettest
 
 import (
