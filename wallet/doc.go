@@ -87,10 +87,13 @@
 // other sends do not pick them. [Service.SignPSBT] accepts any PSBT whose
 // inputs all spend the wallet's key-path output (chains/bitcoin
 // ImportPSBT), matches our own by txid (or records a new transaction and
-// locks its inputs), signs it and optionally broadcasts it. Once signing
-// starts the locks are permanent until the transaction confirms or fails;
-// an unsigned PSBT whose locks lapse is failed by Refresh and its coins
-// are spendable again.
+// locks its inputs), signs it and optionally broadcasts it. While it is
+// being signed, and once it is to be broadcast, its locks are permanent
+// until the transaction confirms or fails. A PSBT signed without
+// broadcast keeps its locks for PSBTLockTTL (the caller may broadcast it
+// elsewhere; Refresh notices when it appears on chain, and a later
+// SignPSBT with Broadcast sends it). An unsigned PSBT whose locks lapse is
+// failed by Refresh and its coins are spendable again.
 //
 // # History and balance
 //

@@ -85,6 +85,8 @@ func TestEndToEnd(t *testing.T) {
 	s.svc2 = env.OpenService(func(c *wallet.Config) { c.Bitcoin["regtest"] = s.fl })
 	t.Run("sqlite", s.run)
 	t.Run("sqlite-file", func(t *testing.T) { testSQLiteFile(t, env) })
+	// Last, because it stops replicas of the shared cluster.
+	defer t.Run("hsm-outage", s.testHSMOutage)
 
 	dsn, stop := startPostgres(t)
 	if dsn == "" {
@@ -674,6 +676,46 @@ func (s *suite) testTrack(t *testing.T) {
 	}
 }
 
+// testHSMOutage: with f+1 replicas down the HSM cannot sign; Send fails
+// with ErrUnavailable and leaves its transaction built with the inputs
+// reserved; once the replicas are back, a retry with the same key signs
+// and broadcasts that very transaction.
+func (s *suite) testHSMOutage(t *testing.T) {
+	ctx := ctxT(t, 3*time.Minute)
+	a := s.newWallet(t, "outage", 25_000)
+	s.env.Cluster.Kill(3)
+	s.env.Cluster.Kill(4)
+	req := wallet.SendRequest{Outputs: []wallet.Output{{Address: a.Address, Amount: 2_000}}, FeeRate: 2, IdempotencyKey: "outage-1"}
+	start := time.Now()
+	short, cancel := context.WithTimeout(ctx, 6*time.Second) // a client giving up
+	_, err := s.svc.Send(short, a.ID, req)
+	cancel()
+	t.Logf("send with 2 of 4 replicas down failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if !errors.Is(err, wallet.ErrUnavailable) {
+		t.Fatalf("send without quorum: %v, want ErrUnavailable", err)
+	}
+	hist, _ := s.svc.Transactions(ctx, a.ID)
+	var built *wallet.Transaction
+	for i := range hist {
+		if hist[i].Direction == "out" {
+			built = &hist[i]
+		}
+	}
+	us, _ := s.svc.UTXOs(ctx, a.ID)
+	if built == nil || built.Status != wallet.StatusBuilt || len(us) != 1 || !us[0].Locked {
+		t.Fatalf("after the failed send: %+v, utxos %+v", built, us)
+	}
+	s.env.Cluster.Restart(3)
+	s.env.Cluster.Restart(4)
+	if err := s.env.Cluster.WaitReady(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.svc.Send(ctx, a.ID, req)
+	if err != nil || tx.ID != built.ID || tx.TxID != built.TxID || tx.Status != wallet.StatusBroadcast {
+		t.Fatalf("retry after recovery: %+v %v (built %s)", tx, err, built.ID)
+	}
+}
+
 // dsn returns the database of the suite's service, for another Service.
 func (s *suite) dsn(t *testing.T) string {
 	if s.pg {
@@ -844,7 +886,7 @@ func (s *suite) testMetadata(t *testing.T) {
 		s.raw.Exec(`PRAGMA wal_checkpoint(FULL)`)
 		for _, suffix := range []string{"", "-wal"} {
 			data, _ := os.ReadFile(s.env.DBPath + suffix)
-			for _, needle := range []string{secret, "savings €", "psbt note", "rent"} {
+			for _, needle := range []string{secret, "savings €", "psbt note", "rent", hex.EncodeToString([]byte(secret))} {
 				if bytes.Contains(data, []byte(needle)) {
 					t.Fatalf("%q found in plaintext in %s", needle, filepath.Base(s.env.DBPath+suffix))
 				}
@@ -859,6 +901,19 @@ func (s *suite) testMetadata(t *testing.T) {
 	s.raw.QueryRow(`SELECT COUNT(*) FROM wallets WHERE label LIKE '%label-%' OR label LIKE '%savings%'`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d plaintext labels in the wallets table", n)
+	}
+	// The stored value is a DiSE ciphertext: longer than the label, and
+	// its bytes do not contain the label in any plain encoding.
+	var stored string
+	if err := s.raw.QueryRow(rebind(s.pg, `SELECT label FROM wallets WHERE id = ?`), a.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := hex.DecodeString(stored)
+	if err != nil || len(ct) <= len(secret)+16 || bytes.Contains(ct, []byte(secret)) || strings.Contains(stored, hex.EncodeToString([]byte(secret))) {
+		t.Fatalf("label stored as %q", stored)
+	}
+	if pt, err := s.env.HSM.Decrypt(ctx, "wallet-metadata", ct); err != nil || !bytes.HasSuffix(pt, []byte(secret)) {
+		t.Fatalf("stored label is not a metadata-key ciphertext of the label: %v", err)
 	}
 	// Swap: copy a's label ciphertext into b's row.
 	if _, err := s.raw.Exec(rebind(s.pg, `UPDATE wallets SET label = (SELECT label FROM wallets WHERE id = ?) WHERE id = ?`), a.ID, b.ID); err != nil {

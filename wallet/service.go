@@ -198,10 +198,14 @@ func (s *Service) lockFlow(id string) func() {
 // hsmErr maps an HSM client error to the package's sentinels.
 func hsmErr(action string, err error) error {
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %s: %v", ErrUnavailable, action, err)
-	case errors.Is(err, client.ErrNoQuorum):
+	case errors.Is(err, client.ErrNoQuorum), errors.Is(err, context.DeadlineExceeded):
+		var qe *client.QuorumError
+		if errors.As(err, &qe) {
+			return fmt.Errorf("%w: %s: HSM quorum unavailable (%d of %d replicas gave a valid answer, %d needed)", ErrUnavailable, action, qe.Valid, qe.Total, qe.Needed)
+		}
 		return fmt.Errorf("%w: %s: HSM quorum unavailable", ErrUnavailable, action)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %s: request cancelled", ErrUnavailable, action)
 	case errors.Is(err, client.ErrRejected):
 		var re *client.RejectedError
 		if errors.As(err, &re) {
