@@ -42,6 +42,10 @@ func artifactsDir(t *testing.T) string {
 	dir := t.TempDir()
 	if root := os.Getenv("VHSM_ARTIFACTS"); root != "" {
 		dir = filepath.Join(root, regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_"))
+		old, _ := filepath.Glob(filepath.Join(dir, "*.png")) // screenshots of an earlier run
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatalf("artifacts: %v", err)
 		}
@@ -295,4 +299,3 @@ func (s *session) waitDownload(pattern string, limit time.Duration) (string, []b
 	s.t.Fatalf("no download matching %q within %v (have %v)", pattern, limit, names)
 	return "", nil
 }
-

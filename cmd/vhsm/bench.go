@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,7 @@ const (
 	benchCiphertexts  = 16          // distinct ciphertexts decrypted by the decrypt phase
 	benchMessageBytes = 32
 	benchStopTimeout  = 20 * time.Second // in-process replicas shutting down
-	benchSetupWait    = 10 * time.Second // a new key becoming usable at every replica
+	benchSetupWait    = 30 * time.Second // the bench's key made (pool refilled after a keygen run) and usable at every replica
 	benchSetupPoll    = 100 * time.Millisecond
 )
 
@@ -178,10 +179,14 @@ func (o *benchOptions) check() error {
 	if o.peer == "" && o.peerModule != "" {
 		return fmt.Errorf("--softhsm-module needs --peer softhsm")
 	}
+	// Fail before the (long) measurement of our operations.
 	if o.peerModule != "" {
-		// Fail before the (long) measurement of our operations.
 		if _, err := os.Stat(o.peerModule); err != nil {
 			return fmt.Errorf("--softhsm-module: %w", err)
+		}
+	} else if o.peer == benchPeerSoftHSM {
+		if err := findSoftHSM(); err != nil {
+			return fmt.Errorf("--peer softhsm: %w (or give --softhsm-module)", err)
 		}
 	}
 	return nil
@@ -371,7 +376,7 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 			return nil
 		}}, nil
 	case "sign":
-		k, err := cl.GenerateKey(ctx, prefix, scheme)
+		k, err := benchGenerateKey(ctx, cl, prefix, scheme)
 		if err != nil {
 			return nil, err
 		}
@@ -404,7 +409,7 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 			return nil
 		}}, nil
 	case "encrypt", "decrypt":
-		k, err := cl.GenerateKey(ctx, prefix, wire.SchemeSymmetric)
+		k, err := benchGenerateKey(ctx, cl, prefix, wire.SchemeSymmetric)
 		if err != nil {
 			return nil, err
 		}
@@ -447,6 +452,25 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 		}}, nil
 	}
 	return nil, fmt.Errorf("unknown operation %q", op)
+}
+
+// benchGenerateKey generates the key an operation uses, retrying for up to
+// benchSetupWait while the replicas refuse it for an empty pool (as after
+// a keygen run drained it); a refusal is final, so a retry cannot create
+// the key twice.
+func benchGenerateKey(ctx context.Context, cl *client.Client, id, scheme string) (client.KeyInfo, error) {
+	deadline := time.Now().Add(benchSetupWait)
+	for {
+		k, err := cl.GenerateKey(ctx, id, scheme)
+		if err == nil || !strings.Contains(err.Error(), app.ErrPoolEmpty.Error()) || time.Now().After(deadline) {
+			return k, err
+		}
+		select {
+		case <-ctx.Done():
+			return k, err
+		case <-time.After(benchSetupPoll):
+		}
+	}
 }
 
 // benchRetry calls f until it succeeds, ctx ends or benchSetupWait passed,

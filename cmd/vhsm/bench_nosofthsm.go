@@ -17,3 +17,6 @@ var errNoSoftHSM = errors.New("this vhsm was built without PKCS#11 support (buil
 func measureSoftHSM(context.Context, string, time.Duration) ([]benchPeerResult, error) {
 	return nil, errNoSoftHSM
 }
+
+// findSoftHSM fails: this build cannot load SoftHSM2.
+func findSoftHSM() error { return errNoSoftHSM }

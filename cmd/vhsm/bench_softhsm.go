@@ -50,3 +50,9 @@ func measureSoftHSM(ctx context.Context, module string, d time.Duration) (out []
 	add(r, benchPeerMechKeygen)
 	return out, ctx.Err()
 }
+
+// findSoftHSM reports whether SoftHSM2's library is in a standard place.
+func findSoftHSM() error {
+	_, err := softhsm.FindModule()
+	return err
+}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,8 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"gopkg.in/yaml.v3"
 
+	"github.com/vhsm/vhsm/chains/bitcoin"
+	"github.com/vhsm/vhsm/chains/bitcoin/btcdtest"
 	"github.com/vhsm/vhsm/replica"
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/testnet"
@@ -372,6 +377,9 @@ func TestTestnetMultiHost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 4-replica cluster")
 	}
+	if runtime.GOOS != "linux" {
+		t.Skip("127.0.0.2-4 are loopback addresses on Linux only")
+	}
 	ports, err := testnet.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
@@ -543,5 +551,78 @@ func TestDockerStaticBuild(t *testing.T) {
 	out, err = exec.CommandContext(ctx, bin, "bench", "--peer", "softhsm", "--replicas", "4").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "nosofthsm") {
 		t.Errorf("static vhsm bench --peer softhsm: %v\n%s", err, out)
+	}
+}
+
+// TestComposeBtcd starts btcd with the btc-regtest profile's exact
+// arguments (only the data directory, the RPC port and the p2p port moved
+// to free places) and checks what wallet-regtest relies on: the RPC answers
+// on the --btc-rpc address with the compose credentials, the chain is
+// regtest, and `generate` mines to the default --miningaddr.
+func TestComposeBtcd(t *testing.T) {
+	bin, err := btcdtest.Find()
+	if err != nil {
+		t.Skipf("btcd not installed: %v", err)
+	}
+	c := loadCompose(t)
+	btcd, wr := c.Services["btcd"], c.Services["wallet-regtest"]
+	ports, err := testnet.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var args []string
+	for _, a := range btcd.Command {
+		a = composeEnv(a)
+		switch {
+		case strings.HasPrefix(a, "--datadir="):
+			a = "--datadir=" + filepath.Join(dir, "data")
+		case strings.HasPrefix(a, "--logdir="):
+			a = "--logdir=" + filepath.Join(dir, "logs")
+		case strings.HasPrefix(a, "--rpclisten="):
+			a = "--rpclisten=127.0.0.1:" + strconv.Itoa(ports[0])
+		}
+		args = append(args, a)
+	}
+	args = append(args, "--listen=127.0.0.1:"+strconv.Itoa(ports[1]))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("btcd output:\n%s", logs.String())
+		}
+	}()
+	rpc, err := bitcoin.NewRPC(bitcoin.RPCConfig{
+		URL:  "http://127.0.0.1:" + strconv.Itoa(ports[0]),
+		User: flagValue(wr.Command, "btc-user"), Pass: composeEnv(wr.Environment["VHSM_BTC_RPC_PASS"]),
+		Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var genesis chainhash.Hash
+	for i := 0; ; i++ {
+		if genesis, err = rpcGenesis(ctx, rpc); err == nil || i == 100 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("btcd RPC: %v", err)
+	}
+	if genesis != *chaincfg.RegressionNetParams.GenesisHash || flagValue(wr.Command, "btc-network") != "regtest" {
+		t.Errorf("btcd genesis %v, wallet network %s", genesis, flagValue(wr.Command, "btc-network"))
+	}
+	var hashes []string
+	if err := rpc.Call(ctx, "generate", []any{1}, &hashes); err != nil || len(hashes) != 1 {
+		t.Errorf("generate to the default mining address: %v %v", hashes, err)
 	}
 }
