@@ -93,8 +93,14 @@ type Config struct {
 	// with [NewMetrics] before the HSM client so that its culprit handler
 	// can be passed to client.New. Nil means a fresh registry.
 	Metrics *Metrics
-	// Web, when set, serves every path the API does not (the web wallet).
+	// Web, when set, serves GET and HEAD of the paths the API does not
+	// route (the web wallet). If it has a Serves(path string) bool method
+	// (web.Handler does), paths it does not serve get problem+json.
 	Web http.Handler
+	// MetadataKeyID is the wallet service's metadata key (default
+	// wallet.DefaultMetadataKeyID). The raw key routes refuse it and every
+	// wallet key (wallet.WalletKeyPrefix).
+	MetadataKeyID string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -109,6 +115,7 @@ type server struct {
 	limits  *limiter // per token
 	fails   *limiter // failed authentications per client address
 	now     func() time.Time
+	metaKey string // the wallet service's metadata key id
 }
 
 // New returns the API's HTTP handler.
@@ -132,6 +139,10 @@ func New(cfg Config) (http.Handler, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.metaKey = cfg.MetadataKeyID
+	if s.metaKey == "" {
+		s.metaKey = wallet.DefaultMetadataKeyID
+	}
 	rl := cfg.RateLimit
 	if rl.Rate <= 0 {
 		rl.Rate = DefaultRate
@@ -154,11 +165,7 @@ func (s *server) routes(web http.Handler) http.Handler {
 		writeProblem(w, r, newProblem(ProblemMethod, r.Method+" is not allowed on this route"), nil)
 	}
 	r.MethodNotAllowed(methodNotAllowed)
-	if web != nil {
-		r.NotFound(web.ServeHTTP)
-	} else {
-		r.NotFound(notFound)
-	}
+	r.NotFound(webOrProblem(web, notFound))
 
 	r.Get("/healthz", s.healthz)
 	// Authentication, the rate limit and the scope check run per route
@@ -206,6 +213,35 @@ func (s *server) routes(web http.Handler) http.Handler {
 		admin.Delete("/tokens/{id}", s.revokeToken)
 	})
 	return r
+}
+
+// webServer is implemented by a web handler that can tell which paths it
+// serves (web.Handler does).
+type webServer interface {
+	Serves(urlPath string) bool
+}
+
+// webOrProblem is the handler of every path the API does not route: GET
+// and HEAD of a path the web wallet serves go to it; everything else is a
+// problem+json answer (404, or 405 for another method on a web page), so
+// that API clients never get a plain-text error.
+func webOrProblem(web http.Handler, notFound http.HandlerFunc) http.HandlerFunc {
+	if web == nil {
+		return notFound
+	}
+	ws, canTell := web.(webServer)
+	return func(w http.ResponseWriter, r *http.Request) {
+		known := !canTell || ws.Serves(r.URL.Path)
+		switch {
+		case known && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+			web.ServeHTTP(w, r)
+		case known && canTell:
+			w.Header().Set("Allow", "GET, HEAD")
+			writeProblem(w, r, newProblem(ProblemMethod, r.Method+" is not allowed on this page"), nil)
+		default:
+			notFound(w, r)
+		}
+	}
 }
 
 // fail writes the problem for err, logging errors that are not the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/wallet"
+	"github.com/vhsm/vhsm/web"
 )
 
 // call sends one request to h with token and validates the answer against
@@ -403,5 +404,56 @@ func TestCulpritMetric(t *testing.T) {
 	_, _, body := call(t, h, "GET", "/metrics", fakeRead, nil)
 	if want := `vhsm_hsm_culprits_total{op="sign.schnorr",reason="invalid partial",replica="3"} 1`; !strings.Contains(string(body), want) {
 		t.Fatalf("metrics lack %s", want)
+	}
+}
+
+// TestUnknownPathsAreProblems: with the real web wallet mounted, its pages
+// are served, and every other unknown path (any method) is problem+json,
+// never the web handler's plain-text 404/405.
+func TestUnknownPathsAreProblems(t *testing.T) {
+	h := newTestHandler(t, newFakeWallets(), Config{Web: web.Handler()})
+	for _, path := range []string{"/", "/index.html"} {
+		rec := serve(h, httptestRequest("GET", path))
+		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+			t.Errorf("GET %s: %d %s", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{
+		{"POST", "/foo", 404}, {"GET", "/foo", 404}, {"DELETE", "/nope/x", 404}, {"PUT", "/v2/wallets", 404},
+		{"POST", "/", 405}, {"PATCH", "/index.html", 405},
+	} {
+		rec := serve(h, httptestRequest(c.method, c.path))
+		if rec.Code != c.code || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: %d %q, want %d problem+json", c.method, c.path, rec.Code, rec.Header().Get("Content-Type"), c.code)
+		}
+		if c.code == 405 && rec.Header().Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s %s: Allow %q", c.method, c.path, rec.Header().Get("Allow"))
+		}
+	}
+}
+
+// TestManagedKeysRefused: the raw key routes refuse the keys the wallet
+// service manages (wallet/validator keys and the metadata key), even for
+// an admin token: raw signing would bypass coin locking and fee bounds or
+// sign slashable messages, raw decryption would read stored metadata.
+func TestManagedKeysRefused(t *testing.T) {
+	h := newTestHandler(t, newFakeWallets(), Config{})
+	for _, c := range []struct {
+		method, path string
+		body         map[string]any
+	}{
+		{"POST", "/v1/keys/vw-0123456789abcdef01234567/sign", map[string]any{"message_hex": "00"}},
+		{"POST", "/v1/keys/vw-0123456789abcdef01234567/encrypt", map[string]any{"plaintext": "aGVsbG8="}},
+		{"POST", "/v1/keys/" + wallet.DefaultMetadataKeyID + "/decrypt", map[string]any{"ciphertext": "aGVsbG8="}},
+		{"POST", "/v1/keys/" + wallet.DefaultMetadataKeyID + "/encrypt", map[string]any{"plaintext": "aGVsbG8="}},
+		{"POST", "/v1/keys", map[string]any{"key_id": "vw-squat", "scheme": "schnorr"}},
+	} {
+		code, _, body := call(t, h, c.method, c.path, fakeAdmin, c.body)
+		if code != 403 || !strings.Contains(string(body), "managed by the wallet service") {
+			t.Errorf("%s %s: %d %s", c.method, c.path, code, body)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/wallet"
 )
 
 // maxMessageBytes bounds a message to sign or a plaintext to encrypt.
@@ -36,6 +37,17 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(s)
 }
 
+// managedKey refuses the raw key routes a key the wallet service manages:
+// a wallet's or validator's key (signing with it directly would bypass coin
+// locking and fee bounds, or sign slashable messages) or the metadata key
+// (it would decrypt the stored labels, notes and PSBTs).
+func (s *server) managedKey(id string) error {
+	if strings.HasPrefix(id, wallet.WalletKeyPrefix) || id == s.metaKey {
+		return newProblem(ProblemForbidden, "key "+id+" is managed by the wallet service; use the wallet and validator routes")
+	}
+	return nil
+}
+
 type createKeyRequest struct {
 	KeyID  string `json:"key_id"`
 	Scheme string `json:"scheme"`
@@ -58,6 +70,10 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(errs) > 0 {
 		s.fail(w, r, invalid("the key request is invalid", errs...))
+		return
+	}
+	if err := s.managedKey(req.KeyID); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	k, err := s.hsm.GenerateKey(r.Context(), req.KeyID, req.Scheme)
@@ -112,6 +128,10 @@ type signResponse struct {
 func (s *server) signRaw(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.managedKey(id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -218,6 +238,10 @@ func (s *server) encrypt(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.managedKey(id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var req encryptRequest
 	if err := s.decodeJSON(w, r, &req, false); err != nil {
 		s.fail(w, r, err)
@@ -247,6 +271,10 @@ func (s *server) encrypt(w http.ResponseWriter, r *http.Request) {
 func (s *server) decrypt(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.managedKey(id); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -103,6 +103,10 @@ func (s *server) depositData(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
+// maxExitIndex bounds an exit's validator index and epoch, far above any
+// real one; openapi.json documents it as the fields' maximum.
+const maxExitIndex = 1 << 40
+
 func (s *server) exit(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -114,12 +118,11 @@ func (s *server) exit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	const maxIndex = 1 << 40 // far above any real validator index or epoch
 	var errs []FieldError
-	if req.ValidatorIndex > maxIndex {
+	if req.ValidatorIndex > maxExitIndex {
 		errs = append(errs, FieldError{Field: "validator_index", Message: "out of range"})
 	}
-	if req.Epoch > maxIndex {
+	if req.Epoch > maxExitIndex {
 		errs = append(errs, FieldError{Field: "epoch", Message: "out of range"})
 	}
 	if len(errs) > 0 {

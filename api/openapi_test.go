@@ -153,3 +153,22 @@ func (a routerAdapter) FindRoute(req *http.Request) (any, map[string]string, err
 	}
 	return a.r.FindRoute(req)
 }
+
+// TestExitBoundsDocumented: the exit route's bound on validator_index and
+// epoch is the documented maximum, and the document refuses a value above it.
+func TestExitBoundsDocumented(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := doc.Components.Schemas["ExitRequest"].Value
+	for _, f := range []string{"validator_index", "epoch"} {
+		p := sch.Properties[f].Value
+		if p.Max == nil || *p.Max != float64(maxExitIndex) {
+			t.Errorf("ExitRequest.%s: maximum %v, want %d", f, p.Max, int64(maxExitIndex))
+		}
+		if err := p.VisitJSON(float64(maxExitIndex + 1)); err == nil {
+			t.Errorf("ExitRequest.%s: the document accepts 2^40+1", f)
+		}
+	}
+}

@@ -148,7 +148,7 @@ func (s *Service) recordIncomingFrom(ctx context.Context, bw *btcWallet, us []bi
 		now := s.nowNano()
 		if _, err := s.st.q().exec(ctx, `INSERT INTO transactions (id, wallet_id, idem_key, req_hash, origin, txid, status, outputs, amount, confirmations,
 			created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (wallet_id, idem_key) DO NOTHING`,
-			newID("tx_", 12), bw.r.w.ID, "in:"+txid, originIncoming, txid, status, string(outs), a.amount, a.conf, now, now); err != nil {
+			newID("tx_", 12), bw.r.w.ID, incomingKeyPrefix+txid, originIncoming, txid, status, string(outs), a.amount, a.conf, now, now); err != nil {
 			return s.dbErr("record incoming", err)
 		}
 	}

@@ -140,6 +140,11 @@ func (s *Service) importPSBT(ctx context.Context, bw *btcWallet, pkt *psbt.Packe
 			change, changeIdx = o.Value, i
 		}
 	}
+	// The same fee-rate bound as a Send: a PSBT from elsewhere must not
+	// hand most of its inputs to the miners.
+	if vs := bitcoin.VSize(pkt.UnsignedTx); in-out > s.cfg.MaxFeeRate*vs {
+		return "", fmt.Errorf("%w: psbt: fee %d sat is above %d sat/vB for %d vB", ErrInvalid, in-out, s.cfg.MaxFeeRate, vs)
+	}
 	t := Transaction{ID: id}
 	review(&t, pkt, in-out, bitcoin.VSize(pkt.UnsignedTx), change, changeIdx, bw.net)
 	var buf bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	btcwire "github.com/btcsuite/btcd/wire"
 
@@ -302,14 +303,6 @@ func (s *Service) advance(ctx context.Context, bw *btcWallet, id string) (*Trans
 // signRow signs a built row's PSBT with the HSM and stores the signed
 // transaction (status signed). The inputs must still be locked by it.
 func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
-	var held int
-	if err := s.st.q().row(ctx, `SELECT COUNT(*) FROM utxo_locks WHERE tx_id = ? AND (expires_at = 0 OR expires_at > ?)`, r.t.ID, s.nowNano()).Scan(&held); err != nil {
-		return s.dbErr("read locks", err)
-	}
-	if held != r.t.Inputs {
-		s.fail(ctx, r, "inputs were released before signing")
-		return fmt.Errorf("%w: the transaction's inputs were released before it was signed; build it again", ErrConflict)
-	}
 	b64, err := s.openMeta(ctx, "transactions", r.t.ID, "psbt", r.psbtEnc)
 	if err != nil {
 		return err
@@ -318,10 +311,13 @@ func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
 	if err != nil {
 		return fmt.Errorf("%w: stored psbt is corrupt", ErrUnavailable)
 	}
-	// Make the locks permanent while signing: a signed transaction's
-	// inputs stay reserved until it confirms or fails.
-	if _, err := s.st.q().exec(ctx, `UPDATE utxo_locks SET expires_at = 0 WHERE tx_id = ?`, r.t.ID); err != nil {
+	held, err := s.claimLocks(ctx, r.t.ID, r.t.Inputs)
+	if err != nil {
 		return s.dbErr("extend locks", err)
+	}
+	if !held {
+		s.fail(ctx, r, "inputs were released before signing")
+		return fmt.Errorf("%w: the transaction's inputs were released before it was signed; build it again", ErrConflict)
 	}
 	tx, err := bw.w.Sign(ctx, s.hsm, pkt)
 	if err != nil {
@@ -367,6 +363,32 @@ func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
 	return nil
 }
 
+// claimLocks makes the locks of transaction txID permanent (a signed
+// transaction's inputs stay reserved until it confirms or fails) and
+// reports whether all of its inputs were still held. Checking and
+// extending is one conditional UPDATE in one database transaction: a
+// separate check would let a lock lapse, and another send take the
+// outpoint, between the check and the extension, and the same UTXO would
+// then be signed into two transactions. If not all are held nothing
+// changes.
+func (s *Service) claimLocks(ctx context.Context, txID string, inputs int) (bool, error) {
+	errShort := errors.New("locks lapsed")
+	err := s.st.inTx(ctx, func(tx dbq) error {
+		res, err := tx.exec(ctx, `UPDATE utxo_locks SET expires_at = 0 WHERE tx_id = ? AND (expires_at = 0 OR expires_at > ?)`, txID, s.nowNano())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(inputs) {
+			return errShort
+		}
+		return nil
+	})
+	if errors.Is(err, errShort) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // broadcastRow submits a signed row. A refusal fails it (unless the node
 // already knows the transaction); an unreachable backend leaves it signed
 // for Refresh.
@@ -381,19 +403,34 @@ func (s *Service) broadcastRow(ctx context.Context, bw *btcWallet, r *txRow) err
 	}
 	_, err = bw.be.Broadcast(ctx, &tx)
 	var re *bitcoin.RejectError
+	deferred := false
 	switch {
 	case err == nil:
 	case errors.As(err, &re):
 		// Already in the mempool or a block (a rebroadcast after a crash)?
-		if st, err2 := bw.be.TxStatus(ctx, tx.TxHash()); err2 == nil {
+		st, err2 := bw.be.TxStatus(ctx, tx.TxHash())
+		if err2 == nil {
 			s.setChainStatus(ctx, r, st)
 			return nil
+		}
+		// Fail (and release the inputs) only when the backend says it does
+		// not know the transaction: failing one that is in fact in the
+		// mempool or a block invites the caller to pay a second time.
+		if !errors.Is(err2, bitcoin.ErrNotFound) || strings.Contains(strings.ToLower(re.Reason), "already") {
+			deferred = true
+			break
 		}
 		reason := truncate(re.Reason, 300)
 		s.fail(ctx, r, "rejected by the node: "+reason)
 		return fmt.Errorf("%w: node refused the transaction: %s", ErrRejected, reason)
 	default:
+		deferred = true
+	}
+	if deferred {
 		msg := "broadcast deferred: chain backend unavailable"
+		if re != nil {
+			msg = "broadcast deferred: the node refused it but its status is unknown: " + truncate(re.Reason, 200)
+		}
 		now := s.nowNano()
 		s.st.q().exec(ctx, `UPDATE transactions SET error = ?, updated_at = ? WHERE id = ? AND status = ?`, msg, now, r.t.ID, StatusSigned)
 		r.t.Error = msg

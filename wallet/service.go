@@ -26,6 +26,14 @@ const (
 	DefaultStaleBuilt    = 15 * time.Minute
 )
 
+// WalletKeyPrefix starts the HSM key id of every wallet and validator the
+// service creates ("vw-" + the wallet id's hex). Such keys, and the
+// metadata key, are managed by the service: the REST API's raw key routes
+// refuse them, so that a token cannot sign around the wallet's coin
+// locking and fee bounds, sign slashable messages with a validator key, or
+// decrypt stored metadata.
+const WalletKeyPrefix = "vw-"
+
 // Config configures [Open].
 type Config struct {
 	// Database is "sqlite:/path/wallet.db" (a plain path also means SQLite)

@@ -45,8 +45,17 @@ func checkIdempotencyKey(k string) error {
 			return fmt.Errorf("%w: idempotency key must be printable ASCII without spaces", ErrInvalid)
 		}
 	}
+	if strings.HasPrefix(k, incomingKeyPrefix) {
+		// Incoming payments are stored under "in:<txid>"; a client key of
+		// that form would hide (or collide with) one.
+		return fmt.Errorf("%w: idempotency keys starting with %q are reserved", ErrInvalid, incomingKeyPrefix)
+	}
 	return nil
 }
+
+// incomingKeyPrefix starts the idempotency key of a recorded incoming
+// payment.
+const incomingKeyPrefix = "in:"
 
 // checkID validates an identifier of the form prefix + hexLen hex digits
 // before it reaches the database; anything else is simply not found.

@@ -92,7 +92,7 @@ func (s *Service) create(ctx context.Context, spec walletSpec) (*row, error) {
 	// before anything irreversible, so that a retry after a crash reuses
 	// the same key id instead of generating a second key.
 	walletID := newID("w_", 12)
-	keyID := "vw-" + walletID[2:]
+	keyID := WalletKeyPrefix + walletID[2:]
 	q := s.st.q()
 	if _, err := q.exec(ctx, `INSERT INTO wallet_intents (idem_key, req_hash, wallet_id, key_id, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
 		idem, hash, walletID, keyID, s.nowNano()); err != nil {

@@ -84,6 +84,17 @@ type handler struct {
 	files map[string]file // by URL path
 }
 
+// Serves reports whether urlPath names a page or file of the web wallet
+// ("/" is index.html). The REST API uses it to answer every other unknown
+// path with its own problem+json document.
+func (h *handler) Serves(urlPath string) bool {
+	if urlPath == "/" || urlPath == "" {
+		return true
+	}
+	_, ok := h.files[urlPath]
+	return ok
+}
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
