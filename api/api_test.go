@@ -457,3 +457,36 @@ func TestManagedKeysRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateJSONKeysRefused: a body naming a field twice (even in
+// another case, which encoding/json matches too) is refused instead of
+// silently keeping the last value; nested objects and arrays are checked,
+// and equal keys in different objects are fine.
+func TestDuplicateJSONKeysRefused(t *testing.T) {
+	type out struct {
+		Address string `json:"address"`
+		Amount  int64  `json:"amount"`
+	}
+	type req struct {
+		Outputs []out  `json:"outputs"`
+		Note    string `json:"note"`
+		Meta    struct {
+			A int `json:"a"`
+		} `json:"meta"`
+	}
+	for body, wantDup := range map[string]bool{
+		`{"outputs":[{"address":"x","amount":1},{"address":"y","amount":2}],"note":"n","meta":{"a":1}}`: false,
+		`{"note":"a","note":"b"}`:                                   true,
+		`{"note":"a","NOTE":"b"}`:                                   true,
+		`{"outputs":[{"address":"x","amount":1,"Amount":1000}]}`:    true,
+		`{"meta":{"a":1},"outputs":[],"meta":{"a":2}}`:              true,
+		`{"meta":{"a":1},"outputs":[{"amount":1}],"note":"amount"}`: false,
+	} {
+		var v req
+		err := strictUnmarshal([]byte(body), &v)
+		gotDup := err != nil && strings.Contains(err.Error(), "duplicate")
+		if gotDup != wantDup {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+}

@@ -66,10 +66,66 @@ func strictUnmarshal(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return jsonProblem(err)
 	}
+	if name, dup := duplicateKey(body); dup {
+		// encoding/json keeps the last of duplicate (case-insensitively
+		// equal) keys; another reader of the same body (a proxy, an audit
+		// log) may keep the first. Refuse the ambiguity.
+		if len(name) > 64 || !utf8.ValidString(name) {
+			name = "(a field)"
+		}
+		return invalid("duplicate field "+name, FieldError{Field: name, Message: "given more than once"})
+	}
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid("the body must hold exactly one JSON value", FieldError{Field: "body", Message: "trailing data after the JSON value"})
 	}
 	return nil
+}
+
+// duplicateKey reports the first object key that occurs twice in one
+// object of body (compared case-insensitively, as encoding/json matches
+// fields). body is valid JSON (it decoded).
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		obj    bool
+		keys   map[string]bool
+		expKey bool // in an object, the next token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				if top != nil && top.obj {
+					top.expKey = true // this value ends at its closing delimiter
+				}
+				stack = append(stack, &frame{obj: d == '{', keys: map[string]bool{}, expKey: d == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if top != nil && top.obj {
+			if top.expKey {
+				k := strings.ToLower(strings.ToUpper(tok.(string))) // ſ and K (Kelvin) fold as in encoding/json
+				if top.keys[k] {
+					return tok.(string), true
+				}
+				top.keys[k] = true
+				top.expKey = false
+			} else {
+				top.expKey = true
+			}
+		}
+	}
 }
 
 // jsonProblem explains a json decoding error.

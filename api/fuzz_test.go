@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/vhsm/vhsm/web"
 )
 
 // FuzzRouter sends arbitrary methods, paths, headers and bodies to the
@@ -34,11 +36,14 @@ func FuzzRouter(f *testing.F) {
 		{"PATCH", "/healthz", "", "", "", `{}`},
 		{"GET", "/readyz", "", "", "", ``},
 		{"POST", "/v1/wallets", "application/json", "\x7f", fakeSpend, `[1,2,3]`},
+		{"POST", "/foo", "", "", "", ``},
+		{"DELETE", "/index.html", "", "", "", ``},
+		{"POST", "/v1/wallets/" + fakeBTC + "/transactions", "application/json", "k2", fakeSpend, `{"outputs":[{"address":"` + fakeAddress() + `","amount":1000,"AMOUNT":9}],"fee_rate":2}`},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.ct, s.idem, s.token, []byte(s.body))
 	}
-	h := newTestHandler(f, newFakeWallets(), Config{MaxBodyBytes: 1 << 12, RateLimit: RateLimit{Rate: 1e9, Burst: 1 << 30}})
+	h := newTestHandler(f, newFakeWallets(), Config{MaxBodyBytes: 1 << 12, RateLimit: RateLimit{Rate: 1e9, Burst: 1 << 30}, Web: web.Handler()})
 	f.Fuzz(func(t *testing.T, method, path, ct, idem, token string, body []byte) {
 		if !validMethod(method) {
 			method = "POST"

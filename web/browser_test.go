@@ -82,6 +82,13 @@ func newSession(t *testing.T, base string, total time.Duration) *session {
 	t.Cleanup(cancelAlloc)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancelCtx)
+	// Start the browser once, here: if it fails to start, any later use of
+	// ctx (the console subscription, a failure screenshot) would allocate
+	// it again, and chromedp v0.23 then panics (close of closed channel),
+	// hiding the real error.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
 	s := &session{t: t, ctx: ctx, base: base, artifacts: artifactsDir(t), downloads: t.TempDir(), width: 1280, height: 900}
 
 	console := chromedp.Console(ctx)

@@ -28,8 +28,8 @@
 //     wrong result, nothing acknowledged lost, RSS logged. 60 s by default;
 //     VHSM_SOAK=10m runs issue 4's full 10-minute soak.
 //   - TestSevenReplicas, TestSevenReplicasDown, TestSevenReplicasByzantine:
-//     scenarios 1, 3 and 2 with (n, f) = (7, 2); they run only with
-//     VHSM_SEVEN=1 (each takes 1.5–2 minutes).
+//     scenarios 1, 3 and 2 with (n, f) = (7, 2); the last two run only with
+//     VHSM_SEVEN=1.
 //
 // TestSigLogDetectsReuse checks, without a cluster, that the nonce-reuse
 // detector catches two messages signed with one nonce.
