@@ -126,21 +126,13 @@ type signResponse struct {
 }
 
 func (s *server) signRaw(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.managedKey(id); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var req signRequest
-	if err := s.decodeJSON(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
+	id, ok := s.rawKeyRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	var msg []byte
+	var err error
 	var errs []FieldError
 	switch {
 	case (req.Message == nil) == (req.MessageHex == nil):
@@ -233,18 +225,9 @@ type decryptResponse struct {
 }
 
 func (s *server) encrypt(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.managedKey(id); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var req encryptRequest
-	if err := s.decodeJSON(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
+	id, ok := s.rawKeyRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.Plaintext == nil {
@@ -269,18 +252,9 @@ func (s *server) encrypt(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) decrypt(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.managedKey(id); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	var req decryptRequest
-	if err := s.decodeJSON(w, r, &req, false); err != nil {
-		s.fail(w, r, err)
+	id, ok := s.rawKeyRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.Ciphertext == nil || strings.TrimSpace(*req.Ciphertext) == "" {
@@ -301,4 +275,22 @@ func (s *server) decrypt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, decryptResponse{KeyID: id, Plaintext: base64.StdEncoding.EncodeToString(pt)})
+}
+
+// rawKeyRequest reads the key id of a raw HSM route, refuses keys the
+// wallet service manages, and decodes the JSON body into req. It answers
+// the problem itself and reports false when the request cannot go on.
+func (s *server) rawKeyRequest(w http.ResponseWriter, r *http.Request, req any) (string, bool) {
+	id, err := pathID(r, "id")
+	if err == nil {
+		err = s.managedKey(id)
+	}
+	if err == nil {
+		err = s.decodeJSON(w, r, req, false)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return "", false
+	}
+	return id, true
 }
