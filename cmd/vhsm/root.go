@@ -63,6 +63,16 @@ func (c *cli) rootCmd() *cobra.Command {
 
 // client loads the configuration and returns a connected client.
 func (c *cli) client() (*client.Client, error) {
+	cfg, err := c.loadClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg)
+}
+
+// loadClientConfig reads the HSM client configuration the way the client
+// commands do (--config, $VHSM_CONFIG, ./vhsm-devnet/client.json).
+func (c *cli) loadClientConfig() (*client.Config, error) {
 	path := c.configPath
 	if path == "" {
 		path = os.Getenv(client.ConfigEnv)
@@ -74,10 +84,7 @@ func (c *cli) client() (*client.Client, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no client configuration at %s (run vhsm devnet, or pass --config or set %s)", path, client.ConfigEnv)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return client.New(cfg)
+	return cfg, err
 }
 
 // withClient runs f with a client built from the configuration and closes

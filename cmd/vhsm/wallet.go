@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -87,23 +86,6 @@ networks named by --eth-network (default: every built-in network).`,
 	f.IntVar(&o.burst, "burst", api.DefaultBurst, "API request burst per token")
 	f.Int64Var(&o.maxBody, "max-body", api.DefaultMaxBodyBytes, "largest API request body in bytes")
 	return cmd
-}
-
-// loadClientConfig reads the HSM client configuration the way the client
-// commands do (--config, $VHSM_CONFIG, ./vhsm-devnet/client.json).
-func (c *cli) loadClientConfig() (*client.Config, error) {
-	path := c.configPath
-	if path == "" {
-		path = os.Getenv(client.ConfigEnv)
-	}
-	if path == "" {
-		path = defaultConfig
-	}
-	cfg, err := client.Load(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no client configuration at %s (run vhsm devnet, or pass --config or set %s)", path, client.ConfigEnv)
-	}
-	return cfg, err
 }
 
 func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
