@@ -153,7 +153,15 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Log:     log.With("component", "api"),
 		Status: func() server.Status {
 			h, _ := a.Committed()
-			st := server.Status{Height: h}
+			st := server.Status{Height: h, Pools: map[string]int{}}
+			if open, err := a.OpenSessions(); err == nil {
+				st.OpenSessions = len(open)
+			}
+			for _, k := range app.Kinds {
+				if n, err := a.Available(k); err == nil {
+					st.Pools[k] = n
+				}
+			}
 			if rerr := eng.Ready(); rerr != nil {
 				st.Error = rerr.Error()
 			} else {

@@ -40,10 +40,12 @@ const (
 	benchStopTimeout  = 20 * time.Second // in-process replicas shutting down
 	benchSetupWait    = 30 * time.Second // the bench's key made (pool refilled after a keygen run) and usable at every replica
 	benchSetupPoll    = 100 * time.Millisecond
+	benchSignatures   = 16              // distinct signatures checked by the verify phase
+	benchQuiesceWait  = 3 * time.Minute // pool refills finishing before an operation is measured
 )
 
 // benchOps are the operations of --op all, in order.
-var benchOps = []string{"keygen", "sign", "encrypt", "decrypt"}
+var benchOps = []string{"keygen", "sign", "verify", "encrypt", "decrypt"}
 
 // benchOptions are the flags of vhsm bench.
 type benchOptions struct {
@@ -89,12 +91,20 @@ func (c *cli) benchCmd() *cobra.Command {
 	o := benchOptions{pools: app.DefaultPoolConfig()}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure latency and throughput of keygen, sign, encrypt and decrypt",
+		Short: "Measure latency and throughput of keygen, sign, verify, encrypt and decrypt",
 		Long: `Runs --clients concurrent clients issuing one operation for --duration or
 until --requests requests were made, and reports count, errors, ops/s and
 latency (mean, std dev, p50, p90, p99) per operation; --json prints one
 JSON object per operation. Every signature is verified and every
 decryption compared with its plaintext: a wrong result counts as an error.
+verify checks threshold signatures made before the measurement against
+the group key, locally (no replica round trip), as "vhsm verify" does.
+
+Before each operation it waits (up to 3 minutes) until no replica runs a
+DKG session, so that the background refill of the key and nonce pools
+(started by the previous operation, or at genesis) does not share the CPU
+with the measured requests; a refill started by the measured requests
+themselves is part of the measurement.
 
 Without --replicas it uses the cluster of --config (as the other commands).
 With --replicas 4|7 it generates a testnet in a temporary directory (or
@@ -117,7 +127,7 @@ sign, our keygen vs its persisted keygen).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.op, "op", "all", "operation: keygen, sign, encrypt, decrypt or all")
+	f.StringVar(&o.op, "op", "all", "operation: keygen, sign, verify, encrypt, decrypt or all")
 	f.StringVar(&o.scheme, "scheme", wire.SchemeSchnorr, "signature scheme of keygen and sign: schnorr or bls")
 	f.IntVar(&o.clients, "clients", 1, "concurrent clients")
 	f.DurationVar(&o.duration, "duration", 0, "run each operation this long (default 10s unless --requests)")
@@ -138,7 +148,7 @@ sign, our keygen vs its persisted keygen).`,
 // check validates the flags and fills in the default duration.
 func (o *benchOptions) check() error {
 	if o.op != "all" && !slices.Contains(benchOps, o.op) {
-		return fmt.Errorf("--op must be keygen, sign, encrypt, decrypt or all, not %q", o.op)
+		return fmt.Errorf("--op must be keygen, sign, verify, encrypt, decrypt or all, not %q", o.op)
 	}
 	if o.scheme != wire.SchemeSchnorr && o.scheme != wire.SchemeBLS {
 		return fmt.Errorf("--scheme must be schnorr or bls, not %q", o.scheme)
@@ -245,6 +255,9 @@ func (c *cli) runBenchOurs(ctx context.Context, o benchOptions) (results []bench
 		w, err := newBenchWork(ctx, cl, op, o.scheme)
 		if err != nil {
 			return nil, fmt.Errorf("bench %s: set up: %w", op, err)
+		}
+		if err := benchQuiesce(ctx, cl, c.stderr); err != nil {
+			return nil, err
 		}
 		res := runBenchOp(ctx, cl, w, o, c.stderr)
 		human := fmt.Sprintf("%-8s %-9s clients=%d n=%d t=%d count=%d errors=%d ops/s=%.1f latency ms: mean=%.2f stddev=%.2f p50=%.2f p90=%.2f p99=%.2f",
@@ -408,6 +421,46 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 			}
 			return nil
 		}}, nil
+	case "verify":
+		k, err := benchGenerateKey(ctx, cl, prefix, scheme)
+		if err != nil {
+			return nil, err
+		}
+		msgs := make([][]byte, benchSignatures)
+		sigs := make([][]byte, benchSignatures)
+		for j := range sigs {
+			msgs[j] = msg(j)
+			err := benchRetry(ctx, func() error {
+				if scheme == wire.SchemeSchnorr {
+					sig, err := cl.SignSchnorr(ctx, k.KeyID, msgs[j], nil)
+					sigs[j] = sig[:]
+					return err
+				}
+				sig, err := cl.SignBLS(ctx, k.KeyID, msgs[j])
+				sigs[j] = sig
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return &benchWork{op: op, scheme: scheme, do: func(ctx context.Context, i int) error {
+			j := i % benchSignatures
+			var valid bool
+			var err error
+			if scheme == wire.SchemeSchnorr {
+				valid, err = client.VerifySchnorr(k.PublicKey, msgs[j], sigs[j], nil)
+			} else {
+				valid, err = client.VerifyBLS(k.PublicKey, msgs[j], sigs[j])
+			}
+			if err != nil {
+				return err
+			}
+			if !valid {
+				return errors.New("a valid signature did not verify")
+			}
+			return nil
+		}}, nil
 	case "encrypt", "decrypt":
 		k, err := benchGenerateKey(ctx, cl, prefix, wire.SchemeSymmetric)
 		if err != nil {
@@ -468,6 +521,36 @@ func benchGenerateKey(ctx context.Context, cl *client.Client, id, scheme string)
 		select {
 		case <-ctx.Done():
 			return k, err
+		case <-time.After(benchSetupPoll):
+		}
+	}
+}
+
+// benchQuiesce waits, up to benchQuiesceWait, until no replica reports an
+// open DKG session, printing what it waits for. A cluster still refilling
+// after that is measured anyway, with a warning.
+func benchQuiesce(ctx context.Context, cl *client.Client, progress io.Writer) error {
+	deadline := time.Now().Add(benchQuiesceWait)
+	said := false
+	for {
+		open := 0
+		for _, st := range cl.Status(ctx) {
+			open = max(open, st.OpenSessions)
+		}
+		if open == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(progress, "bench: %d pool refills still running after %v; measuring anyway\n", open, benchQuiesceWait)
+			return nil
+		}
+		if !said {
+			fmt.Fprintf(progress, "bench: waiting for %d pool refills (DKG sessions) to finish\n", open)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-time.After(benchSetupPoll):
 		}
 	}

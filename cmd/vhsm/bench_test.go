@@ -38,7 +38,7 @@ func TestBenchInProcess(t *testing.T) {
 		t.Errorf("no progress line on stderr:\n%s", stderr.String())
 	}
 	dec := json.NewDecoder(&stdout)
-	wantOps := []struct{ op, scheme string }{{"keygen", "bls"}, {"sign", "bls"}, {"encrypt", "symmetric"}, {"decrypt", "symmetric"}}
+	wantOps := []struct{ op, scheme string }{{"keygen", "bls"}, {"sign", "bls"}, {"verify", "bls"}, {"encrypt", "symmetric"}, {"decrypt", "symmetric"}}
 	for _, want := range wantOps {
 		var obj map[string]any
 		if err := dec.Decode(&obj); err != nil {

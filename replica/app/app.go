@@ -30,14 +30,19 @@ type App struct {
 	g   Genesis
 	log *slog.Logger
 
-	mu       sync.Mutex // guards the fields below
-	height   int64
-	appHash  []byte
-	block    *overlay                // staged writes of the block being finalized
-	sessions map[string]*dkg.Session // open sessions, rebuilt lazily
-	staging  map[string][]byte       // JSON results of the block being finalized, by "client/id"
-	dec      decodeCache             // recently decoded DKG messages
-	now      func() time.Time
+	mu      sync.Mutex // guards the fields below
+	height  int64
+	appHash []byte // hash chain over every block's writes
+	// reported is the app hash given to CometBFT: appHash as of the last
+	// checkpoint, taken at the first block at least checkpointEvery (block
+	// time) after the previous one. See FinalizeBlock.
+	reported   []byte
+	reportedAt int64                   // block time of the last checkpoint, Unix nanoseconds
+	block      *overlay                // staged writes of the block being finalized
+	sessions   map[string]*dkg.Session // open sessions, rebuilt lazily
+	staging    map[string][]byte       // JSON results of the block being finalized, by "client/id"
+	dec        decodeCache             // recently decoded DKG messages
+	now        func() time.Time
 
 	// rmu guards the channels and the results of the finalized block, so
 	// that the engine's readers never wait for a block being executed.
@@ -76,6 +81,7 @@ func New(dir string, g Genesis, log *slog.Logger) (*App, error) {
 		if h := meta.Get(keyHeight); len(h) == 8 {
 			a.height = int64(binary.BigEndian.Uint64(h))
 			a.appHash = bytes.Clone(meta.Get(keyAppHash))
+			a.reported, a.reportedAt = decodeCheckpoint(meta.Get(keyReported), a.appHash)
 		}
 		return nil
 	})
@@ -92,10 +98,60 @@ func (a *App) Close() error { return a.db.Close() }
 // Genesis returns the genesis the app was opened with.
 func (a *App) Genesis() Genesis { return a.g }
 
-// Info reports the last committed height and app hash for handshake replay.
+// Info reports the last committed height and the app hash reported for it,
+// for handshake replay.
 func (a *App) Info(context.Context, *abcitypes.InfoRequest) (*abcitypes.InfoResponse, error) {
-	h, hash := a.Committed()
+	var h int64
+	var hash []byte
+	_ = a.db.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bucketMeta); m != nil {
+			if b := m.Get(keyHeight); len(b) == 8 {
+				h = int64(binary.BigEndian.Uint64(b))
+				hash, _ = decodeCheckpoint(m.Get(keyReported), m.Get(keyAppHash))
+				hash = bytes.Clone(hash)
+			}
+		}
+		return nil
+	})
 	return &abcitypes.InfoResponse{Data: "vhsm", Version: "1", AppVersion: 1, LastBlockHeight: h, LastBlockAppHash: hash}, nil
+}
+
+// checkpointEvery is the block time between two app hash checkpoints.
+//
+// With empty blocks off, CometBFT follows every block whose app hash
+// changed with an extra (empty) block that carries the new hash, and a
+// request arriving meanwhile waits for it: a client issuing requests one
+// after the other would pay two blocks for each. The app therefore reports
+// the hash of its state as of the last checkpoint, taken at the first block
+// at least this long after the previous one, and only then does CometBFT
+// add the extra block. Every replica computes the same checkpoints from the
+// block times, so a replica whose state diverged is still caught (it
+// disagrees with the others at the next checkpoint); only the detection is
+// delayed, by at most this long while requests keep coming. Results are
+// unaffected: they are final at FinalizeBlock either way.
+const checkpointEvery = time.Second
+
+// checkpoint returns the app hash to report after a block at time now.
+func (a *App) checkpoint(now time.Time) []byte {
+	if a.reported == nil || now.UnixNano()-a.reportedAt >= int64(checkpointEvery) {
+		a.reported, a.reportedAt = bytes.Clone(a.appHash), now.UnixNano()
+	}
+	return a.reported
+}
+
+// encodeCheckpoint encodes the reported hash and its block time.
+func encodeCheckpoint(hash []byte, at int64) []byte {
+	return append(bytes.Clone(hash), u64(uint64(at))...)
+}
+
+// decodeCheckpoint decodes a stored checkpoint; a state written before
+// checkpoints existed reported every block's hash, full.
+func decodeCheckpoint(b, full []byte) ([]byte, int64) {
+	if len(b) < 8 {
+		return full, 0
+	}
+	n := len(b) - 8
+	return b[:n], int64(binary.BigEndian.Uint64(b[n:]))
 }
 
 // InitChain checks that app_state (if present) equals the configured genesis,
@@ -125,7 +181,8 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.InitChainRequest) (*ab
 	d, _ := o.digest()
 	a.block = o
 	a.appHash = chainHash(nil, d)
-	return &abcitypes.InitChainResponse{AppHash: bytes.Clone(a.appHash)}, nil
+	a.reported = nil
+	return &abcitypes.InitChainResponse{AppHash: bytes.Clone(a.checkpoint(req.Time))}, nil
 }
 
 // CheckTx validates a transaction against the committed state and local
@@ -231,7 +288,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.FinalizeBlockReque
 	close(a.resultCh)
 	a.resultCh = make(chan struct{})
 	a.rmu.Unlock()
-	return &abcitypes.FinalizeBlockResponse{TxResults: results, AppHash: bytes.Clone(a.appHash)}, nil
+	return &abcitypes.FinalizeBlockResponse{TxResults: results, AppHash: bytes.Clone(a.checkpoint(req.Time))}, nil
 }
 
 // Commit persists the block's writes, height and app hash atomically and
@@ -243,7 +300,7 @@ func (a *App) Commit(context.Context, *abcitypes.CommitRequest) (*abcitypes.Comm
 	if o == nil {
 		o = newOverlay(a.db)
 	}
-	if err := o.flush(a.height, a.appHash, nil); err != nil {
+	if err := o.flush(a.height, a.appHash, map[string][]byte{string(keyReported): encodeCheckpoint(a.reported, a.reportedAt)}); err != nil {
 		return nil, fmt.Errorf("commit block %d: %w", a.height, err)
 	}
 	a.block = nil

@@ -6,8 +6,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/vhsm/vhsm/replica/wire"
@@ -355,5 +357,75 @@ func TestRefillPipelinesSessions(t *testing.T) {
 	g.Pools = DefaultPoolConfig()
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAppHashCheckpoints checks that the app hash given to CometBFT changes
+// only at checkpoints (the first block at least checkpointEvery of block time
+// after the previous one), equals the state hash there, survives a restart
+// (Info), and is the same for a replica that restarted in between.
+func TestAppHashCheckpoints(t *testing.T) {
+	tn := newTestNet(t, 4, smallPools())
+	step := 300 * time.Millisecond
+	var txs [][]byte // the same blocks for both runs
+	for i := range 8 {
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		reg := signed(t, tn.AdminKey, "admin", wire.OpRegisterClient, testStart.Unix()+60, wire.RegisterClientBody{ClientID: fmt.Sprintf("c%d", i), PublicKey: pub})
+		txs = append(txs, txOf(t, reg))
+	}
+	run := func(restartAt int) (reported [][]byte, full [][]byte) {
+		dir := t.TempDir()
+		a, err := New(dir, tn.G, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := startChain(t, a)
+		for i := range 8 {
+			if i == restartAt {
+				info1, _ := c.a.Info(context.Background(), &abcitypes.InfoRequest{})
+				c.a.Close()
+				if c.a, err = New(dir, tn.G, nil); err != nil {
+					t.Fatal(err)
+				}
+				info2, _ := c.a.Info(context.Background(), &abcitypes.InfoRequest{})
+				if !bytes.Equal(info1.LastBlockAppHash, info2.LastBlockAppHash) || !bytes.Equal(info2.LastBlockAppHash, reported[len(reported)-1]) {
+					t.Fatalf("reported hash lost on restart")
+				}
+			}
+			c.height++
+			c.now = c.now.Add(step)
+			r, err := c.a.FinalizeBlock(context.Background(), &abcitypes.FinalizeBlockRequest{Txs: [][]byte{txs[i]}, Height: c.height, Time: c.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.a.Commit(context.Background(), &abcitypes.CommitRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			_, h := c.a.Committed()
+			reported, full = append(reported, r.AppHash), append(full, h)
+		}
+		c.a.Close()
+		return reported, full
+	}
+	reported, full := run(-1)
+	// Block times 0.3 s apart from genesis: checkpoints at 1.2 s and 2.4 s,
+	// blocks 4 and 8 (indexes 3 and 7).
+	for i := range reported {
+		if i > 0 && bytes.Equal(full[i], full[i-1]) {
+			t.Fatalf("block %d: a registration did not change the state hash", i+1)
+		}
+		checkpoint := i == 3 || i == 7
+		if checkpoint != bytes.Equal(reported[i], full[i]) {
+			t.Errorf("block %d: reported hash equals state hash: %v, want %v", i+1, !checkpoint, checkpoint)
+		}
+		if i > 0 && !checkpoint && !bytes.Equal(reported[i], reported[i-1]) {
+			t.Errorf("block %d: reported hash changed between checkpoints", i+1)
+		}
+	}
+	again, _ := run(5)
+	for i := range reported {
+		if !bytes.Equal(again[i], reported[i]) {
+			t.Fatalf("block %d: a restarted replica reported another hash", i+1)
+		}
 	}
 }

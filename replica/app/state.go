@@ -160,6 +160,7 @@ var (
 	bucketMeta  = []byte("meta") // height and app hash, not hashed
 	keyHeight   = []byte("height")
 	keyAppHash  = []byte("apphash")
+	keyReported = []byte("reported") // app hash checkpoint ‖ its block time (8)
 	keyGenesis  = []byte("genesis")
 )
 

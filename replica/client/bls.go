@@ -2,19 +2,18 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/bls"
-	"github.com/vhsm/vhsm/threshold/group"
 )
 
 // SignBLS signs msg with the bls key id and returns the 96-byte compressed
-// G2 Ethereum signature (POP ciphersuite). Each replica's partial is
-// verified against its verification key from the key's DKG commitment; the
-// first t+1 valid ones are combined and the result verified under the
-// group key.
+// G2 Ethereum signature (POP ciphersuite). The first t+1 partials are
+// combined and the result verified under the group key; only if it does
+// not verify is each replica's partial verified against its verification
+// key from the key's DKG commitment, the senders of wrong ones named, and
+// the first t+1 valid ones combined.
 func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, error) {
 	if len(msg) > wire.MaxMessageBytes {
 		return nil, fmt.Errorf("%w: message longer than %d bytes", ErrInvalidArgument, wire.MaxMessageBytes)
@@ -27,25 +26,31 @@ func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, er
 		return nil, fmt.Errorf("sign: %w: key %s is %s, not bls", ErrScheme, id, km.info.Scheme)
 	}
 	var sig []byte
+	// combine interpolates exactly t+1 partials (Boldyreva 2003 §5) and
+	// keeps the result only if it verifies under the group key.
+	combine := func(parts []indexedPartial) bool {
+		partials := make(map[int][]byte, len(parts))
+		for _, p := range parts {
+			partials[p.replica] = p.partial
+		}
+		s, err := bls.CombineUnchecked(km.commitment.Secret(), c.t, msg, partials)
+		if err != nil {
+			return false
+		}
+		sig = s
+		return true
+	}
 	spec := partialSpec{
 		verify: func(replica int, partial []byte) bool {
 			return bls.VerifyPartial(km.verification[replica-1], msg, partial) == nil
 		},
+		optimistic: combine,
 		combine: func(parts []indexedPartial) error {
-			vks := make(map[int]group.Point, len(parts))
-			partials := make(map[int][]byte, len(parts))
-			for _, p := range parts {
-				vks[p.replica] = km.verification[p.replica-1]
-				partials[p.replica] = p.partial
+			// Verified partials that do not combine into a valid signature:
+			// the verification keys do not match the group key.
+			if !combine(parts) {
+				return fmt.Errorf("%w: verified partials do not combine to a valid signature", ErrInvalidResult)
 			}
-			// Combine interpolates in the exponent (Boldyreva 2003 §5) and
-			// verifies the result under the group key before returning it.
-			s, err := bls.Combine(km.commitment.Secret(), vks, c.t, msg, partials)
-			var ce *bls.CulpritError
-			if err != nil && !(errors.As(err, &ce) && ce.Err == nil) {
-				return fmt.Errorf("%w: %w", ErrInvalidResult, err)
-			}
-			sig = s
 			return nil
 		},
 	}

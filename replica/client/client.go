@@ -237,6 +237,7 @@ type round struct {
 	n, t       int
 	answered   int
 	valid      int
+	unverified int // partials received and not verified yet (optimistic path)
 	failures   []int
 	culprits   []Culprit
 	rejections map[string][]int
@@ -349,7 +350,7 @@ func (c *Client) exchangeSigned(ctx context.Context, op string, signed []byte, a
 			// honest replica that is a few blocks behind rejects what it
 			// has not applied yet ("unknown key"). The rejection is final
 			// only once the replicas still to answer cannot make t+1 valid.
-			if rej := r.rejected(); rej != nil && r.valid+len(c.replicas)-received < r.t+1 {
+			if rej := r.rejected(); rej != nil && r.valid+r.unverified+len(c.replicas)-received < r.t+1 {
 				return rej
 			}
 			continue
@@ -421,6 +422,11 @@ type ReplicaStatus struct {
 	Height  int64  `json:"height"`
 	Ready   bool   `json:"ready"`
 	Error   string `json:"error,omitempty"`
+	// OpenSessions counts the DKG sessions (pool refills) still running.
+	OpenSessions int `json:"open_sessions"`
+	// Pools is the number of available items per pool kind (schnorr,
+	// bls, symmetric: pre-generated keys; nonce: Schnorr nonce pairs).
+	Pools map[string]int `json:"pools,omitempty"`
 }
 
 // Status queries every replica's status concurrently. A replica that cannot

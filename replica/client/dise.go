@@ -7,7 +7,6 @@ import (
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dise"
-	"github.com/vhsm/vhsm/threshold/group"
 )
 
 // Encrypt encrypts plaintext under the symmetric key id (DiSE): it commits
@@ -25,13 +24,15 @@ func (c *Client) Encrypt(ctx context.Context, id string, plaintext []byte) ([]by
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
-	w, err := c.evaluate(ctx, wire.OpEncrypt, km, pending.Input())
-	if err != nil {
-		return nil, fmt.Errorf("encrypt: %w", err)
-	}
-	// Step 3: ciphertext = x ‖ PRG(w) ⊕ (ρ ‖ m).
-	ct, err := dise.FinishEncrypt(pending, w)
-	clear(w)
+	// A wrong DPRF output would make a ciphertext nobody can decrypt, and
+	// nothing here could tell: every evaluation's proof is checked.
+	var ct []byte
+	err = c.evaluate(ctx, wire.OpEncrypt, km, pending.Input(), false, func(w []byte) error {
+		// Step 3: ciphertext = x ‖ PRG(w) ⊕ (ρ ‖ m).
+		var err error
+		ct, err = dise.FinishEncrypt(pending, w)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
@@ -57,15 +58,21 @@ func (c *Client) Decrypt(ctx context.Context, id string, ciphertext []byte) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("decrypt: %w", err)
 	}
-	w, err := c.evaluate(ctx, wire.OpDecrypt, km, x)
+	// DiSE decryption: strip the key stream, accept only if α reopens. A
+	// wrong DPRF output fails that check, so the first t+1 evaluations are
+	// tried unverified; only if they fail is each proof checked.
+	var pt []byte
+	err = c.evaluate(ctx, wire.OpDecrypt, km, x, true, func(w []byte) error {
+		var err error
+		pt, err = dise.FinishDecrypt(ciphertext, w)
+		return err
+	})
+	var de *finishError
+	if errors.As(err, &de) {
+		return nil, fmt.Errorf("decrypt: %w: %w", ErrDecrypt, de.err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("decrypt: %w", err)
-	}
-	// DiSE decryption: strip the key stream, accept only if α reopens.
-	pt, err := dise.FinishDecrypt(ciphertext, w)
-	clear(w)
-	if err != nil {
-		return nil, fmt.Errorf("decrypt: %w: %w", ErrDecrypt, err)
 	}
 	return pt, nil
 }
@@ -82,11 +89,27 @@ func (c *Client) symmetricKey(ctx context.Context, id string) (*keyMaterial, err
 	return km, nil
 }
 
-// evaluate runs one DPRF evaluation on x and returns the output w. Each
-// evaluation must decode, name its sender and carry a DLEQ proof against
-// the sender's verification key from the DKG commitment.
-func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []byte) ([]byte, error) {
-	var w []byte
+// finishError carries finish's refusal of an output made from verified
+// evaluations: for decryption the ciphertext, not a replica, is at fault.
+type finishError struct{ err error }
+
+func (e *finishError) Error() string { return e.err.Error() }
+
+// evaluate runs one DPRF evaluation on x and hands the output w to finish
+// (and clears it). Each evaluation must decode, name its sender and carry a
+// DLEQ proof against the sender's verification key from the DKG
+// commitment. With optimistic set (for outputs that finish checks itself),
+// the first t+1 evaluations are combined without their proofs and given to
+// finish; only if finish refuses are the proofs checked.
+func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []byte, optimistic bool, finish func(w []byte) error) error {
+	combine := func(parts []indexedPartial) ([]byte, error) {
+		evals := make(map[int][]byte, len(parts))
+		for _, p := range parts {
+			evals[p.replica] = p.partial
+		}
+		// Lagrange interpolation in the exponent, then w = H2(x, Y).
+		return dise.CombineUnchecked(c.t, x, evals)
+	}
 	spec := partialSpec{
 		verify: func(replica int, partial []byte) bool {
 			e, err := dise.DecodeEvaluation(partial)
@@ -96,24 +119,26 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 			return dise.VerifyEvaluation(km.verification[replica-1], x, e) == nil
 		},
 		combine: func(parts []indexedPartial) error {
-			vks := make(map[int]group.Point, len(parts))
-			evals := make(map[int][]byte, len(parts))
-			for _, p := range parts {
-				vks[p.replica] = km.verification[p.replica-1]
-				evals[p.replica] = p.partial
-			}
-			// Lagrange interpolation in the exponent, then w = H2(x, Y).
-			out, err := dise.CombineEvaluations(vks, c.t, x, evals)
-			var ce *dise.CulpritError
-			if err != nil && !(errors.As(err, &ce) && ce.Err == nil) {
+			w, err := combine(parts) // every part verified
+			if err != nil {
 				return fmt.Errorf("%w: %w", ErrInvalidResult, err)
 			}
-			w = out
+			defer clear(w)
+			if err := finish(w); err != nil {
+				return &finishError{err: err}
+			}
 			return nil
 		},
 	}
-	if err := c.collectPartials(ctx, op, wire.EvalBody{KeyID: km.info.KeyID, Input: x}, spec); err != nil {
-		return nil, err
+	if optimistic {
+		spec.optimistic = func(parts []indexedPartial) bool {
+			w, err := combine(parts)
+			if err != nil {
+				return false
+			}
+			defer clear(w)
+			return finish(w) == nil
+		}
 	}
-	return w, nil
+	return c.collectPartials(ctx, op, wire.EvalBody{KeyID: km.info.KeyID, Input: x}, spec)
 }

@@ -25,6 +25,14 @@ type partialSpec struct {
 	// combine makes the result from exactly t+1 verified partials and
 	// verifies it.
 	combine func(parts []indexedPartial) error
+	// optimistic, when set, makes the result from exactly t+1 partials
+	// that were NOT verified one by one, and reports whether the result
+	// itself verified (a signature under the group key, a plaintext whose
+	// commitment reopens); it must leave no result behind when it fails.
+	// It is tried once, on the first t+1 answers; if it fails, every
+	// partial is verified and the first t+1 valid ones are combined, so a
+	// wrong partial still only costs time and names its sender.
+	optimistic func(parts []indexedPartial) bool
 }
 
 // collectPartials sends one request and combines the first t+1 partials
@@ -42,12 +50,16 @@ func (c *Client) collectSigned(ctx context.Context, op string, signed []byte, sp
 	nonces := newAgreement(c.t)
 	var agreed []byte
 	var pending, valid []indexedPartial
+	eager := spec.optimistic == nil // verify each partial as it arrives
 	return c.exchangeSigned(ctx, op, signed, func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if len(resp.Partial) == 0 || (spec.agreeNonce && len(resp.Nonce) == 0) {
 			r.culprit(replica, ReasonMalformed)
+			eager = true
+			r.unverified = len(pending)
 			return false, nil
 		}
 		pending = append(pending, indexedPartial{replica: replica, partial: resp.Partial})
+		r.unverified = len(pending)
 		if spec.agreeNonce {
 			nonces.add(replica, resp.Nonce)
 			if agreed == nil {
@@ -61,6 +73,26 @@ func (c *Client) collectSigned(ctx context.Context, op string, signed []byte, sp
 					return false, err
 				}
 				agreed = v
+			}
+		}
+		if !eager {
+			// The optimistic path, while every answer so far is a
+			// partial: combine the first t+1 with the agreed nonce
+			// unverified, and check only the result.
+			var cand []indexedPartial
+			for _, p := range pending {
+				if got, _ := nonces.reported(p.replica); !spec.agreeNonce || string(got) == string(agreed) {
+					cand = append(cand, p)
+				}
+			}
+			if len(cand) < c.t+1 && r.answered == len(pending) {
+				return false, nil
+			}
+			eager = true
+			if len(cand) >= c.t+1 && spec.optimistic(cand[:c.t+1]) {
+				r.valid += c.t + 1
+				r.unverified = 0
+				return true, nil
 			}
 		}
 		for _, p := range pending {
@@ -78,6 +110,7 @@ func (c *Client) collectSigned(ctx context.Context, op string, signed []byte, sp
 			r.valid++
 		}
 		pending = pending[:0]
+		r.unverified = 0
 		if len(valid) < c.t+1 {
 			return false, nil
 		}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/vhsm/vhsm/replica/wire"
@@ -32,8 +31,10 @@ func taprootMode(opt *wire.TaprootOption) (schnorr.Taproot, error) {
 // the key's x-only public key; otherwise under the BIP-341 output key for
 // taproot.MerkleRoot (empty: BIP-86). The nonce is the one the log assigned
 // to this request: its commitment is used only once t+1 replicas report
-// identical bytes, and every partial is checked as s_i·G = R_i + e·X_i
-// before the first t+1 valid ones are combined and the result verified.
+// identical bytes. The first t+1 partials are combined and the signature
+// verified; only if it does not verify is every partial checked as
+// s_i·G = R_i + e·X_i, the senders of wrong ones named, and the first t+1
+// valid ones combined.
 func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot *wire.TaprootOption) ([64]byte, error) {
 	var sig [64]byte
 	if len(msg) > wire.MaxMessageBytes {
@@ -80,21 +81,29 @@ func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot
 		verify: func(replica int, partial []byte) bool {
 			return schnorr.VerifyPartial(key, nonce, tr, msg, replica, partial) == nil
 		},
-		combine: func(parts []indexedPartial) error {
-			partials := make(map[int][]byte, len(parts))
-			for _, p := range parts {
-				partials[p.replica] = p.partial
-			}
-			// Combine interpolates the s_i, adds the Taproot term e·t once
-			// and verifies the BIP-340 signature before returning it.
-			s, err := schnorr.Combine(key, nonce, tr, msg, partials)
-			var ce *schnorr.CulpritError
-			if err != nil && !(errors.As(err, &ce) && ce.Err == nil) {
-				return fmt.Errorf("%w: %w", ErrInvalidResult, err)
-			}
-			sig = s
-			return nil
-		},
+	}
+	// combine interpolates exactly t+1 partials, adds the Taproot term e·t
+	// once, and keeps the signature only if it verifies (BIP-340).
+	combine := func(parts []indexedPartial) bool {
+		partials := make(map[int][]byte, len(parts))
+		for _, p := range parts {
+			partials[p.replica] = p.partial
+		}
+		s, err := schnorr.CombineUnchecked(key, nonce, tr, msg, partials)
+		if err != nil {
+			return false
+		}
+		sig = s
+		return true
+	}
+	spec.optimistic = combine
+	spec.combine = func(parts []indexedPartial) error {
+		// Verified partials that do not combine into a valid signature: the
+		// public material does not match the group key or R.
+		if !combine(parts) {
+			return fmt.Errorf("%w: verified partials do not combine to a valid signature", ErrInvalidResult)
+		}
+		return nil
 	}
 	body := wire.SignBody{KeyID: id, Message: msg, Taproot: taproot}
 	if err := c.collectPartials(ctx, wire.OpSign, body, spec); err != nil {

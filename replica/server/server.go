@@ -62,6 +62,10 @@ type Status struct {
 	Height  int64  `json:"height"`
 	Ready   bool   `json:"ready"`
 	Error   string `json:"error,omitempty"`
+	// OpenSessions counts the DKG sessions (pool refills) still running.
+	OpenSessions int `json:"open_sessions"`
+	// Pools is the number of available items per pool kind.
+	Pools map[string]int `json:"pools,omitempty"`
 }
 
 // Config configures a Server.

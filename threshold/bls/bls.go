@@ -140,18 +140,10 @@ func Combine(groupKey group.Point, vks map[int]group.Point, t int, msg []byte, p
 		return nil, ErrNotEnoughPartials
 	}
 
-	// σ = Σ_{i∈S} λ_i·σ_i with λ_i the Lagrange coefficients at zero of S.
-	coeffs := make([]herumi.Fr, len(valid))
-	for k, i := range valid {
-		l, err := vss.LagrangeCoefficient(g1(), valid, i)
-		if err != nil {
-			return nil, fmt.Errorf("combine partials: %w", err)
-		}
-		coeffs[k] = *group.BLSFr(l)
+	sig, err := interpolate(valid, sigs)
+	if err != nil {
+		return nil, err
 	}
-	var out herumi.G2
-	herumi.G2MulVec(&out, sigs, coeffs)
-	sig := herumi.CastToSign(&out)
 	// Verify the result before anyone relies on it: with consistent
 	// verification keys this cannot fail, so a failure means the keys do not
 	// match the group key.
@@ -160,6 +152,65 @@ func Combine(groupKey group.Point, vks map[int]group.Point, t int, msg []byte, p
 	}
 	if len(culprits) > 0 {
 		return sig.Serialize(), &CulpritError{Scheme: "bls", Culprits: culprits}
+	}
+	return sig.Serialize(), nil
+}
+
+// interpolate returns σ = Σ_{i∈S} λ_i·σ_i with λ_i the Lagrange
+// coefficients at zero of S = indices.
+func interpolate(indices []int, sigs []herumi.G2) (*herumi.Sign, error) {
+	coeffs := make([]herumi.Fr, len(indices))
+	for k, i := range indices {
+		l, err := vss.LagrangeCoefficient(g1(), indices, i)
+		if err != nil {
+			return nil, fmt.Errorf("combine partials: %w", err)
+		}
+		coeffs[k] = *group.BLSFr(l)
+	}
+	var out herumi.G2
+	herumi.G2MulVec(&out, sigs, coeffs)
+	return herumi.CastToSign(&out), nil
+}
+
+// CombineUnchecked interpolates exactly t+1 partial signatures without
+// verifying them one by one, and returns the result only if it verifies
+// under groupKey (one pairing check instead of t+2). With a wrong partial
+// among them it returns an error wrapping ErrVerify and names no one: the
+// caller then verifies the partials and uses [Combine]. This is the fast
+// path of a client whose replicas are usually honest.
+func CombineUnchecked(groupKey group.Point, t int, msg []byte, partials map[int][]byte) ([]byte, error) {
+	if t < 0 || t >= vss.MaxDegree+1 {
+		return nil, ErrInvalidThreshold
+	}
+	if len(partials) != t+1 {
+		return nil, ErrNotEnoughPartials
+	}
+	gpk, err := pkOf(groupKey)
+	if err != nil {
+		return nil, fmt.Errorf("combine partials: group key: %w", err)
+	}
+	indices := make([]int, 0, len(partials))
+	for i := range partials {
+		if i < 1 || i > vss.MaxIndex {
+			return nil, fmt.Errorf("combine partials: index %d: %w", i, ErrVerify)
+		}
+		indices = append(indices, i)
+	}
+	slices.Sort(indices)
+	sigs := make([]herumi.G2, len(indices))
+	for k, i := range indices {
+		sig, err := decodeSignature(partials[i])
+		if err != nil {
+			return nil, fmt.Errorf("combine partials: %w", err)
+		}
+		sigs[k] = *herumi.CastFromSign(sig)
+	}
+	sig, err := interpolate(indices, sigs)
+	if err != nil {
+		return nil, err
+	}
+	if !sig.VerifyByte(gpk, msg) {
+		return nil, fmt.Errorf("combine partials: %w", ErrVerify)
 	}
 	return sig.Serialize(), nil
 }

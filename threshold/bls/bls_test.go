@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -392,5 +393,38 @@ func BenchmarkCombine(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCombineUnchecked: t+1 honest partials combine to the single-party
+// signature (checked by blst); one wrong partial among them, or a wrong
+// count, gives an error and no signature.
+func TestCombineUnchecked(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		d := deal(t, cfg.n, cfg.t)
+		msg := []byte("fast path")
+		want, _ := PartialSign(d.secret, msg)
+		ps := d.partials(t, msg)
+		first := map[int][]byte{}
+		for i := cfg.n - cfg.t; i <= cfg.n; i++ { // the highest t+1
+			first[i] = ps[i]
+		}
+		sig, err := CombineUnchecked(d.pub, cfg.t, msg, first)
+		if err != nil || !bytes.Equal(sig, want) || !blstVerify(d.pub.Bytes(), msg, sig) {
+			t.Fatalf("n=%d: honest partials: %v", cfg.n, err)
+		}
+		for name, corrupt := range corruptions {
+			bad := maps.Clone(first)
+			bad[cfg.n] = corrupt(d, cfg.n, msg, bad[cfg.n])
+			if sig, err := CombineUnchecked(d.pub, cfg.t, msg, bad); err == nil || sig != nil {
+				t.Errorf("n=%d %s: combined a wrong partial: %v", cfg.n, name, err)
+			}
+		}
+		if _, err := CombineUnchecked(d.pub, cfg.t, msg, ps); !errors.Is(err, ErrNotEnoughPartials) {
+			t.Errorf("n=%d: all n partials accepted: %v", cfg.n, err)
+		}
+		if _, err := CombineUnchecked(d.pub, cfg.t, []byte("other message"), first); !errors.Is(err, ErrVerify) {
+			t.Errorf("n=%d: other message: %v", cfg.n, err)
+		}
 	}
 }

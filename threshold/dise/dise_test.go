@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -456,6 +457,49 @@ func BenchmarkCombineEvaluations(b *testing.B) {
 	for b.Loop() {
 		if _, err := CombineEvaluations(d.vks, 1, x, evals); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestCombineUnchecked: t+1 honest evaluations give the DPRF output; a
+// wrong value gives another output, which decryption then refuses; a
+// malformed one or a wrong count is an error.
+func TestCombineUnchecked(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		d := deal(t, cfg.n, cfg.t)
+		p, err := PrepareEncrypt("key-1", 1, []byte("m"), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := p.Input()
+		want := d.output(t, x)
+		ct, err := FinishEncrypt(p, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evals := d.evaluate(t, x)
+		first := map[int][]byte{}
+		for i := 1; i <= cfg.t+1; i++ {
+			first[i] = evals[i]
+		}
+		w, err := CombineUnchecked(cfg.t, x, first)
+		if err != nil || !bytes.Equal(w, want) {
+			t.Fatalf("n=%d: honest evaluations: %v", cfg.n, err)
+		}
+		for name, corrupt := range bad {
+			wrong := maps.Clone(first)
+			wrong[1] = corrupt(d, 1, x, wrong[1])
+			w, err := CombineUnchecked(cfg.t, x, wrong)
+			// A corrupted proof leaves the value, and so the output,
+			// right; any other corruption gives an error or another output.
+			if err == nil && !bytes.Equal(w, want) {
+				if _, derr := FinishDecrypt(ct, w); !errors.Is(derr, ErrAuthentication) {
+					t.Fatalf("n=%d %s: decryption with a wrong output: %v", cfg.n, name, derr)
+				}
+			}
+		}
+		if _, err := CombineUnchecked(cfg.t, x, evals); !errors.Is(err, ErrNotEnoughEvaluations) {
+			t.Fatalf("n=%d: n evaluations: %v", cfg.n, err)
 		}
 	}
 }

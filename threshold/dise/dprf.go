@@ -216,16 +216,53 @@ func CombineEvaluations(vks map[int]group.Point, t int, x []byte, evals map[int]
 		}
 		return nil, ErrNotEnoughEvaluations
 	}
-	// Lagrange interpolation at zero in the exponent (DiSE, DDH-based DPRF).
-	Y, err := vss.InterpolatePoints(g1(), valid)
+	w, err := interpolateOutput(x, valid)
 	if err != nil {
-		return nil, fmt.Errorf("combine evaluations: %w", err)
+		return nil, err
 	}
-	w := outputHash(x, Y)
 	if len(culprits) > 0 {
 		return w, &CulpritError{Scheme: "dise", Culprits: culprits}
 	}
 	return w, nil
+}
+
+// interpolateOutput returns w = H2(x, Y) for Y interpolated at zero in the
+// exponent from the evaluations Y_i (DiSE, DDH-based DPRF).
+func interpolateOutput(x []byte, ys map[int]group.Point) ([]byte, error) {
+	Y, err := vss.InterpolatePoints(g1(), ys)
+	if err != nil {
+		return nil, fmt.Errorf("combine evaluations: %w", err)
+	}
+	return outputHash(x, Y), nil
+}
+
+// CombineUnchecked returns the DPRF output on x from exactly t+1
+// evaluations WITHOUT checking their proofs. Its output is right only if
+// every evaluation is, so use it only where the output is checked
+// afterwards: decryption, where [FinishDecrypt] refuses unless the
+// commitment α reopens (which a wrong w makes fail, except with negligible
+// probability), or after [VerifyEvaluation] of each. An evaluation that
+// does not decode or names another index is an error; the caller then
+// falls back to [CombineEvaluations].
+func CombineUnchecked(t int, x []byte, evals map[int][]byte) ([]byte, error) {
+	if t < 0 || t > vss.MaxDegree {
+		return nil, ErrInvalidThreshold
+	}
+	if len(evals) != t+1 {
+		return nil, ErrNotEnoughEvaluations
+	}
+	if _, err := DecodeInput(x); err != nil {
+		return nil, err
+	}
+	ys := make(map[int]group.Point, len(evals))
+	for i, b := range evals {
+		e, err := DecodeEvaluation(b)
+		if err != nil || e.Index != i {
+			return nil, fmt.Errorf("combine evaluations: evaluation %d: %w", i, ErrInvalidEvaluation)
+		}
+		ys[i] = e.Y
+	}
+	return interpolateOutput(x, ys)
 }
 
 // outputHash is H2(x, Y) = SHA-256(h2DST ‖ len(x) ‖ x ‖ Y).

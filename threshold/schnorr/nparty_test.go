@@ -291,3 +291,35 @@ func TestWrongMaterial(t *testing.T) {
 		}
 	}
 }
+
+// TestCombineUnchecked: t+1 honest partials combine to a valid signature;
+// one wrong partial among them, or a wrong count, gives an error and no
+// signature.
+func TestCombineUnchecked(t *testing.T) {
+	for _, p := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		c := newCluster(t, p.n, p.t, nil, nil, rand.Reader)
+		tr := Taproot{Mode: TaprootBIP86}
+		Q, _, err := OutputKey(c.key.pub, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := []byte("fast path")
+		signers := allIndices(p.t + 1)
+		sig, err := CombineUnchecked(c.pk, c.pn, tr, msg, c.partials(t, tr, msg, signers, nil))
+		if err != nil || !Verify(Q, msg, sig) {
+			t.Fatalf("n=%d: honest partials: %v", p.n, err)
+		}
+		sig, err = CombineUnchecked(c.pk, c.pn, tr, msg, c.partials(t, tr, msg, signers, map[int]bool{p.t + 1: true}))
+		if !errors.Is(err, ErrVerify) || sig != ([SignatureLen]byte{}) {
+			t.Fatalf("n=%d: a wrong partial: err %v", p.n, err)
+		}
+		if _, err := CombineUnchecked(c.pk, c.pn, tr, msg, c.partials(t, tr, msg, allIndices(p.n), nil)); !errors.Is(err, ErrNotEnoughPartials) {
+			t.Fatalf("n=%d: n partials: err %v", p.n, err)
+		}
+		parts := c.partials(t, tr, msg, signers, nil)
+		parts[1] = parts[1][:31]
+		if _, err := CombineUnchecked(c.pk, c.pn, tr, msg, parts); err == nil {
+			t.Fatalf("n=%d: malformed partial accepted", p.n)
+		}
+	}
+}

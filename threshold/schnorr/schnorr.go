@@ -412,11 +412,28 @@ func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partial
 		return sig, ErrNotEnoughPartials
 	}
 
+	sig, err = c.interpolate(msg, valid, shares)
+	if err != nil {
+		// With public material consistent with the group key this cannot
+		// fail, so a failure means the verification keys or nonce
+		// commitments do not match the group key or R.
+		return sig, err
+	}
+	if len(culprits) > 0 {
+		return sig, &CulpritError{Scheme: "schnorr", Culprits: culprits}
+	}
+	return sig, nil
+}
+
+// interpolate returns the signature (R, Σ_{i∈S} λ_i·s_i + e·t) for the
+// shares s_i of the indices S, or ErrVerify if it does not verify.
+func (c *signingContext) interpolate(msg []byte, indices []int, shares []group.Scalar) ([SignatureLen]byte, error) {
+	var sig [SignatureLen]byte
 	// s = Σ_{i∈S} λ_i·s_i + e·t: interpolation at zero gives k + e·d_Q'
 	// without the tweak, which BIP-341 adds to the secret key once.
 	s := c.tweakTerm
-	for k, i := range valid {
-		l, err := vss.LagrangeCoefficient(secp(), valid, i)
+	for k, i := range indices {
+		l, err := vss.LagrangeCoefficient(secp(), indices, i)
 		if err != nil {
 			return sig, fmt.Errorf("combine partials: %w", err)
 		}
@@ -425,17 +442,50 @@ func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partial
 	// BIP-340 Sign step 9: sig = bytes(R) ‖ bytes((k + e·d) mod n).
 	copy(sig[:32], c.rx[:])
 	copy(sig[32:], s.Bytes())
-	// BIP-340 Sign step 10: if Verify(bytes(P), m, sig) fails, abort. With
-	// public material consistent with the group key this cannot fail, so a
-	// failure means the verification keys or nonce commitments do not
-	// match the group key or R.
+	// BIP-340 Sign step 10: if Verify(bytes(P), m, sig) fails, abort.
 	if !Verify(c.xonlyQ, msg, sig) {
 		return [SignatureLen]byte{}, fmt.Errorf("combine partials: %w", ErrVerify)
 	}
-	if len(culprits) > 0 {
-		return sig, &CulpritError{Scheme: "schnorr", Culprits: culprits}
-	}
 	return sig, nil
+}
+
+// CombineUnchecked interpolates exactly t+1 partial signatures without
+// verifying them one by one, and returns the signature only if it verifies
+// (one BIP-340 verification instead of t+1 partial checks and one). With a
+// wrong partial among them it returns an error wrapping ErrVerify and
+// names no one: the caller then verifies the partials and uses [Combine].
+// This is the fast path of a client whose replicas are usually honest.
+func CombineUnchecked(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partials map[int][]byte) ([SignatureLen]byte, error) {
+	var sig [SignatureLen]byte
+	if key == nil || nonce == nil {
+		return sig, fmt.Errorf("combine partials: %w", ErrInvalidKey)
+	}
+	t := key.Threshold
+	if t < 0 || t > vss.MaxDegree {
+		return sig, fmt.Errorf("combine partials: %w", ErrInvalidThreshold)
+	}
+	if len(partials) != t+1 {
+		return sig, ErrNotEnoughPartials
+	}
+	c, err := newContext(key.GroupKey, nonce.R, tr, msg)
+	if err != nil {
+		return sig, fmt.Errorf("combine partials: %w", err)
+	}
+	indices := make([]int, 0, len(partials))
+	for i := range partials {
+		if i < 1 || i > vss.MaxIndex {
+			return sig, fmt.Errorf("combine partials: index %d: %w", i, ErrVerify)
+		}
+		indices = append(indices, i)
+	}
+	slices.Sort(indices)
+	shares := make([]group.Scalar, len(indices))
+	for k, i := range indices {
+		if shares[k], err = decodePartial(partials[i]); err != nil {
+			return sig, fmt.Errorf("combine partials: %w", err)
+		}
+	}
+	return c.interpolate(msg, indices, shares)
 }
 
 // secpP is the field prime p of secp256k1.
