@@ -42,6 +42,7 @@ type App struct {
 	sessions   map[string]*dkg.Session // open sessions, rebuilt lazily
 	staging    map[string][]byte       // JSON results of the block being finalized, by "client/id"
 	dec        decodeCache             // recently decoded DKG messages
+	sigs       sigCache                // client signatures that verified (own lock)
 	now        func() time.Time
 
 	// rmu guards the channels and the results of the finalized block, so
@@ -384,7 +385,7 @@ func errorOf(code uint32) error {
 
 // admit authenticates a client request and checks expiry and replay.
 func (a *App) admit(o *overlay, sr *wire.SignedRequest, now int64) (*wire.Request, *ClientInfo, error) {
-	req, c, err := verifyRequest(sr, func(id string) (*ClientInfo, error) { return lookupClient(o, id) })
+	req, c, err := verifyRequest(sr, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,9 +3,11 @@ package app
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/vhsm/vhsm/replica/wire"
 )
@@ -79,7 +81,7 @@ const maxTxBytes = 4 << 20
 
 // verifyRequest checks the signature of sr with the client's registered key,
 // then decodes the request strictly. It checks neither expiry nor replay.
-func verifyRequest(sr *wire.SignedRequest, lookup func(id string) (*ClientInfo, error)) (*wire.Request, *ClientInfo, error) {
+func verifyRequest(sr *wire.SignedRequest, lookup func(id string) (*ClientInfo, error), sigs *sigCache) (*wire.Request, *ClientInfo, error) {
 	if len(sr.Request) > wire.MaxRequestBytes {
 		return nil, nil, ErrTooLarge
 	}
@@ -102,7 +104,7 @@ func verifyRequest(sr *wire.SignedRequest, lookup func(id string) (*ClientInfo, 
 		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownClient, head.Client)
 	}
 	msg := append([]byte(wire.RequestContext), sr.Request...)
-	if !ed25519.Verify(ed25519.PublicKey(c.PublicKey), msg, sr.Signature) {
+	if !sigs.verify(ed25519.PublicKey(c.PublicKey), msg, sr.Signature) {
 		return nil, nil, ErrBadSignature
 	}
 	var req wire.Request
@@ -134,4 +136,53 @@ func checkExpiry(req *wire.Request, now int64) error {
 		return ErrTooFar
 	}
 	return nil
+}
+
+// sigCache remembers the client signatures that verified, so that a request
+// checked on arrival, by CheckTx and again in FinalizeBlock costs one
+// Ed25519 verification at this replica instead of three or four. Only
+// successes are kept, keyed by a digest of (public key, message,
+// signature); a verification is a pure function of those, so a hit gives
+// exactly the answer a new verification would, and FinalizeBlock stays
+// deterministic. The zero value is ready; a nil cache verifies every time.
+type sigCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]struct{}
+}
+
+// sigCacheSize bounds the remembered signatures (about 3 MB); the cache is
+// emptied when full.
+const sigCacheSize = 1 << 15
+
+// verify is ed25519.Verify(pub, msg, sig), remembering successes.
+func (s *sigCache) verify(pub ed25519.PublicKey, msg, sig []byte) bool {
+	if s == nil {
+		return ed25519.Verify(pub, msg, sig)
+	}
+	h := sha256.New()
+	var l [8]byte
+	binary.BigEndian.PutUint32(l[:4], uint32(len(pub)))
+	binary.BigEndian.PutUint32(l[4:], uint32(len(sig)))
+	h.Write(l[:])
+	h.Write(pub)
+	h.Write(sig)
+	h.Write(msg)
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	s.mu.Lock()
+	_, ok := s.m[d]
+	s.mu.Unlock()
+	if ok {
+		return true
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return false
+	}
+	s.mu.Lock()
+	if s.m == nil || len(s.m) >= sigCacheSize {
+		s.m = make(map[[sha256.Size]byte]struct{})
+	}
+	s.m[d] = struct{}{}
+	s.mu.Unlock()
+	return true
 }
