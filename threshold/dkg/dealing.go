@@ -155,12 +155,19 @@ func (d *Dealing) Check(p Params) error {
 
 // openShares decrypts recipient j's shares from d with the pairwise key k
 // and checks each against its commitment. It returns the shares, or
-// ErrBadShares if any fails to decode or to verify.
+// ErrBadShares naming the first bad slot if any fails to decode or to
+// verify. d must be well formed ([Dealing.Check]).
 func openShares(p Params, d *Dealing, j int, k group.Point) ([]group.Scalar, error) {
 	shares, err := decryptShares(p, d, j, k)
 	if err != nil {
 		return nil, err
 	}
+	if sharesMatch(p, d, j, shares) {
+		return shares, nil
+	}
+	// Some share is bad: find the first one, so that the error names it.
+	// The slot-by-slot check is the reference; if it passes (the combined
+	// check cannot fail for correct shares) the shares are returned.
 	for b, s := range shares {
 		// GJKR Fig. 2, step 1(b): check g^{s_ij} = Π_k (A_ik)^{j^k}.
 		if !d.Commitments[b].Verify(j, s) {
@@ -168,6 +175,17 @@ func openShares(p Params, d *Dealing, j int, k group.Point) ([]group.Scalar, err
 		}
 	}
 	return shares, nil
+}
+
+// sharesMatch reports whether recipient j's shares, decrypted from d, match
+// d's commitments: GJKR Fig. 2, step 1(b) for all slots at once, as one
+// random linear combination of the Batch checks (batch.go) with coefficients
+// bound to the whole dealing and to j. Correct shares always match; a
+// dealing with a bad share matches with probability at most 2^-128, so a
+// mismatch proves a bad share without saying which. d must be well formed.
+func sharesMatch(p Params, d *Dealing, j int, shares []group.Scalar) bool {
+	r := batchCoefficients(p.Group, shareCheckSeed(p, d.Dealer, j, d.Marshal()), len(shares))
+	return batchVerify(p.Group, d.Commitments, j, shares, r)
 }
 
 // decryptShares decrypts recipient j's shares from d with the pairwise key
@@ -196,14 +214,23 @@ func decryptShares(p Params, d *Dealing, j int, k group.Point) ([]group.Scalar, 
 
 // pairwiseKey returns K = sk·E after checking sk against replica me's key.
 func pairwiseKey(p Params, me int, sk group.Scalar, eph group.Point) (group.Point, error) {
+	if err := checkKey(p, me, sk); err != nil {
+		return nil, err
+	}
+	return eph.Mul(sk), nil
+}
+
+// checkKey checks that sk is replica me's secret key, so that a wrong key
+// gives ErrWrongKey rather than complaints against every dealer.
+func checkKey(p Params, me int, sk group.Scalar) error {
 	if !p.inRange(me) {
-		return nil, ErrInvalidIndex
+		return ErrInvalidIndex
 	}
 	ec := group.Secp256k1()
 	if sk == nil || !ec.BaseMul(sk).Equal(p.replicaKey(me)) {
-		return nil, ErrWrongKey
+		return ErrWrongKey
 	}
-	return eph.Mul(sk), nil
+	return nil
 }
 
 // NewComplaint builds replica me's provable complaint against dealing d: it
@@ -233,7 +260,6 @@ func RespondTo(p Params, me int, sk group.Scalar, dealings []*Dealing, rand io.R
 	}
 	ds := slices.Clone(dealings)
 	slices.SortFunc(ds, func(a, b *Dealing) int { return a.Dealer - b.Dealer })
-	r := &Response{Sender: me, Complaints: []Complaint{}}
 	for k, d := range ds {
 		if err := d.Check(p); err != nil {
 			return nil, fmt.Errorf("dkg: respond: %w", err)
@@ -241,10 +267,21 @@ func RespondTo(p Params, me int, sk group.Scalar, dealings []*Dealing, rand io.R
 		if k > 0 && ds[k-1].Dealer == d.Dealer {
 			return nil, fmt.Errorf("dkg: respond: two dealings from dealer %d", d.Dealer)
 		}
-		key, err := pairwiseKey(p, me, sk, d.Ephemeral)
-		if err != nil {
+	}
+	return respond(p, me, sk, ds, rand)
+}
+
+// respond is [RespondTo] for dealings already checked against p
+// ([Dealing.Check]), in increasing dealer order without repeats.
+func respond(p Params, me int, sk group.Scalar, ds []*Dealing, rand io.Reader) (*Response, error) {
+	if len(ds) > 0 {
+		if err := checkKey(p, me, sk); err != nil {
 			return nil, err
 		}
+	}
+	r := &Response{Sender: me, Complaints: []Complaint{}}
+	for _, d := range ds {
+		key := d.Ephemeral.Mul(sk) // K = sk·E, sk checked above
 		if _, err := openShares(p, d, me, key); err == nil {
 			continue
 		} else if !errors.Is(err, ErrBadShares) {

@@ -20,11 +20,18 @@
 //     authenticate the plaintext.
 //  2. Responding ([RespondTo], [Session.Respond]). Once the dealing phase is
 //     closed in the log, every replica j decrypts its shares off-chain and
-//     checks them against the commitments (GJKR Fig. 2, step 1(b)). For every
-//     dealer whose shares fail it reveals K_ij with a DLEQ proof that
-//     log_G(PK_j) = log_{E_i}(K_ij), so that anyone can decrypt and re-check
-//     exactly those shares (a provable complaint, as in ETHDKG, Schindler et
-//     al. 2021). Every replica posts one [Response], possibly empty.
+//     checks them against the commitments (GJKR Fig. 2, step 1(b)), all Batch
+//     slots at once with a random linear combination whose 128-bit
+//     coefficients are a hash of the whole dealing and the recipient (a
+//     small-exponents batch test, Bellare–Garay–Rabin 1998): one
+//     constant-time base multiplication for the secret side and one
+//     [group.MultiMulPublic] for the public one, instead of Batch of each;
+//     only when it fails are the slots checked one by one, to name the bad
+//     slot. For every dealer whose shares fail it reveals K_ij with a DLEQ
+//     proof that log_G(PK_j) = log_{E_i}(K_ij), so that anyone can decrypt
+//     and re-check exactly those shares (a provable complaint, as in ETHDKG,
+//     Schindler et al. 2021). Every replica posts one [Response], possibly
+//     empty.
 //  3. Qualification ([Session]). A dealer is disqualified if its dealing is
 //     malformed or a valid complaint against it exists; a complaint with a
 //     failing proof, or whose revealed shares are in fact correct, names its
@@ -94,6 +101,9 @@
 //   - R. Gennaro, S. Jarecki, H. Krawczyk, T. Rabin, "Secure Distributed Key
 //     Generation for Discrete-Log Based Cryptosystems", J. Cryptology 20(1),
 //     2007.
+//   - M. Bellare, J. Garay, T. Rabin, "Fast Batch Verification for Modular
+//     Exponentiation and Digital Signatures", EUROCRYPT 1998 (the
+//     small-exponents test used to check a batch of shares at once).
 //   - P. Schindler, A. Judmayer, N. Stifter, E. Weippl, "ETHDKG: Distributed
 //     Key Generation with Ethereum Smart Contracts", 2021 (provable
 //     complaints by revealing the pairwise key with a DLEQ proof).

@@ -380,7 +380,9 @@ func (s *Session) Respond(me int, sk group.Scalar, rand io.Reader) (*Response, e
 	if s.status != StatusResponding {
 		return nil, ErrWrongPhase
 	}
-	return RespondTo(s.p, me, sk, s.Dealings(), rand)
+	// The closed dealings passed Dealing.Check with s.p when they were
+	// applied and are in dealer order: only the share checks remain.
+	return respond(s.p, me, sk, s.Dealings(), rand)
 }
 
 func (s *Session) applyResponse(r *Response) error {
@@ -411,8 +413,9 @@ func (s *Session) applyResponse(r *Response) error {
 
 // judge decides one complaint of j, records its outcome, and returns the
 // culprit it names, if any. Its cost is bounded: the DLEQ check is a few
-// secp256k1 multiplications, and the share check (Batch verifications) runs
-// at most once per dealer that ends up disqualified and once per false
+// secp256k1 multiplications, and the share check (one batch check of the
+// Batch shares: a base multiplication and one multi-scalar multiplication)
+// runs at most once per dealer that ends up disqualified and once per false
 // complaint, which names a culprit.
 func (s *Session) judge(j int, c Complaint, seen map[int]bool) (Culprit, bool) {
 	i := c.Dealer
@@ -433,7 +436,9 @@ func (s *Session) judge(j int, c Complaint, seen map[int]bool) (Culprit, bool) {
 		// cannot change, so the costly share check is skipped.
 		return Culprit{}, false
 	}
-	if _, err := openShares(s.p, d, j, c.Key); err == nil {
+	// The batch check decides alone: correct shares always pass it, and
+	// naming the bad slot is not needed here.
+	if shares, err := decryptShares(s.p, d, j, c.Key); err == nil && sharesMatch(s.p, d, j, shares) {
 		// The revealed shares verify: the complaint is false.
 		return s.record(Culprit{Replica: j, Reason: ReasonFalseComplaint, Other: i}), true
 	}
@@ -536,14 +541,14 @@ func (s *Session) Shares(me int, sk group.Scalar) ([]group.Scalar, error) {
 	for b := range out {
 		out[b] = s.p.Group.Zero()
 	}
+	if err := checkKey(s.p, me, sk); err != nil {
+		return nil, err
+	}
 	keys := make(map[int]group.Point, len(s.result.Qualified))
 	var culprits []Culprit
 	for _, i := range s.result.Qualified {
 		d := s.dealings[i-1]
-		k, err := pairwiseKey(s.p, me, sk, d.Ephemeral)
-		if err != nil {
-			return nil, err
-		}
+		k := d.Ephemeral.Mul(sk) // K = sk·E, sk checked above
 		keys[i] = k
 		shares, err := decryptShares(s.p, d, me, k)
 		if errors.Is(err, ErrBadShares) {
@@ -560,7 +565,17 @@ func (s *Session) Shares(me int, sk group.Scalar) ([]group.Scalar, error) {
 		return nil, &Error{Culprits: culprits, Err: ErrBadShares}
 	}
 	// Checking the sums against the summed commitments checks every share at
-	// 1/|Q| of the cost; only on failure are the dealers checked one by one.
+	// 1/|Q| of the cost, and all slots at once with one random linear
+	// combination (batch.go) bound to every qualified dealing and to me;
+	// only on failure are the slots and then the dealers checked one by one.
+	qualified := make([][]byte, len(s.result.Qualified))
+	for k, i := range s.result.Qualified {
+		qualified[k] = s.dealings[i-1].Marshal()
+	}
+	r := batchCoefficients(s.p.Group, sumCheckSeed(s.p, me, qualified), len(out))
+	if batchVerify(s.p.Group, s.result.Commitments, me, out, r) {
+		return out, nil
+	}
 	for b, x := range out {
 		if s.result.Commitments[b].Verify(me, x) {
 			continue

@@ -2,19 +2,25 @@ package group
 
 import (
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/herumi/bls-eth-go-binary/bls"
 )
 
 // MulPublic returns s·p, like p.Mul(s), for a public point and a public
 // scalar. On secp256k1 it uses decred's variable-time multiplication, whose
 // running time depends on s and p (about 100× faster than the constant-time
 // [Point.Mul] for a small scalar such as a participant index, 4× for a full
-// one); on other groups it is p.Mul(s).
+// one); on BLS12-381 G1 herumi's variable-time G1Mul.
 //
 // Use it only where every input is public: Feldman commitments, verification
 // keys, nonce commitments, participant indices, challenges and binding
 // factors computed from public data. Never with a share, a nonce, a key or
 // anything derived from one: that is what [Point.Mul] is for.
 func MulPublic(p Point, s Scalar) Point {
+	if bp, ok := p.(*blsPoint); ok {
+		r := &blsPoint{}
+		bls.G1Mul(&r.p, &bp.p, &asBLSScalar(s).s)
+		return r
+	}
 	sp, ok := p.(*secpPoint)
 	if !ok {
 		return p.Mul(s)

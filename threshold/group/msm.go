@@ -1,0 +1,240 @@
+package group
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/bits"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/herumi/bls-eth-go-binary/bls"
+)
+
+// Errors returned by [MultiMulPublic].
+var (
+	// ErrLengthMismatch is returned when the point and scalar lists differ
+	// in length.
+	ErrLengthMismatch = errors.New("group: points and scalars differ in length")
+	// ErrWrongGroup is returned for a nil element or an element of another
+	// group than the one asked for.
+	ErrWrongGroup = errors.New("group: nil element or element of another group")
+)
+
+// MultiMulPublic returns Σ_i scalars[i]·points[i] in g (the identity for
+// empty lists), for PUBLIC points and PUBLIC scalars: its running time
+// depends on both. Like [MulPublic] it is for Feldman commitments,
+// verification keys, participant indices and Fiat–Shamir coefficients,
+// never for a share, a nonce, a key or anything derived from one.
+//
+// On secp256k1 it is the bucket method of Pippenger (signed digits, the
+// window chosen from the number of points and the longest scalar's bit
+// length, so short scalars such as 128-bit batch-verification coefficients
+// cost about half of full ones), over decred's variable-time Jacobian
+// arithmetic with a single conversion to affine at the end. When the
+// estimate says it is cheaper (one point, or two with full scalars) it is a
+// sum of [MulPublic]. On BLS12-381 G1 it is herumi's
+// G1MulVec. Scalars may be any element of the scalar field; identity points
+// and zero scalars are allowed. It returns [ErrLengthMismatch] if the lists
+// differ in length and [ErrWrongGroup] for a nil element or one of another
+// group; inputs are never modified.
+func MultiMulPublic(g Group, points []Point, scalars []Scalar) (Point, error) {
+	if len(points) != len(scalars) {
+		return nil, ErrLengthMismatch
+	}
+	switch g.(type) {
+	case secpGroup:
+		return secpMultiMul(points, scalars)
+	case blsGroup:
+		return blsMultiMul(points, scalars)
+	}
+	// A Group implementation this package does not know: the naive sum.
+	acc := g.Identity()
+	for i, p := range points {
+		if p == nil || scalars[i] == nil {
+			return nil, ErrWrongGroup
+		}
+		acc = acc.Add(MulPublic(p, scalars[i]))
+	}
+	return acc, nil
+}
+
+// blsMultiMul is MultiMulPublic on BLS12-381 G1. herumi's mulVec takes
+// contiguous arrays (and may normalize the points in place), so the inputs
+// are copied.
+func blsMultiMul(points []Point, scalars []Scalar) (Point, error) {
+	ps := make([]bls.G1, 0, len(points))
+	ss := make([]bls.Fr, 0, len(points))
+	for i, p := range points {
+		bp, ok := p.(*blsPoint)
+		if !ok || bp == nil {
+			return nil, ErrWrongGroup
+		}
+		bs, ok := scalars[i].(*blsScalar)
+		if !ok || bs == nil {
+			return nil, ErrWrongGroup
+		}
+		if bp.p.IsZero() || bs.s.IsZero() {
+			continue
+		}
+		ps = append(ps, bp.p)
+		ss = append(ss, bs.s)
+	}
+	r := &blsPoint{}
+	bls.G1MulVec(&r.p, ps, ss)
+	return r, nil
+}
+
+// secpNaiveCost is the measured cost of one [MulPublic] on secp256k1 in
+// point additions (decred's GLV + NAF: about 130 doublings and 85
+// additions whatever the scalar, plus the conversion to affine), used to
+// decide when the bucket method pays.
+const secpNaiveCost = 300
+
+// secpMultiMul is MultiMulPublic on secp256k1.
+func secpMultiMul(points []Point, scalars []Scalar) (Point, error) {
+	terms := make([]secpTerm, 0, len(points))
+	nbits := 0
+	for i, p := range points {
+		sp, ok := p.(*secpPoint)
+		if !ok || sp == nil {
+			return nil, ErrWrongGroup
+		}
+		ss, ok := scalars[i].(*secpScalar)
+		if !ok || ss == nil {
+			return nil, ErrWrongGroup
+		}
+		if sp.isInf() || ss.s.IsZero() {
+			continue
+		}
+		b := ss.s.Bytes()
+		var t secpTerm
+		t.p, t.s = sp, &ss.s
+		for l := range t.limbs {
+			t.limbs[l] = binary.BigEndian.Uint64(b[24-8*l:])
+		}
+		terms = append(terms, t)
+		nbits = max(nbits, bitLen(&t.limbs))
+	}
+	if len(terms) == 0 {
+		return &secpPoint{}, nil
+	}
+	c, cost := pippengerWindow(len(terms), nbits)
+	if cost >= len(terms)*secpNaiveCost {
+		var acc secp256k1.JacobianPoint
+		for _, t := range terms {
+			var r secp256k1.JacobianPoint
+			secp256k1.ScalarMultNonConst(t.s, &t.p.p, &r)
+			secp256k1.AddNonConst(&acc, &r, &acc)
+		}
+		return normalized(&acc), nil
+	}
+
+	// Signed-digit recoding: scalar = Σ_w d_w·2^(c·w) with every digit in
+	// [−2^(c−1), 2^(c−1)]; a digit ≥ 2^(c−1) borrows from the next window.
+	// windows·c ≥ nbits+1, so the top window never carries out and keeps its
+	// digit unrecentered (at most 2^(c−1)).
+	windows := (nbits + c) / c
+	digits := make([]int32, len(terms)*windows) // digits[i·windows + w]
+	half := int32(1) << (c - 1)
+	for i := range terms {
+		recode(&terms[i].limbs, c, digits[i*windows:(i+1)*windows])
+	}
+	// Negated points for negative digits.
+	neg := make([]secp256k1.JacobianPoint, len(terms))
+	for i, t := range terms {
+		neg[i] = t.p.p
+		neg[i].Y.Negate(1).Normalize()
+	}
+
+	// Pippenger's bucket method, top window first (Horner in 2^c):
+	// acc = 2^c·acc + Σ_k k·bucket_k, where bucket_k sums the points whose
+	// digit in this window is ±k.
+	buckets := make([]secp256k1.JacobianPoint, half)
+	var acc secp256k1.JacobianPoint
+	for w := windows - 1; w >= 0; w-- {
+		for range c {
+			secp256k1.DoubleNonConst(&acc, &acc)
+		}
+		clear(buckets)
+		for i := range terms {
+			switch d := digits[i*windows+w]; {
+			case d > 0:
+				secp256k1.AddNonConst(&buckets[d-1], &terms[i].p.p, &buckets[d-1])
+			case d < 0:
+				secp256k1.AddNonConst(&buckets[-d-1], &neg[i], &buckets[-d-1])
+			}
+		}
+		// Σ_k k·bucket_k as a running sum from the top bucket down.
+		var run, sum secp256k1.JacobianPoint
+		for k := half - 1; k >= 0; k-- {
+			secp256k1.AddNonConst(&run, &buckets[k], &run)
+			secp256k1.AddNonConst(&sum, &run, &sum)
+		}
+		secp256k1.AddNonConst(&acc, &sum, &acc)
+	}
+	return normalized(&acc), nil
+}
+
+// recode writes the signed base-2^c digits of l into digits (len(digits)
+// windows, with windows·c > bitLen(l)): l = Σ_w digits[w]·2^(c·w), every
+// digit in [−2^(c−1), 2^(c−1)].
+func recode(l *[4]uint64, c int, digits []int32) {
+	half := int32(1) << (c - 1)
+	carry := int32(0)
+	for w := range digits {
+		d := int32(windowBits(l, w*c, c)) + carry
+		carry = 0
+		if d >= half && w < len(digits)-1 {
+			d -= 2 * half
+			carry = 1
+		}
+		digits[w] = d
+	}
+}
+
+// pippengerWindow returns the window width c minimising the estimated cost
+// (in point additions) of the bucket method for n points and scalars of
+// the given bit length, and that cost: per window, n bucket additions, 2^c
+// additions to sum the buckets and c doublings (about half an addition
+// each). On 128-bit scalars it picks c = 6 for 100 to 300 points, which
+// measures best.
+func pippengerWindow(n, nbits int) (int, int) {
+	best, bestCost := 1, int(^uint(0)>>1)
+	for c := 1; c <= 16; c++ {
+		windows := (nbits + c) / c
+		cost := windows*(n+(1<<c)) + windows*c/2
+		if cost < bestCost {
+			best, bestCost = c, cost
+		}
+	}
+	return best, bestCost
+}
+
+// bitLen returns the bit length of a 256-bit little-endian integer.
+func bitLen(l *[4]uint64) int {
+	for i := 3; i >= 0; i-- {
+		if l[i] != 0 {
+			return 64*i + bits.Len64(l[i])
+		}
+	}
+	return 0
+}
+
+// windowBits returns the c bits (c ≤ 16) of l starting at bit pos.
+func windowBits(l *[4]uint64, pos, c int) uint64 {
+	i, off := pos/64, pos%64
+	if i >= 4 {
+		return 0
+	}
+	v := l[i] >> off
+	if off+c > 64 && i+1 < 4 {
+		v |= l[i+1] << (64 - off)
+	}
+	return v & (1<<c - 1)
+}
+
+// secpTerm is one term s·P of a secp256k1 multi-scalar multiplication.
+type secpTerm struct {
+	p     *secpPoint
+	s     *secp256k1.ModNScalar
+	limbs [4]uint64 // s, little-endian 64-bit limbs
+}
