@@ -52,7 +52,11 @@ func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot
 		return sig, fmt.Errorf("sign: %w: key %s is %s, not schnorr", ErrScheme, id, km.info.Scheme)
 	}
 	key := &schnorr.PublicKey{GroupKey: km.commitment.Secret(), VerificationKeys: km.vks, Threshold: c.t}
-	var nonce *schnorr.PublicNonce
+	// nonce is the bound nonce R, all the combination needs; full adds
+	// every replica's R_i, computed only if partials must be checked one
+	// by one (the combined signature did not verify).
+	var nonce, full *schnorr.PublicNonce
+	var dc, ec vss.Commitment
 	spec := partialSpec{
 		agreeNonce: true,
 		setNonce: func(b []byte) error {
@@ -60,17 +64,15 @@ func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot
 			if len(b)%2 != 0 {
 				return fmt.Errorf("%w: the nonce pair t+1 replicas agree on is malformed", ErrInvalidKey)
 			}
-			dc, derr := vss.DecodeCommitment(group.Secp256k1(), b[:len(b)/2])
-			ec, eerr := vss.DecodeCommitment(group.Secp256k1(), b[len(b)/2:])
+			var derr, eerr error
+			dc, derr = vss.DecodeCommitment(group.Secp256k1(), b[:len(b)/2])
+			ec, eerr = vss.DecodeCommitment(group.Secp256k1(), b[len(b)/2:])
 			if derr != nil || eerr != nil || dc.Degree() != c.t || ec.Degree() != c.t {
 				return fmt.Errorf("%w: the nonce pair t+1 replicas agree on is malformed", ErrInvalidKey)
 			}
-			pair := &schnorr.NoncePair{D: dc.Secret(), E: ec.Secret(), DCommitments: make(map[int]group.Point, c.n), ECommitments: make(map[int]group.Point, c.n)}
-			for i := 1; i <= c.n; i++ {
-				pair.DCommitments[i], pair.ECommitments[i] = dc.Eval(i), ec.Eval(i)
-			}
-			// R and every R_i for this (key, taproot option, message):
-			// threshold/schnorr nonce binding, computed from public data.
+			// R for this (key, taproot option, message): threshold/schnorr
+			// nonce binding, computed from public data.
+			pair := &schnorr.NoncePair{D: dc.Secret(), E: ec.Secret()}
 			bound, err := pair.Bind(key, tr, msg)
 			if err != nil {
 				return fmt.Errorf("%w: bind nonce: %w", ErrInvalidKey, err)
@@ -79,7 +81,18 @@ func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot
 			return nil
 		},
 		verify: func(replica int, partial []byte) bool {
-			return schnorr.VerifyPartial(key, nonce, tr, msg, replica, partial) == nil
+			if full == nil {
+				pair := &schnorr.NoncePair{D: dc.Secret(), E: ec.Secret(), DCommitments: make(map[int]group.Point, c.n), ECommitments: make(map[int]group.Point, c.n)}
+				for i := 1; i <= c.n; i++ {
+					pair.DCommitments[i], pair.ECommitments[i] = dc.Eval(i), ec.Eval(i)
+				}
+				bound, err := pair.Bind(key, tr, msg)
+				if err != nil {
+					return false // cannot happen: R bound from the same data
+				}
+				full = bound
+			}
+			return schnorr.VerifyPartial(key, full, tr, msg, replica, partial) == nil
 		},
 	}
 	// combine interpolates exactly t+1 partials, adds the Taproot term e·t
