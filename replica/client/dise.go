@@ -110,13 +110,19 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 		// Lagrange interpolation in the exponent, then w = H2(x, Y).
 		return dise.CombineUnchecked(c.t, x, evals)
 	}
+	var verifier *dise.Verifier // hashes x once, on first use
 	spec := partialSpec{
 		verify: func(replica int, partial []byte) bool {
 			e, err := dise.DecodeEvaluation(partial)
 			if err != nil || e.Index != replica {
 				return false
 			}
-			return dise.VerifyEvaluation(km.verification[replica-1], x, e) == nil
+			if verifier == nil {
+				if verifier, err = dise.NewVerifier(x); err != nil {
+					return false
+				}
+			}
+			return verifier.Verify(km.verification[replica-1], e) == nil
 		},
 		combine: func(parts []indexedPartial) error {
 			w, err := combine(parts) // every part verified

@@ -97,11 +97,11 @@ type Engine struct {
 	stepMu sync.Mutex // serializes session processing (step, on-demand derivation)
 
 	mu       sync.Mutex
-	tracks   map[string]*track // open sessions
-	stored   map[string]bool   // done sessions whose shares are stored
-	shareErr error             // last share derivation failure
-	checked  map[string]digest // key shares that passed their check (see share)
-	scanned  bool              // every committed session was visited once
+	tracks   map[string]*track       // open sessions
+	stored   map[string]bool         // done sessions whose shares are stored
+	shareErr error                   // last share derivation failure
+	checked  map[string]checkedShare // key shares that passed their check (see share)
+	scanned  bool                    // every committed session was visited once
 }
 
 // track follows one open DKG session.
@@ -137,7 +137,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.PhaseTimeout <= 0 {
 		cfg.PhaseTimeout = 3 * time.Second
 	}
-	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]digest{}}, nil
+	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]checkedShare{}}, nil
 }
 
 func mustPoint(b []byte) group.Point {
@@ -425,6 +425,20 @@ func (e *Engine) Ready() error {
 // share loads this replica's share of a pool item and checks it against the
 // item's commitment.
 func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
+	x, _, err := e.shareAndKey(it)
+	return x, err
+}
+
+// checkedShare remembers a key share that passed its check: the digest of
+// what was checked and the public verification key x·G it matched.
+type checkedShare struct {
+	d  digest
+	vk group.Point
+}
+
+// shareAndKey is share, also returning this replica's verification key
+// x·G (evaluated from the public commitment).
+func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error) {
 	g := app.GroupOf(it.Kind)
 	b, err := e.cfg.Shares.Get(shareName(it.Session, it.Slot))
 	if errors.Is(err, sealed.ErrNotFound) {
@@ -453,40 +467,41 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 			}
 			e.mu.Unlock()
 		}
-		return nil, fmt.Errorf("%w: %s/%d: %w", ErrShareUnavailable, it.Session, it.Slot, err)
+		return nil, nil, fmt.Errorf("%w: %s/%d: %w", ErrShareUnavailable, it.Session, it.Slot, err)
 	}
 	x, err := g.DecodeScalar(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s/%d undecodable", ErrShareUnavailable, it.Session, it.Slot)
+		return nil, nil, fmt.Errorf("%w: %s/%d undecodable", ErrShareUnavailable, it.Session, it.Slot)
 	}
 	// A key share is loaded at every use: once it passed the check below,
 	// later loads of the very same bytes for the same commitment are
 	// recognized by a digest (no secret is kept) and not checked again.
 	d := shareDigest(it, b)
 	e.mu.Lock()
-	known := e.checked[shareName(it.Session, it.Slot)] == d
+	known, ok := e.checked[shareName(it.Session, it.Slot)]
 	e.mu.Unlock()
-	if known {
-		return x, nil
+	if ok && known.d == d {
+		return x, known.vk, nil
 	}
 	c, err := vss.DecodeCommitment(g, it.Commitment)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
+		return nil, nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
 	}
 	// Feldman check x·G == Σ_k C_k·me^k: the secret x is multiplied in
 	// constant time, the public commitment evaluated in variable time.
-	if !c.Verify(e.cfg.Me, x) {
-		return nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
+	vk := c.Eval(e.cfg.Me)
+	if vk == nil || !g.BaseMul(x).Equal(vk) {
+		return nil, nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
 	}
 	if it.Kind != app.KindNonce { // a nonce share is used once
 		e.mu.Lock()
 		if len(e.checked) >= maxChecked {
 			clear(e.checked)
 		}
-		e.checked[shareName(it.Session, it.Slot)] = d
+		e.checked[shareName(it.Session, it.Slot)] = checkedShare{d: d, vk: vk}
 		e.mu.Unlock()
 	}
-	return x, nil
+	return x, vk, nil
 }
 
 // maxChecked bounds the digests of checked key shares kept in memory.
@@ -825,11 +840,11 @@ func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Re
 	if req.Op == wire.OpEncrypt && in.Encryptor != wire.EncryptorID(req.Client) {
 		return reject(fmt.Errorf("%w: encryptor identity is not the requesting client", app.ErrUnauthorized))
 	}
-	x, err := e.share(&k.Origin)
+	x, vk, err := e.shareAndKey(&k.Origin)
 	if err != nil {
 		return reject(err)
 	}
-	ev, err := dise.Evaluate(faults.keyShare("dprf", x), e.cfg.Me, b.Input, e.cfg.Rand)
+	ev, err := dise.EvaluateWithKey(faults.keyShare("dprf", x), vk, e.cfg.Me, b.Input, e.cfg.Rand)
 	if err != nil {
 		return resp, fmt.Errorf("dprf evaluate: %w", err)
 	}

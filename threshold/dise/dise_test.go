@@ -503,3 +503,32 @@ func TestCombineUnchecked(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluateWithKey: with the replica's own verification key the
+// evaluation verifies and equals Evaluate's value; with another key its
+// proof fails against the right one; bad keys are refused.
+func TestEvaluateWithKey(t *testing.T) {
+	d := deal(t, 4, 1)
+	p, err := PrepareEncrypt("key-1", 1, []byte("m"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := p.Input()
+	e, err := EvaluateWithKey(d.shares[2], d.vks[2], 2, x, rand.Reader)
+	if err != nil || VerifyEvaluation(d.vks[2], x, e) != nil {
+		t.Fatalf("own key: %v", err)
+	}
+	ref, _ := Evaluate(d.shares[2], 2, x, rand.Reader)
+	if !e.Y.Equal(ref.Y) {
+		t.Fatal("EvaluateWithKey and Evaluate differ")
+	}
+	e, err = EvaluateWithKey(d.shares[2], d.vks[3], 2, x, rand.Reader)
+	if err != nil || !errors.Is(VerifyEvaluation(d.vks[2], x, e), ErrInvalidEvaluation) {
+		t.Fatalf("another key: %v", err)
+	}
+	for _, vk := range []group.Point{nil, g1().Identity(), group.Secp256k1().Generator()} {
+		if _, err := EvaluateWithKey(d.shares[2], vk, 2, x, rand.Reader); !errors.Is(err, ErrInvalidKey) {
+			t.Fatalf("vk %v: %v", vk, err)
+		}
+	}
+}

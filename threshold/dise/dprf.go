@@ -121,10 +121,21 @@ func hashInput(x []byte) (group.Point, error) {
 // x is the key of share and that the requester may use it as the
 // encryptor named in x (or may decrypt its ciphertexts).
 func Evaluate(share group.Scalar, index int, x []byte, rand io.Reader) (Evaluation, error) {
+	if !isG1Scalar(share) {
+		return Evaluation{}, ErrInvalidKey
+	}
+	return EvaluateWithKey(share, g1().BaseMul(share), index, x, rand)
+}
+
+// EvaluateWithKey is [Evaluate] for a replica that already knows its
+// verification key vk = share·G (from the DKG commitment), sparing a
+// constant-time multiplication. A vk that does not match share gives an
+// evaluation whose proof fails [VerifyEvaluation] against the right key.
+func EvaluateWithKey(share group.Scalar, vk group.Point, index int, x []byte, rand io.Reader) (Evaluation, error) {
 	if _, err := DecodeInput(x); err != nil {
 		return Evaluation{}, err
 	}
-	if index < 1 || index > maxIndex || !isG1Scalar(share) || share.IsZero() {
+	if index < 1 || index > maxIndex || !isG1Scalar(share) || share.IsZero() || !isG1Point(vk) || vk.IsIdentity() {
 		return Evaluation{}, ErrInvalidKey
 	}
 	H, err := hashInput(x)
@@ -133,8 +144,7 @@ func Evaluate(share group.Scalar, index int, x []byte, rand io.Reader) (Evaluati
 	}
 	// NPR 1999 / DiSE DDH-DPRF: the partial evaluation is H1(x)^{k_i}.
 	Y := H.Mul(share)
-	K := g1().BaseMul(share)
-	p, err := dleq.Prove(g1(), dleqDST, g1().Generator(), H, K, Y, share, rand)
+	p, err := dleq.Prove(g1(), dleqDST, g1().Generator(), H, vk, Y, share, rand)
 	if err != nil {
 		return Evaluation{}, err
 	}
@@ -145,17 +155,36 @@ func Evaluate(share group.Scalar, index int, x []byte, rand io.Reader) (Evaluati
 // replica e.Index computed from the DKG commitments (never one the replica
 // claims).
 func VerifyEvaluation(vk group.Point, x []byte, e Evaluation) error {
+	v, err := NewVerifier(x)
+	if err != nil {
+		return err
+	}
+	return v.Verify(vk, e)
+}
+
+// Verifier checks evaluations on one input x, hashing x once.
+type Verifier struct {
+	h group.Point // H1(x)
+}
+
+// NewVerifier hashes x for [Verifier.Verify].
+func NewVerifier(x []byte) (*Verifier, error) {
+	H, err := hashInput(x)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{h: H}, nil
+}
+
+// Verify is [VerifyEvaluation] on the verifier's input.
+func (v *Verifier) Verify(vk group.Point, e Evaluation) error {
 	if !isG1Point(vk) || vk.IsIdentity() {
 		return ErrInvalidKey
 	}
 	if e.Index < 1 || e.Index > maxIndex || e.Y == nil || !isG1Point(e.Y) || e.Y.IsIdentity() || e.proof.C == nil || e.proof.Z == nil {
 		return ErrInvalidEvaluation
 	}
-	H, err := hashInput(x)
-	if err != nil {
-		return err
-	}
-	if e.proof.Verify(g1(), dleqDST, g1().Generator(), H, vk, e.Y) != nil {
+	if e.proof.Verify(g1(), dleqDST, g1().Generator(), v.h, vk, e.Y) != nil {
 		return ErrInvalidEvaluation
 	}
 	return nil
