@@ -410,20 +410,9 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 		var sigs []signed
 		return &benchWork{op: op, scheme: scheme, do: func(ctx context.Context, i int) error {
 			m := msg(i)
-			var sig []byte
-			switch scheme {
-			case wire.SchemeSchnorr:
-				s, err := cl.SignSchnorr(ctx, k.KeyID, m, nil)
-				if err != nil {
-					return err
-				}
-				sig = s[:]
-			default:
-				s, err := cl.SignBLS(ctx, k.KeyID, m)
-				if err != nil {
-					return err
-				}
-				sig = s
+			sig, err := benchSign(ctx, cl, k.KeyID, scheme, m)
+			if err != nil {
+				return err
 			}
 			mu.Lock()
 			sigs = append(sigs, signed{m, sig})
@@ -434,14 +423,7 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 			defer mu.Unlock()
 			bad := 0
 			for _, s := range sigs {
-				var valid bool
-				var err error
-				if scheme == wire.SchemeSchnorr {
-					valid, err = client.VerifySchnorr(k.PublicKey, s.msg, s.sig, nil)
-				} else {
-					valid, err = client.VerifyBLS(k.PublicKey, s.msg, s.sig)
-				}
-				if err != nil || !valid {
+				if benchVerify(k.PublicKey, scheme, s.msg, s.sig) != nil {
 					bad++
 				}
 			}
@@ -460,13 +442,8 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 		for j := range sigs {
 			msgs[j] = msg(j)
 			err := benchRetry(ctx, func() error {
-				if scheme == wire.SchemeSchnorr {
-					sig, err := cl.SignSchnorr(ctx, k.KeyID, msgs[j], nil)
-					sigs[j] = sig[:]
-					return err
-				}
-				sig, err := cl.SignBLS(ctx, k.KeyID, msgs[j])
-				sigs[j] = sig
+				var err error
+				sigs[j], err = benchSign(ctx, cl, k.KeyID, scheme, msgs[j])
 				return err
 			})
 			if err != nil {
@@ -475,20 +452,7 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 		}
 		return &benchWork{op: op, scheme: scheme, do: func(ctx context.Context, i int) error {
 			j := i % benchSignatures
-			var valid bool
-			var err error
-			if scheme == wire.SchemeSchnorr {
-				valid, err = client.VerifySchnorr(k.PublicKey, msgs[j], sigs[j], nil)
-			} else {
-				valid, err = client.VerifyBLS(k.PublicKey, msgs[j], sigs[j])
-			}
-			if err != nil {
-				return err
-			}
-			if !valid {
-				return errors.New("a valid signature did not verify")
-			}
-			return nil
+			return benchVerify(k.PublicKey, scheme, msgs[j], sigs[j])
 		}}, nil
 	case "encrypt", "decrypt":
 		k, err := benchGenerateKey(ctx, cl, prefix, wire.SchemeSymmetric)
@@ -534,6 +498,35 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 		}}, nil
 	}
 	return nil, fmt.Errorf("unknown operation %q", op)
+}
+
+// benchSign signs m with the key id of scheme (schnorr: BIP-340, no
+// Taproot tweak).
+func benchSign(ctx context.Context, cl *client.Client, id, scheme string, m []byte) ([]byte, error) {
+	if scheme == wire.SchemeSchnorr {
+		sig, err := cl.SignSchnorr(ctx, id, m, nil)
+		return sig[:], err
+	}
+	return cl.SignBLS(ctx, id, m)
+}
+
+// benchVerify returns an error unless sig is a valid signature on m under
+// pub (verified locally, as vhsm verify does).
+func benchVerify(pub []byte, scheme string, m, sig []byte) error {
+	var valid bool
+	var err error
+	if scheme == wire.SchemeSchnorr {
+		valid, err = client.VerifySchnorr(pub, m, sig, nil)
+	} else {
+		valid, err = client.VerifyBLS(pub, m, sig)
+	}
+	if err != nil {
+		return err
+	}
+	if !valid {
+		return errors.New("signature does not verify")
+	}
+	return nil
 }
 
 // benchGenerateKey generates the key an operation uses, retrying for up to

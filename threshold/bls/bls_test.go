@@ -393,6 +393,20 @@ func BenchmarkCombine(b *testing.B) {
 				}
 			}
 		})
+		// The client's fast path: t+1 partials, only the result verified.
+		b.Run(fmt.Sprintf("n=%d,t=%d/unchecked", cfg.n, cfg.t), func(b *testing.B) {
+			d := deal(b, cfg.n, cfg.t)
+			msg := []byte("benchmark message")
+			ps := d.partials(b, msg)
+			for i := cfg.t + 2; i <= cfg.n; i++ {
+				delete(ps, i)
+			}
+			for b.Loop() {
+				if _, err := CombineUnchecked(d.pub, cfg.t, msg, ps); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

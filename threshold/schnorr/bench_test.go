@@ -48,6 +48,18 @@ func BenchmarkCombine(b *testing.B) {
 				}
 			}
 		})
+		// The client's fast path: t+1 partials, only the result verified.
+		b.Run(fmt.Sprintf("n=%d,t=%d/unchecked", s.n, s.t), func(b *testing.B) {
+			c := newCluster(b, s.n, s.t, nil, nil, rand.Reader)
+			tr := Taproot{Mode: TaprootBIP86}
+			msg := make([]byte, 32)
+			parts := c.partials(b, tr, msg, allIndices(s.t+1), nil)
+			for b.Loop() {
+				if _, err := CombineUnchecked(c.pk, c.pn, tr, msg, parts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

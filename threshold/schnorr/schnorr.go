@@ -359,17 +359,11 @@ func (c *signingContext) verifyPartial(key *PublicKey, nonce *PublicNonce, i int
 // It never returns a signature that does not verify.
 func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partials map[int][]byte) ([SignatureLen]byte, error) {
 	var sig [SignatureLen]byte
-	if key == nil || nonce == nil {
-		return sig, fmt.Errorf("combine partials: %w", ErrInvalidKey)
+	c, err := combineContext(key, nonce, tr, msg)
+	if err != nil {
+		return sig, err
 	}
 	t := key.Threshold
-	if t < 0 || t > vss.MaxDegree {
-		return sig, fmt.Errorf("combine partials: %w", ErrInvalidThreshold)
-	}
-	c, err := newContext(key.GroupKey, nonce.R, tr, msg)
-	if err != nil {
-		return sig, fmt.Errorf("combine partials: %w", err)
-	}
 	indices := make([]int, 0, len(partials))
 	for i := range partials {
 		indices = append(indices, i)
@@ -425,6 +419,22 @@ func Combine(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partial
 	return sig, nil
 }
 
+// combineContext checks the combiners' arguments and returns the signing
+// context of (key, nonce, tr, msg).
+func combineContext(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte) (*signingContext, error) {
+	if key == nil || nonce == nil {
+		return nil, fmt.Errorf("combine partials: %w", ErrInvalidKey)
+	}
+	if key.Threshold < 0 || key.Threshold > vss.MaxDegree {
+		return nil, fmt.Errorf("combine partials: %w", ErrInvalidThreshold)
+	}
+	c, err := newContext(key.GroupKey, nonce.R, tr, msg)
+	if err != nil {
+		return nil, fmt.Errorf("combine partials: %w", err)
+	}
+	return c, nil
+}
+
 // interpolate returns the signature (R, Σ_{i∈S} λ_i·s_i + e·t) for the
 // shares s_i of the indices S, or ErrVerify if it does not verify.
 func (c *signingContext) interpolate(msg []byte, indices []int, shares []group.Scalar) ([SignatureLen]byte, error) {
@@ -457,19 +467,12 @@ func (c *signingContext) interpolate(msg []byte, indices []int, shares []group.S
 // This is the fast path of a client whose replicas are usually honest.
 func CombineUnchecked(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, partials map[int][]byte) ([SignatureLen]byte, error) {
 	var sig [SignatureLen]byte
-	if key == nil || nonce == nil {
-		return sig, fmt.Errorf("combine partials: %w", ErrInvalidKey)
-	}
-	t := key.Threshold
-	if t < 0 || t > vss.MaxDegree {
-		return sig, fmt.Errorf("combine partials: %w", ErrInvalidThreshold)
-	}
-	if len(partials) != t+1 {
-		return sig, ErrNotEnoughPartials
-	}
-	c, err := newContext(key.GroupKey, nonce.R, tr, msg)
+	c, err := combineContext(key, nonce, tr, msg)
 	if err != nil {
-		return sig, fmt.Errorf("combine partials: %w", err)
+		return sig, err
+	}
+	if len(partials) != key.Threshold+1 {
+		return sig, ErrNotEnoughPartials
 	}
 	indices := make([]int, 0, len(partials))
 	for i := range partials {
