@@ -146,6 +146,8 @@ func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (
 			return false, nil
 		}
 		g.add(replica, b)
+		// Every answer so far may still be part of t+1 identical ones.
+		r.unverified = len(g.by)
 		v, ok := g.value()
 		if !ok {
 			return false, nil

@@ -587,12 +587,20 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		if err := json.Unmarshal(req.Body, &b); err != nil {
 			return reject(app.ErrBadBody)
 		}
-		k, err := e.cfg.App.Key(b.KeyID)
+		// A key or grant committed a moment ago may not be applied here yet.
+		var k *app.KeyRecord
+		err := e.fresh(ctx, func() error {
+			var err error
+			if k, err = e.cfg.App.Key(b.KeyID); err != nil {
+				return err
+			}
+			if !client.Admin && k.Info.Owner != req.Client && !contains(k.Grants, req.Client) {
+				return app.ErrUnauthorized
+			}
+			return nil
+		})
 		if err != nil {
 			return reject(err)
-		}
-		if !client.Admin && k.Info.Owner != req.Client && !contains(k.Grants, req.Client) {
-			return reject(app.ErrUnauthorized)
 		}
 		resp.Key = &k.Info
 		return resp, nil
@@ -927,20 +935,36 @@ func (e *Engine) recheck(ctx context.Context, req *wire.Request, tx []byte, err 
 // this replica is behind (a key or grant committed elsewhere a moment ago),
 // waits up to staleGrace for new blocks before refusing.
 func (e *Engine) authorizeUse(ctx context.Context, client, keyID string) (*app.KeyRecord, error) {
+	var k *app.KeyRecord
+	err := e.fresh(ctx, func() error {
+		var err error
+		k, err = e.cfg.App.AuthorizeUse(client, keyID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// fresh runs check, and while its refusal may only mean this replica is
+// behind (staleRejection), runs it again at every new block for up to
+// staleGrace; it returns check's last error.
+func (e *Engine) fresh(ctx context.Context, check func() error) error {
 	deadline := time.NewTimer(staleGrace)
 	defer deadline.Stop()
 	for {
 		changed := e.cfg.App.Changed()
-		k, err := e.cfg.App.AuthorizeUse(client, keyID)
+		err := check()
 		if err == nil || !staleRejection(err) {
-			return k, err
+			return err
 		}
 		select {
 		case <-changed:
 		case <-deadline.C:
-			return nil, err
+			return err
 		case <-ctx.Done():
-			return nil, err
+			return err
 		}
 	}
 }

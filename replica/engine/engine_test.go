@@ -555,3 +555,40 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyPubWaitsForGrant: a replica asked for a key's public data by a
+// client whose grant is not applied there yet waits for the next blocks
+// (up to staleGrace) instead of refusing "unauthorized": a client that was
+// just granted a key may reach a replica a block behind.
+func TestKeyPubWaitsForGrant(t *testing.T) {
+	c := newCluster(t, 4)
+	c.waitReady(40 * time.Second)
+	bobPub, bob, _ := ed25519.GenerateKey(rand.Reader)
+	c.mustAll(t, request(t, c.admin, "admin", wire.OpRegisterClient, wire.RegisterClientBody{ClientID: "bob", PublicKey: bobPub}))
+	c.mustAll(t, request(t, c.admin, "admin", wire.OpKeyGen, wire.KeyGenBody{KeyID: "k", Scheme: wire.SchemeBLS}))
+
+	// Without the grant, the refusal comes after the grace period.
+	start := time.Now()
+	resp, _ := c.engines[0].Handle(context.Background(), request(t, bob, "bob", wire.OpKeyPub, wire.KeyRefBody{KeyID: "k"}))
+	if resp == nil || !strings.Contains(resp.Error, "unauthorized") || resp.Key != nil {
+		t.Fatalf("keys.pub before the grant: %+v", resp)
+	}
+	if d := time.Since(start); d < staleGrace {
+		t.Fatalf("refused after %v, before the grace period", d)
+	}
+
+	// Asked before the grant commits, answered once it does.
+	done := make(chan *wire.Response, 1)
+	go func() {
+		resp, err := c.engines[0].Handle(context.Background(), request(t, bob, "bob", wire.OpKeyPub, wire.KeyRefBody{KeyID: "k"}))
+		if err != nil {
+			resp = &wire.Response{Error: err.Error()}
+		}
+		done <- resp
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c.mustAll(t, request(t, c.admin, "admin", wire.OpKeyGrant, wire.KeyGrantBody{KeyID: "k", ClientID: "bob"}))
+	if r := <-done; r.Error != "" || r.Key == nil || r.Key.KeyID != "k" {
+		t.Fatalf("keys.pub asked before the grant committed: %+v", r)
+	}
+}
