@@ -36,8 +36,10 @@ type partialSpec struct {
 }
 
 // collectPartials sends one request and combines the first t+1 partials
-// that verify. Replicas whose partial fails verification, or whose nonce
-// commitment differs from the one t+1 replicas agree on, are culprits.
+// that verify (with spec.optimistic, first the first t+1 partials
+// unverified, checking only the result). Replicas whose partial fails
+// verification, or whose nonce commitment differs from the one t+1
+// replicas agree on, are culprits.
 func (c *Client) collectPartials(ctx context.Context, op string, body any, spec partialSpec) error {
 	signed, err := c.newSignedRequest(op, body)
 	if err != nil {
