@@ -29,10 +29,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
@@ -470,7 +473,11 @@ func hostPort(addr string) string {
 }
 
 // FreePorts returns k distinct free TCP ports on 127.0.0.1 (free when
-// asked: another process may take one before it is used).
+// asked: another process may take one before it is used). It picks them at
+// random below the kernel's ephemeral port range when it can: a port the
+// kernel handed out as free is also what it hands to the next outgoing
+// connection, so between this call and a replica binding the port, any
+// connection made on the machine could take it.
 func FreePorts(k int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
@@ -479,7 +486,21 @@ func FreePorts(k int) ([]int, error) {
 		}
 	}()
 	ports := make([]int, 0, k)
-	for range k {
+	if lo, hi, ok := belowEphemeral(); ok {
+		for tries := 0; len(ports) < k && tries < 64*k; tries++ {
+			p := lo + mrand.IntN(hi-lo)
+			if slices.Contains(ports, p) {
+				continue
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				continue // in use
+			}
+			lns = append(lns, l)
+			ports = append(ports, p)
+		}
+	}
+	for len(ports) < k {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("testnet: free port: %w", err)
@@ -488,4 +509,23 @@ func FreePorts(k int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// belowEphemeral returns the port range [lo, hi) that FreePorts draws
+// from: from 10000 up to the start of the kernel's ephemeral range (Linux
+// /proc/sys/net/ipv4/ip_local_port_range), if that leaves room.
+func belowEphemeral() (lo, hi int, ok bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0, false
+	}
+	start, err := strconv.Atoi(f[0])
+	if err != nil || start < 11000 {
+		return 0, 0, false
+	}
+	return 10000, start, true
 }

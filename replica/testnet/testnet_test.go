@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/cometbft/cometbft/types"
@@ -157,4 +160,32 @@ func FuzzParseReplicaConfig(f *testing.F) {
 			t.Fatal("round trip changed the config")
 		}
 	})
+}
+
+// TestFreePorts: the ports are distinct, bindable, and (on Linux) below
+// the kernel's ephemeral range, which outgoing connections draw from.
+func TestFreePorts(t *testing.T) {
+	ports, err := FreePorts(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi, below := belowEphemeral()
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d twice", p)
+		}
+		seen[p] = true
+		if below && (p < lo || p >= hi) {
+			t.Errorf("port %d outside [%d, %d)", p, lo, hi)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			t.Fatalf("port %d not bindable: %v", p, err)
+		}
+		l.Close()
+	}
+	if runtime.GOOS == "linux" && !below {
+		t.Log("no room below the ephemeral range here: ports from the kernel")
+	}
 }
