@@ -102,18 +102,7 @@ func (a *App) Genesis() Genesis { return a.g }
 // Info reports the last committed height and the app hash reported for it,
 // for handshake replay.
 func (a *App) Info(context.Context, *abcitypes.InfoRequest) (*abcitypes.InfoResponse, error) {
-	var h int64
-	var hash []byte
-	_ = a.db.View(func(tx *bolt.Tx) error {
-		if m := tx.Bucket(bucketMeta); m != nil {
-			if b := m.Get(keyHeight); len(b) == 8 {
-				h = int64(binary.BigEndian.Uint64(b))
-				hash, _ = decodeCheckpoint(m.Get(keyReported), m.Get(keyAppHash))
-				hash = bytes.Clone(hash)
-			}
-		}
-		return nil
-	})
+	h, _, hash := a.committedMeta()
 	return &abcitypes.InfoResponse{Data: "vhsm", Version: "1", AppVersion: 1, LastBlockHeight: h, LastBlockAppHash: hash}, nil
 }
 
@@ -321,20 +310,27 @@ func (a *App) Query(_ context.Context, req *abcitypes.QueryRequest) (*abcitypes.
 	return &abcitypes.QueryResponse{Code: 0, Value: []byte(u64(uint64(h))), Height: h}, nil
 }
 
-// Committed returns the last committed height and app hash.
+// Committed returns the last committed height and state hash.
 func (a *App) Committed() (int64, []byte) {
-	var h int64
-	var ah []byte
+	h, full, _ := a.committedMeta()
+	return h, full
+}
+
+// committedMeta reads the last committed height, state hash and the app
+// hash reported to CometBFT for it (the last checkpoint).
+func (a *App) committedMeta() (h int64, full, reported []byte) {
 	_ = a.db.View(func(tx *bolt.Tx) error {
 		if m := tx.Bucket(bucketMeta); m != nil {
 			if b := m.Get(keyHeight); len(b) == 8 {
 				h = int64(binary.BigEndian.Uint64(b))
-				ah = bytes.Clone(m.Get(keyAppHash))
+				full = bytes.Clone(m.Get(keyAppHash))
+				r, _ := decodeCheckpoint(m.Get(keyReported), full)
+				reported = bytes.Clone(r)
 			}
 		}
 		return nil
 	})
-	return h, ah
+	return h, full, reported
 }
 
 // deliver executes one transaction; the returned data is the JSON [Result]
