@@ -59,6 +59,9 @@ func (c SignedBLSToExecutionChange) Verify(net Network) error {
 	return VerifySignature(c.Message.FromBLSPubkey, root, c.Signature)
 }
 
+// changeKeys are the JSON keys of a SignedBLSToExecutionChange.
+var changeKeys = keySet("message", "signature", "validator_index", "from_bls_pubkey", "to_execution_address")
+
 type blsChangeJSON struct {
 	ValidatorIndex     *Uint64           `json:"validator_index"`
 	FromBLSPubkey      *Pubkey           `json:"from_bls_pubkey"`
@@ -77,11 +80,11 @@ const maxChanges = 1 << 14
 // ParseSignedBLSToExecutionChanges decodes the beacon-API JSON array of
 // SignedBLSToExecutionChange (the POST body of
 // /eth/v1/beacon/pool/bls_to_execution_changes): all fields required, no
-// unknown fields, at least one element. Form only; see
+// unknown, repeated or differently cased keys, at least one element. Form only; see
 // [SignedBLSToExecutionChange.Verify].
 func ParseSignedBLSToExecutionChanges(data []byte) ([]SignedBLSToExecutionChange, error) {
 	var js []*signedBLSChangeJSON
-	if err := decodeStrict(data, &js); err != nil {
+	if err := decodeStrict(data, &js, changeKeys); err != nil {
 		return nil, err
 	}
 	if len(js) == 0 || len(js) > maxChanges {

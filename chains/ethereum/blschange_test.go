@@ -95,6 +95,9 @@ func TestParseSignedBLSToExecutionChangesRejects(t *testing.T) {
 		"null elem":   `[null]`,
 		"num index":   strings.Replace(good, `"validator_index":"1"`, `"validator_index":1`, 1),
 		"extra field": strings.Replace(good, `"signature"`, `"x":"1","signature"`, 1),
+		"case key":    strings.Replace(good, `"from_bls_pubkey"`, `"From_BLS_Pubkey"`, 1),
+		"dup index":   strings.Replace(good, `"validator_index":"1"`, `"validator_index":"1","validator_index":"2"`, 1),
+		"trailing":    good + `[]`,
 	} {
 		if _, err := ParseSignedBLSToExecutionChanges([]byte(c)); err == nil {
 			t.Errorf("%s: accepted", name)

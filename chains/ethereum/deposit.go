@@ -26,8 +26,8 @@ const (
 	GweiPerETH = 1_000_000_000
 	// MinDepositAmount is MIN_DEPOSIT_AMOUNT (phase0 preset): 1 ETH.
 	MinDepositAmount = 1 * GweiPerETH
-	// MaxEffectiveBalance is phase0 MAX_EFFECTIVE_BALANCE: 32 ETH, the only
-	// amount the deposit CLI accepts for 0x00 and 0x01 credentials.
+	// MaxEffectiveBalance is phase0 MAX_EFFECTIVE_BALANCE: 32 ETH, the
+	// amount of every 0x00 and 0x01 deposit this package builds.
 	MaxEffectiveBalance = 32 * GweiPerETH
 	// MaxEffectiveBalanceElectra is MAX_EFFECTIVE_BALANCE_ELECTRA (EIP-7251):
 	// 2048 ETH, the largest deposit for 0x02 credentials.
@@ -85,9 +85,12 @@ func (c Credentials) Validate() error {
 	}
 }
 
-// CheckAmount applies the deposit CLI's amount rules for the credential type:
-// exactly 32 ETH for 0x00 and 0x01; for 0x02 (EIP-7251) any whole-Gwei amount
-// from MIN_DEPOSIT_AMOUNT (1 ETH) to MAX_EFFECTIVE_BALANCE_ELECTRA (2048 ETH).
+// CheckAmount applies this package's amount rules for the credential type:
+// exactly 32 ETH for 0x00 and 0x01 (a full validator deposit; the deposit
+// CLI asks for another amount only with compounding credentials); for 0x02
+// (EIP-7251) any whole-Gwei amount from MIN_DEPOSIT_AMOUNT (1 ETH) to
+// MAX_EFFECTIVE_BALANCE_ELECTRA (2048 ETH), the deposit CLI's
+// validate_deposit_amount range.
 func CheckAmount(c Credentials, amount uint64) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -237,13 +240,19 @@ func DepositFileName(t time.Time) string {
 }
 
 // WriteDepositFile verifies every entry against net ([DepositEntry.Verify]),
-// then writes them to dir as [DepositFileName](now) in the CLI's format
-// ([MarshalDepositFile]), atomically (temporary file, fsync, hard link into
-// place, directory fsync) and never replacing an existing file. It returns the path written. Deposit
-// data is public, so the file is 0644.
+// then writes them to dir ("" is the current directory) as
+// [DepositFileName](now) in the CLI's format ([MarshalDepositFile]),
+// atomically (temporary file in dir, fsync, hard link into place, directory
+// fsync) and never replacing an existing file. It returns the path written.
+// Deposit data is public, so the file is 0644.
 func WriteDepositFile(dir string, net Network, entries []DepositEntry, now time.Time) (string, error) {
 	if len(entries) == 0 {
 		return "", fmt.Errorf("%w: no deposit entries", ErrInvalidJSON)
+	}
+	if dir == "" {
+		// os.CreateTemp("") would use the system temporary directory while
+		// the file belongs in the current one.
+		dir = "."
 	}
 	for i, e := range entries {
 		if err := e.Verify(net); err != nil {
@@ -295,6 +304,10 @@ const (
 	maxDepositEntries = 4096
 )
 
+// depositKeys are the fields of a deposit-file entry, as the CLI names them.
+var depositKeys = keySet("pubkey", "withdrawal_credentials", "amount", "signature", "deposit_message_root",
+	"deposit_data_root", "fork_version", "network_name", "deposit_cli_version")
+
 // depositEntryJSON is the wire form; pointers detect missing fields.
 type depositEntryJSON struct {
 	Pubkey                *string         `json:"pubkey"`
@@ -309,12 +322,15 @@ type depositEntryJSON struct {
 }
 
 // ParseDepositFile decodes a deposit_data-*.json document: a JSON array of
-// objects with exactly the CLI's fields (hex with or without 0x, amount a
-// JSON integer). It checks the form only; call [DepositEntry.Verify] with
+// objects with exactly the CLI's fields (keys in exact case, none repeated;
+// hex with or without 0x; amount a JSON integer). It checks the form only; call [DepositEntry.Verify] with
 // the intended network to check roots and signatures.
 func ParseDepositFile(data []byte) ([]DepositEntry, error) {
 	if len(data) > maxDepositFile {
 		return nil, fmt.Errorf("%w: deposit file larger than %d bytes", ErrInvalidJSON, maxDepositFile)
+	}
+	if err := checkJSONKeys(data, depositKeys); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

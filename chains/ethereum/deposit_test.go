@@ -309,6 +309,8 @@ func TestParseDepositFileRejects(t *testing.T) {
 		"missing field": strings.Replace(s, `"fork_version": "00000000", `, ``, 1),
 		"bad name":      strings.Replace(s, `"network_name": "mainnet"`, `"network_name": "Main net"`, 1),
 		"trailing":      s + " []",
+		"upper key":     strings.Replace(s, `"pubkey"`, `"PUBKEY"`, 1),
+		"duplicate key": strings.Replace(s, `"amount": 32000000000`, `"amount": 32000000000, "amount": 1000000000`, 1),
 	}
 	for name, c := range cases {
 		if c == s {
@@ -405,5 +407,75 @@ func TestWriteDepositFile(t *testing.T) {
 	files, _ := os.ReadDir(dir)
 	if len(files) != 1 {
 		t.Errorf("directory holds %d files, want 1", len(files))
+	}
+}
+
+// TestWriteDepositFileCurrentDir: an empty dir means the current directory,
+// with the temporary file made there too (not in os.TempDir).
+func TestWriteDepositFileCurrentDir(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", depositVectors[4].file)) // hoodi 0x00
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ParseDepositFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hoodi, _ := NetworkByName("hoodi")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TMPDIR", filepath.Join(dir, "no-such-tmp")) // the temporary file must not go there
+	path, err := WriteDepositFile("", hoodi, entries, time.Unix(1785211412, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path != "deposit_data-1785211412.json" {
+		t.Errorf("path %q", path)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, path))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("written file differs: %v", err)
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 1 {
+		t.Errorf("directory holds %d files, want 1", len(files))
+	}
+	if _, err := WriteDepositFile(filepath.Join(dir, "missing"), hoodi, entries, time.Unix(1, 0)); err == nil {
+		t.Error("write into a missing directory succeeded")
+	}
+}
+
+// TestDepositVectorsAllUsed: every deposit file in testdata is one of the
+// known-answer cases above, and together they cover the issue's matrix
+// (mainnet, holesky, hoodi; credential types 0x00, 0x01, 0x02).
+func TestDepositVectorsAllUsed(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*deposit_data*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := make(map[string]bool)
+	networks := make(map[string]bool)
+	prefixes := make(map[byte]bool)
+	for _, v := range depositVectors {
+		listed[v.file] = true
+		networks[v.network] = true
+		prefixes[v.prefix] = true
+	}
+	if len(files) != len(depositVectors) {
+		t.Errorf("testdata holds %d deposit files, %d are tested", len(files), len(depositVectors))
+	}
+	for _, f := range files {
+		if !listed[filepath.Base(f)] {
+			t.Errorf("%s is not in depositVectors", f)
+		}
+	}
+	for _, n := range []string{"mainnet", "holesky", "hoodi"} {
+		if !networks[n] {
+			t.Errorf("no vector for %s", n)
+		}
+	}
+	for _, p := range []byte{0x00, 0x01, 0x02} {
+		if !prefixes[p] {
+			t.Errorf("no vector for 0x%02x credentials", p)
+		}
 	}
 }

@@ -35,6 +35,9 @@ func (e SignedVoluntaryExit) Verify(net Network, pub Pubkey) error {
 	return VerifySignature(pub, root, e.Signature)
 }
 
+// exitKeys are the JSON keys of a SignedVoluntaryExit.
+var exitKeys = keySet("message", "signature", "epoch", "validator_index")
+
 type voluntaryExitJSON struct {
 	Epoch          *Uint64 `json:"epoch"`
 	ValidatorIndex *Uint64 `json:"validator_index"`
@@ -57,11 +60,12 @@ func (j *signedVoluntaryExitJSON) value() (SignedVoluntaryExit, error) {
 
 // ParseSignedVoluntaryExit decodes the beacon-API JSON of one
 // SignedVoluntaryExit: all fields required, Uint64 as decimal strings, the
-// signature as 0x + 192 hex digits, no unknown fields. It checks the form
+// signature as 0x + 192 hex digits, no unknown, repeated or differently
+// cased keys. It checks the form
 // only; use [SignedVoluntaryExit.Verify] to check the signature.
 func ParseSignedVoluntaryExit(data []byte) (SignedVoluntaryExit, error) {
 	var j *signedVoluntaryExitJSON
-	if err := decodeStrict(data, &j); err != nil {
+	if err := decodeStrict(data, &j, exitKeys); err != nil {
 		return SignedVoluntaryExit{}, err
 	}
 	return j.value()

@@ -82,6 +82,10 @@ func TestParseSignedVoluntaryExitRejects(t *testing.T) {
 		"array":          `[` + good + `]`,
 		"trailing":       good + `{}`,
 		"overflow epoch": strings.Replace(good, `"epoch":"1"`, `"epoch":"18446744073709551616"`, 1),
+		"upper-case key": strings.Replace(good, `"epoch"`, `"EPOCH"`, 1),
+		"mixed-case key": strings.Replace(good, `"signature"`, `"Signature"`, 1),
+		"duplicate key":  strings.Replace(good, `"epoch":"1"`, `"epoch":"1","epoch":"9"`, 1),
+		"duplicate msg":  strings.Replace(good, `{"message":`, `{"message":{"epoch":"5","validator_index":"5"},"message":`, 1),
 	} {
 		if _, err := ParseSignedVoluntaryExit([]byte(c)); !errors.Is(err, ErrInvalidJSON) && !errors.Is(err, ErrInvalidHex) && !errors.Is(err, ErrInvalidUint64) {
 			t.Errorf("%s: err = %v", name, err)

@@ -128,6 +128,16 @@ func TestParseNetworkConfig(t *testing.T) {
 	if n2, err := LoadNetworkConfig(path); err != nil || n2 != hoodi {
 		t.Errorf("LoadNetworkConfig: %+v, %v", n2, err)
 	}
+	if _, err := LoadNetworkConfig(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, []byte(hoodiLikeConfig+"# "+strings.Repeat("x", maxConfigSize)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadNetworkConfig(big); !errors.Is(err, ErrInvalidNetwork) {
+		t.Errorf("oversized file: %v", err)
+	}
 
 	bad := map[string]string{
 		"missing gvr":     strings.Replace(hoodiLikeConfig, "GENESIS_VALIDATORS_ROOT", "X", 1),
@@ -144,6 +154,16 @@ func TestParseNetworkConfig(t *testing.T) {
 		"invalid yaml":    "CONFIG_NAME: [",
 		"zero contract":   strings.Replace(hoodiLikeConfig, "0x00000000219ab540356cBB839Cbe05303d7705Fa", "0x"+strings.Repeat("0", 40), 1),
 		"contract length": strings.Replace(hoodiLikeConfig, "0x00000000219ab540356cBB839Cbe05303d7705Fa", "0x00000000219ab540356cBB839Cbe05303d7705", 1),
+		"missing capella": strings.Replace(hoodiLikeConfig, "CAPELLA_FORK_VERSION", "DENEB_FORK_VERSION", 1),
+		"missing genesis": strings.Replace(hoodiLikeConfig, "GENESIS_FORK_VERSION", "ALTAIR2_FORK_VERSION", 1),
+		"missing name":    strings.Replace(hoodiLikeConfig, "CONFIG_NAME: hoodi", "", 1),
+		"missing chain":   strings.Replace(hoodiLikeConfig, "DEPOSIT_CHAIN_ID: 560048", "", 1),
+		"missing address": strings.Replace(hoodiLikeConfig, "DEPOSIT_CONTRACT_ADDRESS", "DEPOSIT_ADDRESS", 1),
+		"empty value":     strings.Replace(hoodiLikeConfig, "CAPELLA_FORK_VERSION: 0x40000910", "CAPELLA_FORK_VERSION:", 1),
+		"map value":       strings.Replace(hoodiLikeConfig, "CAPELLA_FORK_VERSION: 0x40000910", "CAPELLA_FORK_VERSION: {a: 1}", 1),
+		"hex chain id":    strings.Replace(hoodiLikeConfig, "DEPOSIT_CHAIN_ID: 560048", "DEPOSIT_CHAIN_ID: 0x88bb0", 1),
+		"bad gvr digit":   strings.Replace(hoodiLikeConfig, "0x212f13fc", "0x212f13fg", 1),
+		"too large":       hoodiLikeConfig + "# " + strings.Repeat("x", maxConfigSize) + "\n",
 	}
 	for name, c := range bad {
 		if c == hoodiLikeConfig {
@@ -218,4 +238,31 @@ func FuzzHexFields(f *testing.F) {
 			t.Fatalf("uint64 round trip: %q -> %d", s, u)
 		}
 	})
+}
+
+// TestCheckJSONKeys: exact-case keys at any depth, no duplicates per object
+// (the same key in sibling objects is fine), values never taken for keys.
+func TestCheckJSONKeys(t *testing.T) {
+	keys := keySet("a", "b", "list")
+	for _, ok := range []string{
+		`{}`, `[]`, `"a"`, `1`,
+		`{"a":"b","b":"a"}`,
+		`[{"a":1},{"a":2}]`,
+		`{"a":{"a":{"b":[1,{"a":"list"},[]]}},"list":[[{"b":null}]],"b":{}}`,
+	} {
+		if err := checkJSONKeys([]byte(ok), keys); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{
+		`{"A":1}`, `{"a":1,"a":1}`, `[{"a":{"b":1,"b":2}}]`, `{"list":[{"c":1}]}`,
+		`{"a":1`, `{"a":}`, `{"` + strings.Repeat("x", 1000) + `":1}`,
+	} {
+		err := checkJSONKeys([]byte(bad), keys)
+		if !errors.Is(err, ErrInvalidJSON) {
+			t.Errorf("%s: err = %v", bad, err)
+		} else if len(err.Error()) > 200 {
+			t.Errorf("error not bounded: %d bytes", len(err.Error()))
+		}
+	}
 }

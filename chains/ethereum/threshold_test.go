@@ -140,3 +140,78 @@ func TestDepositThresholdKey(t *testing.T) {
 		t.Errorf("one honest replica: err = %v", err)
 	}
 }
+
+// TestOtherPayloadsThresholdKey signs a voluntary exit (validator key), a
+// BLS-to-execution change (withdrawal key) and a generic object root with
+// keys split 2-of-4, one replica lying each time. Each signature is checked
+// with blst on a signing root from the reference SSZ code, and equals the
+// single-key signature (BLS signatures are unique).
+func TestOtherPayloadsThresholdKey(t *testing.T) {
+	keys := lighthouseValidatorKeys(t)
+	local := newLocalSigner(t)
+	pub := local.add(t, "v0", keys[0].signing)
+	wpub := local.add(t, "w0", keys[0].withdrawal)
+	validator := newThresholdSigner(t, keys[0].signing.FillBytes(make([]byte, 32)), 1, 4)
+	withdrawal := newThresholdSigner(t, keys[0].withdrawal.FillBytes(make([]byte, 32)), 1, 4)
+	for _, s := range []*thresholdSigner{validator, withdrawal} {
+		s.answer, s.liar = []int{4, 2, 3}, 2
+	}
+	if !bytes.Equal(withdrawal.groupKey.Bytes(), wpub[:]) {
+		t.Fatal("withdrawal group key differs")
+	}
+	ctx := context.Background()
+	net, _ := NetworkByName("hoodi")
+
+	exit := VoluntaryExit{Epoch: 50000, ValidatorIndex: 1001}
+	se, err := SignVoluntaryExit(ctx, validator, net, "v0", pub, exit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exitRoot := refSigningRoot(refContainer(refUint64(50000), refUint64(1001)),
+		refDomain([]byte{4, 0, 0, 0}, net.CapellaForkVersion[:], net.GenesisValidatorsRoot[:]))
+	if !blstVerify(t, pub, exitRoot, se.Signature) {
+		t.Error("blst rejects the threshold-signed exit")
+	}
+	if single, _ := SignVoluntaryExit(ctx, local, net, "v0", pub, exit); single != se {
+		t.Error("threshold exit differs from the single-key exit")
+	}
+	if !slices.Equal(validator.culprits, []int{2}) {
+		t.Errorf("exit culprits %v", validator.culprits)
+	}
+
+	// Validator 0's 0x00 credentials from the hoodi deposit vector.
+	data, err := os.ReadFile(filepath.Join("testdata", depositVectors[4].file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ParseDepositFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, _ := ParseExecutionAddress(lighthouseEth1Addr)
+	change := BLSToExecutionChange{ValidatorIndex: 1001, FromBLSPubkey: wpub, ToExecutionAddress: to}
+	sc, err := SignBLSToExecutionChange(ctx, withdrawal, net, "w0", change, entries[0].WithdrawalCredentials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changeRoot := refSigningRoot(refContainer(refUint64(1001), refBytes(wpub[:]), refBytes(to[:])),
+		refDomain([]byte{0x0a, 0, 0, 0}, net.GenesisForkVersion[:], net.GenesisValidatorsRoot[:]))
+	if !blstVerify(t, wpub, changeRoot, sc.Signature) {
+		t.Error("blst rejects the threshold-signed BLS-to-execution change")
+	}
+	if single, _ := SignBLSToExecutionChange(ctx, local, net, "w0", change, entries[0].WithdrawalCredentials); single != sc {
+		t.Error("threshold change differs from the single-key change")
+	}
+
+	var obj Root
+	copy(obj[:], "some other SSZ object root......")
+	domain := ComputeDomain(DomainRandao, net.CapellaForkVersion, net.GenesisValidatorsRoot)
+	root, sig, err := SignObjectRoot(ctx, validator, "v0", pub, obj, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refRoot := refSigningRoot(obj, refDomain([]byte{2, 0, 0, 0}, net.CapellaForkVersion[:], net.GenesisValidatorsRoot[:]))
+	if root != Root(refRoot) || !blstVerify(t, pub, refRoot, sig) {
+		t.Error("generic threshold signature: wrong signing root or blst rejects")
+	}
+}

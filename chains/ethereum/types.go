@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -200,11 +201,14 @@ func (u *Uint64) UnmarshalText(b []byte) error {
 // maxPayloadJSON bounds exit and change documents.
 const maxPayloadJSON = 1 << 20
 
-// decodeStrict decodes one JSON value into v, rejecting unknown fields and
-// trailing data.
-func decodeStrict(data []byte, v any) error {
+// decodeStrict decodes one JSON value into v, rejecting unknown fields,
+// object keys other than keys (exact case), duplicate keys and trailing data.
+func decodeStrict(data []byte, v any, keys map[string]bool) error {
 	if len(data) > maxPayloadJSON {
 		return fmt.Errorf("%w: larger than %d bytes", ErrInvalidJSON, maxPayloadJSON)
+	}
+	if err := checkJSONKeys(data, keys); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -215,4 +219,79 @@ func decodeStrict(data []byte, v any) error {
 		return fmt.Errorf("%w: trailing data", ErrInvalidJSON)
 	}
 	return nil
+}
+
+// checkJSONKeys rejects an object key anywhere in data that is not exactly
+// one of keys, or that occurs twice in one object. encoding/json alone would
+// match keys case-insensitively ("PUBKEY" for "pubkey") and keep the last of
+// duplicate keys, so a document that other parsers read differently (or
+// reject) would pass. Syntax errors are reported too.
+func checkJSONKeys(data []byte, keys map[string]bool) error {
+	type frame struct {
+		object  bool
+		wantKey bool
+		seen    map[string]bool
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if len(stack) != 0 {
+				return fmt.Errorf("%w: unexpected end of input", ErrInvalidJSON)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if tok == json.Delim('}') {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			k, _ := tok.(string) // the decoder only yields string keys here
+			if !keys[k] {
+				return fmt.Errorf("%w: unknown field %q", ErrInvalidJSON, truncate(k, 40))
+			}
+			if top.seen[k] {
+				return fmt.Errorf("%w: duplicate field %q", ErrInvalidJSON, k)
+			}
+			top.seen[k] = true
+			top.wantKey = false
+			continue
+		}
+		if top != nil && top.object {
+			top.wantKey = true // tok is this key's value
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, wantKey: true, seen: make(map[string]bool)})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// truncate bounds an input-controlled string quoted in an error.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// keySet builds the set of allowed JSON keys of a payload.
+func keySet(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
 }

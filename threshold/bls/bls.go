@@ -83,11 +83,14 @@ func VerifyPartial(vk group.Point, msg, partial []byte) error {
 // Combine robustly combines partial signatures on msg into the Ethereum
 // signature of groupKey. vks holds the verification key of every replica
 // (from the DKG commitments); partials the partial signatures received,
-// keyed by replica index. Every partial is verified; the t+1 valid ones
-// with the smallest indices are interpolated at zero in the exponent
-// (Boldyreva 2003 §5), and the result is verified against groupKey.
+// keyed by replica index. Partials are verified in increasing index order
+// until t+1 valid ones are found; those are interpolated at zero in the
+// exponent (Boldyreva 2003 §5), and the result is verified against
+// groupKey. Partials after the (t+1)-th valid one are not needed and not
+// checked, so a liar among them is not named (unlike schnorr.Combine, which
+// verifies every partial).
 //
-// If some partials were invalid (or came from a replica without a
+// If some checked partials were invalid (or came from a replica without a
 // verification key) but t+1 valid ones remained, Combine returns the
 // signature together with a [*CulpritError] whose Err is nil; callers that
 // only want the signature check it for non-nil. If fewer than t+1 partials

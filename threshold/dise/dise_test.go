@@ -22,6 +22,7 @@ type dealing struct {
 	pub    group.Point
 	shares map[int]group.Scalar
 	vks    map[int]group.Point
+	com    vss.Commitment
 }
 
 func deal(tb testing.TB, n, t int) dealing {
@@ -31,7 +32,7 @@ func deal(tb testing.TB, n, t int) dealing {
 		tb.Fatal(err)
 	}
 	c := p.Commit()
-	d := dealing{t: t, secret: p.Secret(), pub: c.Secret(), shares: map[int]group.Scalar{}, vks: map[int]group.Point{}}
+	d := dealing{t: t, secret: p.Secret(), pub: c.Secret(), shares: map[int]group.Scalar{}, vks: map[int]group.Point{}, com: c}
 	for i := 1; i <= n; i++ {
 		d.shares[i] = p.Share(i)
 		d.vks[i] = c.Eval(i) // from the commitment, never from the replica
@@ -115,6 +116,14 @@ func TestRoundTrip(t *testing.T) {
 				if len(ct) != len(Input{KeyID: "key-1"}.Bytes())+RhoLen+len(m) {
 					t.Fatalf("ciphertext length %d", len(ct))
 				}
+				// Versioned, and carrying the key id and the encryptor.
+				x, err := ParseCiphertext(ct)
+				if err != nil || ct[0] != Version {
+					t.Fatalf("ciphertext header: version %d, %v", ct[0], err)
+				}
+				if in, err := DecodeInput(x); err != nil || in.KeyID != "key-1" || in.Encryptor != 3 {
+					t.Fatalf("ciphertext input %+v, %v", in, err)
+				}
 				// Decrypt with a different set of t+1 replicas.
 				idx := []int{}
 				for i := cfg.n - cfg.t; i <= cfg.n; i++ {
@@ -186,9 +195,9 @@ func TestTamperEveryByte(t *testing.T) {
 	}
 }
 
-// Public data (group key, verification keys) does not give the mask: the
-// thesis's attack — its DPRF mapped x to x·G, so x·(k·G) was the output —
-// fails, as do other computations from public values.
+// Public data (group key, verification keys, Feldman commitments) does not
+// give the mask: the thesis's attack — its DPRF mapped x to x·G, so x·(k·G)
+// was the output — fails, as do other computations from public values.
 func TestPublicDataDoesNotDecrypt(t *testing.T) {
 	d := deal(t, 4, 1)
 	ct := d.encrypt(t, "key-1", 1, []byte("secret"))
@@ -208,6 +217,15 @@ func TestPublicDataDoesNotDecrypt(t *testing.T) {
 		"H1(x)":          H,
 		"H1(x)+PK":       H.Add(d.pub),
 		"λ-combined vks": pubInterp,
+	}
+	for k, C := range d.com {
+		guesses[fmt.Sprintf("commitment C_%d", k)] = C
+		guesses[fmt.Sprintf("H1(x)+C_%d", k)] = H.Add(C)
+		guesses[fmt.Sprintf("s·C_%d", k)] = C.Mul(s)
+	}
+	for i, vk := range d.vks {
+		guesses[fmt.Sprintf("vk_%d", i)] = vk
+		guesses[fmt.Sprintf("s·vk_%d", i)] = vk.Mul(s)
 	}
 	for name, Y := range guesses {
 		if _, err := FinishDecrypt(ct, outputHash(x, Y)); !errors.Is(err, ErrAuthentication) {

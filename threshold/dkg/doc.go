@@ -68,15 +68,16 @@
 //
 // Joint-Feldman lets a rushing adversary bias the distribution of the group
 // public key (GJKR 2007, Section 3), which is why GJKR propose a Pedersen-VSS
-// based DKG for applications that need a uniform key. GJKR also show (Section
-// 5 and their analysis of threshold Schnorr signatures) that for schemes whose
-// security reduces to the hardness of the discrete logarithm with the key as
-// the challenge — Schnorr signatures and, likewise, BLS signatures and the
-// DiSE DPRF used here — the Joint-Feldman output is good enough: a forger
-// against keys from JF-DKG yields a forger against keys from a uniform
-// generator, since the simulator can embed the challenge key through one
-// honest dealer. We use the keys only for such schemes, so the simpler,
-// one-round-of-dealing Joint-Feldman is acceptable.
+// based DKG for applications that need a uniform key. The same authors show
+// ("Secure Applications of Pedersen's Distributed Key Generation Protocol",
+// CT-RSA 2003) that for threshold Schnorr signatures, whose security reduces
+// to the hardness of the discrete logarithm with the key as the challenge,
+// the Joint-Feldman output is good enough: a forger against keys from JF-DKG
+// yields a forger against keys from a uniform generator, since the simulator
+// can embed the challenge key through one honest dealer. The same embedding
+// applies to the BLS and DiSE DPRF reductions used here, which also take the
+// key as their challenge. We use the keys only for such schemes, so the
+// simpler, one-round-of-dealing Joint-Feldman is acceptable.
 //
 // # Differences from the design brief
 //
@@ -100,7 +101,8 @@
 //     EUROCRYPT 1991.
 //   - R. Gennaro, S. Jarecki, H. Krawczyk, T. Rabin, "Secure Distributed Key
 //     Generation for Discrete-Log Based Cryptosystems", J. Cryptology 20(1),
-//     2007.
+//     2007; "Secure Applications of Pedersen's Distributed Key Generation
+//     Protocol", CT-RSA 2003.
 //   - M. Bellare, J. Garay, T. Rabin, "Fast Batch Verification for Modular
 //     Exponentiation and Digital Signatures", EUROCRYPT 1998 (the
 //     small-exponents test used to check a batch of shares at once).

@@ -8,7 +8,19 @@
 // value and never modifies its receiver or arguments, so they may be shared
 // freely. Decoders accept only canonical encodings and are the boundary for
 // untrusted input: [Group.DecodePoint] rejects the identity, off-curve and
-// wrong-subgroup points; [Group.DecodeScalar] rejects values ≥ the order.
+// wrong-subgroup points; [Group.DecodeScalar] rejects values ≥ the order
+// and accepts zero (a BIP-340 signature may carry s = 0), so callers that
+// take a secret or a key check [Scalar.IsZero], as every signing and
+// evaluation entry point of threshold/ does.
+//
+// Encodings and algorithms follow: SEC 1 v2 §2.3.3–2.3.4 and SEC 2 §2.4.1
+// (secp256k1 compressed points), BIP-340 lift_x and has_even_y; the ZCash
+// BLS12-381 serialization used by Ethereum (the "ZCash serialization format"
+// appendix of draft-irtf-cfrg-pairing-friendly-curves) with subgroup checks; RFC 9380 expand_message_xmd,
+// hash_to_field and the BLS12381G1_XMD:SHA-256_SSWU_RO_ suite; the complete
+// addition formulas of Renes, Costello and Batina (EUROCRYPT 2016) for the
+// constant-time secp256k1 ladder; Pippenger's bucket method for public
+// multi-scalar multiplication.
 package group
 
 import (

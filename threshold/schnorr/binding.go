@@ -78,8 +78,6 @@ func (p *NoncePair) validate() error {
 	return nil
 }
 
-func usable(P group.Point) bool { return P != nil && !P.IsIdentity() }
-
 // bindingFactor computes ρ for validated inputs; see [NoncePair.bindingFactor].
 func bindingFactor(xonlyQ [32]byte, D, E group.Point, tr Taproot, msg []byte) group.Scalar {
 	// The Taproot option, canonically: the mode, and the merkle root only
@@ -154,7 +152,7 @@ func (p *NoncePair) bindWith(rho group.Scalar) (*PublicNonce, error) {
 // [NoncePair.Bind] does, and ErrInvalidTaproot for an invalid Taproot
 // option. The error never contains a share.
 func (s NonceShares) Bind(key *PublicKey, nonce *NoncePair, tr Taproot, msg []byte) (group.Scalar, error) {
-	if s.D == nil || s.E == nil || s.D.IsZero() || s.E.IsZero() {
+	if !usableSecret(s.D) || !usableSecret(s.E) {
 		return nil, fmt.Errorf("bind nonce shares: %w", ErrInvalidKey)
 	}
 	rho, err := nonce.bindingFactor(key, tr, msg)

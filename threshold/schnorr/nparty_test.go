@@ -292,6 +292,80 @@ func TestWrongMaterial(t *testing.T) {
 	}
 }
 
+// TestForeignGroupMaterial: points and scalars of another group (a
+// BLS12-381 key passed by mistake) are ErrInvalidKey in every entry point,
+// never a panic in the group arithmetic.
+func TestForeignGroupMaterial(t *testing.T) {
+	c := newCluster(t, 4, 1, nil, nil, rand.Reader)
+	b := group.BLS12381G1()
+	msg := []byte("m")
+	tr := Taproot{Mode: TaprootBIP86}
+	s, err := PartialSign(c.pk, c.pn, tr, msg, c.key.shares[1], c.nonce.shares[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreignVK := map[int]group.Point{1: b.Generator(), 2: c.key.vks[2]}
+	pair := dealPair(t, 4, 1, rand.Reader)
+	for name, f := range map[string]func() error{
+		"sign: group key": func() error {
+			_, err := PartialSign(&PublicKey{GroupKey: b.Generator()}, c.pn, tr, msg, c.key.shares[1], c.nonce.shares[1])
+			return err
+		},
+		"sign: R": func() error {
+			_, err := PartialSign(c.pk, &PublicNonce{R: b.Generator()}, tr, msg, c.key.shares[1], c.nonce.shares[1])
+			return err
+		},
+		"sign: share": func() error {
+			_, err := PartialSign(c.pk, c.pn, tr, msg, b.ScalarFromUint64(5), c.nonce.shares[1])
+			return err
+		},
+		"sign: nonce share": func() error {
+			_, err := PartialSign(c.pk, c.pn, tr, msg, c.key.shares[1], b.ScalarFromUint64(5))
+			return err
+		},
+		"verify: verification key": func() error {
+			return VerifyPartial(&PublicKey{GroupKey: c.key.pub, VerificationKeys: foreignVK, Threshold: 1}, c.pn, tr, msg, 1, s)
+		},
+		"verify: nonce commitment": func() error {
+			return VerifyPartial(c.pk, &PublicNonce{R: c.pn.R, Commitments: map[int]group.Point{1: b.Generator()}}, tr, msg, 1, s)
+		},
+		"combine: verification key": func() error {
+			_, err := Combine(&PublicKey{GroupKey: c.key.pub, VerificationKeys: foreignVK, Threshold: 1}, c.pn, tr, msg, map[int][]byte{1: s})
+			return err
+		},
+		"combine unchecked: group key": func() error {
+			_, err := CombineUnchecked(&PublicKey{GroupKey: b.Generator(), Threshold: 1}, c.pn, tr, msg, map[int][]byte{1: s, 2: s})
+			return err
+		},
+		"output key": func() error { _, _, err := OutputKey(b.Generator(), tr); return err },
+		"pair: D": func() error {
+			_, err := (&NoncePair{D: b.Generator(), E: pair.pub.E}).Bind(c.pk, tr, msg)
+			return err
+		},
+		"pair: commitment": func() error {
+			_, err := (&NoncePair{D: pair.pub.D, E: pair.pub.E, DCommitments: map[int]group.Point{1: b.Generator()},
+				ECommitments: map[int]group.Point{1: pair.pub.E}}).Bind(c.pk, tr, msg)
+			return err
+		},
+		"pair shares": func() error {
+			_, err := NonceShares{D: b.ScalarFromUint64(1), E: pair.shares(1).E}.Bind(c.pk, pair.pub, tr, msg)
+			return err
+		},
+	} {
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			return f()
+		}()
+		if !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("%s: %v, want ErrInvalidKey", name, err)
+		}
+	}
+}
+
 // TestCombineUnchecked: t+1 honest partials combine to a valid signature;
 // one wrong partial among them, or a wrong count, gives an error and no
 // signature.

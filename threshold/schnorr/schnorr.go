@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
 	"slices"
 
 	"github.com/vhsm/vhsm/threshold/group"
@@ -30,9 +31,10 @@ var (
 	// ErrVerify is returned when a well-formed partial signature, or a
 	// combined signature, does not verify.
 	ErrVerify = errors.New("schnorr: signature does not verify")
-	// ErrInvalidKey is returned for missing or unusable public key material:
-	// a nil or identity group key, verification key or nonce point, or a
-	// share or nonce share that is nil or zero.
+	// ErrInvalidKey is returned for missing or unusable key material: a
+	// group key, verification key or nonce point that is nil, the identity
+	// or not a secp256k1 point, or a share or nonce share that is nil, zero
+	// or not a secp256k1 scalar.
 	ErrInvalidKey = errors.New("schnorr: invalid key material")
 	// ErrInvalidThreshold is returned for a threshold t outside 0..vss.MaxDegree.
 	ErrInvalidThreshold = errors.New("schnorr: invalid threshold")
@@ -96,6 +98,23 @@ type PublicNonce struct {
 }
 
 func secp() group.Group { return group.Secp256k1() }
+
+var (
+	secpPointType  = reflect.TypeOf(group.Secp256k1().Generator())
+	secpScalarType = reflect.TypeOf(group.Secp256k1().Zero())
+)
+
+// usable reports whether P is a secp256k1 point other than the identity.
+// A point of another group (say a BLS12-381 key passed by mistake) is
+// unusable rather than a panic in the group arithmetic.
+func usable(P group.Point) bool {
+	return P != nil && reflect.TypeOf(P) == secpPointType && !P.IsIdentity()
+}
+
+// usableSecret reports whether s is a non-zero secp256k1 scalar.
+func usableSecret(s group.Scalar) bool {
+	return s != nil && reflect.TypeOf(s) == secpScalarType && !s.IsZero()
+}
 
 // Tag hashes of BIP-340 §"Design" tagged hashes: hash_tag(x) =
 // SHA256(SHA256(tag) ‖ SHA256(tag) ‖ x).
@@ -189,7 +208,7 @@ type signingContext struct {
 // the tweak t (zero without Taproot).
 func outputKey(P group.Point, tr Taproot) (Q group.Point, pEven bool, t group.Scalar, err error) {
 	g := secp()
-	if P == nil || P.IsIdentity() {
+	if !usable(P) {
 		return nil, false, nil, ErrInvalidKey
 	}
 	// BIP-341 taproot_tweak_seckey / BIP-340 Sign step 3: the secret key of
@@ -228,7 +247,7 @@ func OutputKey(groupKey group.Point, tr Taproot) (xonly [32]byte, oddY bool, err
 
 func newContext(groupKey, R group.Point, tr Taproot, msg []byte) (*signingContext, error) {
 	g := secp()
-	if R == nil || R.IsIdentity() {
+	if !usable(R) {
 		return nil, ErrInvalidKey
 	}
 	Q, pEven, t, err := outputKey(groupKey, tr)
@@ -273,7 +292,7 @@ func newContext(groupKey, R group.Point, tr Taproot, msg []byte) (*signingContex
 // nonce it is unsafe whenever the requester can choose msg after seeing R
 // (ROS attack; see "Security" in the package documentation).
 func PartialSign(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, share, nonceShare group.Scalar) ([]byte, error) {
-	if key == nil || nonce == nil || share == nil || nonceShare == nil || share.IsZero() || nonceShare.IsZero() {
+	if key == nil || nonce == nil || !usableSecret(share) || !usableSecret(nonceShare) {
 		return nil, fmt.Errorf("partial sign: %w", ErrInvalidKey)
 	}
 	c, err := newContext(key.GroupKey, nonce.R, tr, msg)
@@ -324,7 +343,7 @@ func VerifyPartial(key *PublicKey, nonce *PublicNonce, tr Taproot, msg []byte, i
 
 func (c *signingContext) verifyPartial(key *PublicKey, nonce *PublicNonce, i int, partial []byte) error {
 	X, R := key.VerificationKeys[i], nonce.Commitments[i]
-	if X == nil || R == nil || X.IsIdentity() || R.IsIdentity() {
+	if !usable(X) || !usable(R) {
 		return fmt.Errorf("verify partial %d: %w", i, ErrInvalidKey)
 	}
 	s, err := decodePartial(partial)

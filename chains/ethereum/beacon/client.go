@@ -95,9 +95,14 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.hc.Timeout
 // New returns a client of the node at baseURL (http or https, e.g.
 // "http://127.0.0.1:5052").
 func New(baseURL string, opts ...Option) (*Client, error) {
+	// Errors describe the problem without quoting the URL, which may carry
+	// credentials or an API token.
 	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: base URL %q", ErrInvalidArgument, baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: base URL does not parse", ErrInvalidArgument)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%w: base URL must be http(s)://host[:port][/path] without query or fragment", ErrInvalidArgument)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	c := &Client{base: u, hc: &http.Client{Timeout: DefaultTimeout}}
@@ -353,6 +358,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		// A *url.Error quotes the whole URL, whose base may hold an API
+		// token (in its path) or credentials; name only the API path.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("beacon: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()

@@ -494,13 +494,72 @@ func TestFakeNodeSchema(t *testing.T) {
 			t.Errorf("%s: %d %s", name, code, resp)
 		}
 	}
-	code, _ := post("/eth/v1/beacon/pool/bls_to_execution_changes", `{"message":{}}`)
-	if code != 400 {
-		t.Errorf("non-array change accepted: %d", code)
+	pk := "0x" + strings.Repeat("a1", 48)
+	addr := "0x0f51bb10119727a7e5ea3538074fb341f56b09ad"
+	change := `{"message":{"validator_index":"7","from_bls_pubkey":"` + pk + `","to_execution_address":"` + addr + `"},"signature":"` + sig + `"}`
+	for name, body := range map[string]string{
+		"object not array": change,
+		"empty array":      `[]`,
+		"number index":     `[` + strings.Replace(change, `"validator_index":"7"`, `"validator_index":7`, 1) + `]`,
+		"negative index":   `[` + strings.Replace(change, `"validator_index":"7"`, `"validator_index":"-7"`, 1) + `]`,
+		"short pubkey":     `[` + strings.Replace(change, pk, pk[:len(pk)-2], 1) + `]`,
+		"long address":     `[` + strings.Replace(change, addr, addr+"00", 1) + `]`,
+		"missing address":  `[` + strings.Replace(change, `,"to_execution_address":"`+addr+`"`, ``, 1) + `]`,
+		"missing message":  `[{"signature":"` + sig + `"}]`,
+		"null element":     `[null]`,
+		"extra property":   `[` + strings.Replace(change, `"signature"`, `"extra":"1","signature"`, 1) + `]`,
+		"bad signature":    `[` + strings.Replace(change, sig, sig[:len(sig)-1]+"g", 1) + `]`,
+	} {
+		if body == change && name != "object not array" {
+			t.Fatalf("%s: replacement did not apply", name)
+		}
+		code, resp := post("/eth/v1/beacon/pool/bls_to_execution_changes", body)
+		if code != 400 || !strings.Contains(resp, "Invalid") {
+			t.Errorf("change %s: %d %s", name, code, resp)
+		}
 	}
-	code, _ = post("/eth/v1/beacon/pool/bls_to_execution_changes", `[]`)
-	if code != 400 {
-		t.Errorf("empty array accepted: %d", code)
+	// A body that passes the schema reaches the signature check (and fails
+	// it), so the schema does not reject well-formed input.
+	code, resp := post("/eth/v1/beacon/pool/bls_to_execution_changes", `[`+change+`]`)
+	if code != 400 || !strings.Contains(resp, "failures") {
+		t.Errorf("well-formed change: %d %s", code, resp)
+	}
+	// Wrong content type.
+	r, err := http.Post(f.srv.URL+"/eth/v1/beacon/pool/voluntary_exits", "text/plain", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 415 {
+		t.Errorf("text/plain body: %d", r.StatusCode)
+	}
+}
+
+// TestErrorsHideURLSecrets: a base URL may carry credentials or an API token
+// in its path; neither appears in an error.
+func TestErrorsHideURLSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	closedURL := srv.URL
+	srv.Close() // nothing listens there any more
+	c, err := New(strings.Replace(closedURL, "http://", "http://user:s3cret@", 1) + "/t0ken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Genesis(context.Background())
+	if err == nil {
+		t.Fatal("no error from a closed port")
+	}
+	if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "t0ken") {
+		t.Errorf("error reveals the URL: %v", err)
+	}
+	if !strings.Contains(err.Error(), "/eth/v1/beacon/genesis") {
+		t.Errorf("error does not name the API path: %v", err)
+	}
+	for _, u := range []string{"http://user:s3cret@host/t0ken?a=b", "ftp://user:s3cret@host/t0ken", "http://user:s3cret@host/t0ken#x", "http://[::1/t0ken"} {
+		_, err := New(u)
+		if !errors.Is(err, ErrInvalidArgument) || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "t0ken") {
+			t.Errorf("New(%q): %v", u, err)
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	blst "github.com/supranational/blst/bindings/go"
+
 	"github.com/vhsm/vhsm/threshold/bls"
 	"github.com/vhsm/vhsm/threshold/dkg"
 	"github.com/vhsm/vhsm/threshold/group"
@@ -74,6 +76,22 @@ func blsPartials(t *testing.T, c *Cluster, msg []byte, only []int) map[int][]byt
 	return partials
 }
 
+// popDST is the hash-to-G2 DST of the Ethereum (POP) ciphersuite, used
+// only by the independent blst verifier.
+var popDST = []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")
+
+// blstVerify is the independent check of a threshold BLS signature:
+// supranational/blst with the POP ciphersuite, subgroup checks on the key
+// and the signature.
+func blstVerify(pub, msg, sig []byte) bool {
+	pk := new(blst.P1Affine).Uncompress(pub)
+	s := new(blst.P2Affine).Uncompress(sig)
+	if pk == nil || s == nil {
+		return false
+	}
+	return s.Verify(true, pk, true, msg, popDST)
+}
+
 func allIndices(n int) []int {
 	out := make([]int, n)
 	for i := range out {
@@ -91,7 +109,8 @@ func verificationKeys(c *Cluster, slot int) map[int]group.Point {
 }
 
 // TestBLSEndToEnd runs DKG → partial signing → robust combination →
-// Ethereum BLS verification with up to t misbehaving replicas.
+// Ethereum BLS verification, by this project and by supranational/blst,
+// with up to t misbehaving replicas.
 func TestBLSEndToEnd(t *testing.T) {
 	g := group.BLS12381G1()
 	msg := []byte("vhsm threshold BLS end-to-end")
@@ -112,10 +131,14 @@ func TestBLSEndToEnd(t *testing.T) {
 				case len(want) > 0 && (!errors.As(err, &ce) || ce.Err != nil || !slices.Equal(ce.Culprits, want)):
 					t.Fatalf("combine: %v, want culprits %v and a signature", err, want)
 				}
-				if !bls.Verify(c.Result.GroupKeys[0].Bytes(), msg, sig) {
+				pub := c.Result.GroupKeys[0].Bytes()
+				if !bls.Verify(pub, msg, sig) {
 					t.Fatal("combined signature does not verify under the group key")
 				}
-				if bls.Verify(c.Result.GroupKeys[0].Bytes(), []byte("another message"), sig) {
+				if !blstVerify(pub, msg, sig) {
+					t.Fatal("blst rejects the combined signature")
+				}
+				if bls.Verify(pub, []byte("another message"), sig) || blstVerify(pub, []byte("another message"), sig) {
 					t.Fatal("signature verifies for another message")
 				}
 			})

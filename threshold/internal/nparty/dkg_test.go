@@ -45,6 +45,7 @@ func TestDKGWithFaults(t *testing.T) {
 						t.Fatal(err)
 					}
 					checkSharing(t, c)
+					checkReplay(t, c)
 					named := map[int]bool{}
 					for _, cp := range c.Result.Culprits {
 						named[cp.Replica] = true
@@ -107,6 +108,49 @@ func checkSharing(t *testing.T, c *Cluster) {
 			}
 			if !g.BaseMul(x).Equal(c.Result.GroupKeys[slot]) {
 				t.Fatalf("slot %d: shares %v do not reconstruct the group key", slot, holders[start:start+tt+1])
+			}
+		}
+	}
+}
+
+// checkReplay has another replica decode the encoded transcript and apply it
+// to a Session of its own, as its FinalizeBlock does, and checks that it
+// derives exactly the result of the run: the same qualified set, absentees,
+// culprits with reasons, group keys, commitments and every verification key
+// (deterministic qualification).
+func checkReplay(t *testing.T, c *Cluster) {
+	t.Helper()
+	want := c.Result
+	s, err := dkg.NewSession(c.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range c.Transcript {
+		m, err := dkg.DecodeMessage(c.Params.Group, raw)
+		if err != nil {
+			t.Fatalf("replay: decode: %v", err)
+		}
+		_ = s.Apply(m) // rejected messages are part of the transcript too
+	}
+	got, err := s.Result()
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if !slices.Equal(got.Qualified, want.Qualified) || !slices.Equal(got.Absent, want.Absent) ||
+		!slices.Equal(got.Culprits, want.Culprits) {
+		t.Fatalf("replay gives Q=%v absent=%v culprits=%v, want %v %v %v",
+			got.Qualified, got.Absent, got.Culprits, want.Qualified, want.Absent, want.Culprits)
+	}
+	if len(got.GroupKeys) != len(want.GroupKeys) {
+		t.Fatalf("replay gives %d keys, want %d", len(got.GroupKeys), len(want.GroupKeys))
+	}
+	for b := range want.GroupKeys {
+		if !got.GroupKeys[b].Equal(want.GroupKeys[b]) || !got.Commitments[b].Equal(want.Commitments[b]) {
+			t.Fatalf("replay gives another key for slot %d", b)
+		}
+		for i := 1; i <= c.Params.N; i++ {
+			if !got.VerificationKey(b, i).Equal(want.VerificationKey(b, i)) {
+				t.Fatalf("replay gives another verification key %d for slot %d", i, b)
 			}
 		}
 	}

@@ -15,39 +15,59 @@ import (
 	"github.com/vhsm/vhsm/threshold/schnorr"
 )
 
-// Batch slots of a Schnorr run: one key and one pre-dealt nonce per message.
+// Batch slots of a Schnorr run: the key, then one pre-dealt nonce pair
+// (D, E) per signature, as the replicas' nonce pools hold them. A pair signs
+// exactly one (key, Taproot option, message).
 const (
 	slotKey = iota
-	slotNonceTaproot
-	slotNoncePlain
-	schnorrBatch
+	slotPairBIP86
+	slotPairScript = slotPairBIP86 + 2
+	slotPairPlain  = slotPairScript + 2
+	schnorrBatch   = slotPairPlain + 2
 )
 
 func schnorrKey(c *Cluster) *schnorr.PublicKey {
 	return &schnorr.PublicKey{GroupKey: c.Result.GroupKeys[slotKey], VerificationKeys: verificationKeys(c, slotKey), Threshold: c.Params.T}
 }
 
-func schnorrNonce(c *Cluster, slot int) *schnorr.PublicNonce {
-	return &schnorr.PublicNonce{R: c.Result.GroupKeys[slot], Commitments: verificationKeys(c, slot)}
+// schnorrPair returns the public material of the nonce pair whose D is
+// dealt in slot and E in slot+1, from the DKG result only.
+func schnorrPair(c *Cluster, slot int) *schnorr.NoncePair {
+	return &schnorr.NoncePair{
+		D: c.Result.GroupKeys[slot], E: c.Result.GroupKeys[slot+1],
+		DCommitments: verificationKeys(c, slot), ECommitments: verificationKeys(c, slot+1),
+	}
 }
 
-// schnorrPartials has the replicas in only sign msg with the key share and
-// the nonce share of nonceSlot; BadPartial replicas use a wrong key share.
-func schnorrPartials(t *testing.T, c *Cluster, tr schnorr.Taproot, msg []byte, nonceSlot int, only []int) map[int][]byte {
+// schnorrPartials has the replicas in only sign msg the way a replica does
+// once the log assigned the pair of pairSlot to (key, tr, msg): bind the
+// pair (knowing only D and E) and its nonce shares, then sign with the key
+// share. BadPartial replicas use a wrong key share.
+func schnorrPartials(t *testing.T, c *Cluster, tr schnorr.Taproot, msg []byte, pairSlot int, only []int) map[int][]byte {
 	t.Helper()
 	g := c.Params.Group
-	key, nonce := schnorrKey(c), schnorrNonce(c, nonceSlot)
+	key := schnorrKey(c)
+	full := schnorrPair(c, pairSlot)
+	pair := &schnorr.NoncePair{D: full.D, E: full.E}
+	bound, err := pair.Bind(key, tr, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	partials := map[int][]byte{}
 	for _, j := range only {
 		xs, ok := c.Shares[j]
 		if !ok {
 			continue
 		}
+		k, err := schnorr.NonceShares{D: xs[pairSlot], E: xs[pairSlot+1]}.Bind(key, pair, tr, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
 		x := xs[slotKey]
 		if c.Behaviours[j] == BadPartial {
 			x = x.Add(g.ScalarFromUint64(1))
 		}
-		p, err := schnorr.PartialSign(key, nonce, tr, msg, x, xs[nonceSlot])
+		p, err := schnorr.PartialSign(key, bound, tr, msg, x, k)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,12 +76,27 @@ func schnorrPartials(t *testing.T, c *Cluster, tr schnorr.Taproot, msg []byte, n
 	return partials
 }
 
-// TestSchnorrEndToEnd runs DKG (key and nonces in one batch) → partial
-// BIP-340 signing → robust combination → verification by this project and
-// by btcd's independent BIP-340 implementation, for a BIP-86 Taproot output
-// key and for the plain group key, with up to t misbehaving replicas.
+// schnorrCombine is the combiner's side: it binds the pair with the
+// commitments from the DKG and combines robustly.
+func schnorrCombine(t *testing.T, c *Cluster, tr schnorr.Taproot, msg []byte, pairSlot int, partials map[int][]byte) ([schnorr.SignatureLen]byte, error) {
+	t.Helper()
+	key := schnorrKey(c)
+	bound, err := schnorrPair(c, pairSlot).Bind(key, tr, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schnorr.Combine(key, bound, tr, msg, partials)
+}
+
+// TestSchnorrEndToEnd runs DKG (the key and three nonce pairs in one batch)
+// → nonce-pair binding → partial BIP-340 signing → robust combination →
+// verification by this project and, for 32-byte messages, by btcd's
+// independent BIP-340 implementation. It covers a BIP-86 Taproot output key,
+// an explicit script-tree merkle root and the plain group key, with messages
+// of 32, 0 and 100 bytes, and up to t misbehaving replicas.
 func TestSchnorrEndToEnd(t *testing.T) {
 	g := group.Secp256k1()
+	digest := sha256.Sum256([]byte("vhsm threshold BIP-340 end-to-end"))
 	for _, n := range []int{4, 7} {
 		for _, sc := range scenarios(n) {
 			t.Run(fmt.Sprintf("n=%d/%s", n, sc.name), func(t *testing.T) {
@@ -72,15 +107,15 @@ func TestSchnorrEndToEnd(t *testing.T) {
 				for _, tc := range []struct {
 					tr    schnorr.Taproot
 					slot  int
+					msg   []byte
 					label string
 				}{
-					{schnorr.Taproot{Mode: schnorr.TaprootBIP86}, slotNonceTaproot, "bip86"},
-					{schnorr.Taproot{}, slotNoncePlain, "plain"},
+					{schnorr.Taproot{Mode: schnorr.TaprootBIP86}, slotPairBIP86, digest[:], "bip86"},
+					{schnorr.Taproot{Mode: schnorr.TaprootScript, MerkleRoot: sha256.Sum256([]byte("tapleaf"))}, slotPairScript, nil, "script root, empty message"},
+					{schnorr.Taproot{}, slotPairPlain, make([]byte, 100), "plain, 100-byte message"},
 				} {
-					digest := sha256.Sum256([]byte("vhsm threshold BIP-340 " + tc.label))
-					msg := digest[:]
-					partials := schnorrPartials(t, c, tc.tr, msg, tc.slot, allIndices(n))
-					sig, err := schnorr.Combine(schnorrKey(c), schnorrNonce(c, tc.slot), tc.tr, msg, partials)
+					partials := schnorrPartials(t, c, tc.tr, tc.msg, tc.slot, allIndices(n))
+					sig, err := schnorrCombine(t, c, tc.tr, tc.msg, tc.slot, partials)
 					want := partialLiars(sc.bad)
 					var ce *schnorr.CulpritError
 					switch {
@@ -93,8 +128,14 @@ func TestSchnorrEndToEnd(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if !schnorr.Verify(xonly, msg, sig) {
+					if !schnorr.Verify(xonly, tc.msg, sig) {
 						t.Fatalf("%s: signature does not verify", tc.label)
+					}
+					if schnorr.Verify(xonly, append([]byte("x"), tc.msg...), sig) {
+						t.Fatalf("%s: signature verifies for another message", tc.label)
+					}
+					if len(tc.msg) != 32 {
+						continue // btcd verifies 32-byte messages only
 					}
 					// Independent check: btcd's BIP-340 verifier.
 					pk, err := btcschnorr.ParsePubKey(xonly[:])
@@ -102,7 +143,7 @@ func TestSchnorrEndToEnd(t *testing.T) {
 						t.Fatal(err)
 					}
 					parsed, err := btcschnorr.ParseSignature(sig[:])
-					if err != nil || !parsed.Verify(msg, pk) {
+					if err != nil || !parsed.Verify(tc.msg, pk) {
 						t.Fatalf("%s: btcd rejects the signature (%v)", tc.label, err)
 					}
 				}
@@ -124,8 +165,8 @@ func TestSchnorrTooManyLiars(t *testing.T) {
 		}
 		msg := []byte("vhsm threshold BIP-340 with t+1 liars")
 		tr := schnorr.Taproot{Mode: schnorr.TaprootBIP86}
-		partials := schnorrPartials(t, c, tr, msg, slotNonceTaproot, allIndices(2*tt+1))
-		sig, err := schnorr.Combine(schnorrKey(c), schnorrNonce(c, slotNonceTaproot), tr, msg, partials)
+		partials := schnorrPartials(t, c, tr, msg, slotPairBIP86, allIndices(2*tt+1))
+		sig, err := schnorrCombine(t, c, tr, msg, slotPairBIP86, partials)
 		var ce *schnorr.CulpritError
 		if sig != ([schnorr.SignatureLen]byte{}) || !errors.As(err, &ce) || !errors.Is(err, schnorr.ErrNotEnoughPartials) ||
 			!slices.Equal(ce.Culprits, partialLiars(bad)) {
