@@ -523,12 +523,13 @@ type beaconServer struct {
 	posts  atomic.Int32
 	last   atomic.Value // []byte
 	reject string
-	keys   map[string]ethereum.Pubkey // validator index → public key
+	keys   map[string]ethereum.Pubkey      // validator index → public key
+	creds  map[string]ethereum.Credentials // validator index → withdrawal credentials (default zero)
 }
 
 func newBeaconServer(t *testing.T, net ethereum.Network) *beaconServer {
 	t.Helper()
-	s := &beaconServer{keys: map[string]ethereum.Pubkey{}}
+	s := &beaconServer{keys: map[string]ethereum.Pubkey{}, creds: map[string]ethereum.Credentials{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -539,15 +540,16 @@ func newBeaconServer(t *testing.T, net ethereum.Network) *beaconServer {
 				net.GenesisValidatorsRoot, net.GenesisForkVersion)
 			return
 		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/eth/v1/beacon/states/head/validators/"):
-			pub, ok := s.keys[strings.TrimPrefix(r.URL.Path, "/eth/v1/beacon/states/head/validators/")]
+			id := strings.TrimPrefix(r.URL.Path, "/eth/v1/beacon/states/head/validators/")
+			pub, ok := s.keys[id]
 			if !ok {
 				w.WriteHeader(http.StatusNotFound)
 				fmt.Fprint(w, `{"code":404,"message":"Validator not found"}`)
 				return
 			}
 			fmt.Fprintf(w, `{"data":{"index":"7","balance":"32000000000","status":"active_ongoing","validator":{"pubkey":"%s",`+
-				`"withdrawal_credentials":"0x%s","effective_balance":"32000000000","slashed":false,"activation_eligibility_epoch":"0",`+
-				`"activation_epoch":"0","exit_epoch":"18446744073709551615","withdrawable_epoch":"18446744073709551615"}}}`, pub, strings.Repeat("00", 32))
+				`"withdrawal_credentials":"%s","effective_balance":"32000000000","slashed":false,"activation_eligibility_epoch":"0",`+
+				`"activation_epoch":"0","exit_epoch":"18446744073709551615","withdrawable_epoch":"18446744073709551615"}}}`, pub, s.creds[id])
 			return
 		case r.Method == http.MethodPost && r.URL.Path == "/eth/v1/beacon/pool/voluntary_exits":
 			_, perr = ethereum.ParseSignedVoluntaryExit(body)

@@ -23,6 +23,11 @@ type cli struct {
 	stdout, stderr io.Writer
 	configPath     string
 	jsonOut        bool
+
+	// cfg and cfgPath are the client configuration loaded by
+	// loadClientConfig and the file it came from.
+	cfg     *client.Config
+	cfgPath string
 }
 
 // run executes the command line args (without the program name).
@@ -54,6 +59,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.replicaCmd(),
 		c.devnetCmd(),
 		c.broadcastCmd(),
+		c.ethCmd(),
 		c.benchCmd(),
 		c.testnetCmd(),
 		c.walletCmd(),
@@ -84,7 +90,11 @@ func (c *cli) loadClientConfig() (*client.Config, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no client configuration at %s (run vhsm devnet, or pass --config or set %s)", path, client.ConfigEnv)
 	}
-	return cfg, err
+	if err != nil {
+		return nil, err
+	}
+	c.cfg, c.cfgPath = cfg, path
+	return cfg, nil
 }
 
 // withClient runs f with a client built from the configuration and closes
