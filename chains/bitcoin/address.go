@@ -51,9 +51,10 @@ func TaprootAddress(internalXOnly []byte, net *Network) (*btcutil.AddressTaproot
 	return addr, nil
 }
 
-// ParseAddress decodes any standard address (P2PKH, P2SH, P2WPKH, P2WSH, P2TR, other witness versions)
-// valid on net. Errors wrap [ErrInvalidAddress], [ErrBadChecksum], [ErrWrongNetwork] or
-// [ErrBech32Variant] and say what was found.
+// ParseAddress decodes a P2PKH, P2SH, P2WPKH, P2WSH or P2TR address valid on net. Errors wrap
+// [ErrInvalidAddress], [ErrBadChecksum], [ErrWrongNetwork] or [ErrBech32Variant] and say what was
+// found. Witness versions 2 to 16 (valid BIP-350 strings with no defined output type yet) are refused
+// with [ErrInvalidAddress] ("unsupported witness version"), as btcutil cannot represent them.
 func ParseAddress(s string, net *Network) (btcutil.Address, error) {
 	if len(s) == 0 || len(s) > maxAddressLen {
 		return nil, fmt.Errorf("%w: length %d", ErrInvalidAddress, len(s))
@@ -139,10 +140,15 @@ func parseBase58(s string, net *Network) (btcutil.Address, error) {
 		return nil, fmt.Errorf("%w: base58 payload of %d bytes", ErrInvalidAddress, len(payload))
 	}
 	if version != net.Params.PubKeyHashAddrID && version != net.Params.ScriptHashAddrID {
+		// 0x6f/0xc4 are shared by testnet3, testnet4, signet and regtest: name them all.
+		var names []string
 		for _, n := range Networks {
 			if version == n.Params.PubKeyHashAddrID || version == n.Params.ScriptHashAddrID {
-				return nil, fmt.Errorf("%w: base58 version 0x%02x is %s, wallet is on %s", ErrWrongNetwork, version, n.Name, net.Name)
+				names = append(names, n.Name)
 			}
+		}
+		if len(names) > 0 {
+			return nil, fmt.Errorf("%w: base58 version 0x%02x is %s, wallet is on %s", ErrWrongNetwork, version, strings.Join(names, "/"), net.Name)
 		}
 		return nil, fmt.Errorf("%w: unknown base58 version 0x%02x", ErrInvalidAddress, version)
 	}

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/btcutil"
@@ -61,13 +62,29 @@ func TestParseAddress(t *testing.T) {
 		{"p2tr wrong program length", encodeSegwit(t, "bc", 1, make([]byte, 31), bech32.VersionM), Mainnet, ErrInvalidAddress, ""},
 		{"v0 wrong program length", encodeSegwit(t, "bc", 0, make([]byte, 21), bech32.Version0), Mainnet, ErrInvalidAddress, ""},
 		{"mixed case", "bc1Qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", Mainnet, ErrInvalidAddress, ""},
+		{"upper case", "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", Mainnet, nil, "P2WPKH"},
+		{"mainnet p2sh on testnet4", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", Testnet4, ErrWrongNetwork, ""},
+		{"testnet p2pkh on testnet4", "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", Testnet4, nil, "P2PKH"},
+		{"regtest p2tr on testnet4", encodeSegwit(t, "bcrt", 1, prog32, bech32.VersionM), Testnet4, ErrWrongNetwork, ""},
+		{"mainnet p2tr on signet", "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0", Signet, ErrWrongNetwork, ""},
+		{"witness v2 unsupported", encodeSegwit(t, "bc", 2, prog32, bech32.VersionM), Mainnet, ErrInvalidAddress, ""},
+		{"witness v17", encodeSegwit(t, "bc", 17, prog32, bech32.VersionM), Mainnet, ErrInvalidAddress, ""},
+		{"unknown hrp", "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", Mainnet, ErrInvalidAddress, ""},
+		{"unknown base58 version", "LVg2kJoFNg45Nbpy53h7Fe1wKyeXVRhMH9", Mainnet, ErrInvalidAddress, ""},
 	}
+	sentinels := []error{ErrInvalidAddress, ErrBadChecksum, ErrWrongNetwork, ErrBech32Variant, ErrNotTaproot}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := ParseAddress(tc.in, tc.net)
 			if tc.want != nil {
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				// Each kind of bad input has its own error, never two at once.
+				for _, other := range sentinels {
+					if other != tc.want && errors.Is(err, other) {
+						t.Fatalf("%v also matches %v", err, other)
+					}
 				}
 				return
 			}
@@ -78,6 +95,19 @@ func TestParseAddress(t *testing.T) {
 				t.Fatalf("kind %s, want %s", k, tc.kind)
 			}
 		})
+	}
+}
+
+// TestWrongNetworkNamesEveryNetwork: base58 version 0x6f is used by four networks, so the error must
+// not claim the address is testnet3's.
+func TestWrongNetworkNamesEveryNetwork(t *testing.T) {
+	_, err := ParseAddress("mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn", Mainnet)
+	if !errors.Is(err, ErrWrongNetwork) || !strings.Contains(err.Error(), "testnet3/testnet4/signet/regtest") {
+		t.Fatalf("got %v", err)
+	}
+	_, err = ParseAddress("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", Regtest)
+	if !errors.Is(err, ErrWrongNetwork) || !strings.Contains(err.Error(), "testnet3/testnet4/signet") {
+		t.Fatalf("got %v", err)
 	}
 }
 

@@ -12,10 +12,12 @@
 // [Testnet4], [Signet] and [Regtest]. btcd v0.24.2 has no testnet4 parameters; this package defines
 // them (BIP-94): the HRP "tb" and the base58 version bytes are testnet3's, so testnet3, testnet4 and
 // signet addresses are indistinguishable; the network magic, default port, genesis block and
-// difficulty rules differ. [ParseAddress] accepts any standard address of the wallet's network and
+// difficulty rules differ (a test rebuilds the BIP-94 genesis block to check the hash).
+// [ParseAddress] accepts a P2PKH, P2SH, P2WPKH, P2WSH or P2TR address of the wallet's network and
 // says what is wrong with anything else: [ErrWrongNetwork], [ErrBadChecksum], [ErrBech32Variant]
-// (BIP-350: witness v0 must be bech32, v1+ bech32m), [ErrInvalidAddress]; [ParseTaprootAddress]
-// additionally refuses non-P2TR addresses with [ErrNotTaproot].
+// (BIP-350: witness v0 must be bech32, v1+ bech32m), [ErrInvalidAddress] (including witness versions
+// 2 to 16, which have no output type yet); [ParseTaprootAddress] additionally refuses non-P2TR
+// addresses with [ErrNotTaproot].
 //
 // # Coin selection
 //

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/vhsm/vhsm/chains/bitcoin/btcdtest"
 )
@@ -50,9 +53,13 @@ func (e *regtestEnv) sendAndConfirm(t *testing.T, ctx context.Context, w *Wallet
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	tx, err := w.Sign(ctx, signer, sp.Packet)
+	counter := &countingSigner{inner: signer}
+	tx, err := w.Sign(ctx, counter, sp.Packet)
 	if err != nil {
 		t.Fatalf("sign: %v", err)
+	}
+	if n := counter.calls.Load(); n != int64(len(tx.TxIn)) {
+		t.Fatalf("signer asked %d times for %d inputs", n, len(tx.TxIn))
 	}
 	weight := blockchain.GetTransactionWeight(btcutil.NewTx(tx))
 	if got := (weight + 3) / 4; got != sp.VSize {
@@ -64,6 +71,13 @@ func (e *regtestEnv) sendAndConfirm(t *testing.T, ctx context.Context, w *Wallet
 	}
 	if st, err := e.backend.TxStatus(ctx, txid); err != nil || st.Confirmed {
 		t.Fatalf("status before mining: %+v %v", st, err)
+	}
+	pool, err := e.node.Client.GetRawMempool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(pool, func(h *chainhash.Hash) bool { return *h == txid }) {
+		t.Fatalf("tx %s accepted but not in btcd's mempool", txid)
 	}
 	if _, err := e.node.Generate(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -80,6 +94,31 @@ func (e *regtestEnv) sendAndConfirm(t *testing.T, ctx context.Context, w *Wallet
 	mtx := got.MsgTx()
 	if len(mtx.TxOut) != len(sp.Packet.UnsignedTx.TxOut) {
 		t.Fatalf("outputs: node has %d, want %d", len(mtx.TxOut), len(sp.Packet.UnsignedTx.TxOut))
+	}
+	// The requested payments come first, in order, then the change (if any) back to the wallet.
+	for i, o := range outs {
+		script, err := payToAddr(o.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(mtx.TxOut[i].PkScript, script) || (!o.SendMax && mtx.TxOut[i].Value != o.Value) {
+			t.Fatalf("output %d does not pay %d sat to %s", i, o.Value, o.Address)
+		}
+	}
+	if sp.ChangeIndex >= 0 {
+		c := mtx.TxOut[sp.ChangeIndex]
+		if sp.ChangeIndex != len(outs) || c.Value != sp.Change || !bytes.Equal(c.PkScript, w.PkScript()) {
+			t.Fatalf("change output %d is not %d sat back to the wallet", sp.ChangeIndex, sp.Change)
+		}
+	} else if len(mtx.TxOut) != len(outs) {
+		t.Fatalf("%d outputs for %d payments and no change", len(mtx.TxOut), len(outs))
+	}
+	verbose, err := e.node.Client.GetRawTransactionVerbose(&txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(verbose.Vsize) != sp.VSize || verbose.Confirmations < 1 {
+		t.Fatalf("node reports vsize %d and %d confirmations; predicted vsize %d", verbose.Vsize, verbose.Confirmations, sp.VSize)
 	}
 	var outSum, inSum int64
 	for i, o := range mtx.TxOut {
@@ -112,6 +151,17 @@ func (e *regtestEnv) sendAndConfirm(t *testing.T, ctx context.Context, w *Wallet
 		t.Fatalf("fee %d for %d vB is not within 1 sat/vB above %d sat/kvB", fee, sp.VSize, rate)
 	}
 	return tx, sp
+}
+
+// countingSigner counts the calls to the signer it wraps.
+type countingSigner struct {
+	inner Signer
+	calls atomic.Int64
+}
+
+func (c *countingSigner) SignTaproot(ctx context.Context, keyID string, sighash [32]byte, merkleRoot []byte) ([64]byte, error) {
+	c.calls.Add(1)
+	return c.inner.SignTaproot(ctx, keyID, sighash, merkleRoot)
 }
 
 // runSpendFlow is the end-to-end flow with any Signer for wallet a: a → b (P2TR, with change back to
@@ -184,6 +234,23 @@ func TestRegtestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("spend and back", func(t *testing.T) { runSpendFlow(t, ctx, env, a, sa, b, sb, p2wpkh) })
+	t.Run("every address type", func(t *testing.T) {
+		// One spend paying P2PKH, P2SH, P2WPKH, P2WSH and P2TR outputs (each just above its dust
+		// limit), with change: btcd relays and mines it, and the outputs are what was asked.
+		var outs []Output
+		for _, name := range []string{"p2pkh", "p2sh", "p2wpkh", "p2wsh", "p2tr"} {
+			addr := otherAddrs(t)[name]
+			script, err := payToAddr(addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, Output{Address: addr, Value: DustLimit(script)})
+		}
+		_, sp := env.sendAndConfirm(t, ctx, a, sa, outs, SatPerVByte(4))
+		if sp.ChangeIndex != len(outs) {
+			t.Fatalf("change index %d, want %d", sp.ChangeIndex, len(outs))
+		}
+	})
 	t.Run("bad signatures rejected", func(t *testing.T) { badSignatureFlow(t, ctx, env, a, sa) })
 }
 

@@ -142,7 +142,7 @@ func (e *Esplora) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, erro
 		}
 		u := UTXO{OutPoint: wire.OutPoint{Hash: *h, Index: *it.Vout}, Value: *it.Value, PkScript: script}
 		if it.Status.Confirmed {
-			if it.Status.BlockHeight == nil || *it.Status.BlockHeight > tip {
+			if it.Status.BlockHeight == nil || *it.Status.BlockHeight < 0 || *it.Status.BlockHeight > tip {
 				return nil, fmt.Errorf("%w: utxo %d: bad block height", ErrBackend, i)
 			}
 			u.Confirmations = tip - *it.Status.BlockHeight + 1

@@ -144,7 +144,7 @@ func startFake(t *testing.T, f *fakeEsplora) *httptest.Server {
 }
 
 // startFakeHandler serves h on 127.0.0.1 and returns its URL.
-func startFakeHandler(t *testing.T, h http.Handler) string {
+func startFakeHandler(t testing.TB, h http.Handler) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -45,6 +45,11 @@ func (w *Wallet) ImportPSBT(data []byte, isBase64 bool) (*psbt.Packet, error) {
 			return nil, fmt.Errorf("%w: output %d value %d out of range", ErrForeignPSBT, i, o.Value)
 		}
 		out += o.Value
+		if out > btcutil.MaxSatoshi {
+			// Checked as it grows: thousands of outputs near 21M BTC each would overflow int64 and
+			// make a negative fee look valid.
+			return nil, fmt.Errorf("%w: outputs exceed 21M BTC", ErrForeignPSBT)
+		}
 	}
 	if out > in {
 		return nil, fmt.Errorf("%w: outputs (%d sat) exceed inputs (%d sat)", ErrForeignPSBT, out, in)

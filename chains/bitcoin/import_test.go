@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
@@ -79,6 +80,15 @@ func TestImportPSBTRefusals(t *testing.T) {
 		{"merkle root", func(p *psbt.Packet) { p.Inputs[0].TaprootMerkleRoot = make([]byte, 32) }, 0},
 		{"already signed", func(p *psbt.Packet) { p.Inputs[1].TaprootKeySpendSig = make([]byte, 64) }, 1},
 		{"outputs exceed inputs", func(p *psbt.Packet) { p.UnsignedTx.TxOut[0].Value = 200_000 }, -1},
+		{"output sum overflows int64", func(p *psbt.Packet) {
+			// 5000 × 21M BTC wraps an int64 sum to a negative number, which would pass "out ≤ in".
+			p.UnsignedTx.TxOut = nil
+			for range 5000 {
+				p.UnsignedTx.AddTxOut(wire.NewTxOut(btcutil.MaxSatoshi, []byte{0x51}))
+			}
+			p.Outputs = make([]psbt.POutput, len(p.UnsignedTx.TxOut))
+		}, -1},
+		{"output above 21M BTC", func(p *psbt.Packet) { p.UnsignedTx.TxOut[0].Value = btcutil.MaxSatoshi + 1 }, -1},
 		{"duplicate outpoint", func(p *psbt.Packet) {
 			p.UnsignedTx.TxIn[1].PreviousOutPoint = p.UnsignedTx.TxIn[0].PreviousOutPoint
 		}, 1},

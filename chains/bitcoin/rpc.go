@@ -172,6 +172,9 @@ func (r *RPC) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: bad txid in search result", ErrBackend)
 			}
+			if tx.Confirmations > math.MaxInt32 {
+				return nil, fmt.Errorf("%w: bad confirmation count in search result", ErrBackend)
+			}
 			coinbase := false
 			for _, in := range tx.Vin {
 				if in.Coinbase != "" {
@@ -193,7 +196,7 @@ func (r *RPC) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, error) {
 					continue
 				}
 				amt, err := btcutil.NewAmount(o.Value)
-				if err != nil || amt < 0 || math.IsNaN(o.Value) {
+				if err != nil || amt < 0 || amt > btcutil.MaxSatoshi || math.IsNaN(o.Value) {
 					return nil, fmt.Errorf("%w: bad amount in search result", ErrBackend)
 				}
 				outs[key{Hash: *h, Index: o.N}] = UTXO{

@@ -80,10 +80,19 @@ func TestRPCBackend(t *testing.T) {
 	tx := wire.NewMsgTx(2)
 	tx.AddTxIn(&wire.TxIn{})
 	tx.AddTxOut(wire.NewTxOut(1000, []byte{0x51}))
+	f.mu.Lock()
+	f.requests = 0
+	f.mu.Unlock()
 	_, err = r.Broadcast(ctx, tx)
 	var re *RejectError
 	if !errors.As(err, &re) || re.Code != -25 || re.Reason != "TX rejected: transaction already exists" {
 		t.Fatalf("reject: %v", err)
+	}
+	f.mu.Lock()
+	n := f.requests
+	f.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("a rejection was retried (%d requests)", n)
 	}
 	if _, err := r.TxStatus(ctx, tx.TxHash()); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown tx: %v", err)
@@ -96,6 +105,12 @@ func TestRPCBackend(t *testing.T) {
 	if _, err := r.FeeRate(ctx, 6); err != nil {
 		t.Fatalf("after transient errors: %v", err)
 	}
+	f.mu.Lock()
+	n = f.requests
+	f.mu.Unlock()
+	if n != 3 {
+		t.Fatalf("%d requests for two 500s and a success, want 3", n)
+	}
 	// Bad credentials are not retried.
 	bad, _ := NewRPC(RPCConfig{URL: srv, User: "u", Pass: "wrong", Timeout: time.Second, Retry: fastRetry(3)})
 	f.mu.Lock()
@@ -105,7 +120,7 @@ func TestRPCBackend(t *testing.T) {
 		t.Fatalf("bad credentials: %v", err)
 	}
 	f.mu.Lock()
-	n := f.requests
+	n = f.requests
 	f.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("auth failure retried: %d requests", n)

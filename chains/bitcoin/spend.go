@@ -207,10 +207,20 @@ func (w *Wallet) BuildSpend(req SpendRequest) (*Spend, error) {
 	// Candidates: the wallet's own, spendable UTXOs, largest first (ties by outpoint, so the choice
 	// is deterministic).
 	var cands []UTXO
-	for _, u := range req.UTXOs {
+	seen := make(map[wire.OutPoint]bool, len(req.UTXOs))
+	for i, u := range req.UTXOs {
 		if !bytes.Equal(u.PkScript, w.pkScript) || u.Value <= 0 || !spendable(u, req.MinConf) {
 			continue
 		}
+		// A UTXO listed twice would become a transaction spending one outpoint twice (invalid) and
+		// would count its value twice; a value above 21M BTC cannot exist. Both mean a broken list.
+		if seen[u.OutPoint] {
+			return nil, fmt.Errorf("%w: utxo %d (%v) listed twice", ErrInvalidRequest, i, u.OutPoint)
+		}
+		if u.Value > btcutil.MaxSatoshi {
+			return nil, fmt.Errorf("%w: utxo %d value %d exceeds 21M BTC", ErrInvalidRequest, i, u.Value)
+		}
+		seen[u.OutPoint] = true
 		cands = append(cands, u)
 	}
 	slices.SortFunc(cands, func(a, b UTXO) int {

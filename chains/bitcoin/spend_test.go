@@ -209,6 +209,11 @@ func TestBuildSpendRefusals(t *testing.T) {
 		{"insufficient", SpendRequest{UTXOs: utxos, Outputs: []Output{{Address: addrs["p2tr"], Value: 99_950}}, FeeRate: 1000}, ErrInsufficientFunds},
 		{"no utxos", SpendRequest{Outputs: []Output{{Address: addrs["p2tr"], SendMax: true}}, FeeRate: 1000}, ErrInsufficientFunds},
 		{"send max to dust", SpendRequest{UTXOs: []UTXO{tw.utxo(1, 400, 1)}, Outputs: []Output{{Address: addrs["p2tr"], SendMax: true}}, FeeRate: 1000}, ErrInsufficientFunds},
+		{"utxo listed twice", SpendRequest{UTXOs: []UTXO{tw.utxo(1, 100_000, 1), tw.utxo(1, 100_000, 1)}, Outputs: []Output{{Address: addrs["p2tr"], SendMax: true}}, FeeRate: 1000}, ErrInvalidRequest},
+		{"utxo above 21M BTC", SpendRequest{UTXOs: []UTXO{tw.utxo(1, btcutil.MaxSatoshi+1, 1)}, Outputs: []Output{{Address: addrs["p2tr"], Value: 1000}}, FeeRate: 1000}, ErrInvalidRequest},
+		{"nil address", SpendRequest{UTXOs: utxos, Outputs: []Output{{Value: 1000}}, FeeRate: 1000}, ErrInvalidRequest},
+		{"negative min conf", SpendRequest{UTXOs: utxos, Outputs: []Output{{Address: addrs["p2tr"], Value: 1000}}, FeeRate: 1000, MinConf: -1}, ErrInvalidRequest},
+		{"output above 21M BTC", SpendRequest{UTXOs: utxos, Outputs: []Output{{Address: addrs["p2tr"], Value: btcutil.MaxSatoshi + 1}}, FeeRate: 1000}, ErrInvalidRequest},
 	}
 	for _, tc := range tests {
 		if _, err := tw.w.BuildSpend(tc.req); !errors.Is(err, tc.want) {

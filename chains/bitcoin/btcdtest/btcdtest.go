@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +27,8 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/rpcclient"
+
+	"github.com/vhsm/vhsm/replica/testnet"
 )
 
 // ErrNotFound reports that no btcd binary was found.
@@ -92,15 +93,6 @@ func Start(t testing.TB, miningAddrs ...string) *Node {
 	return n
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func randomHex(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -113,14 +105,13 @@ func start(bin, dir string, miningAddrs []string) (*Node, error) {
 	if len(miningAddrs) == 0 {
 		return nil, errors.New("btcdtest: need at least one mining address")
 	}
-	rpcPort, err := freePort()
+	// The project's one free-port helper: ports drawn below the kernel's ephemeral range, so that no
+	// outgoing connection can take one between this call and btcd binding it.
+	ports, err := testnet.FreePorts(2)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("btcdtest: %w", err)
 	}
-	p2pPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	rpcPort, p2pPort := ports[0], ports[1]
 	user, err := randomHex(8)
 	if err != nil {
 		return nil, err

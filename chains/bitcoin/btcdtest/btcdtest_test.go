@@ -3,6 +3,9 @@ package btcdtest
 import (
 	"context"
 	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +60,36 @@ func TestNodeLifecycle(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", n.RPCHost, time.Second); err == nil {
 		c.Close()
 		t.Fatal("rpc port still open after stop")
+	}
+}
+
+// TestMissingBtcd runs this test binary again with no btcd reachable (empty PATH and GOPATH) and checks
+// both outcomes of [Start]: with CI set the test fails (so CI cannot pass by skipping the Bitcoin
+// end-to-end tests), without CI it skips with the install hint.
+func TestMissingBtcd(t *testing.T) {
+	if os.Getenv("BTCDTEST_CHILD") == "1" {
+		Start(t, "bcrt1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq")
+		t.Fatal("Start returned without a btcd binary")
+	}
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		ci       string
+		wantFail bool
+		want     string
+	}{
+		{"true", true, "btcd is required when CI is set"},
+		{"", false, "--- SKIP: TestMissingBtcd"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestMissingBtcd$", "-test.v", "-test.count=1")
+		cmd.Env = []string{"BTCDTEST_CHILD=1", "PATH=" + empty, "GOPATH=" + empty, "HOME=" + empty}
+		if tc.ci != "" {
+			cmd.Env = append(cmd.Env, "CI="+tc.ci)
+		}
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if failed := err != nil; failed != tc.wantFail || !strings.Contains(string(out), tc.want) {
+			t.Errorf("CI=%q: exit error %v, output:\n%s", tc.ci, err, out)
+		}
 	}
 }
