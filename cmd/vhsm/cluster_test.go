@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,5 +97,25 @@ func TestAdminCommands(t *testing.T) {
 	_, err = runJSON(t, short, "sign", "after-crash", "two down")
 	if !errors.Is(err, client.ErrNoQuorum) || !strings.Contains(err.Error(), "of 4 replicas answered") {
 		t.Fatalf("two replicas down: %v", err)
+	}
+
+	// verify is local: with every replica down it still checks signatures
+	// of the keys this configuration has seen (its key cache, 0600).
+	cl.Kill(2)
+	cl.Kill(1)
+	if v := mustJSON(t, admin, "verify", "after-crash", "one down", s["signature"].(string)); v["valid"] != true {
+		t.Fatalf("verify with every replica down: %v", v)
+	}
+	if v := mustJSON(t, admin, "verify", "after-crash", "one down!", s["signature"].(string)); v["valid"] != false {
+		t.Fatalf("verify of another message with every replica down: %v", v)
+	}
+	if v := mustJSON(t, admin, "verify", "private", "m", strings.Repeat("00", 96)); v["valid"] != false {
+		t.Fatalf("verify of a bls key from keys gen, replicas down: %v", v)
+	}
+	if st, err := os.Stat(filepath.Join(filepath.Dir(admin), "client.keys.json")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key cache: %v %v", err, st)
+	}
+	if _, err := runJSON(t, short, "verify", "never-seen", "m", s["signature"].(string)); !errors.Is(err, client.ErrNoQuorum) {
+		t.Fatalf("verify of a key never seen, replicas down: %v", err)
 	}
 }

@@ -94,10 +94,10 @@ func startDevnet(t *testing.T, bin, dir string, extra ...string) *devnetProc {
 	return p
 }
 
-// stop sends SIGINT and expects a clean exit.
-func (p *devnetProc) stop(t *testing.T) {
+// stop sends sig (SIGINT or SIGTERM) and expects a clean exit.
+func (p *devnetProc) stop(t *testing.T, sig os.Signal) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -254,9 +254,33 @@ func TestDevnet(t *testing.T) {
 		logLatencies(t, cfg)
 	}
 
-	// Restart on the same directory: every key still works.
-	dn.stop(t)
+	// Restart on the same directory (stopped by SIGINT, as Ctrl-C does):
+	// every key still works.
+	dn.stop(t, os.Interrupt)
 	dn = startDevnet(t, bin, dir, extra...)
+	list = mustJSON(t, cfg, "keys", "list")
+	found = 0
+	for _, k := range list["keys"].([]any) {
+		switch k.(map[string]any)["key_id"] {
+		case "btc-1", "eth-1", "sym-1":
+			found++
+		}
+	}
+	if found != 3 {
+		t.Fatalf("keys list after restart: %v", list)
+	}
+	// BLS signatures are deterministic: the same key signs the same bytes.
+	if b := mustJSON(t, cfg, "sign", "eth-1", "deposit"); b["signature"] != s3 {
+		t.Fatalf("bls signature changed across restart: %v", b)
+	}
+	tap = mustJSON(t, cfg, "sign", "btc-1", msgHex, "--hex", "--taproot")
+	if v := mustJSON(t, cfg, "verify", "btc-1", msgHex, tap["signature"].(string), "--hex", "--taproot"); v["valid"] != true {
+		t.Fatalf("verify --taproot after restart: %v", v)
+	}
+	enc = mustJSON(t, cfg, "encrypt", "sym-1", "after restart")
+	if dec := mustJSON(t, cfg, "decrypt", "sym-1", enc["ciphertext"].(string)); dec["plaintext"] != "after restart" {
+		t.Fatalf("encrypt/decrypt after restart: %v", dec)
+	}
 	sig = mustJSON(t, cfg, "sign", "btc-1", "after restart")
 	if v := mustJSON(t, cfg, "verify", "btc-1", "after restart", sig["signature"].(string)); v["valid"] != true {
 		t.Fatalf("verify after restart: %v", v)
@@ -275,7 +299,8 @@ func TestDevnet(t *testing.T) {
 	if code, body := apiGet(t, url2+"/v1/wallets", tok2); code != 200 || (btcdErr == nil && !strings.Contains(body, `"label":"mine"`)) {
 		t.Fatalf("wallet API after restart: %d %s", code, body)
 	}
-	dn.stop(t)
+	// SIGTERM (what a service manager sends) stops it cleanly too.
+	dn.stop(t, syscall.SIGTERM)
 }
 
 // devnetAPI reads api_url and api_token from a devnet's client.json (which
@@ -388,4 +413,36 @@ func logLatencies(t *testing.T, cfgPath string) {
 	measure("sign schnorr", func() error { _, err := c.SignSchnorr(ctx, "btc-1", []byte("latency"), nil); return err })
 	measure("sign bls", func() error { _, err := c.SignBLS(ctx, "eth-1", []byte("latency")); return err })
 	measure("encrypt", func() error { _, err := c.Encrypt(ctx, "sym-1", []byte("latency")); return err })
+}
+
+// TestDevnetSeven runs vhsm devnet --replicas 7 through the real binary:
+// ready, a key of each signing scheme generated and used, a clean SIGTERM
+// stop, and a restart on the same directory that still signs with the
+// same BLS key. About a minute to ready on a 2-core machine, so it runs
+// with VHSM_SEVEN=1, like the other (7,2) cluster tests.
+func TestDevnetSeven(t *testing.T) {
+	if os.Getenv("VHSM_SEVEN") == "" {
+		t.Skip("a long (7,2) devnet run: set VHSM_SEVEN=1")
+	}
+	bin := buildVHSM(t)
+	dir := filepath.Join(t.TempDir(), "net7")
+	cfg := filepath.Join(dir, "client.json")
+	dn := startDevnet(t, bin, dir, "--replicas", "7")
+	c, err := client.Load(cfg)
+	if err != nil || c.N != 7 || c.T != 2 || len(c.Replicas) != 7 {
+		t.Fatalf("client.json of a 7-replica devnet: %v %+v", err, c)
+	}
+	wantHex(t, mustJSON(t, cfg, "keys", "gen", "b7", "bls"), "public_key", 48)
+	wantHex(t, mustJSON(t, cfg, "keys", "gen", "s7", "schnorr"), "public_key", 32)
+	sig := mustJSON(t, cfg, "sign", "b7", "seven")
+	tap := mustJSON(t, cfg, "sign", "s7", "seven", "--taproot")
+	if v := mustJSON(t, cfg, "verify", "s7", "seven", tap["signature"].(string), "--taproot"); v["valid"] != true {
+		t.Fatalf("verify --taproot: %v", v)
+	}
+	dn.stop(t, syscall.SIGTERM)
+	dn = startDevnet(t, bin, dir, "--replicas", "7")
+	if again := mustJSON(t, cfg, "sign", "b7", "seven"); again["signature"] != sig["signature"] {
+		t.Fatalf("bls signature changed across a restart: %v", again)
+	}
+	dn.stop(t, os.Interrupt)
 }

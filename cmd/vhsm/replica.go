@@ -12,17 +12,24 @@ import (
 )
 
 func (c *cli) replicaCmd() *cobra.Command {
-	var home, passFile, level string
+	var home, passFile, keyFile, level string
 	cmd := &cobra.Command{
 		Use:   "replica",
 		Short: "Run one HSM replica from its home directory",
 		Long: `Runs one replica (CometBFT node, ABCI application, participant engine and
 HTTPS API) from a home laid out by vhsm devnet / replica/testnet, until
-SIGINT or SIGTERM. Logs go to stderr.`,
+SIGINT or SIGTERM. Logs go to stderr.
+
+The sealed share store is unlocked with the home's seal.key (testnets), or
+with --key-file (a 32-byte key file kept outside the home, mode 0600), or
+with --passphrase-file for a store created with a passphrase.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if home == "" {
 				return fmt.Errorf("--home is required")
+			}
+			if passFile != "" && keyFile != "" {
+				return fmt.Errorf("--passphrase-file and --key-file are exclusive")
 			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(level)); err != nil {
@@ -31,6 +38,8 @@ SIGINT or SIGTERM. Logs go to stderr.`,
 			cfg := replica.Config{
 				Home: home,
 				Log:  slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl})),
+				// KeyFile overrides HOME/seal.key.
+				KeyFile: keyFile,
 			}
 			if passFile != "" {
 				pass, err := readPassphrase(passFile)
@@ -45,6 +54,7 @@ SIGINT or SIGTERM. Logs go to stderr.`,
 	}
 	cmd.Flags().StringVar(&home, "home", "", "replica home directory (required)")
 	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file holding the sealed store's passphrase (one line)")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "32-byte sealing key file (default HOME/seal.key)")
 	cmd.Flags().StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }

@@ -62,6 +62,7 @@ func (c *cli) signCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				c.rememberKeys(k)
 				opt, err := taprootOption(taproot, k.Scheme)
 				if err != nil {
 					return err
@@ -104,7 +105,13 @@ func (c *cli) verifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify <key-id> <message> <signature-hex>",
 		Short: "Verify a signature locally against the key's public key",
-		Args:  cobra.ExactArgs(3),
+		Long: `Verify a signature locally, without asking the replicas: the key's public
+key comes from the key cache next to the client configuration
+(client.json -> client.keys.json), which keys gen, keys pub, keys list and
+sign fill. Only a key this configuration has never seen is fetched once
+(keys pub) and then cached. Prints {"valid":false} with exit status 0 for
+a signature that does not verify.`,
+		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			msg, err := messageArg(args[1], isHex)
 			if err != nil {
@@ -114,36 +121,47 @@ func (c *cli) verifyCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("signature is not valid hex")
 			}
-			return c.withClient(func(cl *client.Client) error {
-				k, err := cl.PublicKey(cmd.Context(), args[0])
+			if _, err := c.loadClientConfig(); err != nil {
+				return err
+			}
+			// Local: the key's public data comes from the key cache; only a
+			// key this configuration has never seen is fetched (once).
+			k, ok := c.localKey(args[0])
+			if !ok {
+				err := c.withClient(func(cl *client.Client) error {
+					var err error
+					k, err = cl.PublicKey(cmd.Context(), args[0])
+					return err
+				})
 				if err != nil {
 					return err
 				}
-				opt, err := taprootOption(taproot, k.Scheme)
-				if err != nil {
-					return err
-				}
-				var valid bool
-				switch k.Scheme {
-				case wire.SchemeSchnorr:
-					valid, err = client.VerifySchnorr(k.PublicKey, msg, sig, opt)
-				case wire.SchemeBLS:
-					valid, err = client.VerifyBLS(k.PublicKey, msg, sig)
-				default:
-					return fmt.Errorf("key %s is a %s key and has no signatures", k.KeyID, k.Scheme)
-				}
-				if err != nil {
-					return err
-				}
-				out := struct {
-					Valid bool `json:"valid"`
-				}{valid}
-				human := "valid"
-				if !valid {
-					human = "invalid"
-				}
-				return c.emit(out, human)
-			})
+				c.rememberKeys(k)
+			}
+			opt, err := taprootOption(taproot, k.Scheme)
+			if err != nil {
+				return err
+			}
+			var valid bool
+			switch k.Scheme {
+			case wire.SchemeSchnorr:
+				valid, err = client.VerifySchnorr(k.PublicKey, msg, sig, opt)
+			case wire.SchemeBLS:
+				valid, err = client.VerifyBLS(k.PublicKey, msg, sig)
+			default:
+				return fmt.Errorf("key %s is a %s key and has no signatures", k.KeyID, k.Scheme)
+			}
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Valid bool `json:"valid"`
+			}{valid}
+			human := "valid"
+			if !valid {
+				human = "invalid"
+			}
+			return c.emit(out, human)
 		},
 	}
 	cmd.Flags().BoolVar(&isHex, "hex", false, "the message is hex-encoded bytes")

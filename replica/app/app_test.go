@@ -68,6 +68,8 @@ func TestClientRequests(t *testing.T) {
 
 	badSig := signed(t, alice, "alice", wire.OpKeyGen, exp, wire.KeyGenBody{KeyID: "k1", Scheme: "bls"})
 	badSig.Signature[0] ^= 1
+	unsigned := signed(t, alice, "alice", wire.OpKeyGen, exp, wire.KeyGenBody{KeyID: "k1", Scheme: "bls"})
+	unsigned.Signature = nil
 	tooBig := signed(t, alice, "alice", wire.OpSign, exp, wire.SignBody{KeyID: "k1", Message: make([]byte, wire.MaxMessageBytes+1)})
 	hugeBody := signed(t, alice, "alice", wire.OpSign, exp, wire.SignBody{KeyID: "k1", Message: make([]byte, wire.MaxRequestBytes)})
 
@@ -76,6 +78,7 @@ func TestClientRequests(t *testing.T) {
 		sr   *wire.SignedRequest
 		want error
 	}{
+		{"unsigned", unsigned, ErrBadSignature},
 		{"bad signature", badSig, ErrBadSignature},
 		{"wrong signer", signed(t, mallory, "alice", wire.OpKeyGen, exp, wire.KeyGenBody{KeyID: "k1", Scheme: "bls"}), ErrBadSignature},
 		{"unknown client", signed(t, mallory, "mallory", wire.OpKeyGen, exp, wire.KeyGenBody{KeyID: "k1", Scheme: "bls"}), ErrUnknownClient},
@@ -114,6 +117,22 @@ func TestClientRequests(t *testing.T) {
 		ct, _ := a.CheckTx(context.Background(), &abcitypes.CheckTxRequest{Tx: txOf(t, reg)})
 		if ct.Code != codeOf(ErrReplay) {
 			t.Fatalf("CheckTx replay code %d", ct.Code)
+		}
+	})
+	// CheckTx judges expiry by local time: a request valid for the next
+	// block's time but expired by the replica's clock is refused there, and
+	// one that expired by block time is refused by FinalizeBlock above.
+	t.Run("expired by local time in CheckTx", func(t *testing.T) {
+		sr := signed(t, alice, "alice", wire.OpKeyGen, c.now.Unix()+30, wire.KeyGenBody{KeyID: "k1", Scheme: "bls"})
+		defer func(now func() time.Time) { a.now = now }(a.now)
+		a.now = func() time.Time { return c.now.Add(31 * time.Second) }
+		ct, _ := a.CheckTx(context.Background(), &abcitypes.CheckTxRequest{Tx: txOf(t, sr)})
+		if ct.Code != codeOf(ErrExpired) {
+			t.Fatalf("CheckTx code %d (%s), want expired", ct.Code, ct.Log)
+		}
+		a.now = func() time.Time { return c.now }
+		if ct, _ := a.CheckTx(context.Background(), &abcitypes.CheckTxRequest{Tx: txOf(t, sr)}); ct.Code == codeOf(ErrExpired) {
+			t.Fatal("CheckTx refused an unexpired request as expired")
 		}
 	})
 	t.Run("replay within one block", func(t *testing.T) {

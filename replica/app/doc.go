@@ -21,9 +21,20 @@
 // where W_h is the block's staged writes sorted by key, each encoded as
 // len(key) ‖ key ‖ flag ‖ len(value) ‖ value (lengths as 4-byte big-endian
 // integers, flag 1 for a put and 0 for a delete). A block without writes keeps
-// the previous hash, so that with create_empty_blocks=false the chain goes
-// quiet after the one extra block that follows a state change. InitChain
-// seeds AppHash_0 from the genesis writes the same way.
+// the previous hash. InitChain seeds AppHash_0 from the genesis writes the
+// same way.
+//
+// The hash reported to CometBFT (FinalizeBlock, InitChain, Info) is a
+// checkpoint of AppHash: it is updated at the first block whose time is at
+// least one second after the previous checkpoint's, and repeated in
+// between. With create_empty_blocks=false CometBFT follows every block whose
+// reported hash changed with an extra empty block, which a client sending
+// requests back to back would otherwise wait for at every request. Every
+// replica derives the same checkpoints from the block times, so a replica
+// whose state diverged is still caught, at the next checkpoint instead of
+// the next block (a deliberate trade-off, documented in docs/SECURITY.md);
+// results are final at FinalizeBlock either way. The checkpoint is persisted
+// with each Commit, so Info reports it after a restart.
 //
 // # Requests
 //

@@ -155,3 +155,51 @@ func TestSignBLSLaggingReplicasRejectFirst(t *testing.T) {
 		t.Fatalf("rejection took %v, want no wait for the silent replica", d)
 	}
 }
+
+// delayHonest makes every replica but those in first answer sign requests
+// only after d, so that the client's first t+1 answers include them.
+func delayHonest(fc *fakeCluster, first map[int]bool, d time.Duration) {
+	inner := fc.handler
+	fc.handler = func(replica int, req wire.Request, signed []byte) fakeReply {
+		if req.Op == wire.OpSign && !first[replica] {
+			time.Sleep(d)
+		}
+		return inner(replica, req, signed)
+	}
+}
+
+// TestSignBLSNamesLiarsAmongFirst: the two liars answer first, so the
+// first t+1 partials do not combine to a valid signature; the client then
+// checks each partial, names exactly the liars, and signs with honest ones.
+func TestSignBLSNamesLiarsAmongFirst(t *testing.T) {
+	liars := map[int]bool{1: true, 2: true}
+	fc, info := blsFake(t, 7, 2, liars, nil)
+	delayHonest(fc, liars, 200*time.Millisecond)
+	var culprits []Culprit
+	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
+	msg := []byte("exit")
+	sig, err := c.SignBLS(context.Background(), "eth1", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := VerifyBLS(info.PublicKey, msg, sig); !ok {
+		t.Fatal("signature does not verify")
+	}
+	wantCulprits(t, culprits, Culprit{1, ReasonInvalidPartial}, Culprit{2, ReasonInvalidPartial})
+}
+
+// wantCulprits checks the named culprits are exactly want, in any order.
+func wantCulprits(t *testing.T, got []Culprit, want ...Culprit) {
+	t.Helper()
+	seen := map[Culprit]bool{}
+	for _, c := range got {
+		seen[c] = true
+	}
+	ok := len(got) == len(want) && len(seen) == len(want)
+	for _, w := range want {
+		ok = ok && seen[w]
+	}
+	if !ok {
+		t.Fatalf("culprits %+v, want %+v", got, want)
+	}
+}

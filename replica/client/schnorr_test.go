@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
 
@@ -202,4 +203,24 @@ func TestTaprootOutputKeyMatchesThreshold(t *testing.T) {
 	if err != nil || got != want {
 		t.Fatalf("btcd and threshold/schnorr disagree on the BIP-86 output key: %v", err)
 	}
+}
+
+// TestSignSchnorrNamesLiarsAmongFirst: replicas 1 and 2 send wrong partials
+// (on the agreed nonce) and answer first; the client names exactly them and
+// still returns a valid signature from honest partials.
+func TestSignSchnorrNamesLiarsAmongFirst(t *testing.T) {
+	liars := map[int]bool{1: true, 2: true}
+	fc, info := schnorrFake(t, 7, 2, schnorrFaults{badPartial: liars})
+	delayHonest(fc, liars, 200*time.Millisecond)
+	var culprits []Culprit
+	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
+	msg := []byte("spend")
+	sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
+		t.Fatal("signature does not verify")
+	}
+	wantCulprits(t, culprits, Culprit{1, ReasonInvalidPartial}, Culprit{2, ReasonInvalidPartial})
 }

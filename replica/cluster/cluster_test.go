@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/btcsuite/btcd/txscript"
+	blst "github.com/supranational/blst/bindings/go"
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
@@ -43,7 +45,7 @@ func TestInProcessCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl := c.Client()
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 
 	key, err := cl.GenerateKey(ctx, "cluster-bls", wire.SchemeBLS)
@@ -61,6 +63,7 @@ func TestInProcessCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sign: %v", err)
 	}
+	verifyBLST(t, key.PublicKey, msg, sig, "before restarts")
 	sk, err := cl.GenerateKey(ctx, "cluster-schnorr", wire.SchemeSchnorr)
 	if err != nil {
 		t.Fatalf("keys.gen schnorr: %v", err)
@@ -70,6 +73,13 @@ func TestInProcessCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	signSchnorr(ctx, t, cl, sk.PublicKey, "before restarts")
+	if _, err := cl.GenerateKey(ctx, "cluster-sym", wire.SchemeSymmetric); err != nil {
+		t.Fatalf("keys.gen symmetric: %v", err)
+	}
+	if err := c.WaitSynced(10 * time.Second); err != nil { // same race as above
+		t.Fatal(err)
+	}
+	ct := encryptDecrypt(ctx, t, cl, nil, "before restarts")
 
 	// One replica restarts: the key is still usable, with the same result
 	// (BLS signatures are deterministic).
@@ -83,6 +93,39 @@ func TestInProcessCluster(t *testing.T) {
 	}
 	if !bytes.Equal(sig, sig2) {
 		t.Fatal("signature changed after a replica restart")
+	}
+	signSchnorr(ctx, t, c.Client(), sk.PublicKey, "after restarting replica 2")
+	encryptDecrypt(ctx, t, c.Client(), ct, "after restarting replica 2")
+
+	// Replica 2 misses blocks (a key generated and used while it is down),
+	// comes back, and replays them: with replica 3 then down, ordering and
+	// signing need replica 2 (3 of 4 vote; t+1 = 2 partials), including
+	// with the key generated while it was away.
+	c.Kill(2)
+	if _, err := c.Client().GenerateKey(ctx, "cluster-late", wire.SchemeBLS); err != nil {
+		t.Fatalf("keys.gen with replica 2 down: %v", err)
+	}
+	lateSig, err := c.Client().SignBLS(ctx, "cluster-late", msg)
+	if err != nil {
+		t.Fatalf("sign with replica 2 down: %v", err)
+	}
+	c.Restart(2)
+	if err := c.WaitSynced(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.Kill(3)
+	lateKey, err := c.Client().PublicKey(ctx, "cluster-late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := c.Client().SignBLS(ctx, "cluster-late", msg); err != nil || !bytes.Equal(again, lateSig) {
+		t.Fatalf("sign with the late key after replica 2 caught up and 3 went down: %v", err)
+	}
+	verifyBLST(t, lateKey.PublicKey, msg, lateSig, "with a key made while replica 2 was down")
+	signSchnorr(ctx, t, c.Client(), sk.PublicKey, "after replica 2 caught up, replica 3 down")
+	c.Restart(3)
+	if err := c.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 
 	// The whole cluster restarts: keys and shares survive.
@@ -105,7 +148,53 @@ func TestInProcessCluster(t *testing.T) {
 	if !bytes.Equal(sig, sig3) {
 		t.Fatal("signature changed after a full restart")
 	}
+	verifyBLST(t, key.PublicKey, msg, sig3, "after full restart")
 	signSchnorr(ctx, t, cl3, sk.PublicKey, "after full restart")
+	encryptDecrypt(ctx, t, cl3, ct, "after full restart")
+	if again, err := cl3.SignBLS(ctx, "cluster-late", msg); err != nil || !bytes.Equal(again, lateSig) {
+		t.Fatalf("sign with the late key after a full restart: %v", err)
+	}
+}
+
+// verifyBLST checks an Ethereum BLS signature with supranational/blst, an
+// implementation independent of the herumi library the replicas use.
+func verifyBLST(t *testing.T, pub, msg, sig []byte, label string) {
+	t.Helper()
+	pk := new(blst.P1Affine).Uncompress(pub)
+	s := new(blst.P2Affine).Uncompress(sig)
+	if pk == nil || s == nil || !s.Verify(true, pk, true, msg, []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")) {
+		t.Fatalf("blst rejects the bls signature %s", label)
+	}
+	if s.Verify(true, pk, true, append(msg, '!'), []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")) {
+		t.Fatalf("blst accepts the bls signature %s on another message", label)
+	}
+}
+
+// encryptDecrypt encrypts and decrypts a fresh plaintext with the symmetric
+// key, decrypts old (a ciphertext from before, when given), and returns the
+// new ciphertext.
+func encryptDecrypt(ctx context.Context, t *testing.T, cl *client.Client, old []byte, label string) []byte {
+	t.Helper()
+	plain := []byte("cluster secret " + label)
+	ct, err := cl.Encrypt(ctx, "cluster-sym", plain)
+	if err != nil {
+		t.Fatalf("encrypt %s: %v", label, err)
+	}
+	got, err := cl.Decrypt(ctx, "cluster-sym", ct)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("decrypt %s: %v", label, err)
+	}
+	if old != nil {
+		if got, err := cl.Decrypt(ctx, "cluster-sym", old); err != nil || !bytes.Equal(got, []byte("cluster secret before restarts")) {
+			t.Fatalf("decrypt an earlier ciphertext %s: %v", label, err)
+		}
+	}
+	bad := bytes.Clone(ct)
+	bad[len(bad)-1] ^= 1
+	if _, err := cl.Decrypt(ctx, "cluster-sym", bad); err == nil {
+		t.Fatalf("a tampered ciphertext decrypted %s", label)
+	}
+	return ct
 }
 
 // signSchnorr signs sha256(label) with the threshold key and checks the
@@ -127,6 +216,19 @@ func signSchnorr(ctx context.Context, t *testing.T, cl *client.Client, xonly []b
 	}
 	if !s.Verify(h[:], pk) {
 		t.Fatalf("schnorr signature %s does not verify", label)
+	}
+	// Taproot (BIP-86): the signature verifies under the output key that
+	// btcd's txscript computes, not under the internal key.
+	tsig, err := cl.SignSchnorr(ctx, "cluster-schnorr", h[:], &wire.TaprootOption{})
+	if err != nil {
+		t.Fatalf("taproot sign %s: %v", label, err)
+	}
+	ts, err := schnorr.ParseSignature(tsig[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ts.Verify(h[:], txscript.ComputeTaprootKeyNoScript(pk)) || ts.Verify(h[:], pk) {
+		t.Fatalf("taproot signature %s does not verify under the output key only", label)
 	}
 }
 

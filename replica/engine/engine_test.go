@@ -11,6 +11,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,11 +33,19 @@ import (
 type memStore struct {
 	mu sync.Mutex
 	m  map[string][]byte
+	// failPut, when set, refuses the writes of names it returns an error
+	// for (a full or failing disk).
+	failPut func(name string) error
 }
 
 func (s *memStore) Put(name string, v []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failPut != nil {
+		if err := s.failPut(name); err != nil {
+			return err
+		}
+	}
 	s.m[name] = bytes.Clone(v)
 	return nil
 }
@@ -91,13 +100,18 @@ type cluster struct {
 	admin   ed25519.PrivateKey
 	g       app.Genesis
 	errs    chan error
+	bus     *bus        // the mempool every engine broadcasts to
+	paused  atomic.Bool // while set, no block is built
+
+	resMu   sync.Mutex
+	results map[string][]*abcitypes.ExecTxResult // by tx bytes, one per app
 }
 
 // newCluster starts n Apps and Engines fed the same blocks by a builder
 // goroutine until the test ends.
 func newCluster(t *testing.T, n int) *cluster {
 	ec := group.Secp256k1()
-	c := &cluster{t: t, errs: make(chan error, 1)}
+	c := &cluster{t: t, errs: make(chan error, 1), results: map[string][]*abcitypes.ExecTxResult{}}
 	c.g = app.Genesis{N: n, T: (n - 1) / 3, Pools: app.PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1}}
 	var signKeys []ed25519.PrivateKey
 	var dkgKeys [][]byte
@@ -112,6 +126,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	c.admin = priv
 	c.g.Admin = app.ClientInfo{ID: "admin", PublicKey: pub, Admin: true}
 	b := &bus{seen: map[string]bool{}}
+	c.bus = b
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
@@ -121,12 +136,13 @@ func newCluster(t *testing.T, n int) *cluster {
 			a.Close()
 		}
 	})
+	genesisTime := time.Now() // one genesis time, as CometBFT gives every replica
 	for i := 0; i < n; i++ {
 		a, err := app.New(t.TempDir(), c.g, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.InitChain(ctx, &abcitypes.InitChainRequest{ChainId: "engine-test", InitialHeight: 1, Time: time.Now()}); err != nil {
+		if _, err := a.InitChain(ctx, &abcitypes.InitChainRequest{ChainId: "engine-test", InitialHeight: 1, Time: genesisTime}); err != nil {
 			t.Fatal(err)
 		}
 		st := &memStore{m: map[string][]byte{}}
@@ -163,6 +179,9 @@ func (c *cluster) build(ctx context.Context, b *bus) {
 			return
 		case <-tick.C:
 		}
+		if c.paused.Load() {
+			continue
+		}
 		txs := b.take()
 		if len(txs) == 0 && !first {
 			continue
@@ -177,6 +196,11 @@ func (c *cluster) build(ctx context.Context, b *bus) {
 			}
 			if err == nil {
 				hash = r.AppHash
+				c.resMu.Lock()
+				for j, tx := range txs {
+					c.results[string(tx)] = append(c.results[string(tx)], r.TxResults[j])
+				}
+				c.resMu.Unlock()
 				_, err = a.Commit(ctx, &abcitypes.CommitRequest{})
 			}
 			if err != nil {

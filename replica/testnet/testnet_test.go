@@ -189,3 +189,45 @@ func TestFreePorts(t *testing.T) {
 		t.Log("no room below the ephemeral range here: ports from the kernel")
 	}
 }
+
+// TestSecretFilePermissions: every file of a generated testnet that lets
+// its reader act as a replica or as the admin client is readable by its
+// owner only: CometBFT's validator and node keys, the sealing key, every
+// sealed record, the replica configuration and client.json; homes are 0700.
+func TestSecretFilePermissions(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX permissions")
+	}
+	dir := t.TempDir()
+	tn, err := Generate(dir, 4, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want0600 := func(path string) {
+		t.Helper()
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", path, st.Mode().Perm())
+		}
+	}
+	want0600(tn.ClientPath)
+	for _, home := range tn.Homes {
+		st, err := os.Stat(home)
+		if err != nil || st.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v, want a 0700 directory", home, st)
+		}
+		for _, f := range []string{node.PrivValKey, node.NodeKeyFile, ReplicaFile, "seal.key"} {
+			want0600(filepath.Join(home, f))
+		}
+		recs, err := filepath.Glob(filepath.Join(home, "secrets", "*"))
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("%s: no sealed records (%v)", home, err)
+		}
+		for _, r := range recs {
+			want0600(r)
+		}
+	}
+}
