@@ -115,8 +115,8 @@ func TestSignBLSLaggingReplicasRejectFirst(t *testing.T) {
 	// once; 2 and 4 answer later with valid partials. t+1 rejections must
 	// not end the round while the outstanding replicas can still succeed.
 	fc, info := blsFake(t, 4, 1, nil, nil)
-	inner := fc.handler
-	fc.handler = func(replica int, req wire.Request, signed []byte) fakeReply {
+	inner := fc.getHandler()
+	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
 		if req.Op == wire.OpSign {
 			if replica%2 == 1 {
 				return fakeReply{status: 404, resp: &wire.Response{Replica: replica, Error: "app: unknown key"}}
@@ -124,7 +124,7 @@ func TestSignBLSLaggingReplicasRejectFirst(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		return inner(replica, req, signed)
-	}
+	})
 	msg := []byte("attestation")
 	sig, err := fc.client().SignBLS(context.Background(), "eth1", msg)
 	if err != nil {
@@ -136,7 +136,7 @@ func TestSignBLSLaggingReplicasRejectFirst(t *testing.T) {
 
 	// When three replicas reject, one valid answer cannot make t+1: the
 	// rejection stands without waiting for the fourth.
-	fc.handler = func(replica int, req wire.Request, signed []byte) fakeReply {
+	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
 		if req.Op == wire.OpSign {
 			if replica != 4 {
 				return fakeReply{status: 404, resp: &wire.Response{Replica: replica, Error: "app: unknown key"}}
@@ -144,7 +144,7 @@ func TestSignBLSLaggingReplicasRejectFirst(t *testing.T) {
 			return fakeReply{hang: true}
 		}
 		return inner(replica, req, signed)
-	}
+	})
 	start := time.Now()
 	_, err = fc.client().SignBLS(context.Background(), "eth1", msg)
 	var rej *RejectedError
@@ -159,13 +159,13 @@ func TestSignBLSLaggingReplicasRejectFirst(t *testing.T) {
 // delayHonest makes every replica but those in first answer sign requests
 // only after d, so that the client's first t+1 answers include them.
 func delayHonest(fc *fakeCluster, first map[int]bool, d time.Duration) {
-	inner := fc.handler
-	fc.handler = func(replica int, req wire.Request, signed []byte) fakeReply {
+	inner := fc.getHandler()
+	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
 		if req.Op == wire.OpSign && !first[replica] {
 			time.Sleep(d)
 		}
 		return inner(replica, req, signed)
-	}
+	})
 }
 
 // TestSignBLSNamesLiarsAmongFirst: the two liars answer first, so the

@@ -41,10 +41,25 @@ type fakeCluster struct {
 	cfg     *Config
 	pub     ed25519.PublicKey
 	servers []*httptest.Server
-	handler fakeHandler
 
-	mu   sync.Mutex
-	seen map[int][][]byte // signed request bytes received, by replica
+	mu      sync.Mutex
+	handler fakeHandler      // replaced by tests while servers may still run
+	seen    map[int][][]byte // signed request bytes received, by replica
+}
+
+// getHandler returns the current handler.
+func (fc *fakeCluster) getHandler() fakeHandler {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.handler
+}
+
+// setHandler replaces the handler; requests of an earlier round that are
+// still being served may see either.
+func (fc *fakeCluster) setHandler(h fakeHandler) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	fc.handler = h
 }
 
 func newFakeCluster(t testing.TB, n, th int, h fakeHandler) *fakeCluster {
@@ -88,7 +103,7 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 			json.NewEncoder(w).Encode(wire.Response{Replica: replica, Error: err.Error()})
 			return
 		}
-		rep := fc.handler(replica, req, signed)
+		rep := fc.getHandler()(replica, req, signed)
 		if rep.hang {
 			<-r.Context().Done()
 			return
