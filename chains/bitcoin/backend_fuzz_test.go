@@ -143,6 +143,8 @@ func FuzzRPCAnswers(f *testing.F) {
 		srv.set(map[string]string{
 			"searchrawtransactions": searchBody, "estimatefee": fee,
 			"getrawtransaction": rawtx, "getblockheader": header, "sendrawtransaction": send,
+			// btcd v0.24.2's answer, which makes the RPC take the btcd path.
+			"getnetworkinfo": `{"result":null,"error":{"code":-1,"message":"Command unimplemented"},"id":1}`,
 		})
 		ctx := context.Background()
 		if us, err := r.UTXOs(ctx, w.Address()); err == nil {

@@ -74,14 +74,33 @@
 //     GET /fee-estimates (sat/vB per target; the estimate for the largest target not above the
 //     requested one is used), POST /tx (raw hex; the answer must be the txid), GET /tx/:txid/status
 //     and GET /blocks/tip/height for confirmation counts. Esplora does not flag coinbase outputs.
-//   - [RPC] speaks JSON-RPC to btcd (regtest, self-hosted). btcd has no wallet, so UTXOs come from its
-//     address index: searchrawtransactions (btcd needs --txindex --addrindex) lists every confirmed and
-//     mempool transaction touching the address, and an output is unspent when none of them spends it;
-//     this was chosen over scanning blocks because it is one indexed query and it sees the mempool.
-//     Coinbase outputs are flagged. estimatefee has no data on regtest, so a configured fallback rate
-//     is used then. Broadcast is sendrawtransaction; TxStatus is getrawtransaction + getblockheader.
-//     Bitcoin Core has neither searchrawtransactions nor estimatefee: against bitcoind only Broadcast
-//     and TxStatus (with -txindex) apply.
+//   - [RPC] speaks JSON-RPC to btcd or Bitcoin Core (v25+), regtest or self-hosted. It detects which
+//     once, on first need ([RPC.Kind]: Core's getnetworkinfo subversion is "/Satoshi:x.y.z/"; btcd
+//     v0.24.2 answers getnetworkinfo with "Command unimplemented"), or is told ([RPCConfig].Node).
+//     Broadcast is sendrawtransaction on both; TxStatus is getrawtransaction + getblockheader.
+//   - btcd has no wallet, so UTXOs come from its address index: searchrawtransactions (btcd needs
+//     --txindex --addrindex) lists every confirmed and mempool transaction touching the address, and
+//     an output is unspent when none of them spends it; this was chosen over scanning blocks because it
+//     is one indexed query and it sees the mempool. Coinbase outputs are flagged. estimatefee has no
+//     data on regtest, so a configured fallback rate is used then.
+//   - Bitcoin Core has neither call. The RPC keeps a watch-only descriptor wallet on the node
+//     ([DefaultCoreWallet] unless configured): loadwallet, and createwallet (private keys disabled,
+//     blank, descriptors, load on startup) only if Core says it does not exist (-18); a wallet that is
+//     already loaded (-35) is fine; a wallet of that name with private keys is refused. Each address is
+//     imported once per RPC with importdescriptors as "addr(ADDRESS)#checksum" ([AddrDescriptor]; the
+//     BIP-380 checksum is computed here, [DescriptorChecksum]) from "now" or from [RPCConfig].RescanFrom
+//     for an address with history ([RPC.ImportAddress] for one address). UTXOs are listunspent 0
+//     9999999 [address] through the wallet endpoint /wallet/<name>: minconf 0 includes mempool outputs
+//     and excludes outputs spent in the mempool; immature coinbase outputs are not listed, and Core
+//     does not mark coinbase outputs. Amounts are converted from Core's decimal text to satoshis
+//     exactly, never through float64. FeeRate is estimatesmartfee, whose BTC/kvB read as an amount in
+//     satoshis is the rate in sat/kvB; the same fallback applies when Core reports "errors".
+//     TxStatus asks the wallet's gettransaction when getrawtransaction does not know the transaction
+//     (no -txindex). Core's error codes are explained in the errors (-4 wallet error, -18 wallet not
+//     found, -35 already loaded, -8 invalid parameter, -28 starting up); the [*RPCError] is kept.
+//     No bitcoind is available where this package is tested: the Core path is tested against a fake
+//     that follows Core's RPC help and source strictly (methods, argument counts and types, the wallet
+//     endpoint, basic auth, HTTP status codes, answer shapes); the btcd path against a real btcd.
 //
 // Package [github.com/vhsm/vhsm/chains/bitcoin/btcdtest] runs a throw-away btcd regtest node for tests.
 package bitcoin

@@ -210,6 +210,10 @@ func TestRegtestEndToEnd(t *testing.T) {
 	if h, err := env.node.Client.GetBlockCount(); err == nil {
 		t.Logf("taproot active; chain height %d", h)
 	}
+	// The RPC backend recognizes a real btcd from its getnetworkinfo answer.
+	if k, err := env.backend.Kind(ctx); err != nil || k != NodeBtcd {
+		t.Fatalf("node kind %v, %v; want btcd", k, err)
+	}
 	// The node reports a's coinbase outputs as such, the youngest of them immature.
 	utxos, err := env.backend.UTXOs(ctx, a.Address())
 	if err != nil {

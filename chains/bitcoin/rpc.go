@@ -13,8 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/btcsuite/btcd/btcjson"
 	"github.com/btcsuite/btcd/btcutil"
@@ -22,13 +25,24 @@ import (
 	"github.com/btcsuite/btcd/wire"
 )
 
-// RPC is a [Backend] over the JSON-RPC interface of a btcd node (regtest and self-hosted nodes).
+// RPC is a [Backend] over the JSON-RPC interface of a btcd node or of Bitcoin Core (bitcoind v25+), for
+// regtest and self-hosted nodes. Which one it talks to is detected once, on first need, from
+// getnetworkinfo (Bitcoin Core answers with a subversion "/Satoshi:.../"; btcd v0.24.2 refuses the call
+// as "Command unimplemented"), or set with [RPCConfig].Node. An RPC is safe for concurrent use.
 //
-// UTXOs come from btcd's address index: searchrawtransactions (btcd must run with --addrindex
+// btcd: UTXOs come from btcd's address index: searchrawtransactions (btcd must run with --addrindex
 // --txindex), which lists every confirmed and mempool transaction touching the address; an output to
-// the address is unspent when no listed transaction spends it. bitcoind has no such call (it would need
-// scantxoutset or a watch-only wallet) nor estimatefee, so UTXOs and FeeRate are btcd-only; Broadcast
-// and TxStatus (bitcoind with -txindex) work against both.
+// the address is unspent when no listed transaction spends it. FeeRate is estimatefee.
+//
+// Bitcoin Core has neither call. UTXOs come from a watch-only descriptor wallet that the RPC owns
+// ([RPCConfig].Wallet, default [DefaultCoreWallet]): it is loaded, or created (private keys disabled,
+// blank, descriptors, load on startup) on first use; each address is imported once per RPC as
+// "addr(ADDRESS)#checksum" with importdescriptors, then listed with listunspent through the wallet
+// endpoint /wallet/<name>. FeeRate is estimatesmartfee. TxStatus falls back to the wallet's
+// gettransaction when the node has no -txindex. See [RPC.UTXOs] for what listunspent includes.
+//
+// Broadcast (sendrawtransaction) and TxStatus (getrawtransaction, getblockheader) are the same calls on
+// both.
 type RPC struct {
 	url      string
 	user     string
@@ -37,6 +51,15 @@ type RPC struct {
 	retry    Retry
 	fallback FeeRate
 	id       atomic.Uint64
+
+	node       NodeKind         // as configured; NodeAuto = detect
+	walletURL  string           // the Bitcoin Core wallet endpoint: url + "/wallet/" + escaped name
+	walletName string           // the Bitcoin Core wallet's name
+	rescanFrom time.Time        // default rescan start of an import; zero = "now"
+	detected   atomic.Int32     // the detected NodeKind, 0 until known
+	walletMu   sync.Mutex       // serializes wallet setup and imports
+	walletOK   bool             // the wallet is loaded and checked (guarded by walletMu)
+	imported   map[string]int64 // address → earliest import timestamp sent (guarded by walletMu)
 }
 
 // RPCConfig configures [NewRPC].
@@ -48,13 +71,34 @@ type RPCConfig struct {
 	Retry    Retry
 	Client   *http.Client // optional; overrides Timeout
 	Fallback FeeRate      // rate FeeRate returns when the node has no estimate (regtest); 0 = error
+
+	// Node selects the JSON-RPC dialect; NodeAuto (the zero value) detects it with getnetworkinfo.
+	Node NodeKind
+	// Wallet names the watch-only descriptor wallet used on Bitcoin Core; "" = DefaultCoreWallet.
+	// It must be a plain name (no path separators).
+	Wallet string
+	// RescanFrom is how far back Bitcoin Core scans the chain when an address is first imported into
+	// the wallet. Zero means "now": only the last two hours of blocks and the mempool are scanned, which
+	// is right for a fresh address and cheap. Set it to a time before the address's first payment when
+	// the address already has history (or import such an address with [RPC.ImportAddress]).
+	RescanFrom time.Time
 }
 
-// NewRPC returns a JSON-RPC backend.
+// NewRPC returns a JSON-RPC backend. It does no I/O: the node is contacted on first use.
 func NewRPC(cfg RPCConfig) (*RPC, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: rpc url %q", ErrBackend, cfg.URL)
+	}
+	if cfg.Node < NodeAuto || cfg.Node > NodeCore {
+		return nil, fmt.Errorf("%w: unknown node kind %d", ErrBackend, cfg.Node)
+	}
+	name := cfg.Wallet
+	if name == "" {
+		name = DefaultCoreWallet
+	}
+	if !utf8.ValidString(name) || strings.ContainsAny(name, "\x00/\\") || name == "." || name == ".." {
+		return nil, fmt.Errorf("%w: wallet name %q", ErrBackend, name)
 	}
 	c := cfg.Client
 	if c == nil {
@@ -64,7 +108,9 @@ func NewRPC(cfg RPCConfig) (*RPC, error) {
 		}
 		c = &http.Client{Timeout: t}
 	}
-	return &RPC{url: cfg.URL, user: cfg.User, pass: cfg.Pass, client: c, retry: cfg.Retry, fallback: cfg.Fallback}, nil
+	return &RPC{url: cfg.URL, user: cfg.User, pass: cfg.Pass, client: c, retry: cfg.Retry, fallback: cfg.Fallback,
+		node: cfg.Node, walletName: name, rescanFrom: cfg.RescanFrom, imported: map[string]int64{},
+		walletURL: u.JoinPath("wallet", name).String()}, nil
 }
 
 // RPCError is a JSON-RPC error object returned by the node (code and message verbatim).
@@ -87,6 +133,11 @@ type rpcResponse struct {
 // Call performs one JSON-RPC call with retries on transient failures and decodes the result into
 // result (unless nil). A node error is an [*RPCError].
 func (r *RPC) Call(ctx context.Context, method string, params []any, result any) error {
+	return r.call(ctx, r.url, method, params, result)
+}
+
+// call is [RPC.Call] against endpoint (the node's URL or the wallet endpoint).
+func (r *RPC) call(ctx context.Context, endpoint, method string, params []any, result any) error {
 	if params == nil {
 		params = []any{}
 	}
@@ -95,7 +146,7 @@ func (r *RPC) Call(ctx context.Context, method string, params []any, result any)
 		return fmt.Errorf("%w: encode %s: %v", ErrBackend, method, err)
 	}
 	return r.retry.do(ctx, func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrBackend, err)
 		}
@@ -151,8 +202,25 @@ const (
 	rpcMaxTxs   = 100_000
 )
 
-// UTXOs implements [Backend] with searchrawtransactions (see [RPC]).
+// UTXOs implements [Backend]. On btcd it scans searchrawtransactions (see [RPC]); coinbase outputs are
+// flagged. On Bitcoin Core it imports addr into the watch-only wallet (once per RPC, see
+// [RPC.ImportAddress]) and calls listunspent with minconf 0: that includes outputs of mempool
+// transactions and leaves out outputs already spent by a mempool transaction, as well as immature
+// coinbase outputs (Core lists a coinbase output only once it is mature, and does not say that it is a
+// coinbase output, so Coinbase is never set).
 func (r *RPC) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, error) {
+	kind, err := r.Kind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if kind == NodeCore {
+		return r.coreUTXOs(ctx, addr)
+	}
+	return r.btcdUTXOs(ctx, addr)
+}
+
+// btcdUTXOs lists addr's unspent outputs from btcd's address index.
+func (r *RPC) btcdUTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, error) {
 	type key = wire.OutPoint
 	outs := map[key]UTXO{}
 	spent := map[key]bool{}
@@ -215,13 +283,18 @@ func (r *RPC) UTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, error) {
 			res = append(res, u)
 		}
 	}
+	sortUTXOs(res)
+	return res, nil
+}
+
+// sortUTXOs orders UTXOs by outpoint.
+func sortUTXOs(res []UTXO) {
 	slices.SortFunc(res, func(a, b UTXO) int {
 		if c := bytes.Compare(a.OutPoint.Hash[:], b.OutPoint.Hash[:]); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.OutPoint.Index, b.OutPoint.Index)
 	})
-	return res, nil
 }
 
 func scriptPays(script []byte, addr btcutil.Address) bool {
@@ -229,15 +302,24 @@ func scriptPays(script []byte, addr btcutil.Address) bool {
 	return err == nil && bytes.Equal(script, want)
 }
 
-// FeeRate implements [Backend] with estimatefee (btcd: BTC/kB for numblocks). When the node has no
-// estimate (regtest, fresh node: an error or a non-positive answer) the configured fallback is
-// returned, or an error if there is none.
+// FeeRate implements [Backend] with estimatefee on btcd (BTC/kB for numblocks) and estimatesmartfee on
+// Bitcoin Core (BTC/kvB; targets above 1008 blocks are asked as 1008, the most Core tracks). When the
+// node has no estimate (regtest, fresh node: an error, a non-positive answer, or Core's "errors" without
+// a feerate) the configured fallback is returned, or an error if there is none. The result is at least
+// [MinRelayFeeRate].
 func (r *RPC) FeeRate(ctx context.Context, targetBlocks int) (FeeRate, error) {
 	if targetBlocks < 1 {
 		return 0, fmt.Errorf("%w: target %d blocks", ErrInvalidRequest, targetBlocks)
 	}
+	kind, err := r.Kind(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if kind == NodeCore {
+		return r.coreFeeRate(ctx, targetBlocks)
+	}
 	var btcPerKB float64
-	err := r.Call(ctx, "estimatefee", []any{targetBlocks}, &btcPerKB)
+	err = r.Call(ctx, "estimatefee", []any{targetBlocks}, &btcPerKB)
 	var re *RPCError
 	if err != nil && !errors.As(err, &re) {
 		return 0, fmt.Errorf("estimatefee: %w", err)
@@ -274,11 +356,21 @@ func (r *RPC) Broadcast(ctx context.Context, tx *wire.MsgTx) (chainhash.Hash, er
 	return want, nil
 }
 
-// TxStatus implements [Backend] with getrawtransaction (verbose) and getblockheader.
+// TxStatus implements [Backend] with getrawtransaction (verbose) and getblockheader. Bitcoin Core
+// without -txindex knows only mempool transactions that way; when it does not know txid, the
+// watch-only wallet's gettransaction is asked, which knows every transaction paying or spending an
+// imported address.
 func (r *RPC) TxStatus(ctx context.Context, txid chainhash.Hash) (TxStatus, error) {
 	var tx btcjson.TxRawResult
 	err := r.Call(ctx, "getrawtransaction", []any{txid.String(), 1}, &tx)
 	if isNoInfo(err) {
+		kind, kerr := r.Kind(ctx)
+		if kerr != nil {
+			return TxStatus{}, kerr
+		}
+		if kind == NodeCore {
+			return r.coreWalletTxStatus(ctx, txid)
+		}
 		return TxStatus{}, fmt.Errorf("%w: tx %s", ErrNotFound, txid)
 	}
 	if err != nil {
