@@ -62,7 +62,8 @@ SQLite database, DB.admin-token, or ./vhsm-wallet.admin-token for
 PostgreSQL) and prints it once on stdout; it is never logged. Later starts
 do not show it again: keep the file, or create tokens with POST /v1/tokens.
 
-Bitcoin: --btc-rpc (btcd JSON-RPC with --txindex --addrindex; https or
+Bitcoin: --btc-rpc (btcd JSON-RPC with --txindex --addrindex, or Bitcoin
+Core, where vhsm keeps a watch-only descriptor wallet "vhsm-watch"; https or
 loopback only; password from --btc-pass or $VHSM_BTC_RPC_PASS) or --esplora,
 for the network --btc-network. Without either, Bitcoin routes answer a
 problem saying the network is not configured. Ethereum validators: the
@@ -76,9 +77,9 @@ networks named by --eth-network (default: every built-in network).`,
 	f.StringVar(&o.db, "db", "vhsm-wallet.db", `wallet database: a SQLite file path ("sqlite:PATH" also works) or a postgres:// URL`)
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP listen address (plain HTTP: keep it on loopback or put TLS in front)")
 	f.StringVar(&o.tokenFile, "token-file", "", "where the first admin token is written (default: DB.admin-token)")
-	f.StringVar(&o.btcRPC, "btc-rpc", "", "btcd JSON-RPC endpoint, host:port or URL")
-	f.StringVar(&o.btcUser, "btc-user", "", "btcd RPC user")
-	f.StringVar(&o.btcPass, "btc-pass", "", "btcd RPC password (default $"+rpcPassEnv+")")
+	f.StringVar(&o.btcRPC, "btc-rpc", "", "btcd or Bitcoin Core JSON-RPC endpoint, host:port or URL")
+	f.StringVar(&o.btcUser, "btc-user", "", "JSON-RPC user")
+	f.StringVar(&o.btcPass, "btc-pass", "", "JSON-RPC password (default $"+rpcPassEnv+")")
 	f.StringVar(&o.btcNetwork, "btc-network", "regtest", "Bitcoin network of --btc-rpc or --esplora: mainnet|testnet3|testnet4|signet|regtest")
 	f.StringVar(&o.esplora, "esplora", "", "Esplora REST base URL (instead of --btc-rpc)")
 	f.StringSliceVar(&o.ethNets, "eth-network", nil, "Ethereum validator network (repeatable; default: "+strings.Join(ethereum.NetworkNames(), ", ")+")")
