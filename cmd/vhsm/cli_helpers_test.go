@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/cluster"
 )
 
 // runJSON runs the CLI in-process with --json and decodes its stdout, which
@@ -69,4 +73,19 @@ func wantHex(t *testing.T, obj map[string]any, field string, n int) string {
 		t.Fatalf("%s = %q is not %d bytes of hex", field, s, n)
 	}
 	return s
+}
+
+// startTestCluster starts a real in-process 4-replica cluster with pools
+// small enough for the genesis DKG to deal only what a CLI test uses, and
+// waits until it can generate keys. Under -short the test is skipped.
+func startTestCluster(t *testing.T, pools *app.PoolConfig) *cluster.Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a 4-replica cluster")
+	}
+	cl := cluster.StartInProcess(t, filepath.Join(t.TempDir(), "net"), 4, cluster.Options{Pools: pools})
+	if err := cl.WaitReady(90 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return cl
 }

@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
-	"github.com/vhsm/vhsm/replica/cluster"
 )
 
 // TestAdminCommands runs the admin and sharing commands in-process against
@@ -21,15 +19,7 @@ import (
 // it as that client, disable the key; then one replica down (signing goes
 // on) and two down (a clear quorum error naming how many answered).
 func TestAdminCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-replica cluster")
-	}
-	// Small pools: the genesis DKG deals only what the test uses.
-	pools := &app.PoolConfig{KeyBatch: 8, KeyLow: 2, NonceBatch: 16, NonceLow: 4}
-	cl := cluster.StartInProcess(t, filepath.Join(t.TempDir(), "net"), 4, cluster.Options{Pools: pools})
-	if err := cl.WaitReady(90 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	cl := startTestCluster(t, &app.PoolConfig{KeyBatch: 8, KeyLow: 2, NonceBatch: 16, NonceLow: 4})
 	admin := cl.ClientPath
 
 	mustJSON(t, admin, "keys", "gen", "shared", "schnorr")

@@ -15,7 +15,6 @@ import (
 
 	"github.com/vhsm/vhsm/chains/ethereum"
 	"github.com/vhsm/vhsm/replica/app"
-	"github.com/vhsm/vhsm/replica/cluster"
 )
 
 // runPlain runs the CLI in-process without --json and returns its stdout.
@@ -49,15 +48,7 @@ func blstOK(pub ethereum.Pubkey, root ethereum.Root, sig ethereum.Signature) boo
 // generic signing root that reproduces the exit's signature. Every
 // signature is checked with blst on a signing root computed here.
 func TestEthCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-replica cluster")
-	}
-	pools := &app.PoolConfig{KeyBatch: 8, KeyLow: 2, NonceBatch: 16, NonceLow: 4}
-	cl := cluster.StartInProcess(t, filepath.Join(t.TempDir(), "net"), 4, cluster.Options{Pools: pools})
-	if err := cl.WaitReady(90 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	cfg := cl.ClientPath
+	cfg := startTestCluster(t, &app.PoolConfig{KeyBatch: 8, KeyLow: 2, NonceBatch: 16, NonceLow: 4}).ClientPath
 	hoodi, err := ethereum.NetworkByName("hoodi")
 	if err != nil {
 		t.Fatal(err)
