@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/wire"
 )
@@ -22,6 +21,10 @@ const (
 	devnetStopGrace    = 15 * time.Second       // SIGTERM → SIGKILL
 	devnetPoll         = 250 * time.Millisecond // status polling period
 )
+
+// devnetProbeKey is the Schnorr key the devnet generates once to prove that
+// keys can be made; it is the only key a fresh devnet lists.
+const devnetProbeKey = "devnet-probe"
 
 // devnetOptions are the flags of vhsm devnet.
 type devnetOptions struct {
@@ -199,14 +202,13 @@ func waitDevnetReady(parent context.Context, cl *client.Client, children []*chil
 		}
 	}
 	for {
-		// A fresh id per attempt: an attempt that timed out may still
-		// commit later.
-		var suffix [4]byte
-		if _, err := rand.Read(suffix[:]); err != nil {
-			return err
-		}
-		_, err := cl.GenerateKey(ctx, "devnet-probe-"+hex.EncodeToString(suffix[:]), wire.SchemeSchnorr)
-		if err == nil {
+		// One probe key for the life of the devnet: generated on the first
+		// start. "Already exists" proves as much as success does (an
+		// ordered keys.gen was committed and answered by t+1 replicas): on a
+		// restart, or when an earlier attempt timed out but committed later.
+		_, err := cl.GenerateKey(ctx, devnetProbeKey, wire.SchemeSchnorr)
+		var rej *client.RejectedError
+		if err == nil || errors.As(err, &rej) && rej.Reason == app.ErrKeyExists.Error() {
 			return nil
 		}
 		last = "probe key: " + err.Error()
