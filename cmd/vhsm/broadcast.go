@@ -555,14 +555,18 @@ type ethResult struct {
 }
 
 func (c *cli) broadcastETHCmd() *cobra.Command {
-	var beaconURL, netName string
+	var (
+		beaconURL string
+		net       ethNetFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "eth --beacon URL [--network NET] <exit.json | changes.json | @file | ->",
+		Use:   "eth --beacon URL [--network NET | --network-config FILE] <exit.json | changes.json | @file | ->",
 		Short: "Submit a signed voluntary exit or BLS-to-execution changes to a beacon node",
 		Long: `Submit a SignedVoluntaryExit (a JSON object) or SignedBLSToExecutionChange list (a
 JSON array, or one object) in beacon-API JSON to the node at --beacon. With --network
-(mainnet, hoodi, sepolia, holesky) the node's genesis must match it and every signature is
-verified before sending (an exit against the validator's key as the node reports it).`,
+(mainnet, hoodi, sepolia, holesky) or --network-config (a custom network file) the node's
+genesis must match it and every signature is verified before sending (an exit against the
+validator's key as the node reports it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if beaconURL == "" {
@@ -581,12 +585,13 @@ verified before sending (an exit against the validator's key as the node reports
 				return err
 			}
 			ctx := cmd.Context()
-			res := ethResult{Network: netName}
-			if netName != "" {
-				net, err := ethereum.NetworkByName(netName)
+			res := ethResult{}
+			if net.name != "" || net.file != "" {
+				net, err := net.network()
 				if err != nil {
 					return err
 				}
+				res.Network = net.Name
 				if err := client.CheckNetwork(ctx, net); err != nil {
 					return fmt.Errorf("broadcast: %w", err)
 				}
@@ -628,6 +633,6 @@ verified before sending (an exit against the validator's key as the node reports
 	}
 	f := cmd.Flags()
 	f.StringVar(&beaconURL, "beacon", "", "beacon node API URL, e.g. http://127.0.0.1:5052 (required)")
-	f.StringVar(&netName, "network", "", "check the node and signatures against mainnet, hoodi, sepolia or holesky")
+	net.register(cmd)
 	return cmd
 }

@@ -780,3 +780,47 @@ func TestCheckRPCURL(t *testing.T) {
 		t.Fatalf("command with a cleartext remote rpc: %v", err)
 	}
 }
+
+// TestBroadcastETHCustomNetwork: --network-config checks the node and the
+// exit against a custom network file; the same exit is refused against a
+// node of another network, and the two network flags are exclusive.
+func TestBroadcastETHCustomNetwork(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "net.yaml")
+	cfg := "CONFIG_NAME: devnet-9\nGENESIS_FORK_VERSION: 0x10000920\nCAPELLA_FORK_VERSION: 0x40000920\n" +
+		"GENESIS_VALIDATORS_ROOT: 0x" + strings.Repeat("6b", 32) + "\nDEPOSIT_CONTRACT_ADDRESS: 0x" + strings.Repeat("42", 20) + "\nDEPOSIT_CHAIN_ID: 9\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	custom, err := ethereum.LoadNetworkConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newBeaconServer(t, custom)
+	exit, pub := signedExit(t, custom, 3, 10)
+	srv.keys["3"] = pub
+	got, err := runBroadcast(t, "", true, "broadcast", "eth", "--beacon", srv.URL, "--network-config", path, string(exit))
+	if err != nil {
+		t.Fatalf("exit on the custom network: %v", err)
+	}
+	var res ethResult
+	decodeJSONLine(t, got, &res)
+	if res.Submitted != "voluntary_exit" || res.Network != "devnet-9" {
+		t.Fatalf("result %+v", res)
+	}
+
+	hoodi, err := ethereum.NetworkByName("hoodi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newBeaconServer(t, hoodi)
+	other.keys["3"] = pub
+	if _, err := runBroadcast(t, "", false, "broadcast", "eth", "--beacon", other.URL, "--network-config", path, string(exit)); err == nil {
+		t.Fatal("sent to a node of another network")
+	}
+	if _, err := runBroadcast(t, "", false, "broadcast", "eth", "--beacon", srv.URL, "--network", "hoodi", "--network-config", path, string(exit)); err == nil {
+		t.Fatal("--network and --network-config together were accepted")
+	}
+	if n := other.posts.Load(); n != 0 {
+		t.Fatalf("%d posts to the wrong network's node", n)
+	}
+}
