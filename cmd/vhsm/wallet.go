@@ -39,6 +39,9 @@ type walletOptions struct {
 	btcUser    string
 	btcPass    string
 	btcNetwork string
+	btcNode    string // auto, btcd or bitcoind
+	btcWallet  string // Bitcoin Core watch-only wallet name
+	btcRescan  string // Bitcoin Core import rescan start (RFC 3339 or YYYY-MM-DD)
 	esplora    string
 	ethNets    []string
 	rate       float64
@@ -81,6 +84,9 @@ networks named by --eth-network (default: every built-in network).`,
 	f.StringVar(&o.btcUser, "btc-user", "", "JSON-RPC user")
 	f.StringVar(&o.btcPass, "btc-pass", "", "JSON-RPC password (default $"+rpcPassEnv+")")
 	f.StringVar(&o.btcNetwork, "btc-network", "regtest", "Bitcoin network of --btc-rpc or --esplora: mainnet|testnet3|testnet4|signet|regtest")
+	f.StringVar(&o.btcNode, "btc-node", "auto", "node behind --btc-rpc: auto (detect), btcd or bitcoind")
+	f.StringVar(&o.btcWallet, "btc-core-wallet", bitcoin.DefaultCoreWallet, "Bitcoin Core: the watch-only descriptor wallet vhsm loads or creates")
+	f.StringVar(&o.btcRescan, "btc-rescan-from", "", "Bitcoin Core: scan the chain from this date (RFC 3339 or YYYY-MM-DD) when importing an address that may already have history (default: now)")
 	f.StringVar(&o.esplora, "esplora", "", "Esplora REST base URL (instead of --btc-rpc)")
 	f.StringSliceVar(&o.ethNets, "eth-network", nil, "Ethereum validator network (repeatable; default: "+strings.Join(ethereum.NetworkNames(), ", ")+")")
 	f.Float64Var(&o.rate, "rate", api.DefaultRate, "API requests per second per token")
@@ -167,6 +173,35 @@ func defaultTokenFile(db string) string {
 	return strings.TrimPrefix(db, "sqlite:") + ".admin-token"
 }
 
+// coreOptions parses --btc-node and --btc-rescan-from.
+func coreOptions(o walletOptions) (bitcoin.NodeKind, time.Time, error) {
+	var kind bitcoin.NodeKind
+	switch o.btcNode {
+	case "", "auto":
+		kind = bitcoin.NodeAuto
+	case "btcd":
+		kind = bitcoin.NodeBtcd
+	case "bitcoind", "core":
+		kind = bitcoin.NodeCore
+	default:
+		return 0, time.Time{}, fmt.Errorf("--btc-node %q: want auto, btcd or bitcoind", o.btcNode)
+	}
+	var rescan time.Time
+	if o.btcRescan != "" {
+		t, err := time.Parse(time.RFC3339, o.btcRescan)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, o.btcRescan); err != nil {
+				return 0, time.Time{}, fmt.Errorf("--btc-rescan-from %q: want RFC 3339 or YYYY-MM-DD", o.btcRescan)
+			}
+		}
+		if t.After(time.Now()) {
+			return 0, time.Time{}, fmt.Errorf("--btc-rescan-from %q is in the future", o.btcRescan)
+		}
+		rescan = t
+	}
+	return kind, rescan, nil
+}
+
 // walletBitcoin builds the Bitcoin backend of --btc-rpc or --esplora and
 // checks that its genesis block is --btc-network's.
 func walletBitcoin(ctx context.Context, o walletOptions) (map[string]bitcoin.Backend, error) {
@@ -200,8 +235,12 @@ func walletBitcoin(ctx context.Context, o walletOptions) (map[string]bitcoin.Bac
 		if net.Name == "regtest" {
 			fallback = bitcoin.SatPerVByte(2) // regtest nodes have no fee estimate
 		}
+		kind, rescan, err := coreOptions(o)
+		if err != nil {
+			return nil, err
+		}
 		rpc, err := bitcoin.NewRPC(bitcoin.RPCConfig{URL: u, User: o.btcUser, Pass: pass, Timeout: walletBackendTimeout,
-			Retry: bitcoin.DefaultRetry, Fallback: fallback})
+			Retry: bitcoin.DefaultRetry, Fallback: fallback, Node: kind, Wallet: o.btcWallet, RescanFrom: rescan})
 		if err != nil {
 			return nil, err
 		}

@@ -137,7 +137,8 @@ func TestWalletCommand(t *testing.T) {
 	}
 	node := btcdtest.Start(t, mineTo.EncodeAddress())
 	db := filepath.Join(dir, "w", "wallet.db")
-	btc := []string{"--btc-rpc", node.RPCHost, "--btc-user", node.User, "--btc-pass", node.Pass, "--btc-network", "regtest"}
+	btc := []string{"--btc-rpc", node.RPCHost, "--btc-user", node.User, "--btc-pass", node.Pass, "--btc-network", "regtest",
+		"--btc-node", "btcd"}
 
 	// The backend must be on the network named.
 	err = run(context.Background(), []string{"--config", cl.ClientPath, "wallet", "--db", db, "--listen", "127.0.0.1:0",
@@ -201,5 +202,30 @@ func TestWalletCommand(t *testing.T) {
 	url2 := w2.ready["url"].(string)
 	if code, body := apiGet(t, url2+"/v1/wallets/"+wl.ID, token); code != 200 || !strings.Contains(body, `"label":"cli"`) {
 		t.Fatalf("after restart: %d %s", code, body)
+	}
+}
+
+func TestCoreOptions(t *testing.T) {
+	for _, tc := range []struct {
+		node, rescan string
+		kind         bitcoin.NodeKind
+		ok           bool
+	}{
+		{"", "", bitcoin.NodeAuto, true},
+		{"auto", "", bitcoin.NodeAuto, true},
+		{"btcd", "", bitcoin.NodeBtcd, true},
+		{"bitcoind", "2024-05-01", bitcoin.NodeCore, true},
+		{"core", "2024-05-01T12:00:00Z", bitcoin.NodeCore, true},
+		{"electrum", "", 0, false},
+		{"bitcoind", "yesterday", 0, false},
+		{"bitcoind", "2999-01-01", 0, false},
+	} {
+		kind, rescan, err := coreOptions(walletOptions{btcNode: tc.node, btcRescan: tc.rescan})
+		if (err == nil) != tc.ok || (tc.ok && kind != tc.kind) {
+			t.Errorf("--btc-node %q --btc-rescan-from %q: %v, %v", tc.node, tc.rescan, kind, err)
+		}
+		if tc.ok && (tc.rescan == "") != rescan.IsZero() {
+			t.Errorf("--btc-rescan-from %q gave %v", tc.rescan, rescan)
+		}
 	}
 }
