@@ -781,20 +781,30 @@ func TestCheckRPCURL(t *testing.T) {
 	}
 }
 
+// customNetworkFile writes a custom consensus network file "devnet-<id>"
+// (fork versions and genesis validators root derived from id) and returns
+// its path and the network it loads as.
+func customNetworkFile(t *testing.T, id byte) (string, ethereum.Network) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "net.yaml")
+	cfg := fmt.Sprintf("CONFIG_NAME: devnet-%d\nGENESIS_FORK_VERSION: 0x100009%02x\nCAPELLA_FORK_VERSION: 0x400009%02x\n"+
+		"GENESIS_VALIDATORS_ROOT: 0x%s\nDEPOSIT_CONTRACT_ADDRESS: 0x%s\nDEPOSIT_CHAIN_ID: %d\n",
+		id, id, id, strings.Repeat(fmt.Sprintf("%02x", 0x50+id), 32), strings.Repeat("42", 20), id)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	net, err := ethereum.LoadNetworkConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, net
+}
+
 // TestBroadcastETHCustomNetwork: --network-config checks the node and the
 // exit against a custom network file; the same exit is refused against a
 // node of another network, and the two network flags are exclusive.
 func TestBroadcastETHCustomNetwork(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "net.yaml")
-	cfg := "CONFIG_NAME: devnet-9\nGENESIS_FORK_VERSION: 0x10000920\nCAPELLA_FORK_VERSION: 0x40000920\n" +
-		"GENESIS_VALIDATORS_ROOT: 0x" + strings.Repeat("6b", 32) + "\nDEPOSIT_CONTRACT_ADDRESS: 0x" + strings.Repeat("42", 20) + "\nDEPOSIT_CHAIN_ID: 9\n"
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	custom, err := ethereum.LoadNetworkConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, custom := customNetworkFile(t, 9)
 	srv := newBeaconServer(t, custom)
 	exit, pub := signedExit(t, custom, 3, 10)
 	srv.keys["3"] = pub

@@ -66,6 +66,18 @@ func blsKey(ctx context.Context, cl *client.Client, id string) (ethereum.Pubkey,
 	return pub, nil
 }
 
+// withBLSKey runs f with a connected client and the public key of the HSM
+// BLS key id (see blsKey), closing the client afterwards.
+func (c *cli) withBLSKey(ctx context.Context, id string, f func(context.Context, *client.Client, ethereum.Pubkey) error) error {
+	return c.withClient(func(cl *client.Client) error {
+		pub, err := blsKey(ctx, cl, id)
+		if err != nil {
+			return err
+		}
+		return f(ctx, cl, pub)
+	})
+}
+
 // uintFlag parses a canonical decimal flag value, naming the flag on error.
 func uintFlag(name, v string) (uint64, error) {
 	if v == "" {
@@ -238,12 +250,7 @@ ready for: vhsm broadcast eth --beacon URL --network NET -`,
 			if err != nil {
 				return err
 			}
-			return c.withClient(func(cl *client.Client) error {
-				ctx := cmd.Context()
-				pub, err := blsKey(ctx, cl, args[0])
-				if err != nil {
-					return err
-				}
+			return c.withBLSKey(cmd.Context(), args[0], func(ctx context.Context, cl *client.Client, pub ethereum.Pubkey) error {
 				msg := ethereum.VoluntaryExit{Epoch: ethereum.Uint64(ep), ValidatorIndex: ethereum.Uint64(idx)}
 				signed, err := ethereum.SignVoluntaryExit(ctx, cl.EthSigner(), nw, args[0], pub, msg)
 				if err != nil {
@@ -308,12 +315,7 @@ ready for: vhsm broadcast eth --beacon URL --network NET -`,
 					return fmt.Errorf("%w: --withdrawal-credentials: %v", errETHInput, err)
 				}
 			}
-			return c.withClient(func(cl *client.Client) error {
-				ctx := cmd.Context()
-				pub, err := blsKey(ctx, cl, args[0])
-				if err != nil {
-					return err
-				}
+			return c.withBLSKey(cmd.Context(), args[0], func(ctx context.Context, cl *client.Client, pub ethereum.Pubkey) error {
 				if nodeURL != "" {
 					node, err := beacon.New(nodeURL, beacon.WithTimeout(broadcastTimeout))
 					if err != nil {
@@ -418,12 +420,7 @@ Careful: this signs whatever the root is, including slashable attestations and b
 			default:
 				return fmt.Errorf("%w: give --domain, or --domain-type with a network", errETHInput)
 			}
-			return c.withClient(func(cl *client.Client) error {
-				ctx := cmd.Context()
-				pub, err := blsKey(ctx, cl, args[0])
-				if err != nil {
-					return err
-				}
+			return c.withBLSKey(cmd.Context(), args[0], func(ctx context.Context, cl *client.Client, pub ethereum.Pubkey) error {
 				sr, sig, err := ethereum.SignObjectRoot(ctx, cl.EthSigner(), args[0], pub, root, d)
 				if err != nil {
 					return err

@@ -67,16 +67,7 @@ func TestEthCommands(t *testing.T) {
 	t.Run("deposit", func(t *testing.T) {
 		addr := "0x" + strings.Repeat("ab", 20)
 		exec, _ := ethereum.ParseExecutionAddress(addr)
-		custom := filepath.Join(t.TempDir(), "custom.yaml")
-		cfgYAML := "CONFIG_NAME: devnet-7\nGENESIS_FORK_VERSION: 0x10000910\nCAPELLA_FORK_VERSION: 0x40000910\n" +
-			"GENESIS_VALIDATORS_ROOT: 0x" + strings.Repeat("5a", 32) + "\nDEPOSIT_CONTRACT_ADDRESS: 0x" + strings.Repeat("42", 20) + "\nDEPOSIT_CHAIN_ID: 7\n"
-		if err := os.WriteFile(custom, []byte(cfgYAML), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		customNet, err := ethereum.LoadNetworkConfig(custom)
-		if err != nil {
-			t.Fatal(err)
-		}
+		custom, customNet := customNetworkFile(t, 7)
 		cases := []struct {
 			name  string
 			net   ethereum.Network
