@@ -106,7 +106,9 @@ Before each operation it waits (up to 3 minutes) until no replica runs a
 DKG session, so that the background refill of the key and nonce pools
 (started by the previous operation, or at genesis) does not share the CPU
 with the measured requests; a refill started by the measured requests
-themselves is part of the measurement.
+themselves is part of the measurement. Unlike the other commands, the
+bench's client does not wait and retry when the replicas refuse a request
+for an empty key or nonce pool: such a refusal is counted as an error.
 
 Without --replicas it uses the cluster of --config (as the other commands).
 With --replicas 4|7 it generates a testnet in a temporary directory (or
@@ -230,7 +232,7 @@ func (c *cli) runBenchOurs(ctx context.Context, o benchOptions) (results []bench
 			}
 		}()
 	} else {
-		cl, err = c.client()
+		cl, err = c.client(client.WithPoolWait(0))
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +349,7 @@ func (c *cli) startBenchCluster(ctx context.Context, o benchOptions) (*client.Cl
 	cfg, err := client.Load(tn.ClientPath)
 	if err == nil {
 		var cl *client.Client
-		cl, err = client.New(cfg)
+		cl, err = client.New(cfg, client.WithPoolWait(0))
 		if err == nil {
 			fmt.Fprintf(c.stderr, "bench: waiting for %d in-process replicas in %s\n", o.replicas, tn.Dir)
 			if err = waitDevnetReady(ctx, cl, nil); err == nil {

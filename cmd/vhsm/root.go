@@ -68,12 +68,12 @@ func (c *cli) rootCmd() *cobra.Command {
 }
 
 // client loads the configuration and returns a connected client.
-func (c *cli) client() (*client.Client, error) {
+func (c *cli) client(opts ...client.Option) (*client.Client, error) {
 	cfg, err := c.loadClientConfig()
 	if err != nil {
 		return nil, err
 	}
-	return client.New(cfg)
+	return client.New(cfg, opts...)
 }
 
 // loadClientConfig reads the HSM client configuration the way the client

@@ -34,6 +34,7 @@ type Client struct {
 	key       ed25519.PrivateKey
 	n, t      int
 	timeout   time.Duration
+	poolWait  time.Duration
 	replicas  []*replicaConn // in index order
 	rand      io.Reader
 	now       func() time.Time
@@ -67,6 +68,14 @@ func WithCulpritHandler(f func(op string, culprits []Culprit)) Option {
 	return func(c *Client) { c.onCulprit = f }
 }
 
+// WithPoolWait sets how long GenerateKey and SignSchnorr keep retrying,
+// with backoff, while t+1 replicas refuse the request because a pool of
+// pre-generated keys or nonces is empty and being refilled (default: the
+// request timeout; zero: never retry). Such a refusal is final and
+// deterministic (every honest replica rejects the committed request), so a
+// retry, a new request, cannot produce a second key or signature.
+func WithPoolWait(d time.Duration) Option { return func(c *Client) { c.poolWait = max(d, 0) } }
+
 // New validates cfg and returns a client. Every replica connection accepts
 // exactly the replica's pinned certificate; system roots are never used.
 func New(cfg *Config, opts ...Option) (*Client, error) {
@@ -77,14 +86,15 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{
-		id:      cfg.ClientID,
-		key:     ed25519.NewKeyFromSeed(cfg.PrivateKey),
-		n:       cfg.N,
-		t:       cfg.T,
-		timeout: cfg.timeout(),
-		rand:    rand.Reader,
-		now:     time.Now,
-		keys:    make(map[string]*keyMaterial),
+		id:       cfg.ClientID,
+		key:      ed25519.NewKeyFromSeed(cfg.PrivateKey),
+		n:        cfg.N,
+		t:        cfg.T,
+		timeout:  cfg.timeout(),
+		poolWait: cfg.timeout(),
+		rand:     rand.Reader,
+		now:      time.Now,
+		keys:     make(map[string]*keyMaterial),
 	}
 	c.replicas = make([]*replicaConn, cfg.N)
 	for _, r := range cfg.Replicas {
@@ -282,6 +292,31 @@ func (r *round) failure(timedOut bool) error {
 	return &QuorumError{
 		Op: r.op, Needed: r.t + 1, Total: r.n, Answered: r.answered, Valid: r.valid,
 		TimedOut: timedOut, Failures: failures, Rejections: rejections, Culprits: sortCulprits(r.culprits),
+	}
+}
+
+// poolEmptyReason is the text replicas answer when a pre-generated key or
+// nonce pool is empty (replica/app.ErrPoolEmpty).
+const poolEmptyReason = "pool empty, retry later"
+
+// retryPoolEmpty runs attempt until it returns anything but a pool-empty
+// rejection, waiting 100 ms, then doubling up to 1 s, between attempts, for
+// at most c.poolWait in all and never past ctx.
+func (c *Client) retryPoolEmpty(ctx context.Context, attempt func() error) error {
+	deadline := time.Now().Add(c.poolWait)
+	wait := 100 * time.Millisecond
+	for {
+		err := attempt()
+		var re *RejectedError
+		if err == nil || !errors.As(err, &re) || !strings.Contains(re.Reason, poolEmptyReason) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
 	}
 }
 

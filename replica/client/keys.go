@@ -25,7 +25,11 @@ func (c *Client) GenerateKey(ctx context.Context, id, scheme string) (KeyInfo, e
 	default:
 		return KeyInfo{}, fmt.Errorf("%w: unknown scheme %q", ErrInvalidArgument, sanitize(scheme))
 	}
-	km, err := c.agreeKey(ctx, wire.OpKeyGen, wire.KeyGenBody{KeyID: id, Scheme: scheme}, id)
+	var km *keyMaterial
+	err := c.retryPoolEmpty(ctx, func() (err error) {
+		km, err = c.agreeKey(ctx, wire.OpKeyGen, wire.KeyGenBody{KeyID: id, Scheme: scheme}, id)
+		return err
+	})
 	if err != nil {
 		return KeyInfo{}, fmt.Errorf("generate key: %w", err)
 	}

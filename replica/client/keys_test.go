@@ -3,9 +3,13 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/vss"
@@ -104,5 +108,65 @@ func TestGenerateKeyArguments(t *testing.T) {
 	var qe *QuorumError
 	if !errors.As(err, &qe) || len(qe.Culprits) != 4 {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestPoolEmptyRetried: a key-generation request refused by every replica
+// for an empty key pool is retried, as a new request, until the pool has
+// been refilled; with WithPoolWait(0) the refusal is returned at once, and
+// other rejections are never retried.
+func TestPoolEmptyRetried(t *testing.T) {
+	info, _ := testKey(t, "k1", wire.SchemeBLS, 1)
+	const empty = "app: pool empty, retry later: bls key"
+	var mu sync.Mutex
+	ids := map[string]map[string]bool{} // distinct request ids, by key id asked for
+	fc := newFakeCluster(t, 4, 1, func(replica int, req wire.Request, _ []byte) fakeReply {
+		var b wire.KeyGenBody
+		if err := json.Unmarshal(req.Body, &b); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ids[b.KeyID] == nil {
+			ids[b.KeyID] = map[string]bool{}
+		}
+		ids[b.KeyID][req.ID] = true
+		switch {
+		case b.KeyID == "k1" && len(ids["k1"]) > 2: // refilled after two refusals
+			return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
+		case b.KeyID == "taken":
+			return fakeReply{status: http.StatusConflict, resp: &wire.Response{Replica: replica, Error: "app: key id exists"}}
+		}
+		return fakeReply{status: http.StatusConflict, resp: &wire.Response{Replica: replica, Error: empty}}
+	})
+	requests := func(id string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ids[id])
+	}
+	got, err := fc.client().GenerateKey(context.Background(), "k1", wire.SchemeBLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.PublicKey) != string(info.PublicKey) || requests("k1") != 3 {
+		t.Fatalf("key %x after %d requests", got.PublicKey, requests("k1"))
+	}
+
+	_, err = fc.client(WithPoolWait(0)).GenerateKey(context.Background(), "k2", wire.SchemeBLS)
+	var re *RejectedError
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "pool empty") || requests("k2") != 1 {
+		t.Fatalf("WithPoolWait(0): %v after %d requests", err, requests("k2"))
+	}
+
+	_, err = fc.client().GenerateKey(context.Background(), "taken", wire.SchemeBLS)
+	if !errors.As(err, &re) || requests("taken") != 1 {
+		t.Fatalf("other rejection: %v after %d requests", err, requests("taken"))
+	}
+
+	// A pool that stays empty: the client gives up after its pool wait.
+	start := time.Now()
+	_, err = fc.client(WithPoolWait(400*time.Millisecond)).GenerateKey(context.Background(), "k3", wire.SchemeBLS)
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "pool empty") || time.Since(start) > 2*time.Second || requests("k3") < 2 {
+		t.Fatalf("empty pool: %v after %v and %d requests", err, time.Since(start), requests("k3"))
 	}
 }

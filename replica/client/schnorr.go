@@ -119,7 +119,11 @@ func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot
 		return nil
 	}
 	body := wire.SignBody{KeyID: id, Message: msg, Taproot: taproot}
-	if err := c.collectPartials(ctx, wire.OpSign, body, spec); err != nil {
+	err = c.retryPoolEmpty(ctx, func() error {
+		nonce, full = nil, nil
+		return c.collectPartials(ctx, wire.OpSign, body, spec)
+	})
+	if err != nil {
 		return [64]byte{}, fmt.Errorf("sign: %w", err)
 	}
 	return sig, nil

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,4 +225,46 @@ func TestSignSchnorrNamesLiarsAmongFirst(t *testing.T) {
 		t.Fatal("signature does not verify")
 	}
 	wantCulprits(t, culprits, Culprit{1, ReasonInvalidPartial}, Culprit{2, ReasonInvalidPartial})
+}
+
+// TestSignSchnorrWaitsForNonces: a sign request refused for an empty nonce
+// pool is retried as a new request and then signed with the nonce the new
+// request is assigned.
+func TestSignSchnorrWaitsForNonces(t *testing.T) {
+	fc, info := schnorrFake(t, 4, 1, schnorrFaults{})
+	signer := fc.getHandler()
+	var mu sync.Mutex
+	var first string
+	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
+		mu.Lock()
+		if first == "" {
+			first = req.ID
+		}
+		refuse := req.Op == wire.OpSign && req.ID == first
+		mu.Unlock()
+		if refuse {
+			return fakeReply{status: http.StatusConflict, resp: &wire.Response{Replica: replica, Error: "app: pool empty, retry later: nonce"}}
+		}
+		return signer(replica, req, signed)
+	})
+	// The key's public data is fetched first (OpKeyPub), then the refused
+	// sign request is the first id only if the key data is cached: fetch it.
+	c := fc.client()
+	if _, err := c.PublicKey(context.Background(), "btc"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	first = ""
+	mu.Unlock()
+	msg := []byte("after a refill")
+	sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
+		t.Fatal("signature does not verify")
+	}
+	if first == "" {
+		t.Fatal("no sign request was refused")
+	}
 }
