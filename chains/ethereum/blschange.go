@@ -62,6 +62,10 @@ func (c SignedBLSToExecutionChange) Verify(net Network) error {
 // changeKeys are the JSON keys of a SignedBLSToExecutionChange.
 var changeKeys = keySet("message", "signature", "validator_index", "from_bls_pubkey", "to_execution_address")
 
+// changeFileKeys add the deposit CLI's per-entry metadata.
+var changeFileKeys = keySet("message", "signature", "validator_index", "from_bls_pubkey", "to_execution_address",
+	"metadata", "network_name", "genesis_validators_root", "deposit_cli_version")
+
 type blsChangeJSON struct {
 	ValidatorIndex     *Uint64           `json:"validator_index"`
 	FromBLSPubkey      *Pubkey           `json:"from_bls_pubkey"`
@@ -69,8 +73,25 @@ type blsChangeJSON struct {
 }
 
 type signedBLSChangeJSON struct {
-	Message   *blsChangeJSON `json:"message"`
-	Signature *Signature     `json:"signature"`
+	Message   *blsChangeJSON      `json:"message"`
+	Signature *Signature          `json:"signature"`
+	Metadata  *changeMetadataJSON `json:"metadata"` // only with changeFileKeys
+}
+
+type changeMetadataJSON struct {
+	NetworkName           *string `json:"network_name"`
+	GenesisValidatorsRoot *Root   `json:"genesis_validators_root"`
+	DepositCLIVersion     *string `json:"deposit_cli_version"`
+}
+
+// ChangeFileMetadata is the "metadata" object that the deposit CLI
+// (ethstaker-deposit-cli generate-bls-to-execution-change) adds to every
+// entry of the bls_to_execution_change-*.json it writes. It is not part of
+// the beacon API's body.
+type ChangeFileMetadata struct {
+	NetworkName           string
+	GenesisValidatorsRoot Root
+	DepositCLIVersion     string
 }
 
 // maxChanges bounds a parsed array (the beacon API takes any number; a
@@ -83,18 +104,47 @@ const maxChanges = 1 << 14
 // unknown, repeated or differently cased keys, at least one element. Form only; see
 // [SignedBLSToExecutionChange.Verify].
 func ParseSignedBLSToExecutionChanges(data []byte) ([]SignedBLSToExecutionChange, error) {
+	out, _, err := parseChanges(data, changeKeys)
+	return out, err
+}
+
+// ParseBLSToExecutionChangeFile decodes either the beacon-API array (as
+// [ParseSignedBLSToExecutionChanges]; the metadata returned is nil) or the
+// deposit CLI's bls_to_execution_change-*.json, the same array with a
+// "metadata" object {network_name, genesis_validators_root,
+// deposit_cli_version} in every entry. Metadata must then be complete and
+// identical in every entry; it is returned so that the caller can check
+// the network, and the changes returned no longer carry it.
+func ParseBLSToExecutionChangeFile(data []byte) ([]SignedBLSToExecutionChange, *ChangeFileMetadata, error) {
+	return parseChanges(data, changeFileKeys)
+}
+
+func parseChanges(data []byte, keys map[string]bool) ([]SignedBLSToExecutionChange, *ChangeFileMetadata, error) {
 	var js []*signedBLSChangeJSON
-	if err := decodeStrict(data, &js, changeKeys); err != nil {
-		return nil, err
+	if err := decodeStrict(data, &js, keys); err != nil {
+		return nil, nil, err
 	}
 	if len(js) == 0 || len(js) > maxChanges {
-		return nil, fmt.Errorf("%w: %d changes", ErrInvalidJSON, len(js))
+		return nil, nil, fmt.Errorf("%w: %d changes", ErrInvalidJSON, len(js))
 	}
 	out := make([]SignedBLSToExecutionChange, len(js))
+	var meta *ChangeFileMetadata
 	for i, j := range js {
 		if j == nil || j.Message == nil || j.Signature == nil || j.Message.ValidatorIndex == nil ||
 			j.Message.FromBLSPubkey == nil || j.Message.ToExecutionAddress == nil {
-			return nil, fmt.Errorf("%w: change %d: missing field", ErrInvalidJSON, i)
+			return nil, nil, fmt.Errorf("%w: change %d: missing field", ErrInvalidJSON, i)
+		}
+		m, err := j.Metadata.parse()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: change %d: metadata: %w", ErrInvalidJSON, i, err)
+		}
+		switch {
+		case i == 0:
+			meta = m
+		case (meta == nil) != (m == nil):
+			return nil, nil, fmt.Errorf("%w: change %d: metadata in some entries only", ErrInvalidJSON, i)
+		case meta != nil && *meta != *m:
+			return nil, nil, fmt.Errorf("%w: change %d: metadata differs from the first entry's", ErrInvalidJSON, i)
 		}
 		out[i] = SignedBLSToExecutionChange{
 			Message: BLSToExecutionChange{
@@ -105,5 +155,38 @@ func ParseSignedBLSToExecutionChanges(data []byte) ([]SignedBLSToExecutionChange
 			Signature: *j.Signature,
 		}
 	}
-	return out, nil
+	return out, meta, nil
+}
+
+// parse checks a metadata object: all three fields, a network name as the
+// deposit CLI writes them, a version of [0-9A-Za-z.+-]. Nil is nil.
+func (j *changeMetadataJSON) parse() (*ChangeFileMetadata, error) {
+	if j == nil {
+		return nil, nil
+	}
+	if j.NetworkName == nil || j.GenesisValidatorsRoot == nil || j.DepositCLIVersion == nil {
+		return nil, fmt.Errorf("network_name, genesis_validators_root and deposit_cli_version are required")
+	}
+	if !validName(*j.NetworkName) {
+		return nil, fmt.Errorf("network_name must match [a-z0-9_.-]{1,64}")
+	}
+	if !validVersion(*j.DepositCLIVersion) {
+		return nil, fmt.Errorf("deposit_cli_version must match [0-9A-Za-z.+-]{1,64}")
+	}
+	return &ChangeFileMetadata{NetworkName: *j.NetworkName, GenesisValidatorsRoot: *j.GenesisValidatorsRoot, DepositCLIVersion: *j.DepositCLIVersion}, nil
+}
+
+// validVersion reports whether s looks like a tool version ("2.7.0",
+// "0.1.4-dev").
+func validVersion(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '+' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

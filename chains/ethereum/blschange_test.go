@@ -129,3 +129,87 @@ func FuzzParseSignedBLSToExecutionChanges(f *testing.F) {
 		_ = cs[0].Verify(mainnet) // must not panic
 	})
 }
+
+// TestParseBLSToExecutionChangeFile reads the deposit CLI's
+// bls_to_execution_change-*.json (entries with a "metadata" object) as well
+// as the beacon-API array, and refuses incomplete or inconsistent metadata.
+func TestParseBLSToExecutionChangeFile(t *testing.T) {
+	pk := "0x" + strings.Repeat("a1", 48)
+	sig := "0x" + strings.Repeat("ab", 96)
+	holesky, _ := NetworkByName("holesky")
+	meta := `"metadata":{"network_name":"holesky","genesis_validators_root":"` + holesky.GenesisValidatorsRoot.String() + `","deposit_cli_version":"0.1.4-dev"}`
+	entry := func(index, meta string) string {
+		e := `{"message":{"validator_index":"` + index + `","from_bls_pubkey":"` + pk + `","to_execution_address":"0x0f51bb10119727a7e5ea3538074fb341f56b09ad"},"signature":"` + sig + `"`
+		if meta != "" {
+			e += "," + meta
+		}
+		return e + "}"
+	}
+	beaconForm := "[" + entry("1", "") + "," + entry("2", "") + "]"
+	cliForm := "[" + entry("1", meta) + ",\n  " + entry("2", meta) + "]"
+
+	want, err := ParseSignedBLSToExecutionChanges([]byte(beaconForm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, m, err := ParseBLSToExecutionChangeFile([]byte(beaconForm))
+	if err != nil || m != nil || len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("beacon form: %v %+v", err, m)
+	}
+	got, m, err = ParseBLSToExecutionChangeFile([]byte(cliForm))
+	if err != nil || len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("deposit CLI form: %v", err)
+	}
+	if m == nil || *m != (ChangeFileMetadata{NetworkName: "holesky", GenesisValidatorsRoot: holesky.GenesisValidatorsRoot, DepositCLIVersion: "0.1.4-dev"}) {
+		t.Fatalf("metadata %+v", m)
+	}
+	// What is submitted is the beacon-API body, without the metadata.
+	if js, _ := json.Marshal(got); string(js) != beaconForm {
+		t.Fatalf("re-encoded %s", js)
+	}
+	// The beacon-API parser keeps refusing the metadata key.
+	if _, err := ParseSignedBLSToExecutionChanges([]byte(cliForm)); err == nil {
+		t.Fatal("beacon-API parser accepted metadata")
+	}
+
+	other := strings.Replace(meta, "0.1.4-dev", "2.7.0", 1)
+	for name, c := range map[string]string{
+		"in one entry only":   "[" + entry("1", meta) + "," + entry("2", "") + "]",
+		"differs":             "[" + entry("1", meta) + "," + entry("2", other) + "]",
+		"no version":          "[" + entry("1", strings.Replace(meta, `,"deposit_cli_version":"0.1.4-dev"`, "", 1)) + "]",
+		"no root":             "[" + entry("1", `"metadata":{"network_name":"holesky","deposit_cli_version":"1"}`) + "]",
+		"empty":               "[" + entry("1", `"metadata":{}`) + "]",
+		"null":                "[" + entry("1", `"metadata":null`) + "," + entry("2", meta) + "]",
+		"bad name":            "[" + entry("1", strings.Replace(meta, `"holesky"`, `"Hole sky"`, 1)) + "]",
+		"bad version":         "[" + entry("1", strings.Replace(meta, "0.1.4-dev", "0.1 4", 1)) + "]",
+		"short root":          "[" + entry("1", strings.Replace(meta, `"genesis_validators_root":"0x`, `"genesis_validators_root":"0x00`, 1)) + "]",
+		"unknown key":         "[" + entry("1", strings.Replace(meta, `"network_name"`, `"chain":"x","network_name"`, 1)) + "]",
+		"metadata in message": strings.Replace(beaconForm, `"validator_index":"1"`, `"validator_index":"1",`+meta, 1),
+	} {
+		if _, _, err := ParseBLSToExecutionChangeFile([]byte(c)); !errors.Is(err, ErrInvalidJSON) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func FuzzParseBLSToExecutionChangeFile(f *testing.F) {
+	f.Add([]byte(`[{"message":{"validator_index":"1","from_bls_pubkey":"0x` + strings.Repeat("a1", 48) + `","to_execution_address":"0x0f51bb10119727a7e5ea3538074fb341f56b09ad"},"signature":"0x` + strings.Repeat("ab", 96) +
+		`","metadata":{"network_name":"hoodi","genesis_validators_root":"0x` + strings.Repeat("21", 32) + `","deposit_cli_version":"2.7.0"}}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cs, m, err := ParseBLSToExecutionChangeFile(data)
+		if err != nil {
+			return
+		}
+		// Without metadata it is exactly the beacon-API form.
+		plain, perr := ParseSignedBLSToExecutionChanges(data)
+		if (m == nil) != (perr == nil) {
+			t.Fatalf("metadata %v, beacon parser %v", m, perr)
+		}
+		if m == nil && len(plain) != len(cs) {
+			t.Fatal("parsers disagree")
+		}
+		if m != nil && (!validName(m.NetworkName) || !validVersion(m.DepositCLIVersion)) {
+			t.Fatalf("metadata accepted unchecked: %+v", m)
+		}
+	})
+}

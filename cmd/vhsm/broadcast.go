@@ -510,31 +510,34 @@ func esploraGenesis(ctx context.Context, base string) (chainhash.Hash, error) {
 	return *h, nil
 }
 
-// ethInput is a decoded Ethereum input: exactly one of exit and changes.
+// ethInput is a decoded Ethereum input: exactly one of exit and changes;
+// meta is the deposit CLI's metadata of a bls_to_execution_change file.
 type ethInput struct {
 	exit    *ethereum.SignedVoluntaryExit
 	changes []ethereum.SignedBLSToExecutionChange
+	meta    *ethereum.ChangeFileMetadata
 }
 
 // decodeETHInput detects by shape: a JSON object is a SignedVoluntaryExit, a
 // JSON array a list of SignedBLSToExecutionChange (a single change object,
-// recognised by its from_bls_pubkey, is accepted as a list of one).
+// recognised by its from_bls_pubkey, is accepted as a list of one), either
+// in beacon-API JSON or as the deposit CLI's bls_to_execution_change file.
 func decodeETHInput(data []byte) (*ethInput, error) {
 	s := bytes.TrimSpace(data)
 	switch {
 	case len(s) > 0 && s[0] == '[':
-		ch, err := ethereum.ParseSignedBLSToExecutionChanges(s)
+		ch, meta, err := ethereum.ParseBLSToExecutionChangeFile(s)
 		if err != nil {
 			return nil, fmt.Errorf("%w: bls_to_execution_changes: %w", errBroadcastInput, err)
 		}
-		return &ethInput{changes: ch}, nil
+		return &ethInput{changes: ch, meta: meta}, nil
 	case len(s) > 0 && s[0] == '{':
 		if bytes.Contains(s, []byte(`"from_bls_pubkey"`)) {
-			ch, err := ethereum.ParseSignedBLSToExecutionChanges(append(append([]byte{'['}, s...), ']'))
+			ch, meta, err := ethereum.ParseBLSToExecutionChangeFile(append(append([]byte{'['}, s...), ']'))
 			if err != nil {
 				return nil, fmt.Errorf("%w: bls_to_execution_change: %w", errBroadcastInput, err)
 			}
-			return &ethInput{changes: ch}, nil
+			return &ethInput{changes: ch, meta: meta}, nil
 		}
 		ex, err := ethereum.ParseSignedVoluntaryExit(s)
 		if err != nil {
@@ -544,6 +547,42 @@ func decodeETHInput(data []byte) (*ethInput, error) {
 	default:
 		return nil, fmt.Errorf("%w: expected a JSON object (voluntary exit) or array (bls to execution changes)", errBroadcastInput)
 	}
+}
+
+// changeFileNetwork returns the network of a deposit CLI change file's
+// metadata: given, when --network or --network-config chose one, which
+// must have the file's genesis validators root; else the built-in network
+// with that root (and name); else the node's network, whose genesis
+// validators root must be the file's (its genesis fork version, which
+// signs the changes, is the node's).
+func changeFileNetwork(ctx context.Context, node *beacon.Client, meta *ethereum.ChangeFileMetadata, given *ethereum.Network) (ethereum.Network, error) {
+	if given != nil {
+		if given.GenesisValidatorsRoot != meta.GenesisValidatorsRoot {
+			return ethereum.Network{}, fmt.Errorf("%w: the file is for network %q (genesis validators root %s), not %s",
+				ethereum.ErrInvalidNetwork, meta.NetworkName, meta.GenesisValidatorsRoot, given.Name)
+		}
+		return *given, nil
+	}
+	for _, name := range ethereum.NetworkNames() {
+		n, err := ethereum.NetworkByName(name)
+		if err != nil || n.GenesisValidatorsRoot != meta.GenesisValidatorsRoot {
+			continue
+		}
+		if meta.NetworkName != n.Name {
+			return ethereum.Network{}, fmt.Errorf("%w: the file names network %q but its genesis validators root is %s's",
+				ethereum.ErrInvalidNetwork, meta.NetworkName, n.Name)
+		}
+		return n, nil
+	}
+	g, err := node.Genesis(ctx)
+	if err != nil {
+		return ethereum.Network{}, err
+	}
+	if g.ValidatorsRoot != meta.GenesisValidatorsRoot {
+		return ethereum.Network{}, fmt.Errorf("%w: the file is for network %q (genesis validators root %s); the node is on %s",
+			ethereum.ErrInvalidNetwork, meta.NetworkName, meta.GenesisValidatorsRoot, g.ValidatorsRoot)
+	}
+	return ethereum.Network{Name: meta.NetworkName, GenesisForkVersion: g.GenesisForkVersion, GenesisValidatorsRoot: g.ValidatorsRoot}, nil
 }
 
 // ethResult is the --json output of vhsm broadcast eth.
@@ -566,7 +605,10 @@ func (c *cli) broadcastETHCmd() *cobra.Command {
 JSON array, or one object) in beacon-API JSON to the node at --beacon. With --network
 (mainnet, hoodi, sepolia, holesky) or --network-config (a custom network file) the node's
 genesis must match it and every signature is verified before sending (an exit against the
-validator's key as the node reports it).`,
+validator's key as the node reports it). A bls_to_execution_change-*.json written by the
+deposit CLI is accepted as it is: its metadata must name the network given, or, without
+--network, selects it (a built-in network by its genesis validators root, otherwise the
+node's, which must have that root), and the signatures are verified; the metadata is not sent.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if beaconURL == "" {
@@ -586,11 +628,25 @@ validator's key as the node reports it).`,
 			}
 			ctx := cmd.Context()
 			res := ethResult{}
+			var nw *ethereum.Network
 			if net.name != "" || net.file != "" {
-				net, err := net.network()
+				n, err := net.network()
 				if err != nil {
 					return err
 				}
+				nw = &n
+			}
+			if in.meta != nil {
+				// A deposit CLI file names its network: it must be the one
+				// given, and without --network it selects the network.
+				n, err := changeFileNetwork(ctx, client, in.meta, nw)
+				if err != nil {
+					return fmt.Errorf("broadcast: %w", err)
+				}
+				nw = &n
+			}
+			if nw != nil {
+				net := *nw
 				res.Network = net.Name
 				if err := client.CheckNetwork(ctx, net); err != nil {
 					return fmt.Errorf("broadcast: %w", err)

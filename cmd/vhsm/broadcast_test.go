@@ -834,3 +834,88 @@ func TestBroadcastETHCustomNetwork(t *testing.T) {
 		t.Fatalf("%d posts to the wrong network's node", n)
 	}
 }
+
+// depositCLIFile writes changes as the deposit CLI's
+// bls_to_execution_change-*.json: the beacon-API entries, each with a
+// metadata object naming network name and genesis validators root.
+func depositCLIFile(t *testing.T, name string, root ethereum.Root, changes ...ethereum.SignedBLSToExecutionChange) string {
+	t.Helper()
+	var entries []string
+	for _, ch := range changes {
+		b, err := json.Marshal(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, strings.TrimSuffix(string(b), "}")+
+			fmt.Sprintf(`,"metadata":{"network_name":%q,"genesis_validators_root":"%s","deposit_cli_version":"1.2.0"}}`, name, root))
+	}
+	return "[\n  " + strings.Join(entries, ",\n  ") + "\n]\n"
+}
+
+// TestBroadcastETHDepositCLIFile: a deposit CLI change file is submitted as
+// the beacon-API body (metadata stripped); its metadata selects or must
+// match the network, and the signatures are verified against it.
+func TestBroadcastETHDepositCLIFile(t *testing.T) {
+	hoodi, _ := ethereum.NetworkByName("hoodi")
+	sepolia, _ := ethereum.NetworkByName("sepolia")
+	srv := newBeaconServer(t, hoodi)
+	changes := []ethereum.SignedBLSToExecutionChange{signedChange(t, hoodi, 5), signedChange(t, hoodi, 6)}
+	plain, _ := json.Marshal(changes)
+	file := filepath.Join(t.TempDir(), "bls_to_execution_change-1700000000.json")
+	if err := os.WriteFile(file, []byte(depositCLIFile(t, "hoodi", hoodi.GenesisValidatorsRoot, changes...)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, flags := range [][]string{nil, {"--network", "hoodi"}} {
+		args := append([]string{"broadcast", "eth", "--beacon", srv.URL}, flags...)
+		got, err := runBroadcast(t, "", true, append(args, "@"+file)...)
+		if err != nil {
+			t.Fatalf("flags %v: %v", flags, err)
+		}
+		var res ethResult
+		decodeJSONLine(t, got, &res)
+		if res.Network != "hoodi" || len(res.ValidatorIndices) != 2 {
+			t.Fatalf("flags %v: result %+v", flags, res)
+		}
+		if sent, _ := srv.last.Load().([]byte); !bytes.Equal(sent, plain) {
+			t.Fatalf("node received %s, want %s", sent, plain)
+		}
+	}
+
+	posts := srv.posts.Load()
+	refused := func(what string, want error, data string, flags ...string) {
+		t.Helper()
+		args := append(append([]string{"broadcast", "eth", "--beacon", srv.URL}, flags...), data)
+		if _, err := runBroadcast(t, "", false, args...); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", what, err, want)
+		}
+	}
+	refused("file for hoodi, --network sepolia", ethereum.ErrInvalidNetwork, "@"+file, "--network", "sepolia")
+	refused("name and root disagree", ethereum.ErrInvalidNetwork, depositCLIFile(t, "mainnet", hoodi.GenesisValidatorsRoot, changes...))
+	refused("signed for sepolia, file says hoodi", ethereum.ErrBadSignature, depositCLIFile(t, "hoodi", hoodi.GenesisValidatorsRoot, signedChange(t, sepolia, 5)))
+	refused("file for sepolia, node on hoodi", ethereum.ErrInvalidNetwork, depositCLIFile(t, "sepolia", sepolia.GenesisValidatorsRoot, signedChange(t, sepolia, 5)))
+	_, custom := customNetworkFile(t, 4)
+	refused("unknown network, node on hoodi", ethereum.ErrInvalidNetwork, depositCLIFile(t, custom.Name, custom.GenesisValidatorsRoot, signedChange(t, custom, 5)))
+	if n := srv.posts.Load(); n != posts {
+		t.Fatalf("%d refused files were posted", n-posts)
+	}
+
+	// A network that is not built in: the node's, when its genesis
+	// validators root is the file's; its fork version signs the changes.
+	devnet := newBeaconServer(t, custom)
+	got, err := runBroadcast(t, "", true, "broadcast", "eth", "--beacon", devnet.URL,
+		depositCLIFile(t, custom.Name, custom.GenesisValidatorsRoot, signedChange(t, custom, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res ethResult
+	decodeJSONLine(t, got, &res)
+	if res.Network != custom.Name || len(res.ValidatorIndices) != 1 || res.ValidatorIndices[0] != 8 {
+		t.Fatalf("custom network result %+v", res)
+	}
+	wrongFork := custom
+	wrongFork.GenesisForkVersion[3] ^= 1
+	if _, err := runBroadcast(t, "", false, "broadcast", "eth", "--beacon", devnet.URL,
+		depositCLIFile(t, custom.Name, custom.GenesisValidatorsRoot, signedChange(t, wrongFork, 8))); !errors.Is(err, ethereum.ErrBadSignature) {
+		t.Fatalf("custom network, signed under another fork version: %v", err)
+	}
+}
