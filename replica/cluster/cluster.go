@@ -150,7 +150,9 @@ func (c *Cluster) Client() *client.Client {
 	if err != nil {
 		c.t.Fatalf("cluster: %v", err)
 	}
-	cl, err := client.New(cfg)
+	// Tests drain small pools on purpose; on a loaded CI machine a refill
+	// DKG can take longer than the default wait (the request timeout).
+	cl, err := client.New(cfg, client.WithPoolWait(time.Minute))
 	if err != nil {
 		c.t.Fatalf("cluster: %v", err)
 	}
