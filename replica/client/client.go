@@ -295,9 +295,19 @@ func (r *round) failure(timedOut bool) error {
 	}
 }
 
-// poolEmptyReason is the text replicas answer when a pre-generated key or
-// nonce pool is empty (replica/app.ErrPoolEmpty).
-const poolEmptyReason = "pool empty, retry later"
+// Rejection texts the client acts on (replica/app.ErrPoolEmpty,
+// replica/app.ErrKeyExists).
+const (
+	poolEmptyReason = "pool empty, retry later"
+	keyExistsReason = "key already exists"
+)
+
+// isRejection reports whether err is a rejection by t+1 replicas whose
+// reason contains reason.
+func isRejection(err error, reason string) bool {
+	var re *RejectedError
+	return errors.As(err, &re) && strings.Contains(re.Reason, reason)
+}
 
 // retryPoolEmpty runs attempt until it returns anything but a pool-empty
 // rejection, waiting 100 ms, then doubling up to 1 s, between attempts, for
@@ -307,8 +317,7 @@ func (c *Client) retryPoolEmpty(ctx context.Context, attempt func() error) error
 	wait := 100 * time.Millisecond
 	for {
 		err := attempt()
-		var re *RejectedError
-		if err == nil || !errors.As(err, &re) || !strings.Contains(re.Reason, poolEmptyReason) || time.Now().Add(wait).After(deadline) {
+		if !isRejection(err, poolEmptyReason) || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		select {

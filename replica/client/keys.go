@@ -26,10 +26,23 @@ func (c *Client) GenerateKey(ctx context.Context, id, scheme string) (KeyInfo, e
 		return KeyInfo{}, fmt.Errorf("%w: unknown scheme %q", ErrInvalidArgument, sanitize(scheme))
 	}
 	var km *keyMaterial
+	refusedEmpty := false
 	err := c.retryPoolEmpty(ctx, func() (err error) {
 		km, err = c.agreeKey(ctx, wire.OpKeyGen, wire.KeyGenBody{KeyID: id, Scheme: scheme}, id)
+		refusedEmpty = refusedEmpty || isRejection(err, poolEmptyReason)
 		return err
 	})
+	if refusedEmpty && isRejection(err, keyExistsReason) {
+		// Replicas refuse an empty pool before the request is ordered, so an
+		// attempt refused by t+1 of them may still have been committed
+		// through a replica whose pool was already refilled, and the retry
+		// then finds the id taken. The refusal showed the id free (it is
+		// checked before the pool), so a key of this scheme owned by this
+		// client is that attempt's.
+		if info, perr := c.PublicKey(ctx, id); perr == nil && info.Owner == c.id && info.Scheme == scheme {
+			return info, nil
+		}
+	}
 	if err != nil {
 		return KeyInfo{}, fmt.Errorf("generate key: %w", err)
 	}

@@ -117,6 +117,9 @@ func TestGenerateKeyArguments(t *testing.T) {
 // other rejections are never retried.
 func TestPoolEmptyRetried(t *testing.T) {
 	info, _ := testKey(t, "k1", wire.SchemeBLS, 1)
+	late, _ := testKey(t, "late", wire.SchemeBLS, 1)
+	theirs, _ := testKey(t, "theirs", wire.SchemeBLS, 1)
+	theirs.Owner = "bob"
 	const empty = "app: pool empty, retry later: bls key"
 	var mu sync.Mutex
 	ids := map[string]map[string]bool{} // distinct request ids, by key id asked for
@@ -132,6 +135,15 @@ func TestPoolEmptyRetried(t *testing.T) {
 		}
 		ids[b.KeyID][req.ID] = true
 		switch {
+		case req.Op == wire.OpKeyPub && b.KeyID == "late":
+			return fakeReply{resp: &wire.Response{Replica: replica, Key: &late}}
+		case req.Op == wire.OpKeyPub && b.KeyID == "theirs":
+			return fakeReply{resp: &wire.Response{Replica: replica, Key: &theirs}}
+		case req.Op == wire.OpKeyPub:
+			return fakeReply{status: http.StatusNotFound, resp: &wire.Response{Replica: replica, Error: "app: unknown key"}}
+		case (b.KeyID == "late" || b.KeyID == "theirs") && len(ids[b.KeyID]) > 1:
+			// The refused first attempt was committed after all.
+			return fakeReply{status: http.StatusConflict, resp: &wire.Response{Replica: replica, Error: "app: key already exists"}}
 		case b.KeyID == "k1" && len(ids["k1"]) > 2: // refilled after two refusals
 			return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
 		case b.KeyID == "taken":
@@ -161,6 +173,17 @@ func TestPoolEmptyRetried(t *testing.T) {
 	_, err = fc.client().GenerateKey(context.Background(), "taken", wire.SchemeBLS)
 	if !errors.As(err, &re) || requests("taken") != 1 {
 		t.Fatalf("other rejection: %v after %d requests", err, requests("taken"))
+	}
+
+	// A refused attempt that was committed through another replica: the
+	// retry finds the id taken, and the key, this client's, is returned.
+	got, err = fc.client().GenerateKey(context.Background(), "late", wire.SchemeBLS)
+	if err != nil || string(got.PublicKey) != string(late.PublicKey) {
+		t.Fatalf("late commit: %v", err)
+	}
+	// Taken by another client meanwhile: the rejection stands.
+	if _, err = fc.client().GenerateKey(context.Background(), "theirs", wire.SchemeBLS); !errors.As(err, &re) || !strings.Contains(re.Reason, "exists") {
+		t.Fatalf("taken by bob: %v", err)
 	}
 
 	// A pool that stays empty: the client gives up after its pool wait.
