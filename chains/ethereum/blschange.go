@@ -177,16 +177,5 @@ func (j *changeMetadataJSON) parse() (*ChangeFileMetadata, error) {
 }
 
 // validVersion reports whether s looks like a tool version ("2.7.0",
-// "0.1.4-dev").
-func validVersion(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '+' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// "0.1.4-dev"): [0-9A-Za-z.+-]{1,64}.
+func validVersion(s string) bool { return validToken(s, true, ".+-") }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -143,13 +144,17 @@ func (n Network) Validate() error {
 
 // validName reports whether s is usable as network_name (and as a file name
 // component): 1-64 of [a-z0-9_.-]. Such a name needs no JSON escaping.
-func validName(s string) bool {
+func validName(s string) bool { return validToken(s, false, "_.-") }
+
+// validToken reports whether s is 1 to 64 bytes of lower-case letters,
+// digits, upper-case letters if upper, and the bytes in punct.
+func validToken(s string, upper bool, punct string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || upper && c >= 'A' && c <= 'Z' || strings.IndexByte(punct, c) >= 0) {
 			return false
 		}
 	}
