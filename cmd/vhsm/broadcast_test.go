@@ -747,6 +747,8 @@ func FuzzDecodeBroadcastInput(f *testing.F) {
 	f.Add([]byte("psbt\xff\x01\x00"))
 	f.Add([]byte(`{"message":{"epoch":"1","validator_index":"2"},"signature":"0x` + strings.Repeat("00", 96) + `"}`))
 	f.Add([]byte(`[{"message":{"validator_index":"1","from_bls_pubkey":"0x00","to_execution_address":"0x00"},"signature":"0x00"}]`))
+	f.Add([]byte(`{"message":{"validator_index":"1","from_bls_pubkey":"0x` + strings.Repeat("a1", 48) + `","to_execution_address":"0x` + strings.Repeat("42", 20) +
+		`"},"signature":"0x` + strings.Repeat("ab", 96) + `","metadata":{"network_name":"hoodi","genesis_validators_root":"0x` + strings.Repeat("21", 32) + `","deposit_cli_version":"1.2.0"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if in, err := decodeBTCInput(data); err == nil {
 			if in.kind == "raw" {
@@ -758,8 +760,8 @@ func FuzzDecodeBroadcastInput(f *testing.F) {
 			}
 			_ = localCheck(in)
 		}
-		if in, err := decodeETHInput(data); err == nil && (in.exit == nil) == (len(in.changes) == 0) {
-			t.Fatalf("decoded to neither or both kinds")
+		if in, err := decodeETHInput(data); err == nil && ((in.exit == nil) == (len(in.changes) == 0) || in.exit != nil && in.meta != nil) {
+			t.Fatalf("decoded to neither or both kinds, or an exit with change-file metadata")
 		}
 	})
 }
