@@ -23,6 +23,12 @@
 // (errors.Is [ErrRejected]). Successful operations that had to discard
 // wrong answers report them through [WithCulpritHandler].
 //
+// A key generation or Schnorr signature refused by t+1 replicas because
+// the pool it needs is empty ("pool empty, retry later") is retried as a
+// new request, with backoff, until the replicas' background refill has
+// caught up or the pool wait ([WithPoolWait], default the request timeout)
+// is over; only then is the [*RejectedError] returned.
+//
 // # Adapters
 //
 // [Client.SignTaproot] fits the Bitcoin chain's signer, and
