@@ -234,37 +234,38 @@ func TestSignSchnorrWaitsForNonces(t *testing.T) {
 	fc, info := schnorrFake(t, 4, 1, schnorrFaults{})
 	signer := fc.getHandler()
 	var mu sync.Mutex
-	var first string
+	var refusedID string // the first sign request, refused by every replica
+	refusals, signs := 0, 0
 	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
-		mu.Lock()
-		if first == "" {
-			first = req.ID
-		}
-		refuse := req.Op == wire.OpSign && req.ID == first
-		mu.Unlock()
-		if refuse {
-			return fakeReply{status: http.StatusConflict, resp: &wire.Response{Replica: replica, Error: "app: pool empty, retry later: nonce"}}
+		if req.Op == wire.OpSign {
+			mu.Lock()
+			if refusedID == "" {
+				refusedID = req.ID
+			}
+			refuse := req.ID == refusedID
+			if refuse {
+				refusals++
+			} else {
+				signs++
+			}
+			mu.Unlock()
+			if refuse {
+				return fakeReply{status: http.StatusConflict, resp: &wire.Response{Replica: replica, Error: "app: pool empty, retry later: nonce"}}
+			}
 		}
 		return signer(replica, req, signed)
 	})
-	// The key's public data is fetched first (OpKeyPub), then the refused
-	// sign request is the first id only if the key data is cached: fetch it.
-	c := fc.client()
-	if _, err := c.PublicKey(context.Background(), "btc"); err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	first = ""
-	mu.Unlock()
 	msg := []byte("after a refill")
-	sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
+	sig, err := fc.client().SignSchnorr(context.Background(), "btc", msg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
 		t.Fatal("signature does not verify")
 	}
-	if first == "" {
-		t.Fatal("no sign request was refused")
+	mu.Lock()
+	defer mu.Unlock()
+	if refusals < 2 || signs < 2 {
+		t.Fatalf("%d refusals and %d answers to the retry; want at least t+1 of each", refusals, signs)
 	}
 }
