@@ -71,9 +71,12 @@ func WithCulpritHandler(f func(op string, culprits []Culprit)) Option {
 // WithPoolWait sets how long GenerateKey and SignSchnorr keep retrying,
 // with backoff, while t+1 replicas refuse the request because a pool of
 // pre-generated keys or nonces is empty and being refilled (default: the
-// request timeout; zero: never retry). Such a refusal is final and
-// deterministic (every honest replica rejects the committed request), so a
-// retry, a new request, cannot produce a second key or signature.
+// request timeout; zero: never retry). Each retry is a new request. The
+// refused one was refused by t+1 replicas, one of them honest, from their
+// committed state, but a replica whose pool was already refilled may still
+// have had it ordered: a sign then yields a second signature of the same
+// message under a fresh nonce (harmless), and a key generation finds its id
+// taken, which GenerateKey resolves.
 func WithPoolWait(d time.Duration) Option { return func(c *Client) { c.poolWait = max(d, 0) } }
 
 // New validates cfg and returns a client. Every replica connection accepts
