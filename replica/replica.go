@@ -311,6 +311,8 @@ func loadGenesis(path string) (*app.Genesis, error) {
 	if err := dec.Decode(&g); err != nil {
 		return nil, fmt.Errorf("%w: app_state: %w", ErrGenesis, err)
 	}
+	// Every signed request and replica transaction is bound to the chain id.
+	g.Cluster = doc.ChainID
 	if err := g.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrGenesis, err)
 	}

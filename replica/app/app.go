@@ -158,6 +158,9 @@ func (a *App) InitChain(_ context.Context, req *abcitypes.InitChainRequest) (*ab
 			return nil, fmt.Errorf("%w: app_state differs from the replica's genesis", ErrBadGenesis)
 		}
 	}
+	if req.ChainId != a.g.Cluster {
+		return nil, fmt.Errorf("%w: chain id %q is not the cluster id %q", ErrBadGenesis, req.ChainId, a.g.Cluster)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	o := newOverlay(a.db)
@@ -356,7 +359,8 @@ func (a *App) deliver(o *overlay, txb []byte, now, height int64) ([]byte, error)
 		}
 		res = Result{Code: codeOf(err), Error: err.Error()}
 	}
-	res.Height, res.Op = height, req.Op
+	h := wire.RequestHash(tx.Client.Request)
+	res.Request, res.Height, res.Op = h[:], height, req.Op
 	rk := req.Client + "/" + req.ID
 	if err := o.putJSON(pReq+rk, requestRecord{Expires: req.Expires, Result: res}); err != nil {
 		return nil, err
@@ -381,7 +385,7 @@ func errorOf(code uint32) error {
 
 // admit authenticates a client request and checks expiry and replay.
 func (a *App) admit(o *overlay, sr *wire.SignedRequest, now int64) (*wire.Request, *ClientInfo, error) {
-	req, c, err := verifyRequest(sr, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs)
+	req, c, err := verifyRequest(sr, a.g.Cluster, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -181,13 +181,13 @@ func TestReplicaTxSignature(t *testing.T) {
 	c := startChain(t, a)
 	c.block()
 	vote := (&dkg.TimeoutVote{Sender: 2, Phase: dkg.PhaseDealing}).Marshal()
-	good, err := SignReplicaTx(2, tn.SignKeys[1], DKGPayload{Session: "bls-0", Message: vote})
+	good, err := SignReplicaTx(tn.G.Cluster, 2, tn.SignKeys[1], DKGPayload{Session: "bls-0", Message: vote})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongKey, _ := SignReplicaTx(2, tn.SignKeys[0], DKGPayload{Session: "bls-0", Message: vote})
-	asOther, _ := SignReplicaTx(3, tn.SignKeys[2], DKGPayload{Session: "bls-0", Message: vote})
-	unknown, _ := SignReplicaTx(2, tn.SignKeys[1], DKGPayload{Session: "bls-9", Message: vote})
+	wrongKey, _ := SignReplicaTx(tn.G.Cluster, 2, tn.SignKeys[0], DKGPayload{Session: "bls-0", Message: vote})
+	asOther, _ := SignReplicaTx(tn.G.Cluster, 3, tn.SignKeys[2], DKGPayload{Session: "bls-0", Message: vote})
+	unknown, _ := SignReplicaTx(tn.G.Cluster, 2, tn.SignKeys[1], DKGPayload{Session: "bls-9", Message: vote})
 	r := c.block(wrongKey, asOther, unknown, good)
 	want := []error{ErrBadSignature, ErrBadReplica, ErrUnknownSess, nil}
 	for i, w := range want {
@@ -202,7 +202,7 @@ func TestReplicaTxSignature(t *testing.T) {
 	// A replica flooding a session is cut off at MaxMessagesPerReplica.
 	var flood [][]byte
 	for i := 0; i < MaxMessagesPerReplica; i++ {
-		tx, _ := SignReplicaTx(2, tn.SignKeys[1], DKGPayload{Session: "bls-0", Message: vote})
+		tx, _ := SignReplicaTx(tn.G.Cluster, 2, tn.SignKeys[1], DKGPayload{Session: "bls-0", Message: vote})
 		flood = append(flood, tx)
 	}
 	r = c.block(flood...)
@@ -326,7 +326,7 @@ func FuzzCheckTx(f *testing.F) {
 	c := startChain(f, a)
 	c.block()
 	vote := (&dkg.TimeoutVote{Sender: 1, Phase: dkg.PhaseDealing}).Marshal()
-	rtx, _ := SignReplicaTx(1, tn.SignKeys[0], DKGPayload{Session: "nonce-0", Message: vote})
+	rtx, _ := SignReplicaTx(tn.G.Cluster, 1, tn.SignKeys[0], DKGPayload{Session: "nonce-0", Message: vote})
 	f.Add(rtx)
 	f.Add(txOf(f, signed(f, tn.AdminKey, "nobody", wire.OpKeyGen, testStart.Unix()+60, wire.KeyGenBody{KeyID: "k", Scheme: "bls"})))
 	f.Add([]byte(`{"client":{"request":"eyJjbGllbnQiOiJhZG1pbiJ9","signature":""}}`))

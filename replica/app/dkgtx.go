@@ -17,7 +17,7 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 		return nil, nil, fmt.Errorf("%w: replica %d kind %q", ErrBadReplica, rt.Replica, rt.Kind)
 	}
 	pub := ed25519.PublicKey(a.g.Replicas[rt.Replica-1].SignKey)
-	if len(rt.Signature) != ed25519.SignatureSize || !ed25519.Verify(pub, replicaTxMessage(rt.Replica, rt.Kind, rt.Payload), rt.Signature) {
+	if len(rt.Signature) != ed25519.SignatureSize || !ed25519.Verify(pub, replicaTxMessage(a.g.Cluster, rt.Replica, rt.Kind, rt.Payload), rt.Signature) {
 		return nil, nil, fmt.Errorf("%w: replica %d", ErrBadSignature, rt.Replica)
 	}
 	var p DKGPayload

@@ -24,13 +24,15 @@ var (
 	ErrBadReplica    = errors.New("app: bad replica transaction")
 	ErrUnknownSess   = errors.New("app: unknown or closed dkg session")
 	ErrDKG           = errors.New("app: dkg message rejected")
+	ErrWrongCluster  = errors.New("app: request is for another cluster")
+	ErrIDReused      = errors.New("app: request id already used for another request")
 )
 
 // codes maps sentinels to stable ABCI result codes.
 var codes = []error{
 	nil, ErrMalformed, ErrTooLarge, ErrBadSignature, ErrUnknownClient, ErrExpired, ErrTooFar,
 	ErrReplay, ErrUnauthorized, ErrUnknownKey, ErrKeyExists, ErrKeyDisabled, ErrBadScheme, ErrBadOp,
-	ErrBadBody, ErrPoolEmpty, ErrBadReplica, ErrUnknownSess, ErrDKG,
+	ErrBadBody, ErrPoolEmpty, ErrBadReplica, ErrUnknownSess, ErrDKG, ErrWrongCluster, ErrIDReused,
 }
 
 // codeOf returns the ABCI code of err (0 for nil, 255 when unclassified).

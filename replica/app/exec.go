@@ -108,7 +108,7 @@ func (a *App) execOp(o *overlay, req *wire.Request, height int64) (Result, error
 		if err := authorizeUse(k, req.Client); err != nil {
 			return Result{}, err
 		}
-		res := Result{Key: &k.Info, Origin: &k.Origin}
+		res := Result{Key: &k.Info, Origin: &k.Origin, Sign: &b}
 		switch k.Info.Scheme {
 		case wire.SchemeBLS:
 			if b.Taproot != nil {

@@ -12,6 +12,11 @@ import (
 // Genesis is the initial configuration of the HSM, also serialized as the
 // CometBFT genesis app_state (JSON).
 type Genesis struct {
+	// Cluster is the cluster id every signed request and replica
+	// transaction is bound to: the CometBFT chain id, which the replica
+	// takes from its CometBFT genesis document (it is not part of the
+	// app_state).
+	Cluster  string `json:"-"`
 	N, T     int
 	Replicas []ReplicaInfo // index 1..N, in order
 	Admin    ClientInfo    // initial admin client
@@ -55,6 +60,9 @@ func DefaultPoolConfig() PoolConfig {
 // requires), replicas indexed 1..N with valid keys, a valid admin and pool
 // sizes within the DKG limits.
 func (g *Genesis) Validate() error {
+	if g.Cluster == "" || len(g.Cluster) > maxClusterLen {
+		return fmt.Errorf("%w: cluster id %q (1 to %d bytes)", ErrBadGenesis, g.Cluster, maxClusterLen)
+	}
 	if g.N < 1 || g.N > dkg.MaxN || len(g.Replicas) != g.N {
 		return fmt.Errorf("%w: n=%d with %d replicas", ErrBadGenesis, g.N, len(g.Replicas))
 	}
@@ -90,6 +98,9 @@ func (g *Genesis) Validate() error {
 	}
 	return nil
 }
+
+// maxClusterLen is CometBFT's limit on a chain id.
+const maxClusterLen = 50
 
 // validID reports whether s is a key or client identifier: [A-Za-z0-9._-]{1,64}.
 func validID(s string) bool {

@@ -24,7 +24,7 @@ type testNet struct {
 
 func newTestNet(t testing.TB, n int, pools PoolConfig) *testNet {
 	t.Helper()
-	tn := &testNet{G: Genesis{N: n, T: (n - 1) / 3, Pools: pools}}
+	tn := &testNet{G: Genesis{Cluster: testCluster, N: n, T: (n - 1) / 3, Pools: pools}}
 	ec := group.Secp256k1()
 	for i := 1; i <= n; i++ {
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -45,6 +45,9 @@ func newTestNet(t testing.TB, n int, pools PoolConfig) *testNet {
 	return tn
 }
 
+// testCluster is the cluster id (chain id) of the test genesis.
+const testCluster = "test"
+
 // signed builds a client request signed with key.
 func signed(t testing.TB, key ed25519.PrivateKey, client, op string, expires int64, body any) *wire.SignedRequest {
 	t.Helper()
@@ -54,7 +57,12 @@ func signed(t testing.TB, key ed25519.PrivateKey, client, op string, expires int
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := json.Marshal(wire.Request{ID: hex.EncodeToString(id), Client: client, Op: op, Expires: expires, Body: b})
+	r := wire.Request{ID: hex.EncodeToString(id), Client: client, Op: op, Expires: expires, Cluster: testCluster, Body: b}
+	if wire.NeedsReply(op) {
+		r.Reply = make([]byte, wire.ReplyKeyLen)
+		rand.Read(r.Reply)
+	}
+	req, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +93,7 @@ type chain struct {
 func startChain(t testing.TB, a *App) *chain {
 	t.Helper()
 	c := &chain{t: t, a: a, now: testStart}
-	if _, err := a.InitChain(context.Background(), &abcitypes.InitChainRequest{ChainId: "test", InitialHeight: 1, Time: c.now}); err != nil {
+	if _, err := a.InitChain(context.Background(), &abcitypes.InitChainRequest{ChainId: testCluster, InitialHeight: 1, Time: c.now}); err != nil {
 		t.Fatal(err)
 	}
 	return c

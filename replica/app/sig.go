@@ -19,11 +19,16 @@ type DKGPayload struct {
 }
 
 // replicaTxMessage is the signed message of a replica transaction:
-// ReplicaTxContext ‖ uint32(replica) ‖ uint32(len kind) ‖ kind ‖ payload.
-func replicaTxMessage(replica int, kind string, payload []byte) []byte {
+// ReplicaTxContext ‖ uint32(len cluster) ‖ cluster ‖ uint32(replica) ‖
+// uint32(len kind) ‖ kind ‖ payload. The cluster id binds it to one
+// cluster's log.
+func replicaTxMessage(cluster string, replica int, kind string, payload []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString(wire.ReplicaTxContext)
 	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(cluster)))
+	b.Write(n[:])
+	b.WriteString(cluster)
 	binary.BigEndian.PutUint32(n[:], uint32(replica))
 	b.Write(n[:])
 	binary.BigEndian.PutUint32(n[:], uint32(len(kind)))
@@ -34,14 +39,14 @@ func replicaTxMessage(replica int, kind string, payload []byte) []byte {
 }
 
 // SignReplicaTx builds the transaction bytes (a [wire.Tx] envelope) of a DKG
-// message from replica me.
-func SignReplicaTx(me int, key ed25519.PrivateKey, p DKGPayload) ([]byte, error) {
+// message from replica me of cluster.
+func SignReplicaTx(cluster string, me int, key ed25519.PrivateKey, p DKGPayload) ([]byte, error) {
 	payload, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode dkg payload: %w", err)
 	}
 	rt := &wire.ReplicaTx{Replica: me, Kind: "dkg", Payload: payload}
-	rt.Signature = ed25519.Sign(key, replicaTxMessage(me, rt.Kind, payload))
+	rt.Signature = ed25519.Sign(key, replicaTxMessage(cluster, me, rt.Kind, payload))
 	return json.Marshal(wire.Tx{Replica: rt})
 }
 
@@ -80,8 +85,10 @@ func DecodeTx(tx []byte) (*wire.Tx, error) {
 const maxTxBytes = 4 << 20
 
 // verifyRequest checks the signature of sr with the client's registered key,
-// then decodes the request strictly. It checks neither expiry nor replay.
-func verifyRequest(sr *wire.SignedRequest, lookup func(id string) (*ClientInfo, error), sigs *sigCache) (*wire.Request, *ClientInfo, error) {
+// decodes the request strictly, and checks that it is for cluster and names
+// a reply key where its answers will be sealed. It checks neither expiry
+// nor replay.
+func verifyRequest(sr *wire.SignedRequest, cluster string, lookup func(id string) (*ClientInfo, error), sigs *sigCache) (*wire.Request, *ClientInfo, error) {
 	if len(sr.Request) > wire.MaxRequestBytes {
 		return nil, nil, ErrTooLarge
 	}
@@ -113,6 +120,12 @@ func verifyRequest(sr *wire.SignedRequest, lookup func(id string) (*ClientInfo, 
 	}
 	if req.Client != head.Client || len(req.ID) != 32 || !isHex(req.ID) {
 		return nil, nil, fmt.Errorf("%w: request id", ErrMalformed)
+	}
+	if req.Cluster != cluster {
+		return nil, nil, fmt.Errorf("%w: %q, this is %q", ErrWrongCluster, req.Cluster, cluster)
+	}
+	if wire.NeedsReply(req.Op) && len(req.Reply) != wire.ReplyKeyLen {
+		return nil, nil, fmt.Errorf("%w: %s needs a %d-byte reply key", ErrMalformed, req.Op, wire.ReplyKeyLen)
 	}
 	return &req, c, nil
 }

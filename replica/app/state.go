@@ -118,14 +118,21 @@ type NonceAssignment struct {
 // Result is the outcome of a committed client request, the same at every
 // replica.
 type Result struct {
-	Code   uint32                   `json:"code"` // 0 on success
-	Error  string                   `json:"error,omitempty"`
-	Height int64                    `json:"height"`
-	Op     string                   `json:"op"`
-	Key    *wire.KeyInfo            `json:"key,omitempty"`
-	Origin *PoolItem                `json:"origin,omitempty"` // the key's shares (keys.gen, sign)
-	Nonce  *NonceAssignment         `json:"nonce,omitempty"`  // schnorr sign
-	Client *wire.RegisterClientBody `json:"client,omitempty"`
+	// Request is the request's hash (wire.RequestHash of its signed bytes):
+	// the result answers exactly these bytes and no other request that
+	// reuses the id.
+	Request []byte                   `json:"request"`
+	Code    uint32                   `json:"code"` // 0 on success
+	Error   string                   `json:"error,omitempty"`
+	Height  int64                    `json:"height"`
+	Op      string                   `json:"op"`
+	Key     *wire.KeyInfo            `json:"key,omitempty"`
+	Origin  *PoolItem                `json:"origin,omitempty"` // the key's shares (keys.gen, sign)
+	Nonce   *NonceAssignment         `json:"nonce,omitempty"`  // schnorr sign
+	Client  *wire.RegisterClientBody `json:"client,omitempty"`
+	// Sign is what a committed sign request signs (bls and schnorr): the
+	// replicas sign these bytes, never the body of a request in hand.
+	Sign *wire.SignBody `json:"sign,omitempty"`
 }
 
 // requestRecord is stored under the request's (client, id) until it expires.

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
@@ -31,6 +32,7 @@ const (
 // concurrent use.
 type Client struct {
 	id        string
+	cluster   string
 	key       ed25519.PrivateKey
 	n, t      int
 	timeout   time.Duration
@@ -88,8 +90,12 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Cluster == "" {
+		return nil, fmt.Errorf("%w: no cluster id: set \"cluster\" to the replicas' chain id (vhsm testnet and devnet write it)", ErrConfig)
+	}
 	c := &Client{
 		id:       cfg.ClientID,
+		cluster:  cfg.Cluster,
 		key:      ed25519.NewKeyFromSeed(cfg.PrivateKey),
 		n:        cfg.N,
 		t:        cfg.T,
@@ -155,8 +161,19 @@ func pinnedTLS(der []byte) *tls.Config {
 	}
 }
 
-// newSignedRequest builds, encodes and signs a request.
-func (c *Client) newSignedRequest(op string, body any) ([]byte, error) {
+// outgoing is a signed request ready to send, with what its answers are
+// checked and opened with.
+type outgoing struct {
+	signed []byte           // JSON wire.SignedRequest
+	hash   [32]byte         // wire.RequestHash of the request bytes
+	reply  *ecdh.PrivateKey // the request's ephemeral reply key, if it has one
+}
+
+// newSignedRequest builds, encodes and signs a request for this client's
+// cluster. For operations whose answers carry secret-derived material it
+// draws a fresh reply key, so that only this client can open the answers
+// (a replica replaying the request to others learns nothing).
+func (c *Client) newSignedRequest(op string, body any) (*outgoing, error) {
 	var id [16]byte
 	if _, err := io.ReadFull(c.rand, id[:]); err != nil {
 		return nil, fmt.Errorf("request id: %w", err)
@@ -165,13 +182,22 @@ func (c *Client) newSignedRequest(op string, body any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode body: %w", err)
 	}
-	req, err := json.Marshal(wire.Request{
+	out := &outgoing{}
+	r := wire.Request{
 		ID:      hex.EncodeToString(id[:]),
 		Client:  c.id,
 		Op:      op,
 		Expires: c.now().Add(requestValidity).Unix(),
+		Cluster: c.cluster,
 		Body:    b,
-	})
+	}
+	if wire.NeedsReply(op) {
+		if out.reply, err = wire.NewReplyKey(c.rand); err != nil {
+			return nil, err
+		}
+		r.Reply = out.reply.PublicKey().Bytes()
+	}
+	req, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
@@ -185,7 +211,27 @@ func (c *Client) newSignedRequest(op string, body any) ([]byte, error) {
 	if len(signed) > wire.MaxRequestBytes {
 		return nil, fmt.Errorf("%w: request of %d bytes exceeds %d", ErrInvalidArgument, len(signed), wire.MaxRequestBytes)
 	}
-	return signed, nil
+	out.signed, out.hash = signed, wire.RequestHash(req)
+	return out, nil
+}
+
+// open replaces a successful answer's sealed partial by its plaintext. An
+// answer to a request with a reply key must carry its partial sealed, and
+// it must open under this request and the answering replica's index;
+// anything else is a malformed answer.
+func (o *outgoing) open(replica int, resp *wire.Response) bool {
+	if o.reply == nil {
+		return len(resp.Sealed) == 0
+	}
+	if len(resp.Partial) != 0 || len(resp.Sealed) == 0 {
+		return false
+	}
+	pt, err := wire.OpenReply(o.reply, o.hash, replica, resp.Sealed)
+	if err != nil {
+		return false
+	}
+	resp.Partial, resp.Sealed = pt, nil
+	return true
 }
 
 // answer is one replica's reply to a request.
@@ -344,18 +390,18 @@ type acceptFunc func(r *round, replica int, resp *wire.Response) (done bool, err
 // Replicas still answering when exchange returns finish in the background,
 // bounded by the deadline, so that their connections stay reusable.
 func (c *Client) exchange(ctx context.Context, op string, body any, accept acceptFunc) error {
-	signed, err := c.newSignedRequest(op, body)
+	out, err := c.newSignedRequest(op, body)
 	if err != nil {
 		return err
 	}
-	return c.exchangeSigned(ctx, op, signed, accept)
+	return c.exchangeSigned(ctx, op, out, accept)
 }
 
-func (c *Client) exchangeSigned(ctx context.Context, op string, signed []byte, accept acceptFunc) error {
+func (c *Client) exchangeSigned(ctx context.Context, op string, out *outgoing, accept acceptFunc) error {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	answers := make(chan answer, len(c.replicas))
 	for _, rc := range c.replicas {
-		go func() { answers <- rc.post(rctx, signed) }()
+		go func() { answers <- rc.post(rctx, out.signed) }()
 	}
 	received := 0
 	defer func() {
@@ -400,6 +446,10 @@ func (c *Client) exchangeSigned(ctx context.Context, op string, signed []byte, a
 			if rej := r.rejected(); rej != nil && r.valid+r.unverified+len(c.replicas)-received < r.t+1 {
 				return rej
 			}
+			continue
+		}
+		if !out.open(a.replica, a.resp) {
+			r.culprit(a.replica, ReasonMalformed)
 			continue
 		}
 		done, err := accept(r, a.replica, a.resp)

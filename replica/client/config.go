@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
@@ -28,6 +29,9 @@ const DefaultTimeout = 10 * time.Second
 type Config struct {
 	// ClientID is the client's registered identifier.
 	ClientID string `json:"client_id"`
+	// Cluster is the cluster id (the replicas' CometBFT chain id) that every
+	// request is bound to; replicas of another cluster refuse it.
+	Cluster string `json:"cluster"`
 	// PrivateKey is the client's Ed25519 seed (32 bytes, base64 in JSON).
 	PrivateKey []byte `json:"private_key"`
 	// N is the number of replicas, T the polynomial degree (t+1 partials
@@ -182,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Replicas) != c.N {
 		return fmt.Errorf("%w: %d replicas listed, n=%d", ErrConfig, len(c.Replicas), c.N)
+	}
+	if len(c.Cluster) > 50 || strings.ContainsFunc(c.Cluster, func(r rune) bool { return r <= 0x20 || r > 0x7e }) {
+		return fmt.Errorf("%w: cluster must be the replicas' chain id (at most 50 printable ASCII characters)", ErrConfig)
 	}
 	seen := make(map[int]bool, c.N)
 	for _, r := range c.Replicas {

@@ -28,7 +28,11 @@ type fakeReply struct {
 	resp   *wire.Response
 	raw    []byte // sent verbatim instead of resp when set
 	hang   bool
+	plain  bool // send a partial unsealed (a misbehaving replica)
 }
+
+// fakeClusterID is the fake cluster's id.
+const fakeClusterID = "fake-cluster"
 
 // fakeHandler decides a fake replica's reply to a verified request.
 type fakeHandler func(replica int, req wire.Request, signed []byte) fakeReply
@@ -71,7 +75,7 @@ func newFakeCluster(t testing.TB, n, th int, h fakeHandler) *fakeCluster {
 		handler: h,
 		seen:    make(map[int][][]byte),
 	}
-	cfg := &Config{ClientID: "alice", PrivateKey: seed, N: n, T: th, Timeout: "2s"}
+	cfg := &Config{ClientID: "alice", Cluster: fakeClusterID, PrivateKey: seed, N: n, T: th, Timeout: "2s"}
 	for i := 1; i <= n; i++ {
 		srv := httptest.NewUnstartedServer(fc.serve(i))
 		srv.EnableHTTP2 = true
@@ -117,6 +121,19 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 			w.Write(rep.raw)
 			return
 		}
+		// Like a real replica, seal a partial to the request's reply key
+		// (unless the test sends it in the clear on purpose).
+		if rep.resp != nil && len(rep.resp.Partial) > 0 && len(req.Reply) > 0 && !rep.plain {
+			var sr wire.SignedRequest
+			json.Unmarshal(signed, &sr)
+			resp := *rep.resp
+			sealed, err := wire.SealReply(req.Reply, wire.RequestHash(sr.Request), replica, resp.Partial)
+			if err != nil {
+				fc.t.Errorf("fake replica %d: seal: %v", replica, err)
+			}
+			resp.Partial, resp.Sealed = nil, sealed
+			rep.resp = &resp
+		}
 		json.NewEncoder(w).Encode(rep.resp)
 	}
 }
@@ -147,6 +164,12 @@ func (fc *fakeCluster) verify(signed []byte) (wire.Request, error) {
 	}
 	if len(req.ID) != 32 || req.Client != "alice" {
 		return wire.Request{}, fakeErr("bad id or client")
+	}
+	if req.Cluster != fakeClusterID {
+		return wire.Request{}, fakeErr("wrong cluster")
+	}
+	if wire.NeedsReply(req.Op) != (len(req.Reply) == wire.ReplyKeyLen) {
+		return wire.Request{}, fakeErr("reply key")
 	}
 	return req, nil
 }

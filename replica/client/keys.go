@@ -149,19 +149,27 @@ func acceptOK(t int) acceptFunc {
 
 // agreeKey runs a request answered with a KeyInfo (keys.gen, keys.pub) and
 // returns the key data t+1 replicas report identically, checked and cached.
+// Only the key's immutable material is compared (id, scheme, owner, public
+// key, commitment): an honest replica a block behind may not show a disable
+// yet, and must not be named a culprit for it. The returned Disabled is
+// true when t+1 of the replicas that agreed report it.
 func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (*keyMaterial, error) {
 	g := newAgreement(c.t)
 	var km *keyMaterial
+	disabled := map[int]bool{}
 	err := c.exchange(ctx, op, body, func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if resp.Key == nil || resp.Key.KeyID != id {
 			r.culprit(replica, ReasonMalformed)
 			return false, nil
 		}
-		b, err := json.Marshal(resp.Key)
+		immutable := *resp.Key
+		immutable.Disabled = false
+		b, err := json.Marshal(immutable)
 		if err != nil {
 			r.culprit(replica, ReasonMalformed)
 			return false, nil
 		}
+		disabled[replica] = resp.Key.Disabled
 		g.add(replica, b)
 		// Every answer so far may still be part of t+1 identical ones.
 		r.unverified = len(g.by)
@@ -173,6 +181,13 @@ func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (
 		if err := json.Unmarshal(v, &info); err != nil {
 			return false, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 		}
+		votes := 0
+		for _, rep := range g.votes[string(v)] {
+			if disabled[rep] {
+				votes++
+			}
+		}
+		info.Disabled = votes >= c.t+1
 		// t+1 identical reports include an honest replica: data that fails
 		// the checks is a bug or an incompatibility, not a lie.
 		km, err = newKeyMaterial(info, c.n, c.t)

@@ -41,19 +41,19 @@ type partialSpec struct {
 // verification, or whose nonce commitment differs from the one t+1
 // replicas agree on, are culprits.
 func (c *Client) collectPartials(ctx context.Context, op string, body any, spec partialSpec) error {
-	signed, err := c.newSignedRequest(op, body)
+	out, err := c.newSignedRequest(op, body)
 	if err != nil {
 		return err
 	}
-	return c.collectSigned(ctx, op, signed, spec)
+	return c.collectSigned(ctx, op, out, spec)
 }
 
-func (c *Client) collectSigned(ctx context.Context, op string, signed []byte, spec partialSpec) error {
+func (c *Client) collectSigned(ctx context.Context, op string, out *outgoing, spec partialSpec) error {
 	nonces := newAgreement(c.t)
 	var agreed []byte
 	var pending, valid []indexedPartial
 	eager := spec.optimistic == nil // verify each partial as it arrives
-	return c.exchangeSigned(ctx, op, signed, func(r *round, replica int, resp *wire.Response) (bool, error) {
+	return c.exchangeSigned(ctx, op, out, func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if len(resp.Partial) == 0 || (spec.agreeNonce && len(resp.Nonce) == 0) {
 			r.culprit(replica, ReasonMalformed)
 			eager = true

@@ -102,6 +102,8 @@ type Engine struct {
 	shareErr error                   // last share derivation failure
 	checked  map[string]checkedShare // key shares that passed their check (see share)
 	scanned  bool                    // every committed session was visited once
+
+	replay *replayCache // unordered requests answered, for their validity window
 }
 
 // track follows one open DKG session.
@@ -137,7 +139,7 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.PhaseTimeout <= 0 {
 		cfg.PhaseTimeout = 3 * time.Second
 	}
-	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]checkedShare{}}, nil
+	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]checkedShare{}, replay: newReplayCache(maxReplayEntries)}, nil
 }
 
 func mustPoint(b []byte) group.Point {
@@ -309,7 +311,7 @@ func (e *Engine) participate(ctx context.Context, s *app.SessionInfo) error {
 		return nil
 	}
 	msg = faults.dkgMessage(e, t.sess, msg) // honest: msg itself (faults.go)
-	tx, err := app.SignReplicaTx(e.cfg.Me, e.cfg.SignKey, app.DKGPayload{Session: s.Name, Message: msg.Marshal()})
+	tx, err := app.SignReplicaTx(e.cfg.App.Genesis().Cluster, e.cfg.Me, e.cfg.SignKey, app.DKGPayload{Session: s.Name, Message: msg.Marshal()})
 	if err != nil {
 		return err
 	}
@@ -574,6 +576,20 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	if err != nil {
 		return reject(err)
 	}
+	reqHash := wire.RequestHash(sr.Request)
+	// seal sets the response's partial result, sealed to the request's
+	// reply key with the request hash and this replica's index bound: a
+	// replica that replays the client's signed bytes to this one gets a
+	// ciphertext for a key it does not hold.
+	seal := func(partial []byte) (*wire.Response, error) {
+		sealed, err := wire.SealReply(req.Reply, reqHash, e.cfg.Me, partial)
+		clear(partial)
+		if err != nil {
+			return reject(fmt.Errorf("%w: %w", app.ErrMalformed, err))
+		}
+		resp.Sealed = sealed
+		return resp, nil
+	}
 	switch req.Op {
 	case wire.OpKeyList:
 		keys, err := e.cfg.App.KeysOf(req.Client)
@@ -605,11 +621,37 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		resp.Key = &k.Info
 		return resp, nil
 	case wire.OpEncrypt, wire.OpDecrypt:
-		return e.evaluate(ctx, resp, req, reject)
+		// An id is used once per client: by one ordered request (its
+		// committed result binds the bytes) or by one unordered request.
+		if res, err := e.cfg.App.Result(req.Client, req.ID); err != nil || res != nil {
+			if err != nil {
+				return resp, err
+			}
+			return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
+		}
+		if err := e.replay.admit(req.Client, req.ID, reqHash, req.Expires, time.Now().Unix()); err != nil {
+			return reject(err)
+		}
+		partial, err := e.evaluate(ctx, resp, req)
+		if err != nil {
+			if r := refused(err); r != nil {
+				return reject(r)
+			}
+			return resp, err
+		}
+		return seal(partial)
+	}
+	if e.replay.conflicts(req.Client, req.ID, reqHash, time.Now().Unix()) {
+		return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
 	}
 	res, err := e.ordered(ctx, req, &sr)
 	if err != nil {
 		return resp, err
+	}
+	// The committed result answers the exact bytes that were ordered: a
+	// request reusing their id with other bytes gets nothing from it.
+	if !bytes.Equal(res.Request, reqHash[:]) {
+		return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
 	}
 	resp.Height = res.Height
 	if res.Code != 0 {
@@ -619,25 +661,57 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	if req.Op != wire.OpSign {
 		return resp, nil
 	}
-	var b wire.SignBody
-	if err := json.Unmarshal(req.Body, &b); err != nil {
-		return reject(app.ErrBadBody)
+	// Sign what the log committed, with the key as committed now: a key
+	// disabled since the sign was ordered signs nothing from then on.
+	if res.Sign == nil || res.Key == nil || res.Origin == nil {
+		return resp, fmt.Errorf("engine: committed sign result without its key or message")
 	}
+	k, err := e.cfg.App.Key(res.Sign.KeyID)
+	if err != nil {
+		return reject(err)
+	}
+	if k.Info.Disabled {
+		return reject(fmt.Errorf("%w: %s", app.ErrKeyDisabled, k.Info.KeyID))
+	}
+	var partial []byte
 	switch res.Key.Scheme {
 	case wire.SchemeBLS:
 		x, err := e.share(res.Origin)
 		if err != nil {
 			return reject(err)
 		}
-		if resp.Partial, err = bls.PartialSign(faults.keyShare("bls", x), b.Message); err != nil {
+		if partial, err = bls.PartialSign(faults.keyShare("bls", x), res.Sign.Message); err != nil {
 			return resp, fmt.Errorf("bls partial: %w", err)
 		}
-		return resp, nil
 	case wire.SchemeSchnorr:
-		return e.signSchnorr(resp, res, reject)
+		if partial, err = e.signSchnorr(resp, res); err != nil {
+			if r := refused(err); r != nil {
+				return reject(r)
+			}
+			return resp, err
+		}
 	default:
 		return reject(fmt.Errorf("%w: %s keys do not sign", app.ErrBadScheme, res.Key.Scheme))
 	}
+	return seal(partial)
+}
+
+// refusal marks an error of a helper of Handle as a refusal of the request
+// (answered as a rejection), not an internal failure.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+func refuse(err error) error { return &refusal{err: err} }
+
+// refused returns the refusal inside err, or nil.
+func refused(err error) error {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.err
+	}
+	return nil
 }
 
 // usedName names the record of a consumed nonce share.
@@ -648,10 +722,11 @@ func usedName(it *app.PoolItem) string { return fmt.Sprintf("nonce-used/%s/%d", 
 // by this request, with the partial, before the partial leaves the replica;
 // a retry of the request returns the recorded partial, and the nonce share
 // is then deleted so that it can never sign anything else.
-func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(error) (*wire.Response, error)) (*wire.Response, error) {
+func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result) ([]byte, error) {
+	reject := func(err error) ([]byte, error) { return nil, refuse(err) }
 	a := res.Nonce
 	if a == nil || res.Origin == nil {
-		return resp, fmt.Errorf("engine: committed schnorr sign without nonce")
+		return nil, fmt.Errorf("engine: committed schnorr sign without nonce")
 	}
 	resp.Nonce = append(append([]byte{}, a.Nonce.Commitment...), a.Nonce.BindingCommitment...)
 	mu := &e.signMu[signStripe(usedName(&a.Nonce))]
@@ -665,14 +740,13 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 			// Never happens with an honest log: refuse rather than sign twice.
 			return reject(fmt.Errorf("%w: nonce %s/%d consumed by another request", ErrShareUnavailable, a.Nonce.Session, a.Nonce.Slot))
 		}
-		resp.Partial = partial
-		return resp, nil
+		return partial, nil
 	case !errors.Is(err, sealed.ErrNotFound):
 		// Unknown whether the nonce was consumed: refuse.
 		return reject(fmt.Errorf("%w: nonce record: %w", ErrShareUnavailable, err))
 	}
 	if len(a.Nonce.BindingCommitment) == 0 {
-		return resp, fmt.Errorf("engine: committed nonce %s/%d is not a pair", a.Nonce.Session, a.Nonce.Slot)
+		return nil, fmt.Errorf("engine: committed nonce %s/%d is not a pair", a.Nonce.Session, a.Nonce.Slot)
 	}
 	x, err := e.share(res.Origin)
 	if err != nil {
@@ -693,15 +767,15 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 	ec := group.Secp256k1()
 	P, err := ec.DecodePoint(res.Origin.PublicKey)
 	if err != nil {
-		return resp, fmt.Errorf("engine: committed group key: %w", err)
+		return nil, fmt.Errorf("engine: committed group key: %w", err)
 	}
 	D, err := ec.DecodePoint(a.Nonce.PublicKey)
 	if err != nil {
-		return resp, fmt.Errorf("engine: committed nonce: %w", err)
+		return nil, fmt.Errorf("engine: committed nonce: %w", err)
 	}
 	E, err := ec.DecodePoint(a.Nonce.BindingKey)
 	if err != nil {
-		return resp, fmt.Errorf("engine: committed nonce: %w", err)
+		return nil, fmt.Errorf("engine: committed nonce: %w", err)
 	}
 	tr, err := taprootOf(a.Taproot)
 	if err != nil {
@@ -711,21 +785,20 @@ func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result, reject func(e
 	pair := &schnorr.NoncePair{D: D, E: E}
 	bound, err := pair.Bind(key, tr, a.Message)
 	if err != nil {
-		return resp, fmt.Errorf("bind nonce: %w", err)
+		return nil, fmt.Errorf("bind nonce: %w", err)
 	}
 	k, err := schnorr.NonceShares{D: d, E: es}.Bind(key, pair, tr, a.Message)
 	if err != nil {
-		return resp, fmt.Errorf("bind nonce share: %w", err)
+		return nil, fmt.Errorf("bind nonce share: %w", err)
 	}
 	partial, err := schnorr.PartialSign(key, bound, tr, a.Message, faults.keyShare("schnorr", x), k)
 	if err != nil {
-		return resp, fmt.Errorf("schnorr partial: %w", err)
+		return nil, fmt.Errorf("schnorr partial: %w", err)
 	}
 	if err := e.consume(&a.Nonce, partial); err != nil {
-		return resp, err
+		return nil, err
 	}
-	resp.Partial = partial
-	return resp, nil
+	return partial, nil
 }
 
 // consume durably records the nonce as consumed by its request, with the
@@ -821,9 +894,11 @@ func decodeUsed(b []byte) (string, []byte, bool) {
 	return string(b[2 : 2+n]), bytes.Clone(b[2+n:]), true
 }
 
-// evaluate answers encrypt and decrypt with this replica's DiSE DPRF
-// evaluation and its DLEQ proof, from committed state only.
-func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Request, reject func(error) (*wire.Response, error)) (*wire.Response, error) {
+// evaluate returns this replica's DiSE DPRF evaluation and its DLEQ proof
+// for encrypt and decrypt, from committed state only. A refusal is marked
+// (see refused).
+func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Request) ([]byte, error) {
+	reject := func(err error) ([]byte, error) { return nil, refuse(err) }
 	var b wire.EvalBody
 	if err := json.Unmarshal(req.Body, &b); err != nil || len(b.Input) > wire.MaxMessageBytes {
 		return reject(app.ErrBadBody)
@@ -843,10 +918,20 @@ func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Re
 		return reject(fmt.Errorf("%w: input is for another key", app.ErrBadBody))
 	}
 	// DiSE encryption binds the encryptor identity j into the DPRF input:
-	// a client may only evaluate inputs naming itself, or it could decrypt
-	// (or forge) other encryptors' ciphertexts through an "encrypt".
-	if req.Op == wire.OpEncrypt && in.Encryptor != wire.EncryptorID(req.Client) {
-		return reject(fmt.Errorf("%w: encryptor identity is not the requesting client", app.ErrUnauthorized))
+	// a client may only encrypt under its own full (256-bit) identity, or
+	// it could forge ciphertexts as another encryptor. A decryption input
+	// must name a client that may use the key (its owner or a grantee),
+	// the only ones that can have made a ciphertext under it: a "decrypt"
+	// is otherwise an evaluation oracle on inputs naming anyone.
+	switch req.Op {
+	case wire.OpEncrypt:
+		if in.Version != dise.InputVersion || !in.Names(wire.EncryptorID(req.Client)) {
+			return reject(fmt.Errorf("%w: encryptor identity is not the requesting client", app.ErrUnauthorized))
+		}
+	case wire.OpDecrypt:
+		if !namesKeyUser(in, k) {
+			return reject(fmt.Errorf("%w: ciphertext names an encryptor that may not use the key", app.ErrUnauthorized))
+		}
 	}
 	x, vk, err := e.shareAndKey(&k.Origin)
 	if err != nil {
@@ -854,11 +939,24 @@ func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Re
 	}
 	ev, err := dise.EvaluateWithKey(faults.keyShare("dprf", x), vk, e.cfg.Me, b.Input, e.cfg.Rand)
 	if err != nil {
-		return resp, fmt.Errorf("dprf evaluate: %w", err)
+		return nil, fmt.Errorf("dprf evaluate: %w", err)
 	}
-	resp.Partial = ev.Bytes()
 	resp.Height, _ = e.cfg.App.Committed()
-	return resp, nil
+	return ev.Bytes(), nil
+}
+
+// namesKeyUser reports whether a DPRF input names, as its encryptor, the
+// owner of k or a client k is granted to.
+func namesKeyUser(in dise.Input, k *app.KeyRecord) bool {
+	if in.Names(wire.EncryptorID(k.Info.Owner)) {
+		return true
+	}
+	for _, g := range k.Grants {
+		if in.Names(wire.EncryptorID(g)) {
+			return true
+		}
+	}
+	return false
 }
 
 // ordered returns the committed result of an ordered request, broadcasting
@@ -894,7 +992,8 @@ func (e *Engine) ordered(ctx context.Context, req *wire.Request, sr *wire.Signed
 			return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
 		case err != nil:
 			// Rejected by CheckTx rules: not worth a broadcast.
-			return &app.Result{Code: 1, Error: err.Error()}, nil
+			h := wire.RequestHash(sr.Request)
+			return &app.Result{Request: h[:], Code: 1, Error: err.Error()}, nil
 		}
 	}
 	if err := e.cfg.Broadcast.BroadcastTx(ctx, tx); err != nil {

@@ -3,9 +3,9 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -93,7 +93,7 @@ func (b *bus) take() [][]byte {
 }
 
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	apps    []*app.App
 	engines []*Engine
 	stores  []*memStore
@@ -109,10 +109,10 @@ type cluster struct {
 
 // newCluster starts n Apps and Engines fed the same blocks by a builder
 // goroutine until the test ends.
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t testing.TB, n int) *cluster {
 	ec := group.Secp256k1()
 	c := &cluster{t: t, errs: make(chan error, 1), results: map[string][]*abcitypes.ExecTxResult{}}
-	c.g = app.Genesis{N: n, T: (n - 1) / 3, Pools: app.PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1}}
+	c.g = app.Genesis{Cluster: testCluster, N: n, T: (n - 1) / 3, Pools: app.PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1}}
 	var signKeys []ed25519.PrivateKey
 	var dkgKeys [][]byte
 	for i := 1; i <= n; i++ {
@@ -142,7 +142,7 @@ func newCluster(t *testing.T, n int) *cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.InitChain(ctx, &abcitypes.InitChainRequest{ChainId: "engine-test", InitialHeight: 1, Time: genesisTime}); err != nil {
+		if _, err := a.InitChain(ctx, &abcitypes.InitChainRequest{ChainId: testCluster, InitialHeight: 1, Time: genesisTime}); err != nil {
 			t.Fatal(err)
 		}
 		st := &memStore{m: map[string][]byte{}}
@@ -239,14 +239,66 @@ func (c *cluster) waitReady(d time.Duration) {
 	}
 }
 
-func request(t *testing.T, key ed25519.PrivateKey, client, op string, body any) []byte {
+func request(t testing.TB, key ed25519.PrivateKey, client, op string, body any) []byte {
 	t.Helper()
-	id := make([]byte, 16)
-	rand.Read(id)
-	bb, _ := json.Marshal(body)
-	req, _ := json.Marshal(wire.Request{ID: hex.EncodeToString(id), Client: client, Op: op, Expires: time.Now().Unix() + 60, Body: bb})
-	sr, _ := json.Marshal(wire.SignedRequest{Request: req, Signature: ed25519.Sign(key, append([]byte(wire.RequestContext), req...))})
-	return sr
+	return signedAt(t, key, client, op, body, time.Now().Unix()+60)
+}
+
+// testCluster is the cluster id (chain id) of the test clusters.
+const testCluster = "engine-test"
+
+// replyKeys holds the reply key of every request the tests built, by
+// request hash, so that c.all can open the sealed answers as the client
+// would.
+var replyKeys sync.Map
+
+// encodeRequest encodes r for this test cluster, with a fresh reply key
+// (remembered in replyKeys) when its answers are sealed.
+func encodeRequest(t testing.TB, r wire.Request) []byte {
+	t.Helper()
+	if r.Cluster == "" {
+		r.Cluster = testCluster
+	}
+	var k *ecdh.PrivateKey
+	if wire.NeedsReply(r.Op) && r.Reply == nil {
+		var err error
+		if k, err = wire.NewReplyKey(rand.Reader); err != nil {
+			t.Fatal(err)
+		}
+		r.Reply = k.PublicKey().Bytes()
+	}
+	req, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k != nil {
+		replyKeys.Store(wire.RequestHash(req), k)
+	}
+	return req
+}
+
+// openAnswer opens the sealed partial of resp to the request sr (JSON of a
+// wire.SignedRequest), as the client does: it sets Partial and clears
+// Sealed.
+func openAnswer(sr []byte, resp *wire.Response) error {
+	if resp == nil || len(resp.Sealed) == 0 {
+		return nil
+	}
+	var s wire.SignedRequest
+	if err := json.Unmarshal(sr, &s); err != nil {
+		return err
+	}
+	h := wire.RequestHash(s.Request)
+	k, ok := replyKeys.Load(h)
+	if !ok {
+		return errors.New("answer sealed to a reply key the test did not make")
+	}
+	pt, err := wire.OpenReply(k.(*ecdh.PrivateKey), h, resp.Replica, resp.Sealed)
+	if err != nil {
+		return err
+	}
+	resp.Partial, resp.Sealed = pt, nil
+	return nil
 }
 
 // all sends one request to every engine concurrently.
@@ -261,13 +313,16 @@ func (c *cluster) all(sr []byte) ([]*wire.Response, []error) {
 		go func() {
 			defer wg.Done()
 			resps[i], errs[i] = e.Handle(ctx, sr)
+			if err := openAnswer(sr, resps[i]); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
 		}()
 	}
 	wg.Wait()
 	return resps, errs
 }
 
-func (c *cluster) mustAll(t *testing.T, sr []byte) []*wire.Response {
+func (c *cluster) mustAll(t testing.TB, sr []byte) []*wire.Response {
 	t.Helper()
 	resps, errs := c.all(sr)
 	for i, err := range errs {

@@ -2,7 +2,15 @@ package engine
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/dise"
 )
 
 func FuzzDecodeUsed(f *testing.F) {
@@ -22,4 +30,85 @@ func FuzzDecodeUsed(f *testing.F) {
 			t.Fatalf("round trip: %x != %x", again, b)
 		}
 	})
+}
+
+// FuzzHandleReusedIDs sends every request type, with fuzzed bodies, under
+// the ids of requests already answered (ordered sign, grant and disable
+// requests, an unordered encrypt): every engine refuses each one as a
+// reused id, never panics and never returns a partial or a key (issue 13,
+// H2).
+func FuzzHandleReusedIDs(f *testing.F) {
+	if testing.Short() {
+		f.Skip("runs a 4-engine cluster")
+	}
+	c := newCluster(f, 4)
+	c.waitReady(60 * time.Second)
+	alicePub, alice, _ := ed25519.GenerateKey(rand.Reader)
+	c.mustAll(f, request(f, c.admin, "admin", wire.OpRegisterClient, wire.RegisterClientBody{ClientID: "alice", PublicKey: alicePub}))
+	c.genKey(f, alice, "alice", "fz-s", wire.SchemeSchnorr)
+	c.genKey(f, alice, "alice", "fz-b", wire.SchemeBLS)
+	c.genKey(f, alice, "alice", "fz-y", wire.SchemeSymmetric)
+	c.genKey(f, alice, "alice", "fz-d", wire.SchemeBLS)
+	p, err := dise.PrepareEncrypt("fz-y", wire.EncryptorID("alice"), []byte("m"), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	// The answered requests whose ids are reused.
+	used := []string{}
+	for _, sr := range [][]byte{
+		request(f, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "fz-b", Message: []byte("bls")}),
+		request(f, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "fz-s", Message: make([]byte, 32)}),
+		request(f, alice, "alice", wire.OpKeyGrant, wire.KeyGrantBody{KeyID: "fz-b", ClientID: "admin"}),
+		request(f, alice, "alice", wire.OpKeyDisable, wire.KeyRefBody{KeyID: "fz-d"}),
+		request(f, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "fz-y", Input: p.Input()}),
+	} {
+		c.mustAll(f, sr)
+		used = append(used, mustReqID(f, sr))
+	}
+	ops := []string{wire.OpSign, wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpRegisterClient, wire.OpEncrypt, wire.OpDecrypt}
+	keys := []string{"fz-s", "fz-b", "fz-y", "fz-d", "nope"}
+	for i := range used {
+		for j := range ops {
+			f.Add(uint8(i), uint8(j), uint8(j), []byte("message"))
+		}
+	}
+	f.Fuzz(func(t *testing.T, which, op, key uint8, msg []byte) {
+		id := used[int(which)%len(used)]
+		o := ops[int(op)%len(ops)]
+		k := keys[int(key)%len(keys)]
+		var body any
+		switch o {
+		case wire.OpSign:
+			body = wire.SignBody{KeyID: k, Message: msg}
+		case wire.OpKeyGen:
+			body = wire.KeyGenBody{KeyID: k, Scheme: string(msg)}
+		case wire.OpKeyDisable:
+			body = wire.KeyRefBody{KeyID: k}
+		case wire.OpKeyGrant:
+			body = wire.KeyGrantBody{KeyID: k, ClientID: string(msg)}
+		case wire.OpRegisterClient:
+			body = wire.RegisterClientBody{ClientID: string(msg), PublicKey: alicePub}
+		default:
+			body = wire.EvalBody{KeyID: k, Input: msg}
+		}
+		b, _ := json.Marshal(body)
+		sr := signedWithID(t, alice, "alice", id, o, b)
+		resps, errs := c.all(sr)
+		for i, r := range resps {
+			if errs[i] == nil || r == nil || len(r.Partial) != 0 || len(r.Sealed) != 0 || r.Key != nil {
+				t.Fatalf("replica %d answered %s on a reused id: %+v, %v", i+1, o, r, errs[i])
+			}
+			if !strings.Contains(r.Error, "request id already used") {
+				t.Fatalf("replica %d refused %s on a reused id with %q", i+1, o, r.Error)
+			}
+		}
+	})
+}
+
+// signedWithID is signedAt with a chosen request id and raw body.
+func signedWithID(t testing.TB, key ed25519.PrivateKey, client, id, op string, body []byte) []byte {
+	t.Helper()
+	req := encodeRequest(t, wire.Request{ID: id, Client: client, Op: op, Expires: time.Now().Unix() + 60, Body: body})
+	out, _ := json.Marshal(wire.SignedRequest{Request: req, Signature: ed25519.Sign(key, append([]byte(wire.RequestContext), req...))})
+	return out
 }

@@ -22,7 +22,7 @@ import (
 
 // signedAt builds a signed request (JSON of a wire.SignedRequest) with the
 // given expiry; a nil key leaves it unsigned.
-func signedAt(t *testing.T, key ed25519.PrivateKey, client, op string, body any, expires int64) []byte {
+func signedAt(t testing.TB, key ed25519.PrivateKey, client, op string, body any, expires int64) []byte {
 	t.Helper()
 	id := make([]byte, 16)
 	rand.Read(id)
@@ -30,7 +30,7 @@ func signedAt(t *testing.T, key ed25519.PrivateKey, client, op string, body any,
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := json.Marshal(wire.Request{ID: hex.EncodeToString(id), Client: client, Op: op, Expires: expires, Body: bb})
+	req := encodeRequest(t, wire.Request{ID: hex.EncodeToString(id), Client: client, Op: op, Expires: expires, Body: bb})
 	sr := wire.SignedRequest{Request: req}
 	if key != nil {
 		sr.Signature = ed25519.Sign(key, append([]byte(wire.RequestContext), req...))
@@ -55,7 +55,7 @@ func txOfSigned(t *testing.T, sr []byte) []byte {
 
 // execResults waits until every app has executed tx and returns their
 // results.
-func (c *cluster) execResults(t *testing.T, tx []byte) []*abcitypes.ExecTxResult {
+func (c *cluster) execResults(t testing.TB, tx []byte) []*abcitypes.ExecTxResult {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -80,7 +80,7 @@ func (c *cluster) execResults(t *testing.T, tx []byte) []*abcitypes.ExecTxResult
 
 // genKey generates a key through every engine, retrying while the pool of
 // its scheme is refilling.
-func (c *cluster) genKey(t *testing.T, key ed25519.PrivateKey, client, id, scheme string) *wire.KeyInfo {
+func (c *cluster) genKey(t testing.TB, key ed25519.PrivateKey, client, id, scheme string) *wire.KeyInfo {
 	t.Helper()
 	for try := 0; ; try++ {
 		resps, errs := c.all(request(t, key, client, wire.OpKeyGen, wire.KeyGenBody{KeyID: id, Scheme: scheme}))
@@ -475,7 +475,7 @@ func TestNonceRecordedBeforePartial(t *testing.T) {
 }
 
 // mustReqID returns the request id inside a signed request.
-func mustReqID(t *testing.T, sr []byte) string {
+func mustReqID(t testing.TB, sr []byte) string {
 	t.Helper()
 	var s wire.SignedRequest
 	var r wire.Request

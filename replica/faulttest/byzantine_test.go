@@ -416,6 +416,7 @@ func checkQualified(t *testing.T, home string, byz []int) {
 	if err := json.Unmarshal(doc.AppState, &g); err != nil {
 		t.Fatal(err)
 	}
+	g.Cluster = doc.ChainID
 	a, err := app.New(filepath.Join(home, testnet.AppDir), g, nil)
 	if err != nil {
 		t.Fatal(err)

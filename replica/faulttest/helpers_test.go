@@ -3,6 +3,7 @@ package faulttest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -257,8 +258,10 @@ func newRawClient(t *testing.T, c *cluster.Cluster) *rawClient {
 	return rc
 }
 
-// request builds the canonical request bytes of op with body for clientID.
-func request(t *testing.T, clientID, op string, expires time.Time, body any) []byte {
+// request builds the canonical request bytes of op with body for clientID
+// in cluster, with a fresh reply key (kept in replyKeys) when its answers
+// are sealed.
+func request(t *testing.T, cluster, clientID, op string, expires time.Time, body any) []byte {
 	t.Helper()
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -268,11 +271,51 @@ func request(t *testing.T, clientID, op string, expires time.Time, body any) []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := json.Marshal(wire.Request{ID: hex.EncodeToString(id[:]), Client: clientID, Op: op, Expires: expires.Unix(), Body: b})
+	r := wire.Request{ID: hex.EncodeToString(id[:]), Client: clientID, Op: op, Expires: expires.Unix(), Cluster: cluster, Body: b}
+	var k *ecdh.PrivateKey
+	if wire.NeedsReply(op) {
+		if k, err = wire.NewReplyKey(rand.Reader); err != nil {
+			t.Fatal(err)
+		}
+		r.Reply = k.PublicKey().Bytes()
+	}
+	req, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if k != nil {
+		replyKeys.Store(wire.RequestHash(req), k)
+	}
 	return req
+}
+
+// replyKeys holds the reply key of every request built by request, by
+// request hash, so that rawClient.post opens sealed answers as the client
+// does.
+var replyKeys sync.Map
+
+// openSealed opens a's sealed partial to the signed request body into
+// a.resp.Partial when the reply key is known; an answer that does not open
+// is reported in a.err.
+func openSealed(body []byte, a *rawAnswer) {
+	if a.err != nil || len(a.resp.Sealed) == 0 {
+		return
+	}
+	var sr wire.SignedRequest
+	if json.Unmarshal(body, &sr) != nil {
+		return
+	}
+	h := wire.RequestHash(sr.Request)
+	k, ok := replyKeys.Load(h)
+	if !ok {
+		return
+	}
+	pt, err := wire.OpenReply(k.(*ecdh.PrivateKey), h, a.resp.Replica, a.resp.Sealed)
+	if err != nil {
+		a.err = fmt.Errorf("sealed answer does not open: %w", err)
+		return
+	}
+	a.resp.Partial = pt
 }
 
 // sign wraps req in a SignedRequest signed with key.
@@ -320,6 +363,7 @@ func (rc *rawClient) post(body []byte) map[int]rawAnswer {
 				if rerr == nil {
 					a.err = json.Unmarshal(b, &a.resp)
 				}
+				openSealed(body, &a)
 			}
 			mu.Lock()
 			out[i] = a

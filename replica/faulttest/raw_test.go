@@ -40,7 +40,7 @@ func TestRawRequestRejections(t *testing.T) {
 	}
 
 	// A genuine raw keys.gen, accepted.
-	gen := sign(t, admin, request(t, adminID, wire.OpKeyGen, time.Now().Add(time.Minute), wire.KeyGenBody{KeyID: "raw-key", Scheme: wire.SchemeSchnorr}))
+	gen := sign(t, admin, request(t, raw.cfg.Cluster, adminID, wire.OpKeyGen, time.Now().Add(time.Minute), wire.KeyGenBody{KeyID: "raw-key", Scheme: wire.SchemeSchnorr}))
 	first := raw.post(gen)
 	okCount := 0
 	var pub []byte
@@ -60,7 +60,7 @@ func TestRawRequestRejections(t *testing.T) {
 
 	// A genuine raw Schnorr sign; its replay must not consume a second
 	// nonce: the replay is rejected or answers the same nonce and partial.
-	sg := sign(t, admin, request(t, adminID, wire.OpSign, time.Now().Add(time.Minute), wire.SignBody{KeyID: "raw-key", Message: msgHash("raw sign")}))
+	sg := sign(t, admin, request(t, raw.cfg.Cluster, adminID, wire.OpSign, time.Now().Add(time.Minute), wire.SignBody{KeyID: "raw-key", Message: msgHash("raw sign")}))
 	s1 := raw.post(sg)
 	s2 := raw.post(sg)
 	for i, a := range s2 {
@@ -80,7 +80,7 @@ func TestRawRequestRejections(t *testing.T) {
 			if a.err != nil {
 				t.Fatalf("%s: replica %d: %v", name, i, a.err)
 			}
-			if a.status == http.StatusOK || a.resp.Error == "" || len(a.resp.Partial) > 0 || a.resp.Key != nil {
+			if a.status == http.StatusOK || a.resp.Error == "" || len(a.resp.Partial) > 0 || len(a.resp.Sealed) > 0 || a.resp.Key != nil {
 				t.Fatalf("%s: replica %d accepted it (http %d)", name, i, a.status)
 			}
 			if wantStatus != 0 && a.status != wantStatus {
@@ -99,7 +99,7 @@ func TestRawRequestRejections(t *testing.T) {
 		t.Logf("replica %d on replayed keys.gen: http %d %q", i, a.status, a.resp.Error)
 	}
 	newKey := func(id string, expires time.Time, client string) []byte {
-		return request(t, client, wire.OpKeyGen, expires, wire.KeyGenBody{KeyID: id, Scheme: wire.SchemeBLS})
+		return request(t, raw.cfg.Cluster, client, wire.OpKeyGen, expires, wire.KeyGenBody{KeyID: id, Scheme: wire.SchemeBLS})
 	}
 	rejectedByAll("expired", sign(t, admin, newKey("evil-expired", time.Now().Add(-30*time.Second), adminID)), 0, "expired")
 	rejectedByAll("too far ahead", sign(t, admin, newKey("evil-far", time.Now().Add(2*time.Hour), adminID)), 0, "too far")
@@ -118,7 +118,7 @@ func TestRawRequestRejections(t *testing.T) {
 	rejectedByAll("tampered", tampered, 0, "bad signature")
 	big := bytes.Repeat([]byte{'a'}, wire.MaxRequestBytes+1)
 	rejectedByAll("oversized body", big, http.StatusRequestEntityTooLarge, "")
-	longMsg := sign(t, admin, request(t, adminID, wire.OpSign, time.Now().Add(time.Minute), wire.SignBody{KeyID: "raw-key", Message: make([]byte, wire.MaxMessageBytes+1)}))
+	longMsg := sign(t, admin, request(t, raw.cfg.Cluster, adminID, wire.OpSign, time.Now().Add(time.Minute), wire.SignBody{KeyID: "raw-key", Message: make([]byte, wire.MaxMessageBytes+1)}))
 	if len(longMsg) > wire.MaxRequestBytes {
 		t.Fatalf("test request of %d bytes exceeds the request limit", len(longMsg))
 	}

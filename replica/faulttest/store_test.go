@@ -145,7 +145,7 @@ func TestDamagedShareStore(t *testing.T) {
 			{KeyID: "store-schnorr", Message: msgHash("raw after corruption")},
 			{KeyID: "store-bls", Message: msgHash("raw after corruption")},
 		} {
-			req := request(t, admin.ClientID, wire.OpSign, time.Now().Add(time.Minute), body)
+			req := request(t, admin.Cluster, admin.ClientID, wire.OpSign, time.Now().Add(time.Minute), body)
 			answers := raw.post(sign(t, key, req))
 			a := answers[r]
 			if a.err == nil && len(a.resp.Partial) > 0 {

@@ -24,6 +24,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,7 +132,8 @@ type Options struct {
 	Scrypt *sealed.ScryptParams
 	// Pools overrides app.DefaultPoolConfig().
 	Pools *app.PoolConfig
-	// ChainID defaults to "vhsm-testnet".
+	// ChainID is the cluster id; it defaults to "vhsm-" and 16 random hex
+	// digits.
 	ChainID string
 	// Rand defaults to crypto/rand.
 	Rand io.Reader
@@ -154,7 +156,14 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		opts.Rand = rand.Reader
 	}
 	if opts.ChainID == "" {
-		opts.ChainID = "vhsm-testnet"
+		// A random chain id per cluster: every signed request names it, so
+		// a request can never be replayed into another cluster (replica
+		// homes that already have a genesis keep its chain id).
+		var id [8]byte
+		if _, err := io.ReadFull(opts.Rand, id[:]); err != nil {
+			return nil, fmt.Errorf("testnet: chain id: %w", err)
+		}
+		opts.ChainID = "vhsm-" + hex.EncodeToString(id[:])
 	}
 	pools := app.DefaultPoolConfig()
 	if opts.Pools != nil {
@@ -277,7 +286,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		return nil, err
 	}
 	if gen == nil {
-		g := app.Genesis{N: n, T: t, Pools: pools,
+		g := app.Genesis{Cluster: opts.ChainID, N: n, T: t, Pools: pools,
 			Admin: app.ClientInfo{ID: cc.ClientID, PublicKey: ed25519.NewKeyFromSeed(cc.PrivateKey).Public().(ed25519.PublicKey), Admin: true}}
 		for _, r := range reps {
 			g.Replicas = append(g.Replicas, r.info)
@@ -304,6 +313,12 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		}
 	} else if len(gen.Validators) != n {
 		return nil, fmt.Errorf("%w: existing genesis has %d validators, want %d", ErrInvalid, len(gen.Validators), n)
+	}
+	if cc.Cluster != gen.ChainID {
+		cc.Cluster = gen.ChainID
+		if err := cc.Save(tn.ClientPath); err != nil {
+			return nil, fmt.Errorf("testnet: client config: %w", err)
+		}
 	}
 	genBytes, err := cmtjson.MarshalIndent(gen, "", "  ")
 	if err != nil {

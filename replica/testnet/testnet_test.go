@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cometbft/cometbft/types"
@@ -39,12 +40,17 @@ func TestGenerateIdempotent(t *testing.T) {
 	if err := json.Unmarshal(gen.AppState, &g); err != nil {
 		t.Fatal(err)
 	}
+	g.Cluster = gen.ChainID
 	if err := g.Validate(); err != nil {
 		t.Fatalf("app genesis: %v", err)
 	}
 	cc, err := client.Load(tn.ClientPath)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A random cluster id, the same in the genesis and the client config.
+	if !strings.HasPrefix(gen.ChainID, "vhsm-") || len(gen.ChainID) != 21 || cc.Cluster != gen.ChainID {
+		t.Fatalf("chain id %q, client cluster %q", gen.ChainID, cc.Cluster)
 	}
 	if cc.N != 4 || cc.T != 1 || len(cc.Replicas) != 4 || cc.ClientID != g.Admin.ID {
 		t.Fatalf("client config %+v", cc)

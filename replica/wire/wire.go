@@ -18,12 +18,28 @@
 //
 // Replica-originated transactions ([ReplicaTx]) are signed the same way with
 // the replica's Ed25519 key listed in the genesis, under the context
-// "vhsm/replica-tx/v1\x00".
+// "vhsm/replica-tx/v1\x00" followed by the cluster id.
+//
+// # Binding
+//
+// A request names its cluster ([Request.Cluster], the CometBFT chain id,
+// random per cluster), so that it cannot be replayed into another cluster
+// that shares client keys. Its hash ([RequestHash]) is what the log records
+// with its result: an id reused for other bytes is refused, never answered.
+//
+// # Sealed answers
+//
+// Every answer that carries secret-derived material (a partial signature, a
+// DPRF evaluation) is sealed with HPKE (RFC 9180: DHKEM(X25519,
+// HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305) to the ephemeral X25519 key
+// the client put in its signed request ([Request.Reply]), with the request
+// hash and the answering replica's index as associated data ([SealReply],
+// [OpenReply]). A replica that replays a client's signed request to other
+// replicas receives only ciphertexts for a key it does not hold.
 package wire
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 )
 
@@ -74,8 +90,33 @@ type Request struct {
 	// (against block time in the log, against local time at admission) and
 	// when it lies more than MaxValidity in the future.
 	Expires int64 `json:"expires"`
+	// Cluster is the id of the cluster the request is for (the CometBFT
+	// chain id); a replica of any other cluster refuses it.
+	Cluster string `json:"cluster"`
+	// Reply is the client's ephemeral X25519 public key (32 bytes), fresh
+	// for this request, to which every answer carrying secret-derived
+	// material is sealed (see [SealReply]). Required for OpSign, OpEncrypt
+	// and OpDecrypt.
+	Reply []byte `json:"reply,omitempty"`
 	// Body is the operation's body (one of the *Body types), JSON.
 	Body json.RawMessage `json:"body"`
+}
+
+// NeedsReply reports whether answers to op carry secret-derived material,
+// so that the request must name a reply key and every answer is sealed.
+func NeedsReply(op string) bool {
+	return op == OpSign || op == OpEncrypt || op == OpDecrypt
+}
+
+// RequestHash is the hash that binds a request: SHA-256(RequestContext ‖
+// request bytes), over the exact signed bytes.
+func RequestHash(request []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(RequestContext))
+	h.Write(request)
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // SignedRequest is the transport form of a request: the exact request bytes
@@ -168,9 +209,13 @@ type Response struct {
 	// Key is set for keys.gen and keys.pub; Keys for keys.list.
 	Key  *KeyInfo  `json:"key,omitempty"`
 	Keys []KeyInfo `json:"keys,omitempty"`
-	// Partial is this replica's partial result: a partial Schnorr or BLS
-	// signature, or a DiSE evaluation with its DLEQ proof.
+	// Partial is always empty in answers from replicas: a partial result is
+	// carried sealed in Sealed. The client fills it in after opening.
 	Partial []byte `json:"partial,omitempty"`
+	// Sealed is this replica's partial result (a partial Schnorr or BLS
+	// signature, or a DiSE evaluation with its DLEQ proof) sealed to the
+	// request's reply key ([SealReply]).
+	Sealed []byte `json:"sealed,omitempty"`
 	// Nonce is, for schnorr signatures, the public data of the nonce pair
 	// (D, E) the log assigned: the summed Feldman commitments of D and of E
 	// (canonical threshold/vss encodings of equal length), concatenated. The
@@ -183,10 +228,11 @@ type Response struct {
 const EncryptorContext = "vhsm/dise/encryptor/v1\x00"
 
 // EncryptorID is the DiSE encryptor identity j of a client, bound into every
-// DPRF input it encrypts under: the first 4 bytes (big-endian) of
-// SHA-256(EncryptorContext ‖ clientID). Replicas evaluate an encryption input
-// only for the client whose identity it names.
-func EncryptorID(clientID string) uint32 {
-	h := sha256.Sum256(append([]byte(EncryptorContext), clientID...))
-	return binary.BigEndian.Uint32(h[:4])
+// DPRF input it encrypts under: SHA-256(EncryptorContext ‖ clientID), all 256
+// bits, so that no other client id can be found with the same identity.
+// Replicas evaluate an encryption input only for the client whose identity
+// it names, and a decryption input only when it names a client that may use
+// the key.
+func EncryptorID(clientID string) [32]byte {
+	return sha256.Sum256(append([]byte(EncryptorContext), clientID...))
 }

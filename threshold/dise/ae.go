@@ -12,7 +12,8 @@ import (
 	"slices"
 )
 
-// Version is the version byte that starts every encoding of this package.
+// Version is the version byte that starts the encoding of an evaluation (DPRF
+// inputs carry their own, [InputVersion]).
 const Version byte = 1
 
 // Limits of the encodings.
@@ -49,37 +50,78 @@ var (
 // with the version and the key identifier so that an evaluation is bound to
 // exactly one key and one encryptor. Its canonical encoding is
 //
-//	version (1) ‖ len(KeyID) (1) ‖ KeyID ‖ Encryptor (uint32 BE) ‖ Alpha (32)
+//	2 (1) ‖ len(KeyID) (1) ‖ KeyID ‖ Encryptor (32) ‖ Alpha (32)
 //
-// and is also the header of the ciphertext.
+// and is also the header of the ciphertext. Inputs of version 1 named the
+// encryptor by 4 bytes only (second preimages of such an identity are
+// cheap); they still decode, so that old ciphertexts stay readable, and
+// [PrepareEncrypt] never makes them:
+//
+//	1 (1) ‖ len(KeyID) (1) ‖ KeyID ‖ Encryptor[:4] ‖ Alpha (32)
 type Input struct {
+	// Version is InputVersion, or InputVersionLegacy for an old input; the
+	// zero value means InputVersion.
+	Version   byte
 	KeyID     string
-	Encryptor uint32
+	Encryptor [EncryptorLen]byte // a legacy input sets the first 4 bytes only
 	Alpha     [AlphaLen]byte
+}
+
+// Input versions.
+const (
+	// InputVersionLegacy names the encryptor by 4 bytes (decryption only).
+	InputVersionLegacy byte = 1
+	// InputVersion names the encryptor by all EncryptorLen bytes.
+	InputVersion byte = 2
+	// EncryptorLen is the length of an encryptor identity.
+	EncryptorLen = 32
+	// legacyEncryptorLen is the encryptor's length in a legacy input.
+	legacyEncryptorLen = 4
+)
+
+// encryptorLen returns the encoded length of the encryptor in in.
+func (in Input) encryptorLen() int {
+	if in.Version == InputVersionLegacy {
+		return legacyEncryptorLen
+	}
+	return EncryptorLen
+}
+
+// Names reports whether the input names the encryptor identity j: all of
+// it, or for a legacy input its first 4 bytes.
+func (in Input) Names(j [EncryptorLen]byte) bool {
+	n := in.encryptorLen()
+	return subtle.ConstantTimeCompare(in.Encryptor[:n], j[:n]) == 1
 }
 
 // Bytes returns the canonical encoding of in. The key id must be 1..255
 // bytes (as checked by [PrepareEncrypt] and [DecodeInput]).
 func (in Input) Bytes() []byte {
-	b := make([]byte, 0, 2+len(in.KeyID)+4+AlphaLen)
-	b = append(b, Version, byte(len(in.KeyID)))
+	v := in.Version
+	if v == 0 {
+		v = InputVersion
+	}
+	b := make([]byte, 0, 2+len(in.KeyID)+in.encryptorLen()+AlphaLen)
+	b = append(b, v, byte(len(in.KeyID)))
 	b = append(b, in.KeyID...)
-	b = binary.BigEndian.AppendUint32(b, in.Encryptor)
+	b = append(b, in.Encryptor[:in.encryptorLen()]...)
 	return append(b, in.Alpha[:]...)
 }
 
 // parseInput parses an Input from the front of b and returns the rest.
 func parseInput(b []byte) (Input, []byte, error) {
-	if len(b) < 2 || b[0] != Version || b[1] == 0 {
+	if len(b) < 2 || (b[0] != InputVersion && b[0] != InputVersionLegacy) || b[1] == 0 {
 		return Input{}, nil, ErrInvalidInput
 	}
-	n := int(b[1])
-	if len(b) < 2+n+4+AlphaLen {
+	in := Input{Version: b[0]}
+	n, m := int(b[1]), in.encryptorLen()
+	if len(b) < 2+n+m+AlphaLen {
 		return Input{}, nil, ErrInvalidInput
 	}
-	in := Input{KeyID: string(b[2 : 2+n]), Encryptor: binary.BigEndian.Uint32(b[2+n:])}
-	copy(in.Alpha[:], b[2+n+4:])
-	return in, b[2+n+4+AlphaLen:], nil
+	in.KeyID = string(b[2 : 2+n])
+	copy(in.Encryptor[:m], b[2+n:])
+	copy(in.Alpha[:], b[2+n+m:])
+	return in, b[2+n+m+AlphaLen:], nil
 }
 
 // DecodeInput parses a canonical DPRF input encoding.
@@ -115,7 +157,7 @@ func (p *PendingEncryption) Wipe() {
 // keyID by encryptor j (DiSE encryption, steps 1–2): it draws ρ from rand,
 // commits α = SHA-256(commitDST ‖ len(m) ‖ m ‖ ρ) and returns the pending
 // state, whose Input is the DPRF input x = (version, keyID, j, α).
-func PrepareEncrypt(keyID string, j uint32, msg []byte, rand io.Reader) (*PendingEncryption, error) {
+func PrepareEncrypt(keyID string, j [EncryptorLen]byte, msg []byte, rand io.Reader) (*PendingEncryption, error) {
 	if len(keyID) == 0 || len(keyID) > MaxKeyIDLen {
 		return nil, ErrInvalidInput
 	}
@@ -126,7 +168,7 @@ func PrepareEncrypt(keyID string, j uint32, msg []byte, rand io.Reader) (*Pendin
 	if _, err := io.ReadFull(rand, p.rho[:]); err != nil {
 		return nil, fmt.Errorf("prepare encryption: %w", err)
 	}
-	p.in = Input{KeyID: keyID, Encryptor: j, Alpha: commit(msg, p.rho[:])}
+	p.in = Input{Version: InputVersion, KeyID: keyID, Encryptor: j, Alpha: commit(msg, p.rho[:])}
 	return p, nil
 }
 

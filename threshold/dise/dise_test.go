@@ -73,9 +73,12 @@ func (d dealing) output(tb testing.TB, x []byte) []byte {
 	return w
 }
 
-func (d dealing) encrypt(tb testing.TB, keyID string, j uint32, m []byte) []byte {
+// enc is a test encryptor identity.
+func enc(j byte) [EncryptorLen]byte { return [EncryptorLen]byte{0: j, EncryptorLen - 1: j} }
+
+func (d dealing) encrypt(tb testing.TB, keyID string, j byte, m []byte) []byte {
 	tb.Helper()
-	p, err := PrepareEncrypt(keyID, j, m, rand.Reader)
+	p, err := PrepareEncrypt(keyID, enc(j), m, rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -118,10 +121,10 @@ func TestRoundTrip(t *testing.T) {
 				}
 				// Versioned, and carrying the key id and the encryptor.
 				x, err := ParseCiphertext(ct)
-				if err != nil || ct[0] != Version {
+				if err != nil || ct[0] != InputVersion {
 					t.Fatalf("ciphertext header: version %d, %v", ct[0], err)
 				}
-				if in, err := DecodeInput(x); err != nil || in.KeyID != "key-1" || in.Encryptor != 3 {
+				if in, err := DecodeInput(x); err != nil || in.KeyID != "key-1" || in.Encryptor != enc(3) || !in.Names(enc(3)) || in.Names(enc(4)) {
 					t.Fatalf("ciphertext input %+v, %v", in, err)
 				}
 				// Decrypt with a different set of t+1 replicas.
@@ -145,7 +148,7 @@ func TestRoundTrip(t *testing.T) {
 // The combined output is the PRF of the whole key, whatever the signer set.
 func TestDPRFMatchesCentralKey(t *testing.T) {
 	d := deal(t, 7, 2)
-	p, err := PrepareEncrypt("k", 1, []byte("m"), rand.Reader)
+	p, err := PrepareEncrypt("k", enc(1), []byte("m"), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +252,7 @@ func TestEvaluationBoundToInput(t *testing.T) {
 	}
 	for name, other := range map[string]Input{
 		"key id":    {KeyID: "key-2", Encryptor: in.Encryptor, Alpha: in.Alpha},
-		"encryptor": {KeyID: in.KeyID, Encryptor: 2, Alpha: in.Alpha},
+		"encryptor": {KeyID: in.KeyID, Encryptor: enc(2), Alpha: in.Alpha},
 	} {
 		x2 := other.Bytes()
 		evals := d.evaluate(t, x2, 1, 2)
@@ -308,7 +311,7 @@ var bad = map[string]func(d dealing, i int, x []byte, good []byte) []byte{
 func TestCulprits(t *testing.T) {
 	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
 		d := deal(t, cfg.n, cfg.t)
-		p, err := PrepareEncrypt("key-1", 1, []byte("m"), rand.Reader)
+		p, err := PrepareEncrypt("key-1", enc(1), []byte("m"), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +347,7 @@ func TestCulprits(t *testing.T) {
 
 func TestRejectsBadArguments(t *testing.T) {
 	d := deal(t, 4, 1)
-	p, _ := PrepareEncrypt("k", 1, nil, rand.Reader)
+	p, _ := PrepareEncrypt("k", enc(1), nil, rand.Reader)
 	x := p.Input()
 	if _, err := Evaluate(group.Secp256k1().ScalarFromUint64(2), 1, x, rand.Reader); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("foreign share: %v", err)
@@ -355,16 +358,16 @@ func TestRejectsBadArguments(t *testing.T) {
 	if _, err := Evaluate(d.shares[1], 1, append(slices.Clone(x), 0), rand.Reader); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("non-canonical input: %v", err)
 	}
-	if _, err := PrepareEncrypt("", 1, nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
+	if _, err := PrepareEncrypt("", enc(1), nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("empty key id: %v", err)
 	}
-	if _, err := PrepareEncrypt(string(make([]byte, 256)), 1, nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
+	if _, err := PrepareEncrypt(string(make([]byte, 256)), enc(1), nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("long key id: %v", err)
 	}
 	if _, err := FinishEncrypt(p, make([]byte, 31)); !errors.Is(err, ErrInvalidOutput) {
 		t.Fatalf("short w: %v", err)
 	}
-	wiped, _ := PrepareEncrypt("k", 1, []byte("m"), rand.Reader)
+	wiped, _ := PrepareEncrypt("k", enc(1), []byte("m"), rand.Reader)
 	wiped.Wipe()
 	if _, err := FinishEncrypt(wiped, make([]byte, OutputLen)); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("wiped state: %v", err)
@@ -379,8 +382,9 @@ func TestRejectsBadArguments(t *testing.T) {
 }
 
 func FuzzDecodeInput(f *testing.F) {
-	f.Add(Input{KeyID: "key-1", Encryptor: 7}.Bytes())
+	f.Add(Input{KeyID: "key-1", Encryptor: enc(7)}.Bytes())
 	f.Add([]byte{1, 0})
+	f.Add(Input{Version: InputVersionLegacy, KeyID: "key-1", Encryptor: enc(7)}.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in, err := DecodeInput(b)
 		if err != nil {
@@ -394,7 +398,7 @@ func FuzzDecodeInput(f *testing.F) {
 
 func FuzzDecodeEvaluation(f *testing.F) {
 	d := deal(f, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: 7}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: enc(7)}.Bytes()
 	f.Add(d.evaluate(f, x, 1)[1])
 	f.Add(make([]byte, evaluationLen))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -425,7 +429,7 @@ func FuzzCiphertext(f *testing.F) {
 		m.Write(x)
 		return m.Sum(nil)
 	}
-	p, _ := PrepareEncrypt("key-1", 1, []byte("hello"), bytes.NewReader(make([]byte, RhoLen)))
+	p, _ := PrepareEncrypt("key-1", enc(1), []byte("hello"), bytes.NewReader(make([]byte, RhoLen)))
 	ct, _ := FinishEncrypt(p, prf(p.Input()))
 	f.Add(ct)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -449,7 +453,7 @@ func FuzzCiphertext(f *testing.F) {
 
 func BenchmarkEvaluate(b *testing.B) {
 	d := deal(b, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: 1}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: enc(1)}.Bytes()
 	for b.Loop() {
 		if _, err := Evaluate(d.shares[1], 1, x, rand.Reader); err != nil {
 			b.Fatal(err)
@@ -459,7 +463,7 @@ func BenchmarkEvaluate(b *testing.B) {
 
 func BenchmarkVerifyEvaluation(b *testing.B) {
 	d := deal(b, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: 1}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: enc(1)}.Bytes()
 	e, _ := Evaluate(d.shares[1], 1, x, rand.Reader)
 	for b.Loop() {
 		if err := VerifyEvaluation(d.vks[1], x, e); err != nil {
@@ -470,7 +474,7 @@ func BenchmarkVerifyEvaluation(b *testing.B) {
 
 func BenchmarkCombineEvaluations(b *testing.B) {
 	d := deal(b, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: 1}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: enc(1)}.Bytes()
 	evals := d.evaluate(b, x, 1, 2)
 	for b.Loop() {
 		if _, err := CombineEvaluations(d.vks, 1, x, evals); err != nil {
@@ -485,7 +489,7 @@ func BenchmarkCombineEvaluations(b *testing.B) {
 func TestCombineUnchecked(t *testing.T) {
 	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
 		d := deal(t, cfg.n, cfg.t)
-		p, err := PrepareEncrypt("key-1", 1, []byte("m"), rand.Reader)
+		p, err := PrepareEncrypt("key-1", enc(1), []byte("m"), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -527,7 +531,7 @@ func TestCombineUnchecked(t *testing.T) {
 // proof fails against the right one; bad keys are refused.
 func TestEvaluateWithKey(t *testing.T) {
 	d := deal(t, 4, 1)
-	p, err := PrepareEncrypt("key-1", 1, []byte("m"), rand.Reader)
+	p, err := PrepareEncrypt("key-1", enc(1), []byte("m"), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,6 +551,43 @@ func TestEvaluateWithKey(t *testing.T) {
 	for _, vk := range []group.Point{nil, g1().Identity(), group.Secp256k1().Generator()} {
 		if _, err := EvaluateWithKey(d.shares[2], vk, 2, x, rand.Reader); !errors.Is(err, ErrInvalidKey) {
 			t.Fatalf("vk %v: %v", vk, err)
+		}
+	}
+}
+
+// A legacy (version 1) input names its encryptor by 4 bytes: it still
+// decodes and re-encodes canonically, and Names compares only those bytes;
+// PrepareEncrypt never makes one.
+func TestLegacyInput(t *testing.T) {
+	j := enc(9)
+	legacy := Input{Version: InputVersionLegacy, KeyID: "key-1", Encryptor: j}
+	b := legacy.Bytes()
+	if len(b) != 2+len("key-1")+4+AlphaLen || b[0] != InputVersionLegacy {
+		t.Fatalf("legacy encoding %x", b)
+	}
+	in, err := DecodeInput(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prefix [EncryptorLen]byte
+	copy(prefix[:4], j[:4])
+	if in.Encryptor != prefix || !in.Names(j) || in.Names(enc(8)) || !bytes.Equal(in.Bytes(), b) {
+		t.Fatalf("legacy input %+v", in)
+	}
+	// The same identity at version 2 differs in every byte compared.
+	other := j
+	other[31] ^= 1
+	if (Input{KeyID: "key-1", Encryptor: j}).Names(other) {
+		t.Fatal("a version 2 input named an identity differing in its last byte")
+	}
+	p, err := PrepareEncrypt("key-1", j, []byte("m"), rand.Reader)
+	if err != nil || p.Input()[0] != InputVersion {
+		t.Fatalf("PrepareEncrypt made version %d (%v)", p.Input()[0], err)
+	}
+	for _, v := range []byte{0, 3, 255} {
+		bad := append([]byte{v}, b[1:]...)
+		if _, err := DecodeInput(bad); !errors.Is(err, ErrInvalidInput) {
+			t.Fatalf("version %d accepted: %v", v, err)
 		}
 	}
 }

@@ -66,7 +66,7 @@ func TestDiSEEndToEnd(t *testing.T) {
 				}
 				vks := verificationKeys(c, 0)
 				msg := []byte("vhsm DiSE end-to-end plaintext")
-				pending, err := dise.PrepareEncrypt("key-1", 42, msg, rand.Reader)
+				pending, err := dise.PrepareEncrypt("key-1", [32]byte{0: 42}, msg, rand.Reader)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -118,7 +118,7 @@ func TestDiSETooManyLiars(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pending, err := dise.PrepareEncrypt("key-1", 7, []byte("secret"), rand.Reader)
+		pending, err := dise.PrepareEncrypt("key-1", [32]byte{0: 7}, []byte("secret"), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
