@@ -28,8 +28,15 @@ func BLS12381G1() Group {
 var (
 	blsOnce    sync.Once
 	blsInitErr error
-	blsOrder   *big.Int
 )
+
+// blsOrderBytes is the order r of G1 (and of the scalar field), big-endian:
+// r = 0x73eda753…ffffffff00000001 (draft-irtf-cfrg-pairing-friendly-curves,
+// BLS12-381). InitBLS checks it against herumi's.
+var blsOrderBytes = [32]byte{
+	0x73, 0xed, 0xa7, 0x53, 0x29, 0x9d, 0x7d, 0x48, 0x33, 0x39, 0xd8, 0x08, 0x09, 0xa1, 0xd8, 0x05,
+	0x53, 0xbd, 0xa4, 0x02, 0xff, 0xfe, 0x5b, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01,
+}
 
 // InitBLS initializes herumi's library for BLS12-381 in Ethereum mode
 // (serialization, hash-to-curve and subgroup checks as in the consensus
@@ -48,7 +55,10 @@ func InitBLS() {
 		bls.SetETHserialization(true)
 		bls.VerifyOrderG1(true)
 		bls.VerifyOrderG2(true)
-		blsOrder, _ = new(big.Int).SetString(bls.GetCurveOrder(), 10)
+		if r, ok := new(big.Int).SetString(bls.GetCurveOrder(), 10); !ok ||
+			r.Cmp(new(big.Int).SetBytes(blsOrderBytes[:])) != 0 {
+			blsInitErr = errors.New("curve order differs from BLS12-381's r")
+		}
 	})
 	if blsInitErr != nil {
 		// The static library failed to initialize: nothing in this process
@@ -87,6 +97,7 @@ func (blsGroup) ScalarFromUint64(v uint64) Scalar {
 
 func (g blsGroup) RandomScalar(r io.Reader) (Scalar, error) {
 	var b [32]byte
+	defer clear(b[:])
 	for range 128 {
 		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return nil, fmt.Errorf("group: read randomness: %w", err)
@@ -105,7 +116,9 @@ func (blsGroup) DecodeScalar(b []byte) (Scalar, error) {
 	if len(b) != 32 {
 		return nil, ErrInvalidScalar
 	}
-	if new(big.Int).SetBytes(b).Cmp(blsOrder) >= 0 {
+	// The encoding may be a share or a key: compare it with r in constant
+	// time (ctLess) and only then branch on the public outcome, valid or not.
+	if ctLess(b, blsOrderBytes[:]) != 1 {
 		return nil, ErrInvalidScalar
 	}
 	s := &blsScalar{}
@@ -115,19 +128,25 @@ func (blsGroup) DecodeScalar(b []byte) (Scalar, error) {
 	return s, nil
 }
 
-func (blsGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
+func (g blsGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
 	// RFC 9380 §5 hash_to_field with L = 48 for a 255-bit prime.
 	u, err := expandMessageXMD(dst, 48, msg...)
 	if err != nil {
 		panic(err) // only with a DST over 255 bytes: a programming error
 	}
-	v := new(big.Int).SetBytes(u)
-	v.Mod(v, blsOrder)
-	var b [32]byte
-	v.FillBytes(b[:])
+	s := g.fromWide(u)
+	clear(u)
+	return s
+}
+
+// fromWide returns the big-endian integer b (at most 64 bytes) mod r. mcl's
+// setBigEndianMod reduces up to twice the modulus width with a Montgomery
+// reduction, the routine its own RFC 9380 hash_to_field uses, which does
+// not branch on the value.
+func (blsGroup) fromWide(b []byte) Scalar {
 	s := &blsScalar{}
-	if err := s.s.SetBigEndianMod(b[:]); err != nil {
-		panic("group: herumi SetBigEndianMod on a reduced value failed")
+	if err := s.s.SetBigEndianMod(b); err != nil {
+		panic("group: herumi SetBigEndianMod on at most 64 bytes failed")
 	}
 	return s
 }
@@ -256,7 +275,11 @@ func (a *blsScalar) Inv() Scalar {
 }
 
 func (a *blsScalar) Equal(o Scalar) bool {
-	return subtle.ConstantTimeCompare(a.Bytes(), asBLSScalar(o).Bytes()) == 1
+	x, y := a.Bytes(), asBLSScalar(o).Bytes()
+	eq := subtle.ConstantTimeCompare(x, y) == 1
+	clear(x)
+	clear(y)
+	return eq
 }
 
 func (a *blsScalar) IsZero() bool { return a.s.IsZero() }
