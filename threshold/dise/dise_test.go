@@ -550,3 +550,46 @@ func TestEvaluateWithKey(t *testing.T) {
 		}
 	}
 }
+
+// constReader is a failed random source: the same byte forever.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// TestEvaluateWithStuckRandomness: a replica whose random source is stuck
+// evaluates two inputs with one share. The hedged DLEQ nonce depends on
+// H1(x), so the two proofs' nonces r = z − c·k_i differ and the share
+// k_i = (z1 − z2)/(c1 − c2) cannot be solved; both evaluations verify.
+func TestEvaluateWithStuckRandomness(t *testing.T) {
+	d := deal(t, 4, 1)
+	const i = 2
+	k := d.shares[i]
+	var proofs []Evaluation
+	for _, m := range []string{"first", "second"} {
+		p, err := PrepareEncrypt("key", 1, []byte(m), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := p.Input()
+		e, err := Evaluate(k, i, x, constReader(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyEvaluation(d.vks[i], x, e); err != nil {
+			t.Fatalf("evaluation with stuck randomness rejected: %v", err)
+		}
+		proofs = append(proofs, e)
+	}
+	p1, p2 := proofs[0].proof, proofs[1].proof
+	if p1.Z.Sub(p1.C.Mul(k)).Equal(p2.Z.Sub(p2.C.Mul(k))) {
+		t.Fatal("two evaluations share a nonce")
+	}
+	if p1.Z.Sub(p2.Z).Mul(p1.C.Sub(p2.C).Inv()).Equal(k) {
+		t.Fatal("share solved from two evaluations")
+	}
+}
