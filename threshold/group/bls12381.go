@@ -121,11 +121,7 @@ func (blsGroup) DecodeScalar(b []byte) (Scalar, error) {
 	if ctLess(b, blsOrderBytes[:]) != 1 {
 		return nil, ErrInvalidScalar
 	}
-	s := &blsScalar{}
-	if err := s.s.SetBigEndianMod(b); err != nil {
-		return nil, ErrInvalidScalar
-	}
-	return s, nil
+	return blsFrom(b), nil
 }
 
 func (g blsGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
@@ -139,16 +135,65 @@ func (g blsGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
 	return s
 }
 
-// fromWide returns the big-endian integer b (at most 64 bytes) mod r. mcl's
-// setBigEndianMod reduces up to twice the modulus width with a Montgomery
-// reduction, the routine its own RFC 9380 hash_to_field uses, which does
-// not branch on the value.
-func (blsGroup) fromWide(b []byte) Scalar {
-	s := &blsScalar{}
-	if err := s.s.SetBigEndianMod(b); err != nil {
-		panic("group: herumi SetBigEndianMod on at most 64 bytes failed")
+// fromWide returns the big-endian integer b (at most 64 bytes) mod r, in
+// constant time (blsFrom).
+func (blsGroup) fromWide(b []byte) Scalar { return blsFrom(b) }
+
+// blsChunk is the width of the pieces blsFrom loads into herumi: 24 bytes,
+// so that a piece's top 64-bit word is zero.
+const blsChunk = 24
+
+// blsTwo192 is 2^192 mod r, the weight of one blsChunk.
+var blsTwo192 = sync.OnceValue(func() bls.Fr {
+	InitBLS()
+	var f bls.Fr
+	b := make([]byte, blsChunk+1)
+	b[0] = 1
+	if err := f.SetBigEndianMod(b); err != nil { // a public constant
+		panic("group: herumi SetBigEndianMod on 2^192 failed")
 	}
-	return s
+	return f
+})
+
+// blsFrom returns the big-endian integer b (at most 64 bytes) mod r, in
+// time that depends only on len(b). herumi's loaders are not constant time
+// in the value: setBigEndianMod reduces with mcl's variable-length integers
+// (Vint), and setLittleEndian compares the value with r word by word from
+// the top, stopping at the first difference (mcl bint::cmpGeN). So b is
+// loaded in 24-byte pieces, each below 2^192: its top word is zero, below
+// r's, and that comparison always stops at the first word. The pieces are
+// combined by Horner's rule with 2^192 mod r, with herumi's Montgomery
+// arithmetic, which secret shares already rely on.
+func blsFrom(b []byte) *blsScalar {
+	if len(b) > 64 {
+		panic("group: BLS12-381 scalar from more than 64 bytes")
+	}
+	k := blsTwo192()
+	var le [blsChunk]byte
+	defer clear(le[:])
+	r := &blsScalar{}
+	r.s.Clear()
+	// Pieces from the most significant: the first holds len(b) mod 24
+	// bytes (or 24).
+	first := len(b) % blsChunk
+	if first == 0 {
+		first = blsChunk
+	}
+	for start, end := 0, first; end <= len(b); start, end = end, end+blsChunk {
+		// Reverse the big-endian piece into little-endian, zero-padded.
+		clear(le[:])
+		for i := start; i < end; i++ {
+			le[end-1-i] = b[i]
+		}
+		var piece bls.Fr
+		if err := piece.SetLittleEndian(le[:]); err != nil {
+			panic("group: herumi SetLittleEndian failed")
+		}
+		bls.FrMul(&r.s, &r.s, &k)
+		bls.FrAdd(&r.s, &r.s, &piece)
+		piece.Clear()
+	}
+	return r
 }
 
 var blsGen = sync.OnceValue(func() *blsPoint {

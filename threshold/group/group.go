@@ -17,7 +17,9 @@
 // touches their value is constant time: [Group.DecodeScalar] compares an
 // encoding with the order by a byte-wise borrow chain (secp256k1: decred's
 // constant-time overflow check) and branches only on the public outcome;
-// [Group.HashToScalar] reduces its wide hash without math/big; temporary
+// [Group.HashToScalar] reduces its wide hash without math/big; on BLS12-381
+// a value enters herumi in pieces below 2^192, since herumi's own loaders
+// are variable time in the value (blsFrom); temporary
 // byte copies of a scalar are cleared after use where this package makes
 // them. [HedgedNonce] derives the nonce of every zero-knowledge proof in
 // threshold/ from the secret, the statement and fresh randomness, so that a
