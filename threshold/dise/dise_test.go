@@ -74,11 +74,11 @@ func (d dealing) output(tb testing.TB, x []byte) []byte {
 }
 
 // enc is a test encryptor identity.
-func enc(j byte) [EncryptorLen]byte { return [EncryptorLen]byte{0: j, EncryptorLen - 1: j} }
+func encryptor(j byte) [EncryptorLen]byte { return [EncryptorLen]byte{0: j, EncryptorLen - 1: j} }
 
 func (d dealing) encrypt(tb testing.TB, keyID string, j byte, m []byte) []byte {
 	tb.Helper()
-	p, err := PrepareEncrypt(keyID, enc(j), m, rand.Reader)
+	p, err := PrepareEncrypt(keyID, encryptor(j), m, rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 				if err != nil || ct[0] != InputVersion {
 					t.Fatalf("ciphertext header: version %d, %v", ct[0], err)
 				}
-				if in, err := DecodeInput(x); err != nil || in.KeyID != "key-1" || in.Encryptor != enc(3) || !in.Names(enc(3)) || in.Names(enc(4)) {
+				if in, err := DecodeInput(x); err != nil || in.KeyID != "key-1" || in.Encryptor != encryptor(3) || !in.Names(encryptor(3)) || in.Names(encryptor(4)) {
 					t.Fatalf("ciphertext input %+v, %v", in, err)
 				}
 				// Decrypt with a different set of t+1 replicas.
@@ -148,7 +148,7 @@ func TestRoundTrip(t *testing.T) {
 // The combined output is the PRF of the whole key, whatever the signer set.
 func TestDPRFMatchesCentralKey(t *testing.T) {
 	d := deal(t, 7, 2)
-	p, err := PrepareEncrypt("k", enc(1), []byte("m"), rand.Reader)
+	p, err := PrepareEncrypt("k", encryptor(1), []byte("m"), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestEvaluationBoundToInput(t *testing.T) {
 	}
 	for name, other := range map[string]Input{
 		"key id":    {KeyID: "key-2", Encryptor: in.Encryptor, Alpha: in.Alpha},
-		"encryptor": {KeyID: in.KeyID, Encryptor: enc(2), Alpha: in.Alpha},
+		"encryptor": {KeyID: in.KeyID, Encryptor: encryptor(2), Alpha: in.Alpha},
 	} {
 		x2 := other.Bytes()
 		evals := d.evaluate(t, x2, 1, 2)
@@ -311,7 +311,7 @@ var bad = map[string]func(d dealing, i int, x []byte, good []byte) []byte{
 func TestCulprits(t *testing.T) {
 	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
 		d := deal(t, cfg.n, cfg.t)
-		p, err := PrepareEncrypt("key-1", enc(1), []byte("m"), rand.Reader)
+		p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +347,7 @@ func TestCulprits(t *testing.T) {
 
 func TestRejectsBadArguments(t *testing.T) {
 	d := deal(t, 4, 1)
-	p, _ := PrepareEncrypt("k", enc(1), nil, rand.Reader)
+	p, _ := PrepareEncrypt("k", encryptor(1), nil, rand.Reader)
 	x := p.Input()
 	if _, err := Evaluate(group.Secp256k1().ScalarFromUint64(2), 1, x, rand.Reader); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("foreign share: %v", err)
@@ -358,16 +358,16 @@ func TestRejectsBadArguments(t *testing.T) {
 	if _, err := Evaluate(d.shares[1], 1, append(slices.Clone(x), 0), rand.Reader); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("non-canonical input: %v", err)
 	}
-	if _, err := PrepareEncrypt("", enc(1), nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
+	if _, err := PrepareEncrypt("", encryptor(1), nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("empty key id: %v", err)
 	}
-	if _, err := PrepareEncrypt(string(make([]byte, 256)), enc(1), nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
+	if _, err := PrepareEncrypt(string(make([]byte, 256)), encryptor(1), nil, rand.Reader); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("long key id: %v", err)
 	}
 	if _, err := FinishEncrypt(p, make([]byte, 31)); !errors.Is(err, ErrInvalidOutput) {
 		t.Fatalf("short w: %v", err)
 	}
-	wiped, _ := PrepareEncrypt("k", enc(1), []byte("m"), rand.Reader)
+	wiped, _ := PrepareEncrypt("k", encryptor(1), []byte("m"), rand.Reader)
 	wiped.Wipe()
 	if _, err := FinishEncrypt(wiped, make([]byte, OutputLen)); !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("wiped state: %v", err)
@@ -382,9 +382,9 @@ func TestRejectsBadArguments(t *testing.T) {
 }
 
 func FuzzDecodeInput(f *testing.F) {
-	f.Add(Input{KeyID: "key-1", Encryptor: enc(7)}.Bytes())
+	f.Add(Input{KeyID: "key-1", Encryptor: encryptor(7)}.Bytes())
 	f.Add([]byte{1, 0})
-	f.Add(Input{Version: InputVersionLegacy, KeyID: "key-1", Encryptor: enc(7)}.Bytes())
+	f.Add(Input{Version: InputVersionLegacy, KeyID: "key-1", Encryptor: encryptor(7)}.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in, err := DecodeInput(b)
 		if err != nil {
@@ -398,7 +398,7 @@ func FuzzDecodeInput(f *testing.F) {
 
 func FuzzDecodeEvaluation(f *testing.F) {
 	d := deal(f, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: enc(7)}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: encryptor(7)}.Bytes()
 	f.Add(d.evaluate(f, x, 1)[1])
 	f.Add(make([]byte, evaluationLen))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -429,7 +429,7 @@ func FuzzCiphertext(f *testing.F) {
 		m.Write(x)
 		return m.Sum(nil)
 	}
-	p, _ := PrepareEncrypt("key-1", enc(1), []byte("hello"), bytes.NewReader(make([]byte, RhoLen)))
+	p, _ := PrepareEncrypt("key-1", encryptor(1), []byte("hello"), bytes.NewReader(make([]byte, RhoLen)))
 	ct, _ := FinishEncrypt(p, prf(p.Input()))
 	f.Add(ct)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -453,7 +453,7 @@ func FuzzCiphertext(f *testing.F) {
 
 func BenchmarkEvaluate(b *testing.B) {
 	d := deal(b, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: enc(1)}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: encryptor(1)}.Bytes()
 	for b.Loop() {
 		if _, err := Evaluate(d.shares[1], 1, x, rand.Reader); err != nil {
 			b.Fatal(err)
@@ -463,7 +463,7 @@ func BenchmarkEvaluate(b *testing.B) {
 
 func BenchmarkVerifyEvaluation(b *testing.B) {
 	d := deal(b, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: enc(1)}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: encryptor(1)}.Bytes()
 	e, _ := Evaluate(d.shares[1], 1, x, rand.Reader)
 	for b.Loop() {
 		if err := VerifyEvaluation(d.vks[1], x, e); err != nil {
@@ -474,7 +474,7 @@ func BenchmarkVerifyEvaluation(b *testing.B) {
 
 func BenchmarkCombineEvaluations(b *testing.B) {
 	d := deal(b, 4, 1)
-	x := Input{KeyID: "key-1", Encryptor: enc(1)}.Bytes()
+	x := Input{KeyID: "key-1", Encryptor: encryptor(1)}.Bytes()
 	evals := d.evaluate(b, x, 1, 2)
 	for b.Loop() {
 		if _, err := CombineEvaluations(d.vks, 1, x, evals); err != nil {
@@ -489,7 +489,7 @@ func BenchmarkCombineEvaluations(b *testing.B) {
 func TestCombineUnchecked(t *testing.T) {
 	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
 		d := deal(t, cfg.n, cfg.t)
-		p, err := PrepareEncrypt("key-1", enc(1), []byte("m"), rand.Reader)
+		p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -531,7 +531,7 @@ func TestCombineUnchecked(t *testing.T) {
 // proof fails against the right one; bad keys are refused.
 func TestEvaluateWithKey(t *testing.T) {
 	d := deal(t, 4, 1)
-	p, err := PrepareEncrypt("key-1", enc(1), []byte("m"), rand.Reader)
+	p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +559,7 @@ func TestEvaluateWithKey(t *testing.T) {
 // decodes and re-encodes canonically, and Names compares only those bytes;
 // PrepareEncrypt never makes one.
 func TestLegacyInput(t *testing.T) {
-	j := enc(9)
+	j := encryptor(9)
 	legacy := Input{Version: InputVersionLegacy, KeyID: "key-1", Encryptor: j}
 	b := legacy.Bytes()
 	if len(b) != 2+len("key-1")+4+AlphaLen || b[0] != InputVersionLegacy {
@@ -571,7 +571,7 @@ func TestLegacyInput(t *testing.T) {
 	}
 	var prefix [EncryptorLen]byte
 	copy(prefix[:4], j[:4])
-	if in.Encryptor != prefix || !in.Names(j) || in.Names(enc(8)) || !bytes.Equal(in.Bytes(), b) {
+	if in.Encryptor != prefix || !in.Names(j) || in.Names(encryptor(8)) || !bytes.Equal(in.Bytes(), b) {
 		t.Fatalf("legacy input %+v", in)
 	}
 	// The same identity at version 2 differs in every byte compared.
@@ -589,5 +589,48 @@ func TestLegacyInput(t *testing.T) {
 		if _, err := DecodeInput(bad); !errors.Is(err, ErrInvalidInput) {
 			t.Fatalf("version %d accepted: %v", v, err)
 		}
+	}
+}
+
+// constReader is a failed random source: the same byte forever.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// TestEvaluateWithStuckRandomness: a replica whose random source is stuck
+// evaluates two inputs with one share. The hedged DLEQ nonce depends on
+// H1(x), so the two proofs' nonces r = z − c·k_i differ and the share
+// k_i = (z1 − z2)/(c1 − c2) cannot be solved; both evaluations verify.
+func TestEvaluateWithStuckRandomness(t *testing.T) {
+	d := deal(t, 4, 1)
+	const i = 2
+	k := d.shares[i]
+	var proofs []Evaluation
+	for _, m := range []string{"first", "second"} {
+		p, err := PrepareEncrypt("key", encryptor(1), []byte(m), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := p.Input()
+		e, err := Evaluate(k, i, x, constReader(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyEvaluation(d.vks[i], x, e); err != nil {
+			t.Fatalf("evaluation with stuck randomness rejected: %v", err)
+		}
+		proofs = append(proofs, e)
+	}
+	p1, p2 := proofs[0].proof, proofs[1].proof
+	if p1.Z.Sub(p1.C.Mul(k)).Equal(p2.Z.Sub(p2.C.Mul(k))) {
+		t.Fatal("two evaluations share a nonce")
+	}
+	if p1.Z.Sub(p2.Z).Mul(p1.C.Sub(p2.C).Inv()).Equal(k) {
+		t.Fatal("share solved from two evaluations")
 	}
 }

@@ -765,3 +765,76 @@ func BenchmarkApplyComplaint(b *testing.B) {
 		})
 	}
 }
+
+// constReader is a failed random source: the same byte forever.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// TestProofsWithStuckRandomness: with a random source stuck on one value,
+// two dealers draw the same ephemeral key e, and one replica's complaints
+// against two dealings prove the same secret sk. The hedged DLEQ nonce
+// still differs between the statements (they differ in the dealer index
+// bound into the tag, and the complaints in the ephemeral key), so neither
+// e nor sk = (z1 − z2)/(c1 − c2) can be solved, and every proof verifies.
+func TestProofsWithStuckRandomness(t *testing.T) {
+	f := newFixture(t, group.Secp256k1(), 4, 1)
+	ec := group.Secp256k1()
+	G := ec.Generator()
+	stuck := constReader(7)
+	e, err := ec.RandomScalar(stuck) // what NewDealing draws first
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := func(z, c, x group.Scalar) group.Scalar { return z.Sub(c.Mul(x)) }
+	solve := func(z1, c1, z2, c2 group.Scalar) group.Scalar { return z1.Sub(z2).Mul(c1.Sub(c2).Inv()) }
+
+	var ds []*Dealing
+	for i := 1; i <= 2; i++ {
+		d, err := NewDealing(f.p, i, stuck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.Ephemeral.Equal(ec.BaseMul(e)) {
+			t.Fatal("the stuck reader did not give the expected ephemeral key")
+		}
+		if err := d.Check(f.p); err != nil {
+			t.Fatalf("dealing %d: %v", i, err)
+		}
+		ds = append(ds, d)
+	}
+	p1, p2 := ds[0].EphemeralProof, ds[1].EphemeralProof
+	if nonce(p1.Z, p1.C, e).Equal(nonce(p2.Z, p2.C, e)) || solve(p1.Z, p1.C, p2.Z, p2.C).Equal(e) {
+		t.Fatal("ephemeral-key proofs of two dealers share a nonce")
+	}
+
+	// Replica 3 complains against both dealings (honest ones, but
+	// NewComplaint does not check that), with dealings whose ephemeral
+	// keys differ so that the pairwise keys differ as well.
+	const me = 3
+	sk := f.sks[me-1]
+	var cs []Complaint
+	for i := 1; i <= 2; i++ {
+		d, err := NewDealing(f.p, i, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewComplaint(f.p, me, sk, d, stuck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Proof.Verify(ec, f.p.dst("complaint", i, me), G, d.Ephemeral, f.p.replicaKey(me), c.Key); err != nil {
+			t.Fatalf("complaint %d: %v", i, err)
+		}
+		cs = append(cs, c)
+	}
+	q1, q2 := cs[0].Proof, cs[1].Proof
+	if nonce(q1.Z, q1.C, sk).Equal(nonce(q2.Z, q2.C, sk)) || solve(q1.Z, q1.C, q2.Z, q2.C).Equal(sk) {
+		t.Fatal("two complaints by one replica share a nonce")
+	}
+}

@@ -11,8 +11,15 @@
 // on why the statement must be hashed). The construction is the one behind
 // RFC 9497 §2.2 (VOPRF proofs), with a single pair of statements.
 //
-// vhsm uses it for DiSE DPRF evaluations (log_G(K_i) = log_{H1(x)}(Y_i)) and
-// for provable DKG complaints (the complainer reveals a pairwise key).
+// The prover's nonce is hedged ([group.HedgedNonce]): it hashes the secret,
+// the tag and the whole statement together with 32 fresh random bytes, so
+// that a failing random source cannot make two proofs share a nonce and
+// reveal x = (z1 − z2)/(c1 − c2).
+//
+// vhsm uses it for DiSE DPRF evaluations (log_G(K_i) = log_{H1(x)}(Y_i)), for
+// provable DKG complaints (the complainer reveals a pairwise key) and, with
+// G = H and X = Y, as the DKG dealer's proof of knowledge of its ephemeral
+// key.
 package dleq
 
 import (
@@ -32,6 +39,10 @@ type Proof struct {
 	C, Z group.Scalar
 }
 
+// nonceTag domain-separates the hedged nonces of DLEQ proofs from any other
+// use of [group.HedgedNonce]; the proof's own dst is part of the statement.
+var nonceTag = []byte("VHSM-DLEQ-V1-NONCE")
+
 // challenge computes c = H(dst, G, H, X, Y, A1, A2) over canonical encodings.
 func challenge(g group.Group, dst []byte, G, H, X, Y, A1, A2 group.Point) group.Scalar {
 	return g.HashToScalar(dst, G.Bytes(), H.Bytes(), X.Bytes(), Y.Bytes(), A1.Bytes(), A2.Bytes())
@@ -40,9 +51,15 @@ func challenge(g group.Group, dst []byte, G, H, X, Y, A1, A2 group.Point) group.
 // Prove returns a proof that X = x·G and Y = x·H, bound to dst. The caller
 // passes X and Y (already computed) so that the statement is explicit; Prove
 // does not check them, a wrong statement simply yields a proof that fails.
+// It reads [group.NonceAuxLen] bytes from rand for the hedged nonce.
 func Prove(g group.Group, dst []byte, G, H, X, Y group.Point, x group.Scalar, rand io.Reader) (Proof, error) {
-	// Commit: A1 = r·G, A2 = r·H with fresh r.
-	r, err := g.RandomScalar(rand)
+	// Commit: A1 = r·G, A2 = r·H. Chaum–Pedersen take r uniformly random;
+	// r is hedged (group.HedgedNonce: H(tag, x, statement, 32 random
+	// bytes) mod q, as BIP-340's aux_rand and RFC 6979 §3.6), so it stays
+	// unpredictable with a good rand and distinct per statement with a
+	// broken one. The statement is everything the challenge hashes except
+	// the commitments, which are derived from r.
+	r, err := group.HedgedNonce(g, nonceTag, x, rand, dst, G.Bytes(), H.Bytes(), X.Bytes(), Y.Bytes())
 	if err != nil {
 		return Proof{}, fmt.Errorf("dleq: prove: %w", err)
 	}

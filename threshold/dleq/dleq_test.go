@@ -145,3 +145,87 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// constReader is a failed random source: the same byte forever.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// nonceOf returns the prover's nonce r = z − c·x of a proof made with
+// secret x.
+func nonceOf(p Proof, x group.Scalar) group.Scalar { return p.Z.Sub(p.C.Mul(x)) }
+
+// extract is the attack a repeated nonce allows: from two proofs with the
+// same r, x = (z1 − z2)/(c1 − c2).
+func extract(p1, p2 Proof) group.Scalar { return p1.Z.Sub(p2.Z).Mul(p1.C.Sub(p2.C).Inv()) }
+
+// With a stuck random source, proofs about one secret for different
+// statements (another H, another tag) still use different nonces, so the
+// secret cannot be solved from them; both verify; and the same statement
+// gives the same proof. The control shows the extraction works when the
+// nonce does repeat, as it did when r came from the reader alone.
+func TestProveWithStuckRandomness(t *testing.T) {
+	for _, g := range groups() {
+		t.Run(g.Name(), func(t *testing.T) {
+			x := g.HashToScalar([]byte("vhsm-test"), []byte("secret"))
+			G := g.Generator()
+			H1, H2 := g.BaseMul(g.ScalarFromUint64(11)), g.BaseMul(g.ScalarFromUint64(13))
+			type stmt struct {
+				dst  string
+				H, Y group.Point
+			}
+			stmts := []stmt{
+				{"vhsm-test-dleq", H1, H1.Mul(x)},
+				{"vhsm-test-dleq", H2, H2.Mul(x)},
+				{"vhsm-test-other", H1, H1.Mul(x)},
+			}
+			X := G.Mul(x)
+			var proofs []Proof
+			for _, s := range stmts {
+				p, err := Prove(g, []byte(s.dst), G, s.H, X, s.Y, x, constReader(0))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Verify(g, []byte(s.dst), G, s.H, X, s.Y); err != nil {
+					t.Fatalf("proof with stuck randomness rejected: %v", err)
+				}
+				proofs = append(proofs, p)
+			}
+			for i := range proofs {
+				for j := range i {
+					if nonceOf(proofs[i], x).Equal(nonceOf(proofs[j], x)) {
+						t.Fatalf("statements %d and %d share a nonce", j, i)
+					}
+					if extract(proofs[i], proofs[j]).Equal(x) {
+						t.Fatalf("secret solved from proofs %d and %d", j, i)
+					}
+				}
+			}
+			again, err := Prove(g, []byte(stmts[0].dst), G, stmts[0].H, X, stmts[0].Y, x, constReader(0))
+			if err != nil || !bytes.Equal(again.Bytes(), proofs[0].Bytes()) {
+				t.Fatalf("same statement and randomness, different proof: %v", err)
+			}
+
+			// Control: a nonce drawn from the stuck reader alone repeats
+			// and gives the secret away.
+			var old []Proof
+			for _, s := range stmts[:2] {
+				r, err := g.RandomScalar(constReader(1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				A1, A2 := G.Mul(r), s.H.Mul(r)
+				c := challenge(g, []byte(s.dst), G, s.H, X, s.Y, A1, A2)
+				old = append(old, Proof{C: c, Z: r.Add(c.Mul(x))})
+			}
+			if !extract(old[0], old[1]).Equal(x) {
+				t.Fatal("control: extraction from a repeated nonce failed")
+			}
+		})
+	}
+}

@@ -28,8 +28,15 @@ func BLS12381G1() Group {
 var (
 	blsOnce    sync.Once
 	blsInitErr error
-	blsOrder   *big.Int
 )
+
+// blsOrderBytes is the order r of G1 (and of the scalar field), big-endian:
+// r = 0x73eda753…ffffffff00000001 (draft-irtf-cfrg-pairing-friendly-curves,
+// BLS12-381). InitBLS checks it against herumi's.
+var blsOrderBytes = [32]byte{
+	0x73, 0xed, 0xa7, 0x53, 0x29, 0x9d, 0x7d, 0x48, 0x33, 0x39, 0xd8, 0x08, 0x09, 0xa1, 0xd8, 0x05,
+	0x53, 0xbd, 0xa4, 0x02, 0xff, 0xfe, 0x5b, 0xfe, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01,
+}
 
 // InitBLS initializes herumi's library for BLS12-381 in Ethereum mode
 // (serialization, hash-to-curve and subgroup checks as in the consensus
@@ -48,7 +55,10 @@ func InitBLS() {
 		bls.SetETHserialization(true)
 		bls.VerifyOrderG1(true)
 		bls.VerifyOrderG2(true)
-		blsOrder, _ = new(big.Int).SetString(bls.GetCurveOrder(), 10)
+		if r, ok := new(big.Int).SetString(bls.GetCurveOrder(), 10); !ok ||
+			r.Cmp(new(big.Int).SetBytes(blsOrderBytes[:])) != 0 {
+			blsInitErr = errors.New("curve order differs from BLS12-381's r")
+		}
 	})
 	if blsInitErr != nil {
 		// The static library failed to initialize: nothing in this process
@@ -87,6 +97,7 @@ func (blsGroup) ScalarFromUint64(v uint64) Scalar {
 
 func (g blsGroup) RandomScalar(r io.Reader) (Scalar, error) {
 	var b [32]byte
+	defer clear(b[:])
 	for range 128 {
 		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return nil, fmt.Errorf("group: read randomness: %w", err)
@@ -105,31 +116,84 @@ func (blsGroup) DecodeScalar(b []byte) (Scalar, error) {
 	if len(b) != 32 {
 		return nil, ErrInvalidScalar
 	}
-	if new(big.Int).SetBytes(b).Cmp(blsOrder) >= 0 {
+	// The encoding may be a share or a key: compare it with r in constant
+	// time (ctLess) and only then branch on the public outcome, valid or not.
+	if ctLess(b, blsOrderBytes[:]) != 1 {
 		return nil, ErrInvalidScalar
 	}
-	s := &blsScalar{}
-	if err := s.s.SetBigEndianMod(b); err != nil {
-		return nil, ErrInvalidScalar
-	}
-	return s, nil
+	return blsFrom(b), nil
 }
 
-func (blsGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
+func (g blsGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
 	// RFC 9380 §5 hash_to_field with L = 48 for a 255-bit prime.
 	u, err := expandMessageXMD(dst, 48, msg...)
 	if err != nil {
 		panic(err) // only with a DST over 255 bytes: a programming error
 	}
-	v := new(big.Int).SetBytes(u)
-	v.Mod(v, blsOrder)
-	var b [32]byte
-	v.FillBytes(b[:])
-	s := &blsScalar{}
-	if err := s.s.SetBigEndianMod(b[:]); err != nil {
-		panic("group: herumi SetBigEndianMod on a reduced value failed")
-	}
+	s := g.fromWide(u)
+	clear(u)
 	return s
+}
+
+// fromWide returns the big-endian integer b (at most 64 bytes) mod r, in
+// constant time (blsFrom).
+func (blsGroup) fromWide(b []byte) Scalar { return blsFrom(b) }
+
+// blsChunk is the width of the pieces blsFrom loads into herumi: 24 bytes,
+// so that a piece's top 64-bit word is zero.
+const blsChunk = 24
+
+// blsTwo192 is 2^192 mod r, the weight of one blsChunk.
+var blsTwo192 = sync.OnceValue(func() bls.Fr {
+	InitBLS()
+	var f bls.Fr
+	b := make([]byte, blsChunk+1)
+	b[0] = 1
+	if err := f.SetBigEndianMod(b); err != nil { // a public constant
+		panic("group: herumi SetBigEndianMod on 2^192 failed")
+	}
+	return f
+})
+
+// blsFrom returns the big-endian integer b (at most 64 bytes) mod r, in
+// time that depends only on len(b). herumi's loaders are not constant time
+// in the value: setBigEndianMod reduces with mcl's variable-length integers
+// (Vint), and setLittleEndian compares the value with r word by word from
+// the top, stopping at the first difference (mcl bint::cmpGeN). So b is
+// loaded in 24-byte pieces, each below 2^192: its top word is zero, below
+// r's, and that comparison always stops at the first word. The pieces are
+// combined by Horner's rule with 2^192 mod r, with herumi's Montgomery
+// arithmetic, which secret shares already rely on.
+func blsFrom(b []byte) *blsScalar {
+	if len(b) > 64 {
+		panic("group: BLS12-381 scalar from more than 64 bytes")
+	}
+	k := blsTwo192()
+	var le [blsChunk]byte
+	defer clear(le[:])
+	r := &blsScalar{}
+	r.s.Clear()
+	// Pieces from the most significant: the first holds len(b) mod 24
+	// bytes (or 24).
+	first := len(b) % blsChunk
+	if first == 0 {
+		first = blsChunk
+	}
+	for start, end := 0, first; end <= len(b); start, end = end, end+blsChunk {
+		// Reverse the big-endian piece into little-endian, zero-padded.
+		clear(le[:])
+		for i := start; i < end; i++ {
+			le[end-1-i] = b[i]
+		}
+		var piece bls.Fr
+		if err := piece.SetLittleEndian(le[:]); err != nil {
+			panic("group: herumi SetLittleEndian failed")
+		}
+		bls.FrMul(&r.s, &r.s, &k)
+		bls.FrAdd(&r.s, &r.s, &piece)
+		piece.Clear()
+	}
+	return r
 }
 
 var blsGen = sync.OnceValue(func() *blsPoint {
@@ -256,7 +320,11 @@ func (a *blsScalar) Inv() Scalar {
 }
 
 func (a *blsScalar) Equal(o Scalar) bool {
-	return subtle.ConstantTimeCompare(a.Bytes(), asBLSScalar(o).Bytes()) == 1
+	x, y := a.Bytes(), asBLSScalar(o).Bytes()
+	eq := subtle.ConstantTimeCompare(x, y) == 1
+	clear(x)
+	clear(y)
+	return eq
 }
 
 func (a *blsScalar) IsZero() bool { return a.s.IsZero() }

@@ -13,6 +13,18 @@
 // take a secret or a key check [Scalar.IsZero], as every signing and
 // evaluation entry point of threshold/ does.
 //
+// Scalars are often secrets (shares, keys, nonces), so everything that
+// touches their value is constant time: [Group.DecodeScalar] compares an
+// encoding with the order by a byte-wise borrow chain (secp256k1: decred's
+// constant-time overflow check) and branches only on the public outcome;
+// [Group.HashToScalar] reduces its wide hash without math/big; on BLS12-381
+// a value enters herumi in pieces below 2^192, since herumi's own loaders
+// are variable time in the value (blsFrom); temporary
+// byte copies of a scalar are cleared after use where this package makes
+// them. [HedgedNonce] derives the nonce of every zero-knowledge proof in
+// threshold/ from the secret, the statement and fresh randomness, so that a
+// failing random source cannot leak the secret.
+//
 // Encodings and algorithms follow: SEC 1 v2 §2.3.3–2.3.4 and SEC 2 §2.4.1
 // (secp256k1 compressed points), BIP-340 lift_x and has_even_y; the ZCash
 // BLS12-381 serialization used by Ethereum (the "ZCash serialization format"
@@ -61,7 +73,8 @@ type Group interface {
 	// RandomScalar draws a uniformly random non-zero scalar from r.
 	RandomScalar(r io.Reader) (Scalar, error)
 	// DecodeScalar parses a canonical big-endian scalar. Zero is accepted;
-	// callers that need non-zero check [Scalar.IsZero].
+	// callers that need non-zero check [Scalar.IsZero]. The range check
+	// against the order is constant time: b may be a share or a key.
 	DecodeScalar(b []byte) (Scalar, error)
 	// HashToScalar maps arbitrary data to a scalar, domain-separated by dst,
 	// with negligible bias (wide reduction of an expanded hash).

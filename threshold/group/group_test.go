@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"math/big"
 	"testing"
 
 	"github.com/herumi/bls-eth-go-binary/bls"
@@ -294,9 +295,26 @@ func FuzzDecodePoint(f *testing.F) {
 func FuzzDecodeScalar(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xff}, 32))
 	f.Add(make([]byte, 32))
+	for _, g := range groups() {
+		q := order(g)
+		for _, d := range []int64{-1, 0, 1} {
+			f.Add(new(big.Int).Add(q, big.NewInt(d)).FillBytes(make([]byte, 32)))
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, g := range groups() {
+			// The constant-time wide reduction agrees with math/big.
+			if len(b) <= 64 {
+				want := new(big.Int).Mod(new(big.Int).SetBytes(b), order(g)).FillBytes(make([]byte, 32))
+				if got := g.(wideReducer).fromWide(b).Bytes(); !bytes.Equal(got, want) {
+					t.Fatalf("%s: fromWide(%x) = %x, want %x", g.Name(), b, got, want)
+				}
+			}
 			s, err := g.DecodeScalar(b)
+			// The constant-time range check agrees with math/big.
+			if want := len(b) == 32 && new(big.Int).SetBytes(b).Cmp(order(g)) < 0; want != (err == nil) {
+				t.Fatalf("%s: DecodeScalar(%x) error %v", g.Name(), b, err)
+			}
 			if err != nil {
 				continue
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
@@ -28,8 +27,6 @@ type secpScalar struct{ s secp256k1.ModNScalar }
 // identity (X = Y = Z = 0 after normalization).
 type secpPoint struct{ p secp256k1.JacobianPoint }
 
-var secpOrder = secp256k1.S256().N
-
 func (secpGroup) Name() string   { return "secp256k1" }
 func (secpGroup) ScalarLen() int { return 32 }
 func (secpGroup) PointLen() int  { return 33 }
@@ -49,6 +46,7 @@ func (secpGroup) ScalarFromUint64(v uint64) Scalar {
 func (g secpGroup) RandomScalar(r io.Reader) (Scalar, error) {
 	// Rejection sampling keeps the distribution uniform over [1, n).
 	var b [32]byte
+	defer clear(b[:])
 	for range 128 {
 		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return nil, fmt.Errorf("group: read randomness: %w", err)
@@ -68,6 +66,10 @@ func (secpGroup) DecodeScalar(b []byte) (Scalar, error) {
 	}
 	var a [32]byte
 	copy(a[:], b)
+	defer clear(a[:])
+	// decred's SetBytes compares with n in constant time (word-wise
+	// constant-time comparisons, ModNScalar.overflows); only the public
+	// outcome, valid or not, is branched on.
 	s := &secpScalar{}
 	if s.s.SetBytes(&a) != 0 {
 		return nil, ErrInvalidScalar
@@ -75,7 +77,7 @@ func (secpGroup) DecodeScalar(b []byte) (Scalar, error) {
 	return s, nil
 }
 
-func (secpGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
+func (g secpGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
 	// RFC 9380 §5 hash_to_field with L = 48 (k = 128): a 384-bit value
 	// reduced mod n has bias below 2^-128.
 	u, err := expandMessageXMD(dst, 48, msg...)
@@ -84,12 +86,43 @@ func (secpGroup) HashToScalar(dst []byte, msg ...[]byte) Scalar {
 		// error in a constant, not an input condition.
 		panic(err)
 	}
-	v := new(big.Int).SetBytes(u)
-	v.Mod(v, secpOrder)
-	var b [32]byte
-	v.FillBytes(b[:])
+	s := g.fromWide(u)
+	clear(u)
+	return s
+}
+
+// secpTwo256ModN is 2^256 mod n = 2^256 − n (n > 2^255), big-endian.
+var secpTwo256ModN = func() secp256k1.ModNScalar {
+	var s secp256k1.ModNScalar
+	s.SetByteSlice([]byte{
+		0x01, 0x45, 0x51, 0x23, 0x19, 0x50, 0xb7, 0x5f, 0xc4, 0x40, 0x2d, 0xa1, 0x73, 0x2f, 0xc9, 0xbe, 0xbf,
+	})
+	return s
+}()
+
+// fromWide returns the big-endian integer b (at most 64 bytes) mod n in
+// constant time: with b = hi·2^256 + lo (32 bytes each), the result is
+// hi·(2^256 mod n) + lo, where SetBytes reduces each half (below 2^256 <
+// 2n, one constant-time conditional subtraction suffices) and decred's
+// ModNScalar multiplication and addition are constant time.
+func (secpGroup) fromWide(b []byte) Scalar {
+	if len(b) > 64 {
+		panic("group: wide reduction of more than 64 bytes")
+	}
+	var w [64]byte
+	copy(w[64-len(b):], b)
+	var hi, lo [32]byte
+	copy(hi[:], w[:32])
+	copy(lo[:], w[32:])
 	s := &secpScalar{}
-	s.s.SetBytes(&b)
+	var l secp256k1.ModNScalar
+	s.s.SetBytes(&hi)
+	l.SetBytes(&lo)
+	s.s.Mul(&secpTwo256ModN).Add(&l)
+	clear(w[:])
+	clear(hi[:])
+	clear(lo[:])
+	l.Zero()
 	return s
 }
 
@@ -178,7 +211,10 @@ func (a *secpScalar) Inv() Scalar {
 
 func (a *secpScalar) Equal(o Scalar) bool {
 	x, y := a.s.Bytes(), asSecpScalar(o).s.Bytes()
-	return subtle.ConstantTimeCompare(x[:], y[:]) == 1
+	eq := subtle.ConstantTimeCompare(x[:], y[:]) == 1
+	clear(x[:])
+	clear(y[:])
+	return eq
 }
 
 func (a *secpScalar) IsZero() bool { return a.s.IsZero() }

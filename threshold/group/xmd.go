@@ -49,9 +49,14 @@ func expandMessageXMD(dst []byte, lenInBytes int, msg ...[]byte) ([]byte, error)
 		h.Write(x)
 		h.Write([]byte{byte(i)})
 		h.Write(dstPrime)
+		clear(x)
+		clear(bi)
 		bi = h.Sum(nil)
 		out = append(out, bi...)
 	}
+	// The blocks may derive from a secret (HedgedNonce): drop them.
+	clear(b0)
+	clear(bi)
 	// Step 12: uniform_bytes = substr(b_1 || ... || b_ell, 0, len_in_bytes).
 	return out[:lenInBytes], nil
 }
