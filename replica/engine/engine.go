@@ -471,6 +471,7 @@ func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error
 		}
 		return nil, nil, fmt.Errorf("%w: %s/%d: %w", ErrShareUnavailable, it.Session, it.Slot, err)
 	}
+	defer clear(b) // the decoded scalar is what is used from here on
 	x, err := g.DecodeScalar(b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s/%d undecodable", ErrShareUnavailable, it.Session, it.Slot)
