@@ -124,11 +124,12 @@ func ParseReplicaConfig(b []byte) (*ReplicaConfig, error) {
 
 // Options tune Generate.
 type Options struct {
-	// Passphrase, when set, seals every replica's store with scrypt from this
-	// passphrase instead of a random key file per replica.
+	// Passphrase, when set, seals every replica's store with a key derived
+	// from this passphrase (Argon2id) instead of a random key file per
+	// replica.
 	Passphrase []byte
-	// Scrypt overrides the scrypt cost for new passphrase stores.
-	Scrypt *sealed.ScryptParams
+	// KDFCost overrides sealed.DefaultArgon2id for new passphrase stores.
+	KDFCost *sealed.Argon2idCost
 	// Pools overrides app.DefaultPoolConfig().
 	Pools *app.PoolConfig
 	// ChainID defaults to "vhsm-testnet".
@@ -182,7 +183,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		if r.cfg, err = loadOrNewReplicaConfig(home, i, n, t, opts); err != nil {
 			return nil, err
 		}
-		store, err := OpenStore(home, r.cfg.Passphrase, opts.Passphrase, opts.Scrypt, opts.Rand)
+		store, err := OpenStore(home, r.cfg.Passphrase, opts.Passphrase, opts.KDFCost, opts.Rand)
 		if err != nil {
 			return nil, fmt.Errorf("replica %d: %w", i, err)
 		}
@@ -335,9 +336,10 @@ func NodeConfig(home string, c *ReplicaConfig) node.Config {
 }
 
 // OpenStore opens a replica home's sealed store: with the passphrase when
-// usePassphrase (passphrase must then be non-empty), else with the home's
-// seal.key, created if absent.
-func OpenStore(home string, usePassphrase bool, passphrase []byte, cost *sealed.ScryptParams, rnd io.Reader) (*sealed.Store, error) {
+// usePassphrase (passphrase must then be non-empty; cost is the KDF cost of
+// a new store, nil for the default), else with the home's seal.key, created
+// if absent.
+func OpenStore(home string, usePassphrase bool, passphrase []byte, cost *sealed.Argon2idCost, rnd io.Reader) (*sealed.Store, error) {
 	dir := filepath.Join(home, SecretsDir)
 	var key *sealed.Key
 	var err error

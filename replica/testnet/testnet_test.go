@@ -117,8 +117,8 @@ func TestGenerateIdempotent(t *testing.T) {
 
 func TestGeneratePassphrase(t *testing.T) {
 	dir := t.TempDir()
-	cost := &sealed.ScryptParams{N: 1 << 10, R: 8, P: 1}
-	tn, err := Generate(dir, 4, Options{Passphrase: []byte("pw"), Scrypt: cost})
+	cost := &sealed.Argon2idCost{Time: 1, MemoryKiB: sealed.MinArgon2idMemoryKiB, Threads: 1}
+	tn, err := Generate(dir, 4, Options{Passphrase: []byte("pw"), KDFCost: cost})
 	if err != nil {
 		t.Fatal(err)
 	}
