@@ -47,6 +47,7 @@ import (
 	"github.com/vhsm/vhsm/replica/node"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/server"
+	"github.com/vhsm/vhsm/threshold/dkg"
 	"github.com/vhsm/vhsm/threshold/group"
 )
 
@@ -116,8 +117,11 @@ func ParseReplicaConfig(b []byte) (*ReplicaConfig, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: %s: trailing data", ErrInvalid, ReplicaFile)
 	}
-	if c.Index < 1 || c.Index > c.N || c.N > 64 || c.T < 0 || c.T >= c.N || c.APIListen == "" || c.P2PListen == "" {
+	if c.Index < 1 || c.Index > c.N || c.N > 64 || c.APIListen == "" || c.P2PListen == "" {
 		return nil, fmt.Errorf("%w: %s: index %d of %d", ErrInvalid, ReplicaFile, c.Index, c.N)
+	}
+	if err := dkg.CheckThreshold(c.N, c.T); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, ReplicaFile, err)
 	}
 	return &c, nil
 }
@@ -161,7 +165,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 	if opts.Pools != nil {
 		pools = *opts.Pools
 	}
-	t := (n - 1) / 3
+	t := dkg.DefaultT(n)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
