@@ -36,8 +36,8 @@ type Argon2idCost struct {
 }
 
 // DefaultArgon2id is the cost of new passphrase stores: RFC 9106 section 4,
-// second recommended option (t=3, m=64 MiB, p=4), about 0.1 to 0.3 s on one
-// replica's cores. The key is derived once when the store is opened, so the
+// second recommended option (t=3, m=64 MiB, p=4), a fraction of a second
+// on an idle replica (under a second on a loaded 2-core test machine). The key is derived once when the store is opened, so the
 // cost does not touch Put or Get.
 var DefaultArgon2id = Argon2idCost{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
 
@@ -46,8 +46,9 @@ var DefaultArgon2id = Argon2idCost{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
 // few seconds or a gigabyte deriving a key. Argon2id's work Time·MemoryKiB
 // is at most MaxArgon2idWork, about 21× the default; scrypt's N·r·p at most
 // 2^22, 16× the old default (N=2^15, r=8, p=1, 32 MiB), which also bounds
-// its memory 128·N·r to 512 MiB. Every store written before Argon2id (the
-// default, or a test cost down to N=2^10) is within them.
+// its memory 128·N·r to 512 MiB. Stores written before Argon2id with the
+// old default or a test cost down to N=2^10 are within them; one created
+// with a custom cost above them would be refused with ErrKDF.
 const (
 	MaxArgon2idTime      = 10
 	MinArgon2idMemoryKiB = 1 << 10 // 1 MiB
