@@ -143,7 +143,7 @@ func (o *testnetOptions) replicaConfig(i int) *testnet.ReplicaConfig {
 		listen = api
 	}
 	return &testnet.ReplicaConfig{
-		Index: i, N: n, T: (n - 1) / 3,
+		Index: i, N: n, T: dkg.DefaultT(n),
 		P2PListen: "tcp://" + net.JoinHostPort(host, strconv.Itoa(o.p2pPort)),
 		APIListen: listen,
 		APIURL:    "https://" + api,

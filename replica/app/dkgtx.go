@@ -10,8 +10,9 @@ import (
 )
 
 // verifyReplicaTx checks a replica transaction's signature against the
-// genesis key of its replica, decodes its payload and checks that the named
-// session is open and the message is from that replica.
+// genesis key of its replica, decodes its payload and checks that the
+// message is from that replica, within the session's size bound, and one
+// the named session takes (dkglimit.go).
 func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg.Message, error) {
 	if rt.Replica < 1 || rt.Replica > a.g.N || rt.Kind != "dkg" {
 		return nil, nil, fmt.Errorf("%w: replica %d kind %q", ErrBadReplica, rt.Replica, rt.Kind)
@@ -29,11 +30,14 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 	if err != nil {
 		return nil, nil, err
 	}
-	if !ok || s.Status != StatusOpen {
+	if !ok {
 		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownSess, p.Session)
 	}
 	if len(s.Sent) == a.g.N && s.Sent[rt.Replica-1] >= MaxMessagesPerReplica {
 		return nil, nil, fmt.Errorf("%w: replica %d sent too many messages in %s", ErrBadReplica, rt.Replica, s.Name)
+	}
+	if err := a.checkMessageSize(&s, p.Message); err != nil {
+		return nil, nil, err
 	}
 	m, err := a.dec.decode(groupOf(s.Kind), p.Message)
 	if err != nil {
@@ -41,6 +45,9 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 	}
 	if m.SenderIndex() != rt.Replica {
 		return nil, nil, fmt.Errorf("%w: replica %d sent a message as %d", ErrBadReplica, rt.Replica, m.SenderIndex())
+	}
+	if err := sessionAccepts(&s, m); err != nil {
+		return nil, nil, err
 	}
 	return &s, m, nil
 }
@@ -67,6 +74,7 @@ func (a *App) applyReplicaTx(o *overlay, rt *wire.ReplicaTx, height int64) error
 	}
 	s.Sent[rt.Replica-1]++
 	applyErr := sess.Apply(m)
+	noteTaken(s, a.g.N, m, sess.Status())
 	switch sess.Status() {
 	case dkg.StatusDone:
 		if err := a.finish(o, s, sess); err != nil {

@@ -57,6 +57,12 @@
 //	wire.ReplicaTxContext ‖ uint32(replica) ‖ uint32(len(kind)) ‖ kind ‖ payload
 //
 // (integers big-endian), and the DKG message's sender must be the signer.
+// Every message taken stays in the session's transcript, so the app takes
+// only what the session can use: a message for an open session, no longer
+// than the session's parameters allow, and not a second dealing, response
+// or timeout vote for a phase from the same replica, nor a message for
+// another phase (dkglimit.go). CheckTx and FinalizeBlock refuse the others
+// without storing them.
 //
 // # Pools
 //

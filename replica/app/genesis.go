@@ -56,9 +56,9 @@ func DefaultPoolConfig() PoolConfig {
 	return PoolConfig{KeyBatch: 128, KeyLow: 256, NonceBatch: 128, NonceLow: 512}
 }
 
-// Validate checks the genesis: 1 ≤ n ≤ dkg.MaxN and t+1 ≤ n−2f (as the DKG
-// requires), replicas indexed 1..N with valid keys, a valid admin and pool
-// sizes within the DKG limits.
+// Validate checks the genesis: 1 ≤ n ≤ dkg.MaxN, f ≤ t and t+1 ≤ n−2f
+// ([dkg.CheckThreshold]), replicas indexed 1..N with valid keys, a valid
+// admin and pool sizes within the DKG limits.
 func (g *Genesis) Validate() error {
 	if g.Cluster == "" || len(g.Cluster) > maxClusterLen {
 		return fmt.Errorf("%w: cluster id %q (1 to %d bytes)", ErrBadGenesis, g.Cluster, maxClusterLen)
@@ -66,9 +66,8 @@ func (g *Genesis) Validate() error {
 	if g.N < 1 || g.N > dkg.MaxN || len(g.Replicas) != g.N {
 		return fmt.Errorf("%w: n=%d with %d replicas", ErrBadGenesis, g.N, len(g.Replicas))
 	}
-	f := (g.N - 1) / 3
-	if g.T < 0 || g.T+1 > g.N-2*f {
-		return fmt.Errorf("%w: t=%d for n=%d", ErrBadGenesis, g.T, g.N)
+	if err := dkg.CheckThreshold(g.N, g.T); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadGenesis, err)
 	}
 	for i, r := range g.Replicas {
 		if r.Index != i+1 {

@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/dkg"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -68,11 +69,17 @@ type SessionInfo struct {
 	// Sent[j-1] counts replica j's messages, capped at MaxMessagesPerReplica.
 	Sent   []int `json:"sent,omitempty"`
 	Opened int64 `json:"opened"` // height
+	// Phase is the DKG phase after the last message (0 before the first),
+	// and Seen[j-1] the messages of replica j the session took (seen* bits);
+	// with them sessionAccepts refuses what the session would ignore.
+	Phase dkg.Status `json:"phase,omitempty"`
+	Seen  []int      `json:"seen,omitempty"`
 }
 
-// MaxMessagesPerReplica bounds one replica's messages in one session (a
-// dealing, possibly re-sent after a crash, a response and two timeout votes
-// fit many times over), so that a faulty replica cannot grow the state.
+// MaxMessagesPerReplica bounds one replica's messages in one session. The
+// rules of sessionAccepts admit at most four (a dealing, a response, a
+// timeout vote per phase); the cap bounds sessions recorded before those
+// rules and any message kind they do not cover.
 const MaxMessagesPerReplica = 16
 
 // TranscriptEntry is one DKG message of a session, in log order.

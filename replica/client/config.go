@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/dkg"
 )
 
 // ConfigEnv is the environment variable [Load] reads when given no path.
@@ -172,7 +173,8 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 // Validate checks the configuration's internal consistency: a 32-byte
-// seed, 3T+1 ≤ N, exactly N replicas with indices 1..N, https URLs and
+// seed, a threshold t valid for n ([dkg.CheckThreshold]: f ≤ t and
+// t+1 ≤ n−2f), exactly N replicas with indices 1..N, https URLs and
 // parseable certificates. Its errors never contain the private key.
 func (c *Config) Validate() error {
 	if !validID(c.ClientID) {
@@ -181,8 +183,8 @@ func (c *Config) Validate() error {
 	if len(c.PrivateKey) != ed25519.SeedSize {
 		return fmt.Errorf("%w: private_key must be a %d-byte Ed25519 seed", ErrConfig, ed25519.SeedSize)
 	}
-	if c.T < 0 || c.N < 1 || c.N < 3*c.T+1 {
-		return fmt.Errorf("%w: need 0 ≤ t and 3t+1 ≤ n (n=%d, t=%d)", ErrConfig, c.N, c.T)
+	if err := dkg.CheckThreshold(c.N, c.T); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if len(c.Replicas) != c.N {
 		return fmt.Errorf("%w: %d replicas listed, n=%d", ErrConfig, len(c.Replicas), c.N)

@@ -58,6 +58,7 @@ func TestConfigValidate(t *testing.T) {
 		"bad timeout":   func(c *Config) { c.Timeout = "-1s" },
 		"index 0":       func(c *Config) { c.Replicas[0].Index = 0 },
 		"negative t":    func(c *Config) { c.T = -1 },
+		"t below f":     func(c *Config) { c.T = 0 }, // f=1 replicas would hold the key
 		"unparsable tm": func(c *Config) { c.Timeout = "soon" },
 	}
 	for name, mutate := range cases {
@@ -76,6 +77,11 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := fc.cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	c := *fc.cfg
+	c.T = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "need f ≤ t and t+1 ≤ n−f (f=1)") {
+		t.Fatalf("t=0 for n=4: %v, want the threshold rule", err)
 	}
 }
 

@@ -7,11 +7,15 @@
 // # Sealing key
 //
 // The sealing key comes either from a 32-byte key file ([KeyFromFile]) or from
-// a passphrase stretched with scrypt ([KeyFromPassphrase]); the scrypt
-// parameters and a random salt are stored in the store directory
-// (seal.json). Every store holds a verifier record written when it is created,
-// so that opening it with the wrong key fails with [ErrWrongKey] instead of
-// failing later on the first share.
+// a passphrase stretched with Argon2id (RFC 9106; [KeyFromPassphrase],
+// [DefaultArgon2id]). The store directory's seal.json names the KDF and holds
+// its parameters and a random salt; stores created before Argon2id name none
+// and are keyed with scrypt, which stays readable. An unknown KDF or
+// parameters beyond fixed bounds are refused with [ErrKDF] before any
+// derivation. The key is derived once, when the store is opened. Every store
+// holds a verifier record written when it is created, so that opening it with
+// the wrong key (or parameters changed in seal.json) fails with [ErrWrongKey]
+// instead of failing later on the first share.
 //
 // # Records
 //
@@ -43,18 +47,15 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/scrypt"
 )
 
 // Errors returned by the store.
@@ -511,74 +512,4 @@ func NewKeyFile(path string, rnd io.Reader) error {
 		return fmt.Errorf("sealed: key file: %w", err)
 	}
 	return nil
-}
-
-// ScryptParams are the scrypt cost parameters and salt stored next to a
-// passphrase-sealed store.
-type ScryptParams struct {
-	N    int    `json:"n"`
-	R    int    `json:"r"`
-	P    int    `json:"p"`
-	Salt []byte `json:"salt"`
-}
-
-// DefaultScrypt is the scrypt cost for new stores (N=2^15, r=8, p=1: about
-// 32 MiB and 50-100 ms per derivation).
-var DefaultScrypt = ScryptParams{N: 1 << 15, R: 8, P: 1}
-
-func (p ScryptParams) valid() bool {
-	return p.N >= 1<<10 && p.N <= 1<<22 && p.N&(p.N-1) == 0 && p.R >= 1 && p.R <= 32 && p.P >= 1 && p.P <= 16 && len(p.Salt) >= 16 && len(p.Salt) <= 64
-}
-
-// KeyFromPassphrase derives the sealing key of the store in dir from
-// passphrase with scrypt. The parameters and salt are read from dir/seal.json,
-// or, for a new store, chosen from cost (DefaultScrypt when nil) with a fresh
-// random salt and written there.
-func KeyFromPassphrase(dir string, passphrase []byte, cost *ScryptParams) (*Key, error) {
-	if len(passphrase) == 0 {
-		return nil, fmt.Errorf("%w: empty passphrase", ErrInvalidKey)
-	}
-	if err := ensureDir(dir); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, paramsFile)
-	var p ScryptParams
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		p = DefaultScrypt
-		if cost != nil {
-			p = *cost
-		}
-		p.Salt = make([]byte, 32)
-		if _, err := io.ReadFull(rand.Reader, p.Salt); err != nil {
-			return nil, fmt.Errorf("sealed: salt: %w", err)
-		}
-		if !p.valid() {
-			return nil, fmt.Errorf("sealed: invalid scrypt parameters")
-		}
-		enc, err := json.Marshal(p)
-		if err != nil {
-			return nil, fmt.Errorf("sealed: encode scrypt parameters: %w", err)
-		}
-		if err := WriteFileAtomic(path, enc, 0o600); err != nil {
-			return nil, fmt.Errorf("sealed: write scrypt parameters: %w", err)
-		}
-	case err != nil:
-		return nil, fmt.Errorf("sealed: read scrypt parameters: %w", err)
-	default:
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil || !p.valid() {
-			return nil, fmt.Errorf("sealed: scrypt parameters in %s: %w", path, ErrCorrupted)
-		}
-	}
-	out, err := scrypt.Key(passphrase, p.Salt, p.N, p.R, p.P, KeySize)
-	if err != nil {
-		return nil, fmt.Errorf("sealed: scrypt: %w", err)
-	}
-	var k Key
-	copy(k[:], out)
-	clear(out)
-	return &k, nil
 }

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// testCost keeps scrypt fast in tests.
-var testCost = &ScryptParams{N: 1 << 10, R: 8, P: 1}
+// testCost keeps Argon2id fast in tests.
+var testCost = &Argon2idCost{Time: 1, MemoryKiB: MinArgon2idMemoryKiB, Threads: 1}
 
 func openPass(t *testing.T, dir, pass string) (*Store, error) {
 	t.Helper()

@@ -48,6 +48,7 @@ import (
 	"github.com/vhsm/vhsm/replica/node"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/server"
+	"github.com/vhsm/vhsm/threshold/dkg"
 	"github.com/vhsm/vhsm/threshold/group"
 )
 
@@ -117,19 +118,23 @@ func ParseReplicaConfig(b []byte) (*ReplicaConfig, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: %s: trailing data", ErrInvalid, ReplicaFile)
 	}
-	if c.Index < 1 || c.Index > c.N || c.N > 64 || c.T < 0 || c.T >= c.N || c.APIListen == "" || c.P2PListen == "" {
+	if c.Index < 1 || c.Index > c.N || c.N > 64 || c.APIListen == "" || c.P2PListen == "" {
 		return nil, fmt.Errorf("%w: %s: index %d of %d", ErrInvalid, ReplicaFile, c.Index, c.N)
+	}
+	if err := dkg.CheckThreshold(c.N, c.T); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, ReplicaFile, err)
 	}
 	return &c, nil
 }
 
 // Options tune Generate.
 type Options struct {
-	// Passphrase, when set, seals every replica's store with scrypt from this
-	// passphrase instead of a random key file per replica.
+	// Passphrase, when set, seals every replica's store with a key derived
+	// from this passphrase (Argon2id) instead of a random key file per
+	// replica.
 	Passphrase []byte
-	// Scrypt overrides the scrypt cost for new passphrase stores.
-	Scrypt *sealed.ScryptParams
+	// KDFCost overrides sealed.DefaultArgon2id for new passphrase stores.
+	KDFCost *sealed.Argon2idCost
 	// Pools overrides app.DefaultPoolConfig().
 	Pools *app.PoolConfig
 	// ChainID is the cluster id; it defaults to "vhsm-" and 16 random hex
@@ -169,7 +174,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 	if opts.Pools != nil {
 		pools = *opts.Pools
 	}
-	t := (n - 1) / 3
+	t := dkg.DefaultT(n)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
@@ -191,7 +196,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		if r.cfg, err = loadOrNewReplicaConfig(home, i, n, t, opts); err != nil {
 			return nil, err
 		}
-		store, err := OpenStore(home, r.cfg.Passphrase, opts.Passphrase, opts.Scrypt, opts.Rand)
+		store, err := OpenStore(home, r.cfg.Passphrase, opts.Passphrase, opts.KDFCost, opts.Rand)
 		if err != nil {
 			return nil, fmt.Errorf("replica %d: %w", i, err)
 		}
@@ -350,9 +355,10 @@ func NodeConfig(home string, c *ReplicaConfig) node.Config {
 }
 
 // OpenStore opens a replica home's sealed store: with the passphrase when
-// usePassphrase (passphrase must then be non-empty), else with the home's
-// seal.key, created if absent.
-func OpenStore(home string, usePassphrase bool, passphrase []byte, cost *sealed.ScryptParams, rnd io.Reader) (*sealed.Store, error) {
+// usePassphrase (passphrase must then be non-empty; cost is the KDF cost of
+// a new store, nil for the default), else with the home's seal.key, created
+// if absent.
+func OpenStore(home string, usePassphrase bool, passphrase []byte, cost *sealed.Argon2idCost, rnd io.Reader) (*sealed.Store, error) {
 	dir := filepath.Join(home, SecretsDir)
 	var key *sealed.Key
 	var err error

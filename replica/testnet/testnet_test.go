@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -123,8 +124,8 @@ func TestGenerateIdempotent(t *testing.T) {
 
 func TestGeneratePassphrase(t *testing.T) {
 	dir := t.TempDir()
-	cost := &sealed.ScryptParams{N: 1 << 10, R: 8, P: 1}
-	tn, err := Generate(dir, 4, Options{Passphrase: []byte("pw"), Scrypt: cost})
+	cost := &sealed.Argon2idCost{Time: 1, MemoryKiB: sealed.MinArgon2idMemoryKiB, Threads: 1}
+	tn, err := Generate(dir, 4, Options{Passphrase: []byte("pw"), KDFCost: cost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,6 +137,21 @@ func TestGeneratePassphrase(t *testing.T) {
 	}
 	if _, err := OpenStore(tn.Homes[0], true, []byte("wrong"), nil, nil); !errors.Is(err, sealed.ErrWrongKey) {
 		t.Fatalf("wrong passphrase: %v", err)
+	}
+}
+
+// TestParseReplicaConfigThreshold: replica.json's t follows
+// dkg.CheckThreshold (f ≤ t, t+1 ≤ n−2f).
+func TestParseReplicaConfigThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		n, t int
+		ok   bool
+	}{{1, 0, true}, {4, 0, false}, {4, 1, true}, {4, 2, false}, {7, 1, false}, {7, 2, true}, {10, 3, true}, {10, 4, false}} {
+		b := fmt.Sprintf(`{"index":1,"n":%d,"t":%d,"chain_id":"c","p2p_listen":"tcp://127.0.0.1:1","api_listen":"127.0.0.1:2","api_url":"https://127.0.0.1:2"}`, tc.n, tc.t)
+		_, err := ParseReplicaConfig([]byte(b))
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("n=%d t=%d: %v, want ok=%v", tc.n, tc.t, err, tc.ok)
+		}
 	}
 }
 
