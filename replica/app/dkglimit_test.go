@@ -16,7 +16,7 @@ import (
 // dkgTx signs m as replica j's message to session.
 func (tn *testNet) dkgTx(t testing.TB, j int, session string, m dkg.Message) []byte {
 	t.Helper()
-	tx, err := SignReplicaTx(j, tn.SignKeys[j-1], DKGPayload{Session: session, Message: m.Marshal()})
+	tx, err := SignReplicaTx(testCluster, j, tn.SignKeys[j-1], DKGPayload{Session: session, Message: m.Marshal()})
 	if err != nil {
 		t.Fatal(err)
 	}
