@@ -295,6 +295,8 @@ func TestRejectionsEveryOp(t *testing.T) {
 			{"encrypt with a bls key", eval(alice, "alice", wire.OpEncrypt, "b", encIn("b", "alice")), app.ErrBadScheme},
 			{"decrypt with a schnorr key", eval(alice, "alice", wire.OpDecrypt, "s", encIn("s", "alice")), app.ErrBadScheme},
 			{"encrypt as another encryptor", eval(alice, "alice", wire.OpEncrypt, "y", encIn("y", "bob")), app.ErrUnauthorized},
+			{"decrypt naming a stranger", eval(alice, "alice", wire.OpDecrypt, "y", encIn("y", "mallory")), app.ErrUnauthorized},
+			{"encrypt with a legacy input", eval(alice, "alice", wire.OpEncrypt, "y", dise.Input{Version: dise.InputVersionLegacy, KeyID: "y", Encryptor: wire.EncryptorID("alice")}.Bytes()), app.ErrUnauthorized},
 			{"input for another key", eval(alice, "alice", wire.OpDecrypt, "y", encIn("y2", "alice")), app.ErrBadBody},
 			{"malformed input", eval(alice, "alice", wire.OpDecrypt, "y", []byte("junk")), app.ErrBadBody},
 			{"oversized input", eval(alice, "alice", wire.OpEncrypt, "y", make([]byte, wire.MaxMessageBytes+1)), app.ErrBadBody},
