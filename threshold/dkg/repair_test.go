@@ -3,6 +3,7 @@ package dkg
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/vhsm/vhsm/threshold/group"
@@ -13,7 +14,7 @@ import (
 // replicas, dealer 2 sends replica 3 a bad share, replica 3 misses the
 // responding phase and the session is done with dealer 2 qualified. It
 // returns the session and its transcript so far.
-func lateVictim(t *testing.T, g group.Group) (fixture, *Session, []Message) {
+func lateVictim(t testing.TB, g group.Group) (fixture, *Session, []Message) {
 	t.Helper()
 	f := newFixture(t, g, 4, 3)
 	s, err := NewSession(f.p)
@@ -287,4 +288,48 @@ func TestRepairMessagesDecode(t *testing.T) {
 	if _, err := DecodeMessage(f.p.Group, empty); !errors.Is(err, ErrMalformedMessage) {
 		t.Fatalf("empty reveal decoded: %v", err)
 	}
+}
+
+// FuzzApplyRepair: any decoded message applied to a done session under
+// repair never panics, and a replay of the same messages reaches the same
+// repair state.
+func FuzzApplyRepair(f *testing.F) {
+	fx, s, log := lateVictim(f, group.Secp256k1())
+	lcs, err := s.LateComplaints(3, fx.sks[2], rand.Reader)
+	if err != nil || len(lcs) != 1 {
+		f.Fatal(lcs, err)
+	}
+	log = append(log, lcs[0])
+	if err := s.Apply(lcs[0]); !errors.Is(err, ErrMisbehaviour) {
+		f.Fatal(err)
+	}
+	r, err := s.Reveal(1, fx.sks[0], 2)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(r.Marshal())
+	f.Add(lcs[0].Marshal())
+	lc, _ := NewLateComplaint(fx.p, 4, fx.sks[3], s.Dealings()[0], rand.Reader)
+	f.Add(lc.Marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeMessage(fx.p.Group, b)
+		if err != nil {
+			return
+		}
+		states := make([]string, 2)
+		for k := range states {
+			s, err := NewSession(fx.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range log {
+				_ = s.Apply(x)
+			}
+			_ = s.Apply(m)
+			states[k] = fmt.Sprint(s.Repair(2), s.Pending(), s.Culprits(), s.Revealed(m.SenderIndex(), 2))
+		}
+		if states[0] != states[1] {
+			t.Fatalf("replays differ: %s / %s", states[0], states[1])
+		}
+	})
 }
