@@ -61,8 +61,10 @@
 // against an honest dealer is false and exposes nobody). The reveals exist:
 // the responding phase closed with at least N−F responses and none validly
 // complained about i, so at least N−2F ≥ T+1 honest replicas hold valid
-// shares from i. One late complaint per (complainer, dealer) and one reveal
-// per (revealer, dealer) are applied, none once the dealer is repaired.
+// shares from i. One late complaint per (complainer, dealer), only from a
+// replica whose response is not in the transcript (an honest responder
+// complained in time), and one reveal per (revealer, dealer) are applied,
+// none once the dealer is repaired.
 //
 // # Determinism and the log
 //

@@ -45,8 +45,9 @@ import (
 // holding a valid complaint about i (i would be disqualified), so at least
 // N−2F ≥ T+1 honest replicas hold valid shares from i and reveal them.
 //
-// Every message is bounded: one late complaint per (complainer, dealer), one
-// reveal per (revealer, dealer), and none once the dealer is repaired.
+// Every message is bounded: one late complaint per (complainer, dealer),
+// only from replicas that did not respond in time, one reveal per (revealer,
+// dealer), and none once the dealer is repaired.
 
 // Message kinds of the repair of a done session.
 const (
@@ -97,8 +98,9 @@ func (r RepairStatus) String() string {
 const ReasonBadReveal Reason = ReasonFalseComplaint + 1
 
 // ErrNothingToRepair: a late complaint against a dealer outside Q or already
-// repaired, or a reveal for a dealer that is not exposed or already
-// repaired; the message was ignored.
+// repaired, or from a replica whose response is in the transcript, or a
+// reveal for a dealer that is not exposed or already repaired; the message
+// was ignored.
 var ErrNothingToRepair = errors.New("dkg: nothing to repair")
 
 // LateComplaint is a provable complaint posted after the session is done
@@ -276,7 +278,11 @@ func (s *Session) applyLateComplaint(lc *LateComplaint) error {
 	if rep.late[[2]int{j, i}] {
 		return ErrDuplicate
 	}
-	if !s.qualified(i) || i == j || rep.status[i-1] == RepairComplete {
+	// A replica whose response is in the transcript had its chance: an
+	// honest one complained then about any bad shares, disqualifying the
+	// dealer. Only the replicas that missed the phase complain late, which
+	// also bounds what a faulty replica can make every replica check.
+	if !s.qualified(i) || i == j || s.responded[j-1] || rep.status[i-1] == RepairComplete {
 		return ErrNothingToRepair
 	}
 	rep.late[[2]int{j, i}] = true
@@ -399,7 +405,7 @@ func (s *Session) LateComplaints(me int, sk group.Scalar, rand io.Reader) ([]*La
 	}
 	var out []*LateComplaint
 	for _, i := range s.result.Qualified {
-		if i == me || s.Repair(i) == RepairComplete || s.LateComplained(me, i) {
+		if i == me || s.responded[me-1] || s.Repair(i) == RepairComplete || s.LateComplained(me, i) {
 			continue
 		}
 		d := s.dealings[i-1]

@@ -105,24 +105,32 @@ func TestRepairLateReplica(t *testing.T) {
 			// False and invalid late complaints name their sender and
 			// expose nobody.
 			ds := s.Dealings()
-			lc, err := NewLateComplaint(f.p, 4, f.sks[3], ds[0], rand.Reader)
+			lc, err := NewLateComplaint(f.p, 3, f.sks[2], ds[0], rand.Reader)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantCulprit(t, "false late complaint", apply(lc), Culprit{Replica: 4, Reason: ReasonFalseComplaint, Other: 1})
-			c, err := NewComplaint(f.p, 1, f.sks[0], ds[1], rand.Reader)
+			wantCulprit(t, "false late complaint", apply(lc), Culprit{Replica: 3, Reason: ReasonFalseComplaint, Other: 1})
+			c, err := NewComplaint(f.p, 3, f.sks[2], ds[3], rand.Reader)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// A responding-phase proof does not pass as a late one.
-			wantCulprit(t, "complaint proof as late complaint", apply(&LateComplaint{Sender: 1, Complaint: c}),
-				Culprit{Replica: 1, Reason: ReasonInvalidComplaint, Other: 2})
-			if s.Repair(1) != RepairNone || s.Repair(2) != RepairNone || len(s.Pending()) != 0 {
+			wantCulprit(t, "complaint proof as late complaint", apply(&LateComplaint{Sender: 3, Complaint: c}),
+				Culprit{Replica: 3, Reason: ReasonInvalidComplaint, Other: 4})
+			if s.Repair(1) != RepairNone || s.Repair(4) != RepairNone || len(s.Pending()) != 0 {
 				t.Fatalf("exposed after false complaints: pending %v", s.Pending())
 			}
-			lc, _ = NewLateComplaint(f.p, 4, f.sks[3], ds[0], rand.Reader)
+			lc, _ = NewLateComplaint(f.p, 3, f.sks[2], ds[0], rand.Reader)
 			if err := apply(lc); !errors.Is(err, ErrDuplicate) {
-				t.Fatalf("second late complaint of (4, 1): %v", err)
+				t.Fatalf("second late complaint of (3, 1): %v", err)
+			}
+			// A replica that responded in time does not complain late.
+			lc, _ = NewLateComplaint(f.p, 1, f.sks[0], ds[1], rand.Reader)
+			if err := apply(lc); !errors.Is(err, ErrNothingToRepair) {
+				t.Fatalf("late complaint of a responder: %v", err)
+			}
+			if s.Repair(2) != RepairNone {
+				t.Fatal("dealer 2 exposed by a responder")
 			}
 
 			// The victim's late complaint exposes dealer 2.
