@@ -341,3 +341,89 @@ func FuzzApplyRepair(f *testing.F) {
 		}
 	})
 }
+
+// TestRepairTwoVictims: with n = 7 (t = 2), dealer 5 sends bad shares to
+// replicas 1 and 3, which both miss the responding phase. The first late
+// complaint exposes dealer 5, the second is accepted without a second share
+// check, T+1 = 3 reveals repair it, and both victims derive shares that
+// reconstruct every group key with an honest replica's.
+func TestRepairTwoVictims(t *testing.T) {
+	g := group.Secp256k1()
+	f := newFixture(t, g, 7, 2)
+	s, err := NewSession(f.p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 7; i++ {
+		d, err := NewDealing(f.p, i, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 5 {
+			d.Ciphertexts[0][0] ^= 1
+			d.Ciphertexts[2][40] ^= 1
+		}
+		if err := s.Apply(roundTrip(t, g, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, j := range []int{2, 4, 5, 6, 7} {
+		r, err := s.Respond(j, f.sks[j-1], rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Apply(roundTrip(t, g, r))
+	}
+	for _, j := range []int{2, 4, 6} {
+		_ = s.Apply(&TimeoutVote{Sender: j, Phase: PhaseResponding})
+	}
+	if s.Status() != StatusDone {
+		t.Fatalf("status %v", s.Status())
+	}
+	for k, j := range []int{1, 3} {
+		lcs, err := s.LateComplaints(j, f.sks[j-1], rand.Reader)
+		if err != nil || len(lcs) != 1 || lcs[0].Complaint.Dealer != 5 {
+			t.Fatalf("late complaints of %d: %v, %v", j, lcs, err)
+		}
+		err = s.Apply(roundTrip(t, g, lcs[0]))
+		if k == 0 {
+			wantCulprit(t, "first late complaint", err, Culprit{Replica: 5, Reason: ReasonBadShares, Other: j})
+		} else if err != nil {
+			t.Fatalf("second late complaint: %v", err)
+		}
+	}
+	for _, k := range []int{2, 4, 6} {
+		if s.Repair(5) != RepairExposed {
+			t.Fatalf("dealer 5: %v before %d's reveal", s.Repair(5), k)
+		}
+		r, err := s.Reveal(k, f.sks[k-1], 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(roundTrip(t, g, r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Repair(5) != RepairComplete {
+		t.Fatalf("dealer 5: %v", s.Repair(5))
+	}
+	res, _ := s.Result()
+	x2, err := s.Shares(2, f.sks[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	x1, err1 := s.Shares(1, f.sks[0])
+	x3, err3 := s.Shares(3, f.sks[2])
+	if err1 != nil || err3 != nil {
+		t.Fatalf("victims' shares: %v, %v", err1, err3)
+	}
+	for b := range x1 {
+		secret, err := vss.InterpolateScalars(g, map[int]group.Scalar{1: x1[b], 2: x2[b], 3: x3[b]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !g.BaseMul(secret).Equal(res.GroupKeys[b]) {
+			t.Fatalf("slot %d: repaired shares do not reconstruct the group key", b)
+		}
+	}
+}
