@@ -40,6 +40,7 @@ type App struct {
 	reportedAt int64                   // block time of the last checkpoint, Unix nanoseconds
 	block      *overlay                // staged writes of the block being finalized
 	sessions   map[string]*dkg.Session // open sessions, rebuilt lazily
+	repairs    map[string]*dkg.Session // done sessions under repair, rebuilt lazily (repair.go)
 	staging    map[string][]byte       // JSON results of the block being finalized, by "client/id"
 	dec        decodeCache             // recently decoded DKG messages
 	sigs       sigCache                // client signatures that verified (own lock)

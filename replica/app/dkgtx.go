@@ -14,6 +14,9 @@ import (
 // message is from that replica, within the session's size bound, and one
 // the named session takes (dkglimit.go).
 func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg.Message, error) {
+	if rt.Kind == RepairKind { // a done session's repair (repair.go)
+		return a.verifyRepairTx(o, rt)
+	}
 	if rt.Replica < 1 || rt.Replica > a.g.N || rt.Kind != "dkg" {
 		return nil, nil, fmt.Errorf("%w: replica %d kind %q", ErrBadReplica, rt.Replica, rt.Kind)
 	}
@@ -55,6 +58,9 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 // applyReplicaTx appends an authentic DKG message to its session's transcript
 // and applies it; a completed session fills its pool.
 func (a *App) applyReplicaTx(o *overlay, rt *wire.ReplicaTx, height int64) error {
+	if rt.Kind == RepairKind { // a done session's repair (repair.go)
+		return a.applyRepairTx(o, rt, height)
+	}
 	s, m, err := a.verifyReplicaTx(o, rt)
 	if err != nil {
 		return err

@@ -73,4 +73,15 @@
 // adds one [PoolItem] per batch slot; keys.gen takes the next available item
 // of its scheme and a schnorr sign takes the next nonce, binding it to the
 // request in the log. No secret ever enters this state.
+//
+// # Repair
+//
+// A done session still accepts, in replica transactions of kind
+// [RepairKind] ([SignRepairTx]), the late complaint of a replica that could
+// not derive its shares from a qualified dealer and the reveals that repair
+// it (threshold/dkg, "Repair of a late replica"). They never change the
+// session's result or its pool items; applied ones form the session's
+// repair transcript ([App.RepairTranscript]), and [App.Repairing] lists the
+// sessions whose exposed dealers wait for reveals. The revealed values are
+// the exposed (provably cheating) dealer's shares only.
 package app

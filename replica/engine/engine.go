@@ -10,7 +10,11 @@
 // slot and stores it in the [ShareStore] under "dkg/<session>/<slot>" before
 // it reports ready. A share is checked against the public commitment every
 // time it is loaded: a replica whose share is missing or corrupt refuses the
-// request ([ErrShareUnavailable]) and never computes with it.
+// request ([ErrShareUnavailable]) and never computes with it. A replica that
+// cannot derive its shares because a qualified dealer sent it bad ones
+// (it missed the responding phase) files late complaints and is repaired
+// from the others' reveals (repair.go); meanwhile it is not ready and
+// refuses requests needing those shares.
 //
 // # Requests
 //
@@ -102,6 +106,7 @@ type Engine struct {
 	shareErr error                   // last share derivation failure
 	checked  map[string]checkedShare // key shares that passed their check (see share)
 	scanned  bool                    // every committed session was visited once
+	repair   repairer                // repairs of done sessions (repair.go)
 
 	replay *replayCache // unordered requests answered, for their validity window
 }
@@ -115,6 +120,7 @@ type track struct {
 	mine    map[dkg.Kind]bool
 	sent    map[dkg.Kind]time.Time
 	voted   map[dkg.Phase]bool
+	repairs int // repair transcript entries applied (repair.go)
 }
 
 // New checks the configuration and returns an Engine.
@@ -224,6 +230,9 @@ func (e *Engine) step(ctx context.Context) error {
 		e.mu.Lock()
 		e.scanned = true
 		e.mu.Unlock()
+	}
+	if err := e.repairStep(ctx); err != nil && firstErr == nil { // repair.go
+		firstErr = fmt.Errorf("repair: %w", err)
 	}
 	return firstErr
 }
@@ -364,8 +373,14 @@ func (e *Engine) ensureShares(s *app.SessionInfo) error {
 			return err
 		}
 	}
+	if err := e.followRepairs(s.Name, t); err != nil { // repair.go
+		return err
+	}
 	shares, err := t.sess.Shares(e.cfg.Me, e.sk)
 	if err != nil {
+		if e.awaitRepair(s.Name, t, err) { // repair.go: kept tracked until repaired
+			return nil
+		}
 		e.markStored(s.Name, fmt.Errorf("derive shares of %s: %w", s.Name, err))
 		return err
 	}

@@ -14,6 +14,11 @@
 //     verifies, the liar is named, every DKG session qualifies the right
 //     dealers. The test switches behaviours by rewriting a control file the
 //     replica reads at every hook (engine.ByzantineEnv names it).
+//   - TestLateReplicaRepaired: one Byzantine replica deals bad shares to a
+//     replica that is down (SIGKILL) through refill DKGs of every pool
+//     kind; the returning replica files late complaints, is repaired from
+//     the others' reveals, and serves valid partials of every key and nonce
+//     of those sessions (issue 13).
 //   - TestTwoReplicasDown: f+1 replicas down; requests fail with a clear
 //     quorum timeout, nothing wrong is returned, and service resumes.
 //   - TestFullClusterKill: SIGKILL of every replica during key generation and

@@ -40,6 +40,32 @@
 //     Σ_{i∈Q} C_i,b, and replica j's share Σ_{i∈Q} f_i,b(j)
 //     ([Session.Shares]) (GJKR Fig. 2, steps 2–4).
 //
+// # Repair of a late replica
+//
+// The responding phase may close without a slow or restarting replica j,
+// so a dealer i that sent j bad shares can stay qualified, and j cannot
+// derive its shares. Once the session is done, j posts a [LateComplaint]
+// (the same provable complaint, K_ij with a DLEQ proof); a valid one exposes
+// i ([RepairExposed]) without changing Q, the group keys or the commitments,
+// so keys and nonces already handed out stay valid. Every replica k holding
+// valid shares from i then posts a [Reveal] of f_i,b(k) for all slots, in the
+// clear, each checked against i's commitments (a wrong one names k). With
+// T+1 valid reveals ([RepairComplete]) anyone interpolates f_i,b(j), and
+// [Session.Shares] gives j its shares (see [Session.LateComplaints],
+// [Session.Reveal]).
+//
+// Revealing is safe: a valid late complaint proves i faulty, and i knows its
+// own polynomials; the secret of a slot is Σ_{q∈Q} f_q,b(0), and Q holds at
+// least T+1 dealers, at most F = T of them faulty, so an honest dealer's
+// polynomial stays in the sum and is never revealed (a late complaint
+// against an honest dealer is false and exposes nobody). The reveals exist:
+// the responding phase closed with at least N−F responses and none validly
+// complained about i, so at least N−2F ≥ T+1 honest replicas hold valid
+// shares from i. One late complaint per (complainer, dealer), only from a
+// replica whose response is not in the transcript (an honest responder
+// complained in time), and one reveal per (revealer, dealer) are applied,
+// none once the dealer is repaired.
+//
 // # Determinism and the log
 //
 // A [Session] is a pure state machine fed the ordered transcript with
@@ -62,7 +88,7 @@
 // The sender index inside each message is trusted to have been authenticated
 // by the caller (the ABCI application checks replica signatures); the Session
 // only rejects indices out of range. [DecodeMessage] parses the canonical
-// encoding of the three message kinds and exposes their [Kind] for routing.
+// encoding of the five message kinds and exposes their [Kind] for routing.
 //
 // # Why Joint-Feldman
 //

@@ -35,6 +35,10 @@ func (k Kind) String() string {
 		return "response"
 	case KindTimeout:
 		return "timeout"
+	case KindLateComplaint:
+		return "late complaint"
+	case KindReveal:
+		return "reveal"
 	default:
 		return fmt.Sprintf("kind(%d)", uint8(k))
 	}
@@ -44,7 +48,8 @@ func (k Kind) String() string {
 var ErrMalformedMessage = errors.New("dkg: malformed message")
 
 // Message is one transaction of the DKG transcript: a [*Dealing], a
-// [*Response] or a [*TimeoutVote].
+// [*Response] or a [*TimeoutVote], or, after the session is done, a
+// [*LateComplaint] or a [*Reveal] (repair.go).
 type Message interface {
 	// Kind returns the message type.
 	Kind() Kind
@@ -220,6 +225,10 @@ func DecodeMessage(g group.Group, b []byte) (Message, error) {
 			return nil, fmt.Errorf("%w: timeout vote", ErrMalformedMessage)
 		}
 		return &TimeoutVote{Sender: sender, Phase: Phase(body[0])}, nil
+	case KindLateComplaint: // repair.go
+		return decodeLateComplaint(sender, body)
+	case KindReveal: // repair.go
+		return decodeReveal(g, sender, body)
 	default:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformedMessage, b[1])
 	}

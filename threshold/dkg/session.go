@@ -84,6 +84,8 @@ func (r Reason) String() string {
 		return "invalid complaint"
 	case ReasonFalseComplaint:
 		return "false complaint"
+	case ReasonBadReveal:
+		return "revealed shares inconsistent with commitments"
 	default:
 		return fmt.Sprintf("reason(%d)", uint8(r))
 	}
@@ -97,7 +99,8 @@ type Culprit struct {
 	Reason Reason
 	// Other is the other replica concerned: for ReasonBadShares the
 	// complainer, for ReasonInvalidComplaint and ReasonFalseComplaint the
-	// accused dealer; 0 for ReasonMalformedDealing.
+	// accused dealer, for ReasonBadReveal the exposed dealer; 0 for
+	// ReasonMalformedDealing.
 	Other int
 }
 
@@ -200,6 +203,8 @@ type Session struct {
 	culprits     []Culprit
 
 	result *Result
+
+	rep *repairState // repair of a done session (repair.go); nil until used
 }
 
 // NewSession starts a session in StatusDealing.
@@ -244,7 +249,8 @@ func (s *Session) setStatus(next Status) {
 // Apply feeds the next message of the ordered transcript. The sender index in
 // the message must have been authenticated by the caller; Apply rejects
 // indices outside 1..N. It returns nil if the message was applied; an error
-// wrapping ErrWrongPhase, ErrDuplicate or ErrInvalidIndex if it was ignored;
+// wrapping ErrWrongPhase, ErrDuplicate, ErrInvalidIndex or (for the repair
+// messages of a done session, repair.go) ErrNothingToRepair if it was ignored;
 // or an [*Error] (wrapping ErrMisbehaviour) naming culprits the message
 // proved. Apply never panics on a message from [DecodeMessage] (called with
 // the session's group) and is deterministic: the state after a sequence of
@@ -268,6 +274,14 @@ func (s *Session) Apply(m Message) error {
 	case *TimeoutVote:
 		if m != nil {
 			return s.applyVote(m)
+		}
+	case *LateComplaint: // repair.go
+		if m != nil {
+			return s.applyLateComplaint(m)
+		}
+	case *Reveal: // repair.go
+		if m != nil {
+			return s.applyReveal(m)
 		}
 	}
 	return ErrUnknownMessage
@@ -547,6 +561,14 @@ func (s *Session) Shares(me int, sk group.Scalar) ([]group.Scalar, error) {
 	keys := make(map[int]group.Point, len(s.result.Qualified))
 	var culprits []Culprit
 	for _, i := range s.result.Qualified {
+		if rep := s.repairedShares(i, me); rep != nil {
+			// Dealer i was exposed and repaired (repair.go): its values are
+			// interpolated from T+1 reveals checked against its commitments.
+			for b := range out {
+				out[b] = out[b].Add(rep[b])
+			}
+			continue
+		}
 		d := s.dealings[i-1]
 		k := d.Ephemeral.Mul(sk) // K = sk·E, sk checked above
 		keys[i] = k
@@ -581,6 +603,9 @@ func (s *Session) Shares(me int, sk group.Scalar) ([]group.Scalar, error) {
 			continue
 		}
 		for _, i := range s.result.Qualified {
+			if keys[i] == nil {
+				continue // repaired: checked when revealed
+			}
 			if _, err := openShares(s.p, s.dealings[i-1], me, keys[i]); err != nil {
 				culprits = append(culprits, Culprit{Replica: i, Reason: ReasonBadShares, Other: me})
 			}
