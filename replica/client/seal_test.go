@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vhsm/vhsm/replica/wire"
@@ -17,6 +20,7 @@ import (
 // the signature.
 func TestSealedAnswersChecked(t *testing.T) {
 	info, poly := testKey(t, "eth1", wire.SchemeBLS, 2)
+	var unavailable atomic.Bool
 	fc := newFakeCluster(t, 7, 2, func(replica int, req wire.Request, signed []byte) fakeReply {
 		if req.Op == wire.OpKeyPub {
 			return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
@@ -40,11 +44,24 @@ func TestSealedAnswersChecked(t *testing.T) {
 			s, _ := wire.SealReply(req.Reply, [32]byte{1}, replica, p)
 			return fakeReply{resp: &wire.Response{Replica: replica, Sealed: s}}
 		}
+		if replica == 7 && unavailable.Load() {
+			return fakeReply{status: http.StatusServiceUnavailable, raw: []byte("down")}
+		}
 		return fakeReply{resp: &wire.Response{Replica: replica, Partial: p}}
 	})
-	var culprits []Culprit
-	c := fc.client(WithCulpritHandler(func(_ string, cs []Culprit) { culprits = cs }))
+	c := fc.client()
 	msg := []byte("voluntary exit")
+	// With replica 7 down, only t=2 honest answers remain: the client must
+	// look at every answer, and its error names each bad one.
+	unavailable.Store(true)
+	_, err := c.SignBLS(context.Background(), "eth1", msg)
+	var qe *QuorumError
+	if !errors.As(err, &qe) {
+		t.Fatalf("want a QuorumError, got %v", err)
+	}
+	culprits := qe.Culprits
+	// With replica 7 up, t+1 honest answers make the signature.
+	unavailable.Store(false)
 	sig, err := c.SignBLS(context.Background(), "eth1", msg)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +75,9 @@ func TestSealedAnswersChecked(t *testing.T) {
 			t.Fatalf("culprit %v", c)
 		}
 		named[c.Replica] = true
+	}
+	if len(culprits) != 4 {
+		t.Fatalf("culprits %v, want replicas 1-4", culprits)
 	}
 	for r := 1; r <= 4; r++ {
 		if !named[r] {

@@ -69,7 +69,7 @@ func TestRepairLateReplica(t *testing.T) {
 	const n, victim, liar = 4, 1, 4
 	ec := group.Secp256k1()
 	c := &cluster{t: t, errs: make(chan error, 1), results: map[string][]*abcitypes.ExecTxResult{}}
-	c.g = app.Genesis{N: n, T: (n - 1) / 3, Pools: app.PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1}}
+	c.g = app.Genesis{Cluster: testCluster, N: n, T: (n - 1) / 3, Pools: app.PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1}}
 	var signKeys []ed25519.PrivateKey
 	var dkgKeys [][]byte
 	for i := 1; i <= n; i++ {
@@ -105,7 +105,7 @@ func TestRepairLateReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.InitChain(ctx, &abcitypes.InitChainRequest{ChainId: "repair-test", InitialHeight: 1, Time: genesisTime}); err != nil {
+		if _, err := a.InitChain(ctx, &abcitypes.InitChainRequest{ChainId: testCluster, InitialHeight: 1, Time: genesisTime}); err != nil {
 			t.Fatal(err)
 		}
 		var b Broadcaster = c.bus
