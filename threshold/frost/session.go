@@ -26,10 +26,10 @@ type SigningPackage struct {
 
 // Session is one signing package prepared for one key ([Suite.Prepare]):
 // the sorted commitment list, every binding factor, the group commitment R
-// and the challenge are computed once, so that signing, verifying the
-// shares of every signer and aggregating cost no further hashing. The
-// Lagrange coefficients are computed on first use. A Session is not safe
-// for concurrent use (its coefficient cache is filled lazily).
+// the challenge and every Lagrange coefficient are computed once, so that
+// signing, verifying the shares of every signer and aggregating cost no
+// further hashing or inversion. A Session is immutable after Prepare and
+// safe for concurrent use.
 type Session struct {
 	suite Suite
 	key   *Key
@@ -37,7 +37,7 @@ type Session struct {
 	commitments []Commitment
 	// rho[i] is the binding factor of commitments[i] (RFC 9591 §4.4).
 	rho []group.Scalar
-	// lambda[i] is λ of commitments[i].ID, nil until computed.
+	// lambda[i] is λ of commitments[i].ID (RFC 9591 §4.2).
 	lambda []group.Scalar
 	ids    []int
 	// r is the group commitment R (RFC 9591 §4.5); rNeg reports that R has
@@ -76,7 +76,6 @@ func (s Suite) Prepare(pkg *SigningPackage, key *Key) (*Session, error) {
 		key:         key,
 		commitments: slices.Clone(pkg.Commitments),
 		rho:         make([]group.Scalar, n),
-		lambda:      make([]group.Scalar, n),
 		ids:         make([]int, n),
 	}
 	// RFC 9591 §4.3: commitment_list "MUST be sorted in ascending order by
@@ -150,6 +149,8 @@ func (s Suite) Prepare(pkg *SigningPackage, key *Key) (*Session, error) {
 
 	// RFC 9591 §4.6 compute_challenge (Taproot: BIP-340 Sign step 7).
 	ss.c = s.challenge(R, key, pkg.Message)
+	// RFC 9591 §4.2 derive_interpolating_value, for every signer.
+	ss.lambda = lagrangeAll(ss.ids)
 	return ss, nil
 }
 
@@ -204,17 +205,47 @@ func (ss *Session) Lagrange(id int) (group.Scalar, error) {
 	return ss.lagrange(i), nil
 }
 
-func (ss *Session) lagrange(i int) group.Scalar {
-	if ss.lambda[i] == nil {
-		// RFC 9591 §4.2: λ_i = Π_{j≠i} x_j / (x_j − x_i); the ids were checked
-		// (1..MaxID, distinct), so this cannot fail.
-		l, err := vss.LagrangeCoefficient(secp(), ss.ids, ss.ids[i])
-		if err != nil {
-			panic("frost: lagrange over checked identifiers: " + err.Error())
-		}
-		ss.lambda[i] = l
+func (ss *Session) lagrange(i int) group.Scalar { return ss.lambda[i] }
+
+// lagrangeAll returns λ_i for every identifier of the sorted, checked list
+// ids (RFC 9591 §4.2 derive_interpolating_value: λ_i = Π_{j≠i} x_j /
+// Π_{j≠i} (x_j − x_i)), with one field inversion for all of them
+// (Montgomery's trick) instead of one per signer as vss.LagrangeCoefficient
+// does; TestLagrangeMatchesVSS checks that the two agree. The identifiers
+// are public.
+func lagrangeAll(ids []int) []group.Scalar {
+	g := secp()
+	n := len(ids)
+	xs := make([]group.Scalar, n)
+	for i, id := range ids {
+		xs[i] = g.ScalarFromUint64(uint64(id))
 	}
-	return ss.lambda[i]
+	nums := make([]group.Scalar, n)
+	dens := make([]group.Scalar, n)
+	for i := range ids {
+		num, den := g.ScalarFromUint64(1), g.ScalarFromUint64(1)
+		for j := range ids {
+			if j != i {
+				num = num.Mul(xs[j])
+				den = den.Mul(xs[j].Sub(xs[i])) // non-zero: distinct ids below n
+			}
+		}
+		nums[i], dens[i] = num, den
+	}
+	// Batch inversion: prefix[i] = Π_{k<i} dens[k].
+	prefix := make([]group.Scalar, n)
+	acc := g.ScalarFromUint64(1)
+	for i := range dens {
+		prefix[i] = acc
+		acc = acc.Mul(dens[i])
+	}
+	inv := acc.Inv()
+	out := make([]group.Scalar, n)
+	for i := n - 1; i >= 0; i-- {
+		out[i] = nums[i].Mul(inv.Mul(prefix[i])) // inv = (Π_{k≤i} dens[k])⁻¹
+		inv = inv.Mul(dens[i])
+	}
+	return out
 }
 
 // Lagrange returns the Lagrange coefficient at 0 of id over the identifiers
