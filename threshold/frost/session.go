@@ -126,18 +126,19 @@ func (s Suite) Prepare(pkg *SigningPackage, key *Key) (*Session, error) {
 
 	// RFC 9591 §4.5 compute_group_commitment:
 	//   group_commitment = Σ hiding_nonce_commitment + binding_nonce_commitment·binding_factor
-	// All inputs are public: one variable-time multi-scalar multiplication.
-	points := make([]group.Point, 0, 2*n)
-	scalars := make([]group.Scalar, 0, 2*n)
-	one := secp().ScalarFromUint64(1)
+	// All inputs are public: Σ D_j by additions, Σ ρ_j·E_j by one
+	// variable-time multi-scalar multiplication.
+	points := make([]group.Point, n)
+	sumD := secp().Identity()
 	for i, c := range ss.commitments {
-		points = append(points, c.Hiding, c.Binding)
-		scalars = append(scalars, one, ss.rho[i])
+		points[i] = c.Binding
+		sumD = sumD.Add(c.Hiding)
 	}
-	R, err := group.MultiMulPublic(secp(), points, scalars)
+	rhoE, err := group.MultiMulPublic(secp(), points, ss.rho)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", ErrIdentityCommitment)
 	}
+	R := sumD.Add(rhoE)
 	if R.IsIdentity() {
 		// RFC 9591 §4.5 SerializeElement(group_commitment) fails on the identity.
 		return nil, fmt.Errorf("prepare: %w", ErrIdentityNonce)
@@ -333,34 +334,36 @@ func (ss *Session) VerifyShare(id int, vk group.Point, z group.Scalar) error {
 		return fmt.Errorf("verify share %d: %w", id, ErrInvalidKey)
 	}
 	c := ss.commitments[i]
-	// comm_share = D_i + ρ_i·E_i; l = z·G; r = comm_share·σ_R + vk'·(c·λ_i).
-	// Checked as z·G − σ_R·D_i − σ_R·ρ_i·E_i − λc·σ_Qσ_P·vk − λc·σ_Q·T = 0,
+	// comm_share = D_i + ρ_i·E_i; l = z·G; r = σ_R·comm_share + λ_i·c·vk' with
+	// vk' = σ_Q·(σ_P·vk + t·G). Checked as
+	//   z·G − σ_R·ρ_i·E_i − (λ_i·c·σ_Q)·(σ_P·vk + t·G) == σ_R·D_i,
 	// one variable-time multi-scalar multiplication (all inputs public).
 	g := secp()
 	lc := ss.lagrange(i).Mul(ss.c)
-	negR := g.ScalarFromUint64(1).Neg()
+	rho := ss.rho[i]
+	D := c.Hiding
 	if ss.rNeg {
-		negR = g.ScalarFromUint64(1)
+		D = D.Neg()
+	} else {
+		rho = rho.Neg()
 	}
-	kv := lc.Neg()
-	if ss.key.keyNeg {
-		kv = lc
+	key := vk
+	if ss.key.keyNeg != ss.key.qNeg { // σ_P = −1
+		key = key.Neg()
 	}
-	points := []group.Point{g.Generator(), c.Hiding, c.Binding, vk}
-	scalars := []group.Scalar{z, negR, negR.Mul(ss.rho[i]), kv}
 	if ss.key.tweakPoint != nil {
-		kt := lc.Neg()
-		if ss.key.qNeg {
-			kt = lc
-		}
-		points = append(points, ss.key.tweakPoint)
-		scalars = append(scalars, kt)
+		key = key.Add(ss.key.tweakPoint)
 	}
-	sum, err := group.MultiMulPublic(g, points, scalars)
+	if !ss.key.qNeg {
+		lc = lc.Neg()
+	}
+	points := []group.Point{g.Generator(), c.Binding, key}
+	scalars := []group.Scalar{z, rho, lc}
+	lhs, err := group.MultiMulPublic(g, points, scalars)
 	if err != nil {
 		return fmt.Errorf("verify share %d: %w", id, ErrInvalidKey)
 	}
-	if !sum.IsIdentity() {
+	if !lhs.Equal(D) {
 		return fmt.Errorf("verify share %d: %w", id, ErrInvalidShare)
 	}
 	return nil
