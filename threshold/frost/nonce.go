@@ -12,12 +12,15 @@ import (
 // once: signing two different packages with one Nonce reveals the signer's
 // share. It is a secret: never log it, encode it into a message or put it
 // in an error.
+//
+// A Nonce restored from storage may be built from its scalars,
+// &Nonce{Hiding: d, Binding: e}; its commitment (two constant-time base
+// multiplications) is then computed on first use and cached.
 type Nonce struct {
 	Hiding, Binding group.Scalar
 
-	// commit caches Commit's points for the scalars they were computed
-	// from (compared by identity, so a Nonce whose fields were replaced
-	// recomputes them).
+	// cached holds (d·G, e·G) for the scalars in cachedFor, compared by
+	// identity, so a Nonce whose fields were replaced recomputes them.
 	cachedFor [2]group.Scalar
 	cached    [2]group.Point
 }
