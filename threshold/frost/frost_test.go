@@ -49,7 +49,8 @@ func deal(tb testing.TB, t, n int, oddY bool) *dealt {
 }
 
 // run signs msg with the signers in ids and returns the package, the
-// session, the shares and the signature.
+// session, the shares and the signature, after checking every share with
+// VerifyShare and, for Taproot, the signature with btcec.
 func run(tb testing.TB, s Suite, d *dealt, key *Key, ids []int, msg []byte) (*SigningPackage, *Session, map[int]group.Scalar, []byte) {
 	tb.Helper()
 	nonces := map[int]*Nonce{}
@@ -88,6 +89,10 @@ func run(tb testing.TB, s Suite, d *dealt, key *Key, ids []int, msg []byte) (*Si
 	sig, err := ss.Aggregate(zs)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if s == Taproot {
+		// Every Taproot signature of these tests is also checked by btcec.
+		btcVerify(tb, group.XOnly(key.OutputKey()), msg, sig)
 	}
 	return pkg, ss, zs, sig
 }
@@ -672,4 +677,45 @@ func FuzzSignPackage(f *testing.F) {
 			t.Fatalf("own share does not verify: %v", err)
 		}
 	})
+}
+
+// TestLyingCoordinator: a coordinator that shows signer 2 a different
+// commitment for signer 1 than signer 1's own gets shares that combine into
+// no valid signature, under either view of the package, and signer 2's
+// share fails VerifyShare under the true package.
+func TestLyingCoordinator(t *testing.T) {
+	d := deal(t, 1, 4, true)
+	for _, s := range []Suite{Taproot, RFC9591} {
+		key, _ := s.NewKey(d.P, schnorr.Taproot{})
+		msg := []byte("m")
+		n1, _ := s.NewNonce(d.shares[1], rand.Reader)
+		n2, _ := s.NewNonce(d.shares[2], rand.Reader)
+		fake, _ := s.NewNonce(d.shares[1], rand.Reader)
+		truth := &SigningPackage{Commitments: []Commitment{n1.Commit(1), n2.Commit(2)}, Message: msg}
+		lie := &SigningPackage{Commitments: []Commitment{fake.Commit(1), n2.Commit(2)}, Message: msg}
+		z1, err := s.Sign(truth, key, 1, d.shares[1], n1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z2, err := s.Sign(lie, key, 2, d.shares[2], n2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shares := map[int]group.Scalar{1: z1, 2: z2}
+		for name, pkg := range map[string]*SigningPackage{"truth": truth, "lie": lie} {
+			sig, err := s.Aggregate(pkg, key, shares)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Verify(key, msg, sig) {
+				t.Errorf("%s: signature from inconsistent packages verifies (%s)", s.Name(), name)
+			}
+		}
+		if err := s.VerifyShare(truth, key, 2, d.vks[2], z2); !errors.Is(err, ErrInvalidShare) {
+			t.Errorf("%s: share for the lie verifies under the truth: %v", s.Name(), err)
+		}
+		if err := s.VerifyShare(truth, key, 1, d.vks[1], z1); err != nil {
+			t.Errorf("%s: honest share: %v", s.Name(), err)
+		}
+	}
 }
