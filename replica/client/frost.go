@@ -151,7 +151,7 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 	f := &frostRun{c: c, ctx: rctx, body: body,
 		r:        &round{op: wire.OpSign, n: c.n, t: c.t, rejections: make(map[string][]int)},
 		excluded: map[int]bool{}, busy: map[int]bool{}, live: map[*frostSession]bool{},
-		answers:  make(chan frostAnswer, 4*c.n), maxSessions: c.n - c.t + 2}
+		answers: make(chan frostAnswer, 4*c.n), maxSessions: c.n - c.t + 2}
 	defer func() {
 		go func(k int) { // let stragglers finish (bounded by rctx)
 			for range k {
