@@ -260,6 +260,7 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			}
 			delete(f.busy, x)
 		}
+		f.r.valid = max(f.r.valid, len(keep))
 		if len(keep) == len(s.signers) {
 			return sig, fmt.Errorf("%w: verified shares do not combine to a valid signature", ErrInvalidResult)
 		}
@@ -338,6 +339,7 @@ func (f *frostRun) start(keep []int, timer *time.Timer) error {
 		if !ok {
 			if err := c.fetchNonces(f.ctx, s); err != nil {
 				f.lastErr = err
+				f.r.failures = append(f.r.failures, s)
 				f.excluded[s] = true
 				signers = append(signers[:i], signers[i+1:]...)
 				i--
