@@ -180,7 +180,10 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			var keep []int
 			for _, x := range s.signers {
 				if s.pending[x] {
-					f.excluded[x] = true // slow this time: another signer instead
+					// Slow this time: another signer instead, and the next
+					// requests ask others first for a while.
+					f.excluded[x] = true
+					c.health.slow(x)
 				} else if _, ok := s.shares[x]; ok {
 					keep = append(keep, x)
 					delete(f.busy, x)
