@@ -10,15 +10,16 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/vhsm/vhsm/threshold/frost"
 	"github.com/vhsm/vhsm/threshold/group"
 	thschnorr "github.com/vhsm/vhsm/threshold/schnorr"
 	"github.com/vhsm/vhsm/threshold/vss"
 )
 
 // thresholdSigner is a test-only n-party in-memory threshold BIP-340 signer built on
-// threshold/schnorr: the key is Shamir-shared in the test (standing in for the DKG), and a fresh
-// nonce is dealt for each message (standing in for a pre-dealt nonce that the log assigns to exactly
-// one message). Party liar (0 = none) sends a corrupted partial; Combine must name it and still sign.
+// threshold/frost, as the replicas sign: the key is Shamir-shared in the test (standing in for
+// the DKG), and every party makes a fresh nonce pair for each session. Party liar (0 = none)
+// sends a corrupted share; the combiner must name it and sign again without it.
 type thresholdSigner struct {
 	n, t     int
 	pub      *thschnorr.PublicKey
@@ -71,35 +72,56 @@ func (s *thresholdSigner) SignTaproot(_ context.Context, _ string, sighash [32]b
 		}
 		tr = thschnorr.Taproot{Mode: thschnorr.TaprootScript, MerkleRoot: [32]byte(merkleRoot)}
 	}
-	g := group.Secp256k1()
-	k, err := vss.NewPolynomial(g, s.t, nil, rand.Reader)
+	key, err := frost.Taproot.NewKey(s.pub.GroupKey, tr)
 	if err != nil {
 		return [64]byte{}, err
 	}
-	defer k.Wipe()
-	kc := k.Commit()
-	nonce := &thschnorr.PublicNonce{R: kc.Secret(), Commitments: map[int]group.Point{}}
+	signers := make([]int, 0, s.n)
 	for i := 1; i <= s.n; i++ {
-		nonce.Commitments[i] = kc.Eval(i)
+		signers = append(signers, i)
 	}
-	partials := map[int][]byte{}
-	for i := 1; i <= s.n; i++ {
-		p, err := thschnorr.PartialSign(s.pub, nonce, tr, sighash[:], s.shares[i], k.Share(i))
-		if err != nil {
-			return [64]byte{}, err
+	// A session of every party; if the signature does not verify, each share is checked,
+	// the liars named, and a new session runs without them.
+	for range 2 {
+		nonces := map[int]*frost.Nonce{}
+		pkg := &frost.SigningPackage{Message: sighash[:]}
+		for _, i := range signers {
+			n, err := frost.Taproot.NewNonce(s.shares[i], rand.Reader)
+			if err != nil {
+				return [64]byte{}, err
+			}
+			nonces[i] = n
+			pkg.Commitments = append(pkg.Commitments, n.Commit(i))
 		}
-		if i == s.liar {
-			p[31] ^= 1
+		shares := map[int]group.Scalar{}
+		for _, i := range signers {
+			z, err := frost.Taproot.Sign(pkg, key, i, s.shares[i], nonces[i])
+			if err != nil {
+				return [64]byte{}, err
+			}
+			if i == s.liar {
+				z = z.Add(group.Secp256k1().ScalarFromUint64(1))
+			}
+			shares[i] = z
 		}
-		partials[i] = p
+		sig, err := frost.Taproot.Aggregate(pkg, key, shares)
+		if err == nil && frost.Taproot.Verify(key, sighash[:], sig) {
+			return [64]byte(sig), nil
+		}
+		var honest []int
+		for _, i := range signers {
+			if frost.Taproot.VerifyShare(pkg, key, i, s.pub.VerificationKeys[i], shares[i]) != nil {
+				s.culprits = append(s.culprits, i)
+			} else {
+				honest = append(honest, i)
+			}
+		}
+		if len(honest) == len(signers) || len(honest) < s.t+1 {
+			return [64]byte{}, errors.New("threshold signer: no valid signature")
+		}
+		signers = honest
 	}
-	sig, err := thschnorr.Combine(s.pub, nonce, tr, sighash[:], partials)
-	var ce *thschnorr.CulpritError
-	if errors.As(err, &ce) && ce.Err == nil {
-		s.culprits = append(s.culprits, ce.Culprits...)
-		err = nil
-	}
-	return sig, err
+	return [64]byte{}, errors.New("threshold signer: no valid signature")
 }
 
 var _ Signer = (*thresholdSigner)(nil)
@@ -110,8 +132,8 @@ func TestRegtestThresholdSigner(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	// 4 parties, t = 1 (f = 1): any 2 partials sign; party 1 lies on every request
-	// (Combine checks partials in index order, so the lie is seen and party 1 named).
+	// 4 parties, t = 1 (f = 1): any 2 shares sign; party 1 lies on every request and is
+	// named each time.
 	sa, sb := newThresholdSigner(t, 4, 1, 1, true), newThresholdSigner(t, 4, 1, 0, false)
 	a, err := NewWallet("threshold-a", sa.xonly(), Regtest)
 	if err != nil {

@@ -26,7 +26,6 @@ import (
 	"github.com/vhsm/vhsm/threshold/dise"
 	"github.com/vhsm/vhsm/threshold/frost"
 	"github.com/vhsm/vhsm/threshold/group"
-	"github.com/vhsm/vhsm/threshold/schnorr"
 	"github.com/vhsm/vhsm/threshold/vss"
 )
 
@@ -481,10 +480,6 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		if !bytes.Equal(kc.Secret().Bytes()[1:], info.PublicKey) {
 			t.Fatal("x-only key is not the commitment's secret")
 		}
-		pub := &schnorr.PublicKey{GroupKey: kc.Secret(), VerificationKeys: map[int]group.Point{}, Threshold: c.g.T}
-		for j := 1; j <= len(c.engines); j++ {
-			pub.VerificationKeys[j] = kc.Eval(j)
-		}
 		// Plain BIP-340, BIP-86 and script-path tweaks, each a FROST
 		// session of t+1 signers with nonces they handed out.
 		for k, opt := range []*wire.TaprootOption{nil, {}, {MerkleRoot: bytes.Repeat([]byte{7}, 32)}} {
@@ -514,7 +509,6 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 				}
 			}
 		}
-		_ = pub
 	})
 	t.Run("dise round trip", func(t *testing.T) {
 		resps := c.mustAll(t, request(t, alice, "alice", wire.OpKeyGen, wire.KeyGenBody{KeyID: "sym1", Scheme: wire.SchemeSymmetric}))
