@@ -222,6 +222,8 @@ type Response struct {
 	// client checks it is the same at t+1 replicas before verifying partials
 	// against it (threshold/schnorr NoncePair.Bind).
 	Nonce []byte `json:"nonce,omitempty"`
+	// Audit answers the audit operations (audit.go).
+	Audit *AuditAnswer `json:"audit,omitempty"`
 }
 
 // EncryptorContext domain-separates the DiSE encryptor identity.
