@@ -38,43 +38,36 @@ var ErrAuditOff = errors.New("engine: audit log not configured")
 // ended, storage failure) and the response still names the replica. Every
 // request answered successfully is recorded in the audit chain.
 func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Response, error) {
+	// The request is decoded here for dispatch and for its record only;
+	// the handlers verify it.
+	sr, req := peek(signedRequest)
 	var resp *wire.Response
 	var err error
-	if op := peekOp(signedRequest); op == wire.OpAuditRecords || op == wire.OpAuditHeads {
+	if req != nil && (req.Op == wire.OpAuditRecords || req.Op == wire.OpAuditHeads) {
 		resp, err = e.handleAudit(ctx, signedRequest)
 	} else {
 		resp, err = e.handle(ctx, signedRequest)
 	}
-	if err == nil && resp != nil && resp.Error == "" && e.cfg.Audit != nil {
-		e.record(signedRequest, resp)
+	if err == nil && resp != nil && resp.Error == "" && req != nil && e.cfg.Audit != nil {
+		e.record(sr, req, resp)
 	}
 	return resp, err
 }
 
-// peekOp returns the operation a signed request names, unverified (for
-// dispatch only), or "".
-func peekOp(signedRequest []byte) string {
-	var sr wire.SignedRequest
-	if len(signedRequest) > 2*wire.MaxRequestBytes || json.Unmarshal(signedRequest, &sr) != nil {
-		return ""
-	}
-	var head struct {
-		Op string `json:"op"`
-	}
-	if json.Unmarshal(sr.Request, &head) != nil {
-		return ""
-	}
-	return head.Op
-}
-
-// record appends a served request to the audit chain. The request was
-// verified by the handler; only its fields are read here.
-func (e *Engine) record(signedRequest []byte, resp *wire.Response) {
+// peek decodes a signed request and its request without verifying them,
+// or returns nil.
+func peek(signedRequest []byte) (*wire.SignedRequest, *wire.Request) {
 	var sr wire.SignedRequest
 	var req wire.Request
-	if json.Unmarshal(signedRequest, &sr) != nil || json.Unmarshal(sr.Request, &req) != nil {
-		return
+	if len(signedRequest) > 2*wire.MaxRequestBytes || json.Unmarshal(signedRequest, &sr) != nil || json.Unmarshal(sr.Request, &req) != nil {
+		return nil, nil
 	}
+	return &sr, &req
+}
+
+// record appends a served request to the audit chain. The handler verified
+// the request.
+func (e *Engine) record(sr *wire.SignedRequest, req *wire.Request, resp *wire.Response) {
 	var body struct {
 		KeyID   string `json:"key_id"`
 		Message []byte `json:"message"`
@@ -86,12 +79,8 @@ func (e *Engine) record(signedRequest []byte, resp *wire.Response) {
 		Request: wire.RequestHash(sr.Request),
 	}
 	switch req.Op {
-	case wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpKeyPub, wire.OpSign, wire.OpEncrypt, wire.OpDecrypt:
+	case wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpKeyPub, wire.OpSign, wire.OpEncrypt, wire.OpDecrypt, wire.OpAuditRecords:
 		en.KeyID = body.KeyID
-	case wire.OpAuditRecords:
-		var b wire.AuditRecordsBody
-		_ = json.Unmarshal(req.Body, &b)
-		en.KeyID = b.KeyID
 	}
 	switch req.Op {
 	case wire.OpSign:
