@@ -175,6 +175,9 @@ func TestTornTailTruncated(t *testing.T) {
 			t.Fatalf("cut %d: file has %d bytes, want %d", cut, len(b), wantLen)
 		}
 	}
+	if tails, _ := filepath.Glob(filepath.Join(dir, FileName+".tail-*")); len(tails) == 0 {
+		t.Fatal("the cut tail was not kept")
+	}
 	// Zeros after a crash (the size grew, the data did not land).
 	os.WriteFile(path, append(bytes.Clone(good), make([]byte, 100)...), 0o600)
 	l = open(t, dir)

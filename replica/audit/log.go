@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // FileName is the chain file's name in the log directory.
@@ -151,7 +152,11 @@ func (l *Log) reload() error {
 		return fmt.Errorf("audit: read chain: %w", err)
 	}
 	if off < total {
-		// A crash tore the last write: drop the incomplete frame(s).
+		// A crash tore the last write: drop the incomplete frame(s), kept
+		// aside in case they are not a torn write but damage.
+		if err := l.keepTail(off, total); err != nil {
+			return err
+		}
 		if err := l.f.Truncate(off); err != nil {
 			return fmt.Errorf("audit: truncate torn tail: %w", err)
 		}
@@ -161,6 +166,20 @@ func (l *Log) reload() error {
 		l.log.Warn("audit_torn_tail_truncated", "bytes", total-off, "seq", l.last.Seq)
 	}
 	l.size, l.end, l.durable = off, off, l.last
+	return nil
+}
+
+// keepTail copies the bytes of the chain file from off to total into a new
+// file next to it, DIR/chain.log.tail-<unix ns>, before they are cut.
+func (l *Log) keepTail(off, total int64) error {
+	b := make([]byte, total-off)
+	if _, err := l.f.ReadAt(b, off); err != nil {
+		return fmt.Errorf("audit: read torn tail: %w", err)
+	}
+	name := fmt.Sprintf("%s.tail-%d", l.path, time.Now().UnixNano())
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		return fmt.Errorf("audit: keep torn tail: %w", err)
+	}
 	return nil
 }
 

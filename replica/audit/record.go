@@ -23,8 +23,9 @@
 // [Log.Sync] writes and fsyncs it, and the engine calls it before
 // committing the head that covers the records. [Open] reloads and verifies
 // the chain, and truncates a torn tail left by a crash (an incomplete or
-// corrupt last frame) to the last complete record. Records lost that way
-// were never covered by a committed head.
+// corrupt last frame) to the last complete record; the bytes cut are kept
+// in DIR/chain.log.tail-<unix ns>. Records lost that way were never covered
+// by a committed head.
 //
 // The log is not in the request path: a request is answered whether or not
 // its record is durable yet; a replica that crashed before a sync loses

@@ -82,7 +82,8 @@ type AuditedRequest struct {
 // record differs from what the most replicas recorded fails at that seq.
 //
 // The error is non-nil only when nothing could be audited (a bad
-// argument, or the context ended); per-replica problems are in the report.
+// argument, the context ended, or no replica's chain could be read, as for
+// a client that is not an admin); per-replica problems are in the report.
 func (c *Client) Audit(ctx context.Context, opts AuditOptions) (*AuditReport, error) {
 	if opts.KeyID != "" && !validID(opts.KeyID) {
 		return nil, fmt.Errorf("%w: key id must match [A-Za-z0-9._-]{1,64}", ErrInvalidArgument)
@@ -124,12 +125,17 @@ func (c *Client) Audit(ctx context.Context, opts AuditOptions) (*AuditReport, er
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
+	read := 0
 	for i := range c.n {
 		if rep.Replicas[i].Error != "" {
 			continue
 		}
+		read++
 		rep.Replicas[i].Verdict = audit.Verify(chains[i], heads[i])
 		rep.Replicas[i].Failures = append(rep.Replicas[i].Failures, malformed[i]...)
+	}
+	if read == 0 {
+		return nil, fmt.Errorf("audit: no replica's chain could be read: %s", rep.Replicas[0].Error)
 	}
 	rep.Requests = mergeRecords(rep, chains, opts)
 	for i := range rep.Replicas {
