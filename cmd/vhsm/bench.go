@@ -103,16 +103,16 @@ verify checks threshold signatures made before the measurement against
 the group key, locally (no replica round trip), as "vhsm verify" does.
 
 Before each operation it waits (up to 3 minutes) until no replica runs a
-DKG session, so that the background refill of the key and nonce pools
+DKG session, so that the background refill of the key pools
 (started by the previous operation, or at genesis) does not share the CPU
 with the measured requests; a refill started by the measured requests
 themselves is part of the measurement. Unlike the other commands, the
 bench's client does not wait and retry when the replicas refuse a request
-for an empty key or nonce pool: such a refusal is counted as an error.
+for an empty key pool: such a refusal is counted as an error.
 
 Without --replicas it uses the cluster of --config (as the other commands).
 With --replicas 4|7 it generates a testnet in a temporary directory (or
---dir), runs the replicas in this process with the --key-*/--nonce-* pool
+--dir), runs the replicas in this process with the --key-* pool
 sizes, and removes the temporary directory afterwards. --cpuprofile writes
 a CPU profile of the measured runs (in-process replicas included).
 
@@ -144,8 +144,6 @@ sign, our keygen vs its persisted keygen).`,
 	f.StringVar(&o.peerModule, "softhsm-module", "", "with --peer softhsm: path of libsofthsm2.so (default: the distribution's)")
 	f.IntVar(&o.pools.KeyBatch, "key-batch", o.pools.KeyBatch, "with --replicas: keys per key DKG session")
 	f.IntVar(&o.pools.KeyLow, "key-low", o.pools.KeyLow, "with --replicas: key pool low watermark")
-	f.IntVar(&o.pools.NonceBatch, "nonce-batch", o.pools.NonceBatch, "with --replicas: polynomials per nonce DKG session")
-	f.IntVar(&o.pools.NonceLow, "nonce-low", o.pools.NonceLow, "with --replicas: nonce pool low watermark")
 	return cmd
 }
 

@@ -24,7 +24,7 @@ func TestBenchInProcess(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	args := []string{"--json", "bench", "--replicas", "4", "--dir", t.TempDir(),
 		"--op", "all", "--scheme", "bls", "--clients", "3", "--requests", "12", "--duration", "60s",
-		"--key-batch", "16", "--key-low", "8", "--nonce-batch", "16", "--nonce-low", "4"}
+		"--key-batch", "16", "--key-low", "8"}
 	_, noPeer := softhsmModule()
 	if noPeer == nil {
 		args = append(args, "--peer", "softhsm", "--peer-duration", "300ms")

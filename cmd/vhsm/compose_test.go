@@ -291,7 +291,6 @@ func TestTestnetFlags(t *testing.T) {
 		{"--hosts", four, "--api-port", "26656"},
 		{"--hosts", four, "--listen", "any"},
 		{"--hosts", four, "extra"},
-		{"--hosts", four, "--nonce-batch", "3"},
 		{"--hosts", four, "--key-batch", "0"},
 		{"--hosts", four, "--key-low", "-1"},
 	} {
@@ -387,7 +386,7 @@ func TestTestnetMultiHost(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "net")
 	mustRun(t, "testnet", "--dir", dir, "--hosts", "127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4",
 		"--p2p-port", strconv.Itoa(ports[0]), "--api-port", strconv.Itoa(ports[1]), "--listen", "host",
-		"--key-batch", "8", "--key-low", "2", "--nonce-batch", "16", "--nonce-low", "4")
+		"--key-batch", "8", "--key-low", "2")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errs := make([]error, 4)

@@ -91,8 +91,6 @@ host's name or address, which its peers dial.`,
 	f.StringVar(&o.listen, "listen", "all", "API listen address: all (every interface) or host (the host's name)")
 	f.IntVar(&o.pools.KeyBatch, "key-batch", o.pools.KeyBatch, "keys per key DKG session (genesis)")
 	f.IntVar(&o.pools.KeyLow, "key-low", o.pools.KeyLow, "key pool low watermark (genesis)")
-	f.IntVar(&o.pools.NonceBatch, "nonce-batch", o.pools.NonceBatch, "polynomials per nonce DKG session (genesis)")
-	f.IntVar(&o.pools.NonceLow, "nonce-low", o.pools.NonceLow, "nonce pool low watermark (genesis)")
 	return cmd
 }
 
@@ -127,8 +125,8 @@ func (o *testnetOptions) check() error {
 		return fmt.Errorf("--listen must be all or host, not %q", o.listen)
 	}
 	p := o.pools
-	if p.KeyBatch < 1 || p.KeyBatch > dkg.MaxBatch || p.NonceBatch < 2 || p.NonceBatch > dkg.MaxBatch || p.NonceBatch%2 != 0 || p.KeyLow < 0 || p.NonceLow < 0 {
-		return fmt.Errorf("pools: --key-batch and --nonce-batch must be in 1..%d (nonce batch even), watermarks non-negative", dkg.MaxBatch)
+	if p.KeyBatch < 1 || p.KeyBatch > dkg.MaxBatch || p.KeyLow < 0 {
+		return fmt.Errorf("pools: --key-batch must be in 1..%d, --key-low non-negative", dkg.MaxBatch)
 	}
 	return nil
 }

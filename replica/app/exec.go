@@ -96,37 +96,6 @@ func (a *App) execOp(o *overlay, req *wire.Request, height int64) (Result, error
 			return Result{}, err
 		}
 		return Result{Key: &k.Info}, nil
-	case wire.OpSign:
-		var b wire.SignBody
-		if err := decodeStrict(req.Body, &b); err != nil || !validID(b.KeyID) || len(b.Message) > wire.MaxMessageBytes {
-			return Result{}, ErrBadBody
-		}
-		k, err := getKey(o, b.KeyID)
-		if err != nil {
-			return Result{}, err
-		}
-		if err := authorizeUse(k, req.Client); err != nil {
-			return Result{}, err
-		}
-		res := Result{Key: &k.Info, Origin: &k.Origin, Sign: &b}
-		switch k.Info.Scheme {
-		case wire.SchemeBLS:
-			if b.Taproot != nil {
-				return Result{}, fmt.Errorf("%w: taproot option on a bls key", ErrBadBody)
-			}
-		case wire.SchemeSchnorr:
-			if b.Taproot != nil && len(b.Taproot.MerkleRoot) != 0 && len(b.Taproot.MerkleRoot) != 32 {
-				return Result{}, fmt.Errorf("%w: merkle root length", ErrBadBody)
-			}
-			nonce, err := a.take(o, KindNonce, req)
-			if err != nil {
-				return Result{}, err
-			}
-			res.Nonce = &NonceAssignment{Nonce: *nonce, KeyID: b.KeyID, Message: b.Message, Taproot: b.Taproot}
-		default:
-			return Result{}, fmt.Errorf("%w: %s keys do not sign", ErrBadScheme, k.Info.Scheme)
-		}
-		return res, nil
 	}
 	return Result{}, fmt.Errorf("%w: %q", ErrBadOp, req.Op)
 }
@@ -251,9 +220,6 @@ func (a *App) refill(o *overlay, height int64) error {
 			return err
 		}
 		batch, low, items := a.g.Pools.KeyBatch, a.g.Pools.KeyLow, a.g.Pools.KeyBatch
-		if kind == KindNonce {
-			batch, low, items = a.g.Pools.NonceBatch, a.g.Pools.NonceLow, a.g.Pools.NonceBatch/2
-		}
 		// The first session of every kind opens at genesis.
 		if m.Seq > 0 && m.Tail-m.Head+uint64(busy*items) >= uint64(low) {
 			continue

@@ -44,16 +44,17 @@ type ClientInfo struct {
 type PoolConfig struct {
 	KeyBatch   int // polynomials per key DKG session (each scheme)
 	KeyLow     int // low watermark of each key pool
-	NonceBatch int // polynomials per nonce DKG session (even: two per nonce pair)
-	NonceLow   int // low watermark of the nonce pool
+	// NonceBatch and NonceLow configured round 1's jointly dealt nonce
+	// pool; they are read from old genesis files and ignored.
+	NonceBatch int
+	NonceLow   int
 }
 
-// DefaultPoolConfig returns batches of 128 keys and 128 nonces, refilled
-// while fewer than 256 keys or 512 nonces are available or being generated:
-// up to 2 key and 4 nonce sessions run in parallel under load, sized for the
-// throughput targets (≥ 1,000 keygen/s, ≥ 1,500 signs/s).
+// DefaultPoolConfig returns batches of 128 keys, refilled while fewer than
+// 256 keys of a scheme are available or being generated: up to 2 key
+// sessions of a scheme run in parallel under load.
 func DefaultPoolConfig() PoolConfig {
-	return PoolConfig{KeyBatch: 128, KeyLow: 256, NonceBatch: 128, NonceLow: 512}
+	return PoolConfig{KeyBatch: 128, KeyLow: 256}
 }
 
 // Validate checks the genesis: 1 ≤ n ≤ dkg.MaxN, f ≤ t and t+1 ≤ n−2f
@@ -84,15 +85,10 @@ func (g *Genesis) Validate() error {
 		return fmt.Errorf("%w: admin client", ErrBadGenesis)
 	}
 	p := g.Pools
-	for _, b := range []int{p.KeyBatch, p.NonceBatch} {
-		if b < 1 || b > dkg.MaxBatch {
-			return fmt.Errorf("%w: pool batch %d outside 1..%d", ErrBadGenesis, b, dkg.MaxBatch)
-		}
+	if p.KeyBatch < 1 || p.KeyBatch > dkg.MaxBatch {
+		return fmt.Errorf("%w: key batch %d outside 1..%d", ErrBadGenesis, p.KeyBatch, dkg.MaxBatch)
 	}
-	if p.NonceBatch%2 != 0 {
-		return fmt.Errorf("%w: nonce batch %d must be even (nonces are pairs)", ErrBadGenesis, p.NonceBatch)
-	}
-	if p.KeyLow < 0 || p.NonceLow < 0 {
+	if p.KeyLow < 0 {
 		return fmt.Errorf("%w: negative low watermark", ErrBadGenesis)
 	}
 	return nil

@@ -53,11 +53,15 @@ const (
 	KindSchnorr   = wire.SchemeSchnorr
 	KindBLS       = wire.SchemeBLS
 	KindSymmetric = wire.SchemeSymmetric
-	KindNonce     = "nonce" // BIP-340 nonces, secp256k1
+	// KindNonce names the jointly dealt Schnorr nonce sessions of round 1.
+	// No new one is opened (signing is FROST off the log, with each
+	// replica's own nonces: replica/engine nonces.go); the sessions of an
+	// existing log still replay.
+	KindNonce = "nonce"
 )
 
-// Kinds lists the pool kinds in their fixed order.
-var Kinds = []string{KindSchnorr, KindBLS, KindSymmetric, KindNonce}
+// Kinds lists the pool kinds refilled, in their fixed order.
+var Kinds = []string{KindSchnorr, KindBLS, KindSymmetric}
 
 // SessionInfo is the committed record of a DKG session.
 type SessionInfo struct {
@@ -114,14 +118,6 @@ type KeyRecord struct {
 	Origin PoolItem     `json:"origin"`           // where its shares come from
 }
 
-// NonceAssignment binds a pre-dealt nonce pair to exactly one sign request.
-type NonceAssignment struct {
-	Nonce   PoolItem            `json:"nonce"`
-	KeyID   string              `json:"key_id"`
-	Message []byte              `json:"message"`
-	Taproot *wire.TaprootOption `json:"taproot,omitempty"`
-}
-
 // Result is the outcome of a committed client request, the same at every
 // replica.
 type Result struct {
@@ -134,12 +130,8 @@ type Result struct {
 	Height  int64                    `json:"height"`
 	Op      string                   `json:"op"`
 	Key     *wire.KeyInfo            `json:"key,omitempty"`
-	Origin  *PoolItem                `json:"origin,omitempty"` // the key's shares (keys.gen, sign)
-	Nonce   *NonceAssignment         `json:"nonce,omitempty"`  // schnorr sign
+	Origin  *PoolItem                `json:"origin,omitempty"` // the key's shares (keys.gen)
 	Client  *wire.RegisterClientBody `json:"client,omitempty"`
-	// Sign is what a committed sign request signs (bls and schnorr): the
-	// replicas sign these bytes, never the body of a request in hand.
-	Sign *wire.SignBody `json:"sign,omitempty"`
 }
 
 // requestRecord is stored under the request's (client, id) until it expires.

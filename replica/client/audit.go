@@ -79,7 +79,9 @@ type AuditedRequest struct {
 // seq; records after the last committed head are counted as uncommitted,
 // which is not an error. Records of one request hash at several replicas
 // must agree on client, key, operation and message hash; a replica whose
-// record differs from what the most replicas recorded fails at that seq.
+// record differs from what the most replicas recorded (or, on a tie, every
+// replica of the tie) fails at that seq. A record that failed its own
+// chain's check takes no part in that vote.
 //
 // The error is non-nil only when nothing could be audited (a bad
 // argument, the context ended, or no replica's chain could be read, as for
@@ -147,17 +149,25 @@ func (c *Client) Audit(ctx context.Context, opts AuditOptions) (*AuditReport, er
 
 // mergeRecords merges the chains by request hash, adds a failure to every
 // replica whose record of a request disagrees with the record most
-// replicas made of it, and returns the requests selected by opts.
+// replicas made of it (to all of them on a tie), and returns the requests
+// selected by opts. Records that already failed their own chain's check
+// take no part in the vote.
 func mergeRecords(rep *AuditReport, chains [][]audit.Record, opts AuditOptions) []AuditedRequest {
 	type seen struct {
 		replica int
 		rec     *audit.Record
 	}
 	by := map[[32]byte][]seen{}
+	bad := map[seen]bool{} // records that already failed their chain's check
 	for i := range chains {
+		failed := map[uint64]bool{}
+		for _, f := range rep.Replicas[i].Failures {
+			failed[f.Seq] = true
+		}
 		for j := range chains[i] {
 			r := &chains[i][j]
 			by[r.Request] = append(by[r.Request], seen{i + 1, r})
+			bad[seen{i + 1, r}] = failed[r.Seq]
 		}
 	}
 	fields := func(r *audit.Record) string {
@@ -169,11 +179,14 @@ func mergeRecords(rep *AuditReport, chains [][]audit.Record, opts AuditOptions) 
 		first := map[string]*audit.Record{}
 		for _, s := range ss {
 			f := fields(s.rec)
-			if !contains(votes[f], s.replica) {
-				votes[f] = append(votes[f], s.replica)
-			}
 			if first[f] == nil {
 				first[f] = s.rec
+			}
+			if bad[s] {
+				continue // does not vote
+			}
+			if !contains(votes[f], s.replica) {
+				votes[f] = append(votes[f], s.replica)
 			}
 		}
 		best, tie := "", false
@@ -187,7 +200,7 @@ func mergeRecords(rep *AuditReport, chains [][]audit.Record, opts AuditOptions) 
 		}
 		if len(votes) > 1 {
 			for _, s := range ss {
-				if f := fields(s.rec); f != best || tie {
+				if f := fields(s.rec); !bad[s] && (f != best || tie) {
 					others := []int{}
 					for g, reps := range votes {
 						if g != f {
@@ -203,6 +216,9 @@ func mergeRecords(rep *AuditReport, chains [][]audit.Record, opts AuditOptions) 
 			}
 		}
 		r := first[best]
+		if r == nil { // every record of it failed its chain's check
+			r = ss[0].rec
+		}
 		// The strings come from replicas: shown sanitized.
 		ar := AuditedRequest{Request: bytes.Clone(h[:]), Client: sanitize(r.Client), KeyID: sanitize(r.KeyID), Op: sanitize(r.Op), Message: r.Message}
 		earliest := r.Time

@@ -65,6 +65,20 @@ func TestMergeRecords(t *testing.T) {
 	if rep.Replicas[0].Failed() || rep.Replicas[1].Failed() || rep.OK() {
 		t.Fatalf("report %+v", rep)
 	}
+	// Served by two replicas only: a tie names both, unless one record
+	// already failed its chain's check (it then takes no part).
+	two := [][]audit.Record{{rec(4, "k1")}, {rec(2, "tampered")}, nil, nil}
+	rep = &AuditReport{Replicas: make([]ReplicaAudit, 4)}
+	mergeRecords(rep, two, AuditOptions{})
+	if !rep.Replicas[0].Failed() || !rep.Replicas[1].Failed() {
+		t.Fatalf("tie: %+v", rep.Replicas)
+	}
+	rep = &AuditReport{Replicas: make([]ReplicaAudit, 4)}
+	rep.Replicas[1].Failures = []audit.Failure{{Seq: 2, Reason: "chain differs from the committed head"}}
+	got = mergeRecords(rep, two, AuditOptions{})
+	if rep.Replicas[0].Failed() || len(rep.Replicas[1].Failures) != 1 || got[0].KeyID != "k1" {
+		t.Fatalf("tie with a failed record: %+v, listed %+v", rep.Replicas, got)
+	}
 	if got := mergeRecords(&AuditReport{Replicas: make([]ReplicaAudit, 4)}, chains, AuditOptions{KeyID: "zz"}); len(got) != 0 {
 		t.Fatalf("key filter: %+v", got)
 	}

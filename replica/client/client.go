@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
@@ -44,6 +45,12 @@ type Client struct {
 
 	mu   sync.Mutex
 	keys map[string]*keyMaterial // verified public key data, by key id
+
+	minHeight atomic.Int64 // highest height of an ordered result seen (see noteHeight)
+	lat       latencies    // recent answer latencies, for the hedge delay
+	health    health       // replicas that failed recently
+	nonces    nonceCache   // FROST nonce commitments handed to this client (frost.go)
+	fkeys     sync.Map     // prepared FROST keys, by key id and tweak (frost.go)
 }
 
 // replicaConn is one replica's endpoint with its own pinned HTTPS client.
@@ -191,6 +198,11 @@ func (c *Client) newSignedRequest(op string, body any) (*outgoing, error) {
 		Cluster: c.cluster,
 		Body:    b,
 	}
+	if unordered(op) {
+		// What this client saw committed (a key, a grant, a disable) must
+		// be applied by a replica before it answers.
+		r.MinHeight = c.minHeight.Load()
+	}
 	if wire.NeedsReply(op) {
 		if out.reply, err = wire.NewReplyKey(c.rand); err != nil {
 			return nil, err
@@ -240,6 +252,7 @@ type answer struct {
 	resp    *wire.Response // decoded reply; nil when err is set
 	err     error          // transport failure or non-JSON error status
 	bad     bool           // the reply is malformed: the replica is a culprit
+	took    time.Duration  // from sending to the answer
 }
 
 // post sends a signed request to one replica.
@@ -398,10 +411,54 @@ func (c *Client) exchange(ctx context.Context, op string, body any, accept accep
 }
 
 func (c *Client) exchangeSigned(ctx context.Context, op string, out *outgoing, accept acceptFunc) error {
+	var first []int
+	if unordered(op) {
+		first = c.pick(c.t+1, nil)
+	}
+	return c.exchangeTo(ctx, op, out, first, accept)
+}
+
+// exchangeTo is exchange for a signed request, sent first to the replicas
+// in first (nil: every replica at once). The others are asked too (a
+// hedge) once any of the first fails, refuses or answers wrongly, or when
+// the hedge delay (the recent p90 latency) passes without a result.
+func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first []int, accept acceptFunc) error {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	answers := make(chan answer, len(c.replicas))
-	for _, rc := range c.replicas {
-		go func() { answers <- rc.post(rctx, out.signed) }()
+	sent := make([]bool, len(c.replicas))
+	posted := 0
+	post := func(i int) {
+		if sent[i-1] {
+			return
+		}
+		sent[i-1] = true
+		posted++
+		rc := c.replicas[i-1]
+		go func() {
+			start := time.Now()
+			a := rc.post(rctx, out.signed)
+			a.took = time.Since(start)
+			answers <- a
+		}()
+	}
+	var hedge <-chan time.Time
+	if first == nil {
+		for i := 1; i <= len(c.replicas); i++ {
+			post(i)
+		}
+	} else {
+		for _, i := range first {
+			post(i)
+		}
+		timer := time.NewTimer(c.lat.hedgeDelay())
+		defer timer.Stop()
+		hedge = timer.C
+	}
+	hedgeAll := func() {
+		for i := 1; i <= len(c.replicas); i++ {
+			post(i)
+		}
+		hedge = nil
 	}
 	received := 0
 	defer func() {
@@ -411,15 +468,26 @@ func (c *Client) exchangeSigned(ctx context.Context, op string, out *outgoing, a
 				<-answers
 			}
 			cancel()
-		}(len(c.replicas) - received)
+		}(posted - received)
 	}()
 
 	r := &round{op: op, n: c.n, t: c.t, rejections: make(map[string][]int)}
-	for received < len(c.replicas) {
+	for {
+		if received == posted {
+			if posted == len(c.replicas) {
+				break
+			}
+			// Every replica asked so far has answered without a result: ask
+			// the rest now.
+			hedgeAll()
+		}
 		var a answer
 		select {
 		case a = <-answers:
 			received++
+		case <-hedge:
+			hedgeAll()
+			continue
 		case <-rctx.Done():
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w: %w", r.failure(true), ctx.Err())
@@ -429,14 +497,19 @@ func (c *Client) exchangeSigned(ctx context.Context, op string, out *outgoing, a
 		switch {
 		case a.err != nil:
 			r.failures = append(r.failures, a.replica)
+			c.health.failed(a.replica)
+			hedgeAll()
 			continue
 		case a.bad:
 			r.answered++
 			r.culprit(a.replica, ReasonMalformed)
+			hedgeAll()
 			continue
 		}
 		r.answered++
+		c.health.answered(a.replica)
 		if a.resp.Error != "" {
+			hedgeAll()
 			reason := sanitize(a.resp.Error)
 			r.rejections[reason] = append(r.rejections[reason], a.replica)
 			// t+1 equal rejections include an honest replica's, but an
@@ -450,7 +523,12 @@ func (c *Client) exchangeSigned(ctx context.Context, op string, out *outgoing, a
 		}
 		if !out.open(a.replica, a.resp) {
 			r.culprit(a.replica, ReasonMalformed)
+			hedgeAll()
 			continue
+		}
+		c.lat.observe(a.took)
+		if !unordered(op) {
+			c.noteHeight(a.resp.Height)
 		}
 		done, err := accept(r, a.replica, a.resp)
 		if err != nil {

@@ -15,11 +15,6 @@ type indexedPartial struct {
 // partialSpec describes how one operation's partial results are checked
 // and combined.
 type partialSpec struct {
-	// agreeNonce, when set, requires every answer to carry a nonce
-	// commitment; partials are verified only once t+1 replicas reported the
-	// same one, which setNonce then decodes.
-	agreeNonce bool
-	setNonce   func(commitment []byte) error
 	// verify checks replica's partial against public data.
 	verify func(replica int, partial []byte) bool
 	// combine makes the result from exactly t+1 verified partials and
@@ -49,12 +44,10 @@ func (c *Client) collectPartials(ctx context.Context, op string, body any, spec 
 }
 
 func (c *Client) collectSigned(ctx context.Context, op string, out *outgoing, spec partialSpec) error {
-	nonces := newAgreement(c.t)
-	var agreed []byte
 	var pending, valid []indexedPartial
 	eager := spec.optimistic == nil // verify each partial as it arrives
 	return c.exchangeSigned(ctx, op, out, func(r *round, replica int, resp *wire.Response) (bool, error) {
-		if len(resp.Partial) == 0 || (spec.agreeNonce && len(resp.Nonce) == 0) {
+		if len(resp.Partial) == 0 {
 			r.culprit(replica, ReasonMalformed)
 			eager = true
 			r.unverified = len(pending)
@@ -62,48 +55,21 @@ func (c *Client) collectSigned(ctx context.Context, op string, out *outgoing, sp
 		}
 		pending = append(pending, indexedPartial{replica: replica, partial: resp.Partial})
 		r.unverified = len(pending)
-		if spec.agreeNonce {
-			nonces.add(replica, resp.Nonce)
-			if agreed == nil {
-				v, ok := nonces.value()
-				if !ok {
-					return false, nil
-				}
-				// t+1 identical reports include an honest replica, so a
-				// failure to decode is an incompatibility, not a lie.
-				if err := spec.setNonce(v); err != nil {
-					return false, err
-				}
-				agreed = v
-			}
-		}
 		if !eager {
 			// The optimistic path, while every answer so far is a
-			// partial: combine the first t+1 with the agreed nonce
-			// unverified, and check only the result.
-			var cand []indexedPartial
-			for _, p := range pending {
-				if got, _ := nonces.reported(p.replica); !spec.agreeNonce || string(got) == string(agreed) {
-					cand = append(cand, p)
-				}
-			}
-			if len(cand) < c.t+1 && r.answered == len(pending) {
+			// partial: combine the first t+1 unverified, and check only the
+			// result.
+			if len(pending) < c.t+1 && r.answered == len(pending) {
 				return false, nil
 			}
 			eager = true
-			if len(cand) >= c.t+1 && spec.optimistic(cand[:c.t+1]) {
+			if len(pending) >= c.t+1 && spec.optimistic(pending[:c.t+1]) {
 				r.valid += c.t + 1
 				r.unverified = 0
 				return true, nil
 			}
 		}
 		for _, p := range pending {
-			if spec.agreeNonce {
-				if got, _ := nonces.reported(p.replica); string(got) != string(agreed) {
-					r.culprit(p.replica, ReasonDisagreement)
-					continue
-				}
-			}
 			if !spec.verify(p.replica, p.partial) {
 				r.culprit(p.replica, ReasonInvalidPartial)
 				continue

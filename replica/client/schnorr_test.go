@@ -5,53 +5,62 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
-	"time"
 
 	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/frost"
 	"github.com/vhsm/vhsm/threshold/schnorr"
 	"github.com/vhsm/vhsm/threshold/vss"
 )
 
-// schnorrFaults selects how fake replicas misbehave in a Schnorr round.
+// schnorrFaults selects how fake replicas misbehave in FROST sessions.
 type schnorrFaults struct {
-	wrongNonce map[int]bool // report another nonce commitment (and sign with it)
-	badPartial map[int]bool // send a well-formed but wrong partial
-	silent     map[int]bool // never answer
+	badPartial map[int]bool // send a well-formed but wrong share
+	silent     map[int]bool // never answer a sign
+	restarted  map[int]bool // refuse the first sign as a restarted replica would (unknown nonce)
 }
 
-// schnorrFake holds real shares of schnorr key "btc" and of one pre-dealt
-// nonce, which every honest replica uses for the (single) sign request.
+// schnorrFake holds real shares of schnorr key "btc"; each fake replica
+// makes its own FROST nonces, hands out their commitments and signs with
+// each once, as a real replica does.
 func schnorrFake(t testing.TB, n, th int, f schnorrFaults) (*fakeCluster, wire.KeyInfo) {
 	info, keyPoly := testKey(t, "btc", wire.SchemeSchnorr, th)
-	deal := func() (*vss.Polynomial, vss.Commitment) {
-		k, err := group.Secp256k1().RandomScalar(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := vss.NewPolynomial(group.Secp256k1(), th, k, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p, p.Commit()
-	}
-	// Nonces are pairs (D, E) bound to the message (threshold/schnorr).
-	dPoly, dCom := deal()
-	ePoly, eCom := deal()
-	oPoly, oCom := deal()
 	keyCom, err := vss.DecodeCommitment(group.Secp256k1(), info.Commitment)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	nonces := map[string]*frost.Nonce{} // reference → nonce
+	seq := 0
+	restartedOnce := map[int]bool{}
 	fc := newFakeCluster(t, n, th, func(replica int, req wire.Request, _ []byte) fakeReply {
 		switch req.Op {
 		case wire.OpKeyPub:
 			return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
+		case wire.OpNonces:
+			var b wire.NoncesBody
+			json.Unmarshal(req.Body, &b)
+			var out []wire.NonceCommitment
+			mu.Lock()
+			defer mu.Unlock()
+			for k := 0; k < b.Count; k++ {
+				nc, err := frost.Taproot.NewNonce(keyPoly.Share(replica), rand.Reader)
+				if err != nil {
+					t.Error(err)
+				}
+				seq++
+				ref := []byte(fmt.Sprintf("r%d-%d", replica, seq))
+				nonces[string(ref)] = nc
+				com := nc.Commit(replica)
+				out = append(out, wire.NonceCommitment{Nonce: ref, Hiding: com.Hiding.Bytes(), Binding: com.Binding.Bytes()})
+			}
+			return fakeReply{resp: &wire.Response{Replica: replica, Commitments: out}}
 		case wire.OpSign:
 			if f.silent[replica] {
 				return fakeReply{hang: true}
@@ -64,29 +73,38 @@ func schnorrFake(t testing.TB, n, th int, f schnorrFaults) (*fakeCluster, wire.K
 			if err != nil {
 				t.Error(err)
 			}
-			dp, dc := dPoly, dCom
-			if f.wrongNonce[replica] {
-				dp, dc = oPoly, oCom
+			var coms []frost.Commitment
+			var mine []byte
+			for _, sc := range b.Signers {
+				D, _ := group.Secp256k1().DecodePoint(sc.Hiding)
+				E, _ := group.Secp256k1().DecodePoint(sc.Binding)
+				coms = append(coms, frost.Commitment{ID: sc.Replica, Hiding: D, Binding: E})
+				if sc.Replica == replica {
+					mine = sc.Nonce
+				}
 			}
-			key := &schnorr.PublicKey{GroupKey: keyCom.Secret(), Threshold: th}
-			msg := b.Message
+			mu.Lock()
+			nc := nonces[string(mine)]
+			delete(nonces, string(mine))
+			stale := f.restarted[replica] && !restartedOnce[replica]
+			restartedOnce[replica] = true
+			mu.Unlock()
+			if nc == nil || stale {
+				return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: "engine: request rejected: engine: unknown or used nonce"}}
+			}
+			key, err := frost.Taproot.NewKey(keyCom.Secret(), tr)
+			if err != nil {
+				t.Error(err)
+			}
+			z, err := frost.Taproot.Sign(&frost.SigningPackage{Commitments: coms, Message: b.Message}, key, replica, keyPoly.Share(replica), nc)
+			if err != nil {
+				t.Error(err)
+				return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: err.Error()}}
+			}
 			if f.badPartial[replica] {
-				msg = append([]byte("x"), msg...)
+				z = z.Add(group.Secp256k1().ScalarFromUint64(1))
 			}
-			pair := &schnorr.NoncePair{D: dc.Secret(), E: eCom.Secret()}
-			nonce, err := pair.Bind(key, tr, msg)
-			if err != nil {
-				t.Error(err)
-			}
-			k, err := schnorr.NonceShares{D: dp.Share(replica), E: ePoly.Share(replica)}.Bind(key, pair, tr, msg)
-			if err != nil {
-				t.Error(err)
-			}
-			p, err := schnorr.PartialSign(key, nonce, tr, msg, keyPoly.Share(replica), k)
-			if err != nil {
-				t.Error(err)
-			}
-			return fakeReply{resp: &wire.Response{Replica: replica, Partial: p, Nonce: append(dc.Bytes(), eCom.Bytes()...)}}
+			return fakeReply{resp: &wire.Response{Replica: replica, Partial: z.Bytes()}}
 		}
 		return fakeReply{status: 400, resp: &wire.Response{Replica: replica, Error: "op"}}
 	})
@@ -140,54 +158,74 @@ func TestSignSchnorr(t *testing.T) {
 	}
 }
 
+// Wrong shares are found when the signature does not verify, their senders
+// named, and a new session without them signs (n=7, t=2, two liars). Over
+// many signatures each liar is picked and named at least once, and never an
+// honest replica.
 func TestSignSchnorrCulprits(t *testing.T) {
-	// n=7, t=2: replica 1 reports another nonce, replica 2 a wrong partial.
-	fc, info := schnorrFake(t, 7, 2, schnorrFaults{wrongNonce: map[int]bool{1: true}, badPartial: map[int]bool{2: true}})
-	var culprits []Culprit
-	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
-	msg := []byte("any length message")
-	sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
-		t.Fatal("signature does not verify")
-	}
-	for _, cu := range culprits {
-		switch cu {
-		case Culprit{1, ReasonDisagreement}, Culprit{2, ReasonInvalidPartial}:
-		default:
-			t.Fatalf("culprits %+v", culprits)
+	liars := map[int]bool{1: true, 2: true}
+	fc, info := schnorrFake(t, 7, 2, schnorrFaults{badPartial: liars})
+	named := map[int]int{}
+	var mu sync.Mutex
+	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, cu := range cs {
+			if !liars[cu.Replica] || cu.Reason != ReasonInvalidPartial {
+				t.Errorf("culprit %v", cu)
+			}
+			named[cu.Replica]++
 		}
+	}))
+	for k := 0; k < 40; k++ {
+		msg := []byte(fmt.Sprintf("spend %d", k))
+		sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
+			t.Fatal("signature does not verify")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if named[1] == 0 || named[2] == 0 {
+		t.Fatalf("liars named %v times in 40 signatures", named)
 	}
 }
 
-func TestSignSchnorrNeedsNonceAgreement(t *testing.T) {
-	// Only replicas 1 and 2 answer and they report different nonces: no
-	// nonce is agreed, so no partial is even checked.
-	fc, _ := schnorrFake(t, 4, 1, schnorrFaults{wrongNonce: map[int]bool{1: true}, silent: map[int]bool{3: true, 4: true}})
-	fc.cfg.Timeout = "500ms"
-	_, err := fc.client().SignSchnorr(context.Background(), "btc", []byte("m"), nil)
+// A silent signer is replaced after the hedge delay by a new session; a
+// replica that restarted (its nonces gone) costs a refetch, and is not a
+// culprit.
+func TestSignSchnorrSilentAndRestarted(t *testing.T) {
+	fc, info := schnorrFake(t, 4, 1, schnorrFaults{silent: map[int]bool{4: true}, restarted: map[int]bool{1: true, 2: true, 3: true}})
+	fc.cfg.Timeout = "5s"
+	var culprits []Culprit
+	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
+	for k := 0; k < 5; k++ {
+		msg := []byte(fmt.Sprintf("m%d", k))
+		sig, err := c.SignSchnorr(context.Background(), "btc", msg, &wire.TaprootOption{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], &wire.TaprootOption{}); !ok {
+			t.Fatal("signature does not verify")
+		}
+	}
+	if len(culprits) != 0 {
+		t.Fatalf("culprits %v", culprits)
+	}
+}
+
+// With fewer than t+1 signers able to answer, SignSchnorr fails with a
+// QuorumError that says so, returning no signature.
+func TestSignSchnorrTooFewSigners(t *testing.T) {
+	fc, _ := schnorrFake(t, 4, 1, schnorrFaults{silent: map[int]bool{2: true, 3: true, 4: true}})
+	fc.cfg.Timeout = "1s"
+	sig, err := fc.client().SignSchnorr(context.Background(), "btc", []byte("m"), nil)
 	var qe *QuorumError
-	if !errors.As(err, &qe) || qe.Answered != 2 || qe.Valid != 0 || !qe.TimedOut {
-		t.Fatalf("got %v", err)
-	}
-}
-
-func TestSignSchnorrAllAnswersChecked(t *testing.T) {
-	// Three of four answer; one of those lies about its partial: t+1=2
-	// valid partials remain and the liar is named.
-	fc, _ := schnorrFake(t, 4, 1, schnorrFaults{badPartial: map[int]bool{3: true}, silent: map[int]bool{4: true}})
-	fc.cfg.Timeout = "2s"
-	var culprits []Culprit
-	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
-	if _, err := c.SignSchnorr(context.Background(), "btc", []byte("m"), nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, cu := range culprits {
-		if cu != (Culprit{3, ReasonInvalidPartial}) {
-			t.Fatalf("culprits %+v", culprits)
-		}
+	if !errors.As(err, &qe) || sig != ([64]byte{}) {
+		t.Fatalf("got %x, %v", sig, err)
 	}
 }
 
@@ -207,65 +245,3 @@ func TestTaprootOutputKeyMatchesThreshold(t *testing.T) {
 	}
 }
 
-// TestSignSchnorrNamesLiarsAmongFirst: replicas 1 and 2 send wrong partials
-// (on the agreed nonce) and answer first; the client names exactly them and
-// still returns a valid signature from honest partials.
-func TestSignSchnorrNamesLiarsAmongFirst(t *testing.T) {
-	liars := map[int]bool{1: true, 2: true}
-	fc, info := schnorrFake(t, 7, 2, schnorrFaults{badPartial: liars})
-	delayHonest(fc, liars, 200*time.Millisecond)
-	var culprits []Culprit
-	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
-	msg := []byte("spend")
-	sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
-		t.Fatal("signature does not verify")
-	}
-	wantCulprits(t, culprits, Culprit{1, ReasonInvalidPartial}, Culprit{2, ReasonInvalidPartial})
-}
-
-// TestSignSchnorrWaitsForNonces: a sign request refused for an empty nonce
-// pool is retried as a new request and then signed with the nonce the new
-// request is assigned.
-func TestSignSchnorrWaitsForNonces(t *testing.T) {
-	fc, info := schnorrFake(t, 4, 1, schnorrFaults{})
-	signer := fc.getHandler()
-	var mu sync.Mutex
-	var refusedID string // the first sign request, refused by every replica
-	refusals, signs := 0, 0
-	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
-		if req.Op == wire.OpSign {
-			mu.Lock()
-			if refusedID == "" {
-				refusedID = req.ID
-			}
-			refuse := req.ID == refusedID
-			if refuse {
-				refusals++
-			} else {
-				signs++
-			}
-			mu.Unlock()
-			if refuse {
-				return fakeReply{status: http.StatusConflict, resp: &wire.Response{Replica: replica, Error: "app: pool empty, retry later: nonce"}}
-			}
-		}
-		return signer(replica, req, signed)
-	})
-	msg := []byte("after a refill")
-	sig, err := fc.client().SignSchnorr(context.Background(), "btc", msg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
-		t.Fatal("signature does not verify")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if refusals < 2 || signs < 2 {
-		t.Fatalf("%d refusals and %d answers to the retry; want at least t+1 of each", refusals, signs)
-	}
-}

@@ -224,9 +224,15 @@ func TestReviewAttacks(t *testing.T) {
 	}
 	aliceCfg := *adminCfg
 	aliceCfg.ClientID, aliceCfg.PrivateKey = "alice", aliceKey.Seed()
+	// Every replica alice reaches is behind a spy: whichever replica she
+	// sends a request to plays the Byzantine one that replays it (she asks
+	// t+1 replicas at random).
 	aliceCfg.Replicas = append([]client.ReplicaEndpoint(nil), adminCfg.Replicas...)
-	sp := newSpy(t, 4, adminCfg.Replicas[3])
-	aliceCfg.Replicas[3] = client.ReplicaEndpoint{Index: 4, URL: sp.srv.URL, TLSCert: sp.srv.Certificate().Raw}
+	spies := map[int]*spy{}
+	for i := 1; i <= 4; i++ {
+		spies[i] = newSpy(t, i, adminCfg.Replicas[i-1])
+		aliceCfg.Replicas[i-1] = client.ReplicaEndpoint{Index: i, URL: spies[i].srv.URL, TLSCert: spies[i].srv.Certificate().Raw}
+	}
 	alice, err := client.New(&aliceCfg, client.WithPoolWait(time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -257,15 +263,25 @@ func TestReviewAttacks(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, op := range []string{wire.OpEncrypt, wire.OpDecrypt} {
-			caught := sp.captured(t, op)
+			var caught [][]byte
+			var byz int
+			for i := 1; i <= 4 && len(caught) == 0; i++ {
+				caught, byz = spies[i].captured(t, op), i
+			}
 			if len(caught) == 0 {
-				t.Fatalf("the spy saw no %s request", op)
+				t.Fatalf("no spy saw a %s request", op)
+			}
+			var honest []int
+			for i := 1; i <= 4; i++ {
+				if i != byz {
+					honest = append(honest, i)
+				}
 			}
 			for _, signed := range caught {
 				// The replayer sends the captured bytes to the honest
 				// replicas, as often as it likes.
 				for round := 0; round < 2; round++ {
-					for i, a := range rw.post(signed, 1, 2, 3) {
+					for i, a := range rw.post(signed, honest...) {
 						if a.err != nil || a.status != http.StatusOK {
 							t.Fatalf("%s replay to replica %d: http %d %q (%v)", op, i, a.status, a.resp.Error, a.err)
 						}
@@ -296,7 +312,7 @@ func TestReviewAttacks(t *testing.T) {
 				r.Reply = mine.PublicKey().Bytes()
 				sr.Request, _ = json.Marshal(r)
 				swapped, _ := json.Marshal(sr)
-				for i, a := range rw.post(swapped, 1, 2, 3) {
+				for i, a := range rw.post(swapped, honest...) {
 					if a.status == http.StatusOK || !strings.Contains(a.resp.Error, "bad signature") || len(a.resp.Sealed) != 0 {
 						t.Fatalf("%s with a swapped reply key: replica %d answered http %d %q", op, i, a.status, a.resp.Error)
 					}

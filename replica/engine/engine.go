@@ -42,7 +42,6 @@ import (
 	"github.com/vhsm/vhsm/replica/audit"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/wire"
-	"github.com/vhsm/vhsm/threshold/bls"
 	"github.com/vhsm/vhsm/threshold/dise"
 	"github.com/vhsm/vhsm/threshold/dkg"
 	"github.com/vhsm/vhsm/threshold/group"
@@ -99,8 +98,6 @@ type Engine struct {
 	cfg Config
 	sk  group.Scalar
 
-	// signMu serializes the consumption of each nonce (striped by nonce).
-	signMu [signStripes]sync.Mutex
 	stepMu sync.Mutex // serializes session processing (step, on-demand derivation)
 
 	mu       sync.Mutex
@@ -112,6 +109,8 @@ type Engine struct {
 	repair   repairer                // repairs of done sessions (repair.go)
 
 	replay *replayCache // unordered requests answered, for their validity window
+	nonces *nonceStore  // this process's FROST nonce pairs (nonces.go)
+	fkeys  frostKeys    // prepared FROST keys (sign.go)
 }
 
 // track follows one open DKG session.
@@ -148,7 +147,11 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.PhaseTimeout <= 0 {
 		cfg.PhaseTimeout = 3 * time.Second
 	}
-	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]checkedShare{}, replay: newReplayCache(maxReplayEntries)}, nil
+	nonces, err := newNonceStore(cfg.Me, sk, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]checkedShare{}, replay: newReplayCache(maxReplayEntries), nonces: nonces}, nil
 }
 
 func mustPoint(b []byte) group.Point {
@@ -639,9 +642,14 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		}
 		resp.Key = &k.Info
 		return resp, nil
-	case wire.OpEncrypt, wire.OpDecrypt:
-		// An id is used once per client: by one ordered request (its
-		// committed result binds the bytes) or by one unordered request.
+	case wire.OpEncrypt, wire.OpDecrypt, wire.OpSign, wire.OpNonces:
+		// Not ordered: authorized against committed state at least as new
+		// as the request's min height. An id is used once per client: by
+		// one ordered request (its committed result binds the bytes) or by
+		// one unordered request.
+		if err := e.awaitHeight(ctx, req.MinHeight); err != nil {
+			return reject(err)
+		}
 		if res, err := e.cfg.App.Result(req.Client, req.ID); err != nil || res != nil {
 			if err != nil {
 				return resp, err
@@ -651,12 +659,25 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		if err := e.replay.admit(req.Client, req.ID, reqHash, req.Expires, time.Now().Unix()); err != nil {
 			return reject(err)
 		}
-		partial, err := e.evaluate(ctx, resp, req)
+		var partial []byte
+		var err error
+		switch req.Op {
+		case wire.OpNonces:
+			err = e.handleNonces(resp, req)
+		case wire.OpSign:
+			partial, err = e.handleSign(ctx, resp, req)
+		default:
+			partial, err = e.evaluate(ctx, resp, req)
+		}
 		if err != nil {
 			if r := refused(err); r != nil {
 				return reject(r)
 			}
 			return resp, err
+		}
+		resp.Height, _ = e.cfg.App.Committed()
+		if partial == nil {
+			return resp, nil
 		}
 		return seal(partial)
 	}
@@ -677,42 +698,7 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		return reject(errors.New(res.Error))
 	}
 	resp.Key = res.Key
-	if req.Op != wire.OpSign {
-		return resp, nil
-	}
-	// Sign what the log committed, with the key as committed now: a key
-	// disabled since the sign was ordered signs nothing from then on.
-	if res.Sign == nil || res.Key == nil || res.Origin == nil {
-		return resp, fmt.Errorf("engine: committed sign result without its key or message")
-	}
-	k, err := e.cfg.App.Key(res.Sign.KeyID)
-	if err != nil {
-		return reject(err)
-	}
-	if k.Info.Disabled {
-		return reject(fmt.Errorf("%w: %s", app.ErrKeyDisabled, k.Info.KeyID))
-	}
-	var partial []byte
-	switch res.Key.Scheme {
-	case wire.SchemeBLS:
-		x, err := e.share(res.Origin)
-		if err != nil {
-			return reject(err)
-		}
-		if partial, err = bls.PartialSign(faults.keyShare("bls", x), res.Sign.Message); err != nil {
-			return resp, fmt.Errorf("bls partial: %w", err)
-		}
-	case wire.SchemeSchnorr:
-		if partial, err = e.signSchnorr(resp, res); err != nil {
-			if r := refused(err); r != nil {
-				return reject(r)
-			}
-			return resp, err
-		}
-	default:
-		return reject(fmt.Errorf("%w: %s keys do not sign", app.ErrBadScheme, res.Key.Scheme))
-	}
-	return seal(partial)
+	return resp, nil
 }
 
 // refusal marks an error of a helper of Handle as a refusal of the request
@@ -729,119 +715,6 @@ func refused(err error) error {
 	var r *refusal
 	if errors.As(err, &r) {
 		return r.err
-	}
-	return nil
-}
-
-// usedName names the record of a consumed nonce share.
-func usedName(it *app.PoolItem) string { return fmt.Sprintf("nonce-used/%s/%d", it.Session, it.Slot) }
-
-// signSchnorr returns this replica's partial BIP-340 signature with the nonce
-// the log assigned to this request. The nonce share is recorded as consumed
-// by this request, with the partial, before the partial leaves the replica;
-// a retry of the request returns the recorded partial, and the nonce share
-// is then deleted so that it can never sign anything else.
-func (e *Engine) signSchnorr(resp *wire.Response, res *app.Result) ([]byte, error) {
-	reject := func(err error) ([]byte, error) { return nil, refuse(err) }
-	a := res.Nonce
-	if a == nil || res.Origin == nil {
-		return nil, fmt.Errorf("engine: committed schnorr sign without nonce")
-	}
-	resp.Nonce = append(append([]byte{}, a.Nonce.Commitment...), a.Nonce.BindingCommitment...)
-	mu := &e.signMu[signStripe(usedName(&a.Nonce))]
-	mu.Lock()
-	defer mu.Unlock()
-	rec, err := e.cfg.Shares.Get(usedName(&a.Nonce))
-	switch {
-	case err == nil:
-		req, partial, ok := decodeUsed(rec)
-		if !ok || req != a.Nonce.Request {
-			// Never happens with an honest log: refuse rather than sign twice.
-			return reject(fmt.Errorf("%w: nonce %s/%d consumed by another request", ErrShareUnavailable, a.Nonce.Session, a.Nonce.Slot))
-		}
-		return partial, nil
-	case !errors.Is(err, sealed.ErrNotFound):
-		// Unknown whether the nonce was consumed: refuse.
-		return reject(fmt.Errorf("%w: nonce record: %w", ErrShareUnavailable, err))
-	}
-	if len(a.Nonce.BindingCommitment) == 0 {
-		return nil, fmt.Errorf("engine: committed nonce %s/%d is not a pair", a.Nonce.Session, a.Nonce.Slot)
-	}
-	x, err := e.share(res.Origin)
-	if err != nil {
-		return reject(err)
-	}
-	// The nonce is the pair (D, E) = slots (Slot, BindingSlot); see
-	// threshold/schnorr "Nonce pairs".
-	binding := a.Nonce
-	binding.Slot, binding.PublicKey, binding.Commitment = a.Nonce.BindingSlot, a.Nonce.BindingKey, a.Nonce.BindingCommitment
-	d, err := e.share(&a.Nonce)
-	if err != nil {
-		return reject(err)
-	}
-	es, err := e.share(&binding)
-	if err != nil {
-		return reject(err)
-	}
-	ec := group.Secp256k1()
-	P, err := ec.DecodePoint(res.Origin.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("engine: committed group key: %w", err)
-	}
-	D, err := ec.DecodePoint(a.Nonce.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("engine: committed nonce: %w", err)
-	}
-	E, err := ec.DecodePoint(a.Nonce.BindingKey)
-	if err != nil {
-		return nil, fmt.Errorf("engine: committed nonce: %w", err)
-	}
-	tr, err := taprootOf(a.Taproot)
-	if err != nil {
-		return reject(err)
-	}
-	key := &schnorr.PublicKey{GroupKey: P, Threshold: e.cfg.App.Genesis().T}
-	pair := &schnorr.NoncePair{D: D, E: E}
-	bound, err := pair.Bind(key, tr, a.Message)
-	if err != nil {
-		return nil, fmt.Errorf("bind nonce: %w", err)
-	}
-	k, err := schnorr.NonceShares{D: d, E: es}.Bind(key, pair, tr, a.Message)
-	if err != nil {
-		return nil, fmt.Errorf("bind nonce share: %w", err)
-	}
-	partial, err := schnorr.PartialSign(key, bound, tr, a.Message, faults.keyShare("schnorr", x), k)
-	if err != nil {
-		return nil, fmt.Errorf("schnorr partial: %w", err)
-	}
-	if err := e.consume(&a.Nonce, partial); err != nil {
-		return nil, err
-	}
-	return partial, nil
-}
-
-// consume durably records the nonce as consumed by its request, with the
-// partial, and deletes its two shares. A store that can do both in one
-// durable step (sealed.Store.PutDelete, one directory sync) does; the
-// deletions may then land before the record, which is safe: a nonce share
-// gone without its record only makes this one nonce unusable.
-func (e *Engine) consume(n *app.PoolItem, partial []byte) error {
-	shares := []string{shareName(n.Session, n.Slot), shareName(n.Session, n.BindingSlot)}
-	if pd, ok := e.cfg.Shares.(interface {
-		PutDelete(name string, secret []byte, del ...string) error
-	}); ok {
-		if err := pd.PutDelete(usedName(n), encodeUsed(n.Request, partial), shares...); err != nil {
-			return fmt.Errorf("record nonce use: %w", err)
-		}
-		return nil
-	}
-	if err := e.cfg.Shares.Put(usedName(n), encodeUsed(n.Request, partial)); err != nil {
-		return fmt.Errorf("record nonce use: %w", err)
-	}
-	for _, name := range shares {
-		if err := e.cfg.Shares.Delete(name); err != nil {
-			e.cfg.Log.Warn("nonce_share_delete_failed", "session", n.Session, "err", err)
-		}
 	}
 	return nil
 }
@@ -864,20 +737,6 @@ func putShares(st ShareStore, session string, shares []group.Scalar) error {
 	return nil
 }
 
-// signStripes is the number of locks nonce consumption is striped over:
-// signs with different nonces run in parallel, and two requests for the
-// same nonce (a retry racing the original) are serialized.
-const signStripes = 64
-
-// signStripe maps a nonce record name to its lock.
-func signStripe(name string) int {
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(name); i++ {
-		h = (h ^ uint32(name[i])) * 16777619
-	}
-	return int(h % signStripes)
-}
-
 // taprootOf maps the wire option to threshold/schnorr's: nil is plain
 // BIP-340, an empty merkle root BIP-86, 32 bytes a script tree (BIP-341).
 func taprootOf(o *wire.TaprootOption) (schnorr.Taproot, error) {
@@ -892,25 +751,6 @@ func taprootOf(o *wire.TaprootOption) (schnorr.Taproot, error) {
 		return tr, nil
 	}
 	return schnorr.Taproot{}, fmt.Errorf("%w: merkle root length", app.ErrBadBody)
-}
-
-// encodeUsed encodes a consumed-nonce record: len(request) (2) ‖ request ‖
-// partial.
-func encodeUsed(req string, partial []byte) []byte {
-	b := []byte{byte(len(req) >> 8), byte(len(req))}
-	b = append(b, req...)
-	return append(b, partial...)
-}
-
-func decodeUsed(b []byte) (string, []byte, bool) {
-	if len(b) < 2 {
-		return "", nil, false
-	}
-	n := int(b[0])<<8 | int(b[1])
-	if len(b) < 2+n+1 {
-		return "", nil, false
-	}
-	return string(b[2 : 2+n]), bytes.Clone(b[2+n:]), true
 }
 
 // evaluate returns this replica's DiSE DPRF evaluation and its DLEQ proof

@@ -24,6 +24,7 @@ import (
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/bls"
 	"github.com/vhsm/vhsm/threshold/dise"
+	"github.com/vhsm/vhsm/threshold/frost"
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/schnorr"
 	"github.com/vhsm/vhsm/threshold/vss"
@@ -484,53 +485,13 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		for j := 1; j <= len(c.engines); j++ {
 			pub.VerificationKeys[j] = kc.Eval(j)
 		}
-		// Plain BIP-340, BIP-86 and script-path tweaks, each with a fresh
-		// nonce from the pool (refilled in the background).
-		for _, opt := range []*wire.TaprootOption{nil, {}, {MerkleRoot: bytes.Repeat([]byte{7}, 32)}} {
+		// Plain BIP-340, BIP-86 and script-path tweaks, each a FROST
+		// session of t+1 signers with nonces they handed out.
+		for k, opt := range []*wire.TaprootOption{nil, {}, {MerkleRoot: bytes.Repeat([]byte{7}, 32)}} {
 			msg := make([]byte, 32)
 			rand.Read(msg)
-			sr := request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "s1", Message: msg, Taproot: opt})
-			var resps []*wire.Response
-			for try := 0; ; try++ { // the nonce pool may be refilling
-				rs, errs := c.all(sr)
-				if errs[0] == nil || try == 50 || !strings.Contains(rs[0].Error, "pool empty") {
-					resps = c.mustAll(t, sr)
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-				sr = request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "s1", Message: msg, Taproot: opt})
-			}
-			half := len(resps[0].Nonce) / 2
-			dc, err := vss.DecodeCommitment(ec, resps[0].Nonce[:half])
-			if err != nil {
-				t.Fatal(err)
-			}
-			encom, err := vss.DecodeCommitment(ec, resps[0].Nonce[half:])
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair := &schnorr.NoncePair{D: dc.Secret(), E: encom.Secret(), DCommitments: map[int]group.Point{}, ECommitments: map[int]group.Point{}}
-			partials := map[int][]byte{}
-			for _, r := range resps {
-				if !bytes.Equal(r.Nonce, resps[0].Nonce) {
-					t.Fatal("replicas disagree on the nonce")
-				}
-				pair.DCommitments[r.Replica] = dc.Eval(r.Replica)
-				pair.ECommitments[r.Replica] = encom.Eval(r.Replica)
-				partials[r.Replica] = r.Partial
-			}
-			tr, err := taprootOf(opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nonce, err := pair.Bind(pub, tr, msg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sig, err := schnorr.Combine(pub, nonce, tr, msg, partials)
-			if err != nil {
-				t.Fatal(err)
-			}
+			signers := []int{1 + k%4, 1 + (k+1)%4}
+			sig, sr := c.signFROST(t, alice, "alice", "s1", msg, opt, signers)
 			// Independent check with btcec (BIP-340) against the output key
 			// computed by btcd's txscript (BIP-341).
 			internal, err := btcschnorr.ParsePubKey(info.PublicKey)
@@ -545,14 +506,15 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 			if err != nil || !bs.Verify(msg, outKey) {
 				t.Fatalf("btcec rejects the signature (taproot %v): %v", opt, err)
 			}
-			// A retry returns the same partials and consumes no new nonce.
-			again := c.mustAll(t, sr)
-			for i := range again {
-				if !bytes.Equal(again[i].Partial, resps[i].Partial) || !bytes.Equal(again[i].Nonce, resps[i].Nonce) {
-					t.Fatalf("replica %d answered a retry differently", i+1)
+			// A retry of the same bytes signs nothing: each nonce signs once.
+			for _, i := range signers {
+				resp, err := c.engines[i-1].Handle(context.Background(), sr)
+				if err == nil || len(resp.Sealed) != 0 || !strings.Contains(resp.Error, "unknown or used nonce") {
+					t.Fatalf("replica %d answered a retried session: %+v %v", i, resp, err)
 				}
 			}
 		}
+		_ = pub
 	})
 	t.Run("dise round trip", func(t *testing.T) {
 		resps := c.mustAll(t, request(t, alice, "alice", wire.OpKeyGen, wire.KeyGenBody{KeyID: "sym1", Scheme: wire.SchemeSymmetric}))
@@ -670,4 +632,72 @@ func TestKeyPubWaitsForGrant(t *testing.T) {
 	if r := <-done; r.Error != "" || r.Key == nil || r.Key.KeyID != "k" {
 		t.Fatalf("keys.pub asked before the grant committed: %+v", r)
 	}
+}
+
+// signFROST runs one FROST session of client through the engines in
+// signers: it fetches one nonce commitment of each, sends them the sign
+// request, opens their sealed shares and aggregates. It returns the
+// signature and the signed request.
+func (c *cluster) signFROST(t testing.TB, key ed25519.PrivateKey, client, keyID string, msg []byte, opt *wire.TaprootOption, signers []int) ([64]byte, []byte) {
+	t.Helper()
+	var sig [64]byte
+	ec := group.Secp256k1()
+	var scs []wire.SignerCommitment
+	var coms []frost.Commitment
+	for _, i := range signers {
+		resp, err := c.engines[i-1].Handle(context.Background(), request(t, key, client, wire.OpNonces, wire.NoncesBody{Count: 1}))
+		if err != nil || len(resp.Commitments) != 1 {
+			t.Fatalf("nonces from replica %d: %+v %v", i, resp, err)
+		}
+		nc := resp.Commitments[0]
+		D, _ := ec.DecodePoint(nc.Hiding)
+		E, _ := ec.DecodePoint(nc.Binding)
+		scs = append(scs, wire.SignerCommitment{Replica: i, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding})
+		coms = append(coms, frost.Commitment{ID: i, Hiding: D, Binding: E})
+	}
+	sr := request(t, key, client, wire.OpSign, wire.SignBody{KeyID: keyID, Message: msg, Taproot: opt, Signers: scs})
+	shares := map[int]group.Scalar{}
+	for _, i := range signers {
+		resp, err := c.engines[i-1].Handle(context.Background(), sr)
+		if err == nil {
+			err = openAnswer(sr, resp)
+		}
+		if err != nil {
+			t.Fatalf("sign at replica %d: %v", i, err)
+		}
+		z, err := ec.DecodeScalar(resp.Partial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shares[i] = z
+	}
+	info := c.keyInfo(t, keyID)
+	P, err := ec.DecodePoint(info.Origin.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := taprootOf(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk, err := frost.Taproot.NewKey(P, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := frost.Taproot.Aggregate(&frost.SigningPackage{Commitments: coms, Message: msg}, fk, shares)
+	if err != nil || !frost.Taproot.Verify(fk, msg, out) {
+		t.Fatalf("frost signature: %v", err)
+	}
+	copy(sig[:], out)
+	return sig, sr
+}
+
+// keyInfo returns the committed record of a key at replica 1.
+func (c *cluster) keyInfo(t testing.TB, keyID string) *app.KeyRecord {
+	t.Helper()
+	k, err := c.apps[0].Key(keyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -146,7 +146,7 @@ func TestRejectionsEveryOp(t *testing.T) {
 		{wire.OpEncrypt, wire.EvalBody{KeyID: "y", Input: encIn("y", "alice")}},
 		{wire.OpDecrypt, wire.EvalBody{KeyID: "y", Input: encIn("y", "alice")}},
 	}
-	ordered := map[string]bool{wire.OpRegisterClient: true, wire.OpKeyGen: true, wire.OpKeyDisable: true, wire.OpKeyGrant: true, wire.OpSign: true}
+	ordered := map[string]bool{wire.OpRegisterClient: true, wire.OpKeyGen: true, wire.OpKeyDisable: true, wire.OpKeyGrant: true}
 
 	type rejection struct {
 		name string
@@ -248,14 +248,8 @@ func TestRejectionsEveryOp(t *testing.T) {
 			{"grant an unknown key", func() []byte {
 				return request(t, alice, "alice", wire.OpKeyGrant, wire.KeyGrantBody{KeyID: "nope", ClientID: "bob"})
 			}, app.ErrUnknownKey},
-			{"sign by a client without a grant", sign(bob, "bob", "b", []byte("m"), nil), app.ErrUnauthorized},
-			{"sign by an admin who is not the owner", sign(c.admin, "admin", "b", []byte("m"), nil), app.ErrUnauthorized},
-			{"sign with an unknown key", sign(alice, "alice", "nope", []byte("m"), nil), app.ErrUnknownKey},
-			{"sign with a symmetric key", sign(alice, "alice", "y", []byte("m"), nil), app.ErrBadScheme},
-			{"taproot on a bls key", sign(alice, "alice", "b", []byte("m"), &wire.TaprootOption{}), app.ErrBadBody},
-			{"bad merkle root", sign(alice, "alice", "s", []byte("m"), &wire.TaprootOption{MerkleRoot: []byte{1, 2, 3}}), app.ErrBadBody},
-			{"message too large", sign(alice, "alice", "b", make([]byte, wire.MaxMessageBytes+1), nil), app.ErrBadBody},
 			{"read op in the log", func() []byte { return request(t, alice, "alice", wire.OpKeyPub, wire.KeyRefBody{KeyID: "b"}) }, app.ErrBadOp},
+			{"sign in the log", sign(alice, "alice", "b", []byte("m"), nil), app.ErrBadOp},
 		} {
 			t.Run(r.name, func(t *testing.T) {
 				t.Parallel()
@@ -273,6 +267,26 @@ func TestRejectionsEveryOp(t *testing.T) {
 					return
 				}
 				check(t, r, true)
+			})
+		}
+	})
+
+	t.Run("sign", func(t *testing.T) {
+		for _, r := range []rejection{
+			{"sign by a client without a grant", sign(bob, "bob", "b", []byte("m"), nil), app.ErrUnauthorized},
+			{"sign by an admin who is not the owner", sign(c.admin, "admin", "b", []byte("m"), nil), app.ErrUnauthorized},
+			{"sign with an unknown key", sign(alice, "alice", "nope", []byte("m"), nil), app.ErrUnknownKey},
+			{"sign with a symmetric key", sign(alice, "alice", "y", []byte("m"), nil), app.ErrBadScheme},
+			{"taproot on a bls key", sign(alice, "alice", "b", []byte("m"), &wire.TaprootOption{}), app.ErrBadBody},
+			{"bad merkle root", sign(alice, "alice", "s", []byte("m"), &wire.TaprootOption{MerkleRoot: []byte{1, 2, 3}}), app.ErrBadBody},
+			{"schnorr without signers", sign(alice, "alice", "s", []byte("m"), nil), app.ErrBadBody},
+			{"message too large", sign(alice, "alice", "b", make([]byte, wire.MaxMessageBytes+1), nil), app.ErrBadBody},
+			{"nonces: zero", func() []byte { return request(t, alice, "alice", wire.OpNonces, wire.NoncesBody{Count: 0}) }, app.ErrBadBody},
+			{"nonces: too many", func() []byte { return request(t, alice, "alice", wire.OpNonces, wire.NoncesBody{Count: wire.MaxNonces + 1}) }, app.ErrBadBody},
+		} {
+			t.Run(r.name, func(t *testing.T) {
+				t.Parallel()
+				check(t, r, false)
 			})
 		}
 	})
@@ -313,18 +327,20 @@ func TestRejectionsEveryOp(t *testing.T) {
 		// pool), read it, and decrypt alice's ciphertexts.
 		c.mustAll(t, request(t, alice, "alice", wire.OpKeyGrant, wire.KeyGrantBody{KeyID: "s", ClientID: "bob"}))
 		c.mustAll(t, request(t, alice, "alice", wire.OpKeyGrant, wire.KeyGrantBody{KeyID: "y", ClientID: "bob"}))
-		msg := []byte("granted")
-		var resps []*wire.Response
-		for try := 0; ; try++ {
-			rs, errs := c.all(sign(bob, "bob", "s", msg, nil)())
-			if errs[0] == nil || try == 200 || !strings.Contains(rs[0].Error, "pool empty") {
-				resps = c.mustAll(t, sign(bob, "bob", "s", msg, nil)())
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		c.signFROST(t, bob, "bob", "s", []byte("granted"), nil, []int{2, 4})
+		// Alice's nonces are hers: bob cannot sign with them.
+		resp, err := c.engines[0].Handle(context.Background(), request(t, alice, "alice", wire.OpNonces, wire.NoncesBody{Count: 1}))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if resps[0].Partial == nil || resps[0].Nonce == nil {
-			t.Fatalf("grantee's sign answered without a partial: %+v", resps[0])
+		nc := resp.Commitments[0]
+		other, _ := c.engines[1].Handle(context.Background(), request(t, bob, "bob", wire.OpNonces, wire.NoncesBody{Count: 1}))
+		oc := other.Commitments[0]
+		sr := request(t, bob, "bob", wire.OpSign, wire.SignBody{KeyID: "s", Message: []byte("m"), Signers: []wire.SignerCommitment{
+			{Replica: 1, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding},
+			{Replica: 2, Nonce: oc.Nonce, Hiding: oc.Hiding, Binding: oc.Binding}}})
+		if r, err := c.engines[0].Handle(context.Background(), sr); err == nil || !strings.Contains(r.Error, "unknown or used nonce") || len(r.Sealed) != 0 {
+			t.Fatalf("bob signed with alice's nonce: %+v %v", r, err)
 		}
 		list := c.mustAll(t, request(t, bob, "bob", wire.OpKeyList, struct{}{}))
 		if len(list[0].Keys) != 2 {
@@ -341,7 +357,7 @@ func TestRejectionsEveryOp(t *testing.T) {
 		if k, _ := c.apps[2].Key("d"); k == nil || !k.Info.Disabled {
 			t.Fatalf("key d not disabled: %+v", k)
 		}
-		check(t, rejection{"sign with a disabled key", sign(alice, "alice", "d", []byte("m"), nil), app.ErrKeyDisabled}, true)
+		check(t, rejection{"sign with a disabled key", sign(alice, "alice", "d", []byte("m"), nil), app.ErrKeyDisabled}, false)
 		check(t, rejection{"encrypt with a disabled key", eval(alice, "alice", wire.OpEncrypt, "y2", encIn("y2", "alice")), app.ErrKeyDisabled}, false)
 	})
 
@@ -396,84 +412,6 @@ func TestRejectionsEveryOp(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestNonceRecordedBeforePartial: a replica records a nonce as consumed
-// (with its partial) before the partial leaves it, and deletes the nonce
-// shares; if the record cannot be written, no partial leaves and the shares
-// are kept. A retry of the same request then gets the recorded partial.
-func TestNonceRecordedBeforePartial(t *testing.T) {
-	c := newCluster(t, 4)
-	c.waitReady(40 * time.Second)
-	c.genKey(t, c.admin, "admin", "s", wire.SchemeSchnorr)
-	st := c.stores[0]
-	diskFull := errors.New("disk full")
-	st.mu.Lock()
-	st.failPut = func(name string) error {
-		if strings.HasPrefix(name, "nonce-used/") {
-			return diskFull
-		}
-		return nil
-	}
-	st.mu.Unlock()
-
-	var sr []byte
-	var resps []*wire.Response
-	var errs []error
-	for try := 0; ; try++ { // the nonce pool may be refilling
-		sr = request(t, c.admin, "admin", wire.OpSign, wire.SignBody{KeyID: "s", Message: []byte("bound once")})
-		resps, errs = c.all(sr)
-		if errs[1] == nil || try == 200 || !strings.Contains(resps[1].Error, "pool empty") {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if errs[0] == nil || !errors.Is(errs[0], diskFull) || resps[0].Partial != nil {
-		t.Fatalf("replica 1 could not record the nonce and answered %v %+v", errs[0], resps[0])
-	}
-	for i := 1; i < 4; i++ {
-		if errs[i] != nil || resps[i].Partial == nil {
-			t.Fatalf("replica %d: %v", i+1, errs[i])
-		}
-	}
-	res, err := c.apps[0].Result("admin", mustReqID(t, sr))
-	if err != nil || res == nil || res.Nonce == nil {
-		t.Fatalf("committed result: %+v %v", res, err)
-	}
-	n := res.Nonce.Nonce
-	shares := []string{shareName(n.Session, n.Slot), shareName(n.Session, n.BindingSlot)}
-	for _, name := range shares {
-		if _, err := st.Get(name); err != nil {
-			t.Fatalf("nonce share %s lost although it signed nothing: %v", name, err)
-		}
-	}
-
-	// The disk recovers: the retry is answered, the use is recorded with
-	// the partial, and the nonce shares are gone.
-	st.mu.Lock()
-	st.failPut = nil
-	st.mu.Unlock()
-	again := c.mustAll(t, sr)
-	for i := 1; i < 4; i++ {
-		if !bytes.Equal(again[i].Partial, resps[i].Partial) {
-			t.Fatalf("replica %d answered the retry with another partial", i+1)
-		}
-	}
-	for i, s := range c.stores {
-		rec, err := s.Get(usedName(&n))
-		if err != nil {
-			t.Fatalf("replica %d has no record of the consumed nonce: %v", i+1, err)
-		}
-		req, partial, ok := decodeUsed(rec)
-		if !ok || req != n.Request || !bytes.Equal(partial, again[i].Partial) {
-			t.Fatalf("replica %d recorded %q and another partial", i+1, req)
-		}
-		for _, name := range shares {
-			if _, err := s.Get(name); err == nil {
-				t.Fatalf("replica %d kept nonce share %s after using it", i+1, name)
-			}
-		}
-	}
 }
 
 // mustReqID returns the request id inside a signed request.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -336,13 +337,34 @@ type rawAnswer struct {
 	err    error
 }
 
-// post sends body to every replica concurrently and returns the answers by
-// replica index.
-func (rc *rawClient) post(body []byte) map[int]rawAnswer {
+// frostSign builds the signed request of a FROST session of clientID with
+// the replicas in signers: one fresh nonce commitment of each, fetched raw.
+func (rc *rawClient) frostSign(t *testing.T, key ed25519.PrivateKey, clientID, keyID string, msg []byte, signers ...int) []byte {
+	t.Helper()
+	var scs []wire.SignerCommitment
+	for _, i := range signers {
+		req := request(t, rc.cfg.Cluster, clientID, wire.OpNonces, time.Now().Add(time.Minute), wire.NoncesBody{Count: 1})
+		a := rc.post(sign(t, key, req), i)[i]
+		if a.err != nil || len(a.resp.Commitments) != 1 {
+			t.Fatalf("nonces from replica %d: http %d %q (%v)", i, a.status, a.resp.Error, a.err)
+		}
+		nc := a.resp.Commitments[0]
+		scs = append(scs, wire.SignerCommitment{Replica: i, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding})
+	}
+	req := request(t, rc.cfg.Cluster, clientID, wire.OpSign, time.Now().Add(time.Minute), wire.SignBody{KeyID: keyID, Message: msg, Signers: scs})
+	return sign(t, key, req)
+}
+
+// post sends body to the listed replicas (every replica when none is
+// listed) concurrently and returns the answers by replica index.
+func (rc *rawClient) post(body []byte, only ...int) map[int]rawAnswer {
 	var mu sync.Mutex
 	out := make(map[int]rawAnswer)
 	var wg sync.WaitGroup
 	for i, h := range rc.https {
+		if len(only) > 0 && !slices.Contains(only, i) {
+			continue
+		}
 		var url string
 		for _, r := range rc.cfg.Replicas {
 			if r.Index == i {

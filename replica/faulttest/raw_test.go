@@ -58,19 +58,23 @@ func TestRawRequestRejections(t *testing.T) {
 	}
 	before := keyIDs(ctx, t, cl)
 
-	// A genuine raw Schnorr sign; its replay must not consume a second
-	// nonce: the replay is rejected or answers the same nonce and partial.
-	sg := sign(t, admin, request(t, raw.cfg.Cluster, adminID, wire.OpSign, time.Now().Add(time.Minute), wire.SignBody{KeyID: "raw-key", Message: msgHash("raw sign")}))
+	// A genuine raw FROST session with replicas 1 and 2; its replay gets no
+	// second share: each signer's nonce signs once. Replicas that are not
+	// signers of the session refuse it.
+	sg := raw.frostSign(t, admin, adminID, "raw-key", msgHash("raw sign"), 1, 2)
 	s1 := raw.post(sg)
-	s2 := raw.post(sg)
-	for i, a := range s2 {
-		if a.err != nil || a.resp.Error != "" {
-			t.Logf("replica %d on replayed sign: http %d %q (%v)", i, a.status, a.resp.Error, a.err)
-			continue
+	for i, a := range s1 {
+		signer := i == 1 || i == 2
+		if signer && (a.err != nil || len(a.resp.Partial) != 32) {
+			t.Fatalf("signer %d: http %d %q (%v)", i, a.status, a.resp.Error, a.err)
 		}
-		o := s1[i]
-		if !bytes.Equal(o.resp.Nonce, a.resp.Nonce) || !bytes.Equal(o.resp.Partial, a.resp.Partial) {
-			t.Fatalf("replica %d answered a replayed sign with a fresh nonce or partial", i)
+		if !signer && (a.status == http.StatusOK || !strings.Contains(a.resp.Error, "not a signer")) {
+			t.Fatalf("replica %d outside the session answered http %d %q", i, a.status, a.resp.Error)
+		}
+	}
+	for i, a := range raw.post(sg, 1, 2) {
+		if a.status == http.StatusOK || len(a.resp.Partial) > 0 || len(a.resp.Sealed) > 0 || !strings.Contains(a.resp.Error, "unknown or used nonce") {
+			t.Fatalf("replica %d answered a replayed session: http %d %q", i, a.status, a.resp.Error)
 		}
 	}
 

@@ -63,7 +63,8 @@ const (
 	OpKeyGen         = "keys.gen"         // ordered
 	OpKeyDisable     = "keys.disable"     // ordered, owner or admin
 	OpKeyGrant       = "keys.grant"       // ordered, owner only
-	OpSign           = "sign"             // ordered (assigns a nonce for schnorr)
+	OpSign           = "sign"             // not ordered: FROST (schnorr) or a BLS partial
+	OpNonces         = "nonces"           // not ordered: fresh FROST nonce commitments of one replica
 	OpKeyList        = "keys.list"        // read
 	OpKeyPub         = "keys.pub"         // read
 	OpEncrypt        = "encrypt"          // DPRF evaluation, not ordered
@@ -98,6 +99,12 @@ type Request struct {
 	// material is sealed (see [SealReply]). Required for OpSign, OpEncrypt
 	// and OpDecrypt.
 	Reply []byte `json:"reply,omitempty"`
+	// MinHeight is the lowest committed height a replica must have applied
+	// before it answers an unordered request (the height of the last
+	// ordered request this client saw committed: a key, grant or disable
+	// the request depends on). A replica behind it waits, briefly, or
+	// refuses.
+	MinHeight int64 `json:"min_height,omitempty"`
 	// Body is the operation's body (one of the *Body types), JSON.
 	Body json.RawMessage `json:"body"`
 }
@@ -158,6 +165,35 @@ type SignBody struct {
 	// the internal key: nil means plain BIP-340; an empty MerkleRoot means
 	// BIP-86 (key-path only).
 	Taproot *TaprootOption `json:"taproot,omitempty"`
+	// Signers, for schnorr keys, is the FROST signing session: the nonce
+	// commitment of each chosen signer (at least t+1 replicas, distinct),
+	// each handed out by that replica. Every signer binds its nonce to the
+	// whole list and the message (RFC 9591 binding factors).
+	Signers []SignerCommitment `json:"signers,omitempty"`
+}
+
+// SignerCommitment is one signer's nonce commitment in a FROST session.
+type SignerCommitment struct {
+	Replica int    `json:"replica"` // the signer's 1-based index
+	Nonce   []byte `json:"nonce"`   // the replica's reference of the nonce (NonceCommitment.Nonce)
+	Hiding  []byte `json:"hiding"`  // D, 33-byte compressed point
+	Binding []byte `json:"binding"` // E, 33-byte compressed point
+}
+
+// NoncesBody asks one replica for fresh nonce commitments.
+type NoncesBody struct {
+	Count int `json:"count"` // 1..MaxNonces
+}
+
+// MaxNonces bounds the commitments of one nonces request.
+const MaxNonces = 64
+
+// NonceCommitment is a replica's fresh FROST nonce commitment, handed to
+// one client: the reference to name it by, and (D, E).
+type NonceCommitment struct {
+	Nonce   []byte `json:"nonce"`   // opaque reference: the replica's epoch and a counter
+	Hiding  []byte `json:"hiding"`  // D = d·G, 33-byte compressed
+	Binding []byte `json:"binding"` // E = e·G, 33-byte compressed
 }
 
 // TaprootOption selects the Taproot tweak.
@@ -216,12 +252,10 @@ type Response struct {
 	// signature, or a DiSE evaluation with its DLEQ proof) sealed to the
 	// request's reply key ([SealReply]).
 	Sealed []byte `json:"sealed,omitempty"`
-	// Nonce is, for schnorr signatures, the public data of the nonce pair
-	// (D, E) the log assigned: the summed Feldman commitments of D and of E
-	// (canonical threshold/vss encodings of equal length), concatenated. The
-	// client checks it is the same at t+1 replicas before verifying partials
-	// against it (threshold/schnorr NoncePair.Bind).
-	Nonce []byte `json:"nonce,omitempty"`
+	// Commitments are fresh nonce commitments of the answering replica,
+	// for the requesting client only (answers to nonces, piggybacked on
+	// answers to schnorr signs).
+	Commitments []NonceCommitment `json:"commitments,omitempty"`
 	// Audit answers the audit operations (audit.go).
 	Audit *AuditAnswer `json:"audit,omitempty"`
 }

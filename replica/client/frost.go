@@ -1,0 +1,436 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/frost"
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/schnorr"
+)
+
+// Threshold BIP-340 signing is FROST (RFC 9591 structure, the
+// FROST-secp256k1-SHA256-TR-v1 ciphersuite) in one round trip, with
+// ROAST-style retries:
+//
+//   - Each replica makes its own nonce pairs and hands their commitments
+//     to this client ahead of use (a nonces request, then fresh ones
+//     piggybacked on every signature share); the client keeps them per
+//     replica (nonceCache).
+//   - A session picks t+1 signers whose commitments it holds, sends them
+//     one signed request naming the key, the message, the Taproot option
+//     and the t+1 commitments, and combines their t+1 shares; the result is
+//     verified as a BIP-340 signature.
+//   - A signer that fails, refuses or stays silent past the hedge delay
+//     starts a new session with another signer set (the ones that answered
+//     keep their places, with fresh commitments); a wrong share is found by
+//     checking each share against the signer's verification key, and its
+//     sender is named and left out. At most n−t sessions end that way, as
+//     in ROAST: each one leaves out at least one faulty or slow signer.
+//     A signer refusing a nonce it no longer holds (it restarted: a new
+//     epoch) only has its commitments dropped and refetched.
+
+// nonceFetch is how many commitments a nonces request asks for.
+const nonceFetch = 32
+
+// nonceCache holds, per replica, commitments handed to this client.
+type nonceCache struct {
+	mu  sync.Mutex
+	per map[int][]wire.NonceCommitment
+}
+
+func (n *nonceCache) take(replica int) (wire.NonceCommitment, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	q := n.per[replica]
+	if len(q) == 0 {
+		return wire.NonceCommitment{}, false
+	}
+	c := q[0]
+	n.per[replica] = q[1:]
+	return c, true
+}
+
+func (n *nonceCache) add(replica int, cs []wire.NonceCommitment) {
+	if len(cs) == 0 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.per == nil {
+		n.per = map[int][]wire.NonceCommitment{}
+	}
+	n.per[replica] = append(n.per[replica], cs...)
+}
+
+func (n *nonceCache) drop(replica int) {
+	n.mu.Lock()
+	delete(n.per, replica)
+	n.mu.Unlock()
+}
+
+func (n *nonceCache) count(replica int) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.per[replica])
+}
+
+// fetchNonces asks one replica for commitments and caches them.
+func (c *Client) fetchNonces(ctx context.Context, replica int) error {
+	out, err := c.newSignedRequest(wire.OpNonces, wire.NoncesBody{Count: nonceFetch})
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	a := c.replicas[replica-1].post(rctx, out.signed)
+	switch {
+	case a.err != nil:
+		c.health.failed(replica)
+		return a.err
+	case a.bad:
+		return fmt.Errorf("replica %d: %s", replica, ReasonMalformed)
+	case a.resp.Error != "":
+		return fmt.Errorf("replica %d: %s", replica, sanitize(a.resp.Error))
+	case len(a.resp.Commitments) == 0 || len(a.resp.Commitments) > wire.MaxNonces:
+		return fmt.Errorf("replica %d: %s", replica, ReasonMalformed)
+	}
+	c.health.answered(replica)
+	c.nonces.add(replica, a.resp.Commitments)
+	return nil
+}
+
+// frostKey returns the FROST key of km for tr, prepared once.
+func (c *Client) frostKey(km *keyMaterial, tr schnorr.Taproot) (*frost.Key, error) {
+	id := fmt.Sprintf("%s/%d/%x/%x", km.info.KeyID, tr.Mode, tr.MerkleRoot, km.info.Commitment)
+	if k, ok := c.fkeys.Load(id); ok {
+		return k.(*frost.Key), nil
+	}
+	k, err := frost.Taproot.NewKey(km.commitment.Secret(), tr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	c.fkeys.Store(id, k)
+	return k, nil
+}
+
+// frostSession is one signing attempt with one signer set.
+type frostSession struct {
+	signers []int
+	pkg     *frost.SigningPackage
+	out     *outgoing
+	shares  map[int]group.Scalar
+	pending map[int]bool
+	start   time.Time
+	hedged  bool
+}
+
+// frostAnswer is one signer's answer in one session.
+type frostAnswer struct {
+	s *frostSession
+	a answer
+}
+
+// errNoSigners: fewer than t+1 replicas are left to sign with.
+var errNoSigners = errors.New("fewer than t+1 signers left")
+
+// signFROST runs sessions until one yields a valid BIP-340 signature.
+func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Taproot, body wire.SignBody) ([64]byte, error) {
+	var sig [64]byte
+	key, err := c.frostKey(km, tr)
+	if err != nil {
+		return sig, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	f := &frostRun{c: c, ctx: rctx, body: body,
+		r:        &round{op: wire.OpSign, n: c.n, t: c.t, rejections: make(map[string][]int)},
+		excluded: map[int]bool{}, busy: map[int]bool{}, live: map[*frostSession]bool{},
+		answers:  make(chan frostAnswer, 4*c.n), maxSessions: c.n - c.t + 2}
+	defer func() {
+		go func(k int) { // let stragglers finish (bounded by rctx)
+			for range k {
+				<-f.answers
+			}
+		}(f.inflight)
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	if err := f.start(nil, timer); err != nil {
+		return sig, f.failure(err, false)
+	}
+	for {
+		var fa frostAnswer
+		select {
+		case fa = <-f.answers:
+			f.inflight--
+		case <-timer.C:
+			// Hedge: a new session replaces the signers still silent in the
+			// latest one; those that answered keep their places.
+			s := f.latest
+			if s == nil || s.hedged || !f.live[s] {
+				continue
+			}
+			s.hedged = true
+			var keep []int
+			for _, x := range s.signers {
+				if s.pending[x] {
+					f.excluded[x] = true // slow this time: another signer instead
+				} else if _, ok := s.shares[x]; ok {
+					keep = append(keep, x)
+					delete(f.busy, x)
+				}
+			}
+			if err := f.start(keep, timer); err != nil && len(f.live) == 0 {
+				return sig, f.failure(err, false)
+			}
+			continue
+		case <-rctx.Done():
+			for s := range f.live {
+				for x := range s.pending {
+					f.r.failures = append(f.r.failures, x)
+				}
+			}
+			err := f.failure(nil, true)
+			if ctx.Err() != nil {
+				return sig, fmt.Errorf("%w: %w", err, ctx.Err())
+			}
+			return sig, err
+		}
+		s, a := fa.s, fa.a
+		delete(s.pending, a.replica)
+		if !f.live[s] || s.hedged {
+			delete(f.busy, a.replica)
+		}
+		if reason, failed := f.take(s, a); failed {
+			if rej := f.r.rejected(); rej != nil {
+				return sig, rej
+			}
+			if !f.live[s] {
+				continue // an abandoned session
+			}
+			delete(f.live, s)
+			// This session cannot complete: a new one without the failed
+			// signer, keeping those that answered.
+			var keep []int
+			for _, x := range s.signers {
+				if _, ok := s.shares[x]; ok && !f.excluded[x] {
+					keep = append(keep, x)
+				}
+				delete(f.busy, x)
+			}
+			if err := f.start(keep, timer); err != nil && len(f.live) == 0 {
+				return sig, f.failure(err, false)
+			}
+			_ = reason
+			continue
+		}
+		if !f.live[s] && len(s.pending) > 0 {
+			continue
+		}
+		if len(s.shares) < len(s.signers) {
+			continue
+		}
+		// All t+1 shares of s: combine, and keep the signature only if it
+		// verifies (BIP-340 under the output key).
+		out, err := frost.Taproot.Aggregate(s.pkg, key, s.shares)
+		if err == nil && len(out) == 64 && frost.Taproot.Verify(key, body.Message, out) {
+			copy(sig[:], out)
+			f.r.valid = len(s.shares)
+			if len(f.r.culprits) > 0 && c.onCulprit != nil {
+				c.onCulprit(wire.OpSign, sortCulprits(f.r.culprits))
+			}
+			return sig, nil
+		}
+		// Check each share against its signer's verification key; name and
+		// leave out the liars, keep the others.
+		delete(f.live, s)
+		var keep []int
+		for _, x := range s.signers {
+			if frost.Taproot.VerifyShare(s.pkg, key, x, km.vks[x], s.shares[x]) != nil {
+				f.r.culprit(x, ReasonInvalidPartial)
+				f.excluded[x] = true
+			} else {
+				keep = append(keep, x)
+			}
+			delete(f.busy, x)
+		}
+		if len(keep) == len(s.signers) {
+			return sig, fmt.Errorf("%w: verified shares do not combine to a valid signature", ErrInvalidResult)
+		}
+		if err := f.start(keep, timer); err != nil && len(f.live) == 0 {
+			return sig, f.failure(err, false)
+		}
+	}
+}
+
+// frostRun is the state of one SignSchnorr call across its sessions.
+type frostRun struct {
+	c    *Client
+	ctx  context.Context
+	body wire.SignBody
+	r    *round
+
+	excluded    map[int]bool // culprits, failed and slow replicas of this call
+	busy        map[int]bool // signers of a live session still waiting for them
+	live        map[*frostSession]bool
+	latest      *frostSession
+	answers     chan frostAnswer
+	inflight    int
+	sessions    int
+	maxSessions int
+	stale       int   // stale-nonce refusals absorbed
+	lastErr     error // the last fetch failure, for the error message
+}
+
+// failure is the error of a call that ends without a signature.
+func (f *frostRun) failure(err error, timedOut bool) error {
+	if rej := f.r.rejected(); rej != nil {
+		return rej
+	}
+	qe := f.r.failure(timedOut)
+	if f.lastErr != nil && !timedOut {
+		return fmt.Errorf("%w (last nonce fetch: %v)", qe, f.lastErr)
+	}
+	return qe
+}
+
+// avoid returns the replicas a new session must not pick.
+func (f *frostRun) avoid(extra []int) map[int]bool {
+	m := make(map[int]bool, len(f.excluded)+len(f.busy)+len(extra))
+	for k := range f.excluded {
+		m[k] = true
+	}
+	for k := range f.busy {
+		m[k] = true
+	}
+	for _, k := range extra {
+		m[k] = true
+	}
+	return m
+}
+
+// start opens a session with the signers in keep and others picked to make
+// t+1, and sends it to them; it resets timer to the hedge delay.
+func (f *frostRun) start(keep []int, timer *time.Timer) error {
+	c := f.c
+	if f.sessions >= f.maxSessions {
+		return errNoSigners
+	}
+	signers := append([]int(nil), keep...)
+	var scs []wire.SignerCommitment
+	var coms []frost.Commitment
+	for i := 0; i < c.t+1; i++ {
+		if i == len(signers) {
+			cand := c.pick(1, f.avoid(signers))
+			if len(cand) == 0 {
+				return errNoSigners
+			}
+			signers = append(signers, cand[0])
+		}
+		s := signers[i]
+		nc, ok := c.nonces.take(s)
+		if !ok {
+			if err := c.fetchNonces(f.ctx, s); err != nil {
+				f.lastErr = err
+				f.excluded[s] = true
+				signers = append(signers[:i], signers[i+1:]...)
+				i--
+				continue
+			}
+			nc, _ = c.nonces.take(s)
+		}
+		D, derr := group.Secp256k1().DecodePoint(nc.Hiding)
+		E, eerr := group.Secp256k1().DecodePoint(nc.Binding)
+		if derr != nil || eerr != nil || D.IsIdentity() || E.IsIdentity() {
+			f.r.culprit(s, ReasonMalformed)
+			f.excluded[s] = true
+			c.nonces.drop(s)
+			signers = append(signers[:i], signers[i+1:]...)
+			i--
+			continue
+		}
+		scs = append(scs, wire.SignerCommitment{Replica: s, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding})
+		coms = append(coms, frost.Commitment{ID: s, Hiding: D, Binding: E})
+	}
+	b := f.body
+	b.Signers = scs
+	out, err := c.newSignedRequest(wire.OpSign, b)
+	if err != nil {
+		return err
+	}
+	sess := &frostSession{signers: signers, pkg: &frost.SigningPackage{Commitments: coms, Message: f.body.Message}, out: out,
+		shares: map[int]group.Scalar{}, pending: map[int]bool{}, start: time.Now()}
+	f.sessions++
+	f.live[sess] = true
+	f.latest = sess
+	for _, s := range signers {
+		sess.pending[s] = true
+		f.busy[s] = true
+		f.inflight++
+		rc := c.replicas[s-1]
+		go func() {
+			t0 := time.Now()
+			a := rc.post(f.ctx, out.signed)
+			a.took = time.Since(t0)
+			f.answers <- frostAnswer{s: sess, a: a}
+		}()
+	}
+	timer.Reset(c.lat.hedgeDelay())
+	return nil
+}
+
+// take records one answer of session s; failed reports an answer that
+// leaves s unable to complete.
+func (f *frostRun) take(s *frostSession, a answer) (string, bool) {
+	c, r := f.c, f.r
+	switch {
+	case a.err != nil:
+		r.failures = append(r.failures, a.replica)
+		c.health.failed(a.replica)
+		f.excluded[a.replica] = true
+		return "unreachable", true
+	case a.bad:
+		r.answered++
+		r.culprit(a.replica, ReasonMalformed)
+		f.excluded[a.replica] = true
+		return ReasonMalformed, true
+	case a.resp.Error != "":
+		r.answered++
+		c.health.answered(a.replica)
+		reason := sanitize(a.resp.Error)
+		if strings.Contains(reason, "unknown or used nonce") && f.stale < c.n {
+			// A new epoch at that replica (it restarted): its commitments
+			// are gone. Refetch; this costs no session.
+			f.stale++
+			f.maxSessions++
+			c.nonces.drop(a.replica)
+			return reason, true
+		}
+		r.rejections[reason] = append(r.rejections[reason], a.replica)
+		f.excluded[a.replica] = true
+		return reason, true
+	}
+	r.answered++
+	c.health.answered(a.replica)
+	c.nonces.add(a.replica, a.resp.Commitments)
+	if !s.out.open(a.replica, a.resp) || len(a.resp.Partial) != 32 {
+		r.culprit(a.replica, ReasonMalformed)
+		f.excluded[a.replica] = true
+		return ReasonMalformed, true
+	}
+	z, err := group.Secp256k1().DecodeScalar(a.resp.Partial)
+	if err != nil {
+		r.culprit(a.replica, ReasonMalformed)
+		f.excluded[a.replica] = true
+		return ReasonMalformed, true
+	}
+	c.lat.observe(a.took)
+	s.shares[a.replica] = z
+	return "", false
+}

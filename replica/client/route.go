@@ -1,0 +1,123 @@
+package client
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// Routing of unordered requests (signing, encryption, decryption, nonce
+// fetches): they need t+1 answers, not every replica's, so the client asks
+// t+1 replicas first — healthy ones, in random order to spread the load —
+// and the others only as a hedge: when one of the first fails, refuses or
+// answers wrongly, or when the recent p90 latency passes without a result.
+
+// unordered reports whether op is answered without the log.
+func unordered(op string) bool {
+	switch op {
+	case wire.OpSign, wire.OpEncrypt, wire.OpDecrypt, wire.OpNonces:
+		return true
+	}
+	return false
+}
+
+// noteHeight records the height of an ordered result: later unordered
+// requests name it as their min height, so that a replica that has not yet
+// applied the key, grant or disable they depend on waits or refuses.
+func (c *Client) noteHeight(h int64) {
+	for {
+		cur := c.minHeight.Load()
+		if h <= cur || c.minHeight.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
+
+// latencies keeps the latest answer latencies.
+type latencies struct {
+	mu   sync.Mutex
+	ring [256]time.Duration
+	n    int // samples recorded so far (ring holds the last len(ring))
+}
+
+// Hedge delay bounds; defaultHedge applies until enough samples exist.
+const (
+	minHedge     = 2 * time.Millisecond
+	maxHedge     = time.Second
+	defaultHedge = 50 * time.Millisecond
+)
+
+func (l *latencies) observe(d time.Duration) {
+	l.mu.Lock()
+	l.ring[l.n%len(l.ring)] = d
+	l.n++
+	l.mu.Unlock()
+}
+
+// hedgeDelay is the recent p90 latency, within [minHedge, maxHedge].
+func (l *latencies) hedgeDelay() time.Duration {
+	l.mu.Lock()
+	k := min(l.n, len(l.ring))
+	if k < 16 {
+		l.mu.Unlock()
+		return defaultHedge
+	}
+	s := slices.Clone(l.ring[:k])
+	l.mu.Unlock()
+	slices.Sort(s)
+	return min(max(s[k*9/10], minHedge), maxHedge)
+}
+
+// health remembers replicas that failed (no answer, transport error) so
+// that the next requests ask others first; a replica is suspect for
+// suspectFor after its last failure, or until it answers again.
+type health struct {
+	mu      sync.Mutex
+	suspect map[int]time.Time
+}
+
+const suspectFor = 5 * time.Second
+
+func (h *health) failed(replica int) {
+	h.mu.Lock()
+	if h.suspect == nil {
+		h.suspect = map[int]time.Time{}
+	}
+	h.suspect[replica] = time.Now().Add(suspectFor)
+	h.mu.Unlock()
+}
+
+func (h *health) answered(replica int) {
+	h.mu.Lock()
+	delete(h.suspect, replica)
+	h.mu.Unlock()
+}
+
+func (h *health) isSuspect(replica int, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	until, ok := h.suspect[replica]
+	return ok && now.Before(until)
+}
+
+// pick returns k replicas to ask first, none in exclude: healthy ones in
+// random order, then suspect ones. It returns fewer when fewer remain.
+func (c *Client) pick(k int, exclude map[int]bool) []int {
+	now := time.Now()
+	var good, bad []int
+	for _, i := range rand.Perm(c.n) {
+		r := i + 1
+		if exclude[r] {
+			continue
+		}
+		if c.health.isSuspect(r, now) {
+			bad = append(bad, r)
+		} else {
+			good = append(good, r)
+		}
+	}
+	return append(good, bad...)[:min(k, len(good)+len(bad))]
+}

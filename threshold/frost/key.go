@@ -1,0 +1,140 @@
+package frost
+
+import (
+	"fmt"
+
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/schnorr"
+)
+
+// Key is the public signing data of one group key under one suite and one
+// Taproot option, prepared once by [Suite.NewKey]: the even-Y negation of
+// the group key, the BIP-341 tweak and the output key are computed there,
+// not per signature. It is immutable and safe for concurrent use.
+type Key struct {
+	suite Suite
+	// p is the group key P as given (untweaked DKG key, either parity).
+	p group.Point
+	// q is the output key (OutputKey): P, or Q = lift_x(P) + t·G.
+	q group.Point
+	// qx is bytes(q), the x-only key of the BIP-340 challenge (Taproot).
+	qx [32]byte
+	// enc is SerializeElement of the key the binding factors commit to
+	// (RFC 9591 §4.4 group_public_key): P for RFC9591; for Taproot the
+	// even-Y effective key, 0x02 ‖ bytes(q) (frost-secp256k1-tr runs
+	// compute_binding_factor_list after into_even_y).
+	enc []byte
+	// keyNeg is σ_P·σ_Q = −1: every key share x_i is negated (Taproot).
+	keyNeg bool
+	// qNeg is σ_Q = −1: Q has odd Y, so the tweaked key is negated.
+	qNeg bool
+	// tweak is σ_Q·t, added to every (negated) key share; nil without a
+	// tweak. tweakPoint is t·G (unnegated), nil without a tweak.
+	tweak      group.Scalar
+	tweakPoint group.Point
+}
+
+// NewKey prepares groupKey, the untweaked group key P of a DKG (either Y
+// parity), for signing under tweak:
+//
+//   - schnorr.Taproot{Mode: schnorr.TaprootNone}: plain FROST under P. With
+//     [Taproot] this is BIP-340 under bytes(P): if P has odd Y every share is
+//     negated (BIP-340 Sign step 3; frost-secp256k1-tr pre_sign
+//     into_even_y). This is frost-secp256k1-tr's round2::sign.
+//   - schnorr.TaprootBIP86 and schnorr.TaprootScript (Taproot only): the
+//     BIP-341 output key Q = lift_x(bytes(P)) + t·G with t =
+//     int(hash_TapTweak(bytes(P) ‖ root)), root empty for BIP-86 (BIP-341
+//     taproot_tweak_pubkey); every share becomes σ_Q·(σ_P·x_i + t), σ
+//     the ±1 that makes P and Q even (BIP-341 taproot_tweak_seckey). This is
+//     frost-secp256k1-tr's KeyPackage::tweak(merkle_root) followed by
+//     pre_sign: BIP86 is tweak(None), what its post_dkg applies to every
+//     DKG key; TaprootScript is sign_with_tweak(Some(root)).
+//
+// With [RFC9591] only TaprootNone is valid. NewKey returns ErrInvalidKey for
+// a nil, identity or non-secp256k1 groupKey and ErrInvalidTweak for an
+// invalid or unsupported tweak.
+func (s Suite) NewKey(groupKey group.Point, tweak schnorr.Taproot) (*Key, error) {
+	if !s.valid() {
+		return nil, ErrUnknownSuite
+	}
+	if !usablePoint(groupKey) {
+		return nil, fmt.Errorf("new key: %w", ErrInvalidKey)
+	}
+	k := &Key{suite: s, p: groupKey}
+	if !s.taproot() {
+		if tweak.Mode != schnorr.TaprootNone {
+			return nil, fmt.Errorf("new key: %w", ErrInvalidTweak)
+		}
+		// RFC 9591 §4.4: group_public_key_enc = G.SerializeElement(group_public_key).
+		k.q = groupKey
+		k.enc = groupKey.Bytes()
+		return k, nil
+	}
+	// BIP-340 Sign step 3 / frost-secp256k1-tr into_even_y: let d' = x if
+	// has_even_y(P), else n − x.
+	pNeg := !group.HasEvenY(groupKey)
+	switch tweak.Mode {
+	case schnorr.TaprootNone:
+		k.q = groupKey
+		k.keyNeg = pNeg
+	case schnorr.TaprootBIP86, schnorr.TaprootScript:
+		// BIP-341 taproot_tweak_pubkey: t = int(hash_TapTweak(bytes(P) ‖ h)),
+		// fail if t ≥ n; Q = lift_x(P) + t·G.
+		t, err := schnorr.TapTweak(group.XOnly(groupKey), tweak)
+		if err != nil {
+			return nil, fmt.Errorf("new key: %w", ErrInvalidTweak)
+		}
+		T := group.MulPublic(secp().Generator(), t) // t is public
+		even := groupKey
+		if pNeg {
+			even = groupKey.Neg()
+		}
+		Q := even.Add(T)
+		if Q.IsIdentity() { // BIP-341: "if Q is infinity: raise ValueError"
+			return nil, fmt.Errorf("new key: %w", ErrInvalidTweak)
+		}
+		// BIP-341 taproot_tweak_seckey: seckey = d' + t, negated if Q has odd Y
+		// (frost-secp256k1-tr: pre_sign's into_even_y on the tweaked package).
+		k.qNeg = !group.HasEvenY(Q)
+		k.keyNeg = pNeg != k.qNeg
+		k.tweak = t
+		if k.qNeg {
+			k.tweak = t.Neg()
+		}
+		k.tweakPoint = T
+		k.q = Q
+	default:
+		return nil, fmt.Errorf("new key: %w", ErrInvalidTweak)
+	}
+	k.qx = group.XOnly(k.q)
+	// The binding factors commit to the even-Y effective key (frost-core
+	// round2::sign computes them from the key package after pre_sign).
+	k.enc = append([]byte{0x02}, k.qx[:]...)
+	return k, nil
+}
+
+// OutputKey returns the key the final signature verifies under: the group
+// key P as given for TaprootNone and for [RFC9591], the BIP-341 output key
+// Q (with its actual Y parity, the parity bit of a BIP-341 control block)
+// for TaprootBIP86 and TaprootScript. Under [Taproot] only its x
+// coordinate, group.XOnly(OutputKey()), is the BIP-340 public key.
+func (k *Key) OutputKey() group.Point { return k.q }
+
+// GroupKey returns the untweaked group key P that k was prepared from.
+func (k *Key) GroupKey() group.Point { return k.p }
+
+// Suite returns the suite k was prepared for.
+func (k *Key) Suite() Suite { return k.suite }
+
+// effectiveShare returns the key share the signature share is computed
+// with: x_i for RFC9591, σ_Q·(σ_P·x_i + t) for Taproot. The branches are on
+// public parity bits only; the scalar arithmetic is constant time.
+func (k *Key) effectiveShare(x group.Scalar) group.Scalar {
+	if k.keyNeg {
+		x = x.Neg()
+	}
+	if k.tweak != nil {
+		x = x.Add(k.tweak)
+	}
+	return x
+}
