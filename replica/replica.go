@@ -32,10 +32,10 @@ import (
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/audit"
 	"github.com/vhsm/vhsm/replica/engine"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/node"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/server"
-	"github.com/vhsm/vhsm/replica/testnet"
 )
 
 // Errors returned by Run.
@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	rc, err := testnet.LoadReplicaConfig(cfg.Home)
+	rc, err := layout.LoadReplicaConfig(cfg.Home)
 	if err != nil {
 		return fmt.Errorf("replica: %w", err)
 	}
@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("%w: sealed keys of replica %d do not match the genesis", ErrSecrets, rc.Index)
 	}
 
-	a, err := app.New(filepath.Join(cfg.Home, testnet.AppDir), *g, log.With("component", "app"))
+	a, err := app.New(filepath.Join(cfg.Home, layout.AppDir), *g, log.With("component", "app"))
 	if err != nil {
 		return fmt.Errorf("replica: open app: %w", err)
 	}
@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}()
 
-	nc := testnet.NodeConfig(cfg.Home, rc)
+	nc := layout.NodeConfig(cfg.Home, rc)
 	nd, err := node.New(ctx, nc, a, log)
 	if err != nil {
 		return fmt.Errorf("replica: %w", err)
@@ -257,8 +257,8 @@ func announceReady(ctx context.Context, eng *engine.Engine, log *slog.Logger, ap
 }
 
 // openStore opens the home's sealed store with the configured key.
-func openStore(cfg Config, rc *testnet.ReplicaConfig) (*sealed.Store, error) {
-	dir := filepath.Join(cfg.Home, testnet.SecretsDir)
+func openStore(cfg Config, rc *layout.ReplicaConfig) (*sealed.Store, error) {
+	dir := filepath.Join(cfg.Home, layout.SecretsDir)
 	var key *sealed.Key
 	var err error
 	switch {
@@ -270,7 +270,7 @@ func openStore(cfg Config, rc *testnet.ReplicaConfig) (*sealed.Store, error) {
 		}
 		key, err = sealed.KeyFromPassphrase(dir, cfg.Passphrase, nil)
 	default:
-		key, err = sealed.KeyFromFile(filepath.Join(cfg.Home, testnet.SealKeyFile))
+		key, err = sealed.KeyFromFile(filepath.Join(cfg.Home, layout.SealKeyFile))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecrets, err)
@@ -296,7 +296,7 @@ func (s *secrets) wipe() {
 }
 
 func loadSecrets(store *sealed.Store, home string) (*secrets, error) {
-	seed, err := store.Get(testnet.SecretSignKey)
+	seed, err := store.Get(layout.SecretSignKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signing key: %w", ErrSecrets, err)
 	}
@@ -304,16 +304,16 @@ func loadSecrets(store *sealed.Store, home string) (*secrets, error) {
 	if len(seed) != ed25519.SeedSize {
 		return nil, fmt.Errorf("%w: signing key has %d bytes", ErrSecrets, len(seed))
 	}
-	dkg, err := store.Get(testnet.SecretDKGKey)
+	dkg, err := store.Get(layout.SecretDKGKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: dkg key: %w", ErrSecrets, err)
 	}
-	tlsKey, err := store.Get(testnet.SecretTLSKey)
+	tlsKey, err := store.Get(layout.SecretTLSKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: tls key: %w", ErrSecrets, err)
 	}
 	defer clear(tlsKey)
-	certDER, err := os.ReadFile(filepath.Join(home, testnet.TLSCertFile))
+	certDER, err := os.ReadFile(filepath.Join(home, layout.TLSCertFile))
 	if err != nil {
 		return nil, fmt.Errorf("%w: tls certificate: %w", ErrSecrets, err)
 	}

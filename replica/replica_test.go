@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/testnet"
 )
@@ -35,14 +36,14 @@ func TestRefusesDamagedSecrets(t *testing.T) {
 		t.Fatalf("wrong key file: %v", err)
 	}
 	// Missing key file.
-	if err := os.Remove(filepath.Join(tn.Homes[1], testnet.SealKeyFile)); err != nil {
+	if err := os.Remove(filepath.Join(tn.Homes[1], layout.SealKeyFile)); err != nil {
 		t.Fatal(err)
 	}
 	if err := run(Config{Home: tn.Homes[1]}); !errors.Is(err, ErrSecrets) {
 		t.Fatalf("missing key file: %v", err)
 	}
 	// A damaged long-term secret.
-	rec := filepath.Join(tn.Homes[2], testnet.SecretsDir, "r-"+hex.EncodeToString([]byte(testnet.SecretDKGKey))+".sealed")
+	rec := filepath.Join(tn.Homes[2], layout.SecretsDir, "r-"+hex.EncodeToString([]byte(layout.SecretDKGKey))+".sealed")
 	b, err := os.ReadFile(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func TestRefusesDamagedSecrets(t *testing.T) {
 	}
 	// An emptied store (re-created under the same key file): keys are missing.
 	h4 := tn.Homes[3]
-	if err := os.RemoveAll(filepath.Join(h4, testnet.SecretsDir)); err != nil {
+	if err := os.RemoveAll(filepath.Join(h4, layout.SecretsDir)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := testnet.OpenStore(h4, false, nil, nil, nil); err != nil {

@@ -77,21 +77,32 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("verify with one replica down: %v", v)
 	}
 
-	// Two down: no quorum, and the error says how many answered.
+	// Two down: the log stops (it needs 2f+1), so no key generation, and the
+	// error says how many answered; signing needs only t+1 = 2 live
+	// replicas and goes on.
 	cl.Kill(3)
 	acfg.Timeout = "2s"
 	short := filepath.Join(t.TempDir(), "short.json")
 	if err := acfg.Save(short); err != nil {
 		t.Fatal(err)
 	}
-	_, err = runJSON(t, short, "sign", "after-crash", "two down")
+	_, err = runJSON(t, short, "keys", "gen", "two-down", "schnorr")
 	if !errors.Is(err, client.ErrNoQuorum) || !strings.Contains(err.Error(), "of 4 replicas answered") {
-		t.Fatalf("two replicas down: %v", err)
+		t.Fatalf("keys gen with two replicas down: %v", err)
+	}
+	s2 := mustJSON(t, admin, "sign", "after-crash", "two down")
+	if v := mustJSON(t, admin, "verify", "after-crash", "two down", s2["signature"].(string)); v["valid"] != true {
+		t.Fatalf("verify with two replicas down: %v", v)
+	}
+	// Three down: fewer than t+1 signers.
+	cl.Kill(2)
+	_, err = runJSON(t, short, "sign", "after-crash", "three down")
+	if !errors.Is(err, client.ErrNoQuorum) {
+		t.Fatalf("sign with three replicas down: %v", err)
 	}
 
 	// verify is local: with every replica down it still checks signatures
 	// of the keys this configuration has seen (its key cache, 0600).
-	cl.Kill(2)
 	cl.Kill(1)
 	if v := mustJSON(t, admin, "verify", "after-crash", "one down", s["signature"].(string)); v["valid"] != true {
 		t.Fatalf("verify with every replica down: %v", v)

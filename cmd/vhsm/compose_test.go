@@ -28,6 +28,7 @@ import (
 	"github.com/vhsm/vhsm/chains/bitcoin/btcdtest"
 	"github.com/vhsm/vhsm/replica"
 	"github.com/vhsm/vhsm/replica/client"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/replica/wire"
 )
@@ -252,7 +253,7 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("client replica %d: %s, want %s", i+1, r.URL, want)
 		}
 	}
-	rc, err := testnet.LoadReplicaConfig(tn["homes"].([]any)[0].(string))
+	rc, err := layout.LoadReplicaConfig(tn["homes"].([]any)[0].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func TestTestnetFlags(t *testing.T) {
 	}
 
 	mustRun(t, "testnet", "--dir", dir, "--hosts", "h1.example,h2.example,10.0.0.3,fd00::4")
-	rc, err := testnet.LoadReplicaConfig(filepath.Join(dir, "replica-4"))
+	rc, err := layout.LoadReplicaConfig(filepath.Join(dir, "replica-4"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +343,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			return err
 		}
-		if d.Name() == testnet.ReplicaFile || d.Name() == testnet.ClientFile || d.Name() == "genesis.json" || d.Name() == "node_key.json" {
+		if d.Name() == layout.ReplicaFile || d.Name() == testnet.ClientFile || d.Name() == "genesis.json" || d.Name() == "node_key.json" {
 			b, err := os.ReadFile(p)
 			m[p] = string(b)
 			return err
@@ -543,7 +544,7 @@ func TestDockerStaticBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("static vhsm testnet: %v\n%s", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "replica-4", testnet.SealKeyFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "replica-4", layout.SealKeyFile)); err != nil {
 		t.Errorf("static vhsm testnet wrote no replica-4: %v\n%s", err, out)
 	}
 	// The image's binary leaves out the PKCS#11 peer, with a clear error.

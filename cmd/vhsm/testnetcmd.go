@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vhsm/vhsm/replica/app"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/threshold/dkg"
@@ -132,7 +133,7 @@ func (o *testnetOptions) check() error {
 }
 
 // replicaConfig is the replica.json of the i-th host (1-based).
-func (o *testnetOptions) replicaConfig(i int) *testnet.ReplicaConfig {
+func (o *testnetOptions) replicaConfig(i int) *layout.ReplicaConfig {
 	n := len(o.hosts)
 	host := o.hosts[i-1]
 	api := net.JoinHostPort(host, strconv.Itoa(o.apiPort))
@@ -140,7 +141,7 @@ func (o *testnetOptions) replicaConfig(i int) *testnet.ReplicaConfig {
 	if o.listen == "host" {
 		listen = api
 	}
-	return &testnet.ReplicaConfig{
+	return &layout.ReplicaConfig{
 		Index: i, N: n, T: dkg.DefaultT(n),
 		P2PListen: "tcp://" + net.JoinHostPort(host, strconv.Itoa(o.p2pPort)),
 		APIListen: listen,
@@ -163,7 +164,7 @@ func runTestnet(o testnetOptions) (*testnetSummary, error) {
 	for i := 1; i <= n; i++ {
 		home := filepath.Join(dir, "replica-"+strconv.Itoa(i))
 		want := o.replicaConfig(i)
-		have, err := testnet.LoadReplicaConfig(home)
+		have, err := layout.LoadReplicaConfig(home)
 		switch {
 		case err == nil:
 			if have.N != n || have.P2PListen != want.P2PListen || have.APIListen != want.APIListen || have.APIURL != want.APIURL {
@@ -191,8 +192,8 @@ func runTestnet(o testnetOptions) (*testnetSummary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := sealed.WriteFileAtomic(filepath.Join(home, testnet.ReplicaFile), append(b, '\n'), 0o600); err != nil {
-			return nil, fmt.Errorf("%s: %w", testnet.ReplicaFile, err)
+		if err := sealed.WriteFileAtomic(filepath.Join(home, layout.ReplicaFile), append(b, '\n'), 0o600); err != nil {
+			return nil, fmt.Errorf("%s: %w", layout.ReplicaFile, err)
 		}
 	}
 	pools := o.pools

@@ -42,8 +42,8 @@ type ClientInfo struct {
 // PoolConfig sets, per pool kind, the DKG batch size and the low watermark
 // below which a new batch is generated.
 type PoolConfig struct {
-	KeyBatch   int // polynomials per key DKG session (each scheme)
-	KeyLow     int // low watermark of each key pool
+	KeyBatch int // polynomials per key DKG session (each scheme)
+	KeyLow   int // low watermark of each key pool
 	// NonceBatch and NonceLow configured round 1's jointly dealt nonce
 	// pool; they are read from old genesis files and ignored.
 	NonceBatch int

@@ -454,6 +454,7 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 		defer timer.Stop()
 		hedge = timer.C
 	}
+	answeredBy := make([]bool, len(c.replicas))
 	hedgeAll := func() {
 		for i := 1; i <= len(c.replicas); i++ {
 			post(i)
@@ -485,7 +486,15 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 		select {
 		case a = <-answers:
 			received++
+			answeredBy[a.replica-1] = true
 		case <-hedge:
+			// The first replicas are slow: ask the rest, and ask others
+			// first for a while.
+			for i, sentTo := range sent {
+				if sentTo && !answeredBy[i] {
+					c.health.slow(i + 1)
+				}
+			}
 			hedgeAll()
 			continue
 		case <-rctx.Done():

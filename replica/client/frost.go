@@ -151,7 +151,7 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 	f := &frostRun{c: c, ctx: rctx, body: body,
 		r:        &round{op: wire.OpSign, n: c.n, t: c.t, rejections: make(map[string][]int)},
 		excluded: map[int]bool{}, busy: map[int]bool{}, live: map[*frostSession]bool{},
-		answers:  make(chan frostAnswer, 4*c.n), maxSessions: c.n - c.t + 2}
+		answers: make(chan frostAnswer, 4*c.n), maxSessions: c.n - c.t + 2}
 	defer func() {
 		go func(k int) { // let stragglers finish (bounded by rctx)
 			for range k {
@@ -180,7 +180,10 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			var keep []int
 			for _, x := range s.signers {
 				if s.pending[x] {
-					f.excluded[x] = true // slow this time: another signer instead
+					// Slow this time: another signer instead, and the next
+					// requests ask others first for a while.
+					f.excluded[x] = true
+					c.health.slow(x)
 				} else if _, ok := s.shares[x]; ok {
 					keep = append(keep, x)
 					delete(f.busy, x)
@@ -260,6 +263,7 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			}
 			delete(f.busy, x)
 		}
+		f.r.valid = max(f.r.valid, len(keep))
 		if len(keep) == len(s.signers) {
 			return sig, fmt.Errorf("%w: verified shares do not combine to a valid signature", ErrInvalidResult)
 		}
@@ -338,6 +342,7 @@ func (f *frostRun) start(keep []int, timer *time.Timer) error {
 		if !ok {
 			if err := c.fetchNonces(f.ctx, s); err != nil {
 				f.lastErr = err
+				f.r.failures = append(f.r.failures, s)
 				f.excluded[s] = true
 				signers = append(signers[:i], signers[i+1:]...)
 				i--

@@ -79,14 +79,26 @@ type health struct {
 	suspect map[int]time.Time
 }
 
-const suspectFor = 5 * time.Second
+// How long a replica stays suspect: after a failure, and after it was
+// silent past a hedge delay (which some answers of a healthy replica are,
+// by definition of the p90: a short while only).
+const (
+	suspectFor = 5 * time.Second
+	slowFor    = 500 * time.Millisecond
+)
 
-func (h *health) failed(replica int) {
+func (h *health) failed(replica int) { h.mark(replica, suspectFor) }
+
+func (h *health) slow(replica int) { h.mark(replica, slowFor) }
+
+func (h *health) mark(replica int, d time.Duration) {
 	h.mu.Lock()
 	if h.suspect == nil {
 		h.suspect = map[int]time.Time{}
 	}
-	h.suspect[replica] = time.Now().Add(suspectFor)
+	if until := time.Now().Add(d); until.After(h.suspect[replica]) {
+		h.suspect[replica] = until
+	}
 	h.mu.Unlock()
 }
 

@@ -13,8 +13,8 @@ import (
 	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
 
 	"github.com/vhsm/vhsm/replica/wire"
-	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/frost"
+	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/schnorr"
 	"github.com/vhsm/vhsm/threshold/vss"
 )
@@ -244,4 +244,3 @@ func TestTaprootOutputKeyMatchesThreshold(t *testing.T) {
 		t.Fatalf("btcd and threshold/schnorr disagree on the BIP-86 output key: %v", err)
 	}
 }
-

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/sealed"
-	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
@@ -78,11 +78,11 @@ func (f *secretFinder) find(data []byte) (int, string, bool) {
 // shares and the replica's long-term 32-byte keys.
 func unsealedSecrets(t *testing.T, home string) [][]byte {
 	t.Helper()
-	key, err := sealed.KeyFromFile(filepath.Join(home, testnet.SealKeyFile))
+	key, err := sealed.KeyFromFile(filepath.Join(home, layout.SealKeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(home, testnet.SecretsDir)
+	dir := filepath.Join(home, layout.SecretsDir)
 	st, err := sealed.Open(dir, key)
 	if err != nil {
 		t.Fatal(err)
@@ -180,12 +180,12 @@ func TestNoSecretOutsideSealedStore(t *testing.T) {
 			}
 			rel, _ := filepath.Rel(home, path)
 			if d.IsDir() {
-				if rel == testnet.SecretsDir {
+				if rel == layout.SecretsDir {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if rel == testnet.SealKeyFile || !d.Type().IsRegular() {
+			if rel == layout.SealKeyFile || !d.Type().IsRegular() {
 				return nil
 			}
 			data, err := os.ReadFile(path)

@@ -282,7 +282,9 @@ func TestRejectionsEveryOp(t *testing.T) {
 			{"schnorr without signers", sign(alice, "alice", "s", []byte("m"), nil), app.ErrBadBody},
 			{"message too large", sign(alice, "alice", "b", make([]byte, wire.MaxMessageBytes+1), nil), app.ErrBadBody},
 			{"nonces: zero", func() []byte { return request(t, alice, "alice", wire.OpNonces, wire.NoncesBody{Count: 0}) }, app.ErrBadBody},
-			{"nonces: too many", func() []byte { return request(t, alice, "alice", wire.OpNonces, wire.NoncesBody{Count: wire.MaxNonces + 1}) }, app.ErrBadBody},
+			{"nonces: too many", func() []byte {
+				return request(t, alice, "alice", wire.OpNonces, wire.NoncesBody{Count: wire.MaxNonces + 1})
+			}, app.ErrBadBody},
 		} {
 			t.Run(r.name, func(t *testing.T) {
 				t.Parallel()

@@ -24,8 +24,8 @@ import (
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/cluster"
 	"github.com/vhsm/vhsm/replica/engine"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/node"
-	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dkg"
 )
@@ -417,7 +417,7 @@ func checkQualified(t *testing.T, home string, byz []int) {
 		t.Fatal(err)
 	}
 	g.Cluster = doc.ChainID
-	a, err := app.New(filepath.Join(home, testnet.AppDir), g, nil)
+	a, err := app.New(filepath.Join(home, layout.AppDir), g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,11 +96,13 @@ func killedUnderLoad(t *testing.T, c *cluster.Cluster, prefix string, kill ...in
 	}
 }
 
-// TestTwoReplicasDown: with f+1 = 2 replicas down no quorum exists:
-// requests fail with a quorum error that says the wait timed out and how
-// many replicas answered, and never return a result. A request pending when
-// the replicas come back completes with a valid signature or fails cleanly;
-// afterwards the cluster serves again. Issue 4, scenario 3.
+// TestTwoReplicasDown: with f+1 = 2 replicas down the log has no quorum:
+// ordered requests (key generation) fail with a quorum error that says the
+// wait timed out and how many replicas answered, and never return a result,
+// while signing, which needs only t+1 live replicas and no log, goes on. A
+// key generation pending when the replicas come back completes or fails
+// cleanly; afterwards the cluster serves everything again. Issue 4,
+// scenario 3 (issue 14: signing off the log).
 func TestTwoReplicasDown(t *testing.T) {
 	// Requests that time out at the client stay in the live replicas'
 	// mempools and run once a quorum is back, consuming nonces: deal
@@ -143,70 +145,50 @@ func replicasDown(t *testing.T, c *cluster.Cluster, prefix string, down ...int) 
 		c.Kill(r)
 	}
 	short := clientWith(t, c, "3s")
-	for _, op := range []struct {
-		name string
-		do   func() error
-	}{
-		{"schnorr", func() error {
-			s, err := short.SignSchnorr(ctx, sKey, msgHash("two down"), nil)
-			if err == nil || s != [64]byte{} {
-				return fmt.Errorf("got a signature (err %v)", err)
-			}
-			return err
-		}},
-		{"bls", func() error {
-			s, err := short.SignBLS(ctx, bKey, msgHash("two down"))
-			if err == nil || s != nil {
-				return fmt.Errorf("got a signature (err %v)", err)
-			}
-			return err
-		}},
-		{"keys.gen", func() error {
-			_, err := short.GenerateKey(ctx, newKey, wire.SchemeBLS)
-			return err
-		}},
-	} {
-		start := time.Now()
-		err := op.do()
-		var qe *client.QuorumError
-		if !errors.As(err, &qe) || !errors.Is(err, client.ErrNoQuorum) {
-			t.Fatalf("%s with two replicas down: want a quorum error, got %v", op.name, err)
-		}
-		if !qe.TimedOut || qe.Valid >= qe.Needed || qe.Needed != tt+1 || qe.Total != nrep {
-			t.Fatalf("%s: quorum error %+v", op.name, qe)
-		}
-		if d := time.Since(start); d > 10*time.Second {
-			t.Fatalf("%s: failed after %v, want about the 3s timeout", op.name, d)
-		}
-		t.Logf("%s: %v", op.name, err)
+	// Signing needs t+1 live replicas and no block.
+	msg = msgHash("two down")
+	sig, err = short.SignSchnorr(ctx, sKey, msg, nil)
+	if err != nil {
+		t.Fatalf("schnorr with f+1 replicas down: %v", err)
 	}
+	if err := sigs.add(sKey, sk.PublicKey, msg, sig); err != nil {
+		t.Fatal(err)
+	}
+	if bsig, err := short.SignBLS(ctx, bKey, msg); err != nil || !verifyBLS(bk.PublicKey, msg, bsig) {
+		t.Fatalf("bls with f+1 replicas down: %v", err)
+	}
+	// Key generation needs the log.
+	start := time.Now()
+	_, err = short.GenerateKey(ctx, newKey, wire.SchemeBLS)
+	var qe *client.QuorumError
+	if !errors.As(err, &qe) || !errors.Is(err, client.ErrNoQuorum) {
+		t.Fatalf("keys.gen with f+1 replicas down: want a quorum error, got %v", err)
+	}
+	if !qe.TimedOut || qe.Valid >= qe.Needed || qe.Needed != tt+1 || qe.Total != nrep {
+		t.Fatalf("keys.gen: quorum error %+v", qe)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("keys.gen: failed after %v, want about the 3s timeout", d)
+	}
+	t.Logf("keys.gen: %v", err)
 
-	// A request pending while the replicas come back.
-	type result struct {
-		sig [64]byte
-		err error
-	}
-	pendingMsg := msgHash("pending across the outage")
-	pending := make(chan result, 1)
+	// A key generation pending while the replicas come back.
+	pendingKey := prefix + "-pending"
+	pending := make(chan error, 1)
 	go func() {
-		s, err := cl.SignSchnorr(ctx, sKey, pendingMsg, nil)
-		pending <- result{s, err}
+		_, err := cl.GenerateKey(ctx, pendingKey, wire.SchemeSchnorr)
+		pending <- err
 	}()
 	time.Sleep(time.Second)
 	for _, r := range down {
 		c.Restart(r)
 	}
 	select {
-	case r := <-pending:
-		if r.err == nil {
-			if err := sigs.add(sKey, sk.PublicKey, pendingMsg, r.sig); err != nil {
-				t.Fatalf("pending request: %v", err)
-			}
-		} else if r.sig != [64]byte{} || !errors.Is(r.err, client.ErrNoQuorum) && !errors.Is(r.err, client.ErrRejected) {
-			t.Fatalf("pending request failed uncleanly: %v", r.err)
-		} else {
-			t.Logf("pending request failed cleanly: %v", r.err)
+	case err := <-pending:
+		if err != nil && !errors.Is(err, client.ErrNoQuorum) && !errors.Is(err, client.ErrRejected) {
+			t.Fatalf("pending keys.gen failed uncleanly: %v", err)
 		}
+		t.Logf("pending keys.gen: %v", err)
 	case <-ctx.Done():
 		t.Fatal("pending request never returned")
 	}

@@ -30,7 +30,7 @@ import (
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/cluster"
-	"github.com/vhsm/vhsm/replica/testnet"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
@@ -435,7 +435,7 @@ func signSchnorrRetry(ctx context.Context, cl *client.Client, keyID string, msg 
 func assertNoSecretsLogged(t *testing.T, c *cluster.Cluster, secrets ...[]byte) {
 	t.Helper()
 	for i := 1; i <= c.Testnet.N; i++ {
-		k, err := os.ReadFile(filepath.Join(c.Home(i), testnet.SealKeyFile))
+		k, err := os.ReadFile(filepath.Join(c.Home(i), layout.SealKeyFile))
 		if err != nil {
 			t.Fatal(err)
 		}

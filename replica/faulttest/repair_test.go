@@ -18,8 +18,8 @@ import (
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/cluster"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/node"
-	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dkg"
 )
@@ -183,7 +183,8 @@ func checkRepaired(t *testing.T, home string, victim, liar int) {
 	if err := json.Unmarshal(doc.AppState, &g); err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(filepath.Join(home, testnet.AppDir), g, nil)
+	g.Cluster = doc.ChainID
+	a, err := app.New(filepath.Join(home, layout.AppDir), g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/cluster"
-	"github.com/vhsm/vhsm/replica/testnet"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
@@ -87,7 +87,7 @@ func TestDamagedShareStore(t *testing.T) {
 
 	t.Run("deleted", func(t *testing.T) {
 		const r = 4
-		secrets := filepath.Join(c.Home(r), testnet.SecretsDir)
+		secrets := filepath.Join(c.Home(r), layout.SecretsDir)
 		c.Kill(r)
 		backup := secrets + ".bak"
 		if err := os.Rename(secrets, backup); err != nil {
@@ -125,7 +125,7 @@ func TestDamagedShareStore(t *testing.T) {
 		}()
 		const r = 3
 		c.Kill(r)
-		damaged := corruptShares(t, filepath.Join(c.Home(r), testnet.SecretsDir))
+		damaged := corruptShares(t, filepath.Join(c.Home(r), layout.SecretsDir))
 		t.Logf("corrupted %d share records of replica %d", damaged, r)
 		c.Restart(r)
 		if err := c.WaitReadyOf(60*time.Second, 1, 2, 4); err != nil {

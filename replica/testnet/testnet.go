@@ -6,14 +6,7 @@
 // # Layout
 //
 //	dir/client.json                 admin client config (client.Config, 0600)
-//	dir/replica-i/replica.json      [ReplicaConfig]
-//	dir/replica-i/config/           CometBFT genesis.json (app_state = app.Genesis),
-//	                                node_key.json, priv_validator_key.json, config.toml
-//	dir/replica-i/data/             CometBFT data, privval state
-//	dir/replica-i/secrets/          sealed store (replica signing, DKG and TLS keys; shares)
-//	dir/replica-i/seal.key          sealing key file (absent when a passphrase is used)
-//	dir/replica-i/tls.der           the replica's self-signed certificate (public)
-//	dir/replica-i/app/              the ABCI application's state
+//	dir/replica-i/                  a replica home, laid out as replica/home says
 //
 // [Generate] is idempotent: it reuses every file that already exists, so it
 // can be run again on a testnet to repair or complete it without changing
@@ -45,6 +38,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/node"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/server"
@@ -59,73 +53,12 @@ var (
 	ErrInvalid = errors.New("testnet: invalid testnet")
 )
 
-// Names of the sealed long-term secrets of a replica.
+// Files of a testnet directory, beside the replica homes (layout in
+// replica/home).
 const (
-	SecretSignKey = "replica-sign-key" // Ed25519 seed (32 bytes)
-	SecretDKGKey  = "replica-dkg-key"  // secp256k1 scalar (32 bytes)
-	SecretTLSKey  = "replica-tls-key"  // PKCS#8 DER
+	ClientFile = "client.json"
+	AdminID    = "admin"
 )
-
-// Files in a replica home.
-const (
-	ReplicaFile = "replica.json"
-	SecretsDir  = "secrets"
-	SealKeyFile = "seal.key"
-	TLSCertFile = "tls.der"
-	AppDir      = "app"
-	ClientFile  = "client.json"
-	AdminID     = "admin"
-)
-
-// ReplicaConfig is a replica home's replica.json: everything a replica needs
-// besides its sealed secrets and CometBFT files.
-type ReplicaConfig struct {
-	Index   int    `json:"index"`
-	N       int    `json:"n"`
-	T       int    `json:"t"`
-	ChainID string `json:"chain_id"`
-	// P2PListen is CometBFT's p2p address ("tcp://127.0.0.1:port").
-	P2PListen string `json:"p2p_listen"`
-	// Peers are the other replicas ("nodeid@127.0.0.1:port").
-	Peers []string `json:"peers"`
-	// APIListen is the HTTPS API's listen address ("127.0.0.1:port").
-	APIListen string `json:"api_listen"`
-	// APIURL is the API's URL as published in the genesis.
-	APIURL string `json:"api_url"`
-	// Passphrase reports that the sealed store is keyed by a passphrase
-	// rather than the seal.key file.
-	Passphrase bool `json:"passphrase,omitempty"`
-}
-
-// LoadReplicaConfig reads home/replica.json.
-func LoadReplicaConfig(home string) (*ReplicaConfig, error) {
-	b, err := os.ReadFile(filepath.Join(home, ReplicaFile))
-	if err != nil {
-		return nil, fmt.Errorf("testnet: %w", err)
-	}
-	return ParseReplicaConfig(b)
-}
-
-// ParseReplicaConfig decodes replica.json strictly (unknown fields and
-// trailing data are errors) and checks it.
-func ParseReplicaConfig(b []byte) (*ReplicaConfig, error) {
-	var c ReplicaConfig
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, ReplicaFile, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: %s: trailing data", ErrInvalid, ReplicaFile)
-	}
-	if c.Index < 1 || c.Index > c.N || c.N > 64 || c.APIListen == "" || c.P2PListen == "" {
-		return nil, fmt.Errorf("%w: %s: index %d of %d", ErrInvalid, ReplicaFile, c.Index, c.N)
-	}
-	if err := dkg.CheckThreshold(c.N, c.T); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, ReplicaFile, err)
-	}
-	return &c, nil
-}
 
 // Options tune Generate.
 type Options struct {
@@ -182,7 +115,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 
 	type rep struct {
 		home   string
-		cfg    *ReplicaConfig
+		cfg    *layout.ReplicaConfig
 		nodeID string
 		info   app.ReplicaInfo
 		valPub types.GenesisValidator
@@ -200,7 +133,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("replica %d: %w", i, err)
 		}
-		signKey, err := loadOrNew(store, SecretSignKey, func() ([]byte, error) {
+		signKey, err := loadOrNew(store, layout.SecretSignKey, func() ([]byte, error) {
 			seed := make([]byte, ed25519.SeedSize)
 			_, err := io.ReadFull(opts.Rand, seed)
 			return seed, err
@@ -208,7 +141,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		if err != nil {
 			return nil, fmt.Errorf("replica %d: %w", i, err)
 		}
-		dkgKey, err := loadOrNew(store, SecretDKGKey, func() ([]byte, error) {
+		dkgKey, err := loadOrNew(store, layout.SecretDKGKey, func() ([]byte, error) {
 			s, err := group.Secp256k1().RandomScalar(opts.Rand)
 			if err != nil {
 				return nil, err
@@ -334,24 +267,14 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 		if err := sealed.WriteFileAtomic(filepath.Join(r.home, node.GenesisFile), genBytes, 0o644); err != nil {
 			return nil, fmt.Errorf("testnet: genesis: %w", err)
 		}
-		if err := saveReplicaConfig(r.home, r.cfg); err != nil {
+		if err := layout.SaveReplicaConfig(r.home, r.cfg); err != nil {
 			return nil, err
 		}
-		if err := node.WriteTOML(NodeConfig(r.home, r.cfg)); err != nil {
+		if err := node.WriteTOML(layout.NodeConfig(r.home, r.cfg)); err != nil {
 			return nil, err
 		}
 	}
 	return tn, nil
-}
-
-// NodeConfig is the node configuration of a replica home.
-func NodeConfig(home string, c *ReplicaConfig) node.Config {
-	return node.Config{
-		Home:      home,
-		Moniker:   "replica-" + strconv.Itoa(c.Index),
-		P2PListen: c.P2PListen,
-		Peers:     c.Peers,
-	}
 }
 
 // OpenStore opens a replica home's sealed store: with the passphrase when
@@ -359,13 +282,13 @@ func NodeConfig(home string, c *ReplicaConfig) node.Config {
 // a new store, nil for the default), else with the home's seal.key, created
 // if absent.
 func OpenStore(home string, usePassphrase bool, passphrase []byte, cost *sealed.Argon2idCost, rnd io.Reader) (*sealed.Store, error) {
-	dir := filepath.Join(home, SecretsDir)
+	dir := filepath.Join(home, layout.SecretsDir)
 	var key *sealed.Key
 	var err error
 	if usePassphrase {
 		key, err = sealed.KeyFromPassphrase(dir, passphrase, cost)
 	} else {
-		kf := filepath.Join(home, SealKeyFile)
+		kf := filepath.Join(home, layout.SealKeyFile)
 		if err = sealed.NewKeyFile(kf, rnd); err == nil {
 			key, err = sealed.KeyFromFile(kf)
 		}
@@ -396,9 +319,9 @@ func loadOrNew(s *sealed.Store, name string, gen func() ([]byte, error)) ([]byte
 }
 
 func loadOrNewTLS(home string, s *sealed.Store, i int, rnd io.Reader) ([]byte, error) {
-	certPath := filepath.Join(home, TLSCertFile)
+	certPath := filepath.Join(home, layout.TLSCertFile)
 	cert, certErr := os.ReadFile(certPath)
-	_, keyErr := s.Get(SecretTLSKey)
+	_, keyErr := s.Get(layout.SecretTLSKey)
 	if certErr == nil && keyErr == nil {
 		return cert, nil
 	}
@@ -409,7 +332,7 @@ func loadOrNewTLS(home string, s *sealed.Store, i int, rnd io.Reader) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Put(SecretTLSKey, key); err != nil {
+	if err := s.Put(layout.SecretTLSKey, key); err != nil {
 		return nil, err
 	}
 	if err := sealed.WriteFileAtomic(certPath, cert, 0o644); err != nil {
@@ -418,9 +341,9 @@ func loadOrNewTLS(home string, s *sealed.Store, i int, rnd io.Reader) ([]byte, e
 	return cert, nil
 }
 
-func loadOrNewReplicaConfig(home string, i, n, t int, opts Options) (*ReplicaConfig, error) {
-	if _, err := os.Stat(filepath.Join(home, ReplicaFile)); err == nil {
-		c, err := LoadReplicaConfig(home)
+func loadOrNewReplicaConfig(home string, i, n, t int, opts Options) (*layout.ReplicaConfig, error) {
+	if _, err := os.Stat(filepath.Join(home, layout.ReplicaFile)); err == nil {
+		c, err := layout.LoadReplicaConfig(home)
 		if err != nil {
 			return nil, err
 		}
@@ -437,24 +360,13 @@ func loadOrNewReplicaConfig(home string, i, n, t int, opts Options) (*ReplicaCon
 		return nil, err
 	}
 	api := "127.0.0.1:" + strconv.Itoa(ports[1])
-	return &ReplicaConfig{
+	return &layout.ReplicaConfig{
 		Index: i, N: n, T: t, ChainID: opts.ChainID,
 		P2PListen:  "tcp://127.0.0.1:" + strconv.Itoa(ports[0]),
 		APIListen:  api,
 		APIURL:     "https://" + api,
 		Passphrase: len(opts.Passphrase) > 0,
 	}, nil
-}
-
-func saveReplicaConfig(home string, c *ReplicaConfig) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return fmt.Errorf("testnet: %w", err)
-	}
-	if err := sealed.WriteFileAtomic(filepath.Join(home, ReplicaFile), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("testnet: %s: %w", ReplicaFile, err)
-	}
-	return nil
 }
 
 func loadOrNewClient(path string, rnd io.Reader) (*client.Config, error) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/node"
 	"github.com/vhsm/vhsm/replica/sealed"
 )
@@ -58,7 +58,7 @@ func TestGenerateIdempotent(t *testing.T) {
 	}
 	apis := map[string]bool{}
 	for i, home := range tn.Homes {
-		rc, err := LoadReplicaConfig(home)
+		rc, err := layout.LoadReplicaConfig(home)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestGenerateIdempotent(t *testing.T) {
 		if !bytes.Equal(first, other) {
 			t.Fatalf("replica %d has a different genesis", i+1)
 		}
-		for _, f := range []string{SealKeyFile, ReplicaFile, node.NodeKeyFile, node.PrivValKey} {
+		for _, f := range []string{layout.SealKeyFile, layout.ReplicaFile, node.NodeKeyFile, node.PrivValKey} {
 			fi, err := os.Stat(filepath.Join(home, f))
 			if err != nil {
 				t.Fatal(err)
@@ -90,7 +90,7 @@ func TestGenerateIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{SecretSignKey, SecretDKGKey, SecretTLSKey} {
+		for _, name := range []string{layout.SecretSignKey, layout.SecretDKGKey, layout.SecretTLSKey} {
 			if _, err := st.Get(name); err != nil {
 				t.Fatalf("replica %d secret %s: %v", i+1, name, err)
 			}
@@ -103,13 +103,13 @@ func TestGenerateIdempotent(t *testing.T) {
 
 	// Second run reuses everything.
 	before, _ := os.ReadFile(filepath.Join(tn.Homes[2], node.GenesisFile))
-	rcBefore, _ := os.ReadFile(filepath.Join(tn.Homes[2], ReplicaFile))
+	rcBefore, _ := os.ReadFile(filepath.Join(tn.Homes[2], layout.ReplicaFile))
 	tn2, err := Generate(dir, 4, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(filepath.Join(tn2.Homes[2], node.GenesisFile))
-	rcAfter, _ := os.ReadFile(filepath.Join(tn2.Homes[2], ReplicaFile))
+	rcAfter, _ := os.ReadFile(filepath.Join(tn2.Homes[2], layout.ReplicaFile))
 	if !bytes.Equal(before, after) || !bytes.Equal(rcBefore, rcAfter) {
 		t.Fatal("regeneration changed the genesis or replica config")
 	}
@@ -129,7 +129,7 @@ func TestGeneratePassphrase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(tn.Homes[0], SealKeyFile)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(tn.Homes[0], layout.SealKeyFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("key file written for a passphrase testnet: %v", err)
 	}
 	if _, err := OpenStore(tn.Homes[0], true, []byte("pw"), nil, nil); err != nil {
@@ -138,50 +138,6 @@ func TestGeneratePassphrase(t *testing.T) {
 	if _, err := OpenStore(tn.Homes[0], true, []byte("wrong"), nil, nil); !errors.Is(err, sealed.ErrWrongKey) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
-}
-
-// TestParseReplicaConfigThreshold: replica.json's t follows
-// dkg.CheckThreshold (f ≤ t, t+1 ≤ n−2f).
-func TestParseReplicaConfigThreshold(t *testing.T) {
-	for _, tc := range []struct {
-		n, t int
-		ok   bool
-	}{{1, 0, true}, {4, 0, false}, {4, 1, true}, {4, 2, false}, {7, 1, false}, {7, 2, true}, {10, 3, true}, {10, 4, false}} {
-		b := fmt.Sprintf(`{"index":1,"n":%d,"t":%d,"chain_id":"c","p2p_listen":"tcp://127.0.0.1:1","api_listen":"127.0.0.1:2","api_url":"https://127.0.0.1:2"}`, tc.n, tc.t)
-		_, err := ParseReplicaConfig([]byte(b))
-		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
-			t.Errorf("n=%d t=%d: %v, want ok=%v", tc.n, tc.t, err, tc.ok)
-		}
-	}
-}
-
-// FuzzParseReplicaConfig: the replica.json decoder never panics, and what
-// it accepts re-encodes to a configuration it accepts again, unchanged.
-func FuzzParseReplicaConfig(f *testing.F) {
-	f.Add([]byte(`{"index":1,"n":4,"t":1,"chain_id":"c","p2p_listen":"tcp://127.0.0.1:1","peers":["a@b:1"],"api_listen":"127.0.0.1:2","api_url":"https://127.0.0.1:2"}`))
-	f.Add([]byte(`{"index":0}`))
-	f.Add([]byte(`{} {}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := ParseReplicaConfig(b)
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("error not ErrInvalid: %v", err)
-			}
-			return
-		}
-		enc, err := json.Marshal(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c2, err := ParseReplicaConfig(enc)
-		if err != nil {
-			t.Fatalf("re-encoded config rejected: %v", err)
-		}
-		enc2, _ := json.Marshal(c2)
-		if !bytes.Equal(enc, enc2) {
-			t.Fatal("round trip changed the config")
-		}
-	})
 }
 
 // TestFreePorts: the ports are distinct, bindable, and (on Linux) below
@@ -241,7 +197,7 @@ func TestSecretFilePermissions(t *testing.T) {
 		if err != nil || st.Mode().Perm() != 0o700 {
 			t.Errorf("%s: %v, want a 0700 directory", home, st)
 		}
-		for _, f := range []string{node.PrivValKey, node.NodeKeyFile, ReplicaFile, "seal.key"} {
+		for _, f := range []string{node.PrivValKey, node.NodeKeyFile, layout.ReplicaFile, "seal.key"} {
 			want0600(filepath.Join(home, f))
 		}
 		recs, err := filepath.Glob(filepath.Join(home, "secrets", "*"))

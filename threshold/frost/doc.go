@@ -71,7 +71,12 @@
 //
 // Read from the crate's src/lib.rs (ZcashFoundation/frost, frost-secp256k1-tr,
 // and frost-core round2.rs) and confirmed by reproducing every value of its
-// test vectors (testdata/zf-frost-secp256k1-tr-vectors.json):
+// test vectors (testdata/zf-frost-secp256k1-tr-vectors.json, an even-Y key
+// without tweak). Odd-Y keys and tweaks, which those vectors lack, are pinned
+// share by share by testdata/zf-tr-tweak-vectors.json, made by an
+// independent Python model of the crate's steps (gen_tr_tweak_vectors.py),
+// covering all eight parity combinations of P, Q and R; every signature is
+// also checked with btcec's BIP-340 verifier:
 //
 //   - H1, H3, H4, H5 are RFC 9591's with contextString
 //     "FROST-secp256k1-SHA256-TR-v1"; the vectors' nonces and binding

@@ -354,6 +354,13 @@ func TestAggregateErrors(t *testing.T) {
 	if _, err := ss.Aggregate(map[int]group.Scalar{2: zs[2], 4: zs[4], 1: zs[4]}); !errors.Is(err, ErrUnknownID) {
 		t.Errorf("extra share: %v", err)
 	}
+	var zero Session
+	if _, err := zero.Aggregate(nil); !errors.Is(err, ErrNoCommitments) {
+		t.Errorf("zero session: %v", err)
+	}
+	if _, err := zero.Sign(1, d.shares[1], nil); !errors.Is(err, ErrUnknownID) {
+		t.Errorf("zero session sign: %v", err)
+	}
 	if err := ss.VerifyShare(2, nil, zs[2]); !errors.Is(err, ErrInvalidKey) {
 		t.Errorf("nil vk: %v", err)
 	}

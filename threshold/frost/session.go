@@ -382,6 +382,9 @@ func (ss *Session) VerifyShare(id int, vk group.Point, z group.Scalar) error {
 // error wrapping ErrMissingShare if a signer has no share (or a nil one)
 // and ErrUnknownID for a share from outside the package.
 func (ss *Session) Aggregate(shares map[int]group.Scalar) ([]byte, error) {
+	if ss == nil || ss.r == nil {
+		return nil, fmt.Errorf("aggregate: %w", ErrNoCommitments) // not from Prepare
+	}
 	for id := range shares {
 		if _, ok := ss.index(id); !ok {
 			return nil, fmt.Errorf("aggregate: share of %d: %w", id, ErrUnknownID)

@@ -1,0 +1,90 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/bls"
+)
+
+// Unordered requests go to t+1 replicas first: with every replica healthy a
+// BLS signature costs t+1 requests, not n; with one of the first silent the
+// others are asked after the hedge delay and the signature still comes.
+// Ordered requests and the min height: an unordered request names the
+// height of the last ordered result the client saw.
+func TestRoutingToTPlusOne(t *testing.T) {
+	info, poly := testKey(t, "eth1", wire.SchemeBLS, 2)
+	var mu sync.Mutex
+	signs := map[int]int{}
+	var silent int
+	var heights []int64
+	fc := newFakeCluster(t, 7, 2, func(replica int, req wire.Request, _ []byte) fakeReply {
+		switch req.Op {
+		case wire.OpKeyPub:
+			return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
+		case wire.OpKeyGrant:
+			return fakeReply{resp: &wire.Response{Replica: replica, Height: 42}}
+		}
+		mu.Lock()
+		signs[replica]++
+		heights = append(heights, req.MinHeight)
+		hang := replica == silent
+		mu.Unlock()
+		if hang {
+			return fakeReply{hang: true}
+		}
+		var b wire.SignBody
+		json.Unmarshal(req.Body, &b)
+		p, _ := bls.PartialSign(poly.Share(replica), b.Message)
+		return fakeReply{resp: &wire.Response{Replica: replica, Partial: p}}
+	})
+	c := fc.client()
+	for k := 0; k < 5; k++ {
+		if _, err := c.SignBLS(context.Background(), "eth1", []byte{byte(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	total := 0
+	for _, n := range signs {
+		total += n
+	}
+	mu.Unlock()
+	if total != 5*3 {
+		t.Fatalf("5 signatures sent %d requests (%v), want t+1 = 3 each", total, signs)
+	}
+	// Replica 1 goes silent: whichever requests include it are hedged.
+	mu.Lock()
+	silent = 1
+	mu.Unlock()
+	for k := 0; k < 10; k++ {
+		sig, err := c.SignBLS(context.Background(), "eth1", []byte{byte(100 + k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := VerifyBLS(info.PublicKey, []byte{byte(100 + k)}, sig); !ok {
+			t.Fatal("signature does not verify")
+		}
+	}
+	// After an ordered result at height 42, unordered requests name it.
+	if err := c.GrantKey(context.Background(), "eth1", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	heights = nil
+	silent = 0
+	mu.Unlock()
+	if _, err := c.SignBLS(context.Background(), "eth1", []byte("after grant")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range heights {
+		if h != 42 {
+			t.Fatalf("min heights %v, want 42", heights)
+		}
+	}
+}
