@@ -48,10 +48,6 @@ var (
 	ErrGenesis = errors.New("replica: invalid genesis")
 )
 
-// AuditDir is the directory of the audit chain (replica/audit) in a
-// replica home.
-const AuditDir = "audit"
-
 // ReadyMessage is the log line written once when the replica is ready.
 const ReadyMessage = "replica ready"
 
@@ -144,7 +140,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 	// The audit chain (issue 14): every served request, its head committed
 	// through the log by eng.RunAudit.
-	alog, err := audit.Open(filepath.Join(cfg.Home, AuditDir), log.With("component", "audit"))
+	alog, err := audit.Open(filepath.Join(cfg.Home, layout.AuditDir), log.With("component", "audit"))
 	if err != nil {
 		return fmt.Errorf("replica: %w", err)
 	}

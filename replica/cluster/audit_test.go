@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vhsm/vhsm/replica"
 	"github.com/vhsm/vhsm/replica/audit"
 	"github.com/vhsm/vhsm/replica/client"
+	"github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
@@ -162,7 +162,7 @@ func waitCommitted(ctx context.Context, t *testing.T, cl *client.Client) *client
 func tamper(t *testing.T, c *Cluster, i int, committed uint64, change func([]audit.Record, int) []audit.Record) uint64 {
 	t.Helper()
 	c.Kill(i)
-	path := filepath.Join(c.Home(i), replica.AuditDir, audit.FileName)
+	path := filepath.Join(c.Home(i), home.AuditDir, audit.FileName)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
