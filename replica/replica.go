@@ -30,6 +30,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/audit"
 	"github.com/vhsm/vhsm/replica/engine"
 	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/node"
@@ -137,10 +138,23 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	}()
 
+	// The audit chain (issue 14): every served request, its head committed
+	// through the log by eng.RunAudit.
+	alog, err := audit.Open(filepath.Join(cfg.Home, layout.AuditDir), log.With("component", "audit"))
+	if err != nil {
+		return fmt.Errorf("replica: %w", err)
+	}
+	defer func() {
+		if cerr := alog.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("replica: %w", cerr)
+		}
+	}()
+
 	eng, err := engine.New(engine.Config{
 		App: a, Me: rc.Index, SignKey: sec.sign, DKGKey: sec.dkg,
 		Shares: store, Broadcast: nd, Rand: rand.Reader,
 		Log: log.With("component", "engine"), PhaseTimeout: cfg.PhaseTimeout,
+		Audit: alog,
 	})
 	if err != nil {
 		return fmt.Errorf("replica: %w", err)
@@ -198,6 +212,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	go func() {
 		defer wg.Done()
 		announceReady(runCtx, eng, log, rc.APIListen)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := eng.RunAudit(runCtx); err != nil {
+			log.Error("audit_stopped", "err", err)
+		}
 	}()
 
 	select {

@@ -63,6 +63,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.benchCmd(),
 		c.testnetCmd(),
 		c.walletCmd(),
+		c.auditCmd(),
 	)
 	return root
 }

@@ -17,6 +17,10 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 	if rt.Kind == RepairKind { // a done session's repair (repair.go)
 		return a.verifyRepairTx(o, rt)
 	}
+	if rt.Kind == AuditKind { // an audit-chain head (audit.go)
+		_, err := a.verifyAuditTx(o, rt)
+		return nil, nil, err
+	}
 	if rt.Replica < 1 || rt.Replica > a.g.N || rt.Kind != "dkg" {
 		return nil, nil, fmt.Errorf("%w: replica %d kind %q", ErrBadReplica, rt.Replica, rt.Kind)
 	}
@@ -60,6 +64,9 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 func (a *App) applyReplicaTx(o *overlay, rt *wire.ReplicaTx, height int64) error {
 	if rt.Kind == RepairKind { // a done session's repair (repair.go)
 		return a.applyRepairTx(o, rt, height)
+	}
+	if rt.Kind == AuditKind { // an audit-chain head (audit.go)
+		return a.applyAuditTx(o, rt, height)
 	}
 	s, m, err := a.verifyReplicaTx(o, rt)
 	if err != nil {

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/audit"
 	"github.com/vhsm/vhsm/replica/sealed"
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dise"
@@ -74,6 +75,8 @@ type Config struct {
 	// PhaseTimeout is the wall-clock wait before voting to time out a DKG
 	// phase (default 3s).
 	PhaseTimeout time.Duration
+	// Audit is the replica's audit chain (audit.go); nil records nothing.
+	Audit *audit.Log
 }
 
 // Errors of the engine.
@@ -568,7 +571,7 @@ func (e *Engine) awaitDone(session string) {
 // and returns this replica's response. On refusal the response has Error
 // set and the error wraps ErrRejected; other errors are internal (context
 // ended, storage failure) and the response still names the replica.
-func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Response, error) {
+func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Response, error) {
 	resp := &wire.Response{Replica: e.cfg.Me}
 	if faults.withhold() {
 		return resp, withheld(ctx)

@@ -9,6 +9,7 @@
 //	home/seal.key          sealing key file (absent when a passphrase or key file is used)
 //	home/tls.der           the replica's self-signed certificate (public)
 //	home/app/              the ABCI application's state
+//	home/audit/chain.log   the audit chain of served requests (replica/audit)
 package home
 
 import (
@@ -42,6 +43,7 @@ const (
 	SealKeyFile = "seal.key"
 	TLSCertFile = "tls.der"
 	AppDir      = "app"
+	AuditDir    = "audit" // the audit chain (replica/audit)
 )
 
 // ReplicaConfig is a replica home's replica.json: everything a replica needs

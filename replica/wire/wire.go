@@ -256,6 +256,8 @@ type Response struct {
 	// for the requesting client only (answers to nonces, piggybacked on
 	// answers to schnorr signs).
 	Commitments []NonceCommitment `json:"commitments,omitempty"`
+	// Audit answers the audit operations (audit.go).
+	Audit *AuditAnswer `json:"audit,omitempty"`
 }
 
 // EncryptorContext domain-separates the DiSE encryptor identity.
