@@ -850,7 +850,14 @@ func (e *Engine) ordered(ctx context.Context, req *wire.Request, sr *wire.Signed
 			// Committed since the check above: answer from its result.
 			return e.cfg.App.WaitResult(ctx, req.Client, req.ID)
 		case err != nil:
-			// Rejected by CheckTx rules: not worth a broadcast.
+			// Rejected by CheckTx rules: not worth a broadcast — unless the
+			// request itself was committed while the check ran (the check
+			// reads committed state key by key, so a commit landing between
+			// its replay check and, say, its key check makes the request's
+			// own key look taken): then answer from its result.
+			if res, rerr := e.cfg.App.Result(req.Client, req.ID); rerr != nil || res != nil {
+				return res, rerr
+			}
 			h := wire.RequestHash(sr.Request)
 			return &app.Result{Request: h[:], Code: 1, Error: err.Error()}, nil
 		}
