@@ -199,7 +199,7 @@ func TestRepairLateReplica(t *testing.T) {
 			t.Errorf("session %s: culprits %v", s.Name, sess.Culprits())
 		}
 		for b := range p.Batch {
-			v, err := c.stores[victim-1].Get(shareName(s.Name, b))
+			v, err := c.engines[victim-1].loadShare(&app.PoolItem{Kind: s.Kind, Session: s.Name, Slot: b})
 			if err != nil {
 				t.Fatalf("session %s slot %d: %v", s.Name, b, err)
 			}
