@@ -49,11 +49,13 @@ type PoolConfig struct {
 }
 
 // DefaultPoolConfig returns batches of 128 keys and 128 nonces, refilled
-// while fewer than 256 keys or 512 nonces are available or being generated:
-// up to 2 key and 4 nonce sessions run in parallel under load, sized for the
-// throughput targets (≥ 1,000 keygen/s, ≥ 1,500 signs/s).
+// while fewer than 512 keys or 512 nonces are available or being generated:
+// up to 4 key sessions per scheme and 8 nonce sessions run in parallel
+// under load. With 2 key sessions (a watermark of 256) 64 clients drained
+// the key pool faster than a session completes on 2 shared cores and
+// keygens were refused with "pool empty"; 4 keep it from running dry.
 func DefaultPoolConfig() PoolConfig {
-	return PoolConfig{KeyBatch: 128, KeyLow: 256, NonceBatch: 128, NonceLow: 512}
+	return PoolConfig{KeyBatch: 128, KeyLow: 512, NonceBatch: 128, NonceLow: 512}
 }
 
 // Validate checks the genesis: 1 ≤ n ≤ dkg.MaxN, f ≤ t and t+1 ≤ n−2f
