@@ -356,23 +356,44 @@ func TestRefillPipelinesSessions(t *testing.T) {
 	}
 	defer a.Close()
 	c := startChain(t, a)
-	for range 5 {
-		c.block()
+	openCount := func() map[string]int {
+		open, err := a.OpenSessions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, s := range open {
+			count[s.Kind]++
+		}
+		return count
 	}
-	open, err := a.OpenSessions()
+	// Keys: 3 sessions of 2 reach the watermark 5, all opened at genesis
+	// (the shortfall calls for them at once); no nonce session opens (FROST
+	// nonces are each replica's own, off the log).
+	want := map[string]int{KindSchnorr: 3, KindBLS: 3, KindSymmetric: 3, KindNonce: 0}
+	for range 2 {
+		c.block() // InitChain's writes are committed with the first block
+		count := openCount()
+		for k, n := range want {
+			if count[k] != n {
+				t.Errorf("%s: %d open sessions, want %d", k, count[k], n)
+			}
+		}
+	}
+	// A shortfall larger than maxRefillsPerBlock batches is refilled over
+	// several blocks.
+	tn = newTestNet(t, 4, PoolConfig{KeyBatch: 1, KeyLow: 10, NonceBatch: 2, NonceLow: 1})
+	b, err := New(t.TempDir(), tn.G, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := map[string]int{}
-	for _, s := range open {
-		count[s.Kind]++
-	}
-	// Keys: 3 sessions of 2 reach the watermark 5; no nonce session opens
-	// (FROST nonces are each replica's own, off the log).
-	want := map[string]int{KindSchnorr: 3, KindBLS: 3, KindSymmetric: 3, KindNonce: 0}
-	for k, n := range want {
-		if count[k] != n {
-			t.Errorf("%s: %d open sessions, want %d", k, count[k], n)
+	defer b.Close()
+	a, c = b, startChain(t, b)
+	// InitChain and the first block each open maxRefillsPerBlock.
+	for blocks, n := range []int{2 * maxRefillsPerBlock, 10, 10} {
+		c.block()
+		if got := openCount()[KindBLS]; got != n {
+			t.Errorf("after %d blocks: %d open bls sessions, want %d", blocks+1, got, n)
 		}
 	}
 	g := tn.G

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"crypto/ed25519"
 	"fmt"
 	"slices"
 
@@ -24,12 +23,11 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 	if rt.Replica < 1 || rt.Replica > a.g.N || rt.Kind != "dkg" {
 		return nil, nil, fmt.Errorf("%w: replica %d kind %q", ErrBadReplica, rt.Replica, rt.Kind)
 	}
-	pub := ed25519.PublicKey(a.g.Replicas[rt.Replica-1].SignKey)
-	if len(rt.Signature) != ed25519.SignatureSize || !ed25519.Verify(pub, replicaTxMessage(a.g.Cluster, rt.Replica, rt.Kind, rt.Payload), rt.Signature) {
-		return nil, nil, fmt.Errorf("%w: replica %d", ErrBadSignature, rt.Replica)
+	if err := a.verifyReplicaSig(rt); err != nil {
+		return nil, nil, err
 	}
-	var p DKGPayload
-	if err := decodeStrict(rt.Payload, &p); err != nil {
+	p, err := DecodePayload(rt.Payload)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: payload: %v", ErrBadReplica, err)
 	}
 	var s SessionInfo

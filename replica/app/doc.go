@@ -51,10 +51,11 @@
 // replays that block to the same results. The other read methods see
 // committed state only; [App.AwaitCommit] waits for the block whose results
 // were answered early. Replica transactions carry DKG messages
-// ([DKGPayload], JSON) signed by a genesis replica key ([SignReplicaTx]):
-// the Ed25519 signature covers
+// ([DKGPayload]) signed by a genesis replica key ([SignReplicaTx]), in a
+// binary envelope (envelope.go; the JSON envelope of older logs is still
+// decoded): the Ed25519 signature covers
 //
-//	wire.ReplicaTxContext ‖ uint32(replica) ‖ uint32(len(kind)) ‖ kind ‖ payload
+//	wire.ReplicaTxContext ‖ uint32(len(cluster)) ‖ cluster ‖ uint32(replica) ‖ uint32(len(kind)) ‖ kind ‖ payload
 //
 // (integers big-endian), and the DKG message's sender must be the signer.
 // Every message taken stays in the session's transcript, so the app takes

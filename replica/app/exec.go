@@ -194,10 +194,13 @@ func openSessions(o *overlay) ([]string, error) {
 	return names, err
 }
 
-// refill opens, for every kind, a new session when the items available plus
-// those its open sessions will add are below the low watermark
-// (deterministic). It opens at most one session per kind and block; a low
-// watermark above the batch size thus pipelines several sessions.
+// refill opens, for every kind, new sessions while the items available
+// plus those its open sessions will add are below the low watermark
+// (deterministic): as many as the shortfall calls for, up to
+// maxRefillsPerBlock per kind and block, so that a pool drained by a burst
+// is refilled by sessions running in parallel from the next block on, not
+// one more session per block. A low watermark of several batches thus
+// keeps several sessions in flight.
 func (a *App) refill(o *overlay, height int64) error {
 	open, err := openSessions(o)
 	if err != nil {
@@ -220,24 +223,35 @@ func (a *App) refill(o *overlay, height int64) error {
 			return err
 		}
 		batch, low, items := a.g.Pools.KeyBatch, a.g.Pools.KeyLow, a.g.Pools.KeyBatch
-		// The first session of every kind opens at genesis.
-		if m.Seq > 0 && m.Tail-m.Head+uint64(busy*items) >= uint64(low) {
-			continue
+		opened := 0
+		for opened < maxRefillsPerBlock {
+			// The first session of every kind opens at genesis.
+			if m.Seq > 0 && m.Tail-m.Head+uint64(busy*items) >= uint64(low) {
+				break
+			}
+			s := SessionInfo{Name: fmt.Sprintf("%s-%d", kind, m.Seq), Kind: kind, Batch: batch, Status: StatusOpen, Opened: height}
+			m.Seq++
+			if err := o.putJSON(pSession+s.Name, s); err != nil {
+				return err
+			}
+			open = append(open, s.Name)
+			busy++
+			opened++
+			a.log.Info("dkg_session_opened", "session", s.Name, "batch", batch, "height", height)
 		}
-		s := SessionInfo{Name: fmt.Sprintf("%s-%d", kind, m.Seq), Kind: kind, Batch: batch, Status: StatusOpen, Opened: height}
-		m.Seq++
-		if err := o.putJSON(pSession+s.Name, s); err != nil {
-			return err
+		if opened > 0 {
+			if err := o.putJSON(pPoolM+kind, m); err != nil {
+				return err
+			}
+			changed = true
 		}
-		if err := o.putJSON(pPoolM+kind, m); err != nil {
-			return err
-		}
-		open = append(open, s.Name)
-		changed = true
-		a.log.Info("dkg_session_opened", "session", s.Name, "batch", batch, "height", height)
 	}
 	if changed {
 		return o.putJSON(kOpen, open)
 	}
 	return nil
 }
+
+// maxRefillsPerBlock bounds the sessions of one kind that refill opens in
+// one block.
+const maxRefillsPerBlock = 4

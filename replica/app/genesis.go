@@ -51,10 +51,13 @@ type PoolConfig struct {
 }
 
 // DefaultPoolConfig returns batches of 128 keys, refilled while fewer than
-// 256 keys of a scheme are available or being generated: up to 2 key
-// sessions of a scheme run in parallel under load.
+// 512 keys of a scheme are available or being generated: up to 4 key
+// sessions per scheme run in parallel under load. With 2 key sessions (a
+// watermark of 256) 64 clients drained the key pool faster than a session
+// completes on 2 shared cores and keygens were refused with "pool empty";
+// 4 keep it from running dry.
 func DefaultPoolConfig() PoolConfig {
-	return PoolConfig{KeyBatch: 128, KeyLow: 256}
+	return PoolConfig{KeyBatch: 128, KeyLow: 512}
 }
 
 // Validate checks the genesis: 1 ≤ n ≤ dkg.MaxN, f ≤ t and t+1 ≤ n−2f

@@ -3,7 +3,6 @@ package app
 import (
 	"crypto/ed25519"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,13 +47,7 @@ type RepairInfo struct {
 // [dkg.LateComplaint] or a [dkg.Reveal]) of a done session from replica me of cluster,
 // signed like [SignReplicaTx] but of kind [RepairKind].
 func SignRepairTx(cluster string, me int, key ed25519.PrivateKey, p DKGPayload) ([]byte, error) {
-	payload, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("encode dkg payload: %w", err)
-	}
-	rt := &wire.ReplicaTx{Replica: me, Kind: RepairKind, Payload: payload}
-	rt.Signature = ed25519.Sign(key, replicaTxMessage(cluster, me, rt.Kind, payload))
-	return json.Marshal(wire.Tx{Replica: rt})
+	return signReplica(cluster, me, key, RepairKind, p)
 }
 
 // repairSeenKey names the marker of one applied repair message.
@@ -81,12 +74,11 @@ func (a *App) verifyRepairTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg.
 	if rt.Replica < 1 || rt.Replica > a.g.N {
 		return nil, nil, fmt.Errorf("%w: replica %d", ErrBadReplica, rt.Replica)
 	}
-	pub := ed25519.PublicKey(a.g.Replicas[rt.Replica-1].SignKey)
-	if len(rt.Signature) != ed25519.SignatureSize || !ed25519.Verify(pub, replicaTxMessage(a.g.Cluster, rt.Replica, rt.Kind, rt.Payload), rt.Signature) {
-		return nil, nil, fmt.Errorf("%w: replica %d", ErrBadSignature, rt.Replica)
+	if err := a.verifyReplicaSig(rt); err != nil {
+		return nil, nil, err
 	}
-	var p DKGPayload
-	if err := decodeStrict(rt.Payload, &p); err != nil {
+	p, err := DecodePayload(rt.Payload)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: payload: %v", ErrBadReplica, err)
 	}
 	var s SessionInfo
@@ -239,17 +231,5 @@ func (a *App) Repairing() ([]string, error) {
 // RepairTranscript returns the committed repair transcript of a done
 // session from entry from.
 func (a *App) RepairTranscript(name string, from int) ([]TranscriptEntry, error) {
-	var out []TranscriptEntry
-	err := scan(a.db, pRepair+name+"/", func(_, v []byte) error {
-		var e TranscriptEntry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("app: corrupt repair transcript: %w", err)
-		}
-		out = append(out, e)
-		return nil
-	})
-	if from > len(out) {
-		from = len(out)
-	}
-	return out[from:], err
+	return transcriptFrom(a.db, pRepair+name+"/", from)
 }

@@ -312,6 +312,12 @@ func (o *overlay) flush(height int64, appHash []byte, extra map[string][]byte) e
 
 // scan calls fn for every committed key with the prefix, in key order.
 func scan(db *bolt.DB, prefix string, fn func(k, v []byte) error) error {
+	return scanFrom(db, prefix, prefix, fn)
+}
+
+// scanFrom calls fn for every committed key with the prefix that is not
+// below start, in key order.
+func scanFrom(db *bolt.DB, prefix, start string, fn func(k, v []byte) error) error {
 	return db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketState)
 		if b == nil {
@@ -319,7 +325,7 @@ func scan(db *bolt.DB, prefix string, fn func(k, v []byte) error) error {
 		}
 		c := b.Cursor()
 		p := []byte(prefix)
-		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		for k, v := c.Seek([]byte(start)); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 			if err := fn(k, v); err != nil {
 				return err
 			}

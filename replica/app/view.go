@@ -9,6 +9,7 @@ import (
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dkg"
 	"github.com/vhsm/vhsm/threshold/group"
+	bolt "go.etcd.io/bbolt"
 )
 
 // This file is the engine's read view: every method reads committed state
@@ -195,9 +196,18 @@ func (a *App) Session(name string) (*SessionInfo, error) {
 }
 
 // Transcript returns the committed transcript of a session from entry from.
+// It reads the entries from from on only: a follower that asks for what
+// is new since its last call pays for the new entries, not the whole
+// transcript again.
 func (a *App) Transcript(name string, from int) ([]TranscriptEntry, error) {
+	return transcriptFrom(a.db, pTx+name+"/", from)
+}
+
+// transcriptFrom decodes the committed entries prefix ‖ seq(8) with seq ≥
+// from, in order.
+func transcriptFrom(db *bolt.DB, prefix string, from int) ([]TranscriptEntry, error) {
 	var out []TranscriptEntry
-	err := scan(a.db, pTx+name+"/", func(k, v []byte) error {
+	err := scanFrom(db, prefix, prefix+u64(uint64(max(from, 0))), func(_, v []byte) error {
 		var e TranscriptEntry
 		if err := json.Unmarshal(v, &e); err != nil {
 			return fmt.Errorf("app: corrupt transcript: %w", err)
@@ -205,10 +215,7 @@ func (a *App) Transcript(name string, from int) ([]TranscriptEntry, error) {
 		out = append(out, e)
 		return nil
 	})
-	if from > len(out) {
-		from = len(out)
-	}
-	return out[from:], err
+	return out, err
 }
 
 // SessionParams returns the DKG parameters of a committed session.

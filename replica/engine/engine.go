@@ -7,10 +7,12 @@
 // # Shares
 //
 // When a DKG session completes, the engine derives its share of every batch
-// slot and stores it in the [ShareStore] under "dkg/<session>/<slot>" before
-// it reports ready. A share is checked against the public commitment every
-// time it is loaded: a replica whose share is missing or corrupt refuses the
-// request ([ErrShareUnavailable]) and never computes with it. A replica that
+// slot and stores them in the [ShareStore] before it reports ready: a key
+// session's in one record "dkg/<session>", a nonce session's one record per
+// slot "dkg/<session>/<slot>" (shares.go). A share is checked against the
+// public commitment before its first use: a replica whose share is missing
+// or corrupt refuses the request ([ErrShareUnavailable]) and never computes
+// with it. A replica that
 // cannot derive its shares because a qualified dealer sent it bad ones
 // (it missed the responding phase) files late complaints and is repaired
 // from the others' reveals (repair.go); meanwhile it is not ready and
@@ -105,6 +107,7 @@ type Engine struct {
 	stored   map[string]bool         // done sessions whose shares are stored
 	shareErr error                   // last share derivation failure
 	checked  map[string]checkedShare // key shares that passed their check (see share)
+	records  recordCache             // decrypted session records (shares.go)
 	scanned  bool                    // every committed session was visited once
 	repair   repairer                // repairs of done sessions (repair.go)
 
@@ -359,10 +362,11 @@ func (e *Engine) ensureShares(s *app.SessionInfo) error {
 	if done {
 		return nil
 	}
-	// The completion marker is written after every slot. A nonce share is
-	// consumed (and deleted) only after it, so shares are never re-derived
-	// once a nonce may have been used.
-	if _, err := e.cfg.Shares.Get(completeName(s.Name)); err == nil {
+	// The session record (or, for a nonce session, the completion marker
+	// written after every slot) exists once every share is stored. A nonce
+	// share is consumed (and deleted) only after it, so shares are never
+	// re-derived once a nonce may have been used (shares.go).
+	if e.sharesStored(s) {
 		e.markStored(s.Name, nil)
 		return nil
 	}
@@ -370,11 +374,9 @@ func (e *Engine) ensureShares(s *app.SessionInfo) error {
 	t := e.tracks[s.Name]
 	e.mu.Unlock()
 	if t == nil || t.sess.Status() != dkg.StatusDone {
+		// Apply the entries committed since the track last followed the
+		// session, or, after a restart (no track), the whole transcript.
 		var err error
-		// Rebuild from the whole committed transcript (after a restart).
-		e.mu.Lock()
-		delete(e.tracks, s.Name)
-		e.mu.Unlock()
 		if t, err = e.follow(s); err != nil {
 			return err
 		}
@@ -390,11 +392,8 @@ func (e *Engine) ensureShares(s *app.SessionInfo) error {
 		e.markStored(s.Name, fmt.Errorf("derive shares of %s: %w", s.Name, err))
 		return err
 	}
-	if err := putShares(e.cfg.Shares, s.Name, shares); err != nil {
-		return fmt.Errorf("store share: %w", err)
-	}
-	if err := e.cfg.Shares.Put(completeName(s.Name), []byte{1}); err != nil {
-		return fmt.Errorf("store share marker: %w", err)
+	if err := e.storeShares(s, shares); err != nil { // shares.go
+		return err
 	}
 	e.markStored(s.Name, nil)
 	e.cfg.Log.Info("dkg_shares_stored", "session", s.Name, "slots", len(shares))
@@ -463,7 +462,7 @@ type checkedShare struct {
 // x·G (evaluated from the public commitment).
 func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error) {
 	g := app.GroupOf(it.Kind)
-	b, err := e.cfg.Shares.Get(shareName(it.Session, it.Slot))
+	b, err := e.loadShare(it) // shares.go
 	if errors.Is(err, sealed.ErrNotFound) {
 		// The session may have completed in the last block, before Run
 		// derived its shares: derive them now. A request answered from
@@ -475,7 +474,7 @@ func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error
 			derr := e.ensureShares(s)
 			e.stepMu.Unlock()
 			if derr == nil {
-				b, err = e.cfg.Shares.Get(shareName(it.Session, it.Slot))
+				b, err = e.loadShare(it)
 			}
 		}
 	}

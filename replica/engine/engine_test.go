@@ -415,13 +415,55 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := shareName(k.Origin.Session, k.Origin.Slot)
+		name := sessionRecordName(k.Origin.Session)
 		v, _ := c.stores[1].Get(name)
 		c.stores[1].Delete(name)
+		c.engines[1].records.drop() // as after a restart
 		defer c.stores[1].Put(name, v)
 		resps, errs := c.all(request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
 		if !errors.Is(errs[1], ErrRejected) || !strings.Contains(resps[1].Error, "share unavailable") {
 			t.Fatalf("replica 2 without its share answered: %v", errs[1])
+		}
+	})
+	t.Run("store of the previous version is read", func(t *testing.T) {
+		k, err := c.apps[2].Key("b1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Rewrite replica 3's session record as the per-slot records and
+		// completion marker of the previous version.
+		st, name := c.stores[2], sessionRecordName(k.Origin.Session)
+		rec, err := st.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for b := 0; ; b++ {
+			x, err := recordSlot(rec, b)
+			if err != nil {
+				break
+			}
+			st.Put(shareName(k.Origin.Session, b), x)
+		}
+		st.Put(completeName(k.Origin.Session), []byte{1})
+		st.Delete(name)
+		c.engines[2].records.drop()
+		defer func() {
+			st.Put(name, rec)
+			c.engines[2].records.drop()
+		}()
+		e3, err := New(c.engines[2].cfg) // a restart: nothing cached or checked
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e3.step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Get(name); err == nil {
+			t.Fatal("shares derived again over an old store")
+		}
+		x, vk, err := e3.shareAndKey(&k.Origin)
+		if err != nil || !g1.BaseMul(x).Equal(vk) || !vk.Equal(com.Eval(3)) {
+			t.Fatalf("old per-slot share: %v", err)
 		}
 	})
 	t.Run("retry gets the same answer", func(t *testing.T) {
@@ -440,15 +482,20 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		saved := maps.Clone(st.m)
 		st.m = map[string][]byte{}
 		for name, v := range saved {
+			// Every share changes (a session record keeps its header).
 			bad := bytes.Clone(v)
-			bad[len(bad)-1] ^= 1
+			for i := min(len(bad)-1, sessionRecordHeader); i < len(bad); i++ {
+				bad[i] ^= 1
+			}
 			st.m[name] = bad
 		}
 		st.mu.Unlock()
+		c.engines[3].records.drop() // the corrupt records are loaded again
 		defer func() {
 			st.mu.Lock()
 			st.m = saved
 			st.mu.Unlock()
+			c.engines[3].records.drop()
 		}()
 		resps, errs := c.all(request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
 		if !errors.Is(errs[3], ErrRejected) || resps[3].Error == "" || resps[3].Partial != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
@@ -30,12 +29,12 @@ type lyingBus struct {
 }
 
 func (l *lyingBus) BroadcastTx(ctx context.Context, tx []byte) error {
-	var w wire.Tx
-	if err := json.Unmarshal(tx, &w); err != nil || w.Replica == nil || w.Replica.Kind != "dkg" {
+	w, err := app.DecodeTx(tx)
+	if err != nil || w.Replica == nil || w.Replica.Kind != "dkg" {
 		return l.bus.BroadcastTx(ctx, tx)
 	}
-	var p app.DKGPayload
-	if err := json.Unmarshal(w.Replica.Payload, &p); err != nil {
+	p, err := app.DecodePayload(w.Replica.Payload)
+	if err != nil {
 		return err
 	}
 	s, err := l.app.Session(p.Session)
@@ -200,7 +199,7 @@ func TestRepairLateReplica(t *testing.T) {
 			t.Errorf("session %s: culprits %v", s.Name, sess.Culprits())
 		}
 		for b := range p.Batch {
-			v, err := c.stores[victim-1].Get(shareName(s.Name, b))
+			v, err := c.engines[victim-1].loadShare(&app.PoolItem{Kind: s.Kind, Session: s.Name, Slot: b})
 			if err != nil {
 				t.Fatalf("session %s slot %d: %v", s.Name, b, err)
 			}

@@ -173,7 +173,7 @@ func TestDamagedShareStore(t *testing.T) {
 }
 
 // corruptShares flips one ciphertext byte in every key or nonce share
-// record ("dkg/SESSION/SLOT") of the sealed store dir and returns how many
+// record ("dkg/SESSION" or "dkg/SESSION/SLOT") of the sealed store dir and returns how many
 // it damaged.
 func corruptShares(t *testing.T, dir string) int {
 	t.Helper()

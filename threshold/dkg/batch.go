@@ -27,7 +27,11 @@ import (
 // commitments (the whole canonical dealing: commitments and ciphertexts,
 // whose decryption under the pairwise key determines the shares) and of the
 // recipient, so a dealer cannot choose δ after seeing r; grinding dealings
-// costs a hash per 2^-128 chance. The left side is secret and is computed with
+// costs a hash per 2^-128 chance. A responding recipient checks the shares
+// of every closed dealing in one such combination (allSharesMatch), with
+// coefficients hashed from all the dealings, which are all fixed in the log
+// before the check; if it fails, each dealing is checked with its own
+// combination to name the bad ones. The left side is secret and is computed with
 // one constant-time [group.Group.BaseMul]; the right side is public and is one
 // variable-time [group.MultiMulPublic]. Correct shares always pass, so a
 // failure proves a bad share: judging a complaint uses the combined check
@@ -49,6 +53,53 @@ func shareCheckSeed(p Params, dealer, j int, dealing []byte) [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// respondCheckSeed returns the Fiat–Shamir seed of recipient j's batch
+// check of the shares of every closed dealing at once: it binds the
+// canonical encoding of each dealing (each names its dealer), which
+// together fix every share and commitment checked.
+func respondCheckSeed(p Params, j int, dealings [][]byte) [32]byte {
+	h := sha256.New()
+	writeHashed(h, p.dst("batch-respond-check", j))
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(dealings)))
+	h.Write(n[:])
+	for _, d := range dealings {
+		writeHashed(h, d)
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// allSharesMatch reports whether recipient j's decrypted shares of every
+// dealing not marked bad match their commitments, with one batch check
+// across all of them: Σ_{i,b} r_i,b·s_i,b·G == Σ_{i,b,k} (r_i,b·j^k)·A_i,b,k,
+// coefficients from [respondCheckSeed] over every dealing. The secret
+// side is one constant-time [group.Group.BaseMul], the public side one
+// [group.MultiMulPublic] over the commitments of all the dealings, instead
+// of one of each per dealing. Correct shares always match; if any share is
+// bad the check fails except with probability 2^-128, and the caller then
+// checks the dealings one by one to name the bad ones. It reports true when
+// no dealing is left to check.
+func allSharesMatch(p Params, j int, ds []*Dealing, shares [][]group.Scalar, bad []bool) bool {
+	var coms []vss.Commitment
+	var flat []group.Scalar
+	encs := make([][]byte, 0, len(ds))
+	for k, d := range ds {
+		if bad[k] {
+			continue
+		}
+		coms = append(coms, d.Commitments...)
+		flat = append(flat, shares[k]...)
+		encs = append(encs, d.Marshal())
+	}
+	if len(flat) == 0 {
+		return true
+	}
+	r := batchCoefficients(p.Group, respondCheckSeed(p, j, encs), len(flat))
+	return batchVerify(p.Group, coms, j, flat, r)
 }
 
 // sumCheckSeed returns the Fiat–Shamir seed of replica me's batch check of

@@ -331,3 +331,87 @@ func BenchmarkSessionRespond(b *testing.B) {
 		})
 	}
 }
+
+// TestRespondAcrossDealings: the recipient checks the shares of every
+// dealing with one combined check; when dealers 2 and 5 send it a bad
+// share (in different slots) and dealer 6 one that is not even a scalar,
+// among 7 dealings, its response complains about exactly those three, in
+// dealer order, and the other replicas complain about nobody.
+func TestRespondAcrossDealings(t *testing.T) {
+	for _, g := range groups() {
+		t.Run(g.Name(), func(t *testing.T) {
+			const n, victim = 7, 3
+			f := newFixture(t, g, n, 16)
+			p := f.p
+			ds := make([]*Dealing, n)
+			for i := 1; i <= n; i++ {
+				d, err := NewDealing(p, i, rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ds[i-1] = d
+			}
+			ds[1] = corrupt(p, ds[1], victim, 0)
+			ds[4] = corrupt(p, ds[4], victim, 15)
+			// Dealer 6: the plaintext of slot 7 is all ones, above the group
+			// order, so the share does not decode.
+			d6 := *ds[5]
+			d6.Ciphertexts = slices.Clone(ds[5].Ciphertexts)
+			k, err := pairwiseKey(p, victim, f.sks[victim-1], d6.Ephemeral)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks, err := keystream(p, 6, victim, d6.Ephemeral, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct := bytes.Clone(d6.Ciphertexts[victim-1])
+			sl := g.ScalarLen()
+			for i := 7 * sl; i < 8*sl; i++ {
+				ct[i] = 0xff ^ ks[i]
+			}
+			d6.Ciphertexts[victim-1] = ct
+			ds[5] = &d6
+
+			r, err := RespondTo(p, victim, f.sks[victim-1], ds, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var accused []int
+			for _, c := range r.Complaints {
+				accused = append(accused, c.Dealer)
+			}
+			if !slices.Equal(accused, []int{2, 5, 6}) {
+				t.Fatalf("complaints against %v, want [2 5 6]", accused)
+			}
+			for j := 1; j <= n; j++ {
+				if j == victim {
+					continue
+				}
+				r, err := RespondTo(p, j, f.sks[j-1], ds, rand.Reader)
+				if err != nil || len(r.Complaints) != 0 {
+					t.Fatalf("replica %d: %v %+v", j, err, r.Complaints)
+				}
+			}
+			// The complaints are upheld: each names its dealer.
+			s, err := NewSession(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range ds {
+				if err := s.Apply(roundTrip(t, g, d)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var e *Error
+			if err := s.Apply(roundTrip(t, g, r)); !errors.As(err, &e) || len(e.Culprits) != 3 {
+				t.Fatalf("applying the complaints: %v", err)
+			}
+			for k, dealer := range []int{2, 5, 6} {
+				if e.Culprits[k] != (Culprit{Replica: dealer, Reason: ReasonBadShares, Other: victim}) {
+					t.Fatalf("culprit %d: %v", k, e.Culprits[k])
+				}
+			}
+		})
+	}
+}

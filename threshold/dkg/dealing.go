@@ -162,19 +162,29 @@ func openShares(p Params, d *Dealing, j int, k group.Point) ([]group.Scalar, err
 	if err != nil {
 		return nil, err
 	}
+	if err := checkShares(p, d, j, shares); err != nil {
+		return nil, err
+	}
+	return shares, nil
+}
+
+// checkShares checks recipient j's decrypted shares from d against d's
+// commitments: the batch check of the dealing, and if it fails, slot by
+// slot, so that the error (ErrBadShares) names the first bad slot.
+func checkShares(p Params, d *Dealing, j int, shares []group.Scalar) error {
 	if sharesMatch(p, d, j, shares) {
-		return shares, nil
+		return nil
 	}
 	// Some share is bad: find the first one, so that the error names it.
 	// The slot-by-slot check is the reference; if it passes (the combined
-	// check cannot fail for correct shares) the shares are returned.
+	// check cannot fail for correct shares) the shares are good.
 	for b, s := range shares {
 		// GJKR Fig. 2, step 1(b): check g^{s_ij} = Π_k (A_ik)^{j^k}.
 		if !d.Commitments[b].Verify(j, s) {
-			return nil, fmt.Errorf("%w: dealer %d, slot %d", ErrBadShares, d.Dealer, b)
+			return fmt.Errorf("%w: dealer %d, slot %d", ErrBadShares, d.Dealer, b)
 		}
 	}
-	return shares, nil
+	return nil
 }
 
 // sharesMatch reports whether recipient j's shares, decrypted from d, match
@@ -279,13 +289,32 @@ func respond(p Params, me int, sk group.Scalar, ds []*Dealing, rand io.Reader) (
 			return nil, err
 		}
 	}
-	r := &Response{Sender: me, Complaints: []Complaint{}}
-	for _, d := range ds {
+	// Decrypt every dealing's shares, then check all of them at once
+	// (batch.go: one base multiplication and one multi-scalar
+	// multiplication for every dealing together); only if that fails are
+	// the dealings checked one by one to find the bad ones.
+	bad := make([]bool, len(ds))
+	shares := make([][]group.Scalar, len(ds))
+	for k, d := range ds {
 		key := d.Ephemeral.Mul(sk) // K = sk·E, sk checked above
-		if _, err := openShares(p, d, me, key); err == nil {
-			continue
-		} else if !errors.Is(err, ErrBadShares) {
+		var err error
+		if shares[k], err = decryptShares(p, d, me, key); errors.Is(err, ErrBadShares) {
+			bad[k] = true // a share that is not even a scalar
+		} else if err != nil {
 			return nil, err
+		}
+	}
+	if !allSharesMatch(p, me, ds, shares, bad) {
+		for k, d := range ds {
+			if !bad[k] {
+				bad[k] = checkShares(p, d, me, shares[k]) != nil
+			}
+		}
+	}
+	r := &Response{Sender: me, Complaints: []Complaint{}}
+	for k, d := range ds {
+		if !bad[k] {
+			continue
 		}
 		c, err := NewComplaint(p, me, sk, d, rand)
 		if err != nil {

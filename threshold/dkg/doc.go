@@ -21,13 +21,14 @@
 //  2. Responding ([RespondTo], [Session.Respond]). Once the dealing phase is
 //     closed in the log, every replica j decrypts its shares off-chain and
 //     checks them against the commitments (GJKR Fig. 2, step 1(b)), all Batch
-//     slots at once with a random linear combination whose 128-bit
-//     coefficients are a hash of the whole dealing and the recipient (a
-//     small-exponents batch test, Bellare–Garay–Rabin 1998): one
-//     constant-time base multiplication for the secret side and one
-//     [group.MultiMulPublic] for the public one, instead of Batch of each;
-//     only when it fails are the slots checked one by one, to name the bad
-//     slot. For every dealer whose shares fail it reveals K_ij with a DLEQ
+//     slots of all the closed dealings at once with a random linear
+//     combination whose 128-bit coefficients are a hash of every dealing and
+//     the recipient (a small-exponents batch test, Bellare–Garay–Rabin
+//     1998): one constant-time base multiplication for the secret side and
+//     one [group.MultiMulPublic] for the public one, instead of one of each
+//     per share; only when it fails are the dealings checked one by one (each
+//     with its own combination), then the slots, to name the bad dealers and
+//     slots. For every dealer whose shares fail it reveals K_ij with a DLEQ
 //     proof that log_G(PK_j) = log_{E_i}(K_ij), so that anyone can decrypt
 //     and re-check exactly those shares (a provable complaint, as in ETHDKG,
 //     Schindler et al. 2021). Every replica posts one [Response], possibly

@@ -498,16 +498,34 @@ func (s *Session) qualify() {
 	}
 	res.Commitments = make([]vss.Commitment, s.p.Batch)
 	res.GroupKeys = make([]group.Point, s.p.Batch)
+	// Every qualified commitment has exactly T+1 points ([Dealing.Check]):
+	// C_b,k = Σ_{i∈Q} C_i,b,k, all Batch·(T+1) sums converted to affine
+	// coordinates at once.
+	deg := s.p.T + 1
+	sets := make([][]group.Point, s.p.Batch*deg)
 	for b := range res.Commitments {
-		// Every qualified commitment has exactly T+1 points ([Dealing.Check]).
-		sum := slices.Clone(s.dealings[res.Qualified[0]-1].Commitments[b])
-		for _, i := range res.Qualified[1:] {
-			for k, c := range s.dealings[i-1].Commitments[b] {
-				sum[k] = sum[k].Add(c)
+		for k := range deg {
+			set := make([]group.Point, len(res.Qualified))
+			for q, i := range res.Qualified {
+				set[q] = s.dealings[i-1].Commitments[b][k]
+			}
+			sets[b*deg+k] = set
+		}
+	}
+	sums, err := group.SumEachPublic(s.p.Group, sets)
+	if err != nil {
+		// Unreachable: checked dealings hold points of the session's group.
+		sums = make([]group.Point, len(sets))
+		for n, set := range sets {
+			sums[n] = s.p.Group.Identity()
+			for _, c := range set {
+				sums[n] = sums[n].Add(c)
 			}
 		}
-		res.Commitments[b] = sum
-		res.GroupKeys[b] = sum[0]
+	}
+	for b := range res.Commitments {
+		res.Commitments[b] = vss.Commitment(sums[b*deg : (b+1)*deg : (b+1)*deg])
+		res.GroupKeys[b] = res.Commitments[b][0]
 	}
 	s.result = res
 	s.setStatus(StatusDone)
