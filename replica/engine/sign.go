@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/wire"
@@ -41,22 +40,18 @@ func (e *Engine) awaitHeight(ctx context.Context, h int64) error {
 	if h <= 0 {
 		return nil
 	}
-	deadline := time.NewTimer(staleGrace)
-	defer deadline.Stop()
-	for {
-		changed := e.cfg.App.Changed()
-		if got, _ := e.cfg.App.Committed(); got >= h {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-deadline.C:
-			got, _ := e.cfg.App.Committed()
-			return fmt.Errorf("%w: at %d, request needs %d", ErrBehind, got, h)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	done, _ := e.waitFor(ctx, func() (bool, error) {
+		got, _ := e.cfg.App.Committed()
+		return got >= h, nil
+	})
+	if done {
+		return nil
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	got, _ := e.cfg.App.Committed()
+	return fmt.Errorf("%w: at %d, request needs %d", ErrBehind, got, h)
 }
 
 // handleNonces hands the client fresh nonce commitments of this replica.
