@@ -105,8 +105,19 @@ func unsealedSecrets(t *testing.T, home string) [][]byte {
 		if err != nil {
 			t.Fatalf("open record %q: %v", name, err)
 		}
-		if len(v) == 32 {
+		switch {
+		case len(v) == 32:
 			out = append(out, v)
+		case strings.HasPrefix(string(name), "dkg/") && strings.Count(string(name), "/") == 1 && len(v) > 4:
+			// A key session's record: version, slot count (2), scalar
+			// length, then every slot's share (replica/engine shares.go).
+			slots, sl := int(v[1])<<8|int(v[2]), int(v[3])
+			if sl != 32 || len(v) != 4+slots*sl {
+				t.Fatalf("session record %q: %d bytes for %d slots", name, len(v), slots)
+			}
+			for k := 0; k < slots; k++ {
+				out = append(out, v[4+k*sl:4+(k+1)*sl])
+			}
 		}
 	}
 	return out
@@ -143,7 +154,7 @@ func TestNoSecretOutsideSealedStore(t *testing.T) {
 	if err := c.WaitSynced(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 6 { // more than a nonce batch: a refill runs too
+	for i := range 6 { // FROST sessions: nonces handed out and used (never stored)
 		signSchnorr(ctx, t, cl, sk.PublicKey, "secrets "+string(rune('a'+i)))
 	}
 	if _, err := cl.SignBLS(ctx, "b", []byte("m")); err != nil {
@@ -162,7 +173,7 @@ func TestNoSecretOutsideSealedStore(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		home := c.Home(i)
 		secrets := unsealedSecrets(t, home)
-		// Shares of three keys and of several nonce pairs at the least.
+		// Shares of three key sessions and the long-term keys at the least.
 		if len(secrets) < 6 {
 			t.Fatalf("replica %d: only %d secrets unsealed: the search would prove nothing", i, len(secrets))
 		}
