@@ -330,6 +330,7 @@ func FuzzCheckTx(f *testing.F) {
 	vote := (&dkg.TimeoutVote{Sender: 1, Phase: dkg.PhaseDealing}).Marshal()
 	rtx, _ := SignReplicaTx(tn.G.Cluster, 1, tn.SignKeys[0], DKGPayload{Session: "nonce-0", Message: vote})
 	f.Add(rtx)
+	f.Add(legacyReplicaTx(f, tn.G.Cluster, 2, tn.SignKeys[1], "dkg", DKGPayload{Session: "nonce-0", Message: (&dkg.TimeoutVote{Sender: 2, Phase: dkg.PhaseDealing}).Marshal()}))
 	f.Add(txOf(f, signed(f, tn.AdminKey, "nobody", wire.OpKeyGen, testStart.Unix()+60, wire.KeyGenBody{KeyID: "k", Scheme: "bls"})))
 	f.Add([]byte(`{"client":{"request":"eyJjbGllbnQiOiJhZG1pbiJ9","signature":""}}`))
 	f.Fuzz(func(t *testing.T, tx []byte) {
