@@ -168,15 +168,39 @@ func (e *Engine) loadShare(it *app.PoolItem) ([]byte, error) {
 // its session record (key sessions), or the completion marker written
 // after the per-slot records (nonce sessions, and stores written before
 // session records).
+//
+// A record that exists but does not open (corrupted, not authentic) counts
+// as stored: the store is damaged, the replica reports itself not ready
+// until an operator restores it, and refuses every request needing those
+// shares — it never silently replaces what it cannot read.
 func (e *Engine) sharesStored(s *app.SessionInfo) bool {
 	if perSession(s.Kind) {
-		if rec, err := e.cfg.Shares.Get(sessionRecordName(s.Name)); err == nil {
+		rec, err := e.cfg.Shares.Get(sessionRecordName(s.Name))
+		if err == nil {
 			clear(rec)
+			return true
+		}
+		if !errors.Is(err, sealed.ErrNotFound) {
+			e.storeDamaged(err)
 			return true
 		}
 	}
 	_, err := e.cfg.Shares.Get(completeName(s.Name))
+	if err != nil && !errors.Is(err, sealed.ErrNotFound) {
+		e.storeDamaged(err)
+		return true
+	}
 	return err == nil
+}
+
+// storeDamaged records a share record that does not open: the replica is
+// not ready from then on (Ready reports it).
+func (e *Engine) storeDamaged(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shareErr == nil {
+		e.shareErr = fmt.Errorf("share store damaged: %w", err)
+	}
 }
 
 // storeShares durably stores the shares of every slot of a done session:

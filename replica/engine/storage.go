@@ -152,11 +152,7 @@ func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error
 			// A record that exists but cannot be opened (corrupted, not
 			// authentic): the store is damaged, so this replica reports
 			// itself not ready until an operator restores it.
-			e.mu.Lock()
-			if e.shareErr == nil {
-				e.shareErr = fmt.Errorf("share store damaged: %w", err)
-			}
-			e.mu.Unlock()
+			e.storeDamaged(err)
 		}
 		return nil, nil, fmt.Errorf("%w: %s/%d: %w", ErrShareUnavailable, it.Session, it.Slot, err)
 	}
