@@ -226,7 +226,7 @@ func walletBitcoin(ctx context.Context, o walletOptions) (map[string]bitcoin.Bac
 	ctx, cancel := context.WithTimeout(ctx, walletBackendTimeout)
 	defer cancel()
 	var be bitcoin.Backend
-	var genesis func(context.Context) (string, error)
+	var source bitcoin.GenesisSource
 	if o.btcRPC != "" {
 		u := o.btcRPC
 		if !strings.Contains(u, "://") {
@@ -252,26 +252,16 @@ func walletBitcoin(ctx context.Context, o walletOptions) (map[string]bitcoin.Bac
 		if err != nil {
 			return nil, err
 		}
-		be, genesis = rpc, func(ctx context.Context) (string, error) {
-			h, err := rpcGenesis(ctx, rpc)
-			return h.String(), err
-		}
+		be, source = rpc, rpc
 	} else {
 		e, err := bitcoin.NewEsplora(o.esplora, nil, walletBackendTimeout, bitcoin.DefaultRetry)
 		if err != nil {
 			return nil, err
 		}
-		be, genesis = e, func(ctx context.Context) (string, error) {
-			h, err := esploraGenesis(ctx, o.esplora)
-			return h.String(), err
-		}
+		be, source = e, e
 	}
-	got, err := genesis(ctx)
-	if err != nil {
+	if err := bitcoin.CheckNetwork(ctx, source, net); err != nil {
 		return nil, fmt.Errorf("bitcoin backend: %w", err)
-	}
-	if want := net.Params.GenesisHash.String(); got != want {
-		return nil, fmt.Errorf("bitcoin backend is not on %s (genesis %s, want %s)", net.Name, got, want)
 	}
 	return map[string]bitcoin.Backend{net.Name: be}, nil
 }
