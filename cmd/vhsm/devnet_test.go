@@ -599,7 +599,7 @@ func TestDevnetReplicaRestart(t *testing.T) {
 		}
 		if back < 0 {
 			if newPID, restarts := replicaPID(t, dn.logs, victim); restarts > 0 && newPID != pid {
-				if st := c.Status(ctx); st[1].Ready {
+				if st := c.Status(ctx); slices.ContainsFunc(st, func(r client.ReplicaStatus) bool { return r.Replica == 2 && r.Ready }) {
 					back = i
 					t.Logf("%s restarted (pid %d → %d) and ready after %v, %d requests", victim, pid, newPID, time.Since(started).Round(time.Millisecond), i)
 				}
