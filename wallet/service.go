@@ -34,13 +34,50 @@ const (
 // decrypt stored metadata.
 const WalletKeyPrefix = "vw-"
 
+// HSM is what the wallet service needs from the threshold HSM: its
+// client identity (the owner of the keys it generates), key generation
+// and lookup, Taproot key-path signing with a tweak ([bitcoin.Signer]),
+// BLS signing of a signing root, and the encryption of its metadata.
+// Errors are the HSM client's ([client.ErrNoQuorum], [*client.RejectedError],
+// …), which the service maps to its sentinels. *client.Client implements
+// it.
+type HSM interface {
+	// ID is the client identity that owns the keys GenerateKey makes.
+	ID() string
+	GenerateKey(ctx context.Context, id, scheme string) (client.KeyInfo, error)
+	PublicKey(ctx context.Context, id string) (client.KeyInfo, error)
+	// SignTaproot signs a BIP-341 sighash with the key tweaked by
+	// merkleRoot (empty: BIP-86).
+	SignTaproot(ctx context.Context, keyID string, sighash [32]byte, merkleRoot []byte) ([64]byte, error)
+	// SignBLS signs msg (here a 32-byte consensus signing root) with a BLS
+	// key.
+	SignBLS(ctx context.Context, keyID string, msg []byte) ([]byte, error)
+	Encrypt(ctx context.Context, keyID string, plaintext []byte) ([]byte, error)
+	Decrypt(ctx context.Context, keyID string, ciphertext []byte) ([]byte, error)
+}
+
+var (
+	_ HSM            = (*client.Client)(nil)
+	_ bitcoin.Signer = HSM(nil)
+)
+
+// ethSigner adapts an HSM to the Ethereum chain's signer (a 32-byte
+// signing root).
+type ethSigner struct{ hsm HSM }
+
+func (e ethSigner) SignBLS(ctx context.Context, keyID string, signingRoot [32]byte) ([]byte, error) {
+	return e.hsm.SignBLS(ctx, keyID, signingRoot[:])
+}
+
+var _ ethereum.Signer = ethSigner{}
+
 // Config configures [Open].
 type Config struct {
 	// Database is "sqlite:/path/wallet.db" (a plain path also means SQLite)
 	// or "postgres://…" (pgx).
 	Database string
-	// HSM is the threshold HSM client.
-	HSM *client.Client
+	// HSM is the threshold HSM (normally a *client.Client).
+	HSM HSM
 	// Bitcoin maps a network name ("regtest", "mainnet", …) to its chain
 	// backend. Bitcoin wallets can be created only on these networks.
 	Bitcoin map[string]bitcoin.Backend
@@ -69,7 +106,7 @@ type Config struct {
 type Service struct {
 	cfg   Config
 	st    *store
-	hsm   *client.Client
+	hsm   HSM
 	log   *slog.Logger
 	now   func() time.Time
 	cache *labelCache
@@ -147,8 +184,8 @@ func (s *Service) Close() error {
 	return s.st.db.Close()
 }
 
-// HSM returns the HSM client the service uses.
-func (s *Service) HSM() *client.Client { return s.hsm }
+// HSM returns the HSM the service uses.
+func (s *Service) HSM() HSM { return s.hsm }
 
 // Ping checks the database (for readiness probes).
 func (s *Service) Ping(ctx context.Context) error {

@@ -139,7 +139,7 @@ func (s *Service) DepositData(ctx context.Context, id string, req DepositDataReq
 	if err := ethereum.CheckAmount(creds, amount); err != nil {
 		return ethereum.DepositEntry{}, fmt.Errorf("%w: amount_gwei: %v", ErrInvalid, err)
 	}
-	e, err := ethereum.BuildDeposit(ctx, s.hsm.EthSigner(), ethereum.DepositRequest{Network: net, KeyID: r.w.KeyID,
+	e, err := ethereum.BuildDeposit(ctx, ethSigner{s.hsm}, ethereum.DepositRequest{Network: net, KeyID: r.w.KeyID,
 		Pubkey: pk, WithdrawalCredentials: creds, Amount: amount})
 	if err != nil {
 		return ethereum.DepositEntry{}, ethErr("sign deposit", err)
@@ -165,7 +165,7 @@ func (s *Service) Exit(ctx context.Context, id string, req ExitRequest) (ethereu
 	if err != nil {
 		return ethereum.SignedVoluntaryExit{}, err
 	}
-	ex, err := ethereum.SignVoluntaryExit(ctx, s.hsm.EthSigner(), net, r.w.KeyID, pk,
+	ex, err := ethereum.SignVoluntaryExit(ctx, ethSigner{s.hsm}, net, r.w.KeyID, pk,
 		ethereum.VoluntaryExit{Epoch: ethereum.Uint64(req.Epoch), ValidatorIndex: ethereum.Uint64(req.ValidatorIndex)})
 	if err != nil {
 		return ethereum.SignedVoluntaryExit{}, ethErr("sign exit", err)

@@ -12,17 +12,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/psbt"
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/spf13/cobra"
@@ -47,8 +44,6 @@ var (
 	// errNotFinalized reports a PSBT with an input that carries no final
 	// scriptSig or witness.
 	errNotFinalized = errors.New("broadcast: psbt is not finalized")
-	// errWrongNetwork reports an endpoint on another chain than --network.
-	errWrongNetwork = errors.New("broadcast: endpoint is on another network")
 	// errCheckFailed reports a transaction that a --check found invalid.
 	errCheckFailed = errors.New("broadcast: check failed")
 )
@@ -192,52 +187,14 @@ func psbtPrevOuts(pkt *psbt.Packet) []*wire.TxOut {
 	return prevOuts
 }
 
-// localCheck is what --check does without a node: consensus sanity
-// (blockchain.CheckTransactionSanity: inputs and outputs present, values in
-// [0, 21e6 BTC] and their sum too, no duplicate inputs, size), every input
-// carrying a scriptSig or witness, and, when the PSBT supplied the spent
-// outputs, the fee and each input's script (txscript engine, standard
-// verify flags). It returns the reason for refusal, or "" when allowed.
+// localCheck is what --check does without a node ([bitcoin.CheckTx]): it
+// returns the reason for refusal, or "" when allowed.
 func localCheck(in *btcInput) string {
-	if err := blockchain.CheckTransactionSanity(btcutil.NewTx(in.tx)); err != nil {
+	var ce *bitcoin.TxCheckError
+	if err := bitcoin.CheckTx(in.tx, in.prevOuts); errors.As(err, &ce) {
+		return ce.Reason
+	} else if err != nil {
 		return err.Error()
-	}
-	for i, txIn := range in.tx.TxIn {
-		if len(txIn.SignatureScript) == 0 && len(txIn.Witness) == 0 {
-			return fmt.Sprintf("input %d has neither scriptSig nor witness", i)
-		}
-	}
-	if in.prevOuts == nil {
-		return ""
-	}
-	var sumIn, sumOut int64
-	fetcher := txscript.NewMultiPrevOutFetcher(nil)
-	for i, txIn := range in.tx.TxIn {
-		po := in.prevOuts[i]
-		if po.Value < 0 || po.Value > btcutil.MaxSatoshi {
-			return fmt.Sprintf("input %d spends an out-of-range value", i)
-		}
-		if sumIn += po.Value; sumIn > btcutil.MaxSatoshi {
-			return "inputs sum above 21 million BTC"
-		}
-		fetcher.AddPrevOut(txIn.PreviousOutPoint, po)
-	}
-	for _, o := range in.tx.TxOut {
-		sumOut += o.Value
-	}
-	if sumOut > sumIn {
-		return fmt.Sprintf("outputs (%d sat) exceed inputs (%d sat)", sumOut, sumIn)
-	}
-	hashes := txscript.NewTxSigHashes(in.tx, fetcher)
-	for i := range in.tx.TxIn {
-		po := in.prevOuts[i]
-		vm, err := txscript.NewEngine(po.PkScript, in.tx, i, txscript.StandardVerifyFlags, nil, hashes, po.Value, fetcher)
-		if err != nil {
-			return fmt.Sprintf("input %d: %v", i, err)
-		}
-		if err := vm.Execute(); err != nil {
-			return fmt.Sprintf("input %d: script verification failed: %v", i, err)
-		}
 	}
 	return ""
 }
@@ -308,7 +265,7 @@ the spent outputs) and does not broadcast.`,
 			ctx := cmd.Context()
 			var backend bitcoin.Backend
 			var rpc *bitcoin.RPC
-			var genesis func(context.Context) (chainhash.Hash, error)
+			var source bitcoin.GenesisSource
 			if rpcURL != "" {
 				if rpcPass == "" {
 					rpcPass = os.Getenv(rpcPassEnv)
@@ -318,24 +275,18 @@ the spent outputs) and does not broadcast.`,
 				if err != nil {
 					return err
 				}
-				backend = rpc
-				genesis = func(ctx context.Context) (chainhash.Hash, error) { return rpcGenesis(ctx, rpc) }
+				backend, source = rpc, rpc
 			} else {
 				e, err := bitcoin.NewEsplora(esploraURL, nil, broadcastTimeout, bitcoin.Retry{Attempts: 1})
 				if err != nil {
 					return err
 				}
-				backend = e
-				genesis = func(ctx context.Context) (chainhash.Hash, error) { return esploraGenesis(ctx, esploraURL) }
+				backend, source = e, e
 			}
 			// Wrong network is refused before anything is sent: output scripts
 			// carry no network, the endpoint's genesis block does.
-			g, err := genesis(ctx)
-			if err != nil {
-				return fmt.Errorf("broadcast: query endpoint: %w", err)
-			}
-			if g != *net.Params.GenesisHash {
-				return fmt.Errorf("%w: its genesis block is %s, %s's is %s", errWrongNetwork, g, net.Name, net.Params.GenesisHash)
+			if err := bitcoin.CheckNetwork(ctx, source, net); err != nil {
+				return fmt.Errorf("broadcast: endpoint: %w", err)
 			}
 			txid := in.tx.TxHash()
 			res := btcResult{Txid: txid.String(), Network: net.Name, Input: in.kind}
@@ -462,52 +413,6 @@ func checkTx(ctx context.Context, rpc *bitcoin.RPC, in *btcInput) (by, reason st
 		return "node", r, nil
 	}
 	return "node", "", nil
-}
-
-// rpcGenesis returns the node's block 0 hash (getblockhash 0; bitcoind and btcd).
-func rpcGenesis(ctx context.Context, rpc *bitcoin.RPC) (chainhash.Hash, error) {
-	var s string
-	if err := rpc.Call(ctx, "getblockhash", []any{0}, &s); err != nil {
-		return chainhash.Hash{}, err
-	}
-	h, err := chainhash.NewHashFromStr(s)
-	if err != nil || len(s) != 2*chainhash.HashSize {
-		return chainhash.Hash{}, fmt.Errorf("%w: getblockhash 0 answered %.80q", bitcoin.ErrBackend, s)
-	}
-	return *h, nil
-}
-
-// esploraGenesis returns the server's block 0 hash (GET /block-height/0).
-// The bitcoin package's Esplora client has no such call; this is one GET.
-func esploraGenesis(ctx context.Context, base string) (chainhash.Hash, error) {
-	ctx, cancel := context.WithTimeout(ctx, broadcastTimeout)
-	defer cancel()
-	u, err := url.JoinPath(base, "block-height", "0")
-	if err != nil {
-		return chainhash.Hash{}, fmt.Errorf("%w: esplora url: %v", bitcoin.ErrBackend, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return chainhash.Hash{}, fmt.Errorf("%w: %v", bitcoin.ErrBackend, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return chainhash.Hash{}, fmt.Errorf("%w: GET /block-height/0: %v", bitcoin.ErrBackend, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if err != nil {
-		return chainhash.Hash{}, fmt.Errorf("%w: GET /block-height/0: %v", bitcoin.ErrBackend, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return chainhash.Hash{}, fmt.Errorf("%w: GET /block-height/0: HTTP %d", bitcoin.ErrBackend, resp.StatusCode)
-	}
-	s := strings.TrimSpace(string(b))
-	h, err := chainhash.NewHashFromStr(s)
-	if err != nil || len(s) != 2*chainhash.HashSize {
-		return chainhash.Hash{}, fmt.Errorf("%w: GET /block-height/0 answered %.80q", bitcoin.ErrBackend, s)
-	}
-	return *h, nil
 }
 
 // ethInput is a decoded Ethereum input: exactly one of exit and changes;

@@ -262,7 +262,7 @@ func TestBroadcastRegtest(t *testing.T) {
 	// Wrong network: btcd is on regtest.
 	good2, _ := key.spend(t, op2, out2, key.pkScript(t), 2_000, false)
 	args := []string{"broadcast", "btc", "--network", "testnet4", "--rpc", node.RPCURL, "--rpc-user", node.User, "--rpc-pass", node.Pass, txHex(t, good2)}
-	if _, err := runBroadcast(t, "", false, args...); !errors.Is(err, errWrongNetwork) {
+	if _, err := runBroadcast(t, "", false, args...); !errors.Is(err, bitcoin.ErrOtherNetwork) {
 		t.Fatalf("wrong network: %v", err)
 	}
 	if inMempool(good2.TxHash()) {
@@ -363,7 +363,7 @@ func TestBroadcastEsplora(t *testing.T) {
 	// Wrong network: the server is on testnet4, --network signet; nothing is posted.
 	posts := srv.posts.Load()
 	signet := []string{"broadcast", "btc", "--network", "signet", "--esplora", srv.URL + "/api", txHex(t, tx)}
-	if _, err := runBroadcast(t, "", false, signet...); !errors.Is(err, errWrongNetwork) {
+	if _, err := runBroadcast(t, "", false, signet...); !errors.Is(err, bitcoin.ErrOtherNetwork) {
 		t.Fatalf("wrong network: %v", err)
 	}
 	if srv.posts.Load() != posts {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"sync"
@@ -127,4 +129,79 @@ func isTermination(err error) bool {
 	}
 	ws, ok := ee.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled() && (ws.Signal() == syscall.SIGTERM || ws.Signal() == syscall.SIGKILL)
+}
+
+// Restart backoff of a supervised replica: the first restart comes after
+// restartMin, each quick crash doubles the wait up to restartMax, and a
+// process that ran restartReset or longer starts the count again.
+const (
+	restartMin   = 500 * time.Millisecond
+	restartMax   = 10 * time.Second
+	restartReset = 60 * time.Second
+)
+
+// supervisor keeps one replica running: when its process exits, it starts
+// it again after a backoff (restartMin doubling to restartMax, back to
+// restartMin after a run of restartReset), logging each exit and start.
+// The cluster tolerates f replicas down meanwhile.
+type supervisor struct {
+	name, exe string
+	args      []string
+	logs      *lockedWriter
+	log       *slog.Logger
+
+	mu  sync.Mutex
+	cur *child // the running (or last) process
+}
+
+// newSupervisor takes over ch, the replica's first process.
+func newSupervisor(ch *child, exe string, args []string, logs *lockedWriter, log *slog.Logger) *supervisor {
+	return &supervisor{name: ch.name, exe: exe, args: args, logs: logs, log: log, cur: ch}
+}
+
+// current returns the replica's current process.
+func (s *supervisor) current() *child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// run restarts the replica whenever it exits, until ctx ends. The caller
+// stops the current process after run has returned.
+func (s *supervisor) run(ctx context.Context) {
+	wait := restartMin
+	started := time.Now()
+	for {
+		ch := s.current()
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch.done:
+		}
+		if time.Since(started) >= restartReset {
+			wait = restartMin
+		}
+		s.log.Warn("replica_exited", "replica", s.name, "pid", ch.cmd.Process.Pid, "error", fmt.Sprint(ch.err), "restart_in", wait.String())
+		for {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			wait = min(2*wait, restartMax)
+			next, err := startChild(s.name, s.exe, s.args, s.logs)
+			if err != nil {
+				s.log.Error("replica_start_failed", "replica", s.name, "error", err.Error(), "retry_in", wait.String())
+				continue
+			}
+			s.mu.Lock()
+			s.cur = next
+			s.mu.Unlock()
+			started = time.Now()
+			s.log.Info("replica_restarted", "replica", s.name, "pid", next.cmd.Process.Pid)
+			break
+		}
+	}
 }

@@ -610,7 +610,7 @@ func TestComposeBtcd(t *testing.T) {
 	}
 	var genesis chainhash.Hash
 	for i := 0; ; i++ {
-		if genesis, err = rpcGenesis(ctx, rpc); err == nil || i == 100 || ctx.Err() != nil {
+		if genesis, err = rpc.GenesisHash(ctx); err == nil || i == 100 || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,14 +50,21 @@ then starts the wallet service (REST API and web wallet, database
 DIR/wallet.db) on --wallet-listen, writes its URL and an admin API token
 into DIR/client.json (api_url, api_token), and prints a line containing
 "ready" and the web wallet's URL. Replica logs go to stderr, prefixed with
-the replica's name. SIGINT or SIGTERM stops everything; started again on
-the same directory, the devnet resumes with all its keys and wallets.
+the replica's name. A replica that exits once the devnet is ready is
+started again (after 0.5 s, doubling up to 10 s while it keeps crashing)
+and the devnet serves on meanwhile. SIGINT or SIGTERM stops everything;
+started again on the same directory, the devnet resumes with all its keys
+and wallets.
 
 With --btc-regtest it also runs a local btcd on regtest (binary on PATH or
 in $(go env GOPATH)/bin; data in DIR/btcd), creates a "devnet faucet"
 wallet that btcd mines to, mines until Taproot is active and the faucet's
 coinbase outputs are mature, and then mines a block every
---btc-block-interval while transactions wait in the mempool. Without it the
+--btc-block-interval while transactions wait in the mempool. btcd's RPC
+URL and credentials go into DIR/client.json (btc_rpc_url, btc_rpc_user,
+btc_rpc_pass). btcd forgets a regtest chain when it starts, so the devnet
+saves the chain to DIR/btcd/blocks.dat (every few seconds and on the way
+down) and replays it into btcd at the next start. Without it the
 wallet service has no Bitcoin backend: Bitcoin routes answer a problem
 saying the network is not configured (validators and raw keys work).`,
 		Args: cobra.NoArgs,
@@ -90,8 +99,15 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 		return fmt.Errorf("find own executable: %w", err)
 	}
 	logs := &lockedWriter{w: c.stderr}
+	dlog := slog.New(slog.NewTextHandler(&lineWriter{logs: logs, name: "devnet"}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var children []*child
+	var sups []*supervisor
+	stopSupervisors := func() {}
 	defer func() {
+		stopSupervisors()
+		for i, s := range sups {
+			children[i] = s.current()
+		}
 		if stopErr := stopChildren(children, devnetStopGrace); stopErr != nil && err == nil {
 			err = fmt.Errorf("stop replicas: %w", stopErr)
 		}
@@ -101,6 +117,7 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 		if err != nil {
 			return err
 		}
+		dlog.Info("replica_started", "replica", ch.name, "pid", ch.cmd.Process.Pid)
 		children = append(children, ch)
 	}
 
@@ -112,6 +129,9 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 	if err := waitDevnetReady(ctx, cl, children); err != nil {
 		return err
 	}
+	// From here on a replica that exits is started again, and the devnet
+	// keeps serving meanwhile (the cluster tolerates f replicas down).
+	sups, stopSupervisors = superviseReplicas(children, tn, exe, logs, dlog)
 	var walletURL string
 	var walletErr <-chan error // nil without a wallet service: never ready
 	if !o.noWallet {
@@ -141,20 +161,28 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 		return err
 	}
 
-	exited := make(chan *child, len(children))
-	for _, ch := range children {
-		go func() {
-			<-ch.done
-			exited <- ch
-		}()
-	}
 	select {
 	case <-ctx.Done():
 		return nil
-	case ch := <-exited:
-		return fmt.Errorf("%s exited unexpectedly: %v", ch.name, ch.err)
 	case err := <-walletErr:
 		return fmt.Errorf("wallet service: %w", err)
+	}
+}
+
+// superviseReplicas restarts every replica that exits from now on (see
+// [supervisor]) and returns the function that ends the supervision; the
+// caller then stops the current processes.
+func superviseReplicas(children []*child, tn *devnetFiles, exe string, logs *lockedWriter, log *slog.Logger) ([]*supervisor, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	sups := make([]*supervisor, len(children))
+	for i, ch := range children {
+		sups[i] = newSupervisor(ch, exe, tn.replicas[i].args, logs, log)
+		wg.Go(func() { sups[i].run(ctx) })
+	}
+	return sups, func() {
+		cancel()
+		wg.Wait()
 	}
 }
 

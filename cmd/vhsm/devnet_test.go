@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,7 +85,8 @@ func startDevnet(t *testing.T, bin, dir string, extra ...string) *devnetProc {
 	})
 	select {
 	case line := <-ready:
-		if !strings.Contains(line, filepath.Join(dir, "client.json")) || !strings.Contains(line, "web wallet http://127.0.0.1:") {
+		if !strings.Contains(line, filepath.Join(dir, "client.json")) ||
+			!slices.Contains(extra, "--no-wallet") && !strings.Contains(line, "web wallet http://127.0.0.1:") {
 			t.Fatalf("ready line %q does not name the client config and the web wallet", line)
 		}
 	case err := <-p.done:
@@ -160,9 +163,11 @@ func TestDevnet(t *testing.T) {
 	if code, body := apiGet(t, apiURL+"/v1/keys", apiToken); code != 200 {
 		t.Fatalf("wallet API with the devnet token: %d %s", code, body)
 	}
+	var btcWallets devnetBTCWallets
 	if btcdErr == nil {
 		started := time.Now()
-		checkDevnetBitcoin(t, apiURL, apiToken)
+		btcWallets = checkDevnetBitcoin(t, apiURL, apiToken)
+		checkDevnetBTCRPC(t, cfg)
 		t.Logf("wallet flow (create, send from the faucet, confirmed) in %v", time.Since(started).Round(time.Millisecond))
 	} else {
 		t.Logf("btcd not installed (%v): --btc-regtest not tested", btcdErr)
@@ -302,6 +307,23 @@ func TestDevnet(t *testing.T) {
 	if code, body := apiGet(t, url2+"/v1/wallets", tok2); code != 200 || (btcdErr == nil && !strings.Contains(body, `"label":"mine"`)) {
 		t.Fatalf("wallet API after restart: %d %s", code, body)
 	}
+	if btcdErr == nil {
+		// The chain survived the restart (btcd forgets a regtest chain at
+		// every start; the devnet replays DIR/btcd/blocks.dat): same
+		// balances, btcd's new endpoint in client.json, and a send works.
+		if _, err := os.Stat(filepath.Join(dir, "btcd", "blocks.dat")); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string]int64{btcWallets.faucet: btcWallets.faucetBalance, btcWallets.mine: 123456} {
+			var bal struct{ Confirmed int64 }
+			_, body := apiGet(t, url2+"/v1/wallets/"+id+"/balance", tok2)
+			if json.Unmarshal([]byte(body), &bal); bal.Confirmed != want {
+				t.Fatalf("wallet %s balance after restart %s, want %d", id, body, want)
+			}
+		}
+		checkDevnetBTCRPC(t, cfg)
+		sendAndConfirm(t, url2, tok2, btcWallets.mine, btcWallets.faucetAddress, 50_000)
+	}
 	// SIGTERM (what a service manager sends) stops it cleanly too.
 	dn.stop(t, syscall.SIGTERM)
 }
@@ -336,11 +358,17 @@ func apiPost(t *testing.T, url, token, body string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
+// devnetBTCWallets are the wallets checkDevnetBitcoin leaves behind.
+type devnetBTCWallets struct {
+	faucet, faucetAddress, mine string
+	faucetBalance               int64 // confirmed, after the payment to mine
+}
+
 // checkDevnetBitcoin walks the wallet flow of a devnet started with
 // --btc-regtest through the REST API: the faucet wallet is funded and
 // mature, a new wallet receives a payment from it, and the devnet's block
 // loop confirms it.
-func checkDevnetBitcoin(t *testing.T, url, tok string) {
+func checkDevnetBitcoin(t *testing.T, url, tok string) devnetBTCWallets {
 	t.Helper()
 
 	var ws []struct{ ID, Label, Address string }
@@ -359,25 +387,73 @@ func checkDevnetBitcoin(t *testing.T, url, tok string) {
 	if json.Unmarshal([]byte(body), &w); code != 201 {
 		t.Fatalf("create wallet: %d %s", code, body)
 	}
-	code, body = apiPost(t, url+"/v1/wallets/"+faucet+"/transactions", tok, `{"outputs":[{"address":"`+w.Address+`","amount":123456}]}`)
+	sendAndConfirm(t, url, tok, faucet, w.Address, 123456)
+	_, body = apiGet(t, url+"/v1/wallets/"+w.ID+"/balance", tok)
+	if !strings.Contains(body, `"confirmed":123456`) {
+		t.Fatalf("receiver balance %s", body)
+	}
+	_, body = apiGet(t, url+"/v1/wallets/"+faucet+"/balance", tok)
+	if err := json.Unmarshal([]byte(body), &bal); err != nil {
+		t.Fatalf("faucet balance %s", body)
+	}
+	return devnetBTCWallets{faucet: faucet, faucetAddress: ws[0].Address, mine: w.ID, faucetBalance: bal.Confirmed}
+}
+
+// sendAndConfirm sends amount from wallet from to address through the
+// REST API and waits (bounded) for the devnet's block loop to confirm it.
+func sendAndConfirm(t *testing.T, url, tok, from, address string, amount int64) {
+	t.Helper()
+	code, body := apiPost(t, url+"/v1/wallets/"+from+"/transactions", tok, fmt.Sprintf(`{"outputs":[{"address":%q,"amount":%d}]}`, address, amount))
 	var tx struct{ ID, Status string }
 	if json.Unmarshal([]byte(body), &tx); code != 201 || tx.Status != "broadcast" {
 		t.Fatalf("send: %d %s", code, body)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: the machine is shared
 	for {
-		_, body = apiGet(t, url+"/v1/wallets/"+faucet+"/transactions/"+tx.ID, tok)
+		_, body = apiGet(t, url+"/v1/wallets/"+from+"/transactions/"+tx.ID, tok)
 		if strings.Contains(body, `"status":"confirmed"`) {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not confirmed after 30 s: %s", body)
+			t.Fatalf("not confirmed after 60 s: %s", body)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	_, body = apiGet(t, url+"/v1/wallets/"+w.ID+"/balance", tok)
-	if !strings.Contains(body, `"confirmed":123456`) {
-		t.Fatalf("receiver balance %s", body)
+}
+
+// checkDevnetBTCRPC checks that client.json names btcd's JSON-RPC endpoint
+// with working credentials: getblockcount answers, and wrong credentials
+// are refused.
+func checkDevnetBTCRPC(t *testing.T, cfgPath string) {
+	t.Helper()
+	cfg, err := client.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cfg.BTCRPCURL, "http://127.0.0.1:") || cfg.BTCRPCUser == "" || cfg.BTCRPCPass == "" {
+		t.Fatalf("client.json btc_rpc_url %q, user and pass set %v %v", cfg.BTCRPCURL, cfg.BTCRPCUser != "", cfg.BTCRPCPass != "")
+	}
+	call := func(user, pass string) (int, string) {
+		req, _ := http.NewRequest("POST", cfg.BTCRPCURL, strings.NewReader(`{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}`))
+		req.SetBasicAuth(user, pass)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("btcd rpc: %v", err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	code, body := call(cfg.BTCRPCUser, cfg.BTCRPCPass)
+	var r struct {
+		Result int64
+		Error  any
+	}
+	if json.Unmarshal([]byte(body), &r); code != 200 || r.Error != nil || r.Result < 533 {
+		t.Fatalf("getblockcount with client.json's credentials: %d %s", code, body)
+	}
+	if code, _ := call(cfg.BTCRPCUser, "wrong"); code != 401 {
+		t.Fatalf("btcd accepted a wrong password: %d", code)
 	}
 }
 
@@ -448,4 +524,100 @@ func TestDevnetSeven(t *testing.T) {
 		t.Fatalf("bls signature changed across a restart: %v", again)
 	}
 	dn.stop(t, os.Interrupt)
+}
+
+// replicaPID returns the pid of the latest process of replica name (1-based
+// index) that the devnet logged (replica_started, replica_restarted), or 0.
+func replicaPID(t *testing.T, logs string, name string) (pid int, restarts int) {
+	t.Helper()
+	b, err := os.ReadFile(logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`msg=(replica_started|replica_restarted) replica=` + regexp.QuoteMeta(name) + ` pid=(\d+)`)
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		pid, _ = strconv.Atoi(m[2])
+		if m[1] == "replica_restarted" {
+			restarts++
+		}
+	}
+	return pid, restarts
+}
+
+// TestDevnetReplicaRestart kills a replica of a running devnet with
+// SIGKILL under load: every request through the devnet's client.json still
+// succeeds (the cluster tolerates f=1), the devnet restarts the replica and
+// logs it, and the replica's /v1/status is ready again.
+func TestDevnetReplicaRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-replica cluster")
+	}
+	bin := buildVHSM(t)
+	dir := filepath.Join(t.TempDir(), "net")
+	dn := startDevnet(t, bin, dir, "--no-wallet")
+	cfg, err := client.Load(filepath.Join(dir, "client.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := c.GenerateKey(ctx, "k", "schnorr"); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(i int) {
+		t.Helper()
+		rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+		defer rcancel()
+		if _, err := c.SignSchnorr(rctx, "k", []byte(fmt.Sprintf("under load %d", i)), nil); err != nil {
+			t.Fatalf("request %d with a replica down or restarting: %v\n%s", i, err, tail(dn.logs))
+		}
+	}
+	sign(0)
+
+	const victim = "replica-2"
+	pid, _ := replicaPID(t, dn.logs, victim)
+	if pid == 0 {
+		t.Fatalf("no pid logged for %s\n%s", victim, tail(dn.logs))
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	back := -1 // requests done when the replica was seen ready again
+	const maxRequests = 400
+	for i := 1; i <= maxRequests; i++ {
+		sign(i)
+		select {
+		case err := <-dn.done:
+			t.Fatalf("devnet exited after a replica was killed: %v\n%s", err, tail(dn.logs))
+		default:
+		}
+		if back < 0 {
+			if newPID, restarts := replicaPID(t, dn.logs, victim); restarts > 0 && newPID != pid {
+				if st := c.Status(ctx); slices.ContainsFunc(st, func(r client.ReplicaStatus) bool { return r.Replica == 2 && r.Ready }) {
+					back = i
+					t.Logf("%s restarted (pid %d → %d) and ready after %v, %d requests", victim, pid, newPID, time.Since(started).Round(time.Millisecond), i)
+				}
+			}
+		} else if i >= back+5 {
+			break // a few more requests with the replica back
+		}
+		if time.Since(started) > 3*time.Minute {
+			break
+		}
+	}
+	if back < 0 {
+		t.Fatalf("%s not restarted and ready after %v\n%s", victim, time.Since(started), tail(dn.logs))
+	}
+	for _, st := range c.Status(ctx) {
+		if !st.Ready {
+			t.Fatalf("replica %d not ready: %s", st.Replica, st.Error)
+		}
+	}
+	dn.stop(t, syscall.SIGTERM)
 }

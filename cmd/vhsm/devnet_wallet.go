@@ -25,6 +25,7 @@ const (
 	devnetTaprootMax   = 1500            // blocks mined at most to activate Taproot
 	devnetMatureHeight = 432 + bitcoin.CoinbaseMaturity + 1
 	devnetBTCDTimeout  = 3 * time.Minute
+	devnetChainSave    = 5 * time.Second // how often the btcd chain is saved (at most this is lost in a crash)
 )
 
 // devnetWallet is the wallet service of a devnet, with its btcd when
@@ -69,7 +70,7 @@ func startDevnetWallet(ctx context.Context, dir string, tn *devnetFiles, o devne
 		return nil, err
 	}
 	if o.btcRegtest {
-		if err := dw.startBitcoin(ctx, dir, lazy, o.blockInterval, logger); err != nil {
+		if err := dw.startBitcoin(ctx, dir, tn, lazy, o.blockInterval, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -101,10 +102,12 @@ func (dw *devnetWallet) writeToken(ctx context.Context, tn *devnetFiles) error {
 	return nil
 }
 
-// startBitcoin creates the faucet wallet, starts btcd mining to it,
-// activates Taproot, matures the faucet's coinbase outputs, wires the
-// backend into the service and starts the block loop.
-func (dw *devnetWallet) startBitcoin(ctx context.Context, dir string, lazy *lazyBackend, interval time.Duration, log *slog.Logger) error {
+// startBitcoin creates the faucet wallet, starts btcd mining to it (its
+// chain replayed from DIR/btcd/blocks.dat), activates Taproot, matures the
+// faucet's coinbase outputs, saves the chain, records btcd's RPC endpoint
+// in DIR/client.json, wires the backend into the service and starts the
+// block loop.
+func (dw *devnetWallet) startBitcoin(ctx context.Context, dir string, tn *devnetFiles, lazy *lazyBackend, interval time.Duration, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, devnetBTCDTimeout)
 	defer cancel()
 	faucet, err := dw.ws.svc.CreateWallet(ctx, wallet.CreateWalletRequest{Kind: wallet.KindBitcoin, Network: bitcoin.Regtest.Name,
@@ -113,6 +116,9 @@ func (dw *devnetWallet) startBitcoin(ctx context.Context, dir string, lazy *lazy
 		return fmt.Errorf("faucet wallet: %w", err)
 	}
 	node, err := btcdtest.StartProcess(filepath.Join(dir, "btcd"), faucet.Address)
+	if errors.Is(err, btcdtest.ErrChainFile) {
+		return fmt.Errorf("start btcd: %w (remove it to start a new chain; the wallets' coins are then gone)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("start btcd: %w", err)
 	}
@@ -129,6 +135,15 @@ func (dw *devnetWallet) startBitcoin(ctx context.Context, dir string, lazy *lazy
 			return err
 		}
 	}
+	if err := node.SaveChain(); err != nil {
+		return err
+	}
+	cfg := *tn.client
+	cfg.BTCRPCURL, cfg.BTCRPCUser, cfg.BTCRPCPass = node.RPCURL, node.User, node.Pass
+	if err := cfg.Save(tn.clientPath); err != nil {
+		return err
+	}
+	*tn.client = cfg
 	rpc, err := bitcoin.NewRPC(bitcoin.RPCConfig{URL: node.RPCURL, User: node.User, Pass: node.Pass,
 		Timeout: walletBackendTimeout, Retry: bitcoin.DefaultRetry, Fallback: bitcoin.SatPerVByte(2)})
 	if err != nil {
@@ -136,33 +151,48 @@ func (dw *devnetWallet) startBitcoin(ctx context.Context, dir string, lazy *lazy
 	}
 	lazy.p.Store(rpc)
 	log.Info("btcd_ready", "rpc", node.RPCHost, "faucet_wallet", faucet.ID, "faucet_address", faucet.Address)
-	if interval <= 0 {
-		return nil
-	}
 	mctx, mcancel := context.WithCancel(context.Background())
 	dw.stopMine, dw.mined = mcancel, make(chan struct{})
 	go dw.mineLoop(mctx, interval, log)
 	return nil
 }
 
-// mineLoop mines one block every interval while the mempool is not empty,
-// so that sends confirm on their own.
+// mineLoop mines one block every interval (if positive) while the mempool
+// is not empty, so that sends confirm on their own, and saves the chain
+// after every block mined and every devnetChainSave (blocks mined through
+// btcd's RPC by a user are saved too).
 func (dw *devnetWallet) mineLoop(ctx context.Context, interval time.Duration, log *slog.Logger) {
 	defer close(dw.mined)
-	t := time.NewTicker(interval)
+	period := devnetChainSave
+	if interval > 0 {
+		period = min(interval, devnetChainSave)
+	}
+	t := time.NewTicker(period)
 	defer t.Stop()
+	lastMine, lastSave := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		pool, err := dw.node.Client.GetRawMempool()
-		if err != nil || len(pool) == 0 {
-			continue
+		mined := false
+		if interval > 0 && time.Since(lastMine) >= interval-period/2 {
+			lastMine = time.Now()
+			pool, err := dw.node.Client.GetRawMempool()
+			if err == nil && len(pool) > 0 {
+				_, err := dw.node.Generate(ctx, 1)
+				if err != nil && ctx.Err() == nil {
+					log.Warn("mine_failed", "error", err.Error())
+				}
+				mined = err == nil
+			}
 		}
-		if _, err := dw.node.Generate(ctx, 1); err != nil && ctx.Err() == nil {
-			log.Warn("mine_failed", "error", err.Error())
+		if mined || time.Since(lastSave) >= devnetChainSave-period/2 {
+			lastSave = time.Now()
+			if err := dw.node.SaveChain(); err != nil && ctx.Err() == nil {
+				log.Warn("chain_save_failed", "error", err.Error())
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,7 +58,11 @@ func (c *cli) walletCmd() *cobra.Command {
 		Long: `Runs the wallet service until SIGINT or SIGTERM: the REST API under /v1
 (OpenAPI document at /openapi.json), the web wallet at /, and a loop that
 tracks broadcast transactions to confirmation. The HSM client identity and
-replicas come from --config (as for the client commands).
+replicas come from --config (as for the client commands). It listens at
+once; until t+1 replicas answer (they may start after it) it retries with
+backoff (1 s doubling to 30 s), GET /healthz answers 200 and every other
+route, /readyz included, 503 (type unavailable, Retry-After); the ready
+line is printed once the service is open.
 
 On the first start (no admin token was ever created in --db) it creates an
 admin API token, writes it to --token-file (mode 0600; default: next to the
@@ -114,6 +119,9 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 		rate: api.RateLimit{Rate: o.rate, Burst: o.burst}, maxBody: o.maxBody, logger: logger,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while waiting for the HSM quorum
+		}
 		return err
 	}
 	defer ws.close()
@@ -218,7 +226,7 @@ func walletBitcoin(ctx context.Context, o walletOptions) (map[string]bitcoin.Bac
 	ctx, cancel := context.WithTimeout(ctx, walletBackendTimeout)
 	defer cancel()
 	var be bitcoin.Backend
-	var genesis func(context.Context) (string, error)
+	var source bitcoin.GenesisSource
 	if o.btcRPC != "" {
 		u := o.btcRPC
 		if !strings.Contains(u, "://") {
@@ -244,26 +252,16 @@ func walletBitcoin(ctx context.Context, o walletOptions) (map[string]bitcoin.Bac
 		if err != nil {
 			return nil, err
 		}
-		be, genesis = rpc, func(ctx context.Context) (string, error) {
-			h, err := rpcGenesis(ctx, rpc)
-			return h.String(), err
-		}
+		be, source = rpc, rpc
 	} else {
 		e, err := bitcoin.NewEsplora(o.esplora, nil, walletBackendTimeout, bitcoin.DefaultRetry)
 		if err != nil {
 			return nil, err
 		}
-		be, genesis = e, func(ctx context.Context) (string, error) {
-			h, err := esploraGenesis(ctx, o.esplora)
-			return h.String(), err
-		}
+		be, source = e, e
 	}
-	got, err := genesis(ctx)
-	if err != nil {
+	if err := bitcoin.CheckNetwork(ctx, source, net); err != nil {
 		return nil, fmt.Errorf("bitcoin backend: %w", err)
-	}
-	if want := net.Params.GenesisHash.String(); got != want {
-		return nil, fmt.Errorf("bitcoin backend is not on %s (genesis %s, want %s)", net.Name, got, want)
 	}
 	return map[string]bitcoin.Backend{net.Name: be}, nil
 }
@@ -307,8 +305,12 @@ type walletService struct {
 	tracked   chan struct{}
 }
 
-// startWalletService opens the wallet database, starts the HTTP server
-// (API + web wallet) and the tracker. Call close to stop everything.
+// startWalletService starts the HTTP server, opens the wallet database and
+// the service (waiting for the HSM quorum: see openWallet) and starts the
+// tracker. Until the service is open the server answers with
+// api.NewStarting (healthz up, readyz and everything else 503). It returns
+// once the service is open, or with ctx's error if ctx ends first. Call
+// close to stop everything.
 func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *walletService, err error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
@@ -328,12 +330,30 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 			return nil, err
 		}
 	}
-	octx, cancel := context.WithTimeout(ctx, walletOpenTimeout)
-	defer cancel()
-	svc, err := wallet.Open(octx, wallet.Config{Database: cfg.db, HSM: hsm, Bitcoin: cfg.bitcoin, Ethereum: cfg.ethereum,
-		Logger: cfg.logger.With("component", "wallet")})
+	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
-		return nil, fmt.Errorf("open wallet service: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	ws := &walletService{hsm: hsm, url: "http://" + ln.Addr().String(), serveErr: make(chan error, 1), tracked: make(chan struct{})}
+	var handler swapHandler
+	handler.set(api.NewStarting(hsm))
+	ws.srv = &http.Server{Handler: &handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := ws.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			ws.serveErr <- err
+		}
+	}()
+	defer func() {
+		if err != nil {
+			ws.srv.Close()
+		}
+	}()
+	svc, err := openWallet(ctx, hsm, wallet.Config{Database: cfg.db, HSM: hsm, Bitcoin: cfg.bitcoin, Ethereum: cfg.ethereum,
+		Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
+	if err != nil {
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -345,19 +365,8 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
-	}
-	ws := &walletService{svc: svc, hsm: hsm, url: "http://" + ln.Addr().String(), serveErr: make(chan error, 1), tracked: make(chan struct{})}
-	ws.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn)}
-	go func() {
-		if err := ws.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			ws.serveErr <- err
-		}
-	}()
+	ws.svc = svc
+	handler.set(h)
 	tctx, tcancel := context.WithCancel(context.Background())
 	ws.stopTrack = tcancel
 	go func() {
@@ -365,6 +374,72 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 		svc.Track(tctx)
 	}()
 	return ws, nil
+}
+
+// Waiting for the HSM quorum at start: the first retry after
+// walletRetryMin, doubling up to walletRetryMax.
+const (
+	walletRetryMin = time.Second
+	walletRetryMax = 30 * time.Second
+)
+
+// openWallet waits until t+1 replicas report ready (replicas that are not
+// started, still replaying their chain or not caught up yet refuse or do
+// not answer), then opens the wallet service (migrations, the metadata key
+// in the HSM). While the quorum is not ready, or the open fails for want of
+// it, it retries with backoff until ctx ends; any other error ends it at
+// once.
+func openWallet(ctx context.Context, hsm *client.Client, cfg wallet.Config, log *slog.Logger) (*wallet.Service, error) {
+	_, t := hsm.Threshold()
+	wait := walletRetryMin
+	for {
+		ready, total := 0, 0
+		for _, st := range hsm.Status(ctx) {
+			total++
+			if st.Ready {
+				ready++
+			}
+		}
+		var err error
+		if ready >= t+1 {
+			octx, cancel := context.WithTimeout(ctx, walletOpenTimeout)
+			var svc *wallet.Service
+			svc, err = wallet.Open(octx, cfg)
+			cancel()
+			if err == nil {
+				return svc, nil
+			}
+			if ctx.Err() == nil && !errors.Is(err, wallet.ErrUnavailable) {
+				return nil, fmt.Errorf("open wallet service: %w", err)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			log.Warn("hsm_quorum_unavailable", "ready_replicas", ready, "replicas", total, "needed", t+1, "error", err.Error(), "retry_in", wait.String())
+		} else {
+			log.Warn("hsm_quorum_unavailable", "ready_replicas", ready, "replicas", total, "needed", t+1, "retry_in", wait.String())
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+		wait = min(2*wait, walletRetryMax)
+	}
+}
+
+// swapHandler serves the handler most recently set: the starting handler,
+// then the API.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
 }
 
 // close stops the server (letting requests finish for a while), the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/vhsm/vhsm/chains/bitcoin/btcdtest"
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/cluster"
+	"github.com/vhsm/vhsm/replica/testnet"
 )
 
 // syncBuf is a goroutine-safe buffer for the command's stderr.
@@ -227,5 +229,92 @@ func TestCoreOptions(t *testing.T) {
 		if tc.ok && (tc.rescan == "") != rescan.IsZero() {
 			t.Errorf("--btc-rescan-from %q gave %v", tc.rescan, rescan)
 		}
+	}
+}
+
+// TestWalletWaitsForQuorum starts vhsm wallet before any replica runs: it
+// keeps running (retrying with backoff), /healthz is up and /readyz and the
+// API answer 503; once the replicas start it opens, prints its ready line
+// and /readyz answers 200.
+func TestWalletWaitsForQuorum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 4-replica cluster")
+	}
+	dir := t.TempDir()
+	netDir := filepath.Join(dir, "net")
+	pools := &app.PoolConfig{KeyBatch: 4, KeyLow: 2, NonceBatch: 16, NonceLow: 4}
+	tn, err := testnet.Generate(netDir, 4, testnet.Options{Pools: pools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := testnet.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	url := "http://" + listen
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuf{}, &syncBuf{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--config", tn.ClientPath, "--json", "wallet", "--db", filepath.Join(dir, "w.db"), "--listen", listen}, stdout, stderr)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("vhsm wallet: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("vhsm wallet did not stop")
+		}
+	}()
+	// waitFor polls cond (bounded) and fails if the command exits first.
+	waitFor := func(what string, limit time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !cond() {
+			select {
+			case err := <-done:
+				done <- err
+				t.Fatalf("vhsm wallet exited while %s: %v\n%s", what, err, stderr)
+			case <-time.After(200 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after %v\n%s", what, limit, stderr)
+			}
+		}
+	}
+	get := func(path string) (int, string) {
+		res, err := http.Get(url + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	waitFor("waiting for the listener", time.Minute, func() bool { code, _ := get("/healthz"); return code == 200 })
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, `"ready":false`) || !strings.Contains(body, `"ready_replicas":0`) {
+		t.Fatalf("readyz with no replica running: %d %s", code, body)
+	}
+	if code, body := get("/v1/wallets"); code != 503 || !strings.Contains(body, "starting") {
+		t.Fatalf("API with no replica running: %d %s", code, body)
+	}
+	waitFor("retrying", time.Minute, func() bool { return strings.Contains(stderr.String(), "hsm_quorum_unavailable") })
+	if stdout.String() != "" {
+		t.Fatalf("ready line before the HSM answered: %s", stdout)
+	}
+
+	cluster.StartInProcess(t, netDir, 4, cluster.Options{Pools: pools})
+	waitFor("waiting for the ready line", 4*time.Minute, func() bool { return strings.Contains(stdout.String(), "\n") })
+	ready := decodeOne(t, []byte(stdout.String()))
+	token, _ := ready["admin_token"].(string)
+	if ready["url"] != url || !strings.HasPrefix(token, "vhsm_") {
+		t.Fatalf("ready line %v", ready)
+	}
+	if code, body := apiGet(t, url+"/readyz", token); code != 200 {
+		t.Fatalf("readyz once open: %d %s", code, body)
 	}
 }

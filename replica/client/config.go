@@ -49,6 +49,14 @@ type Config struct {
 	// itself does not use them).
 	APIURL   string `json:"api_url,omitempty"`
 	APIToken string `json:"api_token,omitempty"`
+	// BTCRPCURL, BTCRPCUser and BTCRPCPass are optional: the JSON-RPC
+	// endpoint and credentials of the devnet's regtest btcd, written by
+	// vhsm devnet --btc-regtest at every start (btcd's port and
+	// credentials change then) for users and scripts (btcctl, curl); the
+	// client itself does not use them. All three are set or none.
+	BTCRPCURL  string `json:"btc_rpc_url,omitempty"`
+	BTCRPCUser string `json:"btc_rpc_user,omitempty"`
+	BTCRPCPass string `json:"btc_rpc_pass,omitempty"`
 }
 
 // ReplicaEndpoint is how the client reaches one replica.
@@ -217,6 +225,15 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: api_token must be at most 256 printable ASCII characters", ErrConfig)
 		}
 	}
+	if c.BTCRPCURL != "" || c.BTCRPCUser != "" || c.BTCRPCPass != "" {
+		u, err := url.Parse(c.BTCRPCURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: btc_rpc_url must be http(s)://host:port", ErrConfig)
+		}
+		if !printable(c.BTCRPCUser) || !printable(c.BTCRPCPass) {
+			return fmt.Errorf("%w: btc_rpc_user and btc_rpc_pass must be 1 to 256 printable ASCII characters", ErrConfig)
+		}
+	}
 	if c.Timeout != "" {
 		d, err := time.ParseDuration(c.Timeout)
 		if err != nil || d <= 0 {
@@ -224,6 +241,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// printable reports whether s is 1 to 256 printable ASCII characters
+// without spaces.
+func printable(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // timeout returns the configured request timeout (Validate has run).

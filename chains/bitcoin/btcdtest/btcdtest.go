@@ -46,6 +46,10 @@ type Node struct {
 	logs    *syncBuffer
 	done    chan error
 	stopped bool
+
+	chainPath string     // ChainFile of a StartProcess node, "" for Start
+	chainMu   sync.Mutex // SaveChain and restoreChain
+	chain     chainState // what the last save or the restore wrote
 }
 
 // Find returns the path of the btcd binary.
@@ -258,22 +262,27 @@ func (n *Node) WaitTaproot(ctx context.Context, maxBlocks uint32) error {
 // Logs returns the node's output so far (for failure messages).
 func (n *Node) Logs() string { return n.logs.String() }
 
-// Stop interrupts the node and waits for it to exit (killing it after 15 s). It is idempotent.
+// Stop saves the chain of a [StartProcess] node ([Node.SaveChain]), interrupts the node and waits for it
+// to exit (killing it after 15 s). It is idempotent.
 func (n *Node) Stop() error {
 	if n.stopped {
 		return nil
 	}
 	n.stopped = true
+	var saveErr error
+	if n.Client != nil {
+		saveErr = n.SaveChain()
+	}
 	if n.Client != nil {
 		n.Client.Shutdown()
 	}
 	_ = n.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-n.done:
-		return nil
+		return saveErr
 	case <-time.After(15 * time.Second):
 		_ = n.cmd.Process.Kill()
 		<-n.done
-		return errors.New("btcdtest: btcd did not stop within 15s; killed")
+		return errors.Join(saveErr, errors.New("btcdtest: btcd did not stop within 15s; killed"))
 	}
 }
