@@ -10,20 +10,24 @@ import (
 // Constant-time fixed-base multiplication s·G on secp256k1 ([Group.BaseMul]:
 // nonce commitments d·G and e·G, public key shares, Feldman commitments).
 //
-// Construction: the fixed-base windowed method with signed radix-16 digits
-// of Bernstein, Duif, Lange, Schwabe, Yang, "High-speed high-security
-// signatures" (CHES 2011, §4 "Fast fixed-base scalar multiplication"), as
-// also used by Go's crypto/internal/fips140/edwards25519 and, with a comb
-// instead of windows, by libsecp256k1's ecmult_gen (Hamburg, "Fast and
-// compact elliptic-curve cryptography", 2012, signed all-bits comb):
+// Construction: the fixed-base windowed method with signed digits of
+// Bernstein, Duif, Lange, Schwabe, Yang, "High-speed high-security
+// signatures" (CHES 2011, §4 "Fast fixed-base scalar multiplication"; there
+// radix 16, here radix 64), as also used by Go's
+// crypto/internal/fips140/edwards25519. libsecp256k1's ecmult_gen reaches
+// the same end with a signed-digit comb (Hamburg, "Fast and compact
+// elliptic-curve cryptography", ePrint 2012/309), which trades a few
+// doublings for a smaller table; with memory to spare, windows need no
+// doublings and are simpler.
 //
-//  1. Recode s (below n < 2^256) as s = Σ_{w=0}^{64} e_w·16^w with
-//     e_w ∈ [−8, 8), e_64 ∈ {0, 1} (ctRecode), with arithmetic only.
-//  2. Precompute, once, baseTable[w][j−1] = j·16^w·G for j = 1..8 and
-//     w = 0..64, in affine coordinates (65·8 points, 33 KiB), from the
-//     generator alone (baseTableInit; TestSecp256k1BaseTable recomputes it
-//     with decred's independent code).
-//  3. s·G = Σ_w sign(e_w)·baseTable[w][|e_w|−1]: 65 additions, no
+//  1. Recode s (below n < 2^256) as s = Σ_{w=0}^{42} e_w·64^w with
+//     e_w ∈ [−32, 32) for w < 42 and 0 ≤ e_42 ≤ 32 (ctRecode), with
+//     arithmetic only.
+//  2. Precompute, once, baseTable[w][j−1] = j·64^w·G for j = 1..32 and
+//     w = 0..42, in affine coordinates (43·32 points of 64 bytes, 88 KiB),
+//     from the generator alone (baseTableInit; TestSecp256k1BaseTable
+//     recomputes every entry with decred's independent code).
+//  3. s·G = Σ_w sign(e_w)·baseTable[w][|e_w|−1]: 43 additions, no
 //     doublings. Each lookup reads the whole row and keeps the wanted entry
 //     with masks (baseSelect), the sign is applied by a masked conditional
 //     negation of y, and a zero digit is handled by computing the addition
@@ -41,8 +45,9 @@ import (
 //
 // What is left to the hardware: Go compiles math/bits.Mul64/Add64 to
 // constant-time instructions on amd64 and arm64, and the table scans touch
-// the same cache lines in the same order for every s. TestSecp256k1BaseMulDudect
-// (VHSM_DUDECT=1) measures the timing statistically.
+// the same cache lines in the same order for every s.
+// TestSecp256k1BaseMulDudect (VHSM_DUDECT=1) measures the timing
+// statistically.
 
 // The window: baseW-bit signed digits, baseWindows of them, rows of
 // baseRow = 2^(baseW−1) multiples. ⌈256/baseW⌉ windows suffice when the

@@ -419,3 +419,12 @@ func FuzzSecp256k1BaseMul(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSecp256k1VariableTimeBaseMul is btcec's variable-time k·G
+// (affine), the yardstick for BenchmarkBaseMul/secp256k1 in the same run.
+func BenchmarkSecp256k1VariableTimeBaseMul(b *testing.B) {
+	k := asSecpScalar(mustRandom(b, Secp256k1())).s
+	for b.Loop() {
+		btcecBaseMul(&k)
+	}
+}

@@ -242,7 +242,18 @@ func (r *fe) foldWide(t0, t1, t2, t3, t4, t5, t6, t7 uint64) {
 	t1, c = bits.Add64(t1, l1, c)
 	t2, c = bits.Add64(t2, l2, c)
 	t3, c = bits.Add64(t3, l3, c)
-	r.reduce5(t0, t1, t2, t3, r4+c)
+	// r.reduce5(t0, t1, t2, t3, r4+c), inlined by hand (the compiler will
+	// not): fold the fifth limb, then a possible carry.
+	h0, l0 = bits.Mul64(r4+c, feC)
+	t0, c = bits.Add64(t0, l0, 0)
+	t1, c = bits.Add64(t1, h0, c)
+	t2, c = bits.Add64(t2, 0, c)
+	t3, c = bits.Add64(t3, 0, c)
+	t0, c = bits.Add64(t0, feC&-c, 0)
+	t1, c = bits.Add64(t1, 0, c)
+	t2, c = bits.Add64(t2, 0, c)
+	t3, _ = bits.Add64(t3, 0, c)
+	r[0], r[1], r[2], r[3] = t0, t1, t2, t3
 }
 
 // sqrN sets r = a^(2^n).
