@@ -59,6 +59,12 @@ const (
 	baseRow     = 1 << (baseW - 1)
 )
 
+// Compile-time checks of the comment above: the windows cover 256 bits and
+// no more than one window beyond, and the top digit fits a row.
+var _ = [1]int{}[baseWindows-(256+baseW-1)/baseW]
+
+const _ = uint(baseRow - 1<<(256-baseW*(baseWindows-1)))
+
 // baseEntry is an affine point (x, y) of a table row; never the identity.
 type baseEntry struct{ x, y fe }
 
