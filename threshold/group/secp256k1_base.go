@@ -210,23 +210,25 @@ func ctEqMask(a, b uint64) uint64 {
 	return -((x - 1) >> 63)
 }
 
-// baseSelect returns row[idx−1], or (0, 0) for idx = 0, reading every
-// entry of the row and keeping one with a mask.
-func baseSelect(row *[baseRow]baseEntry, idx uint64) baseEntry {
-	var r baseEntry
+// baseSelect sets r to row[idx−1], or to (0, 0) for idx = 0, reading every
+// entry of the row and keeping one with a mask. (The accumulators are
+// locals, not r's arrays, so that they live in registers.)
+func baseSelect(r *baseEntry, row *[baseRow]baseEntry, idx uint64) {
+	var x0, x1, x2, x3, y0, y1, y2, y3 uint64
 	for j := range row {
 		m := ctEqMask(idx, uint64(j+1))
 		e := &row[j]
-		r.x[0] |= e.x[0] & m
-		r.x[1] |= e.x[1] & m
-		r.x[2] |= e.x[2] & m
-		r.x[3] |= e.x[3] & m
-		r.y[0] |= e.y[0] & m
-		r.y[1] |= e.y[1] & m
-		r.y[2] |= e.y[2] & m
-		r.y[3] |= e.y[3] & m
+		x0 |= e.x[0] & m
+		x1 |= e.x[1] & m
+		x2 |= e.x[2] & m
+		x3 |= e.x[3] & m
+		y0 |= e.y[0] & m
+		y1 |= e.y[1] & m
+		y2 |= e.y[2] & m
+		y3 |= e.y[3] & m
 	}
-	return r
+	r.x = fe{x0, x1, x2, x3}
+	r.y = fe{y0, y1, y2, y3}
 }
 
 // ctScalarBaseMult returns s·G in time independent of s (see the
@@ -243,7 +245,8 @@ func ctScalarBaseMult(s *secp256k1.ModNScalar) *secpPoint {
 	for w := range baseWindows {
 		neg := uint64(int64(d[w] >> 31)) // all ones if d[w] < 0
 		abs := uint64(int64((d[w] ^ d[w]>>31) - d[w]>>31))
-		q := baseSelect(&baseTable[w], abs)
+		var q baseEntry
+		baseSelect(&q, &baseTable[w], abs)
 		var ny fe
 		ny.sub(&zero, &q.y)
 		q.y.cmov(&ny, neg)
