@@ -257,7 +257,7 @@ func bigAffineMul(k *big.Int) (x, y *big.Int, inf bool) {
 	add := func(x1, y1, x2, y2 *big.Int) (*big.Int, *big.Int, bool) {
 		var l *big.Int
 		if x1.Cmp(x2) == 0 {
-			if new(big.Int).Add(y1, y2).Mod(new(big.Int).Add(y1, y2), p).Sign() == 0 {
+			if sum := new(big.Int).Add(y1, y2); sum.Mod(sum, p).Sign() == 0 {
 				return nil, nil, true
 			}
 			// λ = 3x²/2y
