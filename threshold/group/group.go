@@ -31,8 +31,10 @@
 // appendix of draft-irtf-cfrg-pairing-friendly-curves) with subgroup checks; RFC 9380 expand_message_xmd,
 // hash_to_field and the BLS12381G1_XMD:SHA-256_SSWU_RO_ suite; the complete
 // addition formulas of Renes, Costello and Batina (EUROCRYPT 2016) for the
-// constant-time secp256k1 ladder; Pippenger's bucket method for public
-// multi-scalar multiplication.
+// constant-time secp256k1 ladder and, with the signed fixed-base windows of
+// Bernstein, Duif, Lange, Schwabe and Yang (CHES 2011, §4), for the
+// constant-time secp256k1 base multiplication; Pippenger's bucket method
+// for public multi-scalar multiplication.
 package group
 
 import (

@@ -15,8 +15,10 @@ import (
 //
 // Field and scalar arithmetic use decred's secp256k1 implementation (the one
 // under btcec). Its scalar multiplication is variable time, so [Group.BaseMul]
-// and [Point.Mul] use this package's constant-time routine instead
-// (secp256k1_ct.go), and [Scalar.Inv] a constant-time exponentiation.
+// and [Point.Mul] use this package's constant-time routines instead
+// (secp256k1_base.go, a precomputed fixed-base table with its own 4×64-bit
+// field arithmetic in secp256k1_fe.go, and secp256k1_ct.go), and
+// [Scalar.Inv] a constant-time exponentiation.
 func Secp256k1() Group { return secpGroup{} }
 
 type secpGroup struct{}

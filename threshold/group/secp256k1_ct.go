@@ -3,7 +3,6 @@ package group
 import (
 	"crypto/subtle"
 	"encoding/binary"
-	"sync"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
@@ -13,8 +12,9 @@ import (
 // decred's library only offers variable-time scalar multiplication
 // (ScalarMultNonConst, ScalarBaseMultNonConst), whose running time depends
 // on the scalar. Key shares, nonce shares, DKG polynomial coefficients and
-// DLEQ commitment randomness are multiplied here, so [Group.BaseMul] and
-// [Point.Mul] use the routine below instead: a fixed 4-bit window over all
+// DLEQ commitment randomness are multiplied here, so [Point.Mul] uses the
+// routine below instead ([Group.BaseMul] has its own, faster fixed-base
+// routine in secp256k1_base.go): a fixed 4-bit window over all
 // 64 nibbles of the scalar, a table lookup that touches every entry
 // (crypto/subtle), and the complete addition formula for short Weierstrass
 // curves with a = 0 of Renes, Costello, Batina, "Complete addition formulas
@@ -279,46 +279,4 @@ func ctScalarInverse(a *secp256k1.ModNScalar) secp256k1.ModNScalar {
 var ctOrderMinus2 = [32]byte{
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
 	0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x3f,
-}
-
-// ctBaseTable[w] holds j·16^w·G for j = 0..15 (encoded entries), so that
-// s·G = Σ_w ctBaseTable[w][nibble_w(s)] needs 64 additions and no
-// doublings. It is computed once, on first use.
-var (
-	ctBaseOnce  sync.Once
-	ctBaseTable *[64][16]ctEntry
-)
-
-func ctBaseTableInit() {
-	t := new([64][16]ctEntry)
-	base := ctFromPoint(secpGen) // 16^w·G
-	for w := range 64 {
-		acc := ctIdentity()
-		t[w][0] = acc.entry()
-		for j := 1; j < 16; j++ {
-			acc = ctPointAdd(&acc, &base)
-			t[w][j] = acc.entry()
-		}
-		// acc = 15·base; 16·base = acc + base.
-		base = ctPointAdd(&acc, &base)
-	}
-	ctBaseTable = t
-}
-
-// ctScalarBaseMult returns s·G in time independent of s.
-func ctScalarBaseMult(s *secp256k1.ModNScalar) *secpPoint {
-	ctBaseOnce.Do(ctBaseTableInit)
-	k := s.Bytes()
-	r := ctIdentity()
-	for w := range 64 {
-		b := k[31-w/2]
-		nib := b & 0x0f
-		if w%2 == 1 {
-			nib = b >> 4
-		}
-		e := ctSelect(&ctBaseTable[w], nib)
-		r = ctPointAdd(&r, &e)
-	}
-	clear(k[:])
-	return ctToPoint(&r)
 }
