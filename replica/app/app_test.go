@@ -19,14 +19,7 @@ import (
 func smallPools() PoolConfig { return PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1} }
 
 func TestGenesisOpensOneSessionPerKind(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	_, a, _ := newStartedChain(t)
 	ss, err := a.Sessions()
 	if err != nil {
 		t.Fatal(err)
@@ -42,14 +35,7 @@ func TestGenesisOpensOneSessionPerKind(t *testing.T) {
 }
 
 func TestClientRequests(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 	exp := c.now.Unix() + 60
 	alicePub, alice, _ := ed25519.GenerateKey(rand.Reader)
 	_, mallory, _ := ed25519.GenerateKey(rand.Reader)
@@ -171,14 +157,7 @@ func mustReq(t testing.TB, sr *wire.SignedRequest) *wire.Request {
 }
 
 func TestReplicaTxSignature(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 	vote := (&dkg.TimeoutVote{Sender: 2, Phase: dkg.PhaseDealing}).Marshal()
 	good, err := SignReplicaTx(tn.G.Cluster, 2, tn.SignKeys[1], DKGPayload{Session: "bls-0", Message: vote})
 	if err != nil {

@@ -57,9 +57,8 @@ func (a *App) verifyAuditTx(o *overlay, rt *wire.ReplicaTx) (*AuditPayload, erro
 	if rt.Replica < 1 || rt.Replica > a.g.N {
 		return nil, fmt.Errorf("%w: replica %d", ErrBadReplica, rt.Replica)
 	}
-	pub := ed25519.PublicKey(a.g.Replicas[rt.Replica-1].SignKey)
-	if len(rt.Signature) != ed25519.SignatureSize || !ed25519.Verify(pub, replicaTxMessage(a.g.Cluster, rt.Replica, rt.Kind, rt.Payload), rt.Signature) {
-		return nil, fmt.Errorf("%w: replica %d", ErrBadSignature, rt.Replica)
+	if err := a.verifyReplicaSig(rt); err != nil {
+		return nil, err
 	}
 	var p AuditPayload
 	if err := decodeStrict(rt.Payload, &p); err != nil {

@@ -35,14 +35,7 @@ func checkTx(t *testing.T, a *App, tx []byte) uint32 {
 // seq that does not increase is refused, and so is a head not signed by the
 // replica it names or signed for another cluster.
 func TestAuditHeads(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 
 	first := auditTx(t, tn, 2, tn.SignKeys[1], 5, 0xa1)
 	if code := checkTx(t, a, first); code != 0 {

@@ -16,14 +16,7 @@ import (
 // another cluster is refused in CheckTx and in the block alike, and the
 // committed result records the request's hash.
 func TestClusterAndRequestBinding(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 	exp := time.Now().Add(time.Minute).Unix()
 
 	build := func(cluster string, reply []byte, op string, body any) *wire.SignedRequest {

@@ -67,14 +67,7 @@ func (c *chain) taken(txs ...[]byte) {
 // an oversized dealing or response, and any message once the session is
 // done are refused without being stored.
 func TestSessionTakesEachMessageOnce(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 	const name = "bls-0"
 	s, err := a.Session(name)
 	if err != nil {

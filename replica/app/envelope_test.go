@@ -124,14 +124,7 @@ func TestEnvelopeStrict(t *testing.T) {
 // replays its blocks), beside binary ones, into the same transcript; a
 // binary transaction with a bad signature is refused.
 func TestLegacyReplicaTxReplays(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 	const name = "bls-0"
 	vote := func(j int) DKGPayload {
 		return DKGPayload{Session: name, Message: (&dkg.TimeoutVote{Sender: j, Phase: dkg.PhaseDealing}).Marshal()}
@@ -167,14 +160,7 @@ func TestLegacyReplicaTxReplays(t *testing.T) {
 // never remembered: it is refused every time, also after the right one was
 // accepted for the same message.
 func TestReplicaSigMemo(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 	p := DKGPayload{Session: "bls-0", Message: (&dkg.TimeoutVote{Sender: 1, Phase: dkg.PhaseDealing}).Marshal()}
 	good, err := SignReplicaTx(testCluster, 1, tn.SignKeys[0], p)
 	if err != nil {

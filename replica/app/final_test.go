@@ -15,14 +15,7 @@ import (
 // FinalizeBlock, before Commit, while the other reads still see the
 // committed state until the Commit, and that AwaitCommit bridges the two.
 func TestResultAtFinalizeBlock(t *testing.T) {
-	tn := newTestNet(t, 4, smallPools())
-	a, err := New(t.TempDir(), tn.G, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c := startChain(t, a)
-	c.block()
+	tn, a, c := newStartedChain(t)
 	alicePub, _, _ := ed25519.GenerateKey(rand.Reader)
 	reg := signed(t, tn.AdminKey, "admin", wire.OpRegisterClient, c.now.Unix()+60, wire.RegisterClientBody{ClientID: "alice", PublicKey: alicePub})
 	id := mustReq(t, reg).ID
@@ -62,7 +55,7 @@ func TestResultAtFinalizeBlock(t *testing.T) {
 	}
 	// AwaitCommit blocks until the Commit.
 	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
-	err = a.AwaitCommit(short)
+	err := a.AwaitCommit(short)
 	cancelShort()
 	if err == nil {
 		t.Fatal("AwaitCommit returned before the Commit")

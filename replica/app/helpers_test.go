@@ -113,3 +113,19 @@ func (c *chain) block(txs ...[]byte) []*abcitypes.ExecTxResult {
 	}
 	return r.TxResults
 }
+
+// newStartedChain returns a 4-replica test net with small pools, a fresh
+// App for it (closed when the test ends) and the chain driving it, one
+// block in.
+func newStartedChain(t testing.TB) (*testNet, *App, *chain) {
+	t.Helper()
+	tn := newTestNet(t, 4, smallPools())
+	a, err := New(t.TempDir(), tn.G, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	c := startChain(t, a)
+	c.block()
+	return tn, a, c
+}

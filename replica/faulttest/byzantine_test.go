@@ -408,20 +408,7 @@ func byzantineScenario(t *testing.T, nrep int, byz []int) {
 // one session their silence (Q = the honest replicas, the others absent).
 func checkQualified(t *testing.T, home string, byz []int) {
 	t.Helper()
-	doc, err := types.GenesisDocFromFile(filepath.Join(home, node.GenesisFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g app.Genesis
-	if err := json.Unmarshal(doc.AppState, &g); err != nil {
-		t.Fatal(err)
-	}
-	g.Cluster = doc.ChainID
-	a, err := app.New(filepath.Join(home, layout.AppDir), g, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, g := openCommitted(t, home)
 	sessions, err := a.Sessions()
 	if err != nil {
 		t.Fatal(err)
@@ -540,4 +527,26 @@ func culpritCount(t *testing.T, reg *prometheus.Registry, op string, replica int
 		}
 	}
 	return sum
+}
+
+// openCommitted opens the committed application state of a stopped
+// replica's home, with the genesis it was made from (the cluster id from the
+// CometBFT genesis); the app is closed when the test ends.
+func openCommitted(t *testing.T, home string) (*app.App, app.Genesis) {
+	t.Helper()
+	doc, err := types.GenesisDocFromFile(filepath.Join(home, node.GenesisFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g app.Genesis
+	if err := json.Unmarshal(doc.AppState, &g); err != nil {
+		t.Fatal(err)
+	}
+	g.Cluster = doc.ChainID
+	a, err := app.New(filepath.Join(home, layout.AppDir), g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, g
 }

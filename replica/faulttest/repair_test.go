@@ -3,7 +3,6 @@ package faulttest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,13 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cometbft/cometbft/types"
-
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/cluster"
-	layout "github.com/vhsm/vhsm/replica/home"
-	"github.com/vhsm/vhsm/replica/node"
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dkg"
 )
@@ -175,20 +170,7 @@ func TestLateReplicaRepaired(t *testing.T) {
 // and repaired, and that no session is still under repair.
 func checkRepaired(t *testing.T, home string, victim, liar int) {
 	t.Helper()
-	doc, err := types.GenesisDocFromFile(filepath.Join(home, node.GenesisFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g app.Genesis
-	if err := json.Unmarshal(doc.AppState, &g); err != nil {
-		t.Fatal(err)
-	}
-	g.Cluster = doc.ChainID
-	a, err := app.New(filepath.Join(home, layout.AppDir), g, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, _ := openCommitted(t, home)
 	sessions, err := a.Sessions()
 	if err != nil {
 		t.Fatal(err)
