@@ -211,3 +211,20 @@ func mustMarshalDeposits(t *testing.T, es []ethereum.DepositEntry) string {
 	}
 	return string(b)
 }
+
+// TestETHAddressFlagsChecksum: the address flags of vhsm eth deposit and
+// bls-change refuse a mixed-case address with a bad EIP-55 checksum before
+// any HSM is contacted.
+func TestETHAddressFlagsChecksum(t *testing.T) {
+	bad := "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" // 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed with one letter's case flipped
+	for _, args := range [][]string{
+		{"eth", "deposit", "val-1", "--network", "hoodi", "--withdrawal-address", bad},
+		{"eth", "bls-change", "w-1", "--network", "hoodi", "--validator-index", "1", "--to-address", bad,
+			"--withdrawal-credentials", "0x00" + strings.Repeat("11", 31)},
+	} {
+		_, err := runBroadcast(t, "", false, append([]string{"--config", filepath.Join(t.TempDir(), "none.json")}, args...)...)
+		if !errors.Is(err, ethereum.ErrAddressChecksum) || !errors.Is(err, errETHInput) {
+			t.Errorf("%v: %v", args[:2], err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package depositcontract_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math/big"
 	"os"
@@ -181,4 +182,33 @@ func TestKeyFiles(t *testing.T) {
 	if _, err := depositcontract.KeyFromHexFile(write("k3.hex", []byte("0x1234"), 0o600)); !errors.Is(err, depositcontract.ErrKey) || strings.Contains(err.Error(), "1234") {
 		t.Errorf("malformed hex key: %v", err)
 	}
+}
+
+// FuzzParseEvent: any log data either fails to decode or decodes to an
+// event whose canonical re-encoding decodes to the same event.
+func FuzzParseEvent(f *testing.F) {
+	ev := depositcontract.ABI.Events["DepositEvent"]
+	le := func(v uint64) []byte { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
+	pack := func(e depositcontract.Event) []byte {
+		b, err := ev.Inputs.Pack(e.Pubkey[:], e.WithdrawalCredentials[:], le(e.Amount), e.Signature[:], le(e.Index))
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	seed := depositcontract.Event{Amount: 32e9, Index: 7}
+	seed.Pubkey[0], seed.Signature[95] = 0x88, 0x01
+	f.Add(pack(seed))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l := types.Log{Topics: []common.Hash{ev.ID}, Data: data}
+		e, err := depositcontract.ParseEvent(l)
+		if err != nil {
+			return
+		}
+		l.Data = pack(e)
+		if e2, err := depositcontract.ParseEvent(l); err != nil || e2 != e {
+			t.Fatalf("round trip: %+v -> %+v, %v", e, e2, err)
+		}
+	})
 }
