@@ -35,6 +35,8 @@ type Wallets interface {
 	ListValidators(ctx context.Context) ([]wallet.Validator, error)
 	DepositData(ctx context.Context, id string, req wallet.DepositDataRequest) (ethereum.DepositEntry, error)
 	Exit(ctx context.Context, id string, req wallet.ExitRequest) (ethereum.SignedVoluntaryExit, error)
+	SetValidatorIndex(ctx context.Context, id string, index uint64) (*wallet.Validator, error)
+	EthereumNetwork(name string) (ethereum.Network, error)
 
 	CreateToken(ctx context.Context, name string, scopes []string, ttl time.Duration) (string, wallet.Token, error)
 	Authenticate(ctx context.Context, secret string) (wallet.Token, error)
@@ -200,6 +202,7 @@ func (s *server) routes(web http.Handler) http.Handler {
 		read.Get("/validators/{id}", s.getValidator)
 		spend.Post("/validators/{id}/deposit-data", s.depositData)
 		spend.Post("/validators/{id}/exit", s.exit)
+		admin.Put("/validators/{id}/index", s.setValidatorIndex)
 
 		admin.Post("/keys", s.createKey)
 		read.Get("/keys", s.listKeys)
@@ -207,6 +210,7 @@ func (s *server) routes(web http.Handler) http.Handler {
 		spend.Post("/keys/{id}/sign", s.signRaw)
 		spend.Post("/keys/{id}/encrypt", s.encrypt)
 		spend.Post("/keys/{id}/decrypt", s.decrypt)
+		spend.Post("/keys/{id}/bls-to-execution-change", s.blsToExecutionChange)
 
 		admin.Post("/tokens", s.createToken)
 		admin.Get("/tokens", s.listTokens)

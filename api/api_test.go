@@ -144,9 +144,11 @@ func TestMalformedAuthorization(t *testing.T) {
 
 func TestValidationProblems(t *testing.T) {
 	fw := newFakeWallets()
-	h := newTestHandler(t, fw, Config{MaxBodyBytes: 4096})
+	h := newTestHandler(t, fw, Config{MaxBodyBytes: 4096, RateLimit: RateLimit{Burst: 100}})
 	send := "/v1/wallets/" + fakeBTC + "/transactions"
 	okOut := []map[string]any{{"address": fw.wallets[fakeBTC].Address, "amount": 10000}}
+	blsChange := "/v1/keys/k-bls/bls-to-execution-change"
+	okTo, okCreds := "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0x00"+strings.Repeat("11", 31)
 	for _, tc := range []struct {
 		name      string
 		path      string
@@ -188,6 +190,21 @@ func TestValidationProblems(t *testing.T) {
 		{"deposit empty body", "/v1/validators/" + fakeVal + "/deposit-data", nil, nil, 200, "", ""},
 		{"exit on bitcoin wallet", "/v1/validators/" + fakeBTC + "/exit", map[string]any{"validator_index": 1, "epoch": 2}, nil, 404, ProblemNotFound, ""},
 		{"address of validator", "/v1/wallets/" + fakeVal + "/address", nil, nil, 422, ProblemUnsupported, ""},
+		{"exit empty body", "/v1/validators/" + fakeVal + "/exit", map[string]any{}, nil, 400, ProblemInvalid, "validator_index"},
+		{"exit without epoch", "/v1/validators/" + fakeVal + "/exit", map[string]any{"validator_index": 0}, nil, 400, ProblemInvalid, "epoch"},
+		{"exit index 0 epoch 0 given", "/v1/validators/" + fakeVal + "/exit", map[string]any{"validator_index": 0, "epoch": 0}, nil, 200, "", ""},
+		{"bls change empty", blsChange, map[string]any{}, nil, 400, ProblemInvalid, "withdrawal_credentials"},
+		{"bls change no network", blsChange, map[string]any{"validator_index": 1, "to_execution_address": okTo, "withdrawal_credentials": okCreds}, nil, 400, ProblemInvalid, "network"},
+		{"bls change unknown network", blsChange, map[string]any{"network": "nonet", "validator_index": 1, "to_execution_address": okTo, "withdrawal_credentials": okCreds}, nil, 400, ProblemInvalid, "network"},
+		{"bls change no index", blsChange, map[string]any{"network": "hoodi", "to_execution_address": okTo, "withdrawal_credentials": okCreds}, nil, 400, ProblemInvalid, "validator_index"},
+		{"bls change checksum", blsChange, map[string]any{"network": "hoodi", "validator_index": 1, "to_execution_address": "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "withdrawal_credentials": okCreds}, nil, 400, ProblemInvalid, "to_execution_address"},
+		{"bls change zero address", blsChange, map[string]any{"network": "hoodi", "validator_index": 1, "to_execution_address": "0x" + strings.Repeat("00", 20), "withdrawal_credentials": okCreds}, nil, 400, ProblemInvalid, "to_execution_address"},
+		{"bls change bad credentials", blsChange, map[string]any{"network": "hoodi", "validator_index": 1, "to_execution_address": okTo, "withdrawal_credentials": "0x12"}, nil, 400, ProblemInvalid, "withdrawal_credentials"},
+		{"bls change credentials of another key", blsChange, map[string]any{"network": "hoodi", "validator_index": 1, "to_execution_address": okTo, "withdrawal_credentials": okCreds}, nil, 400, ProblemInvalid, "withdrawal_credentials"},
+		{"bls change managed key", "/v1/keys/" + wallet.WalletKeyPrefix + "x/bls-to-execution-change", map[string]any{}, nil, 403, ProblemForbidden, ""},
+		{"validator address checksum", "/v1/validators", map[string]any{"network": "hoodi", "withdrawal_address": "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}, nil, 400, ProblemInvalid, "withdrawal_address"},
+		{"validator address lower case", "/v1/validators", map[string]any{"network": "hoodi", "withdrawal_address": "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"}, nil, 201, "", ""},
+		{"validator address checksummed", "/v1/validators", map[string]any{"network": "hoodi", "withdrawal_address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}, nil, 201, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			method := "POST"

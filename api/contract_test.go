@@ -299,8 +299,22 @@ func TestContract(t *testing.T) {
 		if err := entries[0].Verify(net); err != nil {
 			t.Fatalf("deposit does not verify: %v", err)
 		}
+		// Required fields are required: {} signs nothing.
+		c.want(400, nil, "POST", "/v1/validators/"+v.ID+"/exit", spendTok, map[string]any{})
 		var ex ethereum.SignedVoluntaryExit
 		c.want(200, &ex, "POST", "/v1/validators/"+v.ID+"/exit", spendTok, map[string]any{"validator_index": 12345, "epoch": 1000})
+		// The exit did not fix the index; an admin records it, then exits
+		// must name it.
+		c.want(200, &got, "GET", "/v1/validators/"+v.ID, readTok, nil)
+		if got.ValidatorIndex != nil {
+			t.Fatalf("an exit recorded index %d", *got.ValidatorIndex)
+		}
+		c.want(403, nil, "PUT", "/v1/validators/"+v.ID+"/index", spendTok, map[string]any{"validator_index": 12345})
+		c.want(200, &got, "PUT", "/v1/validators/"+v.ID+"/index", admin, map[string]any{"validator_index": 12345})
+		if got.ValidatorIndex == nil || *got.ValidatorIndex != 12345 {
+			t.Fatalf("after PUT index: %+v", got)
+		}
+		c.want(409, nil, "POST", "/v1/validators/"+v.ID+"/exit", spendTok, map[string]any{"validator_index": 12346, "epoch": 1000})
 		var pub ethereum.Pubkey
 		pb, _ := hex.DecodeString(v.PublicKey)
 		copy(pub[:], pb)
@@ -343,6 +357,26 @@ func TestContract(t *testing.T) {
 			t.Fatalf("BLS signature does not verify: %v", err)
 		}
 		c.want(400, nil, "POST", "/v1/keys/"+yk.KeyID+"/sign", spendTok, map[string]any{"message_hex": "00"})
+
+		// A BLS-to-execution change with the raw BLS key as withdrawal key.
+		var wpub ethereum.Pubkey
+		copy(wpub[:], bpub)
+		creds := ethereum.BLSCredentials(wpub)
+		to := "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+		change := map[string]any{"network": "hoodi", "validator_index": 77, "to_execution_address": to, "withdrawal_credentials": creds.String()}
+		var changes []ethereum.SignedBLSToExecutionChange
+		c.want(200, &changes, "POST", "/v1/keys/"+bk.KeyID+"/bls-to-execution-change", spendTok, change)
+		hoodi, _ := ethereum.NetworkByName("hoodi")
+		if len(changes) != 1 || changes[0].Verify(hoodi) != nil || changes[0].Message.ValidatorIndex != 77 ||
+			changes[0].Message.FromBLSPubkey != wpub || changes[0].Message.ToExecutionAddress.Checksum() != to {
+			t.Fatalf("bls change %+v", changes)
+		}
+		change["to_execution_address"] = "0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed" // bad EIP-55 checksum
+		c.want(400, nil, "POST", "/v1/keys/"+bk.KeyID+"/bls-to-execution-change", spendTok, change)
+		change["to_execution_address"] = to
+		change["withdrawal_credentials"] = ethereum.ExecutionCredentials(ethereum.ExecutionAddress{1}).String()
+		c.want(400, nil, "POST", "/v1/keys/"+bk.KeyID+"/bls-to-execution-change", spendTok, change)
+		c.want(403, nil, "POST", "/v1/keys/"+bk.KeyID+"/bls-to-execution-change", readTok, change)
 		var enc encryptResponse
 		c.want(200, &enc, "POST", "/v1/keys/"+yk.KeyID+"/encrypt", spendTok, map[string]any{"plaintext": base64.StdEncoding.EncodeToString(msg)})
 		var dec decryptResponse

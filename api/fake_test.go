@@ -213,6 +213,21 @@ func (f *fakeWallets) Exit(ctx context.Context, id string, req wallet.ExitReques
 	}
 	return ethereum.SignedVoluntaryExit{Message: ethereum.VoluntaryExit{Epoch: ethereum.Uint64(req.Epoch), ValidatorIndex: ethereum.Uint64(req.ValidatorIndex)}}, nil
 }
+func (f *fakeWallets) SetValidatorIndex(ctx context.Context, id string, index uint64) (*wallet.Validator, error) {
+	if err := f.check("SetValidatorIndex"); err != nil {
+		return nil, err
+	}
+	v, err := f.validator(id)
+	if err != nil {
+		return nil, err
+	}
+	i := int64(index)
+	v.ValidatorIndex = &i
+	return v, nil
+}
+func (f *fakeWallets) EthereumNetwork(name string) (ethereum.Network, error) {
+	return ethereum.NetworkByName(name)
+}
 func (f *fakeWallets) CreateToken(ctx context.Context, name string, scopes []string, ttl time.Duration) (string, wallet.Token, error) {
 	if err := f.check("CreateToken"); err != nil {
 		return "", wallet.Token{}, err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/vhsm/vhsm/chains/ethereum"
@@ -26,8 +27,8 @@ func (s *server) createValidator(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.WithdrawalAddress == "" {
 		errs = append(errs, FieldError{Field: "withdrawal_address", Message: "required: the 0x… execution address that receives withdrawals"})
-	} else if _, err := ethereum.ParseExecutionAddress(req.WithdrawalAddress); err != nil {
-		errs = append(errs, FieldError{Field: "withdrawal_address", Message: "must be a 0x-prefixed 20-byte hex address (EIP-55 checksum honoured when mixed case)"})
+	} else if fe := addressError("withdrawal_address", req.WithdrawalAddress); fe != nil {
+		errs = append(errs, *fe)
 	}
 	checkText("label", req.Label, maxLabelLen, &errs)
 	if len(errs) > 0 {
@@ -107,23 +108,40 @@ func (s *server) depositData(w http.ResponseWriter, r *http.Request) {
 // real one; openapi.json documents it as the fields' maximum.
 const maxExitIndex = 1 << 40
 
+// exitBody is the exit request on the wire: pointers tell an absent field
+// from a zero, so {} is refused rather than signing index 0 at epoch 0.
+type exitBody struct {
+	ValidatorIndex *uint64 `json:"validator_index"`
+	Epoch          *uint64 `json:"epoch"`
+}
+
+// requiredIndex checks a required uint64 field bounded by maxExitIndex.
+func requiredIndex(field string, v *uint64, errs *[]FieldError) uint64 {
+	switch {
+	case v == nil:
+		*errs = append(*errs, FieldError{Field: field, Message: "required"})
+		return 0
+	case *v > maxExitIndex:
+		*errs = append(*errs, FieldError{Field: field, Message: "out of range"})
+	}
+	return *v
+}
+
 func (s *server) exit(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	var req wallet.ExitRequest
-	if err := s.decodeJSON(w, r, &req, false); err != nil {
+	var body exitBody
+	if err := s.decodeJSON(w, r, &body, false); err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	var errs []FieldError
-	if req.ValidatorIndex > maxExitIndex {
-		errs = append(errs, FieldError{Field: "validator_index", Message: "out of range"})
-	}
-	if req.Epoch > maxExitIndex {
-		errs = append(errs, FieldError{Field: "epoch", Message: "out of range"})
+	req := wallet.ExitRequest{
+		ValidatorIndex: requiredIndex("validator_index", body.ValidatorIndex, &errs),
+		Epoch:          requiredIndex("epoch", body.Epoch, &errs),
 	}
 	if len(errs) > 0 {
 		s.fail(w, r, invalid("the exit request is invalid", errs...))
@@ -135,4 +153,50 @@ func (s *server) exit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)
+}
+
+// indexBody is the body of PUT /v1/validators/{id}/index.
+type indexBody struct {
+	ValidatorIndex *uint64 `json:"validator_index"`
+}
+
+// setValidatorIndex records or corrects a validator's index (admin): exits
+// must then use it.
+func (s *server) setValidatorIndex(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var body indexBody
+	if err := s.decodeJSON(w, r, &body, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var errs []FieldError
+	idx := requiredIndex("validator_index", body.ValidatorIndex, &errs)
+	if len(errs) > 0 {
+		s.fail(w, r, invalid("the index request is invalid", errs...))
+		return
+	}
+	v, err := s.w.SetValidatorIndex(r.Context(), id, idx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// addressError checks an execution address field with
+// ethereum.ParseExecutionAddress (EIP-55 checksum when mixed case).
+func addressError(field, v string) *FieldError {
+	_, err := ethereum.ParseExecutionAddress(v)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ethereum.ErrAddressChecksum):
+		return &FieldError{Field: field, Message: "mixed-case address with a bad EIP-55 checksum (check for a typo, or give it in all lower case)"}
+	default:
+		return &FieldError{Field: field, Message: "must be 0x and 40 hex digits (mixed case must carry a valid EIP-55 checksum)"}
+	}
 }

@@ -782,8 +782,25 @@ func (s *suite) testValidator(t *testing.T) {
 	if err := ex.Verify(net, dep.Pubkey); err != nil || ex.Message.ValidatorIndex != 1234 {
 		t.Fatalf("exit: %+v %v", ex, err)
 	}
+	// An exit does not record the index: a first call with a wrong index
+	// must not bind the validator to it.
+	if got, err := s.svc.GetValidator(ctx, v.ID); err != nil || got.ValidatorIndex != nil {
+		t.Fatalf("after an exit: %+v %v", got, err)
+	}
+	if _, err := s.svc.Exit(ctx, v.ID, wallet.ExitRequest{ValidatorIndex: 99, Epoch: 5000}); err != nil {
+		t.Fatalf("exit with another index before one is recorded: %v", err)
+	}
+	// An admin records it, then corrects it; exits must use the recorded one.
+	for _, idx := range []uint64{99, 1234} {
+		if got, err := s.svc.SetValidatorIndex(ctx, v.ID, idx); err != nil || got.ValidatorIndex == nil || *got.ValidatorIndex != int64(idx) {
+			t.Fatalf("set index %d: %+v %v", idx, got, err)
+		}
+	}
 	if _, err := s.svc.Exit(ctx, v.ID, wallet.ExitRequest{ValidatorIndex: 99, Epoch: 5000}); !errors.Is(err, wallet.ErrConflict) {
 		t.Fatalf("exit with another index: %v", err)
+	}
+	if _, err := s.svc.Exit(ctx, v.ID, wallet.ExitRequest{ValidatorIndex: 1234, Epoch: 5000}); err != nil {
+		t.Fatalf("exit with the recorded index: %v", err)
 	}
 	got, err := s.svc.GetValidator(ctx, v.ID)
 	if err != nil || got.ValidatorIndex == nil || *got.ValidatorIndex != 1234 || got.Label != "val-1" {
@@ -796,6 +813,9 @@ func (s *suite) testValidator(t *testing.T) {
 	dep2, err := s.svc.DepositData(ctx, comp.ID, wallet.DepositDataRequest{AmountGwei: 64e9})
 	if err != nil || dep2.Verify(net) != nil || dep2.WithdrawalCredentials.Prefix() != 0x02 {
 		t.Fatalf("compounding deposit: %+v %v", dep2, err)
+	}
+	if _, err := s.svc.SetValidatorIndex(ctx, comp.ID, 1234); !errors.Is(err, wallet.ErrConflict) {
+		t.Fatalf("two validators with one index: %v", err)
 	}
 	list, _ := s.svc.ListWallets(ctx)
 	vals, _ := s.svc.ListValidators(ctx)

@@ -141,7 +141,7 @@ type Validator struct {
 	Wallet
 	WithdrawalAddress string `json:"withdrawal_address,omitempty"` // 0x… execution address (0x01/0x02 credentials)
 	Compounding       bool   `json:"compounding"`                  // 0x02 credentials
-	ValidatorIndex    *int64 `json:"validator_index,omitempty"`    // once known (set by an exit request)
+	ValidatorIndex    *int64 `json:"validator_index,omitempty"`    // once an admin recorded it (SetValidatorIndex)
 }
 
 // CreateValidatorRequest creates a validator wallet.

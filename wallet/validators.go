@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -149,7 +150,10 @@ func (s *Service) DepositData(ctx context.Context, id string, req DepositDataReq
 }
 
 // Exit signs a voluntary exit of the validator from Epoch on (EIP-7044
-// domain) and records ValidatorIndex as the validator's index.
+// domain). If the validator's index is recorded (SetValidatorIndex),
+// ValidatorIndex must be it (ErrConflict otherwise). An exit never records
+// an index: an exit under a wrong index is only invalid on chain, while a
+// recorded wrong index would bind every later exit to it.
 func (s *Service) Exit(ctx context.Context, id string, req ExitRequest) (ethereum.SignedVoluntaryExit, error) {
 	r, net, err := s.validatorRow(ctx, id)
 	if err != nil {
@@ -159,7 +163,7 @@ func (s *Service) Exit(ctx context.Context, id string, req ExitRequest) (ethereu
 		return ethereum.SignedVoluntaryExit{}, fmt.Errorf("%w: validator_index and epoch must be below 2^63", ErrInvalid)
 	}
 	if r.index.Valid && uint64(r.index.Int64) != req.ValidatorIndex {
-		return ethereum.SignedVoluntaryExit{}, fmt.Errorf("%w: validator %s has index %d, not %d", ErrConflict, id, r.index.Int64, req.ValidatorIndex)
+		return ethereum.SignedVoluntaryExit{}, fmt.Errorf("%w: validator %s has index %d, not %d (an admin can correct it)", ErrConflict, id, r.index.Int64, req.ValidatorIndex)
 	}
 	pk, err := r.pubkey()
 	if err != nil {
@@ -170,13 +174,56 @@ func (s *Service) Exit(ctx context.Context, id string, req ExitRequest) (ethereu
 	if err != nil {
 		return ethereum.SignedVoluntaryExit{}, ethErr("sign exit", err)
 	}
-	if !r.index.Valid {
-		if _, err := s.st.q().exec(ctx, `UPDATE wallets SET validator_index = ? WHERE id = ? AND validator_index IS NULL`, int64(req.ValidatorIndex), id); err != nil {
-			return ethereum.SignedVoluntaryExit{}, s.dbErr("record validator index", err)
-		}
-	}
-	s.log.Info("exit_signed", "wallet_id", id, "validator_index", req.ValidatorIndex, "epoch", req.Epoch)
+	s.log.Info("exit_signed", "wallet_id", id, "validator_index", req.ValidatorIndex, "epoch", req.Epoch,
+		"index_confirmed", r.index.Valid)
 	return ex, nil
+}
+
+// SetValidatorIndex records (or corrects) the validator's beacon-chain
+// index, as an administrator confirmed it (e.g. from a beacon node's
+// /eth/v1/beacon/states/head/validators/<pubkey>). Later exits must use it.
+// Another validator of the same network with that index is ErrConflict.
+func (s *Service) SetValidatorIndex(ctx context.Context, id string, index uint64) (*Validator, error) {
+	r, _, err := s.validatorRow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if index > math.MaxInt64 {
+		return nil, fmt.Errorf("%w: validator_index must be below 2^63", ErrInvalid)
+	}
+	err = s.st.inTx(ctx, func(tx dbq) error {
+		var other string
+		err := tx.row(ctx, `SELECT id FROM wallets WHERE kind = ? AND network = ? AND validator_index = ? AND id <> ?`,
+			KindValidator, r.w.Network, int64(index), id).Scan(&other)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: validator %s already has index %d on %s", ErrConflict, other, index, r.w.Network)
+		case !errors.Is(err, sql.ErrNoRows):
+			return s.dbErr("check validator index", err)
+		}
+		if _, err := tx.exec(ctx, `UPDATE wallets SET validator_index = ? WHERE id = ?`, int64(index), id); err != nil {
+			return s.dbErr("set validator index", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	prev := int64(-1)
+	if r.index.Valid {
+		prev = r.index.Int64
+	}
+	s.log.Info("validator_index_set", "wallet_id", id, "validator_index", index, "previous_index", prev)
+	return s.GetValidator(ctx, id)
+}
+
+// EthereumNetwork returns the configured Ethereum network name.
+func (s *Service) EthereumNetwork(name string) (ethereum.Network, error) {
+	n, ok := s.cfg.Ethereum[name]
+	if !ok {
+		return ethereum.Network{}, fmt.Errorf("%w: ethereum network %q is not configured (have %v)", ErrInvalid, truncate(name, 20), mapKeys(s.cfg.Ethereum))
+	}
+	return n, nil
 }
 
 // ethErr maps an error of package ethereum (whose signer errors wrap the

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -239,12 +241,19 @@ func DepositFileName(t time.Time) string {
 	return "deposit_data-" + strconv.FormatInt(t.Unix(), 10) + ".json"
 }
 
+// maxDepositFileTries bounds the names WriteDepositFile tries in one second.
+const maxDepositFileTries = 1000
+
 // WriteDepositFile verifies every entry against net ([DepositEntry.Verify]),
-// then writes them to dir ("" is the current directory) as
-// [DepositFileName](now) in the CLI's format ([MarshalDepositFile]),
-// atomically (temporary file in dir, fsync, hard link into place, directory
-// fsync) and never replacing an existing file. It returns the path written.
-// Deposit data is public, so the file is 0644.
+// then writes them to dir ("" is the current directory) in the CLI's format
+// ([MarshalDepositFile]), atomically (temporary file in dir, fsync, hard link
+// into place, directory fsync) and never replacing an existing file. The
+// name is [DepositFileName](now), or if that exists (another deposit written
+// in the same second, by this or another process)
+// deposit_data-<unix seconds>-<n>.json with the smallest free n ≥ 1: the
+// hard link, like open(2) with O_CREAT|O_EXCL, fails if the name exists, so
+// two writers never share a name. It returns the path written. Deposit data
+// is public, so the file is 0644.
 func WriteDepositFile(dir string, net Network, entries []DepositEntry, now time.Time) (string, error) {
 	if len(entries) == 0 {
 		return "", fmt.Errorf("%w: no deposit entries", ErrInvalidJSON)
@@ -262,10 +271,6 @@ func WriteDepositFile(dir string, net Network, entries []DepositEntry, now time.
 	data, err := MarshalDepositFile(entries)
 	if err != nil {
 		return "", err
-	}
-	path := filepath.Join(dir, DepositFileName(now))
-	if _, err := os.Lstat(path); err == nil {
-		return "", fmt.Errorf("write deposit file: %s: %w", path, fs.ErrExist)
 	}
 	tmp, err := os.CreateTemp(dir, ".deposit_data-*.tmp")
 	if err != nil {
@@ -287,9 +292,25 @@ func WriteDepositFile(dir string, net Network, entries []DepositEntry, now time.
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("write deposit file: %w", err)
 	}
-	// os.Link fails if path exists, so a concurrent writer is never overwritten.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return "", fmt.Errorf("write deposit file: %w", err)
+	// os.Link fails if path exists (EEXIST, as O_EXCL), so a concurrent
+	// writer is never overwritten: on a clash try the next name.
+	base := strings.TrimSuffix(DepositFileName(now), ".json")
+	var path string
+	for n := 0; ; n++ {
+		if n == maxDepositFileTries {
+			return "", fmt.Errorf("write deposit file: %d files named %s-*.json: %w", n, base, fs.ErrExist)
+		}
+		path = filepath.Join(dir, base+".json")
+		if n > 0 {
+			path = filepath.Join(dir, base+"-"+strconv.Itoa(n)+".json")
+		}
+		err := os.Link(tmp.Name(), path)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("write deposit file: %w", err)
+		}
 	}
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync() // best effort: not every file system syncs directories

@@ -397,16 +397,65 @@ func TestWriteDepositFile(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("written file differs: %v", err)
 	}
-	if _, err := WriteDepositFile(dir, hoodi, entries, now); !errors.Is(err, os.ErrExist) {
-		t.Errorf("overwrite: %v", err)
+	// Two more files in the same second get their own names; the first is
+	// untouched.
+	for i, name := range []string{"deposit_data-1785211449-1.json", "deposit_data-1785211449-2.json"} {
+		p, err := WriteDepositFile(dir, hoodi, entries[:1], now)
+		if err != nil || filepath.Base(p) != name {
+			t.Errorf("write %d in the same second: %s, %v; want %s", i+2, p, err, name)
+		}
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, want) {
+		t.Error("the first file was changed")
 	}
 	mainnet, _ := NetworkByName("mainnet")
 	if _, err := WriteDepositFile(dir, mainnet, entries, now.Add(time.Second)); !errors.Is(err, ErrInvalidNetwork) {
 		t.Errorf("wrong network: %v", err)
 	}
 	files, _ := os.ReadDir(dir)
-	if len(files) != 1 {
-		t.Errorf("directory holds %d files, want 1", len(files))
+	if len(files) != 3 {
+		t.Errorf("directory holds %d files, want 3 (no temporary file left)", len(files))
+	}
+}
+
+// TestWriteDepositFileConcurrent: writers racing in one directory within
+// one second all succeed, each with its own file.
+func TestWriteDepositFileConcurrent(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", depositVectors[6].file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ParseDepositFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hoodi, _ := NetworkByName("hoodi")
+	dir := t.TempDir()
+	const n = 8
+	paths := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := WriteDepositFile(dir, hoodi, entries, time.Unix(1785211449, 0))
+			if err != nil {
+				t.Error(err)
+			}
+			paths <- p
+		}()
+	}
+	wg.Wait()
+	close(paths)
+	seen := map[string]bool{}
+	for p := range paths {
+		if seen[p] {
+			t.Errorf("%s written twice", p)
+		}
+		seen[p] = true
+	}
+	if files, _ := os.ReadDir(dir); len(files) != n {
+		t.Errorf("%d files, want %d", len(files), n)
 	}
 }
 

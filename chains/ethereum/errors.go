@@ -9,6 +9,9 @@ import (
 var (
 	// ErrInvalidHex reports a hex field with a bad prefix, length or digit.
 	ErrInvalidHex = errors.New("ethereum: invalid hex")
+	// ErrAddressChecksum reports an execution address in mixed case whose
+	// case is not its EIP-55 checksum (see [ParseExecutionAddress]).
+	ErrAddressChecksum = errors.New("ethereum: bad EIP-55 address checksum")
 	// ErrInvalidUint64 reports a decimal string that is not a canonical uint64.
 	ErrInvalidUint64 = errors.New("ethereum: invalid uint64 string")
 	// ErrInvalidPubkey reports bytes that are not a valid, non-infinity BLS12-381

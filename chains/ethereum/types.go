@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
 )
 
 // Fixed-size byte types of the consensus specs (phase0 "Custom types"). Their
@@ -111,16 +114,26 @@ func (d Domain) MarshalText() ([]byte, error) { return encodeHex0x(d[:]), nil }
 // UnmarshalText implements [encoding.TextUnmarshaler].
 func (d *Domain) UnmarshalText(b []byte) error { return decodeHexFixed(d[:], string(b), true) }
 
-// String returns the 0x-prefixed hex form (lower case, no EIP-55 checksum).
+// String returns the 0x-prefixed hex form (lower case, no EIP-55 checksum),
+// the beacon API's form. See [ExecutionAddress.Checksum] for display.
 func (a ExecutionAddress) String() string { return string(encodeHex0x(a[:])) }
+
+// Checksum returns the EIP-55 mixed-case checksum form (go-ethereum
+// common.Address.Hex), the form to show a person.
+func (a ExecutionAddress) Checksum() string { return common.Address(a).Hex() }
 
 // MarshalText implements [encoding.TextMarshaler] (0x-prefixed hex).
 func (a ExecutionAddress) MarshalText() ([]byte, error) { return encodeHex0x(a[:]), nil }
 
-// UnmarshalText implements [encoding.TextUnmarshaler]. Mixed case is accepted
-// without checking an EIP-55 checksum, as the beacon API does.
+// UnmarshalText implements [encoding.TextUnmarshaler] with
+// [ParseExecutionAddress]: mixed case must carry a valid EIP-55 checksum.
 func (a *ExecutionAddress) UnmarshalText(b []byte) error {
-	return decodeHexFixed(a[:], string(b), true)
+	v, err := ParseExecutionAddress(string(b))
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
 }
 
 // String returns the 0x-prefixed hex form.
@@ -145,11 +158,29 @@ func ParsePubkey(s string) (Pubkey, error) {
 	return p, nil
 }
 
-// ParseExecutionAddress parses a 0x-prefixed 20-byte hex address.
+// ParseExecutionAddress parses an execution-layer address: "0x" and 40 hex
+// digits. It is the one parser of execution addresses in vhsm (withdrawal
+// addresses of 0x01/0x02 credentials, BLS-to-execution changes, network
+// files, API bodies and CLI flags all come through it). EIP-55: digits all
+// in lower case or all in upper case carry no checksum and are accepted;
+// mixed case is a checksum and must equal the address's EIP-55 form
+// (go-ethereum common.Address.Hex), else the error wraps
+// [ErrAddressChecksum] — a typo in a checksummed address is caught rather
+// than sending withdrawals to an address no one controls.
 func ParseExecutionAddress(s string) (ExecutionAddress, error) {
 	var a ExecutionAddress
-	err := a.UnmarshalText([]byte(s))
-	return a, err
+	if err := decodeHexFixed(a[:], s, true); err != nil {
+		return ExecutionAddress{}, err
+	}
+	body := s[2:]
+	if body != strings.ToLower(body) && body != strings.ToUpper(body) {
+		// EIP-55: the checksum is the case of the letters; compare with the
+		// canonical checksummed form.
+		if want := a.Checksum(); body != want[2:] {
+			return ExecutionAddress{}, fmt.Errorf("%w: %s (the checksummed form of these digits is %s)", ErrAddressChecksum, s, want)
+		}
+	}
+	return a, nil
 }
 
 // ParseRoot parses a 0x-prefixed 32-byte hex root.
@@ -213,7 +244,7 @@ func decodeStrict(data []byte, v any, keys map[string]bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+		return fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	}
 	if dec.More() {
 		return fmt.Errorf("%w: trailing data", ErrInvalidJSON)

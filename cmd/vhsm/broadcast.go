@@ -3,6 +3,8 @@ package main
 // vhsm broadcast: hand a signed Bitcoin transaction to an Esplora server or a
 // bitcoind/btcd node, or a signed Ethereum voluntary exit / BLS-to-execution
 // change to a beacon node. Nothing here signs; the inputs are public data.
+// (broadcast eth-deposit, in broadcast_deposit.go, signs execution-layer
+// transactions with a key the user supplies in a file.)
 
 import (
 	"bytes"
@@ -69,9 +71,9 @@ var (
 func (c *cli) broadcastCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "broadcast",
-		Short: "Broadcast a signed Bitcoin transaction or Ethereum exit/withdrawal-credential change",
+		Short: "Broadcast a signed Bitcoin transaction, Ethereum exit/withdrawal-credential change, or deposits",
 	}
-	cmd.AddCommand(c.broadcastBTCCmd(), c.broadcastETHCmd())
+	cmd.AddCommand(c.broadcastBTCCmd(), c.broadcastETHCmd(), c.broadcastETHDepositCmd())
 	return cmd
 }
 

@@ -151,6 +151,12 @@ credentials are 0x01 (--withdrawal-address), 0x02 (--withdrawal-address --compou
 					return err
 				}
 			}
+			var addr ethereum.ExecutionAddress
+			if address != "" {
+				if addr, err = ethereum.ParseExecutionAddress(address); err != nil {
+					return fmt.Errorf("%w: --withdrawal-address: %w", errETHInput, err)
+				}
+			}
 			seen := map[string]bool{}
 			for _, id := range args {
 				if seen[id] {
@@ -169,10 +175,6 @@ credentials are 0x01 (--withdrawal-address), 0x02 (--withdrawal-address --compou
 					}
 					creds = ethereum.BLSCredentials(wpub)
 				default:
-					addr, err := ethereum.ParseExecutionAddress(address)
-					if err != nil {
-						return fmt.Errorf("%w: --withdrawal-address: %v", errETHInput, err)
-					}
 					creds = ethereum.ExecutionCredentials(addr)
 					if compounding {
 						creds = ethereum.CompoundingCredentials(addr)
@@ -304,7 +306,7 @@ ready for: vhsm broadcast eth --beacon URL --network NET -`,
 			}
 			addr, err := ethereum.ParseExecutionAddress(to)
 			if err != nil {
-				return fmt.Errorf("%w: --to-address: %v", errETHInput, err)
+				return fmt.Errorf("%w: --to-address: %w", errETHInput, err)
 			}
 			if (creds == "") == (nodeURL == "") {
 				return fmt.Errorf("%w: give exactly one of --withdrawal-credentials and --beacon", errETHInput)
