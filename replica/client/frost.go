@@ -397,6 +397,8 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 		if len(keep) == len(s.signers) {
 			return sig, fmt.Errorf("%w: verified shares do not combine to a valid signature", ErrInvalidResult)
 		}
+		// Shares checked valid: what a QuorumError reports as valid.
+		f.r.valid = max(f.r.valid, len(keep))
 		if err := f.open(keep, timer); err != nil && len(f.live) == 0 {
 			return sig, f.failure(err, false)
 		}

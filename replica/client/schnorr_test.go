@@ -278,6 +278,19 @@ func TestSignSchnorrTooFewSigners(t *testing.T) {
 	}
 }
 
+// With one honest signer, one liar and the others silent, SignSchnorr
+// fails with a QuorumError counting the one valid share and naming the
+// liar.
+func TestSignSchnorrLiarAndSilent(t *testing.T) {
+	fc, _ := schnorrFake(t, 4, 1, schnorrFaults{badPartial: map[int]bool{4: true}, silent: map[int]bool{2: true, 3: true}})
+	fc.cfg.Timeout = "1s"
+	_, err := fc.client().SignSchnorr(context.Background(), "btc", []byte("m"), nil)
+	var qe *QuorumError
+	if !errors.As(err, &qe) || qe.Valid != 1 || len(qe.Culprits) != 1 || qe.Culprits[0] != (Culprit{Replica: 4, Reason: ReasonInvalidPartial}) {
+		t.Fatalf("got %v (%+v)", err, qe)
+	}
+}
+
 func TestTaprootOutputKeyMatchesThreshold(t *testing.T) {
 	info, _ := testKey(t, "k", wire.SchemeSchnorr, 1)
 	P, err := group.LiftX(info.PublicKey)
