@@ -183,6 +183,7 @@ func checkRepaired(t *testing.T, home string, victim, liar int) {
 	if err := json.Unmarshal(doc.AppState, &g); err != nil {
 		t.Fatal(err)
 	}
+	g.Cluster = doc.ChainID
 	a, err := app.New(filepath.Join(home, testnet.AppDir), g, nil)
 	if err != nil {
 		t.Fatal(err)
