@@ -267,6 +267,9 @@ var errNoSigners = errors.New("fewer than t+1 signers left")
 // (frostRun.waitCh).
 var errAwaitNonces = errors.New("waiting for nonce commitments")
 
+// closedChan is a waitCh that lets a session be chosen again at once.
+var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
 // signFROST runs sessions until one yields a valid BIP-340 signature.
 func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Taproot, body wire.SignBody) ([64]byte, error) {
 	var sig [64]byte
@@ -484,63 +487,71 @@ func (f *frostRun) start(keep []int, timer *time.Timer) error {
 	if f.sessions >= f.maxSessions {
 		return errNoSigners
 	}
-	signers := append([]int(nil), keep...)
+	// Choose t+1 signers whose commitments are here before taking any, so
+	// that a session waiting for commitments costs only these checks.
+	var signers []int
+	for _, s := range keep {
+		if c.nonces.count(s) > 0 {
+			signers = append(signers, s)
+		} else {
+			c.refillAhead(s) // another signer instead
+		}
+	}
+	for len(signers) < c.t+1 {
+		next, wait, err := c.nextSigner(f.avoid(signers, true), f.tried)
+		if next == 0 {
+			// A signer hedged away from that has answered since (no longer
+			// busy) is as good as any: as in ROAST, slowness alone never
+			// rules a signer out.
+			n2, w2, e2 := c.nextSigner(f.avoid(signers, false), f.tried)
+			next = n2
+			if wait == nil {
+				wait = w2
+			}
+			if err == nil {
+				err = e2
+			}
+		}
+		if next == 0 {
+			if err != nil {
+				f.lastErr = err
+			}
+			if wait != nil {
+				f.waitCh = wait
+				return errAwaitNonces
+			}
+			return errNoSigners
+		}
+		signers = append(signers, next)
+	}
+	// Take one commitment of each.
 	var scs []wire.SignerCommitment
 	var coms []frost.Commitment
-	for i := 0; i < c.t+1; i++ {
-		if i == len(signers) {
-			next, wait, err := c.nextSigner(f.avoid(signers, true), f.tried)
-			if next == 0 {
-				// A signer hedged away from that has answered since (no
-				// longer busy) is as good as any: as in ROAST, slowness
-				// alone never rules a signer out.
-				n2, w2, e2 := c.nextSigner(f.avoid(signers, false), f.tried)
-				next = n2
-				if wait == nil {
-					wait = w2
-				}
-				if err == nil {
-					err = e2
-				}
-			}
-			if next == 0 {
-				if err != nil {
-					f.lastErr = err
-				}
-				// The commitments taken for this session go back unused.
-				for _, sc := range scs {
-					c.nonces.add(sc.Replica, []wire.NonceCommitment{{Nonce: sc.Nonce, Hiding: sc.Hiding, Binding: sc.Binding}})
-				}
-				if wait != nil {
-					f.waitCh = wait
-					return errAwaitNonces
-				}
-				return errNoSigners
-			}
-			signers = append(signers, next)
-		}
-		s := signers[i]
+	for _, s := range signers {
 		nc, ok := c.nonces.take(s)
+		var D, E group.Point
+		if ok {
+			var derr, eerr error
+			D, derr = group.Secp256k1().DecodePoint(nc.Hiding)
+			E, eerr = group.Secp256k1().DecodePoint(nc.Binding)
+			if derr != nil || eerr != nil || D.IsIdentity() || E.IsIdentity() {
+				f.r.culprit(s, ReasonMalformed)
+				f.excluded[s] = true
+				c.nonces.drop(s)
+				ok = false
+			}
+		}
 		if !ok {
-			// None left (a kept signer, or another call took the last):
-			// another signer instead, this one refilled in the background.
-			c.refillAhead(s)
-			signers = append(signers[:i], signers[i+1:]...)
-			i--
-			continue
+			// Another call took the last one, or a malformed one: the
+			// commitments taken go back, and the session is chosen again.
+			for _, sc := range scs {
+				c.nonces.add(sc.Replica, []wire.NonceCommitment{{Nonce: sc.Nonce, Hiding: sc.Hiding, Binding: sc.Binding}})
+			}
+			f.waitCh = closedChan
+			return errAwaitNonces
 		}
 		if c.nonces.count(s) < nonceLow {
 			c.refillAhead(s)
-		}
-		D, derr := group.Secp256k1().DecodePoint(nc.Hiding)
-		E, eerr := group.Secp256k1().DecodePoint(nc.Binding)
-		if derr != nil || eerr != nil || D.IsIdentity() || E.IsIdentity() {
-			f.r.culprit(s, ReasonMalformed)
-			f.excluded[s] = true
-			c.nonces.drop(s)
-			signers = append(signers[:i], signers[i+1:]...)
-			i--
-			continue
 		}
 		scs = append(scs, wire.SignerCommitment{Replica: s, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding})
 		coms = append(coms, frost.Commitment{ID: s, Hiding: D, Binding: E})
