@@ -44,8 +44,14 @@ const (
 	benchQuiesceWait  = 3 * time.Minute // pool refills finishing before an operation is measured
 )
 
-// benchOps are the operations of --op all, in order.
-var benchOps = []string{"keygen", "sign", "verify", "encrypt", "decrypt"}
+// benchOps are the operations of --op all, in order. sign-local is the
+// single-party baseline of sign (no replica involved).
+var benchOps = []string{"keygen", "sign", benchSignLocal, "verify", "encrypt", "decrypt"}
+
+// benchSignLocal is the operation measuring one party signing alone, with
+// the whole key in this process: BIP-340 with btcec for schnorr, the
+// Ethereum BLS signature with herumi (threshold/bls) for bls.
+const benchSignLocal = "sign-local"
 
 // benchOptions are the flags of vhsm bench.
 type benchOptions struct {
@@ -101,6 +107,10 @@ the client verified before returning it, is verified again after the
 measurement (a wrong one fails the command).
 verify checks threshold signatures made before the measurement against
 the group key, locally (no replica round trip), as "vhsm verify" does.
+sign-local (part of --op all) is the single-party baseline of sign, the
+cost of distribution: the same clients sign the same messages with one
+key held in this process, BIP-340 with btcec (schnorr) or the Ethereum
+BLS signature with herumi (bls); its row reports n=1 t=0.
 
 Before each operation it waits (up to 3 minutes) until no replica runs a
 DKG session, so that the background refill of the key pools
@@ -131,7 +141,7 @@ sign, our keygen vs its persisted keygen).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.op, "op", "all", "operation: keygen, sign, verify, encrypt, decrypt or all")
+	f.StringVar(&o.op, "op", "all", "operation: keygen, sign, sign-local, verify, encrypt, decrypt or all")
 	f.StringVar(&o.scheme, "scheme", wire.SchemeSchnorr, "signature scheme of keygen and sign: schnorr or bls")
 	f.IntVar(&o.clients, "clients", 1, "concurrent clients")
 	f.DurationVar(&o.duration, "duration", 0, "run each operation this long (default 10s unless --requests)")
@@ -150,7 +160,7 @@ sign, our keygen vs its persisted keygen).`,
 // check validates the flags and fills in the default duration.
 func (o *benchOptions) check() error {
 	if o.op != "all" && !slices.Contains(benchOps, o.op) {
-		return fmt.Errorf("--op must be keygen, sign, verify, encrypt, decrypt or all, not %q", o.op)
+		return fmt.Errorf("--op must be keygen, sign, sign-local, verify, encrypt, decrypt or all, not %q", o.op)
 	}
 	if o.scheme != wire.SchemeSchnorr && o.scheme != wire.SchemeBLS {
 		return fmt.Errorf("--scheme must be schnorr or bls, not %q", o.scheme)
@@ -366,7 +376,9 @@ func (c *cli) startBenchCluster(ctx context.Context, o benchOptions) (*client.Cl
 // checks its result, returning an error for a failed or wrong one.
 type benchWork struct {
 	op, scheme string
-	do         func(ctx context.Context, i int) error
+	// local: no replica is involved (the row reports n=1, t=0).
+	local bool
+	do    func(ctx context.Context, i int) error
 	// after, if set, checks the results once the measurement is over.
 	after func() error
 }
@@ -405,33 +417,18 @@ func newBenchWork(ctx context.Context, cl *client.Client, op, scheme string) (*b
 		// The client verifies every signature before returning it; bench
 		// verifies them all again, independently, after the measurement,
 		// so that its check does not take CPU from the measured requests.
-		var mu sync.Mutex
-		type signed struct{ msg, sig []byte }
-		var sigs []signed
+		sigs := &benchSigs{pub: k.PublicKey, scheme: scheme}
 		return &benchWork{op: op, scheme: scheme, do: func(ctx context.Context, i int) error {
 			m := msg(i)
 			sig, err := benchSign(ctx, cl, k.KeyID, scheme, m)
 			if err != nil {
 				return err
 			}
-			mu.Lock()
-			sigs = append(sigs, signed{m, sig})
-			mu.Unlock()
+			sigs.add(m, sig)
 			return nil
-		}, after: func() error {
-			mu.Lock()
-			defer mu.Unlock()
-			bad := 0
-			for _, s := range sigs {
-				if benchVerify(k.PublicKey, scheme, s.msg, s.sig) != nil {
-					bad++
-				}
-			}
-			if bad > 0 {
-				return fmt.Errorf("%d of %d signatures do not verify", bad, len(sigs))
-			}
-			return nil
-		}}, nil
+		}, after: sigs.check}, nil
+	case benchSignLocal:
+		return newBenchSignLocal(scheme, msg)
 	case "verify":
 		k, err := benchGenerateKey(ctx, cl, prefix, scheme)
 		if err != nil {
@@ -604,7 +601,10 @@ func runBenchOp(ctx context.Context, cl *client.Client, w *benchWork, o benchOpt
 	lat := make([][]time.Duration, o.clients)
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
-	h0 := benchHeight(ctx, cl)
+	var h0 int64
+	if !w.local {
+		h0 = benchHeight(ctx, cl)
+	}
 	start := time.Now()
 	for k := range o.clients {
 		wg.Add(1)
@@ -660,6 +660,9 @@ loop:
 		fmt.Fprintf(progress, "bench %s: first error: %v\n", w.op, *e)
 	}
 	n, t := cl.Threshold()
+	if w.local {
+		n, t = 1, 0
+	}
 	all := slices.Concat(lat...)
 	return benchResult{
 		Op: w.op, Scheme: w.scheme, Count: len(all), Errors: int(failed.Load()),

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
 )
 
 // TestBenchInProcess runs vhsm bench briefly against a 4-replica cluster it
@@ -38,14 +42,18 @@ func TestBenchInProcess(t *testing.T) {
 		t.Errorf("no progress line on stderr:\n%s", stderr.String())
 	}
 	dec := json.NewDecoder(&stdout)
-	wantOps := []struct{ op, scheme string }{{"keygen", "bls"}, {"sign", "bls"}, {"verify", "bls"}, {"encrypt", "symmetric"}, {"decrypt", "symmetric"}}
+	wantOps := []struct{ op, scheme string }{{"keygen", "bls"}, {"sign", "bls"}, {"sign-local", "bls"}, {"verify", "bls"}, {"encrypt", "symmetric"}, {"decrypt", "symmetric"}}
 	for _, want := range wantOps {
 		var obj map[string]any
 		if err := dec.Decode(&obj); err != nil {
 			t.Fatalf("%s: no JSON object: %v", want.op, err)
 		}
 		wantFields(t, obj, "op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t")
-		if obj["op"] != want.op || obj["scheme"] != want.scheme || obj["clients"] != float64(clients) || obj["n"] != 4.0 || obj["t"] != 1.0 {
+		wantN, wantT := 4.0, 1.0
+		if want.op == benchSignLocal {
+			wantN, wantT = 1, 0 // one party, no replica
+		}
+		if obj["op"] != want.op || obj["scheme"] != want.scheme || obj["clients"] != float64(clients) || obj["n"] != wantN || obj["t"] != wantT {
 			t.Errorf("%s: %v", want.op, obj)
 		}
 		if obj["count"] != float64(requests) || obj["errors"] != 0.0 {
@@ -74,6 +82,51 @@ func TestBenchInProcess(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("stderr:\n%s", stderr.String())
+	}
+}
+
+// TestBenchSignLocal runs the single-party baseline of each scheme: every
+// signature verifies under the key, and a wrong one fails the check.
+func TestBenchSignLocal(t *testing.T) {
+	for _, scheme := range []string{"schnorr", "bls"} {
+		msg := func(i int) []byte { return []byte(fmt.Sprintf("local %032d", i))[:benchMessageBytes] }
+		w, err := newBenchSignLocal(scheme, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !w.local || w.op != benchSignLocal || w.scheme != scheme {
+			t.Errorf("%s: work %+v", scheme, w)
+		}
+		for i := range 3 {
+			if err := w.do(context.Background(), i); err != nil {
+				t.Fatalf("%s: sign %d: %v", scheme, i, err)
+			}
+		}
+		if err := w.after(); err != nil {
+			t.Errorf("%s: %v", scheme, err)
+		}
+	}
+	if _, err := newBenchSignLocal("symmetric", nil); err == nil {
+		t.Error("symmetric: no error")
+	}
+	// A signature on another message fails the check.
+	sk, err := btcec.NewPrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := make([]byte, benchMessageBytes)
+	sig, err := btcschnorr.Sign(sk, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &benchSigs{pub: btcschnorr.SerializePubKey(sk.PubKey()), scheme: "schnorr"}
+	s.add(m, sig.Serialize())
+	if err := s.check(); err != nil {
+		t.Fatalf("valid signature: %v", err)
+	}
+	s.add([]byte("another message, 32 bytes long.."), sig.Serialize())
+	if err := s.check(); err == nil || !strings.Contains(err.Error(), "1 of 2") {
+		t.Errorf("wrong signature: %v", err)
 	}
 }
 

@@ -34,14 +34,85 @@ import (
 //     in ROAST: each one leaves out at least one faulty or slow signer.
 //     A signer refusing a nonce it no longer holds (it restarted: a new
 //     epoch) only has its commitments dropped and refetched.
+//   - A session picks only signers whose commitments the client holds;
+//     one it passes over for having none is refilled in the background
+//     (refillAhead, also when a replica's supply runs low). When no
+//     candidate has any (a new client, or a burst that used them all up),
+//     the session waits until the first of them answers a fetch sent to
+//     every candidate at once, still serving its live sessions meanwhile:
+//     a signer that stopped answering never holds a signature up, even
+//     once its commitments are used up (before, a session waited on that
+//     signer's fetch for the whole request timeout and failed).
+//   - A signer hedged away from (slow this time) is left out of later
+//     sessions of the call only while others are available: as in ROAST,
+//     slowness alone never rules a signer out.
 
-// nonceFetch is how many commitments a nonces request asks for.
-const nonceFetch = 32
+// nonceFetch is how many commitments a nonces request asks for; below
+// nonceLow held, a replica's commitments are refilled in the background.
+const (
+	nonceFetch = 32
+	nonceLow   = 8
+)
 
 // nonceCache holds, per replica, commitments handed to this client.
 type nonceCache struct {
-	mu  sync.Mutex
-	per map[int][]wire.NonceCommitment
+	mu       sync.Mutex
+	per      map[int][]wire.NonceCommitment
+	fetching map[int]bool  // a background refill in flight (refillAhead)
+	fetchErr map[int]error // the last background refill's failure
+	changed  chan struct{} // closed (and replaced) when commitments arrive or a refill ends
+}
+
+// wait returns a channel closed at the next change: commitments added or a
+// background refill ended.
+func (n *nonceCache) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.changed == nil {
+		n.changed = make(chan struct{})
+	}
+	return n.changed
+}
+
+func (n *nonceCache) notifyLocked() {
+	if n.changed != nil {
+		close(n.changed)
+		n.changed = nil
+	}
+}
+
+// fetchState reports whether a background refill of replica is in flight
+// and the last one's failure.
+func (n *nonceCache) fetchState(replica int) (inFlight bool, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.fetching[replica], n.fetchErr[replica]
+}
+
+// startFetch marks a background refill of replica in flight; false if one
+// already is.
+func (n *nonceCache) startFetch(replica int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fetching[replica] {
+		return false
+	}
+	if n.fetching == nil {
+		n.fetching = map[int]bool{}
+	}
+	n.fetching[replica] = true
+	return true
+}
+
+func (n *nonceCache) endFetch(replica int, err error) {
+	n.mu.Lock()
+	delete(n.fetching, replica)
+	if n.fetchErr == nil {
+		n.fetchErr = map[int]error{}
+	}
+	n.fetchErr[replica] = err
+	n.notifyLocked()
+	n.mu.Unlock()
 }
 
 func (n *nonceCache) take(replica int) (wire.NonceCommitment, bool) {
@@ -66,6 +137,7 @@ func (n *nonceCache) add(replica int, cs []wire.NonceCommitment) {
 		n.per = map[int][]wire.NonceCommitment{}
 	}
 	n.per[replica] = append(n.per[replica], cs...)
+	n.notifyLocked()
 }
 
 func (n *nonceCache) drop(replica int) {
@@ -105,6 +177,58 @@ func (c *Client) fetchNonces(ctx context.Context, replica int) error {
 	return nil
 }
 
+// refillAhead fetches commitments of replica in the background (one fetch
+// per replica at a time, bounded by the request timeout), so that a later
+// session finds them without waiting on that replica. A failed fetch marks
+// the replica suspect (fetchNonces), which sends it to the back of pick.
+func (c *Client) refillAhead(replica int) {
+	if !c.nonces.startFetch(replica) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		defer cancel()
+		c.nonces.endFetch(replica, c.fetchNonces(ctx, replica))
+	}()
+}
+
+// nextSigner picks a signer for a session, none in avoid: the first
+// candidate of pick (healthy ones in random order, then suspect ones)
+// whose commitments this client holds, refilling ahead those it passes
+// over. When none holds any it refills them all (a candidate in tried
+// whose refill failed is given up) and returns, instead of a signer, a
+// channel closed when commitments arrive or a refill ends; with neither,
+// no candidate is left (err: the last refill failure seen). It never waits.
+func (c *Client) nextSigner(avoid, tried map[int]bool) (replica int, wait <-chan struct{}, err error) {
+	changed := c.nonces.wait()
+	cand := c.pick(c.n, avoid)
+	for k, x := range cand {
+		if c.nonces.count(x) > 0 {
+			for _, y := range cand[:k] {
+				c.refillAhead(y)
+			}
+			return x, nil, nil
+		}
+	}
+	left := false
+	for _, x := range cand {
+		inFlight, ferr := c.nonces.fetchState(x)
+		if tried[x] && !inFlight && ferr != nil {
+			err = ferr
+			continue // its refill for this call failed: given up
+		}
+		left = true
+		if !inFlight {
+			tried[x] = true
+			c.refillAhead(x)
+		}
+	}
+	if !left {
+		return 0, nil, err
+	}
+	return 0, changed, err
+}
+
 // frostKey returns the FROST key of km for tr, prepared once.
 func (c *Client) frostKey(km *keyMaterial, tr schnorr.Taproot) (*frost.Key, error) {
 	id := fmt.Sprintf("%s/%d/%x/%x", km.info.KeyID, tr.Mode, tr.MerkleRoot, km.info.Commitment)
@@ -139,6 +263,13 @@ type frostAnswer struct {
 // errNoSigners: fewer than t+1 replicas are left to sign with.
 var errNoSigners = errors.New("fewer than t+1 signers left")
 
+// errAwaitNonces: a session can start only once commitments arrive
+// (frostRun.waitCh).
+var errAwaitNonces = errors.New("waiting for nonce commitments")
+
+// closedChan is a waitCh that lets a session be chosen again at once.
+var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
+
 // signFROST runs sessions until one yields a valid BIP-340 signature.
 func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Taproot, body wire.SignBody) ([64]byte, error) {
 	var sig [64]byte
@@ -150,7 +281,7 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 	defer cancel()
 	f := &frostRun{c: c, ctx: rctx, body: body,
 		r:        &round{op: wire.OpSign, n: c.n, t: c.t, rejections: make(map[string][]int)},
-		excluded: map[int]bool{}, busy: map[int]bool{}, live: map[*frostSession]bool{},
+		excluded: map[int]bool{}, slow: map[int]bool{}, tried: map[int]bool{}, busy: map[int]bool{}, live: map[*frostSession]bool{},
 		answers: make(chan frostAnswer, 4*c.n), maxSessions: c.n - c.t + 2}
 	defer func() {
 		go func(k int) { // let stragglers finish (bounded by rctx)
@@ -161,7 +292,7 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	if err := f.start(nil, timer); err != nil {
+	if err := f.open(nil, timer); err != nil {
 		return sig, f.failure(err, false)
 	}
 	for {
@@ -169,6 +300,12 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 		select {
 		case fa = <-f.answers:
 			f.inflight--
+		case <-f.waitCh:
+			// Commitments may have arrived for the session waiting for them.
+			if err := f.open(f.awaiting, timer); err != nil && len(f.live) == 0 {
+				return sig, f.failure(err, false)
+			}
+			continue
 		case <-timer.C:
 			// Hedge: a new session replaces the signers still silent in the
 			// latest one; those that answered keep their places.
@@ -180,16 +317,13 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			var keep []int
 			for _, x := range s.signers {
 				if s.pending[x] {
-					// Slow this time: another signer instead, and the next
-					// requests ask others first for a while.
-					f.excluded[x] = true
-					c.health.slow(x)
+					f.slow[x] = true // slow this time: another signer instead
 				} else if _, ok := s.shares[x]; ok {
 					keep = append(keep, x)
 					delete(f.busy, x)
 				}
 			}
-			if err := f.start(keep, timer); err != nil && len(f.live) == 0 {
+			if err := f.open(keep, timer); err != nil && len(f.live) == 0 {
 				return sig, f.failure(err, false)
 			}
 			continue
@@ -227,7 +361,7 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 				}
 				delete(f.busy, x)
 			}
-			if err := f.start(keep, timer); err != nil && len(f.live) == 0 {
+			if err := f.open(keep, timer); err != nil && len(f.live) == 0 {
 				return sig, f.failure(err, false)
 			}
 			_ = reason
@@ -263,11 +397,12 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			}
 			delete(f.busy, x)
 		}
-		f.r.valid = max(f.r.valid, len(keep))
 		if len(keep) == len(s.signers) {
 			return sig, fmt.Errorf("%w: verified shares do not combine to a valid signature", ErrInvalidResult)
 		}
-		if err := f.start(keep, timer); err != nil && len(f.live) == 0 {
+		// Shares checked valid: what a QuorumError reports as valid.
+		f.r.valid = max(f.r.valid, len(keep))
+		if err := f.open(keep, timer); err != nil && len(f.live) == 0 {
 			return sig, f.failure(err, false)
 		}
 	}
@@ -280,7 +415,13 @@ type frostRun struct {
 	body wire.SignBody
 	r    *round
 
-	excluded    map[int]bool // culprits, failed and slow replicas of this call
+	excluded map[int]bool // culprits and failed replicas of this call
+	slow     map[int]bool // replicas hedged away from: picked again only when no other is left
+	tried    map[int]bool // replicas whose commitments were refetched for this call
+	// waitCh, when a session waits for commitments (after errAwaitNonces),
+	// is closed when they may have arrived; awaiting holds its kept signers.
+	waitCh      <-chan struct{}
+	awaiting    []int
 	busy        map[int]bool // signers of a live session still waiting for them
 	live        map[*frostSession]bool
 	latest      *frostSession
@@ -297,26 +438,46 @@ func (f *frostRun) failure(err error, timedOut bool) error {
 	if rej := f.r.rejected(); rej != nil {
 		return rej
 	}
-	qe := f.r.failure(timedOut)
+	qe := f.r.failure(timedOut || f.ctx.Err() != nil)
 	if f.lastErr != nil && !timedOut {
 		return fmt.Errorf("%w (last nonce fetch: %v)", qe, f.lastErr)
 	}
 	return qe
 }
 
-// avoid returns the replicas a new session must not pick.
-func (f *frostRun) avoid(extra []int) map[int]bool {
-	m := make(map[int]bool, len(f.excluded)+len(f.busy)+len(extra))
+// avoid returns the replicas a new session must not pick: the excluded
+// and busy ones, those in extra, and with slow the slow ones.
+func (f *frostRun) avoid(extra []int, slow bool) map[int]bool {
+	m := make(map[int]bool, len(f.excluded)+len(f.busy)+len(f.slow)+len(extra))
 	for k := range f.excluded {
 		m[k] = true
 	}
 	for k := range f.busy {
 		m[k] = true
 	}
+	if slow {
+		for k := range f.slow {
+			m[k] = true
+		}
+	}
 	for _, k := range extra {
 		m[k] = true
 	}
 	return m
+}
+
+// open starts a session as start does; when it must wait for commitments
+// it returns nil and the main loop starts the session once they arrive
+// (waitCh), meanwhile still serving the live sessions.
+func (f *frostRun) open(keep []int, timer *time.Timer) error {
+	f.waitCh, f.awaiting = nil, nil
+	err := f.start(keep, timer)
+	if errors.Is(err, errAwaitNonces) {
+		f.awaiting = append([]int{}, keep...)
+		return nil
+	}
+	f.waitCh = nil
+	return err
 }
 
 // start opens a session with the signers in keep and others picked to make
@@ -326,39 +487,71 @@ func (f *frostRun) start(keep []int, timer *time.Timer) error {
 	if f.sessions >= f.maxSessions {
 		return errNoSigners
 	}
-	signers := append([]int(nil), keep...)
+	// Choose t+1 signers whose commitments are here before taking any, so
+	// that a session waiting for commitments costs only these checks.
+	var signers []int
+	for _, s := range keep {
+		if c.nonces.count(s) > 0 {
+			signers = append(signers, s)
+		} else {
+			c.refillAhead(s) // another signer instead
+		}
+	}
+	for len(signers) < c.t+1 {
+		next, wait, err := c.nextSigner(f.avoid(signers, true), f.tried)
+		if next == 0 {
+			// A signer hedged away from that has answered since (no longer
+			// busy) is as good as any: as in ROAST, slowness alone never
+			// rules a signer out.
+			n2, w2, e2 := c.nextSigner(f.avoid(signers, false), f.tried)
+			next = n2
+			if wait == nil {
+				wait = w2
+			}
+			if err == nil {
+				err = e2
+			}
+		}
+		if next == 0 {
+			if err != nil {
+				f.lastErr = err
+			}
+			if wait != nil {
+				f.waitCh = wait
+				return errAwaitNonces
+			}
+			return errNoSigners
+		}
+		signers = append(signers, next)
+	}
+	// Take one commitment of each.
 	var scs []wire.SignerCommitment
 	var coms []frost.Commitment
-	for i := 0; i < c.t+1; i++ {
-		if i == len(signers) {
-			cand := c.pick(1, f.avoid(signers))
-			if len(cand) == 0 {
-				return errNoSigners
-			}
-			signers = append(signers, cand[0])
-		}
-		s := signers[i]
+	for _, s := range signers {
 		nc, ok := c.nonces.take(s)
-		if !ok {
-			if err := c.fetchNonces(f.ctx, s); err != nil {
-				f.lastErr = err
-				f.r.failures = append(f.r.failures, s)
+		var D, E group.Point
+		if ok {
+			var derr, eerr error
+			D, derr = group.Secp256k1().DecodePoint(nc.Hiding)
+			E, eerr = group.Secp256k1().DecodePoint(nc.Binding)
+			if derr != nil || eerr != nil || D.IsIdentity() || E.IsIdentity() {
+				f.r.culprit(s, ReasonMalformed)
 				f.excluded[s] = true
-				signers = append(signers[:i], signers[i+1:]...)
-				i--
-				continue
+				c.nonces.drop(s)
+				ok = false
 			}
-			nc, _ = c.nonces.take(s)
 		}
-		D, derr := group.Secp256k1().DecodePoint(nc.Hiding)
-		E, eerr := group.Secp256k1().DecodePoint(nc.Binding)
-		if derr != nil || eerr != nil || D.IsIdentity() || E.IsIdentity() {
-			f.r.culprit(s, ReasonMalformed)
-			f.excluded[s] = true
-			c.nonces.drop(s)
-			signers = append(signers[:i], signers[i+1:]...)
-			i--
-			continue
+		if !ok {
+			// Another call took the last one, or a malformed one: the
+			// commitments taken go back, and the session is chosen again.
+			for _, sc := range scs {
+				c.nonces.add(sc.Replica, []wire.NonceCommitment{{Nonce: sc.Nonce, Hiding: sc.Hiding, Binding: sc.Binding}})
+			}
+			f.waitCh = closedChan
+			return errAwaitNonces
+		}
+		if c.nonces.count(s) < nonceLow {
+			c.refillAhead(s)
 		}
 		scs = append(scs, wire.SignerCommitment{Replica: s, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding})
 		coms = append(coms, frost.Commitment{ID: s, Hiding: D, Binding: E})

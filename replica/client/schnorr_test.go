@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
 
@@ -24,6 +26,10 @@ type schnorrFaults struct {
 	badPartial map[int]bool // send a well-formed but wrong share
 	silent     map[int]bool // never answer a sign
 	restarted  map[int]bool // refuse the first sign as a restarted replica would (unknown nonce)
+	// frozen, when set, names a replica that stops answering anything
+	// (sign and nonce requests) from the moment it is stored: a SIGSTOPped
+	// replica whose connections stay open.
+	frozen *atomic.Int64
 }
 
 // schnorrFake holds real shares of schnorr key "btc"; each fake replica
@@ -40,6 +46,9 @@ func schnorrFake(t testing.TB, n, th int, f schnorrFaults) (*fakeCluster, wire.K
 	seq := 0
 	restartedOnce := map[int]bool{}
 	fc := newFakeCluster(t, n, th, func(replica int, req wire.Request, _ []byte) fakeReply {
+		if f.frozen != nil && f.frozen.Load() == int64(replica) {
+			return fakeReply{hang: true}
+		}
 		switch req.Op {
 		case wire.OpKeyPub:
 			return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
@@ -217,6 +226,46 @@ func TestSignSchnorrSilentAndRestarted(t *testing.T) {
 	}
 }
 
+// A signer that stops answering everything (nonce requests too) once the
+// client holds some of its commitments never makes a signature fail: once
+// its commitments are used up, sessions pick the signers whose commitments
+// the client holds and refill it in the background; a session waits on a
+// fetch only when no other candidate is left, and then for fetchWait (1 s
+// here), not the request timeout. Before, the session waited on the silent
+// signer's nonce fetch for the whole request timeout and failed.
+func TestSignSchnorrFrozenSigner(t *testing.T) {
+	frozen := new(atomic.Int64)
+	fc, info := schnorrFake(t, 4, 1, schnorrFaults{frozen: frozen})
+	fc.cfg.Timeout = "3s"
+	c := fc.client()
+	sign := func(k int) time.Duration {
+		t.Helper()
+		msg := []byte(fmt.Sprintf("m%d", k))
+		start := time.Now()
+		sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
+		if err != nil {
+			t.Fatalf("signature %d: %v", k, err)
+		}
+		if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
+			t.Fatalf("signature %d does not verify", k)
+		}
+		return time.Since(start)
+	}
+	for k := range 8 { // every replica's commitments cached, with high probability
+		sign(k)
+	}
+	frozen.Store(4)
+	// 4 is picked for about half the sessions: 120 signatures use up
+	// the commitments of it the client held (nonceFetch and a few more).
+	var slowest time.Duration
+	for k := 8; k < 128; k++ {
+		slowest = max(slowest, sign(k))
+	}
+	if slowest > time.Second {
+		t.Fatalf("slowest signature took %v with replica 4 frozen (request timeout 3s)", slowest)
+	}
+}
+
 // With fewer than t+1 signers able to answer, SignSchnorr fails with a
 // QuorumError that says so, returning no signature.
 func TestSignSchnorrTooFewSigners(t *testing.T) {
@@ -226,6 +275,19 @@ func TestSignSchnorrTooFewSigners(t *testing.T) {
 	var qe *QuorumError
 	if !errors.As(err, &qe) || sig != ([64]byte{}) {
 		t.Fatalf("got %x, %v", sig, err)
+	}
+}
+
+// With one honest signer, one liar and the others silent, SignSchnorr
+// fails with a QuorumError counting the one valid share and naming the
+// liar.
+func TestSignSchnorrLiarAndSilent(t *testing.T) {
+	fc, _ := schnorrFake(t, 4, 1, schnorrFaults{badPartial: map[int]bool{4: true}, silent: map[int]bool{2: true, 3: true}})
+	fc.cfg.Timeout = "1s"
+	_, err := fc.client().SignSchnorr(context.Background(), "btc", []byte("m"), nil)
+	var qe *QuorumError
+	if !errors.As(err, &qe) || qe.Valid != 1 || len(qe.Culprits) != 1 || qe.Culprits[0] != (Culprit{Replica: 4, Reason: ReasonInvalidPartial}) {
+		t.Fatalf("got %v (%+v)", err, qe)
 	}
 }
 
