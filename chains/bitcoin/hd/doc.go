@@ -23,6 +23,9 @@
 //	root = (P, c)              depth 0, [ExtendedKey] from [NewRoot]
 //	root/0/i, root/1/i         depth 2, [ExtendedKey.Derive]
 //
+// Paths are written relative to the root, "0/17", and read by [ParsePath],
+// which accepts only unhardened indices and one text per path.
+//
 // # CKDpub and the additive tweak
 //
 // BIP-32 "Public parent key → public child key", for i < 2^31:
