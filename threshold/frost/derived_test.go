@@ -93,8 +93,8 @@ func TestDerivedKeyRandomRuns(t *testing.T) {
 }
 
 // TestDerivedKeyShares: a share made without the tweak (a signer that
-// ignores δ) or under the root key fails VerifyShare and names the signer;
-// a zero tweak is NewKey.
+// ignores δ) or under the root key fails VerifyShare; the right share
+// verifies against X_i of the group key; a zero tweak is NewKey.
 func TestDerivedKeyShares(t *testing.T) {
 	d := deal(t, 2, 7, true)
 	delta, err := secp().RandomScalar(rand.Reader)
@@ -125,13 +125,23 @@ func TestDerivedKeyShares(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Signer 5 signs under the root key (ignores δ) with the same package.
-	z, err := Taproot.Sign(pkg, root, 5, d.shares[5], nonces[5])
+	// Signer 5 ignores δ: same output key, binding factors and challenge,
+	// share x_5 instead of x_5 + δ. (Tests only: one nonce signs twice here.)
+	ignoring := *key
+	ignoring.derive = nil
+	z, err := Taproot.Sign(pkg, &ignoring, 5, d.shares[5], nonces[5])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := ss.VerifyShare(5, d.vks[5], z); !errors.Is(err, ErrInvalidShare) {
 		t.Fatalf("share without δ: %v", err)
+	}
+	// Signer 5 signs under the root key.
+	if z, err = Taproot.Sign(pkg, root, 5, d.shares[5], nonces[5]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.VerifyShare(5, d.vks[5], z); !errors.Is(err, ErrInvalidShare) {
+		t.Fatalf("share under the root key: %v", err)
 	}
 	// The right share verifies against X_5 of P, not against X_5 + δ·G.
 	z, err = ss.Sign(5, d.shares[5], nonces[5])
