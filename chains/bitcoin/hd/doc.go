@@ -10,7 +10,8 @@
 // # The tree
 //
 // The root of the tree is the group key P of a DKG (33-byte compressed
-// secp256k1) with the chain code [ChainCode] derives from the key's
+// secp256k1, with its actual Y parity: serP(P), not the lift_x of its
+// x-only form) with the chain code [ChainCode] derives from the key's
 // committed public data. The root is serialised as a BIP-32 extended
 // public key of depth 0, parent fingerprint 00000000 and child number 0,
 // that is, as a BIP-32 master key: there is no private master key and no
@@ -67,8 +68,9 @@
 // from committed data with no extra agreement step. The commitment holds
 // the Feldman commitments a_k·G of random polynomials besides P, so someone
 // who has seen only P, addresses or output keys cannot compute the chain
-// code; someone who has seen the DKG transcript can, and learns what an
-// xpub tells: the wallet's address list, never funds.
+// code; someone who holds the commitment (the replicas, and every client
+// that may read the key's information) can, and learns what an xpub tells:
+// the wallet's address list, never funds.
 //
 // # Descriptors
 //
