@@ -57,11 +57,12 @@
 // the chain code and the parent key links all children; and the known
 // weakness of unhardened derivation: whoever holds the extended public key
 // and any one child private key computes the parent private key
-// (x = x_i − t). Neither matters here. No child private key exists anywhere:
-// keys are only ever held as threshold shares, and a share of a child key is
-// a share of the root shifted by a public t, so the second attack needs t+1
-// shares, which already give the root key. What remains is privacy, exactly
-// as for any xpub: whoever learns the chain code (or the xpub) can compute
+// (x = x_i − t). The second does not apply here. No child private key
+// exists anywhere: keys are only ever held as threshold shares, and a share
+// of a child key is a share of the root shifted by the public t, so
+// assembling a child private key takes more shares than the threshold,
+// which already give the root key. What remains is privacy, exactly as for
+// any xpub: whoever learns the chain code (or the xpub) can compute
 // every address of the wallet and link them, but cannot spend. The chain
 // code is therefore derived, not drawn: [ChainCode] is a tagged hash of the
 // group key and its DKG commitment, so every replica computes the same value
