@@ -111,6 +111,19 @@
 //	z_i = σ_R·(d_i + ρ_i·e_i) + λ_i·c·σ_Q·(σ_P·x_i + t)
 //	z_i·G == σ_R·(D_i + ρ_i·E_i) + λ_i·c·σ_Q·(σ_P·X_i + t·G).
 //
+// # Derived keys
+//
+// [Suite.NewDerivedKey] prepares the key P' = P + δ·G for a public scalar
+// δ, such as the accumulated tweak of an unhardened BIP-32 child
+// (chains/bitcoin/hd). Every signer adds δ to its share first, x_i' = x_i +
+// δ, a Shamir share of x + δ since the Lagrange coefficients of any signer
+// set sum to 1; verification keys become X_i + δ·G. Then everything above
+// applies to P' unchanged: its parity, its BIP-341 tweak, its output key:
+//
+//	z_i = σ_R·(d_i + ρ_i·e_i) + λ_i·c·σ_Q·(σ_P'·(x_i + δ) + t)
+//
+// The signers hold nothing new: δ and P' are functions of public data.
+//
 // # Security
 //
 // Each [Nonce] must sign at most one package: two shares with one nonce on

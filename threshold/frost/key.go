@@ -32,6 +32,13 @@ type Key struct {
 	// tweak. tweakPoint is t·G (unnegated), nil without a tweak.
 	tweak      group.Scalar
 	tweakPoint group.Point
+	// derived is the derived key P + δ·G ([Suite.NewDerivedKey]), the key
+	// the parity and Taproot rules apply to; p for [Suite.NewKey].
+	derived group.Point
+	// derive is the additive pre-tweak δ, added to every share before the
+	// parity and Taproot rules; derivePoint is δ·G. Both nil for NewKey.
+	derive      group.Scalar
+	derivePoint group.Point
 }
 
 // NewKey prepares groupKey, the untweaked group key P of a DKG (either Y
@@ -60,7 +67,7 @@ func (s Suite) NewKey(groupKey group.Point, tweak schnorr.Taproot) (*Key, error)
 	if !usablePoint(groupKey) {
 		return nil, fmt.Errorf("new key: %w", ErrInvalidKey)
 	}
-	k := &Key{suite: s, p: groupKey}
+	k := &Key{suite: s, p: groupKey, derived: groupKey}
 	if !s.taproot() {
 		if tweak.Mode != schnorr.TaprootNone {
 			return nil, fmt.Errorf("new key: %w", ErrInvalidTweak)
@@ -113,6 +120,58 @@ func (s Suite) NewKey(groupKey group.Point, tweak schnorr.Taproot) (*Key, error)
 	return k, nil
 }
 
+// NewDerivedKey prepares the derived key P' = groupKey + tweak·G for
+// signing under taproot, with the shares x_i of groupKey's secret x: a
+// signer adds the public tweak to its share before anything else, so it
+// signs with x_i + tweak, a Shamir share of x + tweak (Σ λ_i·(x_i + δ) =
+// x + δ because Σ λ_i = 1), the secret key of P'. This is how threshold
+// signers sign for a BIP-32 child of the group key without holding anything
+// new: tweak is the child's accumulated CKDpub tweak (chains/bitcoin/hd
+// ExtendedKey.Tweak), P' the child key, and a TaprootBIP86 key signs for the
+// child's BIP-86 address. Everything [Suite.NewKey] does is then done on P':
+// its even-Y negation, the BIP-341 tweak of bytes(P'), the output key. So
+// the share becomes σ_Q·(σ_P'·(x_i + δ) + t) and [Session.VerifyShare],
+// still given X_i = x_i·G of groupKey, checks against X_i + δ·G.
+//
+// A zero tweak gives the same signatures as NewKey. NewDerivedKey returns
+// ErrInvalidKey for an unusable groupKey and ErrInvalidTweak for a nil or
+// non-secp256k1 tweak, a derived key at infinity (BIP-32 refuses that child
+// too) and every case NewKey refuses the Taproot option for.
+func (s Suite) NewDerivedKey(groupKey group.Point, tweak group.Scalar, taproot schnorr.Taproot) (*Key, error) {
+	if !s.valid() {
+		return nil, ErrUnknownSuite
+	}
+	if !usablePoint(groupKey) {
+		return nil, fmt.Errorf("new derived key: %w", ErrInvalidKey)
+	}
+	if !isSecpScalar(tweak) {
+		return nil, fmt.Errorf("new derived key: %w", ErrInvalidTweak)
+	}
+	// BIP-32 CKDpub: K_i = point(parse256(I_L)) + K_par, summed along the
+	// path; "in case ... K_i is the point at infinity, the resulting key is
+	// invalid". δ is public: variable-time multiplication.
+	D := group.MulPublic(secp().Generator(), tweak)
+	derived := groupKey.Add(D)
+	if derived.IsIdentity() {
+		return nil, fmt.Errorf("new derived key: %w", ErrInvalidTweak)
+	}
+	k, err := s.NewKey(derived, taproot)
+	if err != nil {
+		return nil, err
+	}
+	k.p = groupKey
+	if !tweak.IsZero() {
+		k.derive = tweak
+		k.derivePoint = D
+	}
+	return k, nil
+}
+
+// DerivedKey returns the key the Taproot rules were applied to: P + δ·G
+// for [Suite.NewDerivedKey] (the BIP-86 internal key of a BIP-32 child),
+// the group key P for [Suite.NewKey].
+func (k *Key) DerivedKey() group.Point { return k.derived }
+
 // OutputKey returns the key the final signature verifies under: the group
 // key P as given for TaprootNone and for [RFC9591], the BIP-341 output key
 // Q (with its actual Y parity, the parity bit of a BIP-341 control block)
@@ -120,16 +179,23 @@ func (s Suite) NewKey(groupKey group.Point, tweak schnorr.Taproot) (*Key, error)
 // coordinate, group.XOnly(OutputKey()), is the BIP-340 public key.
 func (k *Key) OutputKey() group.Point { return k.q }
 
-// GroupKey returns the untweaked group key P that k was prepared from.
+// GroupKey returns the untweaked group key P that k was prepared from, the
+// key the signers hold shares of (for [Suite.NewDerivedKey], before the
+// derivation tweak).
 func (k *Key) GroupKey() group.Point { return k.p }
 
 // Suite returns the suite k was prepared for.
 func (k *Key) Suite() Suite { return k.suite }
 
 // effectiveShare returns the key share the signature share is computed
-// with: x_i for RFC9591, σ_Q·(σ_P·x_i + t) for Taproot. The branches are on
-// public parity bits only; the scalar arithmetic is constant time.
+// with: x_i for RFC9591, σ_Q·(σ_P·x_i + t) for Taproot, with x_i + δ in
+// place of x_i for a derived key. The branches are on public parity bits
+// and the presence of public tweaks only; the scalar arithmetic is
+// constant time.
 func (k *Key) effectiveShare(x group.Scalar) group.Scalar {
+	if k.derive != nil {
+		x = x.Add(k.derive) // NewDerivedKey: the share of x + δ
+	}
 	if k.keyNeg {
 		x = x.Neg()
 	}

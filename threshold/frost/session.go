@@ -284,7 +284,8 @@ func Lagrange(pkg *SigningPackage, id int) (group.Scalar, error) {
 //
 // with σ_P, σ_Q, σ_R = −1 when P, Q, R have odd Y (BIP-340 Sign steps 3
 // and 6, BIP-341 taproot_tweak_seckey; frost-secp256k1-tr pre_sign,
-// KeyPackage::tweak and compute_signature_share). Sign refuses an id not
+// KeyPackage::tweak and compute_signature_share), and x_i + δ in place of
+// x_i for a key from [Suite.NewDerivedKey]. Sign refuses an id not
 // in the package (ErrUnknownID), a package commitment for id that is not
 // nonce's (ErrCommitmentMismatch: a coordinator may not substitute it), a
 // nil or zero share or nonce (ErrInvalidKey). The nonce must never sign
@@ -321,7 +322,9 @@ func (ss *Session) Sign(id int, share group.Scalar, nonce *Nonce) (group.Scalar,
 //
 //	z·G == σ_R·(D_i + ρ_i·E_i) + λ_i·c·σ_Q·(σ_P·vk + t·G)
 //
-// (σ and t as in Sign, all 1 and 0 for RFC9591). It returns nil for a
+// (σ and t as in Sign, all 1 and 0 for RFC9591; for a key from
+// [Suite.NewDerivedKey] vk is still X_i of the group key and the check uses
+// vk + δ·G). It returns nil for a
 // valid share, an error wrapping ErrInvalidShare for an invalid one (the
 // signer is at fault), ErrUnknownID for an id not in the package, and
 // ErrInvalidKey for an unusable vk or a nil z.
@@ -348,6 +351,9 @@ func (ss *Session) VerifyShare(id int, vk group.Point, z group.Scalar) error {
 		rho = rho.Neg()
 	}
 	key := vk
+	if ss.key.derivePoint != nil {
+		key = key.Add(ss.key.derivePoint) // NewDerivedKey: X_i + δ·G
+	}
 	if ss.key.keyNeg != ss.key.qNeg { // σ_P = −1
 		key = key.Neg()
 	}
