@@ -89,6 +89,14 @@
 //   - A re-sign is allowed only when the signing root is known; imported
 //     records under Minify, merged records that disagree, and watermarks
 //     have none.
+//   - The other way round, a complete policy allows signing in a gap
+//     between two imports (slots 41 to 49 after importing slot 40, then
+//     slot 50), as the interchange tests' should_succeed_complete expect
+//     (multiple_interchanges_single_validator_single_message_gap), although
+//     EIP-3076's "Advice for Complete Databases" calls signing in such a
+//     gap unsafe. [Minimal] refuses it; it is the policy for the
+//     replicated state machine, where a false refusal costs a missed duty
+//     and a false allowance a slashing.
 //
 // # Conformance
 //

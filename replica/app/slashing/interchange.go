@@ -88,9 +88,17 @@ func (db *DB) history(v Validator) *History {
 	return h
 }
 
+// peek returns v's history without copying it; never modify the result.
+func (db *DB) peek(v Validator) *History {
+	if h, ok := db.m[v]; ok {
+		return h
+	}
+	return new(History)
+}
+
 // CheckBlock is [History.CheckBlock] for the validator pubkey on chain gvr.
 func (db *DB) CheckBlock(pubkey Pubkey, gvr Root, slot uint64, signingRoot Root) error {
-	return db.History(Validator{pubkey, gvr}).CheckBlock(slot, signingRoot)
+	return db.peek(Validator{pubkey, gvr}).CheckBlock(slot, signingRoot)
 }
 
 // RecordBlock is [History.RecordBlock] for the validator pubkey on chain gvr.
@@ -101,7 +109,7 @@ func (db *DB) RecordBlock(pubkey Pubkey, gvr Root, slot uint64, signingRoot Root
 // CheckAttestation is [History.CheckAttestation] for the validator pubkey on
 // chain gvr.
 func (db *DB) CheckAttestation(pubkey Pubkey, gvr Root, source, target uint64, signingRoot Root) error {
-	return db.History(Validator{pubkey, gvr}).CheckAttestation(source, target, signingRoot)
+	return db.peek(Validator{pubkey, gvr}).CheckAttestation(source, target, signingRoot)
 }
 
 // RecordAttestation is [History.RecordAttestation] for the validator pubkey
@@ -139,20 +147,34 @@ func (db *DB) Import(gvr Root, data []byte) error {
 			h = db.History(v)
 			staged[v] = h
 		}
-		if db.policy.Minify {
-			e = minify(e)
-		}
-		for _, b := range e.SignedBlocks {
-			h.mergeBlock(b)
-		}
-		for _, a := range e.SignedAttestations {
-			h.mergeAtt(a)
-		}
-		h.prune(db.policy.Keep)
+		h.Merge(db.policy, e) // policy checked by NewDB
 	}
 	for v, h := range staged {
 		db.m[v] = h
 	}
+	return nil
+}
+
+// Merge adds the records of one interchange entry to h under p, as
+// [DB.Import] does for each entry: under [Policy.Minify] the entry is first
+// reduced to its watermarks without signing roots; records are added (a
+// slot recorded with two different signing roots keeps none) and then
+// folded to p.Keep. The entry's pubkey is not checked: the caller chose h
+// for it.
+func (h *History) Merge(p Policy, e InterchangeEntry) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	if p.Minify {
+		e = minify(e)
+	}
+	for _, b := range e.SignedBlocks {
+		h.mergeBlock(b)
+	}
+	for _, a := range e.SignedAttestations {
+		h.mergeAtt(a)
+	}
+	h.prune(p.Keep)
 	return nil
 }
 
@@ -190,26 +212,30 @@ func (db *DB) Export(gvr Root, mode ExportMode) ([]byte, error) {
 		if v.GenesisValidatorsRoot != gvr {
 			continue
 		}
-		h := db.m[v]
-		e := InterchangeEntry{Pubkey: v.Pubkey}
-		if mode == ExportMinimal {
-			e = exportMinimal(v.Pubkey, h)
-		} else {
-			if h.hasBlockMark {
-				e.SignedBlocks = append(e.SignedBlocks, SignedBlock{Slot: h.blockMark})
-			}
-			e.SignedBlocks = append(e.SignedBlocks, cloneBlocks(h.blocks)...)
-			if h.hasAttMark {
-				e.SignedAttestations = append(e.SignedAttestations, SignedAttestation{Source: h.sourceMark, Target: h.targetMark})
-			}
-			e.SignedAttestations = append(e.SignedAttestations, cloneAtts(h.atts)...)
-		}
-		f.Data = append(f.Data, e)
+		f.Data = append(f.Data, db.m[v].Entry(v.Pubkey, mode))
 	}
 	return f.MarshalJSON()
 }
 
-func exportMinimal(pk Pubkey, h *History) InterchangeEntry {
+// Entry returns h as the interchange entry of pubkey in mode, as
+// [DB.Export] writes it. An unknown mode is taken as [ExportComplete].
+func (h *History) Entry(pubkey Pubkey, mode ExportMode) InterchangeEntry {
+	if mode == ExportMinimal {
+		return h.minimalEntry(pubkey)
+	}
+	e := InterchangeEntry{Pubkey: pubkey}
+	if h.hasBlockMark {
+		e.SignedBlocks = append(e.SignedBlocks, SignedBlock{Slot: h.blockMark})
+	}
+	e.SignedBlocks = append(e.SignedBlocks, cloneBlocks(h.blocks)...)
+	if h.hasAttMark {
+		e.SignedAttestations = append(e.SignedAttestations, SignedAttestation{Source: h.sourceMark, Target: h.targetMark})
+	}
+	e.SignedAttestations = append(e.SignedAttestations, cloneAtts(h.atts)...)
+	return e
+}
+
+func (h *History) minimalEntry(pk Pubkey) InterchangeEntry {
 	e := InterchangeEntry{Pubkey: pk}
 	if h.hasBlockMark || len(h.blocks) > 0 {
 		top := h.blockMark
