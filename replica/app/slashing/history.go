@@ -152,7 +152,8 @@ var Minimal = Policy{Keep: 1, Minify: true}
 // per kind: imports keep every record (and signing root) up to that bound.
 func Complete(keep int) Policy { return Policy{Keep: keep} }
 
-func (p Policy) check() error {
+// Validate reports, with [ErrPolicy], a Keep outside [1, [MaxKeep]].
+func (p Policy) Validate() error {
 	if p.Keep < 1 || p.Keep > MaxKeep {
 		return fmt.Errorf("%w: keep %d not in [1, %d]", ErrPolicy, p.Keep, MaxKeep)
 	}
@@ -234,7 +235,7 @@ func (h *History) checkBlock(slot uint64, root Root) (resign bool, err error) {
 // RecordBlock applies [History.CheckBlock] and, if it allows the block,
 // records it under p: the check and the record are one step.
 func (h *History) RecordBlock(p Policy, slot uint64, signingRoot Root) error {
-	if err := p.check(); err != nil {
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	resign, err := h.checkBlock(slot, signingRoot)
@@ -326,7 +327,7 @@ func (h *History) checkAttestation(source, target uint64, root Root) (resign boo
 // the attestation, records it under p: the check and the record are one
 // step.
 func (h *History) RecordAttestation(p Policy, source, target uint64, signingRoot Root) error {
-	if err := p.check(); err != nil {
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	resign, err := h.checkAttestation(source, target, signingRoot)

@@ -44,7 +44,7 @@ type DB struct {
 
 // NewDB returns an empty DB under p.
 func NewDB(p Policy) (*DB, error) {
-	if err := p.check(); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	return &DB{policy: p, m: map[Validator]*History{}}, nil
@@ -162,7 +162,7 @@ func (db *DB) Import(gvr Root, data []byte) error {
 // folded to p.Keep. The entry's pubkey is not checked: the caller chose h
 // for it.
 func (h *History) Merge(p Policy, e InterchangeEntry) error {
-	if err := p.check(); err != nil {
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	if p.Minify {
