@@ -152,7 +152,7 @@ var Minimal = Policy{Keep: 1, Minify: true}
 // per kind: imports keep every record (and signing root) up to that bound.
 func Complete(keep int) Policy { return Policy{Keep: keep} }
 
-// Validate reports, with [ErrPolicy], a Keep outside [1, [MaxKeep]].
+// Validate reports, with [ErrPolicy], a Keep outside 1 to [MaxKeep].
 func (p Policy) Validate() error {
 	if p.Keep < 1 || p.Keep > MaxKeep {
 		return fmt.Errorf("%w: keep %d not in [1, %d]", ErrPolicy, p.Keep, MaxKeep)

@@ -35,8 +35,8 @@ type Validator struct {
 
 // DB holds the histories of many validators under one [Policy]. It is a
 // plain value for tests, tools and imports: the replicated state machine
-// may keep [History] values under its own keys instead. A DB is not safe
-// for concurrent use.
+// may keep [History] values under its own keys instead. Make one with
+// [NewDB]; a DB is not safe for concurrent use.
 type DB struct {
 	policy Policy
 	m      map[Validator]*History
@@ -147,7 +147,9 @@ func (db *DB) Import(gvr Root, data []byte) error {
 			h = db.History(v)
 			staged[v] = h
 		}
-		h.Merge(db.policy, e) // policy checked by NewDB
+		if err := h.Merge(db.policy, e); err != nil {
+			return err
+		}
 	}
 	for v, h := range staged {
 		db.m[v] = h
