@@ -22,7 +22,8 @@ import (
 // sends a corrupted share; the combiner must name it and sign again without it.
 type thresholdSigner struct {
 	n, t     int
-	pub      *thschnorr.PublicKey
+	groupKey group.Point         // P = x·G
+	vks      map[int]group.Point // X_i = x_i·G, checking each signer's share
 	shares   map[int]group.Scalar
 	liar     int
 	culprits []int
@@ -50,17 +51,17 @@ func newThresholdSigner(tb testing.TB, n, t, liar int, oddY bool) *thresholdSign
 	}
 	c := p.Commit()
 	s := &thresholdSigner{n: n, t: t, liar: liar, shares: map[int]group.Scalar{},
-		pub: &thschnorr.PublicKey{GroupKey: c.Secret(), VerificationKeys: map[int]group.Point{}, Threshold: t}}
+		groupKey: c.Secret(), vks: map[int]group.Point{}}
 	for i := 1; i <= n; i++ {
 		s.shares[i] = p.Share(i)
-		s.pub.VerificationKeys[i] = c.Eval(i)
+		s.vks[i] = c.Eval(i)
 	}
 	p.Wipe()
 	return s
 }
 
 func (s *thresholdSigner) xonly() []byte {
-	x := group.XOnly(s.pub.GroupKey)
+	x := group.XOnly(s.groupKey)
 	return x[:]
 }
 
@@ -72,7 +73,7 @@ func (s *thresholdSigner) SignTaproot(_ context.Context, _ string, sighash [32]b
 		}
 		tr = thschnorr.Taproot{Mode: thschnorr.TaprootScript, MerkleRoot: [32]byte(merkleRoot)}
 	}
-	key, err := frost.Taproot.NewKey(s.pub.GroupKey, tr)
+	key, err := frost.Taproot.NewKey(s.groupKey, tr)
 	if err != nil {
 		return [64]byte{}, err
 	}
@@ -110,7 +111,7 @@ func (s *thresholdSigner) SignTaproot(_ context.Context, _ string, sighash [32]b
 		}
 		var honest []int
 		for _, i := range signers {
-			if frost.Taproot.VerifyShare(pkg, key, i, s.pub.VerificationKeys[i], shares[i]) != nil {
+			if frost.Taproot.VerifyShare(pkg, key, i, s.vks[i], shares[i]) != nil {
 				s.culprits = append(s.culprits, i)
 			} else {
 				honest = append(honest, i)

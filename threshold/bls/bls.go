@@ -87,8 +87,7 @@ func VerifyPartial(vk group.Point, msg, partial []byte) error {
 // until t+1 valid ones are found; those are interpolated at zero in the
 // exponent (Boldyreva 2003 §5), and the result is verified against
 // groupKey. Partials after the (t+1)-th valid one are not needed and not
-// checked, so a liar among them is not named (unlike schnorr.Combine, which
-// verifies every partial).
+// checked, so a liar among them is not named.
 //
 // If some checked partials were invalid (or came from a replica without a
 // verification key) but t+1 valid ones remained, Combine returns the

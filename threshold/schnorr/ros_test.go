@@ -10,16 +10,17 @@ import (
 	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
 
 	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/vss"
 )
 
 // rosService is the threshold signing service the ROS attacker talks to. It
-// holds a pool of pre-dealt nonces (or nonce pairs) whose public material
-// the attacker knows.
+// holds a pool of nonces whose public material the attacker knows.
 type rosService struct {
-	pk *PublicKey
-	// nonce returns the public nonce that pool entry j signs message m
-	// with, as the attacker can compute it before asking.
-	nonce func(tb testing.TB, j int, m []byte) *PublicNonce
+	// groupKey is P, the key the service signs under (plain BIP-340).
+	groupKey group.Point
+	// nonce returns the nonce R that pool entry j signs message m with, as
+	// the attacker can compute it before asking.
+	nonce func(tb testing.TB, j int, m []byte) group.Point
 	// sign has t+1 replicas sign m with pool entry j (used once) and
 	// returns the combined, verified signature.
 	sign func(tb testing.TB, j int, m []byte) [SignatureLen]byte
@@ -57,9 +58,9 @@ func rosAttack(t *testing.T, svc rosService) rosResult {
 	t.Helper()
 	const ell = 256
 	g := secp()
-	pEven := group.XOnly(svc.pk.GroupKey)
-	evenNonce := func(pn *PublicNonce) (group.Point, [32]byte) {
-		x := group.XOnly(pn.R)
+	pEven := group.XOnly(svc.groupKey)
+	evenNonce := func(R group.Point) (group.Point, [32]byte) {
+		x := group.XOnly(R)
 		R, err := group.LiftX(x[:])
 		if err != nil {
 			t.Fatal(err)
@@ -152,41 +153,86 @@ func btcecVerify(t *testing.T, pub [32]byte, msg []byte, sig [SignatureLen]byte)
 	return bsig.Verify(msg, bpk)
 }
 
-// TestROSForgeryWithPredictableNonces documents why the low-level API must
-// not be used directly with pre-dealt nonces: a requester who knows 256
-// pre-dealt single nonces R_j and may choose, for each, which message it is
-// used for, obtains 256 honest threshold signatures on messages of its
-// choice and combines them into a valid signature on a message that was
-// never signed. Every nonce is used exactly once. [TestROSFailsAgainstNoncePairs]
-// runs the same attack against nonce pairs.
+// dealing is a Shamir sharing made in the test (standing in for the DKG):
+// the secret shares and the public material derived from the commitment.
+type dealing struct {
+	shares map[int]group.Scalar
+	pub    group.Point
+}
+
+func deal(tb testing.TB, n, t int) dealing {
+	tb.Helper()
+	p, err := vss.NewPolynomial(secp(), t, nil, rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := dealing{shares: map[int]group.Scalar{}, pub: p.Commit().Secret()}
+	for i := 1; i <= n; i++ {
+		d.shares[i] = p.Share(i)
+	}
+	return d
+}
+
+// singleNonceSign is threshold BIP-340 with one pre-dealt nonce k (Shamir
+// shares k_i, R = k·G), the layer under the nonce-pair signing this package
+// had before FROST: each signer i returns
+// s_i = k_i' + e·x_i', and the combiner interpolates s = Σ λ_i·s_i =
+// k' + e·x', the BIP-340 s (Stinson–Strobl, ACISP 2001). The negations are BIP-340's, applied to every share: x' = x if
+// has_even_y(P), else n − x (Sign step 3); k' = k if has_even_y(R), else
+// n − k (Sign step 6).
+func singleNonceSign(tb testing.TB, key, nonce dealing, signers []int, msg []byte) [SignatureLen]byte {
+	tb.Helper()
+	px, rx := group.XOnly(key.pub), group.XOnly(nonce.pub)
+	// BIP-340 Sign step 7: e = int(hash_BIP0340/challenge(bytes(R) ‖ bytes(P) ‖ m)) mod n.
+	e := challenge(rx, px, msg)
+	s := secp().Zero()
+	for _, i := range signers {
+		l, err := vss.LagrangeCoefficient(secp(), signers, i)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		x, k := key.shares[i], nonce.shares[i]
+		if !group.HasEvenY(key.pub) {
+			x = x.Neg()
+		}
+		if !group.HasEvenY(nonce.pub) {
+			k = k.Neg()
+		}
+		s = s.Add(l.Mul(k.Add(e.Mul(x)))) // λ_i·s_i
+	}
+	// BIP-340 Sign step 9: sig = bytes(R) ‖ bytes((k + e·d) mod n); step 10:
+	// abort unless it verifies.
+	var sig [SignatureLen]byte
+	copy(sig[:32], rx[:])
+	copy(sig[32:], s.Bytes())
+	if !Verify(px, msg, sig) {
+		tb.Fatal("single-nonce threshold signature does not verify")
+	}
+	return sig
+}
+
+// TestROSForgeryWithPredictableNonces documents why this project signs with
+// FROST rather than with pre-dealt single nonces, as its first round did: a
+// requester who knows 256 pre-dealt nonces R_j of one key and may choose,
+// for each, which message it is used for, obtains 256 honest threshold
+// signatures on messages of its choice and combines them into a valid
+// signature on a message that was never signed. Every nonce is used exactly
+// once. threshold/frost's TestROSFailsAgainstFROST runs the same attack
+// against FROST sessions, where it fails.
 func TestROSForgeryWithPredictableNonces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("256 threshold signatures")
 	}
-	key := deal(t, 4, 1, nil, rand.Reader)
-	pk := &PublicKey{GroupKey: key.pub, VerificationKeys: key.vks, Threshold: 1}
+	key := deal(t, 4, 1)
 	nonces := make([]dealing, 256)
 	for j := range nonces {
-		nonces[j] = deal(t, 4, 1, nil, rand.Reader)
+		nonces[j] = deal(t, 4, 1)
 	}
-	public := func(j int) *PublicNonce { return &PublicNonce{R: nonces[j].pub, Commitments: nonces[j].vks} }
 	res := rosAttack(t, rosService{
-		pk:    pk,
-		nonce: func(_ testing.TB, j int, _ []byte) *PublicNonce { return public(j) },
+		groupKey: key.pub,
+		nonce:    func(_ testing.TB, j int, _ []byte) group.Point { return nonces[j].pub },
 		sign: func(tb testing.TB, j int, m []byte) [SignatureLen]byte {
-			parts := map[int][]byte{}
-			for _, i := range []int{1, 2} {
-				p, err := PartialSign(pk, public(j), Taproot{}, m, key.shares[i], nonces[j].shares[i])
-				if err != nil {
-					tb.Fatal(err)
-				}
-				parts[i] = p
-			}
-			sig, err := Combine(pk, public(j), Taproot{}, m, parts)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return sig
+			return singleNonceSign(tb, key, nonces[j], []int{1, 2}, m)
 		},
 	})
 	pEven := group.XOnly(key.pub)
@@ -198,80 +244,5 @@ func TestROSForgeryWithPredictableNonces(t *testing.T) {
 	}
 	if !btcecVerify(t, pEven, res.target, res.forged) {
 		t.Fatal("btcec rejects the forgery that our Verify accepts")
-	}
-}
-
-// TestROSFailsAgainstNoncePairs runs the attack of
-// [TestROSForgeryWithPredictableNonces] against the same service using
-// nonce pairs through [NoncePair.Bind] and [NonceShares.Bind]. The attacker
-// still knows every pair in advance and can compute the nonce each message
-// would get (ρ is public), and the 256 signatures it obtains are valid, but
-// the nonce now depends on the message through ρ, so Σ α_j·R_j over the
-// nonces actually used is not the R* it committed to, and neither candidate
-// forgery verifies (MuSig2, Nick, Ruffing, Seurin, CRYPTO 2021; FROST, Komlo
-// and Goldberg, SAC 2020).
-func TestROSFailsAgainstNoncePairs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("256 threshold signatures")
-	}
-	key := deal(t, 4, 1, nil, rand.Reader)
-	pk := &PublicKey{GroupKey: key.pub, VerificationKeys: key.vks, Threshold: 1}
-	pairs := make([]pairDealing, 256)
-	for j := range pairs {
-		pairs[j] = dealPair(t, 4, 1, rand.Reader)
-	}
-	// The attacker needs only R, so it binds (D, E) without commitments;
-	// the combiner binds the full pair.
-	bind := func(tb testing.TB, pair *NoncePair, m []byte) *PublicNonce {
-		bound, err := pair.Bind(pk, Taproot{}, m)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return bound
-	}
-	res := rosAttack(t, rosService{
-		pk: pk,
-		nonce: func(tb testing.TB, j int, m []byte) *PublicNonce {
-			return bind(tb, &NoncePair{D: pairs[j].pub.D, E: pairs[j].pub.E}, m)
-		},
-		sign: func(tb testing.TB, j int, m []byte) [SignatureLen]byte {
-			bound := bind(tb, pairs[j].pub, m)
-			parts := map[int][]byte{}
-			for _, i := range []int{1, 2} {
-				k, err := pairs[j].shares(i).Bind(pk, pairs[j].pub, Taproot{}, m)
-				if err != nil {
-					tb.Fatal(err)
-				}
-				p, err := PartialSign(pk, bound, Taproot{}, m, key.shares[i], k)
-				if err != nil {
-					tb.Fatal(err)
-				}
-				parts[i] = p
-			}
-			sig, err := Combine(pk, bound, Taproot{}, m, parts)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return sig
-		},
-	})
-	pEven := group.XOnly(key.pub)
-	if res.rUsed.Equal(res.rStar) {
-		t.Fatal("the nonces used do not depend on the messages")
-	}
-	if Verify(pEven, res.target, res.forged) || btcecVerify(t, pEven, res.target, res.forged) {
-		t.Fatal("ROS forgery verifies against nonce pairs")
-	}
-	// The other candidate: the nonce the signatures actually add up to.
-	// Its challenge is not c*, so it fails too.
-	var alt [SignatureLen]byte
-	ux := group.XOnly(res.rUsed)
-	copy(alt[:32], ux[:])
-	copy(alt[32:], res.sStar.Bytes())
-	if Verify(pEven, res.target, alt) || btcecVerify(t, pEven, res.target, alt) {
-		t.Fatal("ROS forgery with the nonces used verifies against nonce pairs")
-	}
-	if challenge(ux, pEven, res.target).Equal(res.cStar) {
-		t.Fatal("the challenge of the nonces used equals c*")
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/vhsm/vhsm/threshold/group"
-	"github.com/vhsm/vhsm/threshold/vss"
 )
 
 func unhex(tb testing.TB, s string) []byte {
@@ -72,7 +71,9 @@ func bip340Nonce(tb testing.TB, d0 group.Scalar, msg []byte, aux [32]byte) (grou
 
 // bip340Sign is single-party BIP-340 signing (Sign steps 1–9) with secret
 // key d0 and auxiliary randomness aux, written from the BIP in this test
-// only: the reference for the single-party reduction.
+// only: the package verifies, and signing is threshold/frost's, so this is
+// the reference that reproduces the signing vectors and makes signatures
+// for the other tests.
 func bip340Sign(tb testing.TB, d0 group.Scalar, msg []byte, aux [32]byte) [SignatureLen]byte {
 	tb.Helper()
 	g := secp()
@@ -96,12 +97,27 @@ func bip340Sign(tb testing.TB, d0 group.Scalar, msg []byte, aux [32]byte) [Signa
 	return sig
 }
 
-// TestBIP340Vectors runs every BIP-340 vector through Verify, and reproduces
-// every signing vector with a (4,1) threshold run whose key shares share
-// the vector's secret key and whose nonce polynomial's secret is the
-// vector's nonce k'. It also checks the single-party reduction: the secret
-// reconstructed from another t+1 of the shares is the vector's key, and
-// single-party BIP-340 signing with it gives the vector's signature.
+// signRandom signs msg with bip340Sign under a fresh random key and returns
+// the x-only key and the signature.
+func signRandom(tb testing.TB, msg []byte) ([32]byte, [SignatureLen]byte) {
+	tb.Helper()
+	d, err := secp().RandomScalar(rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var aux [32]byte
+	if _, err := rand.Read(aux[:]); err != nil {
+		tb.Fatal(err)
+	}
+	sig := bip340Sign(tb, d, msg, aux)
+	return group.XOnly(secp().BaseMul(d)), sig
+}
+
+// TestBIP340Vectors runs every BIP-340 vector through Verify, and
+// reproduces every signing vector with the single-party signer of this test
+// (which checks that the vectors' keys and nonces are read as BIP-340 says;
+// threshold/frost's TestTaprootTweakVectors and TestRandomRuns cover
+// threshold signing).
 func TestBIP340Vectors(t *testing.T) {
 	f, err := os.Open("testdata/bip340-test-vectors.csv")
 	if err != nil {
@@ -132,29 +148,11 @@ func TestBIP340Vectors(t *testing.T) {
 				return
 			}
 			d0 := scalarOf(t, unhex(t, sk))
-			k, px := bip340Nonce(t, d0, msg, unhex32(t, aux))
-			if px != pub {
+			if _, px := bip340Nonce(t, d0, msg, unhex32(t, aux)); px != pub {
 				t.Fatal("public key of the secret key differs from the vector")
 			}
-			c := newCluster(t, 4, 1, d0, k, rand.Reader)
-			parts := c.partials(t, Taproot{}, msg, []int{2, 4}, nil)
-			got, err := Combine(c.pk, c.pn, Taproot{}, msg, parts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got[:], sigb) {
-				t.Fatalf("threshold signature %x, want %s", got, row[5])
-			}
-			// Single-party reduction, from shares 1 and 3.
-			x, err := vss.InterpolateScalars(secp(), map[int]group.Scalar{1: c.key.shares[1], 3: c.key.shares[3]})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !x.Equal(d0) {
-				t.Fatal("shares do not reconstruct the vector's secret key")
-			}
-			if single := bip340Sign(t, x, msg, unhex32(t, aux)); !bytes.Equal(single[:], sigb) {
-				t.Fatalf("single-party signature with the reconstructed key %x, want %s", single, row[5])
+			if sig := bip340Sign(t, d0, msg, unhex32(t, aux)); !bytes.Equal(sig[:], sigb) {
+				t.Fatalf("signature %x, want %s", sig, row[5])
 			}
 			signed++
 		})
@@ -267,10 +265,9 @@ func TestBIP341ScriptPubKey(t *testing.T) {
 }
 
 // TestBIP341KeyPathSpending reproduces the key-path signatures of the
-// BIP-341 wallet vectors with a (4,1) threshold run: the key shares share
-// the internal private key, the nonce is BIP-340's for the tweaked private
-// key (aux_rand all zero, as the vectors were generated), and the combiner
-// adds the tweak.
+// BIP-341 wallet vectors: TapTweak and OutputKey give the vectors' tweak and
+// output key, and single-party BIP-340 signing with the tweaked private key
+// (aux_rand all zero, as the vectors were generated) gives their witness.
 func TestBIP341KeyPathSpending(t *testing.T) {
 	v := loadBIP341(t)
 	count := 0
@@ -301,14 +298,13 @@ func TestBIP341KeyPathSpending(t *testing.T) {
 				t.Fatalf("input %d: tweaked private key", in.Given.TxinIndex)
 			}
 			msg := unhex(t, in.Intermediary.SigHash)
-			k, qx := bip340Nonce(t, tweaked, msg, [32]byte{})
+			_, qx := bip340Nonce(t, tweaked, msg, [32]byte{})
 			if Q, _, _ := OutputKey(P, tr); Q != qx {
 				t.Fatalf("input %d: output key differs from the tweaked private key's", in.Given.TxinIndex)
 			}
-			c := newCluster(t, 4, 1, d0, k, rand.Reader)
-			sig, err := Combine(c.pk, c.pn, tr, msg, c.partials(t, tr, msg, []int{1, 3}, nil))
-			if err != nil {
-				t.Fatal(err)
+			sig := bip340Sign(t, tweaked, msg, [32]byte{})
+			if !Verify(qx, msg, sig) {
+				t.Fatalf("input %d: signature does not verify", in.Given.TxinIndex)
 			}
 			// BIP-341: the witness signature is the 64-byte signature, with
 			// the hash type appended unless it is SIGHASH_DEFAULT (0).
