@@ -106,7 +106,7 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 			}
 			return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
 		}
-		if err := e.replay.admit(req.Client, req.ID, reqHash, req.Expires, time.Now().Unix()); err != nil {
+		if err := e.replay.admit(req.Client, req.ID, reqHash, req.Expires, time.Now().Unix(), req.Op == wire.OpNonces); err != nil {
 			return reject(err)
 		}
 		var partial []byte

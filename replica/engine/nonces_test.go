@@ -154,3 +154,28 @@ func TestNonceSignsOnce(t *testing.T) {
 		}
 	})
 }
+
+// A nonces request replayed (by a replica that saw it, or the network)
+// hands out nothing more: each replay would otherwise issue a new batch
+// owned by the client and, repeated, exhaust its allowance of outstanding
+// nonces at that replica.
+func TestNoncesReplayIssuesNothing(t *testing.T) {
+	c := newCluster(t, 4)
+	c.waitReady(40 * time.Second)
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	c.mustAll(t, request(t, c.admin, "admin", wire.OpRegisterClient, wire.RegisterClientBody{ClientID: "alice", PublicKey: pub}))
+	sr := request(t, priv, "alice", wire.OpNonces, wire.NoncesBody{Count: wire.MaxNonces})
+	e := c.engines[0]
+	if resp, err := e.Handle(context.Background(), sr); err != nil || len(resp.Commitments) != wire.MaxNonces {
+		t.Fatalf("first nonces request: %+v %v", resp, err)
+	}
+	for range 3 {
+		resp, err := e.Handle(context.Background(), sr)
+		if err == nil || len(resp.Commitments) != 0 || !strings.Contains(resp.Error, "request id already used") {
+			t.Fatalf("replayed nonces request answered: %d commitments, %v", len(resp.Commitments), err)
+		}
+	}
+	if got := e.nonces.outstanding("alice"); got != wire.MaxNonces {
+		t.Fatalf("alice holds %d nonces after replays, want %d", got, wire.MaxNonces)
+	}
+}

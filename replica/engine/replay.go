@@ -13,7 +13,9 @@ import (
 // (app.Result.Request); unordered ones never reach the log, so this cache is
 // what refuses an id reused for other bytes. The same bytes again are a
 // retry and are answered again: an answer is sealed to the request's own
-// reply key, so a replayer gains nothing from it.
+// reply key, so a replayer gains nothing from it — except a nonces request,
+// answered once: each answer issues new nonces to the client, and replays
+// would exhaust its allowance.
 //
 // The cache is in memory: after a restart an id may be reused once more
 // for an unordered request, which yields only an answer sealed to that
@@ -43,14 +45,19 @@ func newReplayCache(max int) *replayCache {
 }
 
 // admit records (client, id) → hash until expires, and refuses an id that
-// is recorded with another hash. now is Unix seconds.
-func (c *replayCache) admit(client, id string, hash [32]byte, expires, now int64) error {
+// is recorded with another hash; with once set it refuses the same bytes
+// again too (a request whose every answer changes state, like handing out
+// nonces). now is Unix seconds.
+func (c *replayCache) admit(client, id string, hash [32]byte, expires, now int64, once bool) error {
 	k := client + "/" + id
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[k]; ok && e.expires >= now {
 		if e.hash != hash {
 			return fmt.Errorf("%w: %s", app.ErrIDReused, id)
+		}
+		if once {
+			return fmt.Errorf("%w: %s (answered once)", app.ErrIDReused, id)
 		}
 		return nil
 	}
