@@ -20,24 +20,17 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 		_, err := a.verifyAuditTx(o, rt)
 		return nil, nil, err
 	}
-	if rt.Replica < 1 || rt.Replica > a.g.N || rt.Kind != "dkg" {
+	if rt.Kind != "dkg" {
 		return nil, nil, fmt.Errorf("%w: replica %d kind %q", ErrBadReplica, rt.Replica, rt.Kind)
 	}
-	if err := a.verifyReplicaSig(rt); err != nil {
-		return nil, nil, err
-	}
-	p, err := DecodePayload(rt.Payload)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: payload: %v", ErrBadReplica, err)
-	}
-	var s SessionInfo
-	ok, err := o.getJSON(pSession+p.Session, &s)
+	p, sp, err := a.replicaPayload(o, rt)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !ok {
+	if sp == nil {
 		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownSess, p.Session)
 	}
+	s := *sp
 	if len(s.Sent) == a.g.N && s.Sent[rt.Replica-1] >= MaxMessagesPerReplica {
 		return nil, nil, fmt.Errorf("%w: replica %d sent too many messages in %s", ErrBadReplica, rt.Replica, s.Name)
 	}
@@ -55,6 +48,28 @@ func (a *App) verifyReplicaTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg
 		return nil, nil, err
 	}
 	return &s, m, nil
+}
+
+// replicaPayload authenticates a replica's DKG or repair transaction (a
+// genesis replica, its signature) and decodes its payload and the session
+// it names (nil when there is no such session).
+func (a *App) replicaPayload(o *overlay, rt *wire.ReplicaTx) (DKGPayload, *SessionInfo, error) {
+	if rt.Replica < 1 || rt.Replica > a.g.N {
+		return DKGPayload{}, nil, fmt.Errorf("%w: replica %d kind %q", ErrBadReplica, rt.Replica, rt.Kind)
+	}
+	if err := a.verifyReplicaSig(rt); err != nil {
+		return DKGPayload{}, nil, err
+	}
+	p, err := DecodePayload(rt.Payload)
+	if err != nil {
+		return DKGPayload{}, nil, fmt.Errorf("%w: payload: %v", ErrBadReplica, err)
+	}
+	var s SessionInfo
+	ok, err := o.getJSON(pSession+p.Session, &s)
+	if err != nil || !ok {
+		return p, nil, err
+	}
+	return p, &s, nil
 }
 
 // applyReplicaTx appends an authentic DKG message to its session's transcript

@@ -71,24 +71,14 @@ func repairSeenKey(name string, m dkg.Message) string {
 // before, and for a reveal a dealer whose repair is pending. The session
 // itself judges the message when it is applied.
 func (a *App) verifyRepairTx(o *overlay, rt *wire.ReplicaTx) (*SessionInfo, dkg.Message, error) {
-	if rt.Replica < 1 || rt.Replica > a.g.N {
-		return nil, nil, fmt.Errorf("%w: replica %d", ErrBadReplica, rt.Replica)
-	}
-	if err := a.verifyReplicaSig(rt); err != nil {
-		return nil, nil, err
-	}
-	p, err := DecodePayload(rt.Payload)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: payload: %v", ErrBadReplica, err)
-	}
-	var s SessionInfo
-	ok, err := o.getJSON(pSession+p.Session, &s)
+	p, sp, err := a.replicaPayload(o, rt)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !ok || s.Status != StatusDone {
+	if sp == nil || sp.Status != StatusDone {
 		return nil, nil, fmt.Errorf("%w: %q is not done", ErrUnknownSess, p.Session)
 	}
+	s := *sp
 	m, err := a.dec.decode(groupOf(s.Kind), p.Message)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrDKG, err)
