@@ -100,6 +100,10 @@ func (g *Genesis) Validate() error {
 // maxClusterLen is CometBFT's limit on a chain id.
 const maxClusterLen = 50
 
+// ValidID reports whether s is a key or client identifier, by the app's
+// rule (validID).
+func ValidID(s string) bool { return validID(s) }
+
 // validID reports whether s is a key or client identifier: [A-Za-z0-9._-]{1,64}.
 func validID(s string) bool {
 	if len(s) == 0 || len(s) > wire.MaxKeyIDLen {

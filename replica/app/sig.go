@@ -58,6 +58,10 @@ func SignReplicaTx(cluster string, me int, key ed25519.PrivateKey, p DKGPayload)
 	return signReplica(cluster, me, key, "dkg", p)
 }
 
+// DecodeStrict decodes JSON (a request body) rejecting unknown fields and
+// trailing data, as the app does.
+func DecodeStrict(b []byte, v any) error { return decodeStrict(b, v) }
+
 // decodeStrict decodes JSON rejecting unknown fields and trailing data.
 func decodeStrict(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))

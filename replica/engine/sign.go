@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -57,7 +55,7 @@ func (e *Engine) awaitHeight(ctx context.Context, h int64) error {
 // handleNonces hands the client fresh nonce commitments of this replica.
 func (e *Engine) handleNonces(resp *wire.Response, req *wire.Request) error {
 	var b wire.NoncesBody
-	if err := decodeBody(req.Body, &b); err != nil || b.Count < 1 || b.Count > wire.MaxNonces {
+	if err := app.DecodeStrict(req.Body, &b); err != nil || b.Count < 1 || b.Count > wire.MaxNonces {
 		return refuse(fmt.Errorf("%w: nonce count 1..%d", app.ErrBadBody, wire.MaxNonces))
 	}
 	coms, err := e.nonces.issue(req.Client, b.Count)
@@ -75,7 +73,7 @@ func (e *Engine) handleNonces(resp *wire.Response, req *wire.Request) error {
 // share for a schnorr key, a BLS partial for a bls key.
 func (e *Engine) handleSign(ctx context.Context, resp *wire.Response, req *wire.Request) ([]byte, error) {
 	var b wire.SignBody
-	if err := decodeBody(req.Body, &b); err != nil || !validKeyID(b.KeyID) || len(b.Message) > wire.MaxMessageBytes {
+	if err := app.DecodeStrict(req.Body, &b); err != nil || !app.ValidID(b.KeyID) || len(b.Message) > wire.MaxMessageBytes {
 		return nil, refuse(app.ErrBadBody)
 	}
 	k, err := e.authorizeUse(ctx, req.Client, b.KeyID)
@@ -197,31 +195,4 @@ func (e *Engine) frostKey(k *app.KeyRecord, tr schnorr.Taproot) (*frost.Key, err
 	e.fkeys.m[id] = key
 	e.fkeys.mu.Unlock()
 	return key, nil
-}
-
-// decodeBody decodes a request body strictly.
-func decodeBody(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
-// validKeyID reports whether s is a key identifier: [A-Za-z0-9._-]{1,64}.
-func validKeyID(s string) bool {
-	if len(s) == 0 || len(s) > wire.MaxKeyIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
