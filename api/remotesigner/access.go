@@ -33,13 +33,12 @@ func (c *Client) allows(key [48]byte) bool {
 // subject common name (or, without an access file, as a client allowed every
 // key).
 type Access struct {
-	roots        *x509.CertPool // nil: no CA, pins only
-	byPin        map[[32]byte]*Client
-	byCN         map[string]*Client
-	anyVerified  *Client          // CA configured and no access file: every CA client
-	now          func() time.Time // tests
-	pinnedCount  int
-	clientsCount int
+	roots       *x509.CertPool // nil: no CA, pins only
+	byPin       map[[32]byte]*Client
+	byCN        map[string]*Client
+	anyVerified *Client          // CA configured and no access file: every CA client
+	now         func() time.Time // tests
+	pinnedCount int
 }
 
 // Pinned reports whether any client is recognised by a certificate pin.
@@ -170,7 +169,6 @@ func ParseAccess(data []byte, roots *x509.CertPool) (*Access, error) {
 			}
 			a.byCN[e.CommonName] = c
 		}
-		a.clientsCount++
 	}
 	return a, nil
 }

@@ -124,7 +124,11 @@ func Listen(o Options, signer Signer) (*Server, error) {
 				"plain HTTP is allowed on a loopback address only; give a TLS certificate, key and client CA or access file", o.Addr)
 		}
 	}
-	h := &Handler{Signer: signer, Logger: o.Logger}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{Signer: signer, Logger: logger}
 	var tlsCfg *tls.Config
 	if useTLS {
 		var err error
@@ -150,7 +154,8 @@ func Listen(o Options, signer Signer) (*Server, error) {
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          nil,
+			// TLS handshake refusals (unauthorised client certificates) land here.
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		},
 		url: scheme + "://" + ln.Addr().String(),
 	}
