@@ -1,0 +1,81 @@
+package wallet
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type fakeEth2HSM struct {
+	calls []string
+	err   error
+	sig   []byte
+}
+
+func (f *fakeEth2HSM) SignEth2(_ context.Context, keyID string, req []byte) ([]byte, error) {
+	f.calls = append(f.calls, keyID+" "+string(req))
+	return f.sig, f.err
+}
+
+var errTestSlashable = errors.New("test: slashing refusal")
+
+func TestRemoteSigner(t *testing.T) {
+	ctx := context.Background()
+	s, clk := storeOnly(t)
+	insert := func(id, kind, keyID string, pub []byte) {
+		t.Helper()
+		if _, err := s.st.q().exec(ctx, `INSERT INTO wallets (`+walletCols+`) VALUES (?, ?, 'hoodi', ?, ?, '', '', '', 0, NULL, 0)`,
+			id, kind, keyID, hex.EncodeToString(pub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pk1, pk2, pk3 := bytes.Repeat([]byte{1}, 48), bytes.Repeat([]byte{2}, 48), bytes.Repeat([]byte{3}, 48)
+	insert("w_1", KindValidator, "vw-1", pk1)
+	insert("w_2", KindValidator, "vw-2", pk2)
+	insert("w_b", KindBitcoin, "vw-b", bytes.Repeat([]byte{9}, 32)) // not a validator
+	insert("w_c", KindValidator, "vw-c", []byte{1, 2, 3})           // corrupt: skipped
+
+	hsm := &fakeEth2HSM{sig: bytes.Repeat([]byte{0xaa}, 96)}
+	if _, err := s.NewRemoteSigner(nil, nil); err == nil {
+		t.Fatal("nil HSM accepted")
+	}
+	rs, err := s.NewRemoteSigner(hsm, func(err error) bool { return errors.Is(err, errTestSlashable) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rs.PublicKeys(ctx)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("%d keys, %v", len(keys), err)
+	}
+	sig, err := rs.Sign(ctx, [48]byte(pk2), []byte(`{"type":"X"}`))
+	if err != nil || sig != [96]byte(hsm.sig) || hsm.calls[0] != `vw-2 {"type":"X"}` {
+		t.Fatalf("sign: %v %v", err, hsm.calls)
+	}
+	// Unknown key: ErrNotFound, the HSM is not asked.
+	if _, err := rs.Sign(ctx, [48]byte(pk3), nil); !errors.Is(err, ErrNotFound) || len(hsm.calls) != 1 {
+		t.Fatalf("unknown key: %v", err)
+	}
+	// A validator created later is found once the refresh interval passed.
+	insert("w_3", KindValidator, "vw-3", pk3)
+	clk.t = clk.t.Add(2 * time.Second)
+	if _, err := rs.Sign(ctx, [48]byte(pk3), nil); err != nil || !strings.HasPrefix(hsm.calls[1], "vw-3") {
+		t.Fatalf("new validator: %v", err)
+	}
+	// HSM refusals.
+	hsm.err = errTestSlashable
+	if _, err := rs.Sign(ctx, [48]byte(pk1), nil); !errors.Is(err, ErrSlashable) {
+		t.Fatalf("slashable: %v", err)
+	}
+	hsm.err = errors.New("boom")
+	if _, err := rs.Sign(ctx, [48]byte(pk1), nil); err == nil || errors.Is(err, ErrSlashable) {
+		t.Fatalf("other error: %v", err)
+	}
+	hsm.err, hsm.sig = nil, []byte{1}
+	if _, err := rs.Sign(ctx, [48]byte(pk1), nil); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("short signature: %v", err)
+	}
+}
