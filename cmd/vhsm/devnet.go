@@ -34,6 +34,7 @@ type devnetOptions struct {
 	replicas      int
 	noWallet      bool
 	walletListen  string
+	ethSigner     string
 	btcRegtest    bool
 	blockInterval time.Duration
 }
@@ -66,7 +67,11 @@ btc_rpc_pass). btcd forgets a regtest chain when it starts, so the devnet
 saves the chain to DIR/btcd/blocks.dat (every few seconds and on the way
 down) and replays it into btcd at the next start. Without it the
 wallet service has no Bitcoin backend: Bitcoin routes answer a problem
-saying the network is not configured (validators and raw keys work).`,
+saying the network is not configured (validators and raw keys work).
+
+The wallet service also serves the Ethereum remote-signing API for
+validator clients on --eth-signer-listen (loopback, plain HTTP) and writes
+its URL into DIR/client.json (eth_signer_url).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.replicas != 4 && o.replicas != 7 {
@@ -79,6 +84,7 @@ saying the network is not configured (validators and raw keys work).`,
 	cmd.Flags().IntVar(&o.replicas, "replicas", 4, "number of replicas: 4 (f=1) or 7 (f=2)")
 	cmd.Flags().BoolVar(&o.noWallet, "no-wallet", false, "do not start the wallet service")
 	cmd.Flags().StringVar(&o.walletListen, "wallet-listen", "127.0.0.1:8080", "wallet service (API and web wallet) listen address")
+	cmd.Flags().StringVar(&o.ethSigner, "eth-signer-listen", "127.0.0.1:0", "Ethereum remote signer listen address, loopback (plain HTTP; its URL goes into DIR/client.json as eth_signer_url; empty: off)")
 	cmd.Flags().BoolVar(&o.btcRegtest, "btc-regtest", false, "also run a local btcd on regtest wired to the wallet service")
 	cmd.Flags().DurationVar(&o.blockInterval, "btc-block-interval", 5*time.Second, "with --btc-regtest: mine a block this often while the mempool is not empty")
 	return cmd
@@ -132,7 +138,7 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 	// From here on a replica that exits is started again, and the devnet
 	// keeps serving meanwhile (the cluster tolerates f replicas down).
 	sups, stopSupervisors = superviseReplicas(children, tn, exe, logs, dlog)
-	var walletURL string
+	var walletURL, ethSignerURL string
 	var walletErr <-chan error // nil without a wallet service: never ready
 	if !o.noWallet {
 		dw, err := startDevnetWallet(ctx, dir, tn, o, logs)
@@ -145,6 +151,7 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 			}
 		}()
 		walletURL, walletErr = dw.ws.url, dw.ws.serveErr
+		ethSignerURL = dw.ws.ethSignerURL()
 	}
 	ready := struct {
 		Ready     bool   `json:"ready"`
@@ -152,10 +159,14 @@ func (c *cli) runDevnet(ctx context.Context, o devnetOptions) (err error) {
 		Dir       string `json:"dir"`
 		Config    string `json:"config"`
 		WalletURL string `json:"wallet_url,omitempty"`
-	}{true, len(children), dir, cfgPath, walletURL}
+		EthSigner string `json:"eth_signer_url,omitempty"`
+	}{true, len(children), dir, cfgPath, walletURL, ethSignerURL}
 	human := fmt.Sprintf("vhsm devnet ready: %d replicas, client config %s (export %s=%s)", len(children), cfgPath, client.ConfigEnv, cfgPath)
 	if walletURL != "" {
 		human += fmt.Sprintf("; web wallet %s/ (API token: api_token in %s)", walletURL, cfgPath)
+	}
+	if ethSignerURL != "" {
+		human += fmt.Sprintf("; Ethereum remote signer %s", ethSignerURL)
 	}
 	if err := c.emit(ready, human); err != nil {
 		return err

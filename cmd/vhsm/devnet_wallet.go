@@ -14,6 +14,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	btcwire "github.com/btcsuite/btcd/wire"
 
+	"github.com/vhsm/vhsm/api/remotesigner"
 	"github.com/vhsm/vhsm/chains/bitcoin"
 	"github.com/vhsm/vhsm/chains/bitcoin/btcdtest"
 	"github.com/vhsm/vhsm/wallet"
@@ -55,8 +56,16 @@ func startDevnetWallet(ctx context.Context, dir string, tn *devnetFiles, o devne
 		lazy = &lazyBackend{}
 		btc = map[string]bitcoin.Backend{bitcoin.Regtest.Name: lazy}
 	}
-	ws, err := startWalletService(ctx, walletServiceConfig{client: tn.client, db: "sqlite:" + filepath.Join(dir, "wallet.db"),
-		listen: o.walletListen, bitcoin: btc, ethereum: eth, logger: logger})
+	wcfg := walletServiceConfig{client: tn.client, db: "sqlite:" + filepath.Join(dir, "wallet.db"),
+		listen: o.walletListen, bitcoin: btc, ethereum: eth, logger: logger}
+	if o.ethSigner != "" {
+		if _, err := ethSignerHSM(nil); err != nil {
+			logger.Warn("eth_signer_unavailable", "error", err.Error())
+		} else {
+			wcfg.ethSigner = remotesigner.Options{Addr: o.ethSigner, Logger: logger.With("component", "eth-signer")}
+		}
+	}
+	ws, err := startWalletService(ctx, wcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +104,7 @@ func (dw *devnetWallet) writeToken(ctx context.Context, tn *devnetFiles) error {
 		secret = s
 	}
 	cfg.APIURL, cfg.APIToken = dw.ws.url, secret
+	cfg.EthSignerURL = dw.ws.ethSignerURL()
 	if err := cfg.Save(tn.clientPath); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vhsm/vhsm/api"
+	"github.com/vhsm/vhsm/api/remotesigner"
 	"github.com/vhsm/vhsm/chains/bitcoin"
 	"github.com/vhsm/vhsm/chains/ethereum"
 	"github.com/vhsm/vhsm/replica/client"
@@ -48,6 +49,7 @@ type walletOptions struct {
 	rate       float64
 	burst      int
 	maxBody    int64
+	ethSigner  ethSignerFlags
 }
 
 func (c *cli) walletCmd() *cobra.Command {
@@ -75,7 +77,15 @@ Core, where vhsm keeps a watch-only descriptor wallet "vhsm-watch"; https or
 loopback only; password from --btc-pass or $VHSM_BTC_RPC_PASS) or --esplora,
 for the network --btc-network. Without either, Bitcoin routes answer a
 problem saying the network is not configured. Ethereum validators: the
-networks named by --eth-network (default: every built-in network).`,
+networks named by --eth-network (default: every built-in network).
+
+Ethereum remote signer: --eth-signer-listen ADDR serves the remote-signing
+API (GET /upcheck, GET /api/v1/eth2/publicKeys, POST /api/v1/eth2/sign/{pubkey})
+for validator clients, signing with the validator wallets' keys; the replicas
+compute every signing root and enforce slashing protection. Plain HTTP is
+allowed on a loopback address only; elsewhere give --eth-signer-tls-cert and
+--eth-signer-tls-key and authenticate clients with --eth-signer-tls-client-ca
+and/or an --eth-signer-access file (see README "Ethereum remote signer").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runWallet(cmd.Context(), o)
@@ -97,6 +107,7 @@ networks named by --eth-network (default: every built-in network).`,
 	f.Float64Var(&o.rate, "rate", api.DefaultRate, "API requests per second per token")
 	f.IntVar(&o.burst, "burst", api.DefaultBurst, "API request burst per token")
 	f.Int64Var(&o.maxBody, "max-body", api.DefaultMaxBodyBytes, "largest API request body in bytes")
+	addEthSignerFlags(f, &o.ethSigner)
 	return cmd
 }
 
@@ -117,6 +128,7 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 	ws, err := startWalletService(ctx, walletServiceConfig{
 		client: cfg, db: o.db, listen: o.listen, bitcoin: btc, ethereum: eth,
 		rate: api.RateLimit{Rate: o.rate, Burst: o.burst}, maxBody: o.maxBody, logger: logger,
+		ethSigner: o.ethSigner.options(logger.With("component", "eth-signer")),
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -150,8 +162,12 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 		URL        string `json:"url"`
 		TokenFile  string `json:"token_file,omitempty"`
 		AdminToken string `json:"admin_token,omitempty"` // first start only
-	}{URL: ws.url}
+		EthSigner  string `json:"eth_signer_url,omitempty"`
+	}{URL: ws.url, EthSigner: ws.ethSignerURL()}
 	human := fmt.Sprintf("vhsm wallet listening on %s", ws.url)
+	if ready.EthSigner != "" {
+		human += fmt.Sprintf("\nEthereum remote signer listening on %s", ready.EthSigner)
+	}
 	if created {
 		ready.AdminToken = secret
 		if written {
@@ -292,6 +308,8 @@ type walletServiceConfig struct {
 	rate     api.RateLimit
 	maxBody  int64
 	logger   *slog.Logger
+	// ethSigner starts the Ethereum remote signer when Addr is set.
+	ethSigner remotesigner.Options
 }
 
 // walletService is a running wallet service.
@@ -303,6 +321,7 @@ type walletService struct {
 	serveErr  chan error
 	stopTrack context.CancelFunc
 	tracked   chan struct{}
+	ethSigner *ethSignerServer // nil unless configured
 }
 
 // startWalletService starts the HTTP server, opens the wallet database and
@@ -335,6 +354,19 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	ws := &walletService{hsm: hsm, url: "http://" + ln.Addr().String(), serveErr: make(chan error, 1), tracked: make(chan struct{})}
+	if cfg.ethSigner.Addr != "" {
+		// Bound and validated before the (slow) wallet open, so a bad
+		// flag fails at once; it answers 500 until the service is open.
+		if ws.ethSigner, err = startEthSigner(hsm, cfg.ethSigner, ws.serveErr); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				ws.ethSigner.close()
+			}
+		}()
+	}
 	var handler swapHandler
 	handler.set(api.NewStarting(hsm))
 	ws.srv = &http.Server{Handler: &handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
@@ -367,6 +399,11 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 	}
 	ws.svc = svc
 	handler.set(h)
+	if ws.ethSigner != nil {
+		if err := ws.ethSigner.open(svc); err != nil {
+			return nil, err
+		}
+	}
 	tctx, tcancel := context.WithCancel(context.Background())
 	ws.stopTrack = tcancel
 	go func() {
@@ -448,6 +485,9 @@ func (w *walletService) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), walletShutdownGrace)
 	defer cancel()
 	err := w.srv.Shutdown(ctx)
+	if w.ethSigner != nil {
+		err = errors.Join(err, w.ethSigner.close())
+	}
 	w.stopTrack()
 	<-w.tracked
 	return errors.Join(err, w.svc.Close(), w.hsm.Close())

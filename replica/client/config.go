@@ -57,6 +57,10 @@ type Config struct {
 	BTCRPCURL  string `json:"btc_rpc_url,omitempty"`
 	BTCRPCUser string `json:"btc_rpc_user,omitempty"`
 	BTCRPCPass string `json:"btc_rpc_pass,omitempty"`
+	// EthSignerURL is optional: the base URL of the wallet service's
+	// Ethereum remote-signing API (Web3Signer-compatible), written by vhsm
+	// devnet for validator clients; the client itself does not use it.
+	EthSignerURL string `json:"eth_signer_url,omitempty"`
 }
 
 // ReplicaEndpoint is how the client reaches one replica.
@@ -232,6 +236,12 @@ func (c *Config) Validate() error {
 		}
 		if !printable(c.BTCRPCUser) || !printable(c.BTCRPCPass) {
 			return fmt.Errorf("%w: btc_rpc_user and btc_rpc_pass must be 1 to 256 printable ASCII characters", ErrConfig)
+		}
+	}
+	if c.EthSignerURL != "" {
+		u, err := url.Parse(c.EthSignerURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: eth_signer_url must be http(s)://host:port", ErrConfig)
 		}
 	}
 	if c.Timeout != "" {
