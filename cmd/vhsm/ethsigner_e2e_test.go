@@ -37,7 +37,7 @@ func TestEthSignerEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	v, err := env.Service.CreateValidator(ctx, wallet.CreateValidatorRequest{Network: "hoodi", Label: "vc",
-		WithdrawalAddress: "0x6fdFab408c56B6105a76eff5C0435d09fc6ed7A9"})
+		WithdrawalAddress: "0x6FDFAb408C56B6105a76EFF5c0435d09fC6eD7a9"})
 	if err != nil {
 		t.Fatal(err)
 	}
