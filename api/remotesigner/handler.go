@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vhsm/vhsm/replica/eth2"
 )
@@ -59,6 +60,37 @@ type Handler struct {
 	Signer Signer
 	Access *Access
 	Logger *slog.Logger
+
+	largeOnce sync.Once
+	large     chan struct{} // slots for bodies above smallBody
+}
+
+// Bodies up to smallBody (attestations, headers, everything but full
+// blocks) are read at once; at most largeBodies larger ones (full blocks
+// with execution payloads) are read and decoded at a time, bounding the
+// memory and CPU one authenticated client can tie up.
+const (
+	smallBody   = 1 << 20
+	largeBodies = 2
+)
+
+// readBody reads the request body (at most eth2.MaxBodySize bytes);
+// release frees the large-body slot it may hold.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, func(), error) {
+	h.largeOnce.Do(func() { h.large = make(chan struct{}, largeBodies) })
+	src := http.MaxBytesReader(w, r.Body, eth2.MaxBodySize)
+	body, err := io.ReadAll(io.LimitReader(src, smallBody+1))
+	if err != nil || len(body) <= smallBody {
+		return body, func() {}, err
+	}
+	select {
+	case h.large <- struct{}{}:
+	case <-r.Context().Done():
+		return nil, func() {}, r.Context().Err()
+	}
+	release := func() { <-h.large }
+	rest, err := io.ReadAll(src)
+	return append(body, rest...), release, err
 }
 
 // ServeHTTP routes the three endpoints.
@@ -161,7 +193,8 @@ func (h *Handler) sign(w http.ResponseWriter, r *http.Request, c *Client, ident 
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, eth2.MaxBodySize))
+	body, release, err := h.readBody(w, r)
+	defer release()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

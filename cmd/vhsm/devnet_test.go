@@ -163,6 +163,7 @@ func TestDevnet(t *testing.T) {
 	if code, body := apiGet(t, apiURL+"/v1/keys", apiToken); code != 200 {
 		t.Fatalf("wallet API with the devnet token: %d %s", code, body)
 	}
+	checkDevnetEthSigner(t, cfg)
 	var btcWallets devnetBTCWallets
 	if btcdErr == nil {
 		started := time.Now()
@@ -620,4 +621,30 @@ func TestDevnetReplicaRestart(t *testing.T) {
 		}
 	}
 	dn.stop(t, syscall.SIGTERM)
+}
+
+// checkDevnetEthSigner: with typed Ethereum signing in the HSM client, the
+// devnet serves the remote signer on loopback and names it in client.json
+// (eth_signer_url); without it, client.json has no such URL.
+func checkDevnetEthSigner(t *testing.T, cfgPath string) {
+	t.Helper()
+	cfg, err := client.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ethSignerHSM(nil); err != nil {
+		if cfg.EthSignerURL != "" {
+			t.Fatalf("eth_signer_url %q without a remote signer", cfg.EthSignerURL)
+		}
+		return
+	}
+	if !strings.HasPrefix(cfg.EthSignerURL, "http://127.0.0.1:") {
+		t.Fatalf("client.json eth_signer_url %q", cfg.EthSignerURL)
+	}
+	if code, body := apiGet(t, cfg.EthSignerURL+"/upcheck", ""); code != 200 || body != "OK" {
+		t.Fatalf("eth signer upcheck: %d %q", code, body)
+	}
+	if code, body := apiGet(t, cfg.EthSignerURL+"/api/v1/eth2/publicKeys", ""); code != 200 || !strings.HasPrefix(body, "[") {
+		t.Fatalf("eth signer publicKeys: %d %q", code, body)
+	}
 }

@@ -14,7 +14,9 @@
 //
 // Request types: every type of the specification (AGGREGATION_SLOT,
 // AGGREGATE_AND_PROOF, ATTESTATION, BLOCK (deprecated, phase0), BLOCK_V2 for
-// PHASE0 … FULU with a full block or a block header, DEPOSIT, RANDAO_REVEAL,
+// PHASE0 … FULU with a full block or a block header — the specification
+// has block_header only from Bellatrix on; full later blocks are an
+// extension — DEPOSIT, RANDAO_REVEAL,
 // VOLUNTARY_EXIT, SYNC_COMMITTEE_MESSAGE, SYNC_COMMITTEE_SELECTION_PROOF,
 // SYNC_COMMITTEE_CONTRIBUTION_AND_PROOF, VALIDATOR_REGISTRATION), plus
 // AGGREGATE_AND_PROOF_V2 ({version, data}, as Web3Signer accepts it for
