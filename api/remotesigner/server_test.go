@@ -410,3 +410,45 @@ func TestLargeBodies(t *testing.T) {
 		t.Fatalf("%d large-body slots still held", len(h.large))
 	}
 }
+
+// TestTruncatedAndSubstituted: every specification example cut short is
+// refused with 400 before the signer; an example whose content was changed
+// under its signingRoot is refused with 400 too.
+func TestTruncatedAndSubstituted(t *testing.T) {
+	f := newFakeSigner(1)
+	srv := httptest.NewServer(&Handler{Signer: f})
+	defer srv.Close()
+	pk := pkHex(f.order[0])
+	for name, body := range specExamples(t) {
+		for _, cut := range []int{1, len(body) / 3, len(body) / 2, len(body) - 1} {
+			x := do(t, srv.Client(), srv.URL, "POST", PathSign+pk, nil, body[:cut])
+			if x.status != 400 {
+				t.Fatalf("%s cut at %d: %d %s", name, cut, x.status, x.body)
+			}
+		}
+		// Substitute one hex digit of the genesis validators root (or,
+		// without fork_info, of the pubkey), keeping the signingRoot:
+		// refused (the root no longer matches).
+		i := bytes.Index(body, []byte(`"genesis_validators_root":"0x`))
+		if i < 0 {
+			i = bytes.Index(body, []byte(`"pubkey":"0x`))
+		}
+		if i < 0 {
+			t.Fatalf("%s: nothing to substitute", name)
+		}
+		j := i + bytes.Index(body[i:], []byte(`"0x`)) + 3
+		changed := append([]byte(nil), body...)
+		if changed[j] == '0' {
+			changed[j] = '1'
+		} else {
+			changed[j] = '0'
+		}
+		x := do(t, srv.Client(), srv.URL, "POST", PathSign+pk, nil, changed)
+		if x.status != 400 {
+			t.Fatalf("%s substituted: %d %s", name, x.status, x.body)
+		}
+	}
+	if f.calls != 0 {
+		t.Fatalf("%d refused requests reached the signer", f.calls)
+	}
+}
