@@ -309,3 +309,16 @@ func FuzzParse(f *testing.F) {
 		_ = r.Slashable()
 	})
 }
+
+func BenchmarkParseAttestationSigningRoot(b *testing.B) {
+	body := []byte(attJSON)
+	for b.Loop() {
+		r, err := Parse(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.SigningRoot(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
