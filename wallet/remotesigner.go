@@ -3,10 +3,13 @@ package wallet
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/vhsm/vhsm/replica/eth2"
 )
 
 // Eth2HSM is the HSM operation the Ethereum remote signer needs: sign one
@@ -32,9 +35,12 @@ type RemoteSigner struct {
 	isSlashable func(error) bool
 
 	mu        sync.Mutex
-	keys      map[[48]byte]string // validator public key → HSM key id
+	keys      map[[48]byte]validatorKey
 	refreshed time.Time
 }
+
+// validatorKey is a validator's HSM key id and Ethereum network name.
+type validatorKey struct{ keyID, network string }
 
 // remoteSignerRefresh bounds how often an unknown public key triggers a
 // re-read of the validator table (new validators appear without restart).
@@ -50,21 +56,21 @@ func (s *Service) NewRemoteSigner(hsm Eth2HSM, isSlashable func(error) bool) (*R
 	if isSlashable == nil {
 		isSlashable = func(error) bool { return false }
 	}
-	return &RemoteSigner{svc: s, hsm: hsm, isSlashable: isSlashable, keys: map[[48]byte]string{}}, nil
+	return &RemoteSigner{svc: s, hsm: hsm, isSlashable: isSlashable, keys: map[[48]byte]validatorKey{}}, nil
 }
 
 // validatorKeys reads every validator's public key and HSM key id (no
 // label decryption: this runs on the signing path).
-func (s *Service) validatorKeys(ctx context.Context) (map[[48]byte]string, error) {
-	rows, err := s.st.q().query(ctx, `SELECT key_id, public_key FROM wallets WHERE kind = ? ORDER BY created_at, id`, KindValidator)
+func (s *Service) validatorKeys(ctx context.Context) (map[[48]byte]validatorKey, error) {
+	rows, err := s.st.q().query(ctx, `SELECT key_id, public_key, network FROM wallets WHERE kind = ? ORDER BY created_at, id`, KindValidator)
 	if err != nil {
 		return nil, s.dbErr("list validator keys", err)
 	}
 	defer rows.Close()
-	out := map[[48]byte]string{}
+	out := map[[48]byte]validatorKey{}
 	for rows.Next() {
-		var keyID, pub string
-		if err := rows.Scan(&keyID, &pub); err != nil {
+		var keyID, pub, network string
+		if err := rows.Scan(&keyID, &pub, &network); err != nil {
 			return nil, s.dbErr("list validator keys", err)
 		}
 		var pk [48]byte
@@ -74,7 +80,7 @@ func (s *Service) validatorKeys(ctx context.Context) (map[[48]byte]string, error
 		} else {
 			copy(pk[:], b)
 		}
-		out[pk] = keyID
+		out[pk] = validatorKey{keyID: keyID, network: network}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.dbErr("list validator keys", err)
@@ -101,7 +107,7 @@ func (r *RemoteSigner) PublicKeys(ctx context.Context) ([][48]byte, error) {
 // keyID finds the HSM key of a validator public key. A key's id never
 // changes, so known keys are served from memory; an unknown one re-reads
 // the table at most once per remoteSignerRefresh.
-func (r *RemoteSigner) keyID(ctx context.Context, pk [48]byte) (string, error) {
+func (r *RemoteSigner) key(ctx context.Context, pk [48]byte) (validatorKey, error) {
 	r.mu.Lock()
 	id, ok := r.keys[pk]
 	stale := r.svc.now().Sub(r.refreshed) >= remoteSignerRefresh
@@ -112,7 +118,7 @@ func (r *RemoteSigner) keyID(ctx context.Context, pk [48]byte) (string, error) {
 	if stale {
 		keys, err := r.svc.validatorKeys(ctx)
 		if err != nil {
-			return "", err
+			return validatorKey{}, err
 		}
 		r.mu.Lock()
 		r.keys, r.refreshed = keys, r.svc.now()
@@ -122,7 +128,7 @@ func (r *RemoteSigner) keyID(ctx context.Context, pk [48]byte) (string, error) {
 			return id, nil
 		}
 	}
-	return "", fmt.Errorf("%w: no validator with public key 0x%x", ErrNotFound, pk[:])
+	return validatorKey{}, fmt.Errorf("%w: no validator with public key 0x%x", ErrNotFound, pk[:])
 }
 
 // Sign signs one remote-signing request body with the validator key pk.
@@ -130,11 +136,14 @@ func (r *RemoteSigner) keyID(ctx context.Context, pk [48]byte) (string, error) {
 // protection refused it), ErrUnavailable / ErrRejected (the HSM).
 func (r *RemoteSigner) Sign(ctx context.Context, pk [48]byte, body []byte) ([96]byte, error) {
 	var sig [96]byte
-	id, err := r.keyID(ctx, pk)
+	k, err := r.key(ctx, pk)
 	if err != nil {
 		return sig, err
 	}
-	out, err := r.hsm.SignEth2(ctx, id, body)
+	if body, err = r.svc.withRegistrationForkVersion(body, k.network); err != nil {
+		return sig, err
+	}
+	out, err := r.hsm.SignEth2(ctx, k.keyID, body)
 	if err != nil {
 		if r.isSlashable(err) {
 			return sig, fmt.Errorf("%w: %v", ErrSlashable, err)
@@ -146,4 +155,33 @@ func (r *RemoteSigner) Sign(ctx context.Context, pk [48]byte, body []byte) ([96]
 	}
 	copy(sig[:], out)
 	return sig, nil
+}
+
+// withRegistrationForkVersion completes a VALIDATOR_REGISTRATION request
+// without a genesis_fork_version (validator clients send none: the builder
+// domain uses the network's genesis fork version, which the request does
+// not carry) with the validator's network's, so that a validator on a test
+// network gets a registration its relays accept. Other bodies, and
+// registrations that name a version, are returned unchanged.
+func (s *Service) withRegistrationForkVersion(body []byte, network string) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return body, nil // not an object: the replicas refuse it
+	}
+	var typ string
+	if json.Unmarshal(m["type"], &typ) != nil || typ != eth2.TypeValidatorRegistration {
+		return body, nil
+	}
+	if _, ok := m["genesis_fork_version"]; ok {
+		return body, nil
+	}
+	if _, ok := m["genesisForkVersion"]; ok {
+		return body, nil
+	}
+	net, err := s.EthereumNetwork(network)
+	if err != nil {
+		return nil, err
+	}
+	m["genesis_fork_version"], _ = json.Marshal(net.GenesisForkVersion.String())
+	return json.Marshal(m)
 }

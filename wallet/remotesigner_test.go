@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vhsm/vhsm/chains/ethereum"
+	"github.com/vhsm/vhsm/replica/eth2"
 )
 
 type fakeEth2HSM struct {
@@ -77,5 +80,52 @@ func TestRemoteSigner(t *testing.T) {
 	hsm.err, hsm.sig = nil, []byte{1}
 	if _, err := rs.Sign(ctx, [48]byte(pk1), nil); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("short signature: %v", err)
+	}
+}
+
+// TestRemoteSignerRegistrationForkVersion: a VALIDATOR_REGISTRATION without
+// a genesis fork version is signed with the validator's network's (hoodi
+// here), not mainnet's; other bodies go to the HSM byte for byte.
+func TestRemoteSignerRegistrationForkVersion(t *testing.T) {
+	ctx := context.Background()
+	s, _ := storeOnly(t)
+	hoodi, err := ethereum.NetworkByName("hoodi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.Ethereum = map[string]ethereum.Network{"hoodi": hoodi}
+	pub := bytes.Repeat([]byte{7}, 48)
+	if _, err := s.st.q().exec(ctx, `INSERT INTO wallets (`+walletCols+`) VALUES ('w_1', ?, 'hoodi', 'vw-1', ?, '', '', '', 0, NULL, 0)`,
+		KindValidator, hex.EncodeToString(pub)); err != nil {
+		t.Fatal(err)
+	}
+	hsm := &fakeEth2HSM{sig: bytes.Repeat([]byte{0xaa}, 96)}
+	rs, _ := s.NewRemoteSigner(hsm, nil)
+	reg := `{"type":"VALIDATOR_REGISTRATION","validator_registration":{"fee_recipient":"0x` + strings.Repeat("11", 20) +
+		`","gas_limit":"30000000","timestamp":"1700000000","pubkey":"0x` + hex.EncodeToString(pub) + `"}}`
+	if _, err := rs.Sign(ctx, [48]byte(pub), []byte(reg)); err != nil {
+		t.Fatal(err)
+	}
+	sent := strings.TrimPrefix(hsm.calls[0], "vw-1 ")
+	r, err := eth2.Parse([]byte(sent))
+	if err != nil || r.GenesisForkVersion != [4]byte{0x10, 0, 9, 0x10} {
+		t.Fatalf("sent %s (%v)", sent, err)
+	}
+	for _, body := range []string{
+		strings.Replace(reg, `"type"`, `"genesis_fork_version":"0x00000000","type"`, 1), // explicit: kept
+		`{"type":"RANDAO_REVEAL"}`, // other types: untouched
+		`not json`,
+	} {
+		if _, err := rs.Sign(ctx, [48]byte(pub), []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimPrefix(hsm.calls[len(hsm.calls)-1], "vw-1 "); got != body {
+			t.Fatalf("body changed: %s -> %s", body, got)
+		}
+	}
+	// A validator on a network the service does not know is refused.
+	s.cfg.Ethereum = nil
+	if _, err := rs.Sign(ctx, [48]byte(pub), []byte(reg)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unknown network: %v", err)
 	}
 }
