@@ -109,6 +109,24 @@ func TestEthSignerEndToEnd(t *testing.T) {
 		}
 	}
 	signed(att(10, 11))
+	// A validator registration (no fork data in the body) is signed under
+	// hoodi's builder domain: verify against the body with hoodi's genesis
+	// fork version added.
+	reg := `{"type":"VALIDATOR_REGISTRATION","validator_registration":{"fee_recipient":"0x` + strings.Repeat("11", 20) +
+		`","gas_limit":"30000000","timestamp":"1700000000","pubkey":"` + pkHex + `"}}`
+	code, out := post(pkHex, []byte(reg))
+	if code != 200 {
+		t.Fatalf("registration: %d %s", code, out)
+	}
+	var rr struct{ Signature string }
+	json.Unmarshal([]byte(out), &rr)
+	regSig, _ := hex.DecodeString(strings.TrimPrefix(rr.Signature, "0x"))
+	regReq, _ := eth2.Parse([]byte(strings.Replace(reg, `"type"`, `"genesis_fork_version":"0x10000910","type"`, 1)))
+	regRoot, _ := regReq.SigningRoot()
+	if p, sg := new(blst.P1Affine).Uncompress(pk[:]), new(blst.P2Affine).Uncompress(regSig); p == nil || sg == nil ||
+		!sg.Verify(true, p, true, regRoot[:], []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")) {
+		t.Fatal("registration signature does not verify under hoodi's builder domain")
+	}
 	signed([]byte(`{"type":"RANDAO_REVEAL",` + fi + `,"randao_reveal":{"epoch":"11"}}`))
 	signed([]byte(`{"type":"BLOCK_V2",` + fi + `,"beacon_block":{"version":"ELECTRA","block_header":{"slot":"400","proposer_index":"7",` +
 		`"parent_root":"0x` + strings.Repeat("11", 32) + `","state_root":"0x` + strings.Repeat("22", 32) + `","body_root":"0x` + strings.Repeat("33", 32) + `"}}}`))
