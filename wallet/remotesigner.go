@@ -146,7 +146,7 @@ func (r *RemoteSigner) Sign(ctx context.Context, pk [48]byte, body []byte) ([96]
 	out, err := r.hsm.SignEth2(ctx, k.keyID, body)
 	if err != nil {
 		if r.isSlashable(err) {
-			return sig, fmt.Errorf("%w: %v", ErrSlashable, err)
+			return sig, &slashableError{err}
 		}
 		return sig, hsmErr("sign eth2 request", err)
 	}
@@ -185,3 +185,10 @@ func (s *Service) withRegistrationForkVersion(body []byte, network string) ([]by
 	m["genesis_fork_version"], _ = json.Marshal(net.GenesisForkVersion.String())
 	return json.Marshal(m)
 }
+
+// slashableError is the HSM's slashing refusal, as ErrSlashable, keeping
+// the replicas' message (it names the conflicting record) as it is.
+type slashableError struct{ err error }
+
+func (e *slashableError) Error() string   { return e.err.Error() }
+func (e *slashableError) Unwrap() []error { return []error{ErrSlashable, e.err} }

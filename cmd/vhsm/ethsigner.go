@@ -92,12 +92,19 @@ func (w *walletEthSigner) Sign(ctx context.Context, pk [48]byte, body []byte) ([
 	case err == nil:
 		return sig, nil
 	case errors.Is(err, wallet.ErrNotFound):
-		return sig, fmt.Errorf("%w: %v", remotesigner.ErrUnknownKey, err)
+		return sig, &sentinelError{remotesigner.ErrUnknownKey, err}
 	case errors.Is(err, wallet.ErrSlashable):
-		return sig, fmt.Errorf("%w: %v", remotesigner.ErrSlashable, err)
+		return sig, &sentinelError{remotesigner.ErrSlashable, err}
 	}
 	return sig, err
 }
+
+// sentinelError makes err also match sentinel without changing its text
+// (a slashing refusal answers 412 with the replicas' message).
+type sentinelError struct{ sentinel, err error }
+
+func (e *sentinelError) Error() string   { return e.err.Error() }
+func (e *sentinelError) Unwrap() []error { return []error{e.sentinel, e.err} }
 
 // ethSignerHSM returns the HSM client's typed Ethereum signing, or an error
 // when this client cannot do it.
