@@ -324,6 +324,24 @@ func TestContract(t *testing.T) {
 		c.want(404, nil, "GET", "/v1/validators/"+w.ID, readTok, nil)
 	})
 
+	t.Run("slashing protection", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
+		net, _ := ethereum.NetworkByName("hoodi")
+		pk := "0x" + strings.Repeat("a1", 48)
+		file := json.RawMessage(`{"metadata":{"interchange_format_version":"5","genesis_validators_root":"` + net.GenesisValidatorsRoot.String() + `"},"data":[{"pubkey":"` + pk + `","signed_blocks":[{"slot":"81"}],"signed_attestations":[{"source_epoch":"3","target_epoch":"4"}]}]}`)
+		c.want(403, nil, "POST", "/v1/eth/slashing-protection/import?network=hoodi", spendTok, file)
+		c.want(400, nil, "POST", "/v1/eth/slashing-protection/import", admin, file)
+		c.want(400, nil, "POST", "/v1/eth/slashing-protection/import?network=mainnet", admin, file) // another chain
+		c.want(400, nil, "POST", "/v1/eth/slashing-protection/import?network=hoodi", admin, map[string]any{"metadata": map[string]any{}})
+		c.want(200, nil, "POST", "/v1/eth/slashing-protection/import?network=hoodi", admin, file)
+		b := c.want(200, nil, "GET", "/v1/eth/slashing-protection/export?network=hoodi&minimal=true", admin, nil)
+		if !strings.Contains(string(b), pk) || !strings.Contains(string(b), `"81"`) {
+			t.Fatalf("minimal export misses the imported record: %s", b)
+		}
+		c.want(200, nil, "GET", "/v1/eth/slashing-protection/export?network=hoodi", admin, nil)
+		c.want(400, nil, "GET", "/v1/eth/slashing-protection/export?network=hoodi&minimal=maybe", admin, nil)
+	})
+
 	t.Run("keys", func(t *testing.T) {
 		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		suffix := fmt.Sprintf("%d", time.Now().UnixNano())

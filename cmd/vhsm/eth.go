@@ -99,7 +99,7 @@ deposit data for the Staking Launchpad, voluntary exits, BLS-to-execution change
 signing root. Every signature is verified before it is printed. Submit exits and changes with
 vhsm broadcast eth.`,
 	}
-	cmd.AddCommand(c.ethDepositCmd(), c.ethExitCmd(), c.ethChangeCmd(), c.ethSignRootCmd())
+	cmd.AddCommand(c.ethDepositCmd(), c.ethExitCmd(), c.ethChangeCmd(), c.ethSignRootCmd(), c.ethSlashingCmd(), c.ethMarkValidatorCmd())
 	return cmd
 }
 
@@ -388,7 +388,8 @@ func (c *cli) ethSignRootCmd() *cobra.Command {
 under a domain, given whole (--domain) or computed as compute_domain(--domain-type,
 --fork-version or the network's genesis fork version, the network's genesis validators root).
 Deposits are signed under a zero genesis validators root: use vhsm eth deposit for them.
-Careful: this signs whatever the root is, including slashable attestations and blocks.`,
+Careful: this signs whatever the root is, including slashable attestations and blocks —
+which is why the replicas refuse it for validator keys (see vhsm eth mark-validator).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, err := ethereum.ParseRoot(object)
