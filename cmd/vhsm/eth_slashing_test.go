@@ -26,6 +26,10 @@ func TestEthSlashingCommands(t *testing.T) {
 	if _, err := runJSON(t, cfg, "eth", "sign-root", "val", "--object-root", "0x"+strings.Repeat("11", 32), "--domain", "0x"+strings.Repeat("01", 32)); err == nil {
 		t.Fatal("sign-root with a validator key")
 	}
+	// Exits and deposits of a validator key are signed as typed requests.
+	ex := mustJSON(t, cfg, "eth", "exit", "val", "--validator-index", "5", "--epoch", "10", "--network", "hoodi")
+	wantFields(t, ex, "key_id", "network", "signing_root", "voluntary_exit")
+	mustJSON(t, cfg, "eth", "deposit", "val", "--withdrawal-address", "0x"+strings.Repeat("ab", 20), "--network", "hoodi", "--out", t.TempDir())
 	hoodi, _ := ethereum.NetworkByName("hoodi")
 	pk, _ := k["public_key"].(string)
 	pk = "0x" + strings.TrimPrefix(pk, "0x")
