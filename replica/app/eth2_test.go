@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/vhsm/vhsm/replica/app/slashing"
 	"github.com/vhsm/vhsm/replica/eth2"
 	"github.com/vhsm/vhsm/replica/wire"
@@ -353,4 +356,60 @@ func TestEth2SlashingRules(t *testing.T) {
 	if r := ch2.block(txOf(t, signed(t, tn2.AdminKey, "admin", wire.OpEth2Sign, exp, wire.Eth2SignBody{KeyID: "val", Request: req}))); r[0].Code != codeOf(ErrSlashable) {
 		t.Fatalf("double vote after import: code %d (%s)", r[0].Code, r[0].Log)
 	}
+}
+
+// FuzzEth2Ops feeds arbitrary bodies of the validator-key operations
+// (eth2.sign with replica/eth2's real parser, the interchange import and
+// export, keys.validator), signed by the admin, through CheckTx and
+// FinalizeBlock: no panic, a refusal is a classified code (never a storage
+// failure), and a refused request changes no slashing history.
+func FuzzEth2Ops(f *testing.F) {
+	tn := newTestNet(f, 4, smallPools())
+	a, err := New(f.TempDir(), tn.G, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer a.Close()
+	c := startChain(f, a)
+	c.block()
+	pub := append([]byte{0xb1}, make([]byte, 47)...)
+	putValidatorKey(f, a, "val", "admin", pub, wire.UsageEth2Validator)
+	att := `{"type":"ATTESTATION","fork_info":{"fork":{"previous_version":"0x00000000","current_version":"0x00000000","epoch":"0"},"genesis_validators_root":"0x` + strings.Repeat("01", 32) + `"},"attestation":{"slot":"1","index":"0","beacon_block_root":"0x` + strings.Repeat("02", 32) + `","source":{"epoch":"0","root":"0x` + strings.Repeat("03", 32) + `"},"target":{"epoch":"1","root":"0x` + strings.Repeat("04", 32) + `"}}}`
+	f.Add(uint8(0), []byte(`{"key_id":"val","request":`+att+`}`))
+	f.Add(uint8(0), []byte(`{"key_id":"val","request":{"type":"BLOCK_V2"}}`))
+	f.Add(uint8(1), []byte(`{"genesis_validators_root":"`+base64.StdEncoding.EncodeToString(make([]byte, 32))+`","interchange":{"metadata":{"interchange_format_version":"5","genesis_validators_root":"0x`+strings.Repeat("00", 32)+`"},"data":[{"pubkey":"0x`+hex.EncodeToString(pub)+`","signed_blocks":[{"slot":"9"}]}]}}`))
+	f.Add(uint8(2), []byte(`{"genesis_validators_root":"`+base64.StdEncoding.EncodeToString(make([]byte, 32))+`","minimal":true}`))
+	f.Add(uint8(3), []byte(`{"key_id":"val"}`))
+	ops := []string{wire.OpEth2Sign, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpKeyValidator}
+	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
+		if !json.Valid(body) {
+			return // the request encoder needs JSON; non-JSON bodies are FuzzCheckTx's
+		}
+		tx := txOf(t, signed(t, tn.AdminKey, "admin", ops[int(op)%len(ops)], c.now.Unix()+60, json.RawMessage(body)))
+		if _, err := a.CheckTx(context.Background(), &abcitypes.CheckTxRequest{Tx: tx}); err != nil {
+			t.Fatal(err)
+		}
+		c.t = t
+		before := slashState(t, a)
+		r := c.block(tx)
+		if r[0].Code == 255 {
+			t.Fatalf("unclassified refusal: %s", r[0].Log)
+		}
+		if r[0].Code != 0 && slashState(t, a) != before {
+			t.Fatalf("refused request (code %d) changed the slashing state", r[0].Code)
+		}
+	})
+}
+
+// slashState is the committed slashing-protection state, as one string.
+func slashState(t *testing.T, a *App) string {
+	var b strings.Builder
+	if err := scan(a.db, pSlash, func(k, v []byte) error {
+		b.Write(k)
+		b.Write(v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

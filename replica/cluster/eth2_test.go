@@ -5,6 +5,7 @@ import (
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,6 +73,11 @@ type splitReq struct {
 
 func (s *splitter) request(keyID string, typed []byte) *splitReq {
 	s.t.Helper()
+	return s.requestID(newID(s.t), keyID, typed)
+}
+
+func (s *splitter) requestID(id, keyID string, typed []byte) *splitReq {
+	s.t.Helper()
 	reply, err := wire.NewReplyKey(rand.Reader)
 	if err != nil {
 		s.t.Fatal(err)
@@ -80,7 +86,7 @@ func (s *splitter) request(keyID string, typed []byte) *splitReq {
 	if err != nil {
 		s.t.Fatalf("typed request: %v", err)
 	}
-	signed := signedRequest(s.t, s.key, s.cluster, s.id, newID(s.t), wire.OpEth2Sign, reply, wire.Eth2SignBody{KeyID: keyID, Request: typed})
+	signed := signedRequest(s.t, s.key, s.cluster, s.id, id, wire.OpEth2Sign, reply, wire.Eth2SignBody{KeyID: keyID, Request: typed})
 	sr, _ := decodeSigned(s.t, signed)
 	return &splitReq{signed: signed, hash: wire.RequestHash(sr.Request), reply: reply, root: root}
 }
@@ -262,20 +268,48 @@ func TestEth2SlashingProtectionCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("substituted, truncated and id-reusing requests get nothing", func(t *testing.T) {
+		id := newID(t)
+		first := s.requestID(id, "val", attestationReq(144, 6, 7, 1))
+		if got, refused := s.partials(first, 1, 2, 3, 4); len(got) != 4 {
+			t.Fatalf("first request: %d partials, refusals %v", len(got), refused)
+		}
+		// The same id with other bytes (another attestation, or a
+		// non-slashable type answered without the log): refused everywhere.
+		for _, typed := range [][]byte{attestationReq(176, 7, 8, 1), randaoReq(9)} {
+			if got, refused := s.partials(s.requestID(id, "val", typed), 1, 2, 3, 4); len(got) != 0 || len(refused) != 4 {
+				t.Fatalf("id reused: %d partials, refusals %v", len(got), refused)
+			}
+		}
+		// A substituted typed request under the client's signature, and a
+		// truncated one: the signature fails.
+		sr, r := decodeSigned(t, first.signed)
+		r.Body = []byte(strings.Replace(string(r.Body), `"slot":"144"`, `"slot":"145"`, 1))
+		sr.Request, _ = json.Marshal(r)
+		swapped, _ := json.Marshal(sr)
+		for _, bad := range [][]byte{swapped, first.signed[:len(first.signed)/2]} {
+			for i, a := range s.rw.post(bad, 1, 2, 3, 4) {
+				if a.status == http.StatusOK || len(a.resp.Sealed) != 0 {
+					t.Fatalf("tampered request: replica %d answered http %d", i, a.status)
+				}
+			}
+		}
+	})
+
 	t.Run("one replica down changes nothing", func(t *testing.T) {
 		c.Kill(4)
 		live := []int{1, 2, 3}
-		s.conflict("double vote, replica 4 down", s.request("val", attestationReq(160, 6, 7, 8)), s.request("val", attestationReq(160, 6, 7, 9)), []int{1, 2}, []int{3}, live)
+		s.conflict("double vote, replica 4 down", s.request("val", attestationReq(160, 8, 9, 8)), s.request("val", attestationReq(160, 8, 9, 9)), []int{1, 2}, []int{3}, live)
 		s.conflict("blocks, replica 4 down", s.request("val", blockReq(60, 5)), s.request("val", blockReq(60, 6)), []int{1}, []int{2, 3}, live)
-		sig, err := admin.SignEth2(ctx, "val", attestationReq(192, 7, 8, 1))
+		sig, err := admin.SignEth2(ctx, "val", attestationReq(192, 9, 10, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
-		root, _, _ := app.ParseEth2(attestationReq(192, 7, 8, 1))
+		root, _, _ := app.ParseEth2(attestationReq(192, 9, 10, 1))
 		if ok, _ := client.VerifyBLS(info.PublicKey, root[:], sig); !ok {
 			t.Fatal("signature with a replica down does not verify")
 		}
-		if _, err := admin.SignEth2(ctx, "val", attestationReq(192, 7, 8, 2)); !errors.Is(err, client.ErrSlashable) {
+		if _, err := admin.SignEth2(ctx, "val", attestationReq(192, 9, 10, 2)); !errors.Is(err, client.ErrSlashable) {
 			t.Fatalf("double vote with a replica down: %v", err)
 		}
 	})
