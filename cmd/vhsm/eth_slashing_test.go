@@ -15,7 +15,7 @@ import (
 // eth slashing import (refusing a malformed file and another chain's) and
 // export (complete, minimal, --out never overwriting).
 func TestEthSlashingCommands(t *testing.T) {
-	cl := startTestCluster(t, &app.PoolConfig{KeyBatch: 2, KeyLow: 1, NonceBatch: 2, NonceLow: 1})
+	cl := startTestCluster(t, &app.PoolConfig{KeyBatch: 4, KeyLow: 1, NonceBatch: 2, NonceLow: 1})
 	cfg := cl.ClientPath
 	k := mustJSON(t, cfg, "keys", "gen", "val", "bls")
 	mustJSON(t, cfg, "sign", "val", "before the mark")
@@ -63,5 +63,32 @@ func TestEthSlashingCommands(t *testing.T) {
 	}
 	if _, err := runJSON(t, cfg, "eth", "slashing", "export", "--network", "hoodi", "--out", dst); err == nil {
 		t.Fatal("export overwrote a file")
+	}
+
+	// vhsm eth new: N validator keys, marked, and one deposit file.
+	if _, err := runJSON(t, cfg, "eth", "new", "--count", "0", "--withdrawal-address", "0x"+strings.Repeat("ab", 20), "--network", "hoodi"); err == nil {
+		t.Fatal("--count 0 accepted")
+	}
+	ddir := t.TempDir()
+	res := mustJSON(t, cfg, "eth", "new", "--count", "3", "--prefix", "nv", "--withdrawal-address", "0x"+strings.Repeat("ab", 20), "--network", "hoodi", "--out", ddir)
+	path, _ := res["file"].(string)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := ethereum.ParseDepositFile(raw)
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("deposit file: %d entries, %v", len(entries), err)
+	}
+	for _, e := range entries {
+		if err := e.Verify(hoodi); err != nil {
+			t.Fatalf("deposit does not verify: %v", err)
+		}
+	}
+	if _, err := runJSON(t, cfg, "sign", "nv-2", "raw"); err == nil || !strings.Contains(err.Error(), "validator key") {
+		t.Fatalf("a new validator key signed raw: %v", err)
+	}
+	if _, err := runJSON(t, cfg, "eth", "new", "--count", "1", "--prefix", "nv", "--withdrawal-address", "0x"+strings.Repeat("ab", 20), "--network", "hoodi", "--out", ddir); err == nil {
+		t.Fatal("an existing key id was reused")
 	}
 }
