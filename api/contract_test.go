@@ -322,6 +322,31 @@ func TestContract(t *testing.T) {
 			t.Fatalf("exit does not verify: %v", err)
 		}
 		c.want(404, nil, "GET", "/v1/validators/"+w.ID, readTok, nil)
+		// A batch: N validators and one deposit file for all of them.
+		var batch struct {
+			Validators  []wallet.Validator `json:"validators"`
+			DepositData json.RawMessage    `json:"deposit_data"`
+		}
+		breq := map[string]any{"network": "hoodi", "label": "batch", "withdrawal_address": "0x" + strings.Repeat("ab", 20), "count": 3}
+		c.want(201, &batch, "POST", "/v1/validators", spendTok, breq, "Idempotency-Key", "batch-1")
+		deps, err := ethereum.ParseDepositFile(batch.DepositData)
+		if err != nil || len(deps) != 3 || len(batch.Validators) != 3 {
+			t.Fatalf("batch: %d validators, %d deposits, %v", len(batch.Validators), len(deps), err)
+		}
+		for i, d := range deps {
+			if d.Verify(net) != nil || hex.EncodeToString(d.Pubkey[:]) != batch.Validators[i].PublicKey {
+				t.Fatalf("batch deposit %d does not verify or is not its validator's", i)
+			}
+		}
+		var again struct {
+			Validators []wallet.Validator `json:"validators"`
+		}
+		c.want(201, &again, "POST", "/v1/validators", spendTok, breq, "Idempotency-Key", "batch-1")
+		if len(again.Validators) != 3 || again.Validators[2].ID != batch.Validators[2].ID {
+			t.Fatal("a retried batch made new validators")
+		}
+		breq["count"] = 0
+		c.want(400, nil, "POST", "/v1/validators", spendTok, breq)
 	})
 
 	t.Run("slashing protection", func(t *testing.T) {
