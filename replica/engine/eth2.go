@@ -74,6 +74,9 @@ func (e *Engine) eth2Partial(res *app.Eth2Signed) ([]byte, error) {
 	if !app.IsValidatorKey(k) || k.Info.Scheme != wire.SchemeBLS {
 		return nil, fmt.Errorf("engine: committed eth2.sign result for a key that is not a validator key")
 	}
+	if k.Info.Disabled {
+		return nil, refuse(app.ErrKeyDisabled) // disabled since the decision: it signs nothing more
+	}
 	return e.blsPartial(k, res.SigningRoot)
 }
 
