@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/vhsm/vhsm/chains/ethereum"
 	"github.com/vhsm/vhsm/replica/client"
@@ -63,7 +65,7 @@ func (s *server) importSlashing(w http.ResponseWriter, r *http.Request) {
 	// The client parses the file strictly (EIP-3076 format version 5) and
 	// refuses one of another chain before sending anything.
 	if err := sp.ImportSlashingProtection(r.Context(), [32]byte(n.GenesisValidatorsRoot), body); err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, slashingErr(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"network": n.Name, "status": "imported"})
@@ -91,11 +93,21 @@ func (s *server) exportSlashing(w http.ResponseWriter, r *http.Request) {
 	}
 	file, err := sp.ExportSlashingProtection(r.Context(), [32]byte(n.GenesisValidatorsRoot), minimal)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, slashingErr(err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="slashing-protection-`+n.Name+`.json"`)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(file)
+}
+
+// slashingErr names the cause of an HSM refusal of an import or export as
+// unauthorized: the service's HSM client is not an HSM admin.
+func slashingErr(err error) error {
+	var rej *client.RejectedError
+	if errors.As(err, &rej) && strings.Contains(strings.ToLower(rej.Reason), "unauthorized") {
+		return newProblem(ProblemForbidden, "the wallet service's HSM client is not an HSM admin client; slashing-protection import and export need one")
+	}
+	return err
 }
