@@ -94,12 +94,11 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		return resp, nil
 	case wire.OpEncrypt, wire.OpDecrypt, wire.OpSign, wire.OpNonces, wire.OpEth2Sign:
 		if req.Op == wire.OpEth2Sign {
-			ordered, err := eth2Ordered(req)
-			if err != nil {
-				return reject(err)
-			}
-			if ordered {
-				break // a block proposal or an attestation: through the log, below
+			// A block proposal or an attestation goes through the log,
+			// below. A body that does not parse is refused by
+			// handleEth2Sign, after the id checks.
+			if ordered, err := eth2Ordered(req); err == nil && ordered {
+				break
 			}
 		}
 		// Not ordered: authorized against committed state at least as new
