@@ -212,6 +212,9 @@ func (s *server) routes(web http.Handler) http.Handler {
 		spend.Post("/keys/{id}/decrypt", s.decrypt)
 		spend.Post("/keys/{id}/bls-to-execution-change", s.blsToExecutionChange)
 
+		admin.Post("/eth/slashing-protection/import", s.importSlashing)
+		admin.Get("/eth/slashing-protection/export", s.exportSlashing)
+
 		admin.Post("/tokens", s.createToken)
 		admin.Get("/tokens", s.listTokens)
 		admin.Delete("/tokens/{id}", s.revokeToken)

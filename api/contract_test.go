@@ -322,6 +322,49 @@ func TestContract(t *testing.T) {
 			t.Fatalf("exit does not verify: %v", err)
 		}
 		c.want(404, nil, "GET", "/v1/validators/"+w.ID, readTok, nil)
+		// A batch: N validators and one deposit file for all of them.
+		var batch struct {
+			Validators  []wallet.Validator `json:"validators"`
+			DepositData json.RawMessage    `json:"deposit_data"`
+		}
+		breq := map[string]any{"network": "hoodi", "label": "batch", "withdrawal_address": "0x" + strings.Repeat("ab", 20), "count": 3}
+		c.want(201, &batch, "POST", "/v1/validators", spendTok, breq, "Idempotency-Key", "batch-1")
+		deps, err := ethereum.ParseDepositFile(batch.DepositData)
+		if err != nil || len(deps) != 3 || len(batch.Validators) != 3 {
+			t.Fatalf("batch: %d validators, %d deposits, %v", len(batch.Validators), len(deps), err)
+		}
+		for i, d := range deps {
+			if d.Verify(net) != nil || hex.EncodeToString(d.Pubkey[:]) != batch.Validators[i].PublicKey {
+				t.Fatalf("batch deposit %d does not verify or is not its validator's", i)
+			}
+		}
+		var again struct {
+			Validators []wallet.Validator `json:"validators"`
+		}
+		c.want(201, &again, "POST", "/v1/validators", spendTok, breq, "Idempotency-Key", "batch-1")
+		if len(again.Validators) != 3 || again.Validators[2].ID != batch.Validators[2].ID {
+			t.Fatal("a retried batch made new validators")
+		}
+		breq["count"] = 0
+		c.want(400, nil, "POST", "/v1/validators", spendTok, breq)
+	})
+
+	t.Run("slashing protection", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
+		net, _ := ethereum.NetworkByName("hoodi")
+		pk := "0x" + strings.Repeat("a1", 48)
+		file := json.RawMessage(`{"metadata":{"interchange_format_version":"5","genesis_validators_root":"` + net.GenesisValidatorsRoot.String() + `"},"data":[{"pubkey":"` + pk + `","signed_blocks":[{"slot":"81"}],"signed_attestations":[{"source_epoch":"3","target_epoch":"4"}]}]}`)
+		c.want(403, nil, "POST", "/v1/eth/slashing-protection/import?network=hoodi", spendTok, file)
+		c.want(400, nil, "POST", "/v1/eth/slashing-protection/import", admin, file)
+		c.want(400, nil, "POST", "/v1/eth/slashing-protection/import?network=mainnet", admin, file) // another chain
+		c.want(400, nil, "POST", "/v1/eth/slashing-protection/import?network=hoodi", admin, map[string]any{"metadata": map[string]any{}})
+		c.want(200, nil, "POST", "/v1/eth/slashing-protection/import?network=hoodi", admin, file)
+		b := c.want(200, nil, "GET", "/v1/eth/slashing-protection/export?network=hoodi&minimal=true", admin, nil)
+		if !strings.Contains(string(b), pk) || !strings.Contains(string(b), `"81"`) {
+			t.Fatalf("minimal export misses the imported record: %s", b)
+		}
+		c.want(200, nil, "GET", "/v1/eth/slashing-protection/export?network=hoodi", admin, nil)
+		c.want(400, nil, "GET", "/v1/eth/slashing-protection/export?network=hoodi&minimal=maybe", admin, nil)
 	})
 
 	t.Run("keys", func(t *testing.T) {

@@ -11,7 +11,11 @@
 // /v1/wallets/{id}/transactions, GET /v1/wallets/{id}/transactions/{tx},
 // POST /v1/wallets/{id}/psbt and /psbt/sign. Validators: POST/GET
 // /v1/validators, GET /v1/validators/{id}, POST /v1/validators/{id}/deposit-data
-// and /exit. Raw HSM: POST/GET /v1/keys, GET /v1/keys/{id}, POST
+// and /exit (POST /v1/validators with a count creates a batch and answers
+// one deposit file for all). Slashing protection (admin, EIP-3076
+// interchange of the replicated history): POST
+// /v1/eth/slashing-protection/import and GET
+// /v1/eth/slashing-protection/export, both with ?network=. Raw HSM: POST/GET /v1/keys, GET /v1/keys/{id}, POST
 // /v1/keys/{id}/sign, /encrypt, /decrypt. Tokens: POST/GET /v1/tokens, DELETE
 // /v1/tokens/{id}. Service: GET /healthz, /readyz, /metrics, /openapi.json.
 // Everything else is handed to Config.Web (the web wallet) when set.
@@ -24,7 +28,8 @@
 // admin): GET routes, /readyz, /metrics and /openapi.json need read; anything
 // that creates a wallet, moves or reserves funds, or uses a key (sends,
 // PSBTs, deposit data, exits, raw sign/encrypt/decrypt) needs spend; token
-// management and raw key creation need admin (a raw key is outside the
+// management, slashing-protection import and export, and raw key creation
+// need admin (a raw key is outside the
 // wallet domain, so creating one is an operator action).
 //
 // # Errors

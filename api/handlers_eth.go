@@ -25,6 +25,27 @@ func (e hsmEthSigner) SignBLS(ctx context.Context, keyID string, root [32]byte) 
 	return e.h.SignBLS(ctx, keyID, root[:])
 }
 
+// SignTyped signs the typed request with a validator key (which the
+// replicas refuse to sign bare roots with), and the root with another key;
+// chains/ethereum verifies the result over its own root either way.
+func (e hsmEthSigner) SignTyped(ctx context.Context, keyID string, root [32]byte, request []byte) ([]byte, error) {
+	typed, ok := e.h.(interface {
+		SignEth2(ctx context.Context, keyID string, request []byte) ([]byte, error)
+	})
+	if ok {
+		k, err := e.h.PublicKey(ctx, keyID)
+		if err != nil {
+			return nil, err
+		}
+		if k.Usage == wire.UsageEth2Validator {
+			return typed.SignEth2(ctx, keyID, request)
+		}
+	}
+	return e.h.SignBLS(ctx, keyID, root[:])
+}
+
+var _ ethereum.TypedSigner = hsmEthSigner{}
+
 // blsToExecutionChange signs a BLS-to-execution change with the raw BLS
 // withdrawal key {id}, with the checks of vhsm eth bls-change: a configured
 // network, the validator's current 0x00 credentials committing to the key

@@ -1,8 +1,14 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/vhsm/vhsm/chains/ethereum"
 	"github.com/vhsm/vhsm/wallet"
@@ -14,12 +20,16 @@ func (s *server) createValidator(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req wallet.CreateValidatorRequest
-	if err := s.decodeJSON(w, r, &req, false); err != nil {
+	var body createValidatorBody
+	if err := s.decodeJSON(w, r, &body, false); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	req := body.CreateValidatorRequest
 	var errs []FieldError
+	if body.Count != nil && (*body.Count < 1 || *body.Count > maxValidatorBatch) {
+		errs = append(errs, FieldError{Field: "count", Message: fmt.Sprintf("1 to %d", maxValidatorBatch)})
+	}
 	if req.Network == "" {
 		errs = append(errs, FieldError{Field: "network", Message: "required (an Ethereum network name, e.g. hoodi)"})
 	} else if !validID(req.Network) {
@@ -36,6 +46,10 @@ func (s *server) createValidator(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.IdempotencyKey = key
+	if body.Count != nil {
+		s.createValidators(w, r, req, *body.Count)
+		return
+	}
 	v, err := s.w.CreateValidator(r.Context(), req)
 	if err != nil {
 		s.fail(w, r, err)
@@ -199,4 +213,86 @@ func addressError(field, v string) *FieldError {
 	default:
 		return &FieldError{Field: field, Message: "must be 0x and 40 hex digits (mixed case must carry a valid EIP-55 checksum)"}
 	}
+}
+
+// createValidatorBody is POST /v1/validators: one validator, or with count
+// a batch of them.
+type createValidatorBody struct {
+	wallet.CreateValidatorRequest
+	Count *int `json:"count"`
+}
+
+// maxValidatorBatch bounds count; batchWorkers is how many validators of a
+// batch are created at once (each key generation is an ordered request).
+const (
+	maxValidatorBatch = 256
+	batchWorkers      = 4
+)
+
+// validatorBatch is the answer to POST /v1/validators with a count: the
+// validators and the deposit data of all of them, one deposit_data file.
+type validatorBatch struct {
+	Validators  []wallet.Validator `json:"validators"`
+	DepositData json.RawMessage    `json:"deposit_data"`
+}
+
+// createValidators creates count validators like createValidator (each a
+// validator key in the HSM) and signs a 32 ETH deposit for each (Gwei
+// amounts are per validator with deposit-data). With an Idempotency-Key,
+// validator i has the key batchIdemKey(k, i), so a retry after a failure
+// midway finds the ones already made.
+func (s *server) createValidators(w http.ResponseWriter, r *http.Request, req wallet.CreateValidatorRequest, count int) {
+	ctx := r.Context()
+	vs := make([]wallet.Validator, count)
+	entries := make([]ethereum.DepositEntry, count)
+	errs := make([]error, count)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(batchWorkers, count) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				one := req
+				if req.IdempotencyKey != "" {
+					one.IdempotencyKey = batchIdemKey(req.IdempotencyKey, i+1)
+				}
+				if req.Label != "" && count > 1 {
+					one.Label = fmt.Sprintf("%s-%d", req.Label, i+1)
+				}
+				v, err := s.w.CreateValidator(ctx, one)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				vs[i] = *v
+				entries[i], errs[i] = s.w.DepositData(ctx, v.ID, wallet.DepositDataRequest{})
+			}
+		}()
+	}
+	for i := range count {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	file, err := ethereum.MarshalDepositFile(entries)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, validatorBatch{Validators: vs, DepositData: file})
+}
+
+// batchIdemKey derives validator i's idempotency key from a batch's key k:
+// longer than any header key (maxIdemKeyLen), so it never equals one.
+func batchIdemKey(k string, i int) string {
+	d := sha256.Sum256([]byte(k))
+	h := hex.EncodeToString(d[:])
+	return "vhsm-batch-" + h + h + "-" + strconv.Itoa(i)
 }

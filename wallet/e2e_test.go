@@ -21,6 +21,7 @@ import (
 
 	"github.com/vhsm/vhsm/chains/bitcoin"
 	"github.com/vhsm/vhsm/chains/ethereum"
+	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/wallet"
 	"github.com/vhsm/vhsm/wallet/wallettest"
 )
@@ -743,6 +744,14 @@ func (s *suite) testValidator(t *testing.T) {
 	again, err := s.svc.CreateValidator(ctx, req)
 	if err != nil || again.ID != v.ID {
 		t.Fatalf("retry: %+v %v", again, err)
+	}
+	// The key is a validator key from its creation: it signs typed
+	// requests only (the deposit and exits below), never a bare root.
+	if info, err := s.env.HSM.PublicKey(ctx, v.KeyID); err != nil || info.Usage != wire.UsageEth2Validator {
+		t.Fatalf("validator key usage %q: %v", info.Usage, err)
+	}
+	if _, err := s.env.HSM.SignBLS(ctx, v.KeyID, make([]byte, 32)); err == nil || !strings.Contains(err.Error(), "validator key") {
+		t.Fatalf("raw signing with a validator key: %v", err)
 	}
 	for _, bad := range []wallet.CreateValidatorRequest{
 		{Network: "hoodi", WithdrawalAddress: "0x1234"},

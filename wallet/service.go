@@ -52,6 +52,14 @@ type HSM interface {
 	// SignBLS signs msg (here a 32-byte consensus signing root) with a BLS
 	// key.
 	SignBLS(ctx context.Context, keyID string, msg []byte) ([]byte, error)
+	// GenerateValidatorKey makes a bls key marked as an Ethereum validator
+	// key (it signs typed requests only); MarkValidatorKey marks an
+	// existing one, for good.
+	GenerateValidatorKey(ctx context.Context, id string) (client.KeyInfo, error)
+	MarkValidatorKey(ctx context.Context, id string) error
+	// SignEth2 signs a typed remote-signing request with a validator key;
+	// the replicas compute the signing root from it.
+	SignEth2(ctx context.Context, keyID string, request []byte) ([]byte, error)
 	Encrypt(ctx context.Context, keyID string, plaintext []byte) ([]byte, error)
 	Decrypt(ctx context.Context, keyID string, ciphertext []byte) ([]byte, error)
 }
@@ -65,11 +73,25 @@ var (
 // signing root).
 type ethSigner struct{ hsm HSM }
 
+// SignTyped signs a typed request (deposit, exit, BLS change) with a
+// validator key, and the signing root with any other key (chains/ethereum
+// verifies the result over its own root either way).
+func (e ethSigner) SignTyped(ctx context.Context, keyID string, signingRoot [32]byte, request []byte) ([]byte, error) {
+	info, err := e.hsm.PublicKey(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if info.Usage == wire.UsageEth2Validator {
+		return e.hsm.SignEth2(ctx, keyID, request)
+	}
+	return e.hsm.SignBLS(ctx, keyID, signingRoot[:])
+}
+
 func (e ethSigner) SignBLS(ctx context.Context, keyID string, signingRoot [32]byte) ([]byte, error) {
 	return e.hsm.SignBLS(ctx, keyID, signingRoot[:])
 }
 
-var _ ethereum.Signer = ethSigner{}
+var _ ethereum.TypedSigner = ethSigner{}
 
 // Config configures [Open].
 type Config struct {

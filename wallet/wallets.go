@@ -115,11 +115,18 @@ func (s *Service) create(ctx context.Context, spec walletSpec) (*row, error) {
 	if spec.kind == KindValidator {
 		scheme = wire.SchemeBLS
 	}
-	info, err := s.generateKey(ctx, keyID, scheme)
+	info, err := s.generateKey(ctx, keyID, scheme, spec.kind == KindValidator)
 	if err != nil {
 		prev, err2 := s.hsm.PublicKey(ctx, keyID)
 		if err2 != nil || prev.Scheme != scheme || prev.Owner != s.hsm.ID() {
 			return nil, hsmErr("generate key", err)
+		}
+		if spec.kind == KindValidator && prev.Usage != wire.UsageEth2Validator {
+			// A key a crashed attempt made without the mark (or before
+			// validator keys were marked): mark it now.
+			if err := s.hsm.MarkValidatorKey(ctx, keyID); err != nil {
+				return nil, hsmErr("mark validator key", err)
+			}
 		}
 		info = prev
 	}
@@ -262,13 +269,21 @@ func mapKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// generateKey asks the HSM for a key, waiting (bounded by ctx and two
+// generateKey asks the HSM for a key (a validator key when validator),
+// waiting (bounded by ctx and two
 // minutes) while the replicas refill an empty pre-generated key pool.
-func (s *Service) generateKey(ctx context.Context, keyID, scheme string) (wire.KeyInfo, error) {
+func (s *Service) generateKey(ctx context.Context, keyID, scheme string, validator bool) (wire.KeyInfo, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	wait := 250 * time.Millisecond
 	for {
-		info, err := s.hsm.GenerateKey(ctx, keyID, scheme)
+		var info wire.KeyInfo
+		var err error
+		if validator {
+			// Marked at creation: the key signs typed requests only.
+			info, err = s.hsm.GenerateValidatorKey(ctx, keyID)
+		} else {
+			info, err = s.hsm.GenerateKey(ctx, keyID, scheme)
+		}
 		var re *client.RejectedError
 		if err == nil || !errors.As(err, &re) || !strings.Contains(re.Reason, "pool empty") || time.Now().Add(wait).After(deadline) {
 			return info, err

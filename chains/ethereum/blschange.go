@@ -45,7 +45,7 @@ func SignBLSToExecutionChange(ctx context.Context, s Signer, net Network, keyID 
 	if change.ToExecutionAddress == (ExecutionAddress{}) {
 		return SignedBLSToExecutionChange{}, fmt.Errorf("%w: zero execution address", ErrInvalidCredentials)
 	}
-	_, sig, err := SignObjectRoot(ctx, s, keyID, change.FromBLSPubkey, change.HashTreeRoot(), net.BLSToExecutionChangeDomain())
+	_, sig, err := signTyped(ctx, s, keyID, change.FromBLSPubkey, change.HashTreeRoot(), net.BLSToExecutionChangeDomain(), blsChangeRequest(net, change))
 	if err != nil {
 		return SignedBLSToExecutionChange{}, fmt.Errorf("sign bls to execution change: %w", err)
 	}

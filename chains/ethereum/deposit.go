@@ -162,7 +162,7 @@ func BuildDeposit(ctx context.Context, s Signer, req DepositRequest) (DepositEnt
 	}
 	msg := DepositMessage{Pubkey: req.Pubkey, WithdrawalCredentials: req.WithdrawalCredentials, Amount: req.Amount}
 	msgRoot := msg.HashTreeRoot()
-	_, sig, err := SignObjectRoot(ctx, s, req.KeyID, req.Pubkey, msgRoot, req.Network.DepositDomain())
+	_, sig, err := signTyped(ctx, s, req.KeyID, req.Pubkey, msgRoot, req.Network.DepositDomain(), depositRequest(req.Network, msg))
 	if err != nil {
 		return DepositEntry{}, fmt.Errorf("sign deposit: %w", err)
 	}

@@ -21,7 +21,7 @@ func SignVoluntaryExit(ctx context.Context, s Signer, net Network, keyID string,
 	if err := net.Validate(); err != nil {
 		return SignedVoluntaryExit{}, err
 	}
-	_, sig, err := SignObjectRoot(ctx, s, keyID, pub, exit.HashTreeRoot(), net.VoluntaryExitDomain())
+	_, sig, err := signTyped(ctx, s, keyID, pub, exit.HashTreeRoot(), net.VoluntaryExitDomain(), exitRequest(net, exit))
 	if err != nil {
 		return SignedVoluntaryExit{}, fmt.Errorf("sign voluntary exit: %w", err)
 	}

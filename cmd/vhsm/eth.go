@@ -99,7 +99,7 @@ deposit data for the Staking Launchpad, voluntary exits, BLS-to-execution change
 signing root. Every signature is verified before it is printed. Submit exits and changes with
 vhsm broadcast eth.`,
 	}
-	cmd.AddCommand(c.ethDepositCmd(), c.ethExitCmd(), c.ethChangeCmd(), c.ethSignRootCmd())
+	cmd.AddCommand(c.ethDepositCmd(), c.ethExitCmd(), c.ethChangeCmd(), c.ethSignRootCmd(), c.ethSlashingCmd(), c.ethMarkValidatorCmd(), c.ethNewCmd())
 	return cmd
 }
 
@@ -183,29 +183,11 @@ credentials are 0x01 (--withdrawal-address), 0x02 (--withdrawal-address --compou
 				if err := ethereum.CheckAmount(creds, gwei); err != nil {
 					return fmt.Errorf("%w: %v", errETHInput, err)
 				}
-				out := ethDepositJSON{Network: nw.Name}
-				var entries []ethereum.DepositEntry
-				for _, id := range args {
-					pub, err := blsKey(ctx, cl, id)
-					if err != nil {
-						return err
-					}
-					e, err := ethereum.BuildDeposit(ctx, cl.EthSigner(), ethereum.DepositRequest{
-						Network: nw, KeyID: id, Pubkey: pub, WithdrawalCredentials: creds, Amount: gwei,
-					})
-					if err != nil {
-						return fmt.Errorf("deposit for %s: %w", id, err)
-					}
-					entries = append(entries, e)
-					out.Deposits = append(out.Deposits, ethDepositEntry{KeyID: id, Pubkey: e.Pubkey.String(),
-						WithdrawalCredentials: e.WithdrawalCredentials.String(), Amount: e.Amount, DepositDataRoot: e.DepositDataRoot.String()})
-				}
-				path, err := ethereum.WriteDepositFile(outDir, nw, entries, time.Now())
+				out, err := writeDeposits(ctx, cl, nw, args, creds, gwei, outDir)
 				if err != nil {
 					return err
 				}
-				out.File = path
-				return c.emit(out, path)
+				return c.emit(out, out.File)
 			})
 		},
 	}
@@ -216,6 +198,34 @@ credentials are 0x01 (--withdrawal-address), 0x02 (--withdrawal-address --compou
 	cmd.Flags().StringVar(&amount, "amount-gwei", "", "deposit amount in Gwei (default 32 ETH)")
 	cmd.Flags().StringVar(&outDir, "out", "", "directory for the deposit file (default: the current directory)")
 	return cmd
+}
+
+// writeDeposits signs a deposit for each key and writes them, verified, to
+// one deposit_data-<time>.json in outDir.
+func writeDeposits(ctx context.Context, cl *client.Client, nw ethereum.Network, ids []string, creds ethereum.Credentials, gwei uint64, outDir string) (ethDepositJSON, error) {
+	out := ethDepositJSON{Network: nw.Name}
+	var entries []ethereum.DepositEntry
+	for _, id := range ids {
+		pub, err := blsKey(ctx, cl, id)
+		if err != nil {
+			return out, err
+		}
+		e, err := ethereum.BuildDeposit(ctx, cl.EthSigner(), ethereum.DepositRequest{
+			Network: nw, KeyID: id, Pubkey: pub, WithdrawalCredentials: creds, Amount: gwei,
+		})
+		if err != nil {
+			return out, fmt.Errorf("deposit for %s: %w", id, err)
+		}
+		entries = append(entries, e)
+		out.Deposits = append(out.Deposits, ethDepositEntry{KeyID: id, Pubkey: e.Pubkey.String(),
+			WithdrawalCredentials: e.WithdrawalCredentials.String(), Amount: e.Amount, DepositDataRoot: e.DepositDataRoot.String()})
+	}
+	path, err := ethereum.WriteDepositFile(outDir, nw, entries, time.Now())
+	if err != nil {
+		return out, err
+	}
+	out.File = path
+	return out, nil
 }
 
 // ethExitJSON is the --json output of vhsm eth exit.
@@ -388,7 +398,8 @@ func (c *cli) ethSignRootCmd() *cobra.Command {
 under a domain, given whole (--domain) or computed as compute_domain(--domain-type,
 --fork-version or the network's genesis fork version, the network's genesis validators root).
 Deposits are signed under a zero genesis validators root: use vhsm eth deposit for them.
-Careful: this signs whatever the root is, including slashable attestations and blocks.`,
+Careful: this signs whatever the root is, including slashable attestations and blocks —
+which is why the replicas refuse it for validator keys (see vhsm eth mark-validator).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, err := ethereum.ParseRoot(object)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
+	"github.com/vhsm/vhsm/replica/app/slashing"
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dkg"
 	bolt "go.etcd.io/bbolt"
@@ -45,6 +46,11 @@ type App struct {
 	dec        decodeCache             // recently decoded DKG messages
 	sigs       sigCache                // client signatures that verified (own lock)
 	now        func() time.Time
+	// slashPolicy is the slashing-protection policy (zero: slashing.Minimal);
+	// eth2Decode, when set by a test, replaces replica/eth2's parser (the
+	// interchange conformance test submits given slots and roots).
+	slashPolicy slashing.Policy
+	eth2Decode  func(request []byte) (*eth2Typed, error)
 
 	// rmu guards the channels and the results of the finalized block, so
 	// that the engine's readers never wait for a block being executed.

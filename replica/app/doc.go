@@ -75,6 +75,20 @@
 // of its scheme and a schnorr sign takes the next nonce, binding it to the
 // request in the log. No secret ever enters this state.
 //
+// # Validator keys and slashing protection
+//
+// A bls key marked [wire.UsageEth2Validator] (keys.gen with a usage, or the
+// one-way keys.validator) signs typed Ethereum requests only (eth2.go): the
+// engines refuse raw signing with it. A block proposal or an attestation
+// (eth2.sign of a slashable type, parsed by replica/eth2) is ordered: here
+// it is checked against, and recorded in, the slashing history of (genesis
+// validators root, pubkey), stored under "slash/" ‖ gvr ‖ pubkey
+// (replica/app/slashing, policy slashing.Minimal); the committed [Result]
+// names the signing root the engines may sign ([Eth2Signed]), or the
+// conflicting record ([ErrSlashable]). eth2.slashing.import and
+// eth2.slashing.export move the histories in and out as EIP-3076 files
+// (admin only; the export is carried in the result).
+//
 // # Repair
 //
 // A done session still accepts, in replica transactions of kind

@@ -26,6 +26,19 @@ var (
 	ErrDKG           = errors.New("app: dkg message rejected")
 	ErrWrongCluster  = errors.New("app: request is for another cluster")
 	ErrIDReused      = errors.New("app: request id already used for another request")
+	// ErrSlashable refuses a block proposal or an attestation that the
+	// validator's slashing history says may be slashable; the error names
+	// the conflicting record (replica/app/slashing.Conflict).
+	ErrSlashable = errors.New("app: refused by slashing protection")
+	// ErrValidatorKey refuses raw signing with a validator key, and typed
+	// eth2 signing with a key that is not one.
+	ErrValidatorKey = errors.New("app: validator key rule")
+	// ErrEth2Request refuses a typed remote-signing request replica/eth2
+	// cannot parse (malformed, unknown type, supplied root that differs).
+	ErrEth2Request = errors.New("app: invalid eth2 signing request")
+	// ErrInterchange refuses an EIP-3076 interchange file that does not
+	// parse strictly.
+	ErrInterchange = errors.New("app: invalid slashing-protection interchange")
 )
 
 // codes maps sentinels to stable ABCI result codes.
@@ -33,6 +46,7 @@ var codes = []error{
 	nil, ErrMalformed, ErrTooLarge, ErrBadSignature, ErrUnknownClient, ErrExpired, ErrTooFar,
 	ErrReplay, ErrUnauthorized, ErrUnknownKey, ErrKeyExists, ErrKeyDisabled, ErrBadScheme, ErrBadOp,
 	ErrBadBody, ErrPoolEmpty, ErrBadReplica, ErrUnknownSess, ErrDKG, ErrWrongCluster, ErrIDReused,
+	ErrSlashable, ErrValidatorKey, ErrEth2Request, ErrInterchange,
 }
 
 // codeOf returns the ABCI code of err (0 for nil, 255 when unclassified).

@@ -38,6 +38,9 @@ func (a *App) execOp(o *overlay, req *wire.Request, height int64) (Result, error
 		if b.Scheme != wire.SchemeSchnorr && b.Scheme != wire.SchemeBLS && b.Scheme != wire.SchemeSymmetric {
 			return Result{}, ErrBadScheme
 		}
+		if err := checkUsage(b.Scheme, b.Usage); err != nil {
+			return Result{}, err
+		}
 		if v, err := o.get(pKey + b.KeyID); err != nil || v != nil {
 			if err != nil {
 				return Result{}, err
@@ -48,11 +51,19 @@ func (a *App) execOp(o *overlay, req *wire.Request, height int64) (Result, error
 		if err != nil {
 			return Result{}, err
 		}
-		info := wire.KeyInfo{KeyID: b.KeyID, Scheme: b.Scheme, Owner: req.Client, PublicKey: publicKey(b.Scheme, item.PublicKey), Commitment: item.Commitment}
+		info := wire.KeyInfo{KeyID: b.KeyID, Scheme: b.Scheme, Owner: req.Client, PublicKey: publicKey(b.Scheme, item.PublicKey), Commitment: item.Commitment, Usage: b.Usage}
 		if err := o.putJSON(pKey+b.KeyID, KeyRecord{Info: info, Origin: *item}); err != nil {
 			return Result{}, err
 		}
 		return Result{Key: &info, Origin: item}, nil
+	case wire.OpKeyValidator:
+		return a.execKeyValidator(o, req, caller)
+	case wire.OpEth2Sign:
+		return a.execEth2Sign(o, req)
+	case wire.OpSlashingImport:
+		return a.execSlashingImport(o, req, caller)
+	case wire.OpSlashingExport:
+		return a.execSlashingExport(o, req, caller)
 	case wire.OpKeyDisable, wire.OpKeyGrant:
 		var id, grantee string
 		if req.Op == wire.OpKeyDisable {

@@ -132,6 +132,10 @@ type Result struct {
 	Key     *wire.KeyInfo            `json:"key,omitempty"`
 	Origin  *PoolItem                `json:"origin,omitempty"` // the key's shares (keys.gen)
 	Client  *wire.RegisterClientBody `json:"client,omitempty"`
+	// Eth2 is the decision of an ordered eth2.sign: what may be signed.
+	Eth2 *Eth2Signed `json:"eth2,omitempty"`
+	// Interchange is the EIP-3076 file of eth2.slashing.export.
+	Interchange []byte `json:"interchange,omitempty"`
 }
 
 // requestRecord is stored under the request's (client, id) until it expires.
@@ -155,8 +159,9 @@ const (
 	pTx      = "tx/"      // name/seq(8) → TranscriptEntry
 	pPool    = "pool/"    // kind/seq(8) → PoolItem
 	pPoolM   = "poolmeta/"
-	pReq     = "req/" // client/id → requestRecord
-	pExp     = "exp/" // expires(8)/client/id → empty
+	pReq     = "req/"   // client/id → requestRecord
+	pExp     = "exp/"   // expires(8)/client/id → empty
+	pSlash   = "slash/" // genesis validators root(32) ‖ pubkey(48) → slashing.History (binary)
 	kChain   = "meta/chain"
 	kOpen    = "meta/open" // open session names, JSON
 )

@@ -31,3 +31,19 @@ func (c *Client) EthSigner() EthSigner { return EthSigner{c: c} }
 func (e EthSigner) SignBLS(ctx context.Context, keyID string, signingRoot [32]byte) ([]byte, error) {
 	return e.c.SignBLS(ctx, keyID, signingRoot[:])
 }
+
+// SignTyped signs a typed Ethereum remote-signing request with keyID: a
+// validator key signs the request (SignEth2: the replicas compute the root
+// themselves and refuse bare roots), any other bls key signs signingRoot,
+// the root the caller computed from the same object. Either way the
+// caller (chains/ethereum) verifies the signature over its own root.
+func (e EthSigner) SignTyped(ctx context.Context, keyID string, signingRoot [32]byte, request []byte) ([]byte, error) {
+	km, err := e.c.keyData(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if km.info.Usage == wire.UsageEth2Validator {
+		return e.c.SignEth2(ctx, keyID, request)
+	}
+	return e.c.SignBLS(ctx, keyID, signingRoot[:])
+}

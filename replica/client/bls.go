@@ -26,6 +26,16 @@ func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, er
 		return nil, fmt.Errorf("sign: %w: key %s is %s, not bls", ErrScheme, id, km.info.Scheme)
 	}
 	var sig []byte
+	spec := c.blsSpec(km, msg, &sig)
+	if err := c.collectPartials(ctx, wire.OpSign, wire.SignBody{KeyID: id, Message: msg}, spec); err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return sig, nil
+}
+
+// blsSpec is the partialSpec of a threshold BLS signature on msg with km:
+// the combined signature is stored in *sig.
+func (c *Client) blsSpec(km *keyMaterial, msg []byte, sig *[]byte) partialSpec {
 	// combine interpolates exactly t+1 partials (Boldyreva 2003 §5) and
 	// keeps the result only if it verifies under the group key.
 	combine := func(parts []indexedPartial) bool {
@@ -37,10 +47,10 @@ func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, er
 		if err != nil {
 			return false
 		}
-		sig = s
+		*sig = s
 		return true
 	}
-	spec := partialSpec{
+	return partialSpec{
 		verify: func(replica int, partial []byte) bool {
 			return bls.VerifyPartial(km.verification[replica-1], msg, partial) == nil
 		},
@@ -54,10 +64,6 @@ func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, er
 			return nil
 		},
 	}
-	if err := c.collectPartials(ctx, wire.OpSign, wire.SignBody{KeyID: id, Message: msg}, spec); err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	return sig, nil
 }
 
 // VerifyBLS reports whether sig is a valid Ethereum BLS signature on msg

@@ -33,5 +33,16 @@
 //
 // [Client.SignTaproot] fits the Bitcoin chain's signer, and
 // [Client.EthSigner] returns a value whose SignBLS fits the Ethereum chain's
-// signer (it signs a 32-byte signing root).
+// signer (it signs a 32-byte signing root) and whose SignTyped signs a
+// typed request with a validator key.
+//
+// # Validator keys
+//
+// [Client.GenerateValidatorKey] and [Client.MarkValidatorKey] make bls keys
+// that sign typed Ethereum remote-signing requests only
+// ([Client.SignEth2]): the replicas compute each signing root themselves,
+// order block proposals and attestations through the log's slashing
+// protection (a refusal wraps [ErrSlashable]) and refuse raw signing.
+// [Client.ImportSlashingProtection] and [Client.ExportSlashingProtection]
+// move that protection in and out as EIP-3076 interchange files.
 package client

@@ -17,6 +17,10 @@ type KeyInfo = wire.KeyInfo
 // accepted only when t+1 replicas report identical bytes and the public key
 // matches the DKG commitment.
 func (c *Client) GenerateKey(ctx context.Context, id, scheme string) (KeyInfo, error) {
+	return c.generateKey(ctx, id, scheme, "")
+}
+
+func (c *Client) generateKey(ctx context.Context, id, scheme, usage string) (KeyInfo, error) {
 	if !validID(id) {
 		return KeyInfo{}, fmt.Errorf("%w: key id must match [A-Za-z0-9._-]{1,64}", ErrInvalidArgument)
 	}
@@ -28,7 +32,7 @@ func (c *Client) GenerateKey(ctx context.Context, id, scheme string) (KeyInfo, e
 	var km *keyMaterial
 	refusedEmpty := false
 	err := c.retryPoolEmpty(ctx, func() (err error) {
-		km, err = c.agreeKey(ctx, wire.OpKeyGen, wire.KeyGenBody{KeyID: id, Scheme: scheme}, id)
+		km, err = c.agreeKey(ctx, wire.OpKeyGen, wire.KeyGenBody{KeyID: id, Scheme: scheme, Usage: usage}, id)
 		refusedEmpty = refusedEmpty || isRejection(err, poolEmptyReason)
 		return err
 	})
@@ -39,7 +43,7 @@ func (c *Client) GenerateKey(ctx context.Context, id, scheme string) (KeyInfo, e
 		// then finds the id taken. The refusal showed the id free (it is
 		// checked before the pool), so a key of this scheme owned by this
 		// client is that attempt's.
-		if info, perr := c.PublicKey(ctx, id); perr == nil && info.Owner == c.id && info.Scheme == scheme {
+		if info, perr := c.PublicKey(ctx, id); perr == nil && info.Owner == c.id && info.Scheme == scheme && info.Usage == usage {
 			return info, nil
 		}
 	}
@@ -48,6 +52,9 @@ func (c *Client) GenerateKey(ctx context.Context, id, scheme string) (KeyInfo, e
 	}
 	if km.info.Scheme != scheme {
 		return KeyInfo{}, fmt.Errorf("generate key: %w: replicas report scheme %q", ErrInvalidKey, sanitize(km.info.Scheme))
+	}
+	if km.info.Usage != usage {
+		return KeyInfo{}, fmt.Errorf("generate key: %w: replicas report usage %q", ErrInvalidKey, sanitize(km.info.Usage))
 	}
 	return km.info, nil
 }
@@ -151,25 +158,27 @@ func acceptOK(t int) acceptFunc {
 // returns the key data t+1 replicas report identically, checked and cached.
 // Only the key's immutable material is compared (id, scheme, owner, public
 // key, commitment): an honest replica a block behind may not show a disable
-// yet, and must not be named a culprit for it. The returned Disabled is
-// true when t+1 of the replicas that agreed report it.
+// or a validator mark yet, and must not be named a culprit for it. The
+// returned Disabled is true, and Usage set, when t+1 of the replicas that
+// agreed report it.
 func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (*keyMaterial, error) {
 	g := newAgreement(c.t)
 	var km *keyMaterial
 	disabled := map[int]bool{}
+	usage := map[int]string{}
 	err := c.exchange(ctx, op, body, func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if resp.Key == nil || resp.Key.KeyID != id {
 			r.culprit(replica, ReasonMalformed)
 			return false, nil
 		}
 		immutable := *resp.Key
-		immutable.Disabled = false
+		immutable.Disabled, immutable.Usage = false, ""
 		b, err := json.Marshal(immutable)
 		if err != nil {
 			r.culprit(replica, ReasonMalformed)
 			return false, nil
 		}
-		disabled[replica] = resp.Key.Disabled
+		disabled[replica], usage[replica] = resp.Key.Disabled, resp.Key.Usage
 		g.add(replica, b)
 		// Every answer so far may still be part of t+1 identical ones.
 		r.unverified = len(g.by)
@@ -188,6 +197,13 @@ func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (
 			}
 		}
 		info.Disabled = votes >= c.t+1
+		// The validator mark is one-way too: taken when t+1 report it.
+		marks := map[string]int{}
+		for _, rep := range g.votes[string(v)] {
+			if marks[usage[rep]]++; marks[usage[rep]] >= c.t+1 {
+				info.Usage = usage[rep]
+			}
+		}
 		// t+1 identical reports include an honest replica: data that fails
 		// the checks is a bug or an incompatibility, not a lie.
 		km, err = newKeyMaterial(info, c.n, c.t)

@@ -44,9 +44,19 @@ func (c *Client) collectPartials(ctx context.Context, op string, body any, spec 
 }
 
 func (c *Client) collectSigned(ctx context.Context, op string, out *outgoing, spec partialSpec) error {
+	var first []int
+	if unordered(op) {
+		first = c.pick(c.t+1, nil)
+	}
+	return c.collectFrom(ctx, op, out, first, spec)
+}
+
+// collectFrom is collectSigned asking the replicas in first first (nil:
+// every replica at once).
+func (c *Client) collectFrom(ctx context.Context, op string, out *outgoing, first []int, spec partialSpec) error {
 	var pending, valid []indexedPartial
 	eager := spec.optimistic == nil // verify each partial as it arrives
-	return c.exchangeSigned(ctx, op, out, func(r *round, replica int, resp *wire.Response) (bool, error) {
+	return c.exchangeTo(ctx, op, out, first, func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if len(resp.Partial) == 0 {
 			r.culprit(replica, ReasonMalformed)
 			eager = true

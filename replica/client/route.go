@@ -18,7 +18,9 @@ import (
 // unordered reports whether op is answered without the log.
 func unordered(op string) bool {
 	switch op {
-	case wire.OpSign, wire.OpEncrypt, wire.OpDecrypt, wire.OpNonces:
+	case wire.OpSign, wire.OpEncrypt, wire.OpDecrypt, wire.OpNonces, wire.OpEth2Sign:
+		// eth2.sign of a block or an attestation is ordered by the
+		// replicas; SignEth2 then asks every replica at once.
 		return true
 	}
 	return false

@@ -79,7 +79,7 @@ func (e *Engine) record(sr *wire.SignedRequest, req *wire.Request, resp *wire.Re
 		Request: wire.RequestHash(sr.Request),
 	}
 	switch req.Op {
-	case wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpKeyPub, wire.OpSign, wire.OpEncrypt, wire.OpDecrypt, wire.OpAuditRecords:
+	case wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpKeyPub, wire.OpSign, wire.OpEncrypt, wire.OpDecrypt, wire.OpAuditRecords, wire.OpKeyValidator, wire.OpEth2Sign:
 		en.KeyID = body.KeyID
 	}
 	switch req.Op {
@@ -89,6 +89,12 @@ func (e *Engine) record(sr *wire.SignedRequest, req *wire.Request, resp *wire.Re
 	case wire.OpEncrypt, wire.OpDecrypt:
 		d := sha256.Sum256(body.Input)
 		en.Message = d[:]
+	case wire.OpEth2Sign:
+		var b wire.Eth2SignBody
+		if json.Unmarshal(req.Body, &b) == nil {
+			d := sha256.Sum256(b.Request)
+			en.Message = d[:]
+		}
 	}
 	// The server writes json.Marshal of this very response.
 	out, err := json.Marshal(resp)

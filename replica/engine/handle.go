@@ -92,7 +92,15 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		}
 		resp.Key = &k.Info
 		return resp, nil
-	case wire.OpEncrypt, wire.OpDecrypt, wire.OpSign, wire.OpNonces:
+	case wire.OpEncrypt, wire.OpDecrypt, wire.OpSign, wire.OpNonces, wire.OpEth2Sign:
+		if req.Op == wire.OpEth2Sign {
+			// A block proposal or an attestation goes through the log,
+			// below. A body that does not parse is refused by
+			// handleEth2Sign, after the id checks.
+			if ordered, err := eth2Ordered(req); err == nil && ordered {
+				break
+			}
+		}
 		// Not ordered: authorized against committed state at least as new
 		// as the request's min height. An id is used once per client: by
 		// one ordered request (its committed result binds the bytes) or by
@@ -116,6 +124,8 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 			err = e.handleNonces(resp, req)
 		case wire.OpSign:
 			partial, err = e.handleSign(ctx, resp, req)
+		case wire.OpEth2Sign:
+			partial, err = e.handleEth2Sign(ctx, req)
 		default:
 			partial, err = e.evaluate(ctx, resp, req)
 		}
@@ -148,6 +158,18 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		return reject(errors.New(res.Error))
 	}
 	resp.Key = res.Key
+	resp.Interchange = res.Interchange
+	if req.Op == wire.OpEth2Sign {
+		// The log allowed exactly this signing root for this key: sign it.
+		partial, err := e.eth2Partial(res.Eth2)
+		if err != nil {
+			if r := refused(err); r != nil {
+				return reject(r)
+			}
+			return resp, err
+		}
+		return seal(partial)
+	}
 	return resp, nil
 }
 

@@ -80,6 +80,11 @@ func (e *Engine) handleSign(ctx context.Context, resp *wire.Response, req *wire.
 	if err != nil {
 		return nil, refuse(err)
 	}
+	if app.IsValidatorKey(k) {
+		// Raw signing would let a client sign an attestation's or a block's
+		// root and skip the slashing protection (eth2.go).
+		return nil, refuse(fmt.Errorf("%w: key %s is an Ethereum validator key: it signs typed eth2 requests only", app.ErrValidatorKey, b.KeyID))
+	}
 	switch k.Info.Scheme {
 	case wire.SchemeBLS:
 		if b.Taproot != nil || len(b.Signers) != 0 {

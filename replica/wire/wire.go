@@ -69,7 +69,28 @@ const (
 	OpKeyPub         = "keys.pub"         // read
 	OpEncrypt        = "encrypt"          // DPRF evaluation, not ordered
 	OpDecrypt        = "decrypt"          // DPRF evaluation, not ordered
+	// OpKeyValidator marks an existing bls key as an Ethereum validator key,
+	// for good (ordered, owner or admin): see [UsageEth2Validator].
+	OpKeyValidator = "keys.validator"
+	// OpEth2Sign signs one typed Ethereum remote-signing request with a
+	// validator key ([Eth2SignBody]); the replicas compute the signing root
+	// themselves. Block proposals and attestations are ordered (slashing
+	// protection is decided by the log); every other type is not.
+	OpEth2Sign = "eth2.sign"
+	// OpSlashingImport merges an EIP-3076 interchange file into the
+	// replicated slashing-protection state (ordered, admin only).
+	OpSlashingImport = "eth2.slashing.import"
+	// OpSlashingExport exports the slashing-protection state of one chain
+	// as an EIP-3076 interchange file (ordered, admin only).
+	OpSlashingExport = "eth2.slashing.export"
 )
+
+// UsageEth2Validator marks a bls key as an Ethereum validator key
+// ([KeyInfo.Usage]). Such a key signs only typed requests ([OpEth2Sign]):
+// every replica refuses raw message signing ([OpSign]) with it, so that no
+// client can sign an attestation's or a block's root directly and skip the
+// slashing protection. The mark is one-way.
+const UsageEth2Validator = "eth2-validator"
 
 // Limits enforced by replicas.
 const (
@@ -112,7 +133,7 @@ type Request struct {
 // NeedsReply reports whether answers to op carry secret-derived material,
 // so that the request must name a reply key and every answer is sealed.
 func NeedsReply(op string) bool {
-	return op == OpSign || op == OpEncrypt || op == OpDecrypt
+	return op == OpSign || op == OpEncrypt || op == OpDecrypt || op == OpEth2Sign
 }
 
 // RequestHash is the hash that binds a request: SHA-256(RequestContext ‖
@@ -144,6 +165,35 @@ type RegisterClientBody struct {
 type KeyGenBody struct {
 	KeyID  string `json:"key_id"`
 	Scheme string `json:"scheme"`
+	// Usage, when set, marks the new key at creation; the only usage is
+	// UsageEth2Validator, for bls keys.
+	Usage string `json:"usage,omitempty"`
+}
+
+// Eth2SignBody asks for a signature over one typed Ethereum remote-signing
+// request (the JSON body of POST /api/v1/eth2/sign/{identifier} of the
+// remote-signing API, parsed by replica/eth2), with the validator key
+// KeyID. The signing root is computed by every replica from Request.
+type Eth2SignBody struct {
+	KeyID   string          `json:"key_id"`
+	Request json.RawMessage `json:"request"`
+}
+
+// SlashingImportBody carries an EIP-3076 interchange file (format version
+// 5) to merge into the slashing-protection state of one chain.
+type SlashingImportBody struct {
+	// GenesisValidatorsRoot (32 bytes) names the chain the file must be
+	// for: a file of another chain is refused.
+	GenesisValidatorsRoot []byte          `json:"genesis_validators_root"`
+	Interchange           json.RawMessage `json:"interchange"`
+}
+
+// SlashingExportBody asks for the interchange file of one chain: complete
+// (every record kept, with signing roots) or minimal (per validator the
+// highest slot, source and target).
+type SlashingExportBody struct {
+	GenesisValidatorsRoot []byte `json:"genesis_validators_root"` // 32 bytes
+	Minimal               bool   `json:"minimal,omitempty"`
 }
 
 // KeyRefBody names one key (keys.pub, keys.disable).
@@ -235,6 +285,9 @@ type KeyInfo struct {
 	// from threshold/vss), from which every verification key is computed.
 	Commitment []byte `json:"commitment"`
 	Disabled   bool   `json:"disabled,omitempty"`
+	// Usage restricts what the key signs: "" (anything its scheme signs)
+	// or UsageEth2Validator (typed Ethereum requests only).
+	Usage string `json:"usage,omitempty"`
 }
 
 // Response is a replica's answer to a request.
@@ -256,6 +309,8 @@ type Response struct {
 	// for the requesting client only (answers to nonces, piggybacked on
 	// answers to schnorr signs).
 	Commitments []NonceCommitment `json:"commitments,omitempty"`
+	// Interchange answers eth2.slashing.export: the EIP-3076 file.
+	Interchange json.RawMessage `json:"interchange,omitempty"`
 	// Audit answers the audit operations (audit.go).
 	Audit *AuditAnswer `json:"audit,omitempty"`
 }
