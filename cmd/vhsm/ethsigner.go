@@ -33,37 +33,9 @@ func (o ethSignerFlags) options(logger *slog.Logger) remotesigner.Options {
 		AccessFile: o.access, Logger: logger}
 }
 
-// hsmSlashableText is the text of replica/client's ErrSlashable, the HSM
-// client's slashing-protection refusal.
-const hsmSlashableText = "client: refused by slashing protection"
-
 // isSlashingRefusal recognises the HSM client's slashing refusal anywhere
-// in an error chain: the sentinel itself, compared by its exact text so
-// that this compiles whether or not the client declares it yet.
-func isSlashingRefusal(err error) bool {
-	stack := []error{err}
-	for len(stack) > 0 {
-		e := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if e == nil {
-			continue
-		}
-		switch u := e.(type) {
-		case interface{ Unwrap() error }:
-			if next := u.Unwrap(); next != nil {
-				stack = append(stack, next)
-				continue
-			}
-		case interface{ Unwrap() []error }:
-			stack = append(stack, u.Unwrap()...)
-			continue
-		}
-		if e.Error() == hsmSlashableText {
-			return true
-		}
-	}
-	return false
-}
+// in an error chain.
+func isSlashingRefusal(err error) bool { return errors.Is(err, client.ErrSlashable) }
 
 // walletEthSigner adapts the wallet's RemoteSigner to remotesigner.Signer.
 // Until the wallet service is open (set) it answers with an error (500;

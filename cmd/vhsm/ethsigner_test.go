@@ -10,12 +10,13 @@ import (
 	"testing"
 
 	"github.com/vhsm/vhsm/api/remotesigner"
+	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/wallet"
 )
 
 func TestIsSlashingRefusal(t *testing.T) {
-	sentinel := errors.New(hsmSlashableText)
+	sentinel := client.ErrSlashable
 	other := errors.New("client: sign rejected by replicas [1 2]: slashable attestation: surrounds (source 1, target 9)")
 	for _, c := range []struct {
 		err  error
@@ -27,7 +28,7 @@ func TestIsSlashingRefusal(t *testing.T) {
 		{errors.Join(errors.New("x"), fmt.Errorf("y: %w", sentinel)), true},
 		{other, false},
 		{fmt.Errorf("wrapped: %w", other), false},
-		{errors.New("prefix " + hsmSlashableText), false},
+		{errors.New("prefix " + client.ErrSlashable.Error()), false},
 		{nil, false},
 	} {
 		if got := isSlashingRefusal(c.err); got != c.want {
