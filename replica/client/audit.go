@@ -380,7 +380,7 @@ func agreedPrefix(lists map[int][]wire.AuditHead, need int) []wire.AuditHead {
 // answers and, per replica, why there is none. Audit answers carry no
 // secret and are not sealed.
 func (c *Client) gather(ctx context.Context, op string, body any, to []int) (map[int]*wire.Response, map[int]error, error) {
-	out, err := c.newSignedRequest(op, body)
+	out, err := c.newSignedRequest(ctx, op, body)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -51,6 +51,7 @@ type Client struct {
 	health    health       // replicas that failed recently
 	nonces    nonceCache   // FROST nonce commitments handed to this client (frost.go)
 	fkeys     sync.Map     // prepared FROST keys, by key id and tweak (frost.go)
+	hsync     heightSync   // status-based min height learning (height.go)
 }
 
 // replicaConn is one replica's endpoint with its own pinned HTTPS client.
@@ -180,7 +181,10 @@ type outgoing struct {
 // cluster. For operations whose answers carry secret-derived material it
 // draws a fresh reply key, so that only this client can open the answers
 // (a replica replaying the request to others learns nothing).
-func (c *Client) newSignedRequest(op string, body any) (*outgoing, error) {
+func (c *Client) newSignedRequest(ctx context.Context, op string, body any) (*outgoing, error) {
+	if unordered(op) {
+		c.learnHeight(ctx)
+	}
 	var id [16]byte
 	if _, err := io.ReadFull(c.rand, id[:]); err != nil {
 		return nil, fmt.Errorf("request id: %w", err)
@@ -403,7 +407,7 @@ type acceptFunc func(r *round, replica int, resp *wire.Response) (done bool, err
 // Replicas still answering when exchange returns finish in the background,
 // bounded by the deadline, so that their connections stay reusable.
 func (c *Client) exchange(ctx context.Context, op string, body any, accept acceptFunc) error {
-	out, err := c.newSignedRequest(op, body)
+	out, err := c.newSignedRequest(ctx, op, body)
 	if err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func (c *Client) SignEth2(ctx context.Context, id string, request []byte) ([]byt
 	if err := json.Compact(&compact, request); err != nil {
 		return nil, fmt.Errorf("sign eth2: %w: request is not JSON", ErrInvalidArgument)
 	}
-	out, err := c.newSignedRequest(wire.OpEth2Sign, wire.Eth2SignBody{KeyID: id, Request: compact.Bytes()})
+	out, err := c.newSignedRequest(ctx, wire.OpEth2Sign, wire.Eth2SignBody{KeyID: id, Request: compact.Bytes()})
 	if err != nil {
 		return nil, fmt.Errorf("sign eth2: %w", err)
 	}

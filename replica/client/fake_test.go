@@ -49,6 +49,7 @@ type fakeCluster struct {
 	mu      sync.Mutex
 	handler fakeHandler      // replaced by tests while servers may still run
 	seen    map[int][][]byte // signed request bytes received, by replica
+	heights map[int]int64    // committed height each replica's status reports (default 5)
 }
 
 // getHandler returns the current handler.
@@ -92,7 +93,13 @@ func newFakeCluster(t testing.TB, n, th int, h fakeHandler) *fakeCluster {
 func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/status" {
-			json.NewEncoder(w).Encode(ReplicaStatus{Replica: replica, Height: 5, Ready: true})
+			fc.mu.Lock()
+			h, ok := fc.heights[replica]
+			fc.mu.Unlock()
+			if !ok {
+				h = 5
+			}
+			json.NewEncoder(w).Encode(ReplicaStatus{Replica: replica, Height: h, Ready: true})
 			return
 		}
 		var buf bytes.Buffer

@@ -154,7 +154,7 @@ func (n *nonceCache) count(replica int) int {
 
 // fetchNonces asks one replica for commitments and caches them.
 func (c *Client) fetchNonces(ctx context.Context, replica int) error {
-	out, err := c.newSignedRequest(wire.OpNonces, wire.NoncesBody{Count: nonceFetch})
+	out, err := c.newSignedRequest(ctx, wire.OpNonces, wire.NoncesBody{Count: nonceFetch})
 	if err != nil {
 		return err
 	}
@@ -558,7 +558,7 @@ func (f *frostRun) start(keep []int, timer *time.Timer) error {
 	}
 	b := f.body
 	b.Signers = scs
-	out, err := c.newSignedRequest(wire.OpSign, b)
+	out, err := c.newSignedRequest(f.ctx, wire.OpSign, b)
 	if err != nil {
 		return err
 	}

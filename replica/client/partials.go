@@ -36,7 +36,7 @@ type partialSpec struct {
 // verification, or whose nonce commitment differs from the one t+1
 // replicas agree on, are culprits.
 func (c *Client) collectPartials(ctx context.Context, op string, body any, spec partialSpec) error {
-	out, err := c.newSignedRequest(op, body)
+	out, err := c.newSignedRequest(ctx, op, body)
 	if err != nil {
 		return err
 	}

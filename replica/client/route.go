@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
@@ -43,6 +44,10 @@ type latencies struct {
 	mu   sync.Mutex
 	ring [256]time.Duration
 	n    int // samples recorded so far (ring holds the last len(ring))
+	// floor, when set (tests only), is a lower bound of the hedge delay:
+	// on a loaded machine a fake replica's answer can take longer than
+	// the recent p90, and a test counting requests would see a hedge.
+	floor atomic.Int64
 }
 
 // Hedge delay bounds; defaultHedge applies until enough samples exist.
@@ -61,6 +66,14 @@ func (l *latencies) observe(d time.Duration) {
 
 // hedgeDelay is the recent p90 latency, within [minHedge, maxHedge].
 func (l *latencies) hedgeDelay() time.Duration {
+	if f := time.Duration(l.floor.Load()); f > 0 {
+		return max(l.p90(), f)
+	}
+	return l.p90()
+}
+
+// p90 is the recent p90 latency, within [minHedge, maxHedge].
+func (l *latencies) p90() time.Duration {
 	l.mu.Lock()
 	k := min(l.n, len(l.ring))
 	if k < 16 {
