@@ -1,7 +1,6 @@
 package wallet
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -28,6 +27,12 @@ type btcWallet struct {
 	w   *bitcoin.Wallet
 	net *bitcoin.Network
 	be  bitcoin.Backend
+	// hd and addrs: the wallet's tree and derived addresses (loadHD; nil
+	// for a one-address wallet); change: the change address prepared for a
+	// spend (nextChange).
+	hd     *hdState
+	addrs  []addrRow
+	change *bitcoin.DerivedKey
 }
 
 // btc loads a Bitcoin wallet.
@@ -36,7 +41,14 @@ func (s *Service) btc(ctx context.Context, id string) (*btcWallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.btcOf(r)
+	bw, err := s.btcOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.loadHD(ctx, bw); err != nil {
+		return nil, err
+	}
+	return bw, nil
 }
 
 func (s *Service) btcOf(r *row) (*btcWallet, error) {
@@ -111,9 +123,9 @@ func (s *Service) UTXOs(ctx context.Context, walletID string) ([]UTXO, error) {
 	if err != nil {
 		return nil, err
 	}
-	us, err := bw.be.UTXOs(ctx, bw.w.Address())
+	us, err := s.listUTXOs(ctx, bw)
 	if err != nil {
-		return nil, chainErr("list utxos", err)
+		return nil, err
 	}
 	if err := s.recordIncomingFrom(ctx, bw, us); err != nil {
 		return nil, err
@@ -124,7 +136,7 @@ func (s *Service) UTXOs(ctx context.Context, walletID string) ([]UTXO, error) {
 	}
 	out := make([]UTXO, 0, len(us))
 	for _, u := range us {
-		if !bytes.Equal(u.PkScript, bw.w.PkScript()) {
+		if !bw.w.Owns(u.PkScript) {
 			continue
 		}
 		x := UTXO{TxID: u.OutPoint.Hash.String(), Vout: u.OutPoint.Index, Value: u.Value,
@@ -239,11 +251,15 @@ func (s *Service) build(ctx context.Context, bw *btcWallet, p *sendPlan, locked 
 			return nil, 0, fmt.Errorf("%w: estimated fee rate %d sat/vB exceeds the limit %d", ErrUnavailable, int64(rate)/1000, s.cfg.MaxFeeRate)
 		}
 	}
-	us, err := bw.be.UTXOs(ctx, bw.w.Address())
+	us, err := s.listUTXOs(ctx, bw)
 	if err != nil {
-		return nil, 0, chainErr("list utxos", err)
+		return nil, 0, err
 	}
 	if err := s.recordIncomingFrom(ctx, bw, us); err != nil {
+		return nil, 0, err
+	}
+	// Change goes to a fresh change address (addresses.go).
+	if err := s.nextChange(ctx, bw); err != nil {
 		return nil, 0, err
 	}
 	free := us[:0:0]

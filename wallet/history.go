@@ -1,7 +1,6 @@
 package wallet
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -99,17 +98,18 @@ func (s *Service) recordIncomingFrom(ctx context.Context, bw *btcWallet, us []bi
 	type agg struct {
 		amount int64
 		conf   int64
+		addr   string // the (first) address paid
 	}
 	byTx := map[string]*agg{}
 	var order []string
 	for _, u := range us {
-		if !bytes.Equal(u.PkScript, bw.w.PkScript()) {
+		if !bw.w.Owns(u.PkScript) {
 			continue
 		}
 		k := u.OutPoint.Hash.String()
 		a := byTx[k]
 		if a == nil {
-			a = &agg{conf: u.Confirmations}
+			a = &agg{conf: u.Confirmations, addr: scriptAddress(u.PkScript, bw.net)}
 			byTx[k] = a
 			order = append(order, k)
 		}
@@ -144,7 +144,7 @@ func (s *Service) recordIncomingFrom(ctx context.Context, bw *btcWallet, us []bi
 		if a.conf > 0 {
 			status = StatusConfirmed
 		}
-		outs, _ := json.Marshal([]Output{{Address: bw.r.w.Address, Amount: a.amount}})
+		outs, _ := json.Marshal([]Output{{Address: a.addr, Amount: a.amount}})
 		now := s.nowNano()
 		if _, err := s.st.q().exec(ctx, `INSERT INTO transactions (id, wallet_id, idem_key, req_hash, origin, txid, status, outputs, amount, confirmations,
 			created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (wallet_id, idem_key) DO NOTHING`,

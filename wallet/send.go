@@ -77,6 +77,10 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 			if err != nil {
 				return err
 			}
+			// The fresh change address, claimed with the spend (addresses.go).
+			if err := s.claimChange(ctx, tx, bw, sp.ChangeIndex); err != nil {
+				return err
+			}
 			for i, in := range sp.Packet.UnsignedTx.TxIn {
 				_, err := tx.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 					outpointKey(in.PreviousOutPoint), bw.r.w.ID, id, sp.Packet.Inputs[i].WitnessUtxo.Value, exp, now)

@@ -49,6 +49,9 @@ type HSM interface {
 	// SignTaproot signs a BIP-341 sighash with the key tweaked by
 	// merkleRoot (empty: BIP-86).
 	SignTaproot(ctx context.Context, keyID string, sighash [32]byte, merkleRoot []byte) ([64]byte, error)
+	// SignTaprootPath is SignTaproot for the BIP-32 unhardened child of
+	// the key at path ([bitcoin.PathSigner]; derived addresses).
+	SignTaprootPath(ctx context.Context, keyID string, path []uint32, sighash [32]byte, merkleRoot []byte) ([64]byte, error)
 	// SignBLS signs msg (here a 32-byte consensus signing root) with a BLS
 	// key.
 	SignBLS(ctx context.Context, keyID string, msg []byte) ([]byte, error)
@@ -58,7 +61,7 @@ type HSM interface {
 
 var (
 	_ HSM            = (*client.Client)(nil)
-	_ bitcoin.Signer = HSM(nil)
+	_ bitcoin.PathSigner = HSM(nil)
 )
 
 // ethSigner adapts an HSM to the Ethereum chain's signer (a 32-byte
@@ -120,6 +123,8 @@ type Service struct {
 	// afterReserve, if set (tests only), runs after a send's inputs are
 	// reserved and before it is signed; an error simulates a crash there.
 	afterReserve func(txID string) error
+
+	hd hdCache // derived addresses (addresses.go)
 }
 
 type flowLock struct {

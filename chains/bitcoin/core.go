@@ -313,6 +313,12 @@ func (r *RPC) coreUTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, erro
 
 // parseCoreUnspent checks listunspent's entries and turns them into UTXOs paying script.
 func parseCoreUnspent(items []coreUnspent, script []byte) ([]UTXO, error) {
+	return parseCoreUnspentOf(items, func(spk []byte) bool { return bytes.Equal(spk, script) })
+}
+
+// parseCoreUnspentOf checks listunspent's entries and turns them into UTXOs, each paying a script
+// that wanted accepts.
+func parseCoreUnspentOf(items []coreUnspent, wanted func([]byte) bool) ([]UTXO, error) {
 	out := make([]UTXO, 0, len(items))
 	seen := make(map[wire.OutPoint]bool, len(items))
 	for i, it := range items {
@@ -321,7 +327,7 @@ func parseCoreUnspent(items []coreUnspent, script []byte) ([]UTXO, error) {
 			return nil, fmt.Errorf("%w: bitcoind listunspent: entry %d malformed", ErrBackend, i)
 		}
 		spk, err := hex.DecodeString(it.ScriptPubKey)
-		if err != nil || !bytes.Equal(spk, script) {
+		if err != nil || !wanted(spk) {
 			return nil, fmt.Errorf("%w: bitcoind listunspent: entry %d does not pay the address", ErrBackend, i)
 		}
 		sats, err := parseBTCAmount(it.Amount)
@@ -333,7 +339,7 @@ func parseCoreUnspent(items []coreUnspent, script []byte) ([]UTXO, error) {
 			return nil, fmt.Errorf("%w: bitcoind listunspent: outpoint %s listed twice", ErrBackend, op)
 		}
 		seen[op] = true
-		out = append(out, UTXO{OutPoint: op, Value: sats, PkScript: bytes.Clone(script), Confirmations: *it.Confirmations})
+		out = append(out, UTXO{OutPoint: op, Value: sats, PkScript: spk, Confirmations: *it.Confirmations})
 	}
 	sortUTXOs(out)
 	return out, nil
