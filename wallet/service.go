@@ -60,7 +60,7 @@ type HSM interface {
 }
 
 var (
-	_ HSM            = (*client.Client)(nil)
+	_ HSM                = (*client.Client)(nil)
 	_ bitcoin.PathSigner = HSM(nil)
 )
 
