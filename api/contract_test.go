@@ -210,6 +210,34 @@ func TestContract(t *testing.T) {
 
 	dest := env.FundedWallet("destination") // another wallet of the same service
 	var sent wallet.Transaction
+	t.Run("addresses", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
+		var a wallet.Address
+		c.want(201, &a, "POST", "/v1/wallets/"+w.ID+"/addresses", spendTok, nil)
+		if a.Path != "0/0" || a.Branch != wallet.BranchReceive || a.Address == w.Address {
+			t.Errorf("first receive address %+v", a)
+		}
+		var b wallet.Address
+		c.want(201, &b, "POST", "/v1/wallets/"+w.ID+"/addresses", spendTok, map[string]any{})
+		if b.Path != "0/1" || b.Address == a.Address {
+			t.Errorf("second receive address %+v", b)
+		}
+		c.want(403, nil, "POST", "/v1/wallets/"+w.ID+"/addresses", readTok, nil)
+		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/addresses", spendTok, map[string]any{"branch": "change"})
+		var list []wallet.Address
+		c.want(200, &list, "GET", "/v1/wallets/"+w.ID+"/addresses?balance=true", readTok, nil)
+		if len(list) != 3 || list[0].Branch != wallet.BranchBase || list[0].Balance == nil || list[2].Address != b.Address {
+			t.Errorf("address list %+v", list)
+		}
+		c.want(400, nil, "GET", "/v1/wallets/"+w.ID+"/addresses?balance=maybe", readTok, nil)
+		var d wallet.Descriptors
+		c.want(200, &d, "GET", "/v1/wallets/"+w.ID+"/descriptor", readTok, nil)
+		if !strings.HasPrefix(d.Receive, "tr(["+d.Fingerprint+"]"+d.XPub+"/0/*)#") || !strings.HasPrefix(d.Change, "tr(["+d.Fingerprint+"]"+d.XPub+"/1/*)#") {
+			t.Errorf("descriptors %+v", d)
+		}
+		c.want(404, nil, "GET", "/v1/wallets/w_ffffffffffffffffffffffff/descriptor", readTok, nil)
+	})
+
 	t.Run("send", func(t *testing.T) {
 		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 50_000}}, "fee_rate": 2, "note": "rent"}
