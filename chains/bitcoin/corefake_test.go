@@ -459,10 +459,29 @@ func (f *fakeCore) importDescriptors(wl *fakeWallet, raw json.RawMessage) (any, 
 				"message": fmt.Sprintf("Provided checksum '%s' does not match computed checksum", sum)}})
 			continue
 		}
+		if strings.HasPrefix(body, "tr(") {
+			// Ranged BIP-386 tr(KEY/…/*) (hddesc_test.go): derived independently with hdkeychain.
+			addrs, rerr := fakeTrAddresses(body, rq["range"])
+			if rerr != nil {
+				out = append(out, map[string]any{"success": false, "error": map[string]any{"code": rerr.Code, "message": rerr.Message}})
+				continue
+			}
+			if wl.privateKeys {
+				out = append(out, map[string]any{"success": false, "error": map[string]any{"code": -4,
+					"message": "Cannot import descriptor without private keys to a wallet with private keys enabled"}})
+				continue
+			}
+			for _, a := range addrs {
+				wl.watched[a] = true
+			}
+			f.imports = append(f.imports, body+" "+stamp)
+			out = append(out, map[string]any{"success": true})
+			continue
+		}
 		a, ok := strings.CutPrefix(body, "addr(")
 		a, ok2 := strings.CutSuffix(a, ")")
 		if !ok || !ok2 {
-			out = append(out, map[string]any{"success": false, "error": map[string]any{"code": -5, "message": "fake: only addr() descriptors"}})
+			out = append(out, map[string]any{"success": false, "error": map[string]any{"code": -5, "message": "fake: only addr() and tr() descriptors"}})
 			continue
 		}
 		if _, err := btcutil.DecodeAddress(a, Regtest.Params); err != nil {
