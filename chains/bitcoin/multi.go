@@ -1,8 +1,11 @@
 package bitcoin
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/btcsuite/btcd/btcutil"
@@ -44,6 +47,8 @@ func eachAddress(ctx context.Context, addrs []btcutil.Address, list func(context
 	results := make([][]UTXO, len(addrs))
 	errs := make([]error, len(addrs))
 	asked := make([]bool, len(addrs))
+	var first error
+	var firstOnce sync.Once
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(multiConcurrency, len(addrs)) {
@@ -54,6 +59,7 @@ func eachAddress(ctx context.Context, addrs []btcutil.Address, list func(context
 				results[i], errs[i] = list(ctx, addrs[i])
 				asked[i] = true
 				if errs[i] != nil {
+					firstOnce.Do(func() { first = fmt.Errorf("utxos of %s: %w", addrs[i].EncodeAddress(), errs[i]) })
 					cancel()
 				}
 			}
@@ -69,10 +75,9 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("utxos of %s: %w", addrs[i].EncodeAddress(), err)
-		}
+	if first != nil {
+		// The failure that stopped the listing, not the cancellations it caused.
+		return nil, first
 	}
 	for i := range asked {
 		if !asked[i] { // cancelled from outside before every address was asked
@@ -105,7 +110,7 @@ func (r *RPC) UTXOsOf(ctx context.Context, addrs []btcutil.Address) ([]UTXO, err
 		return nil, err
 	}
 	if kind != NodeCore {
-		return eachAddress(ctx, addrs, r.btcdUTXOs)
+		return r.btcdUTXOsOf(ctx, addrs)
 	}
 	scripts := make(map[string]bool, len(addrs))
 	names := make([]string, len(addrs))
@@ -126,4 +131,100 @@ func (r *RPC) UTXOsOf(ctx context.Context, addrs []btcutil.Address) ([]UTXO, err
 		return nil, err
 	}
 	return parseCoreUnspentOf(items, func(spk []byte) bool { return scripts[string(spk)] })
+}
+
+// btcdUTXOsOf lists the unspent outputs of addrs on btcd: one searchrawtransactions scan per address
+// (at most 8 in flight), or, when the chain has not changed since the last scan of the same address
+// set, that scan's result. "Not changed" is the chain state key: the best block hash and the set of
+// mempool transaction ids, read before and after the scan; only a scan with the same key on both
+// sides is kept. Any new block, reorganisation or mempool change (a payment arriving, a transaction
+// leaving) changes the key and forces a scan. A wallet with many addresses asks two cheap calls
+// instead of one scan per address while nothing happens on chain.
+func (r *RPC) btcdUTXOsOf(ctx context.Context, addrs []btcutil.Address) ([]UTXO, error) {
+	set := addressSetKey(addrs)
+	before, err := r.chainStateKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.scanMu.Lock()
+	c, ok := r.scans[set]
+	r.scanMu.Unlock()
+	if ok && c.state == before {
+		return cloneUTXOs(c.utxos), nil
+	}
+	us, err := eachAddress(ctx, addrs, r.btcdUTXOs)
+	if err != nil {
+		return nil, err
+	}
+	after, err := r.chainStateKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if after == before {
+		r.scanMu.Lock()
+		if r.scans == nil || len(r.scans) >= maxCachedScans {
+			r.scans = map[[32]byte]cachedScan{}
+		}
+		r.scans[set] = cachedScan{state: before, utxos: cloneUTXOs(us)}
+		r.scanMu.Unlock()
+	}
+	return us, nil
+}
+
+// maxCachedScans bounds the address sets whose last scan is kept.
+const maxCachedScans = 256
+
+// cachedScan is the last scan of one address set, valid while the chain state key is state.
+type cachedScan struct {
+	state [32]byte
+	utxos []UTXO
+}
+
+// addressSetKey is a digest of an address list (order and duplicates ignored).
+func addressSetKey(addrs []btcutil.Address) [32]byte {
+	names := make([]string, len(addrs))
+	for i, a := range addrs {
+		names[i] = a.EncodeAddress()
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	h := sha256.New()
+	for _, n := range names {
+		h.Write([]byte(n))
+		h.Write([]byte{0})
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// chainStateKey digests btcd's best block hash and its sorted mempool transaction ids.
+func (r *RPC) chainStateKey(ctx context.Context) ([32]byte, error) {
+	var best string
+	if err := r.Call(ctx, "getbestblockhash", nil, &best); err != nil {
+		return [32]byte{}, fmt.Errorf("getbestblockhash: %w", err)
+	}
+	var pool []string
+	if err := r.Call(ctx, "getrawmempool", []any{false}, &pool); err != nil {
+		return [32]byte{}, fmt.Errorf("getrawmempool: %w", err)
+	}
+	slices.Sort(pool)
+	h := sha256.New()
+	h.Write([]byte(best))
+	for _, id := range pool {
+		h.Write([]byte{0})
+		h.Write([]byte(id))
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out, nil
+}
+
+func cloneUTXOs(us []UTXO) []UTXO {
+	out := make([]UTXO, len(us))
+	for i, u := range us {
+		u.PkScript = bytes.Clone(u.PkScript)
+		out[i] = u
+	}
+	return out
 }

@@ -60,6 +60,9 @@ type RPC struct {
 	walletMu   sync.Mutex       // serializes wallet setup and imports
 	walletOK   bool             // the wallet is loaded and checked (guarded by walletMu)
 	imported   map[string]int64 // address → earliest import timestamp sent (guarded by walletMu)
+
+	scanMu sync.Mutex              // guards scans
+	scans  map[[32]byte]cachedScan // btcd: last scan per address set (multi.go)
 }
 
 // RPCConfig configures [NewRPC].
