@@ -58,6 +58,14 @@
 // PSBT_IN_TAP_KEY_SIG, finalizes and extracts the transaction. A signature that does not verify is an
 // [*InputError] naming the input and wrapping [ErrBadSignature]; nothing is finalized.
 //
+// Derived addresses: [Wallet.SetRoot] gives a wallet its BIP-32 tree (chains/bitcoin/hd) and
+// [Wallet.AddKeys] / [Wallet.AddPath] its derived BIP-86 addresses; [Wallet.BuildSpend] then selects
+// their outputs too, sends change where [Wallet.SetChange] says, and writes BIP-371
+// PSBT_IN/OUT_TAP_BIP32_DERIVATION; [Wallet.Sign] signs each input for the key of the address it spends,
+// through [PathSigner.SignTaprootPath] for a derived one, and verifies it against that key. [UTXOsOf]
+// lists the outputs of many addresses (one listunspent on Bitcoin Core; on btcd one scan per address,
+// reused while the chain state is unchanged).
+//
 // [Wallet.ImportPSBT] accepts an externally built PSBT only if every input spends the wallet's own
 // key-path output, carries its witness UTXO, asks for SIGHASH_DEFAULT, has no script-path or foreign
 // signing data, is not yet signed, and the fee is not negative; otherwise it returns [ErrForeignPSBT]
