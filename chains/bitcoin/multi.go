@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 )
 
@@ -133,51 +135,212 @@ func (r *RPC) UTXOsOf(ctx context.Context, addrs []btcutil.Address) ([]UTXO, err
 	return parseCoreUnspentOf(items, func(spk []byte) bool { return scripts[string(spk)] })
 }
 
-// btcdUTXOsOf lists the unspent outputs of addrs on btcd: one searchrawtransactions scan per address
-// (at most 8 in flight), or, when the chain has not changed since the last scan of the same address
-// set, that scan's result. "Not changed" is the chain state key: the best block hash and the set of
-// mempool transaction ids, read before and after the scan; only a scan with the same key on both
-// sides is kept. Any new block, reorganisation or mempool change (a payment arriving, a transaction
-// leaving) changes the key and forces a scan. A wallet with many addresses asks two cheap calls
-// instead of one scan per address while nothing happens on chain.
+// btcdUTXOsOf lists the unspent outputs of addrs on btcd. The first listing of an address set scans
+// every address (searchrawtransactions, at most 8 in flight). Later listings of the same set start from
+// that result and the chain state it was taken at (best block, mempool txids):
+//
+//   - state unchanged (the two cheap calls say so): the same result;
+//   - new blocks extending the old tip (at most maxFollowBlocks) and mempool transactions that were
+//     added or mined: only the addresses these transactions pay or spend from are scanned again, the
+//     other addresses' outputs keep their entries with confirmations advanced by the number of new
+//     blocks;
+//   - anything else (a reorganisation, a mempool transaction that left without being mined, a fetch
+//     that fails): every address is scanned again.
+//
+// A result is kept only when the chain state read after the listing equals the one read before it.
 func (r *RPC) btcdUTXOsOf(ctx context.Context, addrs []btcutil.Address) ([]UTXO, error) {
 	set := addressSetKey(addrs)
-	before, err := r.chainStateKey(ctx)
+	before, err := r.chainState(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.scanMu.Lock()
 	c, ok := r.scans[set]
 	r.scanMu.Unlock()
-	if ok && c.state == before {
+	var us []UTXO
+	switch {
+	case ok && c.state.key == before.key:
 		return cloneUTXOs(c.utxos), nil
+	case ok:
+		us, ok = r.followChain(ctx, addrs, c, before)
 	}
-	us, err := eachAddress(ctx, addrs, r.btcdUTXOs)
+	if !ok {
+		r.fullScans.Add(1)
+		if us, err = eachAddress(ctx, addrs, r.btcdUTXOs); err != nil {
+			return nil, err
+		}
+	}
+	after, err := r.chainState(ctx)
 	if err != nil {
 		return nil, err
 	}
-	after, err := r.chainStateKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if after == before {
+	if after.key == before.key {
 		r.scanMu.Lock()
 		if r.scans == nil || len(r.scans) >= maxCachedScans {
-			r.scans = map[[32]byte]cachedScan{}
+			r.scans = map[[32]byte]*cachedScan{}
 		}
-		r.scans[set] = cachedScan{state: before, utxos: cloneUTXOs(us)}
+		r.scans[set] = &cachedScan{state: before, utxos: cloneUTXOs(us)}
 		r.scanMu.Unlock()
 	}
 	return us, nil
 }
 
-// maxCachedScans bounds the address sets whose last scan is kept.
+// maxFollowBlocks is how many new blocks btcdUTXOsOf follows before it scans everything again.
+const maxFollowBlocks = 6
+
+// followChain brings c up to state now by scanning only the addresses touched since c was taken.
+// It returns false when it cannot (the caller scans everything).
+func (r *RPC) followChain(ctx context.Context, addrs []btcutil.Address, c *cachedScan, now chainState) ([]UTXO, bool) {
+	// The new blocks, newest first, back to the cached tip.
+	var blocks []*wire.MsgBlock
+	for h := now.tip; h != c.state.tip; {
+		if len(blocks) == maxFollowBlocks {
+			return nil, false
+		}
+		b, err := r.rawBlock(ctx, h)
+		if err != nil {
+			return nil, false
+		}
+		blocks = append(blocks, b)
+		h = b.Header.PrevBlock.String()
+	}
+	mined := map[chainhash.Hash]bool{}
+	var txs []*wire.MsgTx
+	for _, b := range blocks {
+		for _, tx := range b.Transactions {
+			mined[tx.TxHash()] = true
+			txs = append(txs, tx)
+		}
+	}
+	// A mempool transaction that left without being mined (replaced, evicted) may have hidden an
+	// output as spent: scan everything.
+	for id := range c.state.pool {
+		if !now.pool[id] {
+			h, err := chainhash.NewHashFromStr(id)
+			if err != nil || !mined[*h] {
+				return nil, false
+			}
+		}
+	}
+	for id := range now.pool {
+		if c.state.pool[id] {
+			continue
+		}
+		h, err := chainhash.NewHashFromStr(id)
+		if err != nil {
+			return nil, false
+		}
+		tx, err := r.rawTx(ctx, *h)
+		if err != nil {
+			return nil, false
+		}
+		txs = append(txs, tx)
+	}
+	// The addresses these transactions pay or spend from.
+	byScript := make(map[string]btcutil.Address, len(addrs))
+	for _, a := range addrs {
+		s, err := payToAddr(a)
+		if err != nil {
+			return nil, false
+		}
+		byScript[string(s)] = a
+	}
+	held := make(map[wire.OutPoint]string, len(c.utxos))
+	for _, u := range c.utxos {
+		held[u.OutPoint] = string(u.PkScript)
+	}
+	touched := map[string]bool{}
+	for _, tx := range txs {
+		for _, o := range tx.TxOut {
+			if _, ok := byScript[string(o.PkScript)]; ok {
+				touched[string(o.PkScript)] = true
+			}
+		}
+		for _, in := range tx.TxIn {
+			if s, ok := held[in.PreviousOutPoint]; ok {
+				touched[s] = true
+			}
+		}
+	}
+	var again []btcutil.Address
+	for s := range touched {
+		again = append(again, byScript[s])
+	}
+	fresh, err := eachAddress(ctx, again, r.btcdUTXOs)
+	if err != nil {
+		return nil, false
+	}
+	out := fresh
+	for _, u := range c.utxos {
+		if touched[string(u.PkScript)] {
+			continue
+		}
+		// Untouched: its transaction was neither mined now (it would pay a touched address) nor
+		// spent; a confirmed output is len(blocks) blocks deeper.
+		if u.Confirmations > 0 {
+			u.Confirmations += int64(len(blocks))
+		}
+		u.PkScript = bytes.Clone(u.PkScript)
+		out = append(out, u)
+	}
+	sortUTXOs(out)
+	return out, true
+}
+
+// rawBlock fetches a block by hash (getblock verbosity 0) and decodes it.
+func (r *RPC) rawBlock(ctx context.Context, hash string) (*wire.MsgBlock, error) {
+	var hx string
+	if err := r.Call(ctx, "getblock", []any{hash, 0}, &hx); err != nil {
+		return nil, fmt.Errorf("getblock: %w", err)
+	}
+	raw, err := hex.DecodeString(hx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: getblock: not hex", ErrBackend)
+	}
+	var b wire.MsgBlock
+	if err := b.Deserialize(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("%w: getblock: %v", ErrBackend, err)
+	}
+	if b.BlockHash().String() != hash {
+		return nil, fmt.Errorf("%w: getblock: answer is another block", ErrBackend)
+	}
+	return &b, nil
+}
+
+// rawTx fetches a transaction (getrawtransaction verbose 0) and decodes it.
+func (r *RPC) rawTx(ctx context.Context, txid chainhash.Hash) (*wire.MsgTx, error) {
+	var hx string
+	if err := r.Call(ctx, "getrawtransaction", []any{txid.String(), 0}, &hx); err != nil {
+		return nil, fmt.Errorf("getrawtransaction: %w", err)
+	}
+	raw, err := hex.DecodeString(hx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: getrawtransaction: not hex", ErrBackend)
+	}
+	var tx wire.MsgTx
+	if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("%w: getrawtransaction: %v", ErrBackend, err)
+	}
+	if tx.TxHash() != txid {
+		return nil, fmt.Errorf("%w: getrawtransaction: answer is another transaction", ErrBackend)
+	}
+	return &tx, nil
+}
+
+// maxCachedScans bounds the address sets whose last listing is kept.
 const maxCachedScans = 256
 
-// cachedScan is the last scan of one address set, valid while the chain state key is state.
+// cachedScan is the last listing of one address set and the chain state it was taken at.
 type cachedScan struct {
-	state [32]byte
+	state chainState
 	utxos []UTXO
+}
+
+// chainState is btcd's best block hash and mempool txids, and their digest.
+type chainState struct {
+	tip  string
+	pool map[string]bool
+	key  [32]byte
 }
 
 // addressSetKey is a digest of an address list (order and duplicates ignored).
@@ -198,26 +361,27 @@ func addressSetKey(addrs []btcutil.Address) [32]byte {
 	return out
 }
 
-// chainStateKey digests btcd's best block hash and its sorted mempool transaction ids.
-func (r *RPC) chainStateKey(ctx context.Context) ([32]byte, error) {
-	var best string
-	if err := r.Call(ctx, "getbestblockhash", nil, &best); err != nil {
-		return [32]byte{}, fmt.Errorf("getbestblockhash: %w", err)
+// chainState reads btcd's best block hash and its mempool transaction ids.
+func (r *RPC) chainState(ctx context.Context) (chainState, error) {
+	var st chainState
+	if err := r.Call(ctx, "getbestblockhash", nil, &st.tip); err != nil {
+		return st, fmt.Errorf("getbestblockhash: %w", err)
 	}
 	var pool []string
 	if err := r.Call(ctx, "getrawmempool", []any{false}, &pool); err != nil {
-		return [32]byte{}, fmt.Errorf("getrawmempool: %w", err)
+		return st, fmt.Errorf("getrawmempool: %w", err)
 	}
 	slices.Sort(pool)
+	st.pool = make(map[string]bool, len(pool))
 	h := sha256.New()
-	h.Write([]byte(best))
+	h.Write([]byte(st.tip))
 	for _, id := range pool {
+		st.pool[id] = true
 		h.Write([]byte{0})
 		h.Write([]byte(id))
 	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out, nil
+	h.Sum(st.key[:0])
+	return st, nil
 }
 
 func cloneUTXOs(us []UTXO) []UTXO {

@@ -12,9 +12,10 @@ import (
 	"github.com/btcsuite/btcd/wire"
 )
 
-// TestUTXOsOfBtcd: the multi-address listing on btcd finds payments to derived addresses, keeps the
-// last scan only while the chain state is unchanged, and sees a new mempool payment and a new block
-// at once (the state key changes).
+// TestUTXOsOfBtcd: the multi-address listing on btcd finds payments to derived addresses and, after
+// every chain event (mempool payment, block, a spend of a listed output in the mempool and mined, a
+// run of blocks longer than it follows), gives exactly what a fresh full scan gives; with the chain
+// unchanged it asks no scan.
 func TestUTXOsOfBtcd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts btcd")
@@ -27,14 +28,21 @@ func TestUTXOsOfBtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := startRegtest(t, ctx, a)
-	_, root := randomRoot(t)
+	priv, root := randomRoot(t)
+	hw, err := NewWallet("hd", root.PublicKey()[1:], Regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hw.SetRoot(root); err != nil {
+		t.Fatal(err)
+	}
 	var addrs []btcutil.Address
 	for i := range uint32(12) {
-		k, err := DeriveKey(root, []uint32{0, i}, Regtest)
+		ad, err := hw.AddPath([]uint32{0, i})
 		if err != nil {
 			t.Fatal(err)
 		}
-		addrs = append(addrs, k.Address())
+		addrs = append(addrs, ad)
 	}
 	pay := func(to btcutil.Address, v int64) {
 		t.Helper()
@@ -54,34 +62,79 @@ func TestUTXOsOfBtcd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mine := func(n uint32) {
+		t.Helper()
+		if _, err := env.node.Generate(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// check lists with the long-lived backend and with a fresh one (full scan) and compares.
+	check := func(step string, want int) []UTXO {
+		t.Helper()
+		got, err := UTXOsOf(ctx, env.backend, addrs)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		fresh, err := NewRPC(RPCConfig{URL: env.node.RPCURL, User: env.node.User, Pass: env.node.Pass, Timeout: 20 * time.Second, Retry: DefaultRetry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		full, err := UTXOsOf(ctx, fresh, addrs)
+		if err != nil {
+			t.Fatalf("%s: full scan: %v", step, err)
+		}
+		if len(got) != len(full) || len(got) != want {
+			t.Fatalf("%s: %d outputs, a full scan finds %d, want %d", step, len(got), len(full), want)
+		}
+		for i := range got {
+			if got[i].OutPoint != full[i].OutPoint || got[i].Value != full[i].Value || got[i].Confirmations != full[i].Confirmations ||
+				string(got[i].PkScript) != string(full[i].PkScript) || got[i].Coinbase != full[i].Coinbase {
+				t.Fatalf("%s: output %d is %+v, a full scan says %+v", step, i, got[i], full[i])
+			}
+		}
+		return got
+	}
+	check("empty", 0)
 	pay(addrs[3], 5_000)
-	us, err := UTXOsOf(ctx, env.backend, addrs)
-	if err != nil || len(us) != 1 || us[0].Value != 5_000 || us[0].Confirmations != 0 {
-		t.Fatalf("mempool payment: %+v %v", us, err)
-	}
-	// Unchanged chain: the same answer (from the kept scan).
-	again, err := UTXOsOf(ctx, env.backend, addrs)
-	if err != nil || len(again) != 1 || again[0].OutPoint != us[0].OutPoint || again[0].Confirmations != 0 {
-		t.Fatalf("unchanged chain: %+v %v", again, err)
-	}
-	// A block: confirmations change.
-	if _, err := env.node.Generate(ctx, 1); err != nil {
+	check("mempool payment", 1)
+	check("unchanged", 1)
+	mine(1)
+	check("mined", 1)
+	pay(addrs[11], 7_000)
+	pay(addrs[3], 8_000)
+	check("two more payments", 3)
+	mine(2)
+	us := check("two blocks", 3)
+	// Spend one listed output (0/3's first) to a foreign address: in the mempool, then mined.
+	if err := hw.SetChange([]uint32{0, 7}); err != nil {
 		t.Fatal(err)
 	}
-	us, err = UTXOsOf(ctx, env.backend, addrs)
-	if err != nil || len(us) != 1 || us[0].Confirmations != 1 {
-		t.Fatalf("after a block: %+v %v", us, err)
+	sp, err := hw.BuildSpend(SpendRequest{UTXOs: us[:1], Outputs: []Output{{Address: a.Address(), Value: 1_000}}, FeeRate: SatPerVByte(2), MinConf: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A second mempool payment to another address of the set.
-	pay(addrs[11], 7_000)
-	us, err = UTXOsOf(ctx, env.backend, addrs)
-	if err != nil || len(us) != 2 {
-		t.Fatalf("second payment: %+v %v", us, err)
+	tx, err := hw.Sign(ctx, localPathSigner{priv: priv, root: root}, sp.Packet)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Another address set is scanned on its own.
-	us, err = UTXOsOf(ctx, env.backend, addrs[:3])
-	if err != nil || len(us) != 0 {
-		t.Fatalf("subset: %+v %v", us, err)
+	if _, err := env.backend.Broadcast(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	check("spent in the mempool, change to 0/7", 3)
+	mine(1)
+	check("spend mined", 3)
+	if n := env.backend.fullScans.Load(); n != 1 {
+		t.Fatalf("%d full scans, want 1 (the first listing; then only touched addresses)", n)
+	}
+	mine(maxFollowBlocks + 1)
+	check("more blocks than followed", 3)
+	if n := env.backend.fullScans.Load(); n != 2 {
+		t.Fatalf("%d full scans after %d new blocks, want 2", n, maxFollowBlocks+1)
+	}
+	// Another address set is listed on its own.
+	sub, err := UTXOsOf(ctx, env.backend, addrs[:3])
+	if err != nil || len(sub) != 0 {
+		t.Fatalf("subset: %+v %v", sub, err)
 	}
 }
 

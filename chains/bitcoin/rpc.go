@@ -61,8 +61,9 @@ type RPC struct {
 	walletOK   bool             // the wallet is loaded and checked (guarded by walletMu)
 	imported   map[string]int64 // address → earliest import timestamp sent (guarded by walletMu)
 
-	scanMu sync.Mutex              // guards scans
-	scans  map[[32]byte]cachedScan // btcd: last scan per address set (multi.go)
+	fullScans atomic.Int64             // btcd multi-address listings that scanned every address
+	scanMu    sync.Mutex               // guards scans
+	scans     map[[32]byte]*cachedScan // btcd: last listing per address set (multi.go)
 }
 
 // RPCConfig configures [NewRPC].
