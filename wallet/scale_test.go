@@ -86,8 +86,8 @@ func TestAddressScale(t *testing.T) {
 		}
 		utxo = append(utxo, time.Since(start))
 	}
-	// Cold: after a new block every address is scanned again (reported, bounded only by the
-	// test's deadline).
+	// After a new block: only the addresses its transactions touch are scanned again (reported,
+	// bounded only by the test's deadline).
 	var cold []time.Duration
 	for range 3 {
 		env.Mine(1)
@@ -97,7 +97,7 @@ func TestAddressScale(t *testing.T) {
 		}
 		cold = append(cold, time.Since(start))
 	}
-	t.Logf("balance right after a new block (full scan of %d addresses): %v", n+1, cold)
+	t.Logf("balance right after a new block (%d addresses): %v", n+1, cold)
 	p50 := func(d []time.Duration) time.Duration {
 		s := slices.Clone(d)
 		slices.Sort(s)
