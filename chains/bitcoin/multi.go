@@ -156,10 +156,14 @@ func (r *RPC) btcdUTXOsOf(ctx context.Context, addrs []btcutil.Address) ([]UTXO,
 	}
 	r.scanMu.Lock()
 	c, ok := r.scans[set]
+	if !ok {
+		// A grown set (an address handed out since): start from the largest kept subset.
+		c, ok = r.largestSubset(addrs)
+	}
 	r.scanMu.Unlock()
 	var us []UTXO
 	switch {
-	case ok && c.state.key == before.key:
+	case ok && c.state.key == before.key && len(c.names) == len(uniqueNames(addrs)):
 		return cloneUTXOs(c.utxos), nil
 	case ok:
 		us, ok = r.followChain(ctx, addrs, c, before)
@@ -179,7 +183,7 @@ func (r *RPC) btcdUTXOsOf(ctx context.Context, addrs []btcutil.Address) ([]UTXO,
 		if r.scans == nil || len(r.scans) >= maxCachedScans {
 			r.scans = map[[32]byte]*cachedScan{}
 		}
-		r.scans[set] = &cachedScan{state: before, utxos: cloneUTXOs(us)}
+		r.scans[set] = &cachedScan{state: before, utxos: cloneUTXOs(us), names: uniqueNames(addrs)}
 		r.scanMu.Unlock()
 	}
 	return us, nil
@@ -250,6 +254,11 @@ func (r *RPC) followChain(ctx context.Context, addrs []btcutil.Address, c *cache
 		held[u.OutPoint] = string(u.PkScript)
 	}
 	touched := map[string]bool{}
+	for s, a := range byScript {
+		if !c.names[a.EncodeAddress()] {
+			touched[s] = true // not in the kept listing: scanned now
+		}
+	}
 	for _, tx := range txs {
 		for _, o := range tx.TxOut {
 			if _, ok := byScript[string(o.PkScript)]; ok {
@@ -272,8 +281,8 @@ func (r *RPC) followChain(ctx context.Context, addrs []btcutil.Address, c *cache
 	}
 	out := fresh
 	for _, u := range c.utxos {
-		if touched[string(u.PkScript)] {
-			continue
+		if _, ok := byScript[string(u.PkScript)]; !ok || touched[string(u.PkScript)] {
+			continue // not asked for now, or scanned again
 		}
 		// Untouched: its transaction was neither mined now (it would pay a touched address) nor
 		// spent; a confirmed output is len(blocks) blocks deeper.
@@ -334,6 +343,39 @@ const maxCachedScans = 256
 type cachedScan struct {
 	state chainState
 	utxos []UTXO
+	names map[string]bool // the set's addresses
+}
+
+// uniqueNames returns the encoded addresses of addrs as a set.
+func uniqueNames(addrs []btcutil.Address) map[string]bool {
+	m := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		m[a.EncodeAddress()] = true
+	}
+	return m
+}
+
+// largestSubset returns the kept listing of the largest address set contained in addrs (scanMu
+// held).
+func (r *RPC) largestSubset(addrs []btcutil.Address) (*cachedScan, bool) {
+	want := uniqueNames(addrs)
+	var best *cachedScan
+	for _, c := range r.scans {
+		if len(c.names) > len(want) || (best != nil && len(c.names) <= len(best.names)) {
+			continue
+		}
+		sub := true
+		for n := range c.names {
+			if !want[n] {
+				sub = false
+				break
+			}
+		}
+		if sub {
+			best = c
+		}
+	}
+	return best, best != nil
 }
 
 // chainState is btcd's best block hash and mempool txids, and their digest.

@@ -68,6 +68,14 @@ func TestUTXOsOfBtcd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var extra []btcutil.Address // handed out later: the set grows
+	for i := range uint32(3) {
+		ad, err := hw.AddPath([]uint32{0, 20 + i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		extra = append(extra, ad)
+	}
 	// check lists with the long-lived backend and with a fresh one (full scan) and compares.
 	check := func(step string, want int) []UTXO {
 		t.Helper()
@@ -102,6 +110,7 @@ func TestUTXOsOfBtcd(t *testing.T) {
 	check("mined", 1)
 	pay(addrs[11], 7_000)
 	pay(addrs[3], 8_000)
+	pay(extra[0], 9_000) // not listed yet
 	check("two more payments", 3)
 	mine(2)
 	us := check("two blocks", 3)
@@ -126,12 +135,19 @@ func TestUTXOsOfBtcd(t *testing.T) {
 	if n := env.backend.fullScans.Load(); n != 1 {
 		t.Fatalf("%d full scans, want 1 (the first listing; then only touched addresses)", n)
 	}
+	// The set grows by three addresses, one of them paid before: found, without a full scan.
+	addrs = append(addrs, extra...)
+	check("grown set", 4)
+	check("grown set, unchanged", 4)
+	if n := env.backend.fullScans.Load(); n != 1 {
+		t.Fatalf("%d full scans after the set grew, want 1", n)
+	}
 	mine(maxFollowBlocks + 1)
-	check("more blocks than followed", 3)
+	check("more blocks than followed", 4)
 	if n := env.backend.fullScans.Load(); n != 2 {
 		t.Fatalf("%d full scans after %d new blocks, want 2", n, maxFollowBlocks+1)
 	}
-	// Another address set is listed on its own.
+	// A smaller set (no kept subset of it) is listed on its own.
 	sub, err := UTXOsOf(ctx, env.backend, addrs[:3])
 	if err != nil || len(sub) != 0 {
 		t.Fatalf("subset: %+v %v", sub, err)
