@@ -358,28 +358,28 @@ func (s *Service) NewAddress(ctx context.Context, walletID string) (*Address, er
 		if err != nil {
 			return nil, err
 		}
-		s.watch(ctx, bw, a)
+		if addr, err := bitcoin.ParseAddress(a.Address, bw.net); err == nil {
+			s.watch(ctx, bw, addr)
+		}
 		s.log.Info("address_handed_out", "wallet_id", walletID, "path", a.Path)
 		return a, nil
 	}
 	return nil, fmt.Errorf("%w: concurrent address requests; retry", ErrUnavailable)
 }
 
-// watch imports a new address into a backend that needs it (Bitcoin Core's
-// watch-only wallet). A failure is logged only: listing imports it again.
-func (s *Service) watch(ctx context.Context, bw *btcWallet, a *Address) {
+// watch imports a new address (handed out, or the change of a stored
+// spend before it is signed and broadcast) into a backend that needs it
+// (Bitcoin Core's watch-only wallet), from "now": it has no history. A
+// failure is logged only: the next listing imports it again.
+func (s *Service) watch(ctx context.Context, bw *btcWallet, addr btcutil.Address) {
 	im, ok := bw.be.(interface {
 		ImportAddress(ctx context.Context, addr btcutil.Address, rescanFrom time.Time) error
 	})
 	if !ok {
 		return
 	}
-	addr, err := bitcoin.ParseAddress(a.Address, bw.net)
-	if err == nil {
-		err = im.ImportAddress(ctx, addr, time.Time{})
-	}
-	if err != nil {
-		s.log.Warn("address_import_failed", "wallet_id", bw.r.w.ID, "path", a.Path, "error", err.Error())
+	if err := im.ImportAddress(ctx, addr, time.Time{}); err != nil {
+		s.log.Warn("address_import_failed", "wallet_id", bw.r.w.ID, "error", err.Error())
 	}
 }
 

@@ -95,6 +95,9 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 		})
 		switch {
 		case err == nil:
+			if bw.change != nil && sp.ChangeIndex >= 0 {
+				s.watch(ctx, bw, bw.change.Address())
+			}
 			s.log.Info("transaction_built", "wallet_id", bw.r.w.ID, "tx_id", id, "origin", origin, "inputs", t.Inputs, "fee", t.Fee)
 			return id, nil
 		case errors.Is(err, errRetry):
