@@ -52,7 +52,12 @@
 // move a ciphertext to another row or field (it fails with ErrRejected).
 // Decrypted values are cached in memory, bounded, keyed by ciphertext and
 // row binding. Addresses, amounts and public keys are stored in clear:
-// they are public on chain.
+// they are public on chain. wallet_hd holds each Bitcoin wallet's BIP-32
+// root (group key and chain code; privacy data like an xpub, never a
+// secret), wallet_addresses every derived address handed out or used as
+// change, keyed (wallet, branch, index) so that two hand-outs never get
+// the same index; each stored address is derived again and compared when
+// it is loaded.
 //
 // # The send flow
 //
