@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 
+	"github.com/vhsm/vhsm/chains/bitcoin/hd"
 	"github.com/vhsm/vhsm/wallet"
 	"github.com/vhsm/vhsm/wallet/wallettest"
 )
@@ -76,6 +78,30 @@ func testAddresses(t *testing.T, env *wallettest.Env, svc *wallet.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	t.Run("Descriptors", func(t *testing.T) {
+		// Each descriptor carries a valid BIP-380 checksum; the base one describes the wallet's own
+		// address (the root key, BIP-86), as hdkeychain + txscript compute it from the xpub.
+		for _, desc := range []string{d.Receive, d.Change, d.Base} {
+			body, sum, ok := strings.Cut(desc, "#")
+			want, err := hd.DescriptorChecksum(body)
+			if !ok || err != nil || sum != want {
+				t.Fatalf("descriptor %s: checksum %q, want %q (%v)", desc, sum, want, err)
+			}
+		}
+		if d.Base != mustChecksum(t, "tr(["+d.Fingerprint+"]"+d.XPub+")") || d.Receive != mustChecksum(t, "tr(["+d.Fingerprint+"]"+d.XPub+"/0/*)") {
+			t.Fatalf("descriptors %+v", d)
+		}
+		k, err := hdkeychain.NewKeyFromString(d.XPub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := k.ECPubKey()
+		a, _ := btcutil.NewAddressTaproot(schnorr.SerializePubKey(txscript.ComputeTaprootKeyNoScript(pub)), &chaincfg.RegressionNetParams)
+		if a.EncodeAddress() != w.Address {
+			t.Fatalf("the xpub's own BIP-86 address %s is not the wallet's base address %s", a, w.Address)
+		}
+	})
 
 	t.Run("HandOut", func(t *testing.T) {
 		for i := range uint32(2) {
@@ -273,4 +299,13 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func mustChecksum(t *testing.T, desc string) string {
+	t.Helper()
+	d, err := hd.WithChecksum(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
