@@ -187,3 +187,26 @@ func (o *RecoveryOutput) Address(net *Network) (*btcutil.AddressTaproot, error) 
 
 // Pays reports whether pkScript is this output's script.
 func (o *RecoveryOutput) Pays(pkScript []byte) bool { return bytes.Equal(pkScript, o.PkScript) }
+
+// NewRecoveryWallet returns the wallet of one recovery output: the threshold key keyID (the output's
+// internal key) spends it by the key path, and [Wallet.Sign] asks the signer for the tweak with the
+// leaf's merkle root. [Wallet.BuildSpend] sends change back to the same output and marks every input
+// with BIP-371 PSBT_IN_TAP_MERKLE_ROOT.
+func NewRecoveryWallet(keyID string, out *RecoveryOutput, net *Network) (*Wallet, error) {
+	if out == nil || net == nil {
+		return nil, fmt.Errorf("%w: missing output or network", ErrRecovery)
+	}
+	addr, err := out.Address(net)
+	if err != nil {
+		return nil, err
+	}
+	return &Wallet{
+		KeyID: keyID, Network: net, internal: out.Internal, output: out.OutputKey,
+		pkScript: bytes.Clone(out.PkScript), address: addr, internalXOn: schnorr.SerializePubKey(out.Internal),
+		merkleRoot: bytes.Clone(out.MerkleRoot[:]),
+	}, nil
+}
+
+// MerkleRoot returns the wallet's tapscript merkle root (nil for a BIP-86 key-path-only wallet): what
+// a key-path signer tweaks the key with.
+func (w *Wallet) MerkleRoot() []byte { return bytes.Clone(w.merkleRoot) }

@@ -77,7 +77,7 @@ func (w *Wallet) Sign(ctx context.Context, signer Signer, pkt *psbt.Packet) (*wi
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		sig, err := signer.SignTaproot(ctx, w.KeyID, h, nil)
+		sig, err := signer.SignTaproot(ctx, w.KeyID, h, w.merkleRoot)
 		if err != nil {
 			return nil, &InputError{Index: i, Err: fmt.Errorf("sign: %w", err)}
 		}
@@ -148,8 +148,8 @@ func (w *Wallet) checkInputs(pkt *psbt.Packet) error {
 			return refuse(fmt.Sprintf("sighash type 0x%02x (only SIGHASH_DEFAULT is signed)", uint32(in.SighashType)))
 		case len(in.TaprootInternalKey) != 0 && !bytes.Equal(in.TaprootInternalKey, w.internalXOn):
 			return refuse("taproot internal key is not the wallet's")
-		case len(in.TaprootMerkleRoot) != 0:
-			return refuse("taproot merkle root set (wallet is key-path only)")
+		case len(in.TaprootMerkleRoot) != 0 && !bytes.Equal(in.TaprootMerkleRoot, w.merkleRoot):
+			return refuse("taproot merkle root is not the wallet's")
 		case len(in.TaprootLeafScript) != 0 || len(in.TaprootScriptSpendSig) != 0:
 			return refuse("script-path data present (wallet is key-path only)")
 		case len(in.FinalScriptSig) != 0 || len(in.FinalScriptWitness) != 0 || len(in.TaprootKeySpendSig) != 0:

@@ -91,6 +91,9 @@ type Wallet struct {
 	pkScript    []byte           // OP_1 <x(Q)>
 	address     *btcutil.AddressTaproot
 	internalXOn []byte // x(P), 32 bytes
+	// merkleRoot is the tapscript tree's root for a wallet with a recovery leaf
+	// ([NewRecoveryWallet]); nil for BIP-86 (key path only).
+	merkleRoot []byte
 }
 
 // NewWallet returns the BIP-86 key-path-only wallet of the x-only group key internalXOnly on net.
@@ -305,6 +308,10 @@ func (w *Wallet) BuildSpend(req SpendRequest) (*Spend, error) {
 		pkt.Inputs[i].SighashType = txscript.SigHashDefault
 		// BIP-371 PSBT_IN_TAP_INTERNAL_KEY; no PSBT_IN_TAP_MERKLE_ROOT (BIP-86 key-path only).
 		pkt.Inputs[i].TaprootInternalKey = bytes.Clone(w.internalXOn)
+		if w.merkleRoot != nil {
+			// A wallet with a recovery leaf: BIP-371 PSBT_IN_TAP_MERKLE_ROOT.
+			pkt.Inputs[i].TaprootMerkleRoot = bytes.Clone(w.merkleRoot)
+		}
 	}
 	if spend.ChangeIndex >= 0 {
 		// BIP-371 PSBT_OUT_TAP_INTERNAL_KEY marks the change output as the wallet's.
