@@ -239,6 +239,8 @@ var migrations = []string{
 		last_used BIGINT
 	);
 	CREATE UNIQUE INDEX tokens_bootstrap ON tokens (bootstrap) WHERE bootstrap = 1`,
+	// 2: recovery paths of Bitcoin wallets (recovery.go).
+	recoveryMigration,
 }
 
 // migrate creates schema_migrations if needed and applies every migration
