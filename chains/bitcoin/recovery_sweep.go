@@ -70,12 +70,29 @@ func (k *RecoveryKey) private(path []uint32) (*btcec.PrivateKey, error) {
 	xk := k.xprv
 	for _, n := range path {
 		c, err := xk.Derive(n)
+		if xk != k.xprv {
+			xk.Zero() // an intermediate derived key
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: derive recovery key: %v", ErrRecovery, err)
 		}
 		xk = c
 	}
-	return xk.ECPrivKey()
+	priv, err := xk.ECPrivKey()
+	if xk != k.xprv {
+		xk.Zero()
+	}
+	return priv, err
+}
+
+// Zero wipes the key from memory; the RecoveryKey is unusable afterwards.
+func (k *RecoveryKey) Zero() {
+	if k.xprv != nil {
+		k.xprv.Zero()
+	}
+	if k.priv != nil {
+		k.priv.Zero()
+	}
 }
 
 // SweepInput is one output to sweep by the recovery script path.

@@ -350,6 +350,7 @@ func (c *cli) runRecover(ctx context.Context, o recoverOptions) error {
 	if err != nil {
 		return err
 	}
+	defer key.Zero()
 	be, err := c.recoverBackend(ctx, o, net)
 	if err != nil {
 		return err
