@@ -44,6 +44,7 @@ type recoverOptions struct {
 	to                   string
 	feeRate              int64
 	dryRun               bool
+	rescanFrom           string
 }
 
 // recoverUTXO is one output found by the scan.
@@ -99,7 +100,9 @@ lock time); younger ones are listed as locked with the blocks left. The fee rate
 transaction is printed and not broadcast. The backend is --rpc (btcd or Bitcoin Core
 JSON-RPC; password from --rpc-pass or $` + rpcPassEnv + `), --esplora, or btc_rpc_url from
 the client configuration (vhsm devnet --btc-regtest writes it); its genesis block must
-be --network's.`,
+be --network's. btcd needs --txindex --addrindex. Bitcoin Core watches each address
+through a watch-only wallet and sees past coins only with --btc-rescan-from (a rescan per
+address: give the wallet's creation date).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return c.runRecover(cmd.Context(), o)
@@ -120,6 +123,7 @@ be --network's.`,
 	f.StringVar(&o.to, "to", "", "destination address (required)")
 	f.Int64Var(&o.feeRate, "fee-rate", 0, "fee rate in sat/vB (default: the backend's estimate)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "build and sign, print, do not broadcast")
+	f.StringVar(&o.rescanFrom, "btc-rescan-from", "", "Bitcoin Core: scan the chain from this date (RFC 3339 or YYYY-MM-DD; the wallet's creation date) when importing each address; without it Core sees only coins that arrive from now on")
 	return cmd
 }
 
@@ -251,8 +255,12 @@ func (c *cli) recoverBackend(ctx context.Context, o recoverOptions, net *bitcoin
 		if net.Name == "regtest" {
 			fallback = bitcoin.SatPerVByte(2) // regtest nodes have no fee estimate
 		}
+		kind, rescan, err := coreOptions(walletOptions{btcNode: "auto", btcRescan: o.rescanFrom})
+		if err != nil {
+			return nil, fmt.Errorf("recover: %w", err)
+		}
 		rpc, err := bitcoin.NewRPC(bitcoin.RPCConfig{URL: url, User: user, Pass: pass, Timeout: recoverTimeout,
-			Retry: bitcoin.DefaultRetry, Fallback: fallback})
+			Retry: bitcoin.DefaultRetry, Fallback: fallback, Node: kind, RescanFrom: rescan})
 		if err != nil {
 			return nil, err
 		}
