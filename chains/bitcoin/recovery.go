@@ -81,6 +81,17 @@ func appendScriptNum(s []byte, n int64) []byte {
 	return append(s, num...)
 }
 
+// TapTree returns the BIP-371 PSBT_OUT_TAP_TREE value of the one-leaf tree: for each leaf in depth-first
+// order, <depth> <leaf version> <compact_size script length> <script>; here depth 0, version 0xc0.
+func (l *RecoveryLeaf) TapTree() []byte {
+	script := l.Script()
+	var b bytes.Buffer
+	b.Write([]byte{0, TapLeafVersion})
+	_ = wire.WriteVarInt(&b, 0, uint64(len(script))) // a bytes.Buffer write cannot fail
+	b.Write(script)
+	return b.Bytes()
+}
+
 // taggedHash is BIP-340's tagged_hash(tag, x) = SHA256(SHA256(tag) ‖ SHA256(tag) ‖ x).
 func taggedHash(tag string, parts ...[]byte) [32]byte {
 	t := sha256.Sum256([]byte(tag))
@@ -203,7 +214,7 @@ func NewRecoveryWallet(keyID string, out *RecoveryOutput, net *Network) (*Wallet
 	return &Wallet{
 		KeyID: keyID, Network: net, internal: out.Internal, output: out.OutputKey,
 		pkScript: bytes.Clone(out.PkScript), address: addr, internalXOn: schnorr.SerializePubKey(out.Internal),
-		merkleRoot: bytes.Clone(out.MerkleRoot[:]),
+		merkleRoot: bytes.Clone(out.MerkleRoot[:]), tapTree: out.Leaf.TapTree(),
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
+	"github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
@@ -539,4 +541,83 @@ func FuzzParseRecoveryKey(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRecoveryWalletKeyPath: a recovery wallet's spend carries the BIP-371 merkle root on its inputs and
+// the tap tree on its change, survives a PSBT round trip and re-import, is signed with the leaf's merkle
+// root (the result passes btcd's script engine), and a PSBT naming another merkle root is refused.
+func TestRecoveryWalletKeyPath(t *testing.T) {
+	signer := newKeySigner(t)
+	rec := randKey(t).PubKey()
+	leaf, _ := NewRecoveryLeaf(rec, 144)
+	out, err := NewRecoveryOutput(signer.priv.PubKey(), leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewRecoveryWallet("k", out, Regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(w.PkScript(), mustWallet(t, signer.xonly()).PkScript()) {
+		t.Fatal("recovery wallet pays the BIP-86 script")
+	}
+	var h chainhash.Hash
+	_, _ = rand.Read(h[:])
+	utxos := []UTXO{{OutPoint: wire.OutPoint{Hash: h}, Value: 100_000, PkScript: out.PkScript, Confirmations: 3}}
+	dest, _ := btcutil.NewAddressTaproot(make([]byte, 32), Regtest.Params)
+	sp, err := w.BuildSpend(SpendRequest{UTXOs: utxos, Outputs: []Output{{Address: dest, Value: 20_000}}, FeeRate: SatPerVByte(2), MinConf: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sp.Packet.Inputs[0].TaprootMerkleRoot, out.MerkleRoot[:]) || !bytes.Equal(sp.Packet.Outputs[sp.ChangeIndex].TaprootTapTree, leaf.TapTree()) {
+		t.Fatal("BIP-371 tree fields missing")
+	}
+	var buf bytes.Buffer
+	if err := sp.Packet.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	pkt, err := w.ImportPSBT(buf.Bytes(), false)
+	if err != nil {
+		t.Fatalf("re-import: %v", err)
+	}
+	if !bytes.Equal(pkt.Outputs[sp.ChangeIndex].TaprootTapTree, leaf.TapTree()) {
+		t.Fatal("tap tree lost in the PSBT round trip")
+	}
+	if _, err := mustWallet(t, signer.xonly()).ImportPSBT(buf.Bytes(), false); !errors.Is(err, ErrForeignPSBT) {
+		t.Fatalf("BIP-86 wallet accepted a recovery PSBT: %v", err)
+	}
+	prev := []*wire.TxOut{{Value: 100_000, PkScript: out.PkScript}}
+	tx, err := w.Sign(context.Background(), signer, pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTx(tx, prev); err != nil {
+		t.Fatalf("key-path spend: %v", err)
+	}
+	// Another merkle root in the PSBT is refused before signing.
+	pkt2, _ := psbt.NewFromRawBytes(bytes.NewReader(buf.Bytes()), false)
+	pkt2.Inputs[0].TaprootMerkleRoot = bytes.Repeat([]byte{1}, 32)
+	if _, err := w.Sign(context.Background(), signer, pkt2); !errors.Is(err, ErrForeignPSBT) {
+		t.Fatalf("foreign merkle root: %v", err)
+	}
+	// A signer that ignores the merkle root (BIP-86 tweak) is caught.
+	pkt3, _ := psbt.NewFromRawBytes(bytes.NewReader(buf.Bytes()), false)
+	if _, err := w.Sign(context.Background(), bip86Only{signer}, pkt3); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("signature with the BIP-86 tweak accepted: %v", err)
+	}
+}
+
+type bip86Only struct{ s *keySigner }
+
+func (b bip86Only) SignTaproot(ctx context.Context, id string, h [32]byte, _ []byte) ([64]byte, error) {
+	return b.s.SignTaproot(ctx, id, h, nil)
+}
+
+func mustWallet(t *testing.T, xonly []byte) *Wallet {
+	t.Helper()
+	w, err := NewWallet("k", xonly, Regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

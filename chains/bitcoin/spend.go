@@ -94,6 +94,8 @@ type Wallet struct {
 	// merkleRoot is the tapscript tree's root for a wallet with a recovery leaf
 	// ([NewRecoveryWallet]); nil for BIP-86 (key path only).
 	merkleRoot []byte
+	// tapTree is the BIP-371 PSBT_OUT_TAP_TREE of that tree (nil for BIP-86).
+	tapTree []byte
 }
 
 // NewWallet returns the BIP-86 key-path-only wallet of the x-only group key internalXOnly on net.
@@ -316,6 +318,9 @@ func (w *Wallet) BuildSpend(req SpendRequest) (*Spend, error) {
 	if spend.ChangeIndex >= 0 {
 		// BIP-371 PSBT_OUT_TAP_INTERNAL_KEY marks the change output as the wallet's.
 		pkt.Outputs[spend.ChangeIndex].TaprootInternalKey = bytes.Clone(w.internalXOn)
+		if w.tapTree != nil {
+			pkt.Outputs[spend.ChangeIndex].TaprootTapTree = bytes.Clone(w.tapTree)
+		}
 	}
 	spend.Packet = pkt
 	return spend, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/wire"
 	"github.com/spf13/cobra"
 
 	"github.com/vhsm/vhsm/chains/bitcoin"
@@ -281,6 +282,7 @@ func (c *cli) recoverBackend(ctx context.Context, o recoverOptions, net *bitcoin
 // recoverScan lists the UTXOs of every descriptor: a ranged one index by
 // index until gap consecutive addresses hold nothing.
 func recoverScan(ctx context.Context, be bitcoin.Backend, descs []*bitcoin.RecoveryDescriptor, net *bitcoin.Network, gap int) (ins []bitcoin.SweepInput, found []recoverUTXO, scanned int, err error) {
+	seen := map[wire.OutPoint]bool{}
 	for di, d := range descs {
 		empty := 0
 		for i := uint32(0); i < recoverMaxIndex; i++ {
@@ -298,9 +300,10 @@ func recoverScan(ctx context.Context, be bitcoin.Backend, descs []*bitcoin.Recov
 			}
 			scanned++
 			for _, u := range utxos {
-				if !out.Pays(u.PkScript) {
-					continue
+				if !out.Pays(u.PkScript) || seen[u.OutPoint] {
+					continue // another address's output, or one found through an earlier descriptor
 				}
+				seen[u.OutPoint] = true
 				ins = append(ins, bitcoin.SweepInput{UTXO: u, Output: out, KeyPath: d.Recovery.Path(i)})
 				found = append(found, recoverUTXO{Outpoint: u.OutPoint.String(), Address: addr.EncodeAddress(),
 					Descriptor: di, Index: i, Value: u.Value, Confirmations: u.Confirmations,
