@@ -68,6 +68,10 @@ func ParseDescKey(s string, net *Network) (*DescKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: hex key is not a valid public key", ErrRecovery)
 		}
+		// Inside tr() every key is x-only (BIP-386): keep the even-Y lift, which String prints.
+		if pk, err = schnorr.ParsePubKey(schnorr.SerializePubKey(pk)); err != nil {
+			return nil, fmt.Errorf("%w: hex key is not a valid public key", ErrRecovery)
+		}
 		k.key = pk
 		return k, nil
 	}

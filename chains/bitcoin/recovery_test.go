@@ -697,3 +697,31 @@ func TestRecoveryDescriptorVectors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseDescKey(f *testing.F) {
+	m, _ := hdkeychain.NewMaster(bytes.Repeat([]byte{5}, 32), Regtest.Params)
+	x, _ := m.Neuter()
+	f.Add(x.String() + "/0/*")
+	f.Add("[deadbeef/86h/1'/0]" + x.String() + "/1/2")
+	f.Add("187791b6f712a8ea41c8ecdd0ee77fab3e85263b37e1ec18a3651926b3a6cf27")
+	f.Add("02187791b6f712a8ea41c8ecdd0ee77fab3e85263b37e1ec18a3651926b3a6cf27")
+	f.Add("03187791b6f712a8ea41c8ecdd0ee77fab3e85263b37e1ec18a3651926b3a6cf27")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseDescKey(s, Regtest)
+		if err != nil {
+			if !errors.Is(err, ErrRecovery) {
+				t.Fatalf("error does not wrap ErrRecovery: %v", err)
+			}
+			return
+		}
+		k2, err := ParseDescKey(k.String(), Regtest)
+		if err != nil || k2.String() != k.String() {
+			t.Fatalf("%q prints as %q, which does not round-trip: %v", s, k.String(), err)
+		}
+		a, err1 := k.Key(3)
+		b, err2 := k2.Key(3)
+		if err1 != nil || err2 != nil || !a.IsEqual(b) {
+			t.Fatal("round trip changed the key")
+		}
+	})
+}
