@@ -87,8 +87,9 @@ func (c *cli) recoverCmd() *cobra.Command {
 to one address, signing by the script path with the recovery key alone. No replica is
 contacted: this is what the recovery path is for.
 
-The wallet is given by its descriptors (GET /v1/wallets/{id}/descriptor prints them;
-ranged ones, ending in /*, are scanned up to --gap consecutive addresses without coins),
+The wallet is given by its descriptors (the wallet's recovery.descriptor in
+GET /v1/wallets/{id}, or the HD descriptors of GET /v1/wallets/{id}/descriptor; ranged
+ones, ending in /*, are scanned up to --gap consecutive addresses without coins),
 or by --internal (the threshold key: an xpub, scanned on branches 0 and 1, or the 64-hex
 x-only key of a single-address wallet, whose recovery key is RKEY/0/0), --recovery-xpub
 and --older. --key-file holds the recovery private key (the xprv whose xpub is the
