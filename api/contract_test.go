@@ -167,6 +167,16 @@ func TestContract(t *testing.T) {
 		c.want(409, nil, "POST", "/v1/wallets", spendTok, req, "Idempotency-Key", "create-1")
 		c.want(403, nil, "POST", "/v1/wallets", readTok, req)
 		c.want(400, nil, "POST", "/v1/wallets", spendTok, map[string]any{"kind": "bitcoin", "network": "mainnet"}) // not configured
+		// A wallet with a recovery path (README "Recovery path").
+		recXpub := "tpubD6NzVbkrYhZ4XVPn5tSFsjZbYcAnoDizTifqiqFEU18GcLzJMMPeYkBL1tkPT94oxPpuaWeTrMnCoXqFcAwRUn83HeM9SSwZyeAg3J62ssn"
+		var rw wallet.Wallet
+		c.want(201, &rw, "POST", "/v1/wallets", spendTok, map[string]any{"kind": "bitcoin", "network": "regtest",
+			"recovery": map[string]any{"xpub": recXpub, "older": 144}})
+		if rw.Recovery == nil || rw.Recovery.Older != 144 || !strings.Contains(rw.Recovery.Descriptor, ",and_v(v:pk("+recXpub+"/0/0),older(144)))#") {
+			t.Fatalf("recovery wallet: %+v", rw.Recovery)
+		}
+		c.want(400, nil, "POST", "/v1/wallets", spendTok, map[string]any{"kind": "bitcoin", "network": "regtest",
+			"recovery": map[string]any{"xpub": recXpub, "older": 0}})
 		var list []wallet.Wallet
 		c.want(200, &list, "GET", "/v1/wallets", readTok, nil)
 		found := false

@@ -64,10 +64,13 @@ type Address struct {
 type Descriptors struct {
 	// Receive and Change are tr([fingerprint]xpub/0/*)#checksum and
 	// tr([fingerprint]xpub/1/*)#checksum: ranged, BIP-86 outputs of the
-	// derived addresses.
+	// derived addresses. A wallet with a recovery path has
+	// tr([fingerprint]xpub/0/*,and_v(v:pk(RXPUB/0/*),older(N)))#checksum
+	// (and /1/* for change) instead.
 	Receive string `json:"receive"`
 	Change  string `json:"change"`
-	// Base is tr([fingerprint]xpub)#checksum: the wallet's own address.
+	// Base is tr([fingerprint]xpub)#checksum: the wallet's own address
+	// (with a recovery path tr([fingerprint]xpub,and_v(v:pk(RXPUB/0/0),older(N)))).
 	Base string `json:"base"`
 	// XPub is the root extended public key (tpub on test networks);
 	// Fingerprint its BIP-32 fingerprint (hex), the key origin above.
@@ -101,6 +104,9 @@ type hdCache struct {
 type hdState struct {
 	root *hd.ExtendedKey
 	net  *bitcoin.Network
+	// rp is the wallet's recovery path (nil: none): address b/i is then
+	// tr(root/b/i, and_v(v:pk(recovery_xpub/b/i), older(N))).
+	rp   *recoveryPolicy
 	mu   sync.Mutex
 	keys map[[2]uint32]*bitcoin.DerivedKey
 }
@@ -113,7 +119,14 @@ func (h *hdState) key(branch, idx uint32) (*bitcoin.DerivedKey, error) {
 	if k != nil {
 		return k, nil
 	}
-	k, err := bitcoin.DeriveKey(h.root, []uint32{branch, idx}, h.net)
+	var leaf *bitcoin.RecoveryLeaf
+	if h.rp != nil {
+		var err error
+		if leaf, err = h.rp.leaf(branch, idx); err != nil {
+			return nil, err
+		}
+	}
+	k, err := bitcoin.DeriveRecoveryKey(h.root, []uint32{branch, idx}, leaf, h.net)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +182,11 @@ func (s *Service) hdOf(ctx context.Context, r *row) (*hdState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: extended key of wallet %s: %v", ErrUnavailable, r.w.ID, err)
 	}
-	h = &hdState{root: root, net: net, keys: map[[2]uint32]*bitcoin.DerivedKey{}}
+	rp, err := s.recoveryOf(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	h = &hdState{root: root, net: net, rp: rp, keys: map[[2]uint32]*bitcoin.DerivedKey{}}
 	s.hd.mu.Lock()
 	if s.hd.m == nil {
 		s.hd.m = map[string]*hdState{}
@@ -586,6 +603,22 @@ func (s *Service) Descriptors(ctx context.Context, walletID string) (*Descriptor
 	// the BIP-86 output of P, the wallet's base address.
 	if d.Base, err = hd.WithChecksum(fmt.Sprintf("tr([%s]%s)", d.Fingerprint, d.XPub)); err != nil {
 		return nil, fmt.Errorf("%w: descriptor: %v", ErrUnavailable, err)
+	}
+	if h.rp != nil {
+		// A recovery path: every address carries the leaf of the recovery
+		// key with the same branch and index (recovery.go),
+		// tr([fp]xpub/b/*,and_v(v:pk(RXPUB/b/*),older(N))); the base
+		// address the leaf of RXPUB/0/0.
+		origin := "[" + d.Fingerprint + "]" + d.XPub
+		if d.Receive, err = h.rp.descriptor(fmt.Sprintf("%s/%d/*", origin, branchReceive), branchReceive, 0, true, h.net); err != nil {
+			return nil, fmt.Errorf("%w: descriptor: %v", ErrUnavailable, err)
+		}
+		if d.Change, err = h.rp.descriptor(fmt.Sprintf("%s/%d/*", origin, branchChange), branchChange, 0, true, h.net); err != nil {
+			return nil, fmt.Errorf("%w: descriptor: %v", ErrUnavailable, err)
+		}
+		if d.Base, err = h.rp.descriptor(origin, 0, 0, false, h.net); err != nil {
+			return nil, fmt.Errorf("%w: descriptor: %v", ErrUnavailable, err)
+		}
 	}
 	return d, nil
 }

@@ -41,7 +41,7 @@ func (s *Service) btc(ctx context.Context, id string) (*btcWallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	bw, err := s.btcOf(r)
+	bw, err := s.btcOf(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (s *Service) btc(ctx context.Context, id string) (*btcWallet, error) {
 	return bw, nil
 }
 
-func (s *Service) btcOf(r *row) (*btcWallet, error) {
+func (s *Service) btcOf(ctx context.Context, r *row) (*btcWallet, error) {
 	if r.w.Kind != KindBitcoin {
 		return nil, fmt.Errorf("%w: wallet %s is a %s, not a Bitcoin wallet", ErrUnsupported, r.w.ID, r.w.Kind)
 	}
@@ -70,6 +70,13 @@ func (s *Service) btcOf(r *row) (*btcWallet, error) {
 	w, err := bitcoin.NewWallet(r.w.KeyID, pub, net)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stored key of wallet %s: %v", ErrUnavailable, r.w.ID, err)
+	}
+	if rp, err := s.recoveryOf(ctx, r); err != nil {
+		return nil, err
+	} else if rp != nil {
+		if w, err = recoveryWallet(r, rp, net); err != nil {
+			return nil, err
+		}
 	}
 	return &btcWallet{r: r, w: w, net: net, be: be}, nil
 }

@@ -256,6 +256,8 @@ var migrations = []string{
 		created_at BIGINT NOT NULL,
 		PRIMARY KEY (wallet_id, branch, idx)
 	)`,
+	// 3: recovery paths of Bitcoin wallets (recovery.go).
+	recoveryMigration,
 }
 
 // migrate creates schema_migrations if needed and applies every migration

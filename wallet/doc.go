@@ -19,6 +19,16 @@
 // new key exist. The base address stays watched and spendable, so wallets
 // made before derived addresses keep working.
 //
+// A Bitcoin wallet may be created with a recovery path
+// ([CreateWalletRequest].Recovery: a recovery xpub and a timelock N): its
+// address is then tr(P, and_v(v:pk(xpub/0/0),older(N))) instead of the
+// BIP-86 one, sends are signed by the HSM on the key path with the leaf's
+// merkle root, and the offline recovery key alone can spend any output N
+// blocks deep (vhsm recover). The policy is stored in wallet_recovery in
+// the same transaction as the wallet; recovery.go is the one place that
+// turns it into outputs and descriptors (per branch and index, for HD
+// addresses).
+//
 // A validator ([Service.CreateValidator]) is one threshold BLS key plus the
 // execution address its deposits commit to (0x01 credentials, or 0x02
 // with Compounding). [Service.DepositData] signs deposit_data entries

@@ -276,7 +276,7 @@ func (s *Service) Refresh(ctx context.Context) error {
 	}
 	ws.Close()
 	for _, r := range wrs {
-		bw, err := s.btcOf(r)
+		bw, err := s.btcOf(ctx, r)
 		if err != nil {
 			continue // network no longer configured
 		}

@@ -54,15 +54,18 @@ type Wallet struct {
 	Address   string    `json:"address,omitempty"`
 	Label     string    `json:"label"` // stored DiSE-encrypted
 	CreatedAt time.Time `json:"created_at"`
+	Recovery  *Recovery `json:"recovery,omitempty"` // the recovery path, if the wallet has one
 }
 
 // CreateWalletRequest creates a wallet; the DKG runs through the HSM.
 // A retry with the same IdempotencyKey returns the first wallet.
 type CreateWalletRequest struct {
-	Kind           string `json:"kind"`
-	Network        string `json:"network"`
-	Label          string `json:"label"`
-	IdempotencyKey string `json:"-"`
+	Kind    string `json:"kind"`
+	Network string `json:"network"`
+	Label   string `json:"label"`
+	// Recovery optionally adds a timelocked recovery path (recovery.go).
+	Recovery       *RecoveryRequest `json:"recovery,omitempty"`
+	IdempotencyKey string           `json:"-"`
 }
 
 // Balance of a Bitcoin wallet, in satoshi.

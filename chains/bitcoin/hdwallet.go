@@ -29,13 +29,16 @@ type PathSigner interface {
 var ErrNoPathSigner = errors.New("bitcoin: signer cannot sign for derived keys")
 
 // walletKey is one key of a wallet: the root key itself (path nil, the wallet's original address) or
-// a BIP-32 child of it, each with its BIP-86 output.
+// a BIP-32 child of it, each with its output: BIP-86 (key path only), or with a recovery leaf
+// (merkleRoot and tapTree set, recovery.go).
 type walletKey struct {
-	path     []uint32
-	internal []byte // x-only internal key, 32 bytes
-	output   *btcec.PublicKey
-	script   []byte
-	address  *btcutil.AddressTaproot
+	path       []uint32
+	internal   []byte // x-only internal key, 32 bytes
+	output     *btcec.PublicKey
+	script     []byte
+	address    *btcutil.AddressTaproot
+	merkleRoot []byte // the tapscript tree's root; nil for BIP-86
+	tapTree    []byte // BIP-371 PSBT_OUT_TAP_TREE of that tree; nil for BIP-86
 }
 
 // SetRoot makes w an HD wallet: root must be the extended key of w's own key (the same x-only key,
@@ -64,7 +67,11 @@ type DerivedKey struct {
 // Path returns the key's derivation path below the root.
 func (d *DerivedKey) Path() []uint32 { return slices.Clone(d.k.path) }
 
-// Address returns the key's BIP-86 P2TR address.
+// MerkleRoot returns the key's tapscript merkle root (nil for a BIP-86 key): what the key-path
+// signer tweaks the child key with.
+func (d *DerivedKey) MerkleRoot() []byte { return bytes.Clone(d.k.merkleRoot) }
+
+// Address returns the key's P2TR address.
 func (d *DerivedKey) Address() *btcutil.AddressTaproot { return d.k.address }
 
 // PkScript returns a copy of the key's output script.
@@ -74,6 +81,13 @@ func (d *DerivedKey) PkScript() []byte { return bytes.Clone(d.k.script) }
 // receive or 1/i change) on net. Errors: a hardened index, an empty path, or (probability below
 // 2^-127) a path BIP-32 has no key for ([hd.ErrInvalidChild]: skip that index).
 func DeriveKey(root *hd.ExtendedKey, path []uint32, net *Network) (*DerivedKey, error) {
+	return DeriveRecoveryKey(root, path, nil, net)
+}
+
+// DeriveRecoveryKey is [DeriveKey] for a wallet with a recovery path: the address of root's child
+// at path is tr(child, leaf) ([NewRecoveryOutput]), whose key path the threshold key signs with the
+// tweak of the leaf's merkle root. A nil leaf gives the BIP-86 address ([DeriveKey]).
+func DeriveRecoveryKey(root *hd.ExtendedKey, path []uint32, leaf *RecoveryLeaf, net *Network) (*DerivedKey, error) {
 	if root == nil || net == nil || len(path) == 0 {
 		return nil, fmt.Errorf("%w: derive needs a root, a network and a non-empty path", ErrInvalidRequest)
 	}
@@ -92,6 +106,21 @@ func DeriveKey(root *hd.ExtendedKey, path []uint32, net *Network) (*DerivedKey, 
 	internal, err := schnorr.ParsePubKey(child.PublicKey()[1:])
 	if err != nil {
 		return nil, fmt.Errorf("derive %s: %w", hd.FormatPath(path), err)
+	}
+	if leaf != nil {
+		out, err := NewRecoveryOutput(internal, leaf)
+		if err != nil {
+			return nil, fmt.Errorf("derive %s: %w", hd.FormatPath(path), err)
+		}
+		ra, err := out.Address(net)
+		if err != nil {
+			return nil, fmt.Errorf("derive %s: %w", hd.FormatPath(path), err)
+		}
+		return &DerivedKey{
+			k: walletKey{path: slices.Clone(path), internal: child.PublicKey()[1:], output: out.OutputKey,
+				script: bytes.Clone(out.PkScript), address: ra, merkleRoot: bytes.Clone(out.MerkleRoot[:]), tapTree: out.Leaf.TapTree()},
+			root: root.Fingerprint(), cc: root.ChainCode(),
+		}, nil
 	}
 	return &DerivedKey{
 		k: walletKey{path: slices.Clone(path), internal: child.PublicKey()[1:], output: TaprootOutputKey(internal, nil),
@@ -172,7 +201,8 @@ func (w *Wallet) PathOf(script []byte) ([]uint32, bool) {
 // keyOf returns the key paying script, or nil.
 func (w *Wallet) keyOf(script []byte) *walletKey {
 	if bytes.Equal(script, w.pkScript) {
-		return &walletKey{internal: w.internalXOn, output: w.output, script: w.pkScript, address: w.address}
+		return &walletKey{internal: w.internalXOn, output: w.output, script: w.pkScript, address: w.address,
+			merkleRoot: w.merkleRoot, tapTree: w.tapTree}
 	}
 	return w.keys[string(script)]
 }
@@ -208,11 +238,14 @@ func (w *Wallet) annotate(pkt *psbt.Packet, changeIndex int) {
 		if k := w.keyOf(in.WitnessUtxo.PkScript); k != nil {
 			in.TaprootInternalKey = bytes.Clone(k.internal)
 			in.TaprootBip32Derivation = deriv(k)
+			// A recovery leaf: BIP-371 PSBT_IN_TAP_MERKLE_ROOT, what the key path is tweaked with.
+			in.TaprootMerkleRoot = bytes.Clone(k.merkleRoot)
 		}
 	}
 	if changeIndex >= 0 {
 		k := w.changeKey()
 		pkt.Outputs[changeIndex].TaprootInternalKey = bytes.Clone(k.internal)
 		pkt.Outputs[changeIndex].TaprootBip32Derivation = deriv(k)
+		pkt.Outputs[changeIndex].TaprootTapTree = bytes.Clone(k.tapTree)
 	}
 }

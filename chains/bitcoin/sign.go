@@ -79,14 +79,15 @@ func (w *Wallet) Sign(ctx context.Context, signer Signer, pkt *psbt.Packet) (*wi
 			return nil, err
 		}
 		// Each input is signed with the key of the address it spends: the wallet's own key, or
-		// a derived child by its path (hdwallet.go).
+		// a derived child by its path (hdwallet.go), tweaked with that address's merkle root
+		// when it has a recovery leaf (recovery.go).
 		k := w.keyOf(pkt.Inputs[i].WitnessUtxo.PkScript)
 		keys[i] = k.output
 		var sig [64]byte
 		if len(k.path) == 0 {
-			sig, err = signer.SignTaproot(ctx, w.KeyID, h, nil)
+			sig, err = signer.SignTaproot(ctx, w.KeyID, h, k.merkleRoot)
 		} else if ps, ok := signer.(PathSigner); ok {
-			sig, err = ps.SignTaprootPath(ctx, w.KeyID, k.path, h, nil)
+			sig, err = ps.SignTaprootPath(ctx, w.KeyID, k.path, h, k.merkleRoot)
 		} else {
 			err = ErrNoPathSigner
 		}
@@ -169,8 +170,8 @@ func (w *Wallet) checkInputs(pkt *psbt.Packet) error {
 			return refuse(fmt.Sprintf("sighash type 0x%02x (only SIGHASH_DEFAULT is signed)", uint32(in.SighashType)))
 		case len(in.TaprootInternalKey) != 0 && !bytes.Equal(in.TaprootInternalKey, w.keyOf(in.WitnessUtxo.PkScript).internal):
 			return refuse("taproot internal key is not the wallet's")
-		case len(in.TaprootMerkleRoot) != 0:
-			return refuse("taproot merkle root set (wallet is key-path only)")
+		case len(in.TaprootMerkleRoot) != 0 && !bytes.Equal(in.TaprootMerkleRoot, w.keyOf(in.WitnessUtxo.PkScript).merkleRoot):
+			return refuse("taproot merkle root is not the wallet's")
 		case len(in.TaprootLeafScript) != 0 || len(in.TaprootScriptSpendSig) != 0:
 			return refuse("script-path data present (wallet is key-path only)")
 		case len(in.FinalScriptSig) != 0 || len(in.FinalScriptWitness) != 0 || len(in.TaprootKeySpendSig) != 0:

@@ -97,6 +97,11 @@ type Wallet struct {
 	root   *hd.ExtendedKey
 	keys   map[string]*walletKey // by output script
 	change *walletKey            // nil: change to the wallet's own address
+	// merkleRoot is the tapscript tree's root for a wallet with a recovery leaf
+	// ([NewRecoveryWallet]); nil for BIP-86 (key path only).
+	merkleRoot []byte
+	// tapTree is the BIP-371 PSBT_OUT_TAP_TREE of that tree (nil for BIP-86).
+	tapTree []byte
 }
 
 // NewWallet returns the BIP-86 key-path-only wallet of the x-only group key internalXOnly on net.
@@ -310,8 +315,9 @@ func (w *Wallet) BuildSpend(req SpendRequest) (*Spend, error) {
 		pkt.Inputs[i].WitnessUtxo = wire.NewTxOut(u.Value, bytes.Clone(u.PkScript))
 		pkt.Inputs[i].SighashType = txscript.SigHashDefault
 	}
-	// BIP-371 PSBT_IN_TAP_INTERNAL_KEY of each input's key (no PSBT_IN_TAP_MERKLE_ROOT: BIP-86
-	// key-path only); PSBT_OUT_TAP_INTERNAL_KEY marks the change output as the wallet's.
+	// BIP-371 PSBT_IN_TAP_INTERNAL_KEY of each input's key (and PSBT_IN_TAP_MERKLE_ROOT when its
+	// address has a recovery leaf); PSBT_OUT_TAP_INTERNAL_KEY (and PSBT_OUT_TAP_TREE) marks the
+	// change output as the wallet's.
 	w.annotate(pkt, spend.ChangeIndex)
 	spend.Packet = pkt
 	return spend, nil
