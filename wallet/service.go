@@ -94,8 +94,15 @@ type Config struct {
 	PSBTLockTTL time.Duration
 	// PollInterval is Track's interval (default 5 s).
 	PollInterval time.Duration
-	// MaxFeeRate bounds a requested fee rate in sat/vB (default 10000).
+	// MaxFeeRate bounds a requested fee rate in sat/vB (default and
+	// ceiling: the constant MaxFeeRate).
 	MaxFeeRate int64
+	// HighFeeShare and HighFeeCap are the review's fee sanity limits: a
+	// fee above HighFeeShare × the amount paid to others (default 0.10),
+	// or above HighFeeCap satoshi (default 1,000,000), is flagged and a
+	// send needs AcceptHighFee (see FeeEstimates).
+	HighFeeShare float64
+	HighFeeCap   int64
 	// Logger receives operational events (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -148,8 +155,14 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	if cfg.MaxFeeRate <= 0 {
-		cfg.MaxFeeRate = 10000
+	if cfg.MaxFeeRate <= 0 || cfg.MaxFeeRate > MaxFeeRate {
+		cfg.MaxFeeRate = MaxFeeRate
+	}
+	if cfg.HighFeeShare <= 0 {
+		cfg.HighFeeShare = DefaultHighFeeShare
+	}
+	if cfg.HighFeeCap <= 0 {
+		cfg.HighFeeCap = DefaultHighFeeCap
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
