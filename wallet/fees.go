@@ -78,7 +78,8 @@ func (s *Service) FeeEstimates(ctx context.Context, network string) (*FeeEstimat
 	if !ok {
 		return nil, fmt.Errorf("%w: bitcoin network %q is not configured", ErrNotFound, truncate(network, 40))
 	}
-	out := &FeeEstimates{Network: network, MaxFeeRate: s.cfg.MaxFeeRate, HighFeeShare: s.cfg.HighFeeShare, HighFeeCap: s.cfg.HighFeeCap}
+	share, feeCap := s.feeLimits()
+	out := &FeeEstimates{Network: network, MaxFeeRate: min(s.cfg.MaxFeeRate, MaxFeeRate), HighFeeShare: share, HighFeeCap: feeCap}
 	for _, target := range FeeTargets {
 		e := FeeEstimate{TargetBlocks: target, Source: "backend"}
 		var rate bitcoin.FeeRate
@@ -102,25 +103,52 @@ func (s *Service) FeeEstimates(ctx context.Context, network string) (*FeeEstimat
 	return out, nil
 }
 
+// applyFeeDefaults fills in the fee limits of cfg: MaxFeeRate (never
+// above the constant), HighFeeShare and HighFeeCap.
+func applyFeeDefaults(cfg *Config) {
+	if cfg.MaxFeeRate <= 0 || cfg.MaxFeeRate > MaxFeeRate {
+		cfg.MaxFeeRate = MaxFeeRate
+	}
+	if cfg.HighFeeShare <= 0 {
+		cfg.HighFeeShare = DefaultHighFeeShare
+	}
+	if cfg.HighFeeCap <= 0 {
+		cfg.HighFeeCap = DefaultHighFeeCap
+	}
+}
+
+// feeLimits returns the configured fee sanity limits (defaults for unset
+// ones).
+func (s *Service) feeLimits() (share float64, feeCap int64) {
+	share, feeCap = s.cfg.HighFeeShare, s.cfg.HighFeeCap
+	if share <= 0 {
+		share = DefaultHighFeeShare
+	}
+	if feeCap <= 0 {
+		feeCap = DefaultHighFeeCap
+	}
+	return share, feeCap
+}
+
 // flagFee sets t.HighFee and t.FeeWarning when the fee is above
-// HighFeeShare of the amount paid to others or above HighFeeCap.
+// HighFeeShare of the amount paid to others or above HighFeeCap. A
+// transaction that pays nobody else (a consolidation) is held to the cap
+// only.
 func (s *Service) flagFee(t *Transaction) {
 	t.HighFee, t.FeeWarning = false, ""
 	if t.Direction == "in" || t.Fee <= 0 {
 		return
 	}
+	share, feeCap := s.feeLimits()
 	switch {
-	case t.Fee > s.cfg.HighFeeCap:
+	case t.Fee > feeCap:
 		t.HighFee = true
-		t.FeeWarning = fmt.Sprintf("the fee of %d sat is above the cap of %d sat", t.Fee, s.cfg.HighFeeCap)
-	case float64(t.Fee) > s.cfg.HighFeeShare*float64(t.Amount):
+		t.FeeWarning = fmt.Sprintf("the fee of %d sat is above the cap of %d sat", t.Fee, feeCap)
+	case t.Amount > 0 && float64(t.Fee) > share*float64(t.Amount):
 		t.HighFee = true
-		pct := 100.0
-		if t.Amount > 0 {
-			pct = 100 * float64(t.Fee) / float64(t.Amount)
-		}
+		pct := 100 * float64(t.Fee) / float64(t.Amount)
 		t.FeeWarning = fmt.Sprintf("the fee of %d sat (%d sat/vB) is %.1f%% of the %d sat paid, above the limit of %g%%",
-			t.Fee, t.FeeRate, pct, t.Amount, 100*s.cfg.HighFeeShare)
+			t.Fee, t.FeeRate, pct, t.Amount, 100*share)
 	}
 }
 

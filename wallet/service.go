@@ -155,15 +155,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	if cfg.MaxFeeRate <= 0 || cfg.MaxFeeRate > MaxFeeRate {
-		cfg.MaxFeeRate = MaxFeeRate
-	}
-	if cfg.HighFeeShare <= 0 {
-		cfg.HighFeeShare = DefaultHighFeeShare
-	}
-	if cfg.HighFeeCap <= 0 {
-		cfg.HighFeeCap = DefaultHighFeeCap
-	}
+	applyFeeDefaults(&cfg)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
