@@ -63,6 +63,17 @@
 // signing data, is not yet signed, and the fee is not negative; otherwise it returns [ErrForeignPSBT]
 // with the reason (an [*InputError] when one input is to blame).
 //
+// [Wallet.PlanPSBT] (and [Wallet.ImportPartialPSBT], which decodes first) is the partial-signing
+// variant: every input must name the output it spends (witness_utxo, or a non_witness_utxo hashing to
+// the outpoint's txid), the wallet's inputs are checked as above but may ask for SIGHASH_ALL, and other
+// inputs are left alone. [Wallet.SignPSBT] signs the wallet's inputs, sets PSBT_IN_TAP_KEY_SIG without
+// finalizing (so a finalizer or another signer can finish) and, when every input is then finalizable,
+// extracts the transaction and executes every input's script. [DecodePSBT] reads
+// PSBT_GLOBAL_VERSION first ([PSBTVersion]) and refuses version 2 (BIP-370) with [ErrPSBTVersion]:
+// btcutil/psbt reads version 0 only. [OutputLookup] (gettxout; Esplora /tx and /outspend) lets the
+// wallet check other parties' inputs against the chain; [FeeEstimator] says whether a fee rate is the
+// node's estimate or the configured fallback.
+//
 // # Backends
 //
 // A [Backend] lists UTXOs, estimates fees, broadcasts and reports transaction status. Every call takes
