@@ -155,7 +155,7 @@ func (f *fakeWallets) FeeEstimates(ctx context.Context, network string) (*wallet
 		return nil, fmt.Errorf("%w: bitcoin network %q is not configured", wallet.ErrNotFound, network)
 	}
 	return &wallet.FeeEstimates{Network: "regtest", MaxFeeRate: wallet.MaxFeeRate, HighFeeShare: wallet.DefaultHighFeeShare,
-		HighFeeCap: wallet.DefaultHighFeeCap, Estimates: []wallet.FeeEstimate{{TargetBlocks: 1, FeeRate: 2, Source: "fallback"},
+		HighFeeFloor: wallet.DefaultHighFeeFloor, HighFeeCap: wallet.DefaultHighFeeCap, Estimates: []wallet.FeeEstimate{{TargetBlocks: 1, FeeRate: 2, Source: "fallback"},
 			{TargetBlocks: 6, FeeRate: 2, Source: "fallback"}, {TargetBlocks: 144, FeeRate: 2, Source: "fallback"}}}, nil
 }
 func (f *fakeWallets) Transactions(ctx context.Context, id string) ([]wallet.Transaction, error) {

@@ -108,8 +108,9 @@
 //
 // The review (Send with DryRun, every stored transaction) sets
 // Transaction.HighFee and FeeWarning when the fee is above
-// Config.HighFeeShare (default 10%) of the amount paid to others or above
-// Config.HighFeeCap (default 1,000,000 sat); Send, BuildPSBT and SignPSBT
+// Config.HighFeeShare (default 10%) of the amount paid to others and above
+// Config.HighFeeFloor (default 5,000 sat), or above Config.HighFeeCap
+// (default 1,000,000 sat); Send, BuildPSBT and SignPSBT
 // then refuse with [ErrHighFee] unless the request sets AcceptHighFee.
 // [MaxFeeRate] (10,000 sat/vB) is the one fee-rate limit; Config.MaxFeeRate
 // can only lower it. [Service.FeeEstimates] reports the backend's rates

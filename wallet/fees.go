@@ -19,9 +19,14 @@ const MaxFeeRate = 10_000
 // Fee sanity defaults (Config.HighFeeShare, Config.HighFeeCap).
 const (
 	// DefaultHighFeeShare flags a fee above 10% of the amount paid to
-	// others: at 10 sat/vB a one-input payment (~111 vB, 1,110 sat) is
-	// flagged below 11,100 sat; normal payments are not.
+	// others (when the fee is above DefaultHighFeeFloor): the issue's
+	// 1,000 sat/vB on a 10,000 sat payment (~111,000 sat, 1,110%) is
+	// flagged; normal payments are not.
 	DefaultHighFeeShare = 0.10
+	// DefaultHighFeeFloor: a fee of at most 5,000 sat is never flagged by
+	// the share rule (a 2,000 sat payment at 2 sat/vB pays ~300 sat, 15%,
+	// and is no loss worth a prompt).
+	DefaultHighFeeFloor = 5_000
 	// DefaultHighFeeCap flags any fee above 0.01 BTC, whatever the amount.
 	DefaultHighFeeCap = 1_000_000
 )
@@ -52,8 +57,10 @@ type FeeEstimates struct {
 	Estimates []FeeEstimate `json:"estimates"`
 	// MaxFeeRate is the service's fee-rate limit in sat/vB.
 	MaxFeeRate int64 `json:"max_fee_rate"`
-	// HighFeeShare and HighFeeCap are the review's fee sanity thresholds.
+	// HighFeeShare, HighFeeFloor and HighFeeCap are the review's fee
+	// sanity thresholds.
 	HighFeeShare float64 `json:"high_fee_share"`
+	HighFeeFloor int64   `json:"high_fee_floor"`
 	HighFeeCap   int64   `json:"high_fee_cap"`
 }
 
@@ -78,8 +85,8 @@ func (s *Service) FeeEstimates(ctx context.Context, network string) (*FeeEstimat
 	if !ok {
 		return nil, fmt.Errorf("%w: bitcoin network %q is not configured", ErrNotFound, truncate(network, 40))
 	}
-	share, feeCap := s.feeLimits()
-	out := &FeeEstimates{Network: network, MaxFeeRate: min(s.cfg.MaxFeeRate, MaxFeeRate), HighFeeShare: share, HighFeeCap: feeCap}
+	share, floor, feeCap := s.feeLimits()
+	out := &FeeEstimates{Network: network, MaxFeeRate: min(s.cfg.MaxFeeRate, MaxFeeRate), HighFeeShare: share, HighFeeFloor: floor, HighFeeCap: feeCap}
 	for _, target := range FeeTargets {
 		e := FeeEstimate{TargetBlocks: target, Source: "backend"}
 		var rate bitcoin.FeeRate
@@ -112,6 +119,9 @@ func applyFeeDefaults(cfg *Config) {
 	if cfg.HighFeeShare <= 0 {
 		cfg.HighFeeShare = DefaultHighFeeShare
 	}
+	if cfg.HighFeeFloor <= 0 {
+		cfg.HighFeeFloor = DefaultHighFeeFloor
+	}
 	if cfg.HighFeeCap <= 0 {
 		cfg.HighFeeCap = DefaultHighFeeCap
 	}
@@ -119,32 +129,35 @@ func applyFeeDefaults(cfg *Config) {
 
 // feeLimits returns the configured fee sanity limits (defaults for unset
 // ones).
-func (s *Service) feeLimits() (share float64, feeCap int64) {
-	share, feeCap = s.cfg.HighFeeShare, s.cfg.HighFeeCap
+func (s *Service) feeLimits() (share float64, floor, feeCap int64) {
+	share, floor, feeCap = s.cfg.HighFeeShare, s.cfg.HighFeeFloor, s.cfg.HighFeeCap
 	if share <= 0 {
 		share = DefaultHighFeeShare
+	}
+	if floor <= 0 {
+		floor = DefaultHighFeeFloor
 	}
 	if feeCap <= 0 {
 		feeCap = DefaultHighFeeCap
 	}
-	return share, feeCap
+	return share, floor, feeCap
 }
 
 // flagFee sets t.HighFee and t.FeeWarning when the fee is above
-// HighFeeShare of the amount paid to others or above HighFeeCap. A
-// transaction that pays nobody else (a consolidation) is held to the cap
-// only.
+// HighFeeCap, or above both HighFeeFloor and HighFeeShare of the amount
+// paid to others. A transaction that pays nobody else (a consolidation)
+// is held to the cap only.
 func (s *Service) flagFee(t *Transaction) {
 	t.HighFee, t.FeeWarning = false, ""
 	if t.Direction == "in" || t.Fee <= 0 {
 		return
 	}
-	share, feeCap := s.feeLimits()
+	share, floor, feeCap := s.feeLimits()
 	switch {
 	case t.Fee > feeCap:
 		t.HighFee = true
 		t.FeeWarning = fmt.Sprintf("the fee of %d sat is above the cap of %d sat", t.Fee, feeCap)
-	case t.Amount > 0 && float64(t.Fee) > share*float64(t.Amount):
+	case t.Amount > 0 && t.Fee > floor && float64(t.Fee) > share*float64(t.Amount):
 		t.HighFee = true
 		pct := 100 * float64(t.Fee) / float64(t.Amount)
 		t.FeeWarning = fmt.Sprintf("the fee of %d sat (%d sat/vB) is %.1f%% of the %d sat paid, above the limit of %g%%",

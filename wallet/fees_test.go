@@ -26,12 +26,15 @@ func TestFlagFee(t *testing.T) {
 		warn        string
 	}{
 		{10_000, 111_000, 0, 0, true, "1110.0% of the 10000 sat paid"}, // the issue: 1,000 sat/vB on 10,000 sat
-		{10_000, 1_000, 0, 0, false, ""},                               // exactly 10%: not above
-		{10_000, 1_001, 0, 0, true, "above the limit of 10%"},
+		{50_000, 5_000, 0, 0, false, ""},                               // exactly 10%: not above
+		{50_000, 5_001, 0, 0, true, "above the limit of 10%"},
+		{2_000, 308, 0, 0, false, ""},    // 15%, but 308 sat: below the floor
+		{10_000, 5_000, 0, 0, false, ""}, // 50%, at the floor
+		{10_000, 5_001, 0, 0, true, "50.0% of the 10000 sat paid"},
 		{100_000_000, 1_000_001, 0, 0, true, "above the cap of 1000000 sat"}, // 1% of 1 BTC, but above 0.01 BTC
 		{100_000_000, 999_999, 0, 0, false, ""},
-		{10_000, 2_500, 0.25, 0, false, ""},
-		{10_000, 2_501, 0.25, 0, true, "above the limit of 25%"},
+		{40_000, 10_000, 0.25, 0, false, ""},
+		{40_000, 10_001, 0.25, 0, true, "above the limit of 25%"},
 		{1_000_000_000, 60_000, 0, 50_000, true, "cap of 50000 sat"},
 		{0, 300_000, 0, 0, false, ""},                    // nothing paid to others (a consolidation): the cap only
 		{0, 1_000_001, 0, 0, true, "cap of 1000000 sat"}, // ... which still applies
@@ -91,7 +94,8 @@ func TestFeeEstimates(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []FeeEstimate{{1, 21, "node"}, {6, 4, "node"}, {144, 1, "fallback"}} // 20500, 3416, 142 sat/kvB rounded up
-	if est.Network != "regtest" || len(est.Estimates) != 3 || est.MaxFeeRate != MaxFeeRate || est.HighFeeShare != DefaultHighFeeShare {
+	if est.Network != "regtest" || len(est.Estimates) != 3 || est.MaxFeeRate != MaxFeeRate || est.HighFeeShare != DefaultHighFeeShare ||
+		est.HighFeeFloor != DefaultHighFeeFloor || est.HighFeeCap != DefaultHighFeeCap {
 		t.Fatalf("%+v", est)
 	}
 	for i := range want {
@@ -120,7 +124,7 @@ func TestMaxFeeRateClamp(t *testing.T) {
 	for _, tc := range []struct{ in, want int64 }{{0, MaxFeeRate}, {-1, MaxFeeRate}, {500, 500}, {MaxFeeRate * 10, MaxFeeRate}} {
 		cfg := Config{MaxFeeRate: tc.in}
 		applyFeeDefaults(&cfg)
-		if cfg.MaxFeeRate != tc.want || cfg.HighFeeShare != DefaultHighFeeShare || cfg.HighFeeCap != DefaultHighFeeCap {
+		if cfg.MaxFeeRate != tc.want || cfg.HighFeeShare != DefaultHighFeeShare || cfg.HighFeeCap != DefaultHighFeeCap || cfg.HighFeeFloor != DefaultHighFeeFloor {
 			t.Errorf("%d: %+v", tc.in, cfg)
 		}
 	}

@@ -97,11 +97,13 @@ type Config struct {
 	// MaxFeeRate bounds a requested fee rate in sat/vB (default and
 	// ceiling: the constant MaxFeeRate).
 	MaxFeeRate int64
-	// HighFeeShare and HighFeeCap are the review's fee sanity limits: a
-	// fee above HighFeeShare × the amount paid to others (default 0.10),
-	// or above HighFeeCap satoshi (default 1,000,000), is flagged and a
-	// send needs AcceptHighFee (see FeeEstimates).
+	// HighFeeShare, HighFeeFloor and HighFeeCap are the review's fee
+	// sanity limits: a fee above HighFeeCap satoshi (default 1,000,000),
+	// or above both HighFeeFloor satoshi (default 5,000) and HighFeeShare
+	// × the amount paid to others (default 0.10), is flagged and a send
+	// needs AcceptHighFee (see FeeEstimates).
 	HighFeeShare float64
+	HighFeeFloor int64
 	HighFeeCap   int64
 	// Logger receives operational events (default: discard).
 	Logger *slog.Logger

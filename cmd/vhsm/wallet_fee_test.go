@@ -16,6 +16,7 @@ func TestWalletFeeFlags(t *testing.T) {
 		{"wallet", "--high-fee-share", "1.5"},
 		{"wallet", "--high-fee-share", "-0.1"},
 		{"wallet", "--high-fee-cap", "0"},
+		{"wallet", "--high-fee-floor", "-5"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		var stdout, stderr bytes.Buffer
