@@ -350,6 +350,31 @@ func FuzzImportPartialPSBT(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add(bip370V2(wire.OutPoint{Index: 1}, wire.NewTxOut(5000, w.PkScript()), 4000, w.PkScript()))
 	f.Add([]byte("psbt\xff\x01\xfb\x04\x00\x00\x00\x00\x00"))
+	// A joint PSBT: the wallet's input and another key's input, unsigned and with the other signed.
+	{
+		o := newKeySigner(f)
+		ow, err := NewWallet("o", o.xonly(), Regtest)
+		if err != nil {
+			f.Fatal(err)
+		}
+		ops := []*wire.OutPoint{{Hash: chainhash.Hash{0xa1}}, {Hash: chainhash.Hash{0xb1}, Index: 3}}
+		pkt, err := psbt.New(ops, []*wire.TxOut{wire.NewTxOut(150_000, append([]byte{0, 20}, make([]byte, 20)...))}, 2, 0, []uint32{SequenceRBF, SequenceRBF})
+		if err != nil {
+			f.Fatal(err)
+		}
+		pkt.Inputs[0].WitnessUtxo = wire.NewTxOut(80_000, w.PkScript())
+		pkt.Inputs[1].WitnessUtxo = wire.NewTxOut(71_000, ow.PkScript())
+		var b1 bytes.Buffer
+		pkt.Serialize(&b1)
+		f.Add(b1.Bytes())
+		res, err := ow.SignPSBT(context.Background(), o, pkt)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var b2 bytes.Buffer
+		res.Packet.Serialize(&b2)
+		f.Add(b2.Bytes())
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, verr := PSBTVersion(data, false)
 		pkt, plan, err := w.ImportPartialPSBT(data, false)
@@ -369,6 +394,18 @@ func FuzzImportPartialPSBT(f *testing.F) {
 		}
 		if plan.Out > plan.In {
 			t.Fatal("negative fee accepted")
+		}
+		// Signing and the completeness check never panic on what was
+		// accepted (foreign inputs reach btcutil's finalizer and txscript).
+		CompleteWhenSigned(pkt, plan)
+		res, err := w.SignPSBT(context.Background(), s, pkt)
+		if err != nil {
+			return
+		}
+		for _, i := range res.Signed {
+			if len(res.Packet.Inputs[i].TaprootKeySpendSig) < 64 {
+				t.Fatalf("input %d reported signed without a signature", i)
+			}
 		}
 	})
 }
