@@ -214,13 +214,17 @@ func (s *Service) Refresh(ctx context.Context) error {
 			if r.signReq && now-r.t.UpdatedAt.UnixNano() < int64(DefaultStaleBuilt) {
 				continue // SignPSBT in progress
 			}
-			var held int
-			if err := s.st.q().row(ctx, `SELECT COUNT(*) FROM utxo_locks WHERE tx_id = ? AND (expires_at = 0 OR expires_at > ?)`, r.t.ID, now).Scan(&held); err != nil {
+			// A row locks the wallet's own inputs (all of them, but for a
+			// PSBT with inputs of others); it lapsed when any lock expired
+			// (or expired locks were already swept and none is left).
+			var held, total int
+			if err := s.st.q().row(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN expires_at = 0 OR expires_at > ? THEN 1 ELSE 0 END), 0)
+				FROM utxo_locks WHERE tx_id = ?`, now, r.t.ID).Scan(&total, &held); err != nil {
 				keep(s.dbErr("refresh", err))
 				continue
 			}
 			stale := (r.origin == originSend && now-r.t.CreatedAt.UnixNano() > int64(DefaultStaleBuilt)) || r.signReq
-			if held < r.t.Inputs || stale {
+			if held == 0 || held < total || stale {
 				unlock := s.lockFlow(r.t.ID)
 				s.fail(ctx, r, "expired before it was signed")
 				unlock()

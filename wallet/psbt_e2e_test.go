@@ -21,6 +21,7 @@ import (
 	btcwire "github.com/btcsuite/btcd/wire"
 
 	"github.com/vhsm/vhsm/chains/bitcoin"
+	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/wallet"
 	"github.com/vhsm/vhsm/wallet/wallettest"
 )
@@ -36,6 +37,13 @@ func (k localSigner) SignTaproot(_ context.Context, _ string, sighash [32]byte, 
 	var out [64]byte
 	copy(out[:], sig.Serialize())
 	return out, nil
+}
+
+// failSigning is an HSM whose Taproot signing fails (quorum lost).
+type failSigning struct{ wallet.HSM }
+
+func (failSigning) SignTaproot(context.Context, string, [32]byte, []byte) ([64]byte, error) {
+	return [64]byte{}, client.ErrNoQuorum
 }
 
 // psbtEnv is one cluster + btcd for the PSBT and fee tests.
@@ -262,6 +270,18 @@ func (p *psbtEnv) testPartial(t *testing.T) {
 	}
 	if n := lockCount(t, ctx, p.svc, a.ID); n != 0 {
 		t.Fatalf("%d locked after refusals", n)
+	}
+	// The HSM fails while signing: the row stays built with its one lock
+	// (the other input is not ours to lock), and Refresh does not fail it.
+	down := p.env.OpenService(func(c *wallet.Config) { c.HSM = failSigning{c.HSM} })
+	if _, err := down.SignPSBT(ctx, a.ID, wallet.SignPSBTRequest{PSBT: encodePSBT(t, pkt)}); !errors.Is(err, wallet.ErrUnavailable) {
+		t.Fatalf("signing with the HSM down: %v", err)
+	}
+	if err := p.svc.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := lockCount(t, ctx, p.svc, a.ID); n != 1 {
+		t.Fatalf("%d locked after a failed signing and a refresh, want 1", n)
 	}
 	res, err := p.svc.SignPSBT(ctx, a.ID, wallet.SignPSBTRequest{PSBT: encodePSBT(t, pkt)})
 	if err != nil || res.RawTx != "" || !slices.Equal(res.SignedInputs, []int{0}) || res.PSBT == "" || res.Status != wallet.StatusSigned {
