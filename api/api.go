@@ -32,6 +32,7 @@ type Wallets interface {
 	SignPSBT(ctx context.Context, walletID string, req wallet.SignPSBTRequest) (*wallet.Transaction, error)
 	Transactions(ctx context.Context, walletID string) ([]wallet.Transaction, error)
 	GetTransaction(ctx context.Context, walletID, txID string) (*wallet.Transaction, error)
+	FeeEstimates(ctx context.Context, network string) (*wallet.FeeEstimates, error)
 
 	CreateValidator(ctx context.Context, req wallet.CreateValidatorRequest) (*wallet.Validator, error)
 	GetValidator(ctx context.Context, id string) (*wallet.Validator, error)
@@ -202,6 +203,7 @@ func (s *server) routes(web http.Handler) http.Handler {
 		read.Get("/wallets/{id}/transactions/{tx}", s.transaction)
 		spend.Post("/wallets/{id}/psbt", s.buildPSBT)
 		spend.Post("/wallets/{id}/psbt/sign", s.signPSBT)
+		read.Get("/fee-estimates", s.feeEstimates)
 
 		spend.Post("/validators", s.createValidator)
 		read.Get("/validators", s.listValidators)

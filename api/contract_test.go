@@ -307,10 +307,34 @@ func TestContract(t *testing.T) {
 		}
 		var signed wallet.Transaction
 		c.want(200, &signed, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": built.PSBT, "broadcast": true}, "Idempotency-Key", "psbt-sign-1")
-		if signed.RawTx == "" || signed.Status != wallet.StatusBroadcast {
+		if signed.RawTx == "" || signed.Status != wallet.StatusBroadcast || signed.PSBT == "" || len(signed.SignedInputs) != signed.Inputs {
 			t.Fatalf("signed: %+v", signed)
 		}
 		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": base64.StdEncoding.EncodeToString([]byte("psbt\xffjunk"))})
+		// A BIP-370 version 2 PSBT: a clear 400.
+		v2 := "psbt\xff\x01\x02\x04\x02\x00\x00\x00\x01\x04\x01\x00\x01\x05\x01\x00\x01\xfb\x04\x02\x00\x00\x00\x00"
+		b := c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": base64.StdEncoding.EncodeToString([]byte(v2))})
+		if !strings.Contains(string(b), "version 2 (BIP-370) is not supported") {
+			t.Fatalf("v2 answer: %s", b)
+		}
+		// Fee sanity: 1,000 sat/vB on a 10,000 sat payment needs accept_high_fee.
+		fw := env.FundedWallet("contract fees", 400_000)
+		high := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 10_000}}, "fee_rate": 1000, "dry_run": true}
+		var rev wallet.Transaction
+		c.want(200, &rev, "POST", "/v1/wallets/"+fw.ID+"/transactions", spendTok, high)
+		if !rev.HighFee || rev.FeeWarning == "" {
+			t.Fatalf("review of a high fee: %+v", rev)
+		}
+		delete(high, "dry_run")
+		b = c.want(422, nil, "POST", "/v1/wallets/"+fw.ID+"/transactions", spendTok, high, "Idempotency-Key", "high-fee-1")
+		if !strings.Contains(string(b), "high-fee") || !strings.Contains(string(b), "accept_high_fee") {
+			t.Fatalf("high fee refusal: %s", b)
+		}
+		var est wallet.FeeEstimates
+		c.want(200, &est, "GET", "/v1/fee-estimates?network=regtest", readTok, nil)
+		if len(est.Estimates) != 3 || est.MaxFeeRate != wallet.MaxFeeRate {
+			t.Fatalf("fee estimates: %+v", est)
+		}
 	})
 
 	t.Run("validators", func(t *testing.T) {

@@ -187,6 +187,17 @@ func (f *fakeWallets) SignPSBT(ctx context.Context, id string, req wallet.SignPS
 	}
 	return f.tx(id, wallet.SendRequest{}, wallet.StatusSigned)
 }
+func (f *fakeWallets) FeeEstimates(ctx context.Context, network string) (*wallet.FeeEstimates, error) {
+	if err := f.check("FeeEstimates"); err != nil {
+		return nil, err
+	}
+	if network != "" && network != "regtest" {
+		return nil, fmt.Errorf("%w: bitcoin network %q is not configured", wallet.ErrNotFound, network)
+	}
+	return &wallet.FeeEstimates{Network: "regtest", MaxFeeRate: wallet.MaxFeeRate, HighFeeShare: wallet.DefaultHighFeeShare,
+		HighFeeFloor: wallet.DefaultHighFeeFloor, HighFeeCap: wallet.DefaultHighFeeCap, Estimates: []wallet.FeeEstimate{{TargetBlocks: 1, FeeRate: 2, Source: "fallback"},
+			{TargetBlocks: 6, FeeRate: 2, Source: "fallback"}, {TargetBlocks: 144, FeeRate: 2, Source: "fallback"}}}, nil
+}
 func (f *fakeWallets) Transactions(ctx context.Context, id string) ([]wallet.Transaction, error) {
 	if err := f.check("Transactions"); err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 const (
 	maxOutputs     = 100
 	maxAmount      = 21_000_000 * 100_000_000 // satoshi
-	maxFeeRate     = 100_000                  // sat/vB
+	maxFeeRate     = wallet.MaxFeeRate        // sat/vB: the wallet's one limit
 	maxNoteLen     = 1000                     // characters
 	maxLabelLen    = 200                      // characters
 	maxIdemKeyLen  = 128

@@ -188,6 +188,8 @@ type sendPlan struct {
 	rate bitcoin.FeeRate // 0: estimate
 	note string
 	hash string
+
+	acceptHighFee bool // SendRequest.AcceptHighFee (not part of hash)
 }
 
 // parseSend validates req for the wallet's network.
@@ -210,7 +212,7 @@ func (s *Service) parseSend(bw *btcWallet, origin string, req SendRequest) (*sen
 	if req.FeeRate < 0 || req.FeeRate > s.cfg.MaxFeeRate {
 		return nil, fmt.Errorf("%w: fee_rate must be between 1 and %d sat/vB (0 to estimate)", ErrInvalid, s.cfg.MaxFeeRate)
 	}
-	p := &sendPlan{rate: bitcoin.SatPerVByte(req.FeeRate), note: req.Note}
+	p := &sendPlan{rate: bitcoin.SatPerVByte(req.FeeRate), note: req.Note, acceptHighFee: req.AcceptHighFee}
 	var sum int64
 	parts := []string{origin, bw.r.w.ID, fmt.Sprint(req.SendMax), fmt.Sprint(req.FeeRate), req.Note}
 	for i, o := range req.Outputs {

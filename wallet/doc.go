@@ -104,16 +104,37 @@
 //
 // [Service.BuildPSBT] stores a built transaction and returns its PSBT; its
 // inputs are locked for Config.PSBTLockTTL (default one hour) so that
-// other sends do not pick them. [Service.SignPSBT] accepts any PSBT whose
-// inputs all spend the wallet's key-path output (chains/bitcoin
-// ImportPSBT), matches our own by txid (or records a new transaction and
-// locks its inputs), signs it and optionally broadcasts it. While it is
+// other sends do not pick them. [Service.SignPSBT] accepts any version 0
+// PSBT with at least one input spending the wallet's key-path output
+// (chains/bitcoin Wallet.PlanPSBT; version 2 is refused). Before anything
+// is stored or locked it checks every input's claimed spent output
+// (witness_utxo or a matching non_witness_utxo) against the chain backend
+// (verifyInputs: the wallet's own unspent outputs, bitcoin.OutputLookup
+// for other parties' inputs) and refuses a mismatch naming the input. It
+// matches our own PSBT by txid (or records a new transaction and locks the
+// wallet's inputs), signs the wallet's inputs (SIGHASH_DEFAULT or
+// SIGHASH_ALL) and leaves the others untouched, returns the signed PSBT
+// (tap_key_sig, unfinalized) with Transaction.SignedInputs, and the raw
+// transaction when it is complete; Broadcast is refused while another
+// party's input is unsigned. While it is
 // being signed, and once it is to be broadcast, its locks are permanent
 // until the transaction confirms or fails. A PSBT signed without
 // broadcast keeps its locks for PSBTLockTTL (the caller may broadcast it
 // elsewhere; Refresh notices when it appears on chain, and a later
 // SignPSBT with Broadcast sends it). An unsigned PSBT whose locks lapse is
 // failed by Refresh and its coins are spendable again.
+//
+// # Fee sanity
+//
+// The review (Send with DryRun, every stored transaction) sets
+// Transaction.HighFee and FeeWarning when the fee is above
+// Config.HighFeeShare (default 10%) of the amount paid to others and above
+// Config.HighFeeFloor (default 5,000 sat), or above Config.HighFeeCap
+// (default 1,000,000 sat); Send, BuildPSBT and SignPSBT
+// then refuse with [ErrHighFee] unless the request sets AcceptHighFee.
+// [MaxFeeRate] (10,000 sat/vB) is the one fee-rate limit; Config.MaxFeeRate
+// can only lower it. [Service.FeeEstimates] reports the backend's rates
+// for [FeeTargets], marking a fallback rate as such.
 //
 // # History and balance
 //
@@ -134,7 +155,7 @@
 //
 // Every error wraps one of the sentinels in types.go (ErrInvalid,
 // ErrNotFound, ErrConflict, ErrInsufficient, ErrUnavailable, ErrRejected,
-// ErrUnauthorized, ErrForbidden, ErrUnsupported) with a message fit for an
+// ErrUnauthorized, ErrForbidden, ErrUnsupported, ErrHighFee) with a message fit for an
 // API client; none contains a key, share, token secret or decrypted
 // metadata.
 //

@@ -40,6 +40,9 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 		id := newID("tx_", 12)
 		t := Transaction{ID: id, WalletID: bw.r.w.ID, Status: StatusBuilt, Direction: "out"}
 		review(&t, sp.Packet, sp.Fee, sp.VSize, sp.Change, sp.ChangeIndex, bw.net)
+		if err := s.checkFee(&t, p.acceptHighFee); err != nil {
+			return "", err
+		}
 		var buf bytes.Buffer
 		if err := sp.Packet.Serialize(&buf); err != nil {
 			return "", fmt.Errorf("%w: serialize psbt: %v", ErrInvalid, err)
@@ -185,7 +188,9 @@ func (s *Service) public(ctx context.Context, r *txRow) (*Transaction, error) {
 		return nil, err
 	}
 	t.Note = note
-	if r.origin != originSend && r.psbtEnc != "" && t.Status == StatusBuilt {
+	s.flagFee(&t)
+	// A PSBT row keeps its PSBT: unsigned while built, signed afterwards.
+	if r.origin != originSend && r.psbtEnc != "" {
 		p, err := s.openMeta(ctx, "transactions", t.ID, "psbt", r.psbtEnc)
 		if err != nil {
 			return nil, err
@@ -230,6 +235,7 @@ func (s *Service) Send(ctx context.Context, walletID string, req SendRequest) (*
 		now := fromNano(s.nowNano())
 		t := &Transaction{WalletID: walletID, Status: StatusBuilt, Direction: "out", Note: req.Note, CreatedAt: now, UpdatedAt: now}
 		review(t, sp.Packet, sp.Fee, sp.VSize, sp.Change, sp.ChangeIndex, bw.net)
+		s.flagFee(t)
 		var buf bytes.Buffer
 		if err := sp.Packet.Serialize(&buf); err == nil {
 			t.PSBT = base64.StdEncoding.EncodeToString(buf.Bytes())
@@ -310,44 +316,13 @@ func (s *Service) advance(ctx context.Context, bw *btcWallet, id string) (*Trans
 // signRow signs a built row's PSBT with the HSM and stores the signed
 // transaction (status signed). The inputs must still be locked by it.
 func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
-	b64, err := s.openMeta(ctx, "transactions", r.t.ID, "psbt", r.psbtEnc)
+	raw, txid, signedPSBT, err := s.signStored(ctx, bw, r)
 	if err != nil {
 		return err
 	}
-	pkt, err := bitcoin.DecodePSBT([]byte(b64), true)
-	if err != nil {
-		return fmt.Errorf("%w: stored psbt is corrupt", ErrUnavailable)
-	}
-	held, err := s.claimLocks(ctx, r.t.ID, r.t.Inputs)
-	if err != nil {
-		return s.dbErr("extend locks", err)
-	}
-	if !held {
-		s.fail(ctx, r, "inputs were released before signing")
-		return fmt.Errorf("%w: the transaction's inputs were released before it was signed; build it again", ErrConflict)
-	}
-	tx, err := bw.w.Sign(ctx, s.hsm, pkt)
-	if err != nil {
-		if r.origin != originSend {
-			// Give a PSBT its lock expiry back; SignPSBT can be retried.
-			exp := s.nowNano() + int64(s.cfg.PSBTLockTTL)
-			s.st.q().exec(ctx, `UPDATE utxo_locks SET expires_at = ? WHERE tx_id = ?`, exp, r.t.ID)
-			s.st.q().exec(ctx, `UPDATE transactions SET sign_requested = 0 WHERE id = ? AND status = ?`, r.t.ID, StatusBuilt)
-		}
-		if errors.Is(err, bitcoin.ErrBadSignature) {
-			return fmt.Errorf("%w: sign: the HSM returned a signature that does not verify", ErrRejected)
-		}
-		return hsmErr("sign transaction", err)
-	}
-	var buf bytes.Buffer
-	if err := tx.Serialize(&buf); err != nil {
-		return fmt.Errorf("%w: serialize transaction: %v", ErrUnavailable, err)
-	}
-	raw := hex.EncodeToString(buf.Bytes())
-	txid := tx.TxHash().String()
 	now := s.nowNano()
-	res, err := s.st.q().exec(ctx, `UPDATE transactions SET status = ?, raw_tx = ?, txid = ?, psbt = '', error = '', updated_at = ? WHERE id = ? AND status = ?`,
-		StatusSigned, raw, txid, now, r.t.ID, StatusBuilt)
+	res, err := s.st.q().exec(ctx, `UPDATE transactions SET status = ?, raw_tx = ?, txid = ?, psbt = ?, error = '', updated_at = ? WHERE id = ? AND status = ?`,
+		StatusSigned, raw, txid, signedPSBT, now, r.t.ID, StatusBuilt)
 	if err != nil {
 		return s.dbErr("store signed transaction", err)
 	}
@@ -366,7 +341,7 @@ func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
 		s.st.q().exec(ctx, `UPDATE utxo_locks SET expires_at = ? WHERE tx_id = ?`, now+int64(s.cfg.PSBTLockTTL), r.t.ID)
 	}
 	s.log.Info("transaction_signed", "wallet_id", bw.r.w.ID, "tx_id", r.t.ID, "txid", txid)
-	r.t.Status, r.t.RawTx, r.t.TxID, r.t.Error, r.psbtEnc, r.t.UpdatedAt = StatusSigned, raw, txid, "", "", fromNano(now)
+	r.t.Status, r.t.RawTx, r.t.TxID, r.t.Error, r.psbtEnc, r.t.UpdatedAt = StatusSigned, raw, txid, "", signedPSBT, fromNano(now)
 	return nil
 }
 

@@ -97,8 +97,17 @@ type Config struct {
 	PSBTLockTTL time.Duration
 	// PollInterval is Track's interval (default 5 s).
 	PollInterval time.Duration
-	// MaxFeeRate bounds a requested fee rate in sat/vB (default 10000).
+	// MaxFeeRate bounds a requested fee rate in sat/vB (default and
+	// ceiling: the constant MaxFeeRate).
 	MaxFeeRate int64
+	// HighFeeShare, HighFeeFloor and HighFeeCap are the review's fee
+	// sanity limits: a fee above HighFeeCap satoshi (default 1,000,000),
+	// or above both HighFeeFloor satoshi (default 5,000) and HighFeeShare
+	// × the amount paid to others (default 0.10), is flagged and a send
+	// needs AcceptHighFee (see FeeEstimates).
+	HighFeeShare float64
+	HighFeeFloor int64
+	HighFeeCap   int64
 	// Logger receives operational events (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -153,9 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	if cfg.MaxFeeRate <= 0 {
-		cfg.MaxFeeRate = 10000
-	}
+	applyFeeDefaults(&cfg)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

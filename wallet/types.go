@@ -104,6 +104,10 @@ type SendRequest struct {
 	DryRun         bool     `json:"dry_run,omitempty"`  // build and review only; nothing is locked or signed
 	Note           string   `json:"note,omitempty"`     // stored DiSE-encrypted
 	IdempotencyKey string   `json:"-"`
+
+	// AcceptHighFee lets a send (or BuildPSBT) go on although the review
+	// flags its fee (Transaction.HighFee); without it that is ErrHighFee.
+	AcceptHighFee bool `json:"accept_high_fee,omitempty"`
 }
 
 // Transaction is a send (or a received payment seen in history).
@@ -123,11 +127,22 @@ type Transaction struct {
 	Confirmations int64     `json:"confirmations"`
 	BlockHeight   int64     `json:"block_height,omitempty"`
 	Note          string    `json:"note,omitempty"`
-	PSBT          string    `json:"psbt,omitempty"`   // base64; for built-only transactions
+	PSBT          string    `json:"psbt,omitempty"`   // base64; unsigned while built, signed once SignPSBT signed it
 	RawTx         string    `json:"raw_tx,omitempty"` // hex; once signed
 	Error         string    `json:"error,omitempty"`  // why it failed
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+
+	// HighFee is set when the fee is above Config.HighFeeShare of Amount
+	// or above Config.HighFeeCap; FeeWarning says which. A send then needs
+	// AcceptHighFee.
+	HighFee    bool   `json:"high_fee,omitempty"`
+	FeeWarning string `json:"fee_warning,omitempty"`
+	// SignedInputs lists the inputs SignPSBT signed (this wallet's); the
+	// others were left untouched. RawTx is set only when every input is
+	// signed (the transaction is complete). PSBT is then the signed PSBT
+	// (BIP-371 tap_key_sig on this wallet's inputs, not finalized).
+	SignedInputs []int `json:"signed_inputs,omitempty"`
 }
 
 // SignPSBTRequest signs a PSBT built by BuildPSBT (or imported): every
@@ -136,6 +151,10 @@ type SignPSBTRequest struct {
 	PSBT           string `json:"psbt"` // base64
 	Broadcast      bool   `json:"broadcast"`
 	IdempotencyKey string `json:"-"`
+
+	// AcceptHighFee lets the signing go on although the review flags the
+	// PSBT's fee (Transaction.HighFee).
+	AcceptHighFee bool `json:"accept_high_fee,omitempty"`
 }
 
 // Validator is an Ethereum validator wallet: its threshold BLS key and the

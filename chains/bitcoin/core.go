@@ -393,27 +393,27 @@ const coreMaxTarget = 1008
 
 // coreFeeRate asks estimatesmartfee; BTC/kvB × 1e8 is sat/kvB, the unit of [FeeRate], so the parsed
 // amount is the rate.
-func (r *RPC) coreFeeRate(ctx context.Context, targetBlocks int) (FeeRate, error) {
+func (r *RPC) coreFeeRate(ctx context.Context, targetBlocks int) (FeeEstimate, error) {
 	var est coreSmartFee
 	// estimatesmartfee conf_target (estimate_mode left at its default)
 	err := r.Call(ctx, "estimatesmartfee", []any{min(targetBlocks, coreMaxTarget)}, &est)
 	if _, isRPC := rpcCode(err); err != nil && !isRPC {
-		return 0, fmt.Errorf("estimatesmartfee: %w", err)
+		return FeeEstimate{}, fmt.Errorf("estimatesmartfee: %w", err)
 	}
 	var rate int64
 	reason := ""
 	if err != nil {
 		reason = err.Error()
 	} else if rate, reason, err = smartFeeRate(est); err != nil {
-		return 0, err
+		return FeeEstimate{}, err
 	}
 	if rate <= 0 || rate > 1e8 { // no estimate, or above 1 BTC/kvB: not a usable answer
 		if r.fallback > 0 {
-			return r.fallback, nil
+			return FeeEstimate{Rate: r.fallback, Fallback: true}, nil
 		}
-		return 0, fmt.Errorf("%w: node has no fee estimate (%.200s)", ErrBackend, reason)
+		return FeeEstimate{}, fmt.Errorf("%w: node has no fee estimate (%.200s)", ErrBackend, reason)
 	}
-	return max(FeeRate(rate), MinRelayFeeRate), nil
+	return FeeEstimate{Rate: max(FeeRate(rate), MinRelayFeeRate)}, nil
 }
 
 // coreWalletTx is the part of gettransaction's answer TxStatus needs (src/wallet/rpc/transactions.cpp):

@@ -71,6 +71,17 @@
 // signing data, is not yet signed, and the fee is not negative; otherwise it returns [ErrForeignPSBT]
 // with the reason (an [*InputError] when one input is to blame).
 //
+// [Wallet.PlanPSBT] (and [Wallet.ImportPartialPSBT], which decodes first) is the partial-signing
+// variant: every input must name the output it spends (witness_utxo, or a non_witness_utxo hashing to
+// the outpoint's txid), the wallet's inputs are checked as above but may ask for SIGHASH_ALL, and other
+// inputs are left alone. [Wallet.SignPSBT] signs the wallet's inputs, sets PSBT_IN_TAP_KEY_SIG without
+// finalizing (so a finalizer or another signer can finish) and, when every input is then finalizable,
+// extracts the transaction and executes every input's script. [DecodePSBT] reads
+// PSBT_GLOBAL_VERSION first ([PSBTVersion]) and refuses version 2 (BIP-370) with [ErrPSBTVersion]:
+// btcutil/psbt reads version 0 only. [OutputLookup] (gettxout; Esplora /tx and /outspend) lets the
+// wallet check other parties' inputs against the chain; [FeeEstimator] says whether a fee rate is the
+// node's estimate or the configured fallback.
+//
 // # Recovery path
 //
 // A wallet output may carry one tapscript leaf, miniscript and_v(v:pk(K),older(N)), compiled to
@@ -87,7 +98,10 @@
 // input (BIP-68 relative lock in blocks), the fee exact for the signed size; [SignSweep] signs each input
 // with the BIP-342 tapscript sighash (SIGHASH_DEFAULT) by the recovery key derived for it from a
 // [RecoveryKey] (xprv or WIF), sets the witness [signature, script, control block], and runs btcd's script
-// engine over the result before returning it.
+// engine over the result before returning it. On an HD wallet every derived address carries the leaf of
+// its own recovery key ([DeriveRecoveryKey]: tr(root/b/i, leaf(RXPUB/b/i))); [Wallet.Sign] and
+// [Wallet.SignPSBT] tweak each input's key with its address's merkle root, and [Wallet.BuildSpend] writes
+// PSBT_IN_TAP_MERKLE_ROOT on inputs and PSBT_OUT_TAP_TREE on the change output.
 //
 // # Backends
 //

@@ -219,17 +219,7 @@ func (w *Wallet) changeKey() *walletKey {
 // input (and of the change output), and for derived keys PSBT_IN/OUT_TAP_BIP32_DERIVATION with the
 // root's fingerprint and the path, which lets other signers and watch-only tools recognise them.
 func (w *Wallet) annotate(pkt *psbt.Packet, changeIndex int) {
-	deriv := func(k *walletKey) []*psbt.TaprootBip32Derivation {
-		if w.root == nil || len(k.path) == 0 {
-			return nil
-		}
-		fp := w.root.Fingerprint()
-		return []*psbt.TaprootBip32Derivation{{
-			XOnlyPubKey:          bytes.Clone(k.internal),
-			MasterKeyFingerprint: uint32(fp[0]) | uint32(fp[1])<<8 | uint32(fp[2])<<16 | uint32(fp[3])<<24,
-			Bip32Path:            slices.Clone(k.path),
-		}}
-	}
+	deriv := w.derivation
 	for i := range pkt.Inputs {
 		in := &pkt.Inputs[i]
 		if in.WitnessUtxo == nil {
@@ -248,4 +238,30 @@ func (w *Wallet) annotate(pkt *psbt.Packet, changeIndex int) {
 		pkt.Outputs[changeIndex].TaprootBip32Derivation = deriv(k)
 		pkt.Outputs[changeIndex].TaprootTapTree = bytes.Clone(k.tapTree)
 	}
+}
+
+// derivation returns BIP-371 PSBT_IN/OUT_TAP_BIP32_DERIVATION of a derived key (root fingerprint and
+// path, no leaf hashes: the threshold key signs the key path only), nil for the wallet's own key.
+func (w *Wallet) derivation(k *walletKey) []*psbt.TaprootBip32Derivation {
+	if w.root == nil || len(k.path) == 0 {
+		return nil
+	}
+	fp := w.root.Fingerprint()
+	return []*psbt.TaprootBip32Derivation{{
+		XOnlyPubKey:          bytes.Clone(k.internal),
+		MasterKeyFingerprint: uint32(fp[0]) | uint32(fp[1])<<8 | uint32(fp[2])<<16 | uint32(fp[3])<<24,
+		Bip32Path:            slices.Clone(k.path),
+	}}
+}
+
+// signKey asks signer for a key-path signature of digest by key k: the wallet's own key, or a derived
+// child by its path (through [PathSigner]), tweaked with k's merkle root (nil: BIP-86).
+func (w *Wallet) signKey(ctx context.Context, signer Signer, k *walletKey, digest [32]byte) ([64]byte, error) {
+	if len(k.path) == 0 {
+		return signer.SignTaproot(ctx, w.KeyID, digest, k.merkleRoot)
+	}
+	if ps, ok := signer.(PathSigner); ok {
+		return ps.SignTaprootPath(ctx, w.KeyID, k.path, digest, k.merkleRoot)
+	}
+	return [64]byte{}, ErrNoPathSigner
 }

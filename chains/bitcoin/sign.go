@@ -83,14 +83,7 @@ func (w *Wallet) Sign(ctx context.Context, signer Signer, pkt *psbt.Packet) (*wi
 		// when it has a recovery leaf (recovery.go).
 		k := w.keyOf(pkt.Inputs[i].WitnessUtxo.PkScript)
 		keys[i] = k.output
-		var sig [64]byte
-		if len(k.path) == 0 {
-			sig, err = signer.SignTaproot(ctx, w.KeyID, h, k.merkleRoot)
-		} else if ps, ok := signer.(PathSigner); ok {
-			sig, err = ps.SignTaprootPath(ctx, w.KeyID, k.path, h, k.merkleRoot)
-		} else {
-			err = ErrNoPathSigner
-		}
+		sig, err := w.signKey(ctx, signer, k, h)
 		if err != nil {
 			return nil, &InputError{Index: i, Err: fmt.Errorf("sign: %w", err)}
 		}

@@ -48,6 +48,10 @@ type walletOptions struct {
 	rate       float64
 	burst      int
 	maxBody    int64
+
+	highFeeShare float64 // fee sanity: flag a fee above this share of the amount
+	highFeeFloor int64   // fee sanity: ... when it is above this many satoshi
+	highFeeCap   int64   // fee sanity: flag a fee above this many satoshi
 }
 
 func (c *cli) walletCmd() *cobra.Command {
@@ -97,10 +101,16 @@ networks named by --eth-network (default: every built-in network).`,
 	f.Float64Var(&o.rate, "rate", api.DefaultRate, "API requests per second per token")
 	f.IntVar(&o.burst, "burst", api.DefaultBurst, "API request burst per token")
 	f.Int64Var(&o.maxBody, "max-body", api.DefaultMaxBodyBytes, "largest API request body in bytes")
+	f.Float64Var(&o.highFeeShare, "high-fee-share", wallet.DefaultHighFeeShare, "fee sanity: a send whose fee is above this share of the amount paid needs accept_high_fee (0 < share <= 1)")
+	f.Int64Var(&o.highFeeFloor, "high-fee-floor", wallet.DefaultHighFeeFloor, "fee sanity: a fee of at most this many satoshi is never flagged by --high-fee-share")
+	f.Int64Var(&o.highFeeCap, "high-fee-cap", wallet.DefaultHighFeeCap, "fee sanity: a send whose fee is above this many satoshi needs accept_high_fee")
 	return cmd
 }
 
 func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
+	if !(o.highFeeShare > 0 && o.highFeeShare <= 1) || o.highFeeCap <= 0 || o.highFeeFloor <= 0 {
+		return fmt.Errorf("--high-fee-share must be in (0, 1], --high-fee-floor and --high-fee-cap positive")
+	}
 	cfg, err := c.loadClientConfig()
 	if err != nil {
 		return err
@@ -117,6 +127,7 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 	ws, err := startWalletService(ctx, walletServiceConfig{
 		client: cfg, db: o.db, listen: o.listen, bitcoin: btc, ethereum: eth,
 		rate: api.RateLimit{Rate: o.rate, Burst: o.burst}, maxBody: o.maxBody, logger: logger,
+		highFeeShare: o.highFeeShare, highFeeFloor: o.highFeeFloor, highFeeCap: o.highFeeCap,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -292,6 +303,10 @@ type walletServiceConfig struct {
 	rate     api.RateLimit
 	maxBody  int64
 	logger   *slog.Logger
+
+	highFeeShare float64 // 0: wallet default
+	highFeeFloor int64   // 0: wallet default
+	highFeeCap   int64   // 0: wallet default
 }
 
 // walletService is a running wallet service.
@@ -351,6 +366,7 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 		}
 	}()
 	svc, err := openWallet(ctx, hsm, wallet.Config{Database: cfg.db, HSM: hsm, Bitcoin: cfg.bitcoin, Ethereum: cfg.ethereum,
+		HighFeeShare: cfg.highFeeShare, HighFeeFloor: cfg.highFeeFloor, HighFeeCap: cfg.highFeeCap,
 		Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
 	if err != nil {
 		return nil, err
