@@ -239,6 +239,8 @@ var migrations = []string{
 		last_used BIGINT
 	);
 	CREATE UNIQUE INDEX tokens_bootstrap ON tokens (bootstrap) WHERE bootstrap = 1`,
+	// 2: fee bumps (replaces, replaced_by) and webhooks (bump.go, webhooks.go).
+	migrationBumpWebhooks,
 }
 
 // migrate creates schema_migrations if needed and applies every migration

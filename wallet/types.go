@@ -19,6 +19,9 @@ const (
 	StatusBroadcast = "broadcast" // accepted by the backend, unconfirmed
 	StatusConfirmed = "confirmed" // at least one confirmation
 	StatusFailed    = "failed"    // refused by the backend or replaced; its inputs are released
+	// StatusReplaced: a broadcast send whose fee was bumped (Service.Bump);
+	// the node accepted the replacement (ReplacedBy), which holds its inputs.
+	StatusReplaced = "replaced"
 )
 
 // Token scopes. Each scope includes the ones before it: spend can read,
@@ -123,6 +126,8 @@ type Transaction struct {
 	PSBT          string    `json:"psbt,omitempty"`   // base64; for built-only transactions
 	RawTx         string    `json:"raw_tx,omitempty"` // hex; once signed
 	Error         string    `json:"error,omitempty"`  // why it failed
+	Replaces      string    `json:"replaces,omitempty"`    // a fee bump: the id of the transaction it replaces
+	ReplacedBy    string    `json:"replaced_by,omitempty"` // status replaced: the id of the replacement
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
