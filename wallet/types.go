@@ -123,9 +123,9 @@ type Transaction struct {
 	Confirmations int64     `json:"confirmations"`
 	BlockHeight   int64     `json:"block_height,omitempty"`
 	Note          string    `json:"note,omitempty"`
-	PSBT          string    `json:"psbt,omitempty"`   // base64; for built-only transactions
-	RawTx         string    `json:"raw_tx,omitempty"` // hex; once signed
-	Error         string    `json:"error,omitempty"`  // why it failed
+	PSBT          string    `json:"psbt,omitempty"`        // base64; for built-only transactions
+	RawTx         string    `json:"raw_tx,omitempty"`      // hex; once signed
+	Error         string    `json:"error,omitempty"`       // why it failed
 	Replaces      string    `json:"replaces,omitempty"`    // a fee bump: the id of the transaction it replaces
 	ReplacedBy    string    `json:"replaced_by,omitempty"` // status replaced: the id of the replacement
 	CreatedAt     time.Time `json:"created_at"`
