@@ -19,7 +19,7 @@ import (
 type emptyChain struct{}
 
 func (emptyChain) UTXOs(context.Context, btcutil.Address) ([]bitcoin.UTXO, error) { return nil, nil }
-func (emptyChain) FeeRate(context.Context, int) (bitcoin.FeeRate, error)         { return 1000, nil }
+func (emptyChain) FeeRate(context.Context, int) (bitcoin.FeeRate, error)          { return 1000, nil }
 func (emptyChain) Broadcast(context.Context, *btcwire.MsgTx) (chainhash.Hash, error) {
 	return chainhash.Hash{}, bitcoin.ErrBackend
 }

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,6 +201,16 @@ func TestBumpAndChange(t *testing.T) {
 		}
 	})
 
+	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, env, nil) })
+	t.Run("WebhooksPostgres", func(t *testing.T) {
+		dsn, stop := startPostgres(t)
+		if dsn == "" {
+			t.Skip("PostgreSQL not available")
+		}
+		t.Cleanup(stop)
+		testWebhooks(t, env, func(c *wallet.Config) { c.Database = dsn })
+	})
+
 	t.Run("BumpAddsInput", func(t *testing.T) {
 		ctx := ctxT(t, 3*time.Minute)
 		a := env.FundedWallet("addin", 20_000, 50_000)
@@ -254,6 +269,214 @@ func TestBumpAndChange(t *testing.T) {
 			t.Fatalf("balance after the bump: %+v %v", bal, err)
 		}
 	})
+}
+
+// hookReceiver is a local webhook endpoint that records every attempt and
+// fails the attempts it is told to.
+type hookReceiver struct {
+	mu       sync.Mutex
+	attempts []hookAttempt
+	failNext int  // fail this many more attempts
+	failAll  bool // fail every attempt
+}
+
+type hookAttempt struct {
+	delivery, event, ts, sig string
+	body                     []byte
+	ok                       bool
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	a := hookAttempt{delivery: r.Header.Get(wallet.HeaderDeliveryID), event: r.Header.Get(wallet.HeaderEvent),
+		ts: r.Header.Get(wallet.HeaderTimestamp), sig: r.Header.Get(wallet.HeaderSignature), body: body, ok: true}
+	if h.failAll || h.failNext > 0 {
+		h.failNext--
+		a.ok = false
+	}
+	h.attempts = append(h.attempts, a)
+	if !a.ok {
+		http.Error(w, "try later", http.StatusInternalServerError)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// waitFor returns the attempts of the first delivery of event whose
+// transaction satisfies match and that was accepted.
+func (h *hookReceiver) waitFor(t *testing.T, event string, match func(wallet.WebhookEvent) bool) (wallet.WebhookEvent, []hookAttempt) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		h.mu.Lock()
+		for _, a := range h.attempts {
+			var ev wallet.WebhookEvent
+			if a.ok && a.event == event && json.Unmarshal(a.body, &ev) == nil && match(ev) {
+				var all []hookAttempt
+				for _, b := range h.attempts {
+					if b.delivery == a.delivery {
+						all = append(all, b)
+					}
+				}
+				h.mu.Unlock()
+				return ev, all
+			}
+		}
+		h.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s delivery arrived", event)
+	return wallet.WebhookEvent{}, nil
+}
+
+func (h *hookReceiver) set(failNext int, failAll bool) {
+	h.mu.Lock()
+	h.failNext, h.failAll = failNext, failAll
+	h.mu.Unlock()
+}
+
+// runWorkers runs Track and RunWebhooks on svc until the returned stop.
+func runWorkers(svc *wallet.Service) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); svc.Track(ctx) }()
+	go func() { defer wg.Done(); svc.RunWebhooks(ctx) }()
+	return func() { cancel(); wg.Wait() }
+}
+
+// testWebhooks: received, confirmed, sent events of a wallet on btcd
+// regtest reach a local receiver, signed; a failed first attempt is
+// retried with the same delivery id; the outbox survives a restart.
+func testWebhooks(t *testing.T, env *wallettest.Env, mutate func(*wallet.Config)) {
+	ctx := ctxT(t, 4*time.Minute)
+	open := func() *wallet.Service {
+		return env.OpenService(func(c *wallet.Config) {
+			if mutate != nil {
+				mutate(c)
+			}
+			c.PollInterval = 200 * time.Millisecond
+			c.Webhooks = wallet.WebhookConfig{AllowPrivate: true, Interval: 100 * time.Millisecond, InitialBackoff: 200 * time.Millisecond, MaxBackoff: time.Second}
+		})
+	}
+	svc := open()
+	w, err := svc.CreateWallet(ctx, wallet.CreateWalletRequest{Kind: wallet.KindBitcoin, Network: "regtest", Label: "hooked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &hookReceiver{}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	hook, err := svc.CreateWebhook(ctx, wallet.CreateWebhookRequest{WalletID: w.ID, URL: srv.URL + "/hook?src=vhsm",
+		Events: []string{wallet.EventReceived, wallet.EventConfirmed, wallet.EventSent, wallet.EventFailed}})
+	if err != nil || !strings.HasPrefix(hook.Secret, "whsec_") || hook.Confirmations != 1 {
+		t.Fatalf("create webhook: %+v %v", hook, err)
+	}
+	if got, err := svc.GetWebhook(ctx, hook.ID); err != nil || got.Secret != "" || got.URL != hook.URL {
+		t.Fatalf("get webhook: %+v %v", got, err)
+	}
+	strict := env.OpenService(mutate) // AllowPrivate false
+	for _, bad := range []wallet.CreateWebhookRequest{
+		{WalletID: w.ID, URL: "ftp://example.com/x", Events: []string{"sent"}},
+		{WalletID: w.ID, URL: "https://user:pw@example.com/x", Events: []string{"sent"}},
+		{WalletID: w.ID, URL: "http://127.0.0.1:9/x", Events: []string{"sent"}},
+		{WalletID: w.ID, URL: "http://[::1]/x", Events: []string{"sent"}},
+		{WalletID: w.ID, URL: "http://169.254.169.254/latest/meta-data", Events: []string{"sent"}},
+		{WalletID: w.ID, URL: "http://localhost/x", Events: []string{"sent"}},
+		{WalletID: w.ID, URL: "https://example.com/x", Events: []string{"spent"}},
+		{WalletID: w.ID, URL: "https://example.com/x", Events: []string{"sent", "sent"}},
+		{WalletID: w.ID, URL: "https://example.com/x"},
+		{WalletID: w.ID, URL: "https://example.com/x", Events: []string{"confirmed"}, Confirmations: 7},
+		{WalletID: w.ID, URL: "example.com/x", Events: []string{"sent"}},
+	} {
+		if _, err := strict.CreateWebhook(ctx, bad); !errors.Is(err, wallet.ErrInvalid) {
+			t.Fatalf("%+v: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := strict.CreateWebhook(ctx, wallet.CreateWebhookRequest{WalletID: "w_000000000000000000000000", URL: "https://example.com/x", Events: []string{"sent"}}); !errors.Is(err, wallet.ErrNotFound) {
+		t.Fatalf("unknown wallet: %v", err)
+	}
+	verify := func(atts []hookAttempt) {
+		t.Helper()
+		for _, a := range atts {
+			if err := wallet.VerifyWebhook(hook.Secret, a.ts, a.sig, a.body, time.Now(), 5*time.Minute); err != nil {
+				t.Fatalf("delivery %s: %v", a.delivery, err)
+			}
+			if wallet.VerifyWebhook("whsec_wrong", a.ts, a.sig, a.body, time.Now(), 5*time.Minute) == nil {
+				t.Fatal("a wrong secret verifies")
+			}
+			tampered := append(bytes.Clone(a.body[:len(a.body)-1]), ' ', '}')
+			if wallet.VerifyWebhook(hook.Secret, a.ts, a.sig, tampered, time.Now(), 5*time.Minute) == nil {
+				t.Fatal("a changed body verifies")
+			}
+		}
+	}
+	stop := runWorkers(svc)
+	defer func() { stop() }()
+
+	// received, with the first attempt refused by the receiver.
+	rcv.set(1, false)
+	fund := env.Fund(w.Address, 50_000)
+	ev, atts := rcv.waitFor(t, wallet.EventReceived, func(e wallet.WebhookEvent) bool { return e.Transaction.TxID == fund })
+	if len(atts) < 2 || atts[0].ok || atts[0].delivery != atts[len(atts)-1].delivery || ev.ID != atts[0].delivery ||
+		ev.Transaction.Amount != 50_000 || ev.Transaction.Direction != "in" || ev.WalletID != w.ID || ev.WebhookID != hook.ID {
+		t.Fatalf("received: %+v, attempts %+v", ev, atts)
+	}
+	verify(atts)
+	// confirmed, after mining.
+	env.Mine(1)
+	ev, atts = rcv.waitFor(t, wallet.EventConfirmed, func(e wallet.WebhookEvent) bool { return e.Transaction.TxID == fund })
+	if ev.Transaction.Confirmations < 1 || ev.Transaction.Status != wallet.StatusConfirmed {
+		t.Fatalf("confirmed: %+v", ev)
+	}
+	verify(atts)
+	// sent, from the send path; the receiver is down and the process
+	// stops: the delivery waits in the outbox for the next process.
+	rcv.set(0, true)
+	tx, err := svc.Send(ctx, w.ID, wallet.SendRequest{Outputs: []wallet.Output{{Address: w.Address, Amount: 10_000}}, FeeRate: 2, Note: "secret note"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var pending wallet.WebhookDelivery
+	for pending.ID == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the sent event was never attempted")
+		}
+		ds, err := svc.WebhookDeliveries(ctx, hook.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.Event == wallet.EventSent && d.Attempts >= 1 && d.Status == "pending" {
+				pending = d
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	stop = func() {}
+	rcv.set(0, false)
+	svc2 := open()
+	stop2 := runWorkers(svc2)
+	defer stop2()
+	ev, atts = rcv.waitFor(t, wallet.EventSent, func(e wallet.WebhookEvent) bool { return e.Transaction.ID == tx.ID })
+	if ev.ID != pending.ID || atts[0].ok || !atts[len(atts)-1].ok || strings.Contains(string(atts[0].body), "secret note") {
+		t.Fatalf("sent after restart: %+v (pending %+v) attempts %d", ev, pending, len(atts))
+	}
+	verify(atts)
+	// Deleting the webhook stops it.
+	if err := svc2.DeleteWebhook(ctx, hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc2.GetWebhook(ctx, hook.ID); !errors.Is(err, wallet.ErrNotFound) {
+		t.Fatalf("deleted webhook: %v", err)
+	}
+	if err := svc2.DeleteWebhook(ctx, hook.ID); !errors.Is(err, wallet.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
 }
 
 func itoa(n int64) string {

@@ -96,6 +96,8 @@ type Config struct {
 	PollInterval time.Duration
 	// MaxFeeRate bounds a requested fee rate in sat/vB (default 10000).
 	MaxFeeRate int64
+	// Webhooks tunes webhook delivery (webhooks.go; RunWebhooks).
+	Webhooks WebhookConfig
 	// Logger receives operational events (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
