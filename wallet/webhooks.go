@@ -237,7 +237,7 @@ func (s *Service) checkWebhookURL(raw string) (string, error) {
 		if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !publicAddr(a) {
 			return "", fmt.Errorf("%w: url points to a non-public address (loopback, private, link-local); deliveries there are refused", ErrInvalid)
 		}
-		if h := strings.ToLower(u.Hostname()); h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		if h := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."); h == "localhost" || strings.HasSuffix(h, ".localhost") {
 			return "", fmt.Errorf("%w: url points to localhost; deliveries there are refused", ErrInvalid)
 		}
 	}
