@@ -48,6 +48,9 @@ type walletOptions struct {
 	rate       float64
 	burst      int
 	maxBody    int64
+	// webhookPrivate lets webhook deliveries reach loopback and private
+	// addresses (refused by default: SSRF).
+	webhookPrivate bool
 }
 
 func (c *cli) walletCmd() *cobra.Command {
@@ -75,7 +78,12 @@ Core, where vhsm keeps a watch-only descriptor wallet "vhsm-watch"; https or
 loopback only; password from --btc-pass or $VHSM_BTC_RPC_PASS) or --esplora,
 for the network --btc-network. Without either, Bitcoin routes answer a
 problem saying the network is not configured. Ethereum validators: the
-networks named by --eth-network (default: every built-in network).`,
+networks named by --eth-network (default: every built-in network).
+
+Webhooks (POST /v1/webhooks, admin) are delivered by a worker in this
+process from an outbox in --db, at least once, with retries; deliveries to
+loopback, private and link-local addresses are refused unless
+--webhook-allow-private is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runWallet(cmd.Context(), o)
@@ -97,6 +105,7 @@ networks named by --eth-network (default: every built-in network).`,
 	f.Float64Var(&o.rate, "rate", api.DefaultRate, "API requests per second per token")
 	f.IntVar(&o.burst, "burst", api.DefaultBurst, "API request burst per token")
 	f.Int64Var(&o.maxBody, "max-body", api.DefaultMaxBodyBytes, "largest API request body in bytes")
+	f.BoolVar(&o.webhookPrivate, "webhook-allow-private", false, "let webhooks deliver to loopback, private and link-local addresses (SSRF risk: only on a trusted single host)")
 	return cmd
 }
 
@@ -117,6 +126,7 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 	ws, err := startWalletService(ctx, walletServiceConfig{
 		client: cfg, db: o.db, listen: o.listen, bitcoin: btc, ethereum: eth,
 		rate: api.RateLimit{Rate: o.rate, Burst: o.burst}, maxBody: o.maxBody, logger: logger,
+		webhooks: wallet.WebhookConfig{AllowPrivate: o.webhookPrivate},
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -292,6 +302,7 @@ type walletServiceConfig struct {
 	rate     api.RateLimit
 	maxBody  int64
 	logger   *slog.Logger
+	webhooks wallet.WebhookConfig
 }
 
 // walletService is a running wallet service.
@@ -351,7 +362,7 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 		}
 	}()
 	svc, err := openWallet(ctx, hsm, wallet.Config{Database: cfg.db, HSM: hsm, Bitcoin: cfg.bitcoin, Ethereum: cfg.ethereum,
-		Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
+		Webhooks: cfg.webhooks, Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +382,10 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 	ws.stopTrack = tcancel
 	go func() {
 		defer close(ws.tracked)
+		hooks := make(chan struct{})
+		go func() { defer close(hooks); svc.RunWebhooks(tctx) }() // the webhook outbox worker
 		svc.Track(tctx)
+		<-hooks
 	}()
 	return ws, nil
 }
