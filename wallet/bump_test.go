@@ -1,0 +1,161 @@
+package wallet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"testing"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	btcwire "github.com/btcsuite/btcd/wire"
+
+	"github.com/vhsm/vhsm/chains/bitcoin"
+)
+
+// utxoChain is a backend listing fixed UTXOs.
+type utxoChain struct {
+	emptyChain
+	us []bitcoin.UTXO
+}
+
+func (u utxoChain) UTXOs(context.Context, btcutil.Address) ([]bitcoin.UTXO, error) { return u.us, nil }
+
+// bumpCase builds an original transaction of bw: inputs of the given
+// values, one recipient output, and a change output (if change > 0).
+func bumpCase(t *testing.T, bw *btcWallet, inputs []int64, pay, change int64) (*txRow, *btcwire.MsgTx, map[string]int64) {
+	t.Helper()
+	seed := sha256.Sum256([]byte("recipient"))
+	priv, _ := btcec.PrivKeyFromBytes(seed[:])
+	rw, err := bitcoin.NewWallet("r", schnorr.SerializePubKey(priv.PubKey()), bitcoin.Regtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := btcwire.NewMsgTx(2)
+	values := map[string]int64{}
+	var in int64
+	for i, v := range inputs {
+		op := btcwire.OutPoint{Hash: chainhash.Hash{byte(i + 1)}, Index: uint32(i)}
+		tx.AddTxIn(&btcwire.TxIn{PreviousOutPoint: op, Sequence: bitcoin.SequenceRBF})
+		values[outpointKey(op)] = v
+		in += v
+	}
+	tx.AddTxOut(btcwire.NewTxOut(pay, rw.PkScript()))
+	if change > 0 {
+		tx.AddTxOut(btcwire.NewTxOut(change, bw.w.PkScript()))
+	}
+	r := &txRow{origin: originSend}
+	r.t = Transaction{ID: "tx_00000000000000000000000a", Status: StatusBroadcast, Outputs: []Output{{Address: rw.Address().EncodeAddress(), Amount: pay}},
+		Fee: in - pay - change, VSize: bitcoin.VSize(tx)}
+	return r, tx, values
+}
+
+// checkBIP125 asserts the replacement rules against the original.
+func checkBIP125(t *testing.T, orig *txRow, origTx *btcwire.MsgTx, p *bumpPlan, rate bitcoin.FeeRate) {
+	t.Helper()
+	tx := p.pkt.UnsignedTx
+	if got := bitcoin.VSize(tx); got != p.vsize {
+		t.Fatalf("vsize %d, recomputed %d", p.vsize, got)
+	}
+	var in, out int64
+	for _, x := range p.pkt.Inputs {
+		in += x.WitnessUtxo.Value
+	}
+	for _, o := range tx.TxOut {
+		out += o.Value
+	}
+	if in-out != p.fee {
+		t.Fatalf("fee %d, inputs−outputs %d", p.fee, in-out)
+	}
+	if p.fee < orig.t.Fee+IncrementalRelayFeeRate.FeeFor(p.vsize) { // rules 3, 4
+		t.Fatalf("fee %d < original %d + incremental for %d vB", p.fee, orig.t.Fee, p.vsize)
+	}
+	if p.fee*1000/p.vsize <= orig.t.Fee*1000/orig.t.VSize || p.fee < rate.FeeFor(p.vsize) { // rule 6, requested rate
+		t.Fatalf("fee rate %d/%d not above %d/%d or below the requested rate", p.fee, p.vsize, orig.t.Fee, orig.t.VSize)
+	}
+	for i, ti := range origTx.TxIn { // the original's inputs, first and in order
+		if tx.TxIn[i].PreviousOutPoint != ti.PreviousOutPoint || tx.TxIn[i].Sequence != bitcoin.SequenceRBF {
+			t.Fatalf("input %d changed", i)
+		}
+	}
+	if tx.TxOut[0].Value != origTx.TxOut[0].Value || string(tx.TxOut[0].PkScript) != string(origTx.TxOut[0].PkScript) {
+		t.Fatal("recipient output changed")
+	}
+}
+
+func TestPlanBump(t *testing.T) {
+	ctx := context.Background()
+	s, _ := storeOnly(t)
+	bw := testWallet(t)
+	seed := sha256.Sum256([]byte("wallet unit test")) // testWallet's key
+	priv, _ := btcec.PrivKeyFromBytes(seed[:])
+	bw.r.w.PublicKey = hex.EncodeToString(schnorr.SerializePubKey(priv.PubKey()))
+
+	// Change pays: it is reduced, nothing else changes.
+	orig, otx, vals := bumpCase(t, bw, []int64{100_000}, 40_000, 100_000-40_000-154)
+	p, err := s.planBump(ctx, bw, orig, otx, vals, nil, bitcoin.SatPerVByte(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBIP125(t, orig, otx, p, bitcoin.SatPerVByte(5))
+	if len(p.added) != 0 || p.changeIndex != 1 || p.fee != 5*p.vsize || p.change != otx.TxOut[1].Value-(p.fee-orig.t.Fee) {
+		t.Fatalf("reduced change: %+v", p)
+	}
+	// Rule 4 dominates: original at 10 sat/vB, bump to 11.
+	hi, htx, hvals := bumpCase(t, bw, []int64{100_000}, 40_000, 100_000-40_000-10*154)
+	p, err = s.planBump(ctx, bw, hi, htx, hvals, nil, bitcoin.SatPerVByte(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBIP125(t, hi, htx, p, bitcoin.SatPerVByte(11))
+	// Not above the original's rate.
+	if _, err := s.planBump(ctx, bw, hi, htx, hvals, nil, bitcoin.SatPerVByte(10)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("same rate: %v", err)
+	}
+	// The change would become dust: dropped, the rest goes to the fee.
+	small, stx, svals := bumpCase(t, bw, []int64{20_000}, 19_000, 846)
+	p, err = s.planBump(ctx, bw, small, stx, svals, nil, bitcoin.SatPerVByte(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBIP125(t, small, stx, p, bitcoin.SatPerVByte(5))
+	if p.changeIndex != -1 || len(p.pkt.UnsignedTx.TxOut) != 1 || p.fee != 1_000 || len(p.added) != 0 {
+		t.Fatalf("dropped change: %+v", p)
+	}
+	// Even without change the fee is short: a confirmed, unlocked wallet
+	// output is added with a change output; unconfirmed, locked, immature
+	// or foreign outputs are not.
+	locked := bitcoin.UTXO{OutPoint: btcwire.OutPoint{Hash: chainhash.Hash{0xa1}}, Value: 900_000, PkScript: bw.w.PkScript(), Confirmations: 5}
+	bw.be = utxoChain{us: []bitcoin.UTXO{
+		{OutPoint: btcwire.OutPoint{Hash: chainhash.Hash{0xa0}}, Value: 800_000, PkScript: bw.w.PkScript(), Confirmations: 0},
+		locked,
+		{OutPoint: btcwire.OutPoint{Hash: chainhash.Hash{0xa2}}, Value: 700_000, PkScript: bw.w.PkScript(), Confirmations: 5, Coinbase: true},
+		{OutPoint: btcwire.OutPoint{Hash: chainhash.Hash{0xa3}}, Value: 600_000, PkScript: stx.TxOut[0].PkScript, Confirmations: 5},
+		{OutPoint: btcwire.OutPoint{Hash: chainhash.Hash{0xa4}}, Value: 30_000, PkScript: bw.w.PkScript(), Confirmations: 2},
+	}}
+	lk := map[string]lockInfo{outpointKey(locked.OutPoint): {txID: "tx_other"}}
+	p, err = s.planBump(ctx, bw, small, stx, svals, lk, bitcoin.SatPerVByte(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBIP125(t, small, stx, p, bitcoin.SatPerVByte(20))
+	if len(p.added) != 1 || p.added[0].Value != 30_000 || p.changeIndex != 1 || p.change != 50_000-19_000-p.fee || p.fee != 20*p.vsize {
+		t.Fatalf("added input: %+v", p)
+	}
+	bw.be = utxoChain{}
+	if _, err := s.planBump(ctx, bw, small, stx, svals, nil, bitcoin.SatPerVByte(20)); !errors.Is(err, ErrInsufficient) {
+		t.Fatalf("nothing to add: %v", err)
+	}
+	// Outputs that do not match the record, or inputs no longer locked.
+	bad := *small
+	bad.t.Outputs = []Output{{Address: small.t.Outputs[0].Address, Amount: 18_000}}
+	if _, err := s.planBump(ctx, bw, &bad, stx, svals, nil, bitcoin.SatPerVByte(5)); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("mismatched outputs: %v", err)
+	}
+	if _, err := s.planBump(ctx, bw, small, stx, map[string]int64{}, nil, bitcoin.SatPerVByte(5)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("inputs not locked: %v", err)
+	}
+}
