@@ -44,8 +44,9 @@ import (
 // doubling up to MaxBackoff, at most MaxAttempts attempts, then it is
 // marked dead). The outbox survives restarts and is shared by every
 // service instance on the same database (a delivery is claimed by one
-// instance for a lease before it is sent). Events of transactions recorded
-// before the webhook was created are not sent.
+// instance for a lease before it is sent). A webhook sees what changes
+// after its creation: a payment first seen earlier gets no received event,
+// but a confirmation recorded later is sent.
 //
 // Every attempt of a delivery carries the same body and the same
 // Vhsm-Delivery-Id (also sent as Idempotency-Key): receivers deduplicate
@@ -595,6 +596,7 @@ func (s *Service) deliverDue(ctx context.Context, cfg WebhookConfig, client *htt
 		if n, _ := res.RowsAffected(); n != 1 {
 			continue
 		}
+		d.nextAt = now + int64(webhookLease) // the claim
 		h, ok := hooks[d.webhookID]
 		if !ok {
 			h, err = scanWebhook(s.st.q().row(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE id = ?`, d.webhookID))
@@ -660,7 +662,12 @@ func (s *Service) attempt(ctx context.Context, cfg WebhookConfig, client *http.C
 		outcome = "bad request"
 	}
 	if ctx.Err() != nil {
-		return // shutting down: the claim lapses and the delivery is retried
+		// Shutting down: give the claim back so that the next process (or
+		// another instance) sends it at once; the attempt may or may not
+		// have reached the receiver, which deduplicates on the delivery id.
+		s.st.q().exec(context.WithoutCancel(ctx), `UPDATE webhook_deliveries SET next_at = ? WHERE id = ? AND status = ? AND next_at = ?`,
+			s.nowNano(), d.id, deliveryPending, d.nextAt)
+		return
 	}
 	attempts := d.attempts + 1
 	now := s.nowNano()

@@ -174,3 +174,38 @@ func FuzzWebhookURL(f *testing.F) {
 		}
 	})
 }
+
+// TestEventsOf: which events a transaction's state yields for a webhook.
+func TestEventsOf(t *testing.T) {
+	created := time.Unix(1000, 0)
+	all := &webhookRow{Webhook: Webhook{Events: []string{EventReceived, EventConfirmed, EventSent, EventFailed}, Confirmations: 2, CreatedAt: created}}
+	row := func(origin, status string, conf int64, at time.Time) *txRow {
+		return &txRow{origin: origin, t: Transaction{ID: "tx_1", Status: status, Confirmations: conf, CreatedAt: at}}
+	}
+	after, before := created.Add(time.Second), created.Add(-time.Second)
+	for _, c := range []struct {
+		r    *txRow
+		want string
+	}{
+		{row(originIncoming, StatusBroadcast, 0, after), "received"},
+		{row(originIncoming, StatusConfirmed, 1, after), "received"},
+		{row(originIncoming, StatusConfirmed, 2, after), "received,confirmed"},
+		{row(originIncoming, StatusConfirmed, 3, before), "confirmed"}, // seen before the webhook
+		{row(originIncoming, StatusFailed, 0, after), ""},
+		{row(originSend, StatusBuilt, 0, after), ""},
+		{row(originSend, StatusSigned, 0, after), ""},
+		{row(originSend, StatusBroadcast, 0, after), "sent"},
+		{row(originSend, StatusConfirmed, 6, after), "sent,confirmed"},
+		{row(originSend, StatusReplaced, 0, after), "sent"},
+		{row(originSend, StatusFailed, 0, after), "failed"},
+		{row(originPSBT, StatusFailed, 0, after), "failed"},
+	} {
+		if got := strings.Join(eventsOf(all, c.r), ","); got != c.want {
+			t.Errorf("%s %s conf %d: %q, want %q", c.r.origin, c.r.t.Status, c.r.t.Confirmations, got, c.want)
+		}
+	}
+	only := &webhookRow{Webhook: Webhook{Events: []string{EventSent}, Confirmations: 1, CreatedAt: created}}
+	if got := eventsOf(only, row(originSend, StatusConfirmed, 3, after)); len(got) != 1 || got[0] != EventSent {
+		t.Errorf("subscribed to sent only: %v", got)
+	}
+}
