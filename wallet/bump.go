@@ -496,6 +496,16 @@ func (s *Service) unreplace(ctx context.Context, tx dbq, r *txRow) error {
 	if r.t.Replaces == "" {
 		return nil
 	}
+	// Only if fail's update took effect: a replacement that is in fact
+	// confirmed (a stale row) keeps its inputs and its original stays
+	// replaced.
+	var own string
+	if err := tx.row(ctx, `SELECT status FROM transactions WHERE id = ?`, r.t.ID).Scan(&own); err != nil {
+		return err
+	}
+	if own != StatusFailed {
+		return nil
+	}
 	var raw, status string
 	err := tx.row(ctx, `SELECT raw_tx, status FROM transactions WHERE id = ?`, r.t.Replaces).Scan(&raw, &status)
 	if errors.Is(err, sql.ErrNoRows) {

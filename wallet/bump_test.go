@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -157,5 +158,66 @@ func TestPlanBump(t *testing.T) {
 	}
 	if _, err := s.planBump(ctx, bw, small, stx, map[string]int64{}, nil, bitcoin.SatPerVByte(5)); !errors.Is(err, ErrConflict) {
 		t.Fatalf("inputs not locked: %v", err)
+	}
+}
+
+// TestReplaceStates: a replacement accepted marks its original replaced;
+// a replacement that fails gives the original its status and its input
+// locks back (added inputs are released); a stale fail of a confirmed
+// replacement changes nothing.
+func TestReplaceStates(t *testing.T) {
+	ctx := context.Background()
+	s, _, wid := pageEnv(t)
+	bw := testWallet(t)
+	_, otx, vals := bumpCase(t, bw, []int64{60_000, 50_000}, 40_000, 60_000)
+	var buf bytes.Buffer
+	if err := otx.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	q := s.st.q()
+	ins := func(id, status, raw, replaces string) {
+		t.Helper()
+		if _, err := q.exec(ctx, `INSERT INTO transactions (id, wallet_id, idem_key, req_hash, origin, status, outputs, raw_tx, replaces, created_at, updated_at)
+			VALUES (?, ?, ?, '', ?, ?, '[]', ?, ?, 1, 1)`, id, wid, "k"+id, originSend, status, raw, replaces); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const orig, repl = "tx_00000000000000000000000a", "tx_00000000000000000000000b"
+	ins(orig, StatusBroadcast, hex.EncodeToString(buf.Bytes()), "")
+	ins(repl, StatusBroadcast, "", orig)
+	for op, v := range vals { // the original's locks, moved to the replacement
+		q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, 0, 1)`, op, wid, repl, v)
+	}
+	q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES ('added:0', ?, ?, 5, 0, 1)`, wid, repl)
+	r, err := s.txByID(ctx, wid, repl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.markReplaced(ctx, r)
+	o, _ := s.txByID(ctx, wid, orig)
+	if o.t.Status != StatusReplaced || o.t.ReplacedBy != repl {
+		t.Fatalf("original after the replacement's broadcast: %+v", o.t)
+	}
+	locksOf := func(id string) int {
+		var n int
+		q.row(ctx, `SELECT COUNT(*) FROM utxo_locks WHERE tx_id = ?`, id).Scan(&n)
+		return n
+	}
+	// A stale row claiming the replacement failed, while it is confirmed.
+	q.exec(ctx, `UPDATE transactions SET status = ? WHERE id = ?`, StatusConfirmed, repl)
+	stale := *r
+	s.fail(ctx, &stale, "stale")
+	if o, _ := s.txByID(ctx, wid, orig); o.t.Status != StatusReplaced {
+		t.Fatalf("a confirmed replacement's stale fail revived the original: %+v", o.t)
+	}
+	// The replacement really fails (dropped, rebroadcast refused).
+	q.exec(ctx, `UPDATE transactions SET status = ? WHERE id = ?`, StatusBroadcast, repl)
+	for op, v := range vals {
+		q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, 0, 1) ON CONFLICT (outpoint) DO NOTHING`, op, wid, repl, v)
+	}
+	s.fail(ctx, r, "rejected by the node")
+	o, _ = s.txByID(ctx, wid, orig)
+	if o.t.Status != StatusBroadcast || o.t.ReplacedBy != "" || locksOf(orig) != 2 || locksOf(repl) != 0 {
+		t.Fatalf("after the replacement failed: %+v, locks %d/%d", o.t, locksOf(orig), locksOf(repl))
 	}
 }
