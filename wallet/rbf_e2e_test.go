@@ -27,7 +27,15 @@ import (
 // as a node would refuse a replacement paying too little.
 type refusing struct {
 	bitcoin.Backend
-	armed atomic.Bool
+	armed  atomic.Bool
+	forget atomic.Pointer[string] // a txid the node no longer knows (replaced or double-spent elsewhere)
+}
+
+func (r *refusing) TxStatus(ctx context.Context, h chainhash.Hash) (bitcoin.TxStatus, error) {
+	if f := r.forget.Load(); f != nil && *f == h.String() {
+		return bitcoin.TxStatus{}, bitcoin.ErrNotFound
+	}
+	return r.Backend.TxStatus(ctx, h)
 }
 
 func (r *refusing) Broadcast(ctx context.Context, tx *btcwire.MsgTx) (chainhash.Hash, error) {
@@ -124,6 +132,14 @@ func TestBumpAndChange(t *testing.T) {
 		}
 		if _, err := svc.Bump(ctx, a.ID, "tx_000000000000000000000000", wallet.BumpRequest{FeeRate: 5}); !errors.Is(err, wallet.ErrNotFound) {
 			t.Fatalf("unknown: %v", err)
+		}
+		// The node no longer knows the original (its inputs were spent by
+		// another transaction, or it was evicted): refused.
+		ref.forget.Store(&orig.TxID)
+		_, err = svc2.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 4})
+		ref.forget.Store(nil)
+		if !errors.Is(err, wallet.ErrConflict) || !strings.Contains(err.Error(), "spent elsewhere") {
+			t.Fatalf("bump of a transaction gone from the mempool: %v", err)
 		}
 		// The node refuses the replacement: it fails, the original keeps
 		// its inputs and status.
