@@ -18,7 +18,7 @@ const (
 	StatusSigned    = "signed"    // signed by the HSM, not yet accepted by the backend
 	StatusBroadcast = "broadcast" // accepted by the backend, unconfirmed
 	StatusConfirmed = "confirmed" // at least one confirmation
-	StatusFailed    = "failed"    // refused by the backend or replaced; its inputs are released
+	StatusFailed    = "failed"    // refused by the backend, expired or dropped; its inputs are released
 	// StatusReplaced: a broadcast send whose fee was bumped (Service.Bump);
 	// the node accepted the replacement (ReplacedBy), which holds its inputs.
 	StatusReplaced = "replaced"
