@@ -118,103 +118,17 @@ func TestBumpAndChange(t *testing.T) {
 		}
 	})
 
-	t.Run("BumpStuck", func(t *testing.T) {
-		ctx := ctxT(t, 3*time.Minute)
-		a := env.FundedWallet("stuck", 100_000)
-		orig, err := svc.Send(ctx, a.ID, wallet.SendRequest{Outputs: []wallet.Output{{Address: bob.Address, Amount: 40_000}}, FeeRate: 1, Note: "invoice 7"})
-		if err != nil || orig.Status != wallet.StatusBroadcast {
-			t.Fatalf("send: %+v %v", orig, err)
+	t.Run("BumpStuck", func(t *testing.T) { testBumpStuck(t, env, svc, svc2, ref) })
+	t.Run("BumpStuckPostgres", func(t *testing.T) {
+		dsn, stop := startPostgres(t)
+		if dsn == "" {
+			t.Skip("PostgreSQL not available")
 		}
-		for _, bad := range []int64{0, 1, -3, 1_000_000} {
-			if _, err := svc.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: bad}); !errors.Is(err, wallet.ErrInvalid) {
-				t.Fatalf("fee rate %d: %v, want ErrInvalid", bad, err)
-			}
-		}
-		if _, err := svc.Bump(ctx, a.ID, "tx_000000000000000000000000", wallet.BumpRequest{FeeRate: 5}); !errors.Is(err, wallet.ErrNotFound) {
-			t.Fatalf("unknown: %v", err)
-		}
-		// The node no longer knows the original (its inputs were spent by
-		// another transaction, or it was evicted): refused.
-		ref.forget.Store(&orig.TxID)
-		_, err = svc2.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 4})
-		ref.forget.Store(nil)
-		if !errors.Is(err, wallet.ErrConflict) || !strings.Contains(err.Error(), "spent elsewhere") {
-			t.Fatalf("bump of a transaction gone from the mempool: %v", err)
-		}
-		// The node refuses the replacement: it fails, the original keeps
-		// its inputs and status.
-		ref.armed.Store(true)
-		bad, err := svc2.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 4})
-		ref.armed.Store(false)
-		if !errors.Is(err, wallet.ErrRejected) || bad == nil || bad.Status != wallet.StatusFailed {
-			t.Fatalf("refused replacement: %+v %v", bad, err)
-		}
-		if g, _ := svc.GetTransaction(ctx, a.ID, orig.ID); g.Status != wallet.StatusBroadcast || g.ReplacedBy != "" {
-			t.Fatalf("original after a refused bump: %+v", g)
-		}
-		us, _ := svc.UTXOs(ctx, a.ID)
-		for _, u := range us {
-			if u.TxID != orig.TxID && !(u.Locked && u.LockedBy == orig.ID) {
-				t.Fatalf("original's input not locked by it after a refused bump: %+v", u)
-			}
-		}
-		// A real bump, with an idempotency key.
-		req := wallet.BumpRequest{FeeRate: 5, IdempotencyKey: "bump-1"}
-		nb, err := svc.Bump(ctx, a.ID, orig.ID, req)
-		if err != nil || nb.Status != wallet.StatusBroadcast || nb.Replaces != orig.ID || nb.Note != "invoice 7" {
-			t.Fatalf("bump: %+v %v", nb, err)
-		}
-		if nb.Fee < orig.Fee+nb.VSize || nb.Fee < 5*nb.VSize || nb.FeeRate <= orig.FeeRate || nb.Amount != orig.Amount ||
-			len(nb.Outputs) != 1 || nb.Outputs[0] != orig.Outputs[0] || nb.Change != orig.Change-(nb.Fee-orig.Fee) || nb.Inputs != orig.Inputs {
-			t.Fatalf("BIP-125 fees or outputs: orig %+v, replacement %+v", orig, nb)
-		}
-		again, err := svc.Bump(ctx, a.ID, orig.ID, req)
-		if err != nil || again.ID != nb.ID {
-			t.Fatalf("retried bump: %+v %v", again, err)
-		}
-		if _, err := svc.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 6, IdempotencyKey: "bump-1"}); !errors.Is(err, wallet.ErrConflict) {
-			t.Fatalf("same key, other rate: %v", err)
-		}
-		g, _ := svc.GetTransaction(ctx, a.ID, orig.ID)
-		if g.Status != wallet.StatusReplaced || g.ReplacedBy != nb.ID {
-			t.Fatalf("original: %+v", g)
-		}
-		if _, err := svc.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 9}); !errors.Is(err, wallet.ErrConflict) {
-			t.Fatalf("bump of a replaced tx: %v", err)
-		}
-		if inMempoolOrChain(env, orig.TxID) || !inMempoolOrChain(env, nb.TxID) {
-			t.Fatalf("mempool: original present %v, replacement present %v", inMempoolOrChain(env, orig.TxID), inMempoolOrChain(env, nb.TxID))
-		}
-		env.Mine(1)
-		if err := svc.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-		gn, _ := svc.GetTransaction(ctx, a.ID, nb.ID)
-		if gn.Status != wallet.StatusConfirmed {
-			t.Fatalf("replacement not mined: %+v", gn)
-		}
-		if inMempoolOrChain(env, orig.TxID) {
-			t.Fatal("the original was mined")
-		}
-		hist, _ := svc.Transactions(ctx, a.ID)
-		seen := map[string]string{}
-		for _, h := range hist {
-			seen[h.ID] = h.Status
-		}
-		if seen[orig.ID] != wallet.StatusReplaced || seen[nb.ID] != wallet.StatusConfirmed {
-			t.Fatalf("history: %v", seen)
-		}
-		if _, err := svc.Bump(ctx, a.ID, nb.ID, wallet.BumpRequest{FeeRate: 20}); !errors.Is(err, wallet.ErrConflict) {
-			t.Fatalf("bump of a confirmed tx: %v", err)
-		}
-		bh, _ := svc.Transactions(ctx, bob.ID)
-		for _, h := range bh {
-			if h.TxID == nb.TxID {
-				if _, err := svc.Bump(ctx, bob.ID, h.ID, wallet.BumpRequest{FeeRate: 20}); !errors.Is(err, wallet.ErrInvalid) {
-					t.Fatalf("bump of a received payment: %v", err)
-				}
-			}
-		}
+		t.Cleanup(stop)
+		ref := &refusing{Backend: env.Backend}
+		pg := env.OpenService(func(c *wallet.Config) { c.Database = dsn })
+		pg2 := env.OpenService(func(c *wallet.Config) { c.Database = dsn; c.Bitcoin["regtest"] = ref })
+		testBumpStuck(t, env, pg, pg2, ref)
 	})
 
 	t.Run("Webhooks", func(t *testing.T) { testWebhooks(t, env, nil) })
@@ -285,6 +199,117 @@ func TestBumpAndChange(t *testing.T) {
 			t.Fatalf("balance after the bump: %+v %v", bal, err)
 		}
 	})
+}
+
+// testBumpStuck: a 1 sat/vB send bumped to 5 sat/vB on btcd regtest and
+// mined, the original never; refusals; svc2 shares svc's database behind
+// the refusing backend ref.
+func testBumpStuck(t *testing.T, env *wallettest.Env, svc, svc2 *wallet.Service, ref *refusing) {
+	ctx := ctxT(t, 3*time.Minute)
+	a, err := svc.CreateWallet(ctx, wallet.CreateWalletRequest{Kind: wallet.KindBitcoin, Network: "regtest", Label: "stuck"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := svc.CreateWallet(ctx, wallet.CreateWalletRequest{Kind: wallet.KindBitcoin, Network: "regtest", Label: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Fund(a.Address, 100_000)
+	env.Mine(1)
+	orig, err := svc.Send(ctx, a.ID, wallet.SendRequest{Outputs: []wallet.Output{{Address: bob.Address, Amount: 40_000}}, FeeRate: 1, Note: "invoice 7"})
+	if err != nil || orig.Status != wallet.StatusBroadcast {
+		t.Fatalf("send: %+v %v", orig, err)
+	}
+	for _, bad := range []int64{0, 1, -3, 1_000_000} {
+		if _, err := svc.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: bad}); !errors.Is(err, wallet.ErrInvalid) {
+			t.Fatalf("fee rate %d: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := svc.Bump(ctx, a.ID, "tx_000000000000000000000000", wallet.BumpRequest{FeeRate: 5}); !errors.Is(err, wallet.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+	// The node no longer knows the original (its inputs were spent by
+	// another transaction, or it was evicted): refused.
+	ref.forget.Store(&orig.TxID)
+	_, err = svc2.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 4})
+	ref.forget.Store(nil)
+	if !errors.Is(err, wallet.ErrConflict) || !strings.Contains(err.Error(), "spent elsewhere") {
+		t.Fatalf("bump of a transaction gone from the mempool: %v", err)
+	}
+	// The node refuses the replacement: it fails, the original keeps
+	// its inputs and status.
+	ref.armed.Store(true)
+	bad, err := svc2.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 4})
+	ref.armed.Store(false)
+	if !errors.Is(err, wallet.ErrRejected) || bad == nil || bad.Status != wallet.StatusFailed {
+		t.Fatalf("refused replacement: %+v %v", bad, err)
+	}
+	if g, _ := svc.GetTransaction(ctx, a.ID, orig.ID); g.Status != wallet.StatusBroadcast || g.ReplacedBy != "" {
+		t.Fatalf("original after a refused bump: %+v", g)
+	}
+	us, _ := svc.UTXOs(ctx, a.ID)
+	for _, u := range us {
+		if u.TxID != orig.TxID && !(u.Locked && u.LockedBy == orig.ID) {
+			t.Fatalf("original's input not locked by it after a refused bump: %+v", u)
+		}
+	}
+	// A real bump, with an idempotency key.
+	req := wallet.BumpRequest{FeeRate: 5, IdempotencyKey: "bump-1"}
+	nb, err := svc.Bump(ctx, a.ID, orig.ID, req)
+	if err != nil || nb.Status != wallet.StatusBroadcast || nb.Replaces != orig.ID || nb.Note != "invoice 7" {
+		t.Fatalf("bump: %+v %v", nb, err)
+	}
+	if nb.Fee < orig.Fee+nb.VSize || nb.Fee < 5*nb.VSize || nb.FeeRate <= orig.FeeRate || nb.Amount != orig.Amount ||
+		len(nb.Outputs) != 1 || nb.Outputs[0] != orig.Outputs[0] || nb.Change != orig.Change-(nb.Fee-orig.Fee) || nb.Inputs != orig.Inputs {
+		t.Fatalf("BIP-125 fees or outputs: orig %+v, replacement %+v", orig, nb)
+	}
+	again, err := svc.Bump(ctx, a.ID, orig.ID, req)
+	if err != nil || again.ID != nb.ID {
+		t.Fatalf("retried bump: %+v %v", again, err)
+	}
+	if _, err := svc.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 6, IdempotencyKey: "bump-1"}); !errors.Is(err, wallet.ErrConflict) {
+		t.Fatalf("same key, other rate: %v", err)
+	}
+	g, _ := svc.GetTransaction(ctx, a.ID, orig.ID)
+	if g.Status != wallet.StatusReplaced || g.ReplacedBy != nb.ID {
+		t.Fatalf("original: %+v", g)
+	}
+	if _, err := svc.Bump(ctx, a.ID, orig.ID, wallet.BumpRequest{FeeRate: 9}); !errors.Is(err, wallet.ErrConflict) {
+		t.Fatalf("bump of a replaced tx: %v", err)
+	}
+	if inMempoolOrChain(env, orig.TxID) || !inMempoolOrChain(env, nb.TxID) {
+		t.Fatalf("mempool: original present %v, replacement present %v", inMempoolOrChain(env, orig.TxID), inMempoolOrChain(env, nb.TxID))
+	}
+	env.Mine(1)
+	if err := svc.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gn, _ := svc.GetTransaction(ctx, a.ID, nb.ID)
+	if gn.Status != wallet.StatusConfirmed {
+		t.Fatalf("replacement not mined: %+v", gn)
+	}
+	if inMempoolOrChain(env, orig.TxID) {
+		t.Fatal("the original was mined")
+	}
+	hist, _ := svc.Transactions(ctx, a.ID)
+	seen := map[string]string{}
+	for _, h := range hist {
+		seen[h.ID] = h.Status
+	}
+	if seen[orig.ID] != wallet.StatusReplaced || seen[nb.ID] != wallet.StatusConfirmed {
+		t.Fatalf("history: %v", seen)
+	}
+	if _, err := svc.Bump(ctx, a.ID, nb.ID, wallet.BumpRequest{FeeRate: 20}); !errors.Is(err, wallet.ErrConflict) {
+		t.Fatalf("bump of a confirmed tx: %v", err)
+	}
+	bh, _ := svc.Transactions(ctx, bob.ID)
+	for _, h := range bh {
+		if h.TxID == nb.TxID {
+			if _, err := svc.Bump(ctx, bob.ID, h.ID, wallet.BumpRequest{FeeRate: 20}); !errors.Is(err, wallet.ErrInvalid) {
+				t.Fatalf("bump of a received payment: %v", err)
+			}
+		}
+	}
 }
 
 // hookReceiver is a local webhook endpoint that records every attempt and
