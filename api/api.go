@@ -33,6 +33,14 @@ type Wallets interface {
 	Transactions(ctx context.Context, walletID string) ([]wallet.Transaction, error)
 	GetTransaction(ctx context.Context, walletID, txID string) (*wallet.Transaction, error)
 	FeeEstimates(ctx context.Context, network string) (*wallet.FeeEstimates, error)
+	Bump(ctx context.Context, walletID, txID string, req wallet.BumpRequest) (*wallet.Transaction, error)
+	TransactionsPage(ctx context.Context, walletID string, req wallet.TxPageRequest) (*wallet.TxPage, error)
+
+	CreateWebhook(ctx context.Context, req wallet.CreateWebhookRequest) (*wallet.Webhook, error)
+	ListWebhooks(ctx context.Context, walletID string) ([]wallet.Webhook, error)
+	GetWebhook(ctx context.Context, id string) (*wallet.Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	WebhookDeliveries(ctx context.Context, id string) ([]wallet.WebhookDelivery, error)
 
 	CreateValidator(ctx context.Context, req wallet.CreateValidatorRequest) (*wallet.Validator, error)
 	GetValidator(ctx context.Context, id string) (*wallet.Validator, error)
@@ -201,6 +209,7 @@ func (s *server) routes(web http.Handler) http.Handler {
 		spend.Post("/wallets/{id}/transactions", s.send)
 		read.Get("/wallets/{id}/transactions", s.transactions)
 		read.Get("/wallets/{id}/transactions/{tx}", s.transaction)
+		spend.Post("/wallets/{id}/transactions/{tx}/bump", s.bump)
 		spend.Post("/wallets/{id}/psbt", s.buildPSBT)
 		spend.Post("/wallets/{id}/psbt/sign", s.signPSBT)
 		read.Get("/fee-estimates", s.feeEstimates)
@@ -223,6 +232,14 @@ func (s *server) routes(web http.Handler) http.Handler {
 		admin.Post("/tokens", s.createToken)
 		admin.Get("/tokens", s.listTokens)
 		admin.Delete("/tokens/{id}", s.revokeToken)
+
+		// Webhooks are admin-only: a webhook makes the server send requests
+		// to a URL of the caller's choosing (SSRF; see docs/SECURITY.md).
+		admin.Post("/webhooks", s.createWebhook)
+		admin.Get("/webhooks", s.listWebhooks)
+		admin.Get("/webhooks/{id}", s.getWebhook)
+		admin.Delete("/webhooks/{id}", s.deleteWebhook)
+		admin.Get("/webhooks/{id}/deliveries", s.webhookDeliveries)
 	})
 	return r
 }

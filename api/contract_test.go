@@ -297,6 +297,8 @@ func TestContract(t *testing.T) {
 		}
 	})
 
+	contractBumpWebhooks(t, srv.URL, seen, env, admin, spendTok, readTok, dest) // contract_bump_test.go
+
 	t.Run("psbt", func(t *testing.T) {
 		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 20_000}}, "fee_rate": 3}

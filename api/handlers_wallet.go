@@ -343,6 +343,20 @@ func (s *server) transactions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	preq, paged, err := pageQuery(r) // handlers_bump.go
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if paged {
+		page, err := s.w.TransactionsPage(r.Context(), id, preq)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, page)
+		return
+	}
 	txs, err := s.w.Transactions(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)

@@ -277,12 +277,12 @@ func (s *Service) build(ctx context.Context, bw *btcWallet, p *sendPlan, locked 
 			free = append(free, u)
 		}
 	}
-	sp, err := bw.w.BuildSpend(bitcoin.SpendRequest{UTXOs: free, Outputs: p.outs, FeeRate: rate, MinConf: int64(s.cfg.MinConf)})
+	sp, err := s.selectSpend(ctx, bw, p, free, us, locked, rate) // change.go: confirmed first, then own unconfirmed change
 	switch {
 	case err == nil:
 		return sp, rate, nil
-	case errors.Is(err, bitcoin.ErrInsufficientFunds):
-		return nil, 0, fmt.Errorf("%w: spendable outputs do not cover the amount and the fee", ErrInsufficient)
+	case errors.Is(err, ErrInsufficient), errors.Is(err, ErrUnavailable):
+		return nil, 0, err
 	case errors.Is(err, bitcoin.ErrDust), errors.Is(err, bitcoin.ErrInvalidRequest):
 		return nil, 0, fmt.Errorf("%w: %v", ErrInvalid, err)
 	default:

@@ -258,6 +258,8 @@ var migrations = []string{
 	)`,
 	// 3: recovery paths of Bitcoin wallets (recovery.go).
 	recoveryMigration,
+	// 4: fee bumps (replaces, replaced_by) and webhooks (bump.go, webhooks.go).
+	migrationBumpWebhooks,
 }
 
 // migrate creates schema_migrations if needed and applies every migration

@@ -76,8 +76,10 @@
 // rate 1..MaxFeeRate sat/vB or estimated, note length), then:
 //
 //  1. build: coin selection (chains/bitcoin Wallet.BuildSpend, largest
-//     first) over the backend's UTXOs minus those locked in the database;
-//     the review fields (fee, fee rate, vsize, change, inputs) are exact;
+//     first) over the backend's UTXOs minus those locked in the database,
+//     confirmed ones first, then also the wallet's unconfirmed own change
+//     (see Unconfirmed change below); the review fields (fee, fee rate,
+//     vsize, change, inputs) are exact;
 //  2. reserve: in one database transaction, store the transaction (status
 //     built, PSBT encrypted) and one utxo_locks row per input. The lock's
 //     primary key is the outpoint, so when two sends race for the same
@@ -136,13 +138,54 @@
 // can only lower it. [Service.FeeEstimates] reports the backend's rates
 // for [FeeTargets], marking a fallback rate as such.
 //
+// # Unconfirmed change
+//
+// Outputs of the wallet's own sends and PSBTs (built by its own coin
+// selection) that the node accepted are "trusted", as in Bitcoin Core:
+// only this wallet can double-spend their inputs. When confirmed outputs
+// do not cover a payment, coin selection adds them (change.go); outputs
+// others sent are spent only with MinConf confirmations. ErrInsufficient
+// then says how much is confirmed, unconfirmed own change, unconfirmed
+// from others, immature and locked.
+//
+// # Fee bumping
+//
+// [Service.Bump] replaces a broadcast, unconfirmed transaction by one with
+// a higher fee under BIP-125 (bump.go): same inputs, same recipients and
+// amounts, the change reduced (or dropped when it would be dust), a
+// confirmed wallet input added when the change cannot pay (rule 2: no new
+// unconfirmed input); fee ≥ rate × vsize, fee rate above the original's
+// (rule 6), fee ≥ original fee + IncrementalRelayFeeRate × vsize (rules 3,
+// 4). The replacement is a new transactions row (Replaces) that takes over
+// the original's locks in the same database transaction and is signed
+// and broadcast by advance like a send. Once the node accepts it the
+// original becomes StatusReplaced (ReplacedBy). If the replacement fails,
+// the original gets its locks (and, if it had been marked replaced, its
+// broadcast status) back, so Refresh follows it again. A transaction whose
+// outputs a pending transaction of the wallet spends is not bumped: the
+// replacement would evict that child.
+//
 // # History and balance
 //
 // Balances and UTXOs come from the chain backend, annotated with local
 // locks. Incoming payments are recorded (time of first sight) whenever the
 // wallet's UTXOs are listed, so [Service.Transactions] shows them with the
 // wallet's own sends, newest first; a payment spent before the service
-// first saw it is not listed.
+// first saw it is not listed. [Service.TransactionsPage] returns the same
+// order in pages, with an opaque keyset cursor (creation time, id) that
+// newer rows cannot shift.
+//
+// # Webhooks
+//
+// [Service.CreateWebhook] subscribes a URL to a wallet's events
+// (received, confirmed(n), sent, failed). [Service.RunWebhooks] derives the
+// events from the stored transactions (kept current by Refresh and the
+// send path), puts each (webhook, event, transaction) once into the
+// webhook_deliveries outbox and delivers it at least once: signed with
+// HMAC-SHA256 over timestamp and body with the webhook's secret (sealed
+// with the metadata key), a delivery id stable across retries,
+// exponential backoff, bounded attempts, a connection-time refusal of
+// non-public addresses (SSRF). See webhooks.go.
 //
 // # Tokens
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,8 +237,8 @@ func (s *Service) importPSBT(ctx context.Context, bw *btcWallet, pkt *psbt.Packe
 			return err
 		}
 		for _, i := range plan.Own {
-			_, err := tx.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, 0, ?)`,
-				outpointKey(pkt.UnsignedTx.TxIn[i].PreviousOutPoint), bw.r.w.ID, id, plan.Prevouts[i].Value, now)
+			_, err := tx.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, script, expires_at, created_at) VALUES (?, ?, ?, ?, ?, 0, ?)`,
+				outpointKey(pkt.UnsignedTx.TxIn[i].PreviousOutPoint), bw.r.w.ID, id, plan.Prevouts[i].Value, hex.EncodeToString(plan.Prevouts[i].PkScript), now)
 			if isUnique(err) {
 				return fmt.Errorf("%w: input %d is reserved by another pending transaction", ErrConflict, i)
 			}

@@ -85,8 +85,9 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 				return err
 			}
 			for i, in := range sp.Packet.UnsignedTx.TxIn {
-				_, err := tx.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-					outpointKey(in.PreviousOutPoint), bw.r.w.ID, id, sp.Packet.Inputs[i].WitnessUtxo.Value, exp, now)
+				wu := sp.Packet.Inputs[i].WitnessUtxo
+				_, err := tx.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, script, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					outpointKey(in.PreviousOutPoint), bw.r.w.ID, id, wu.Value, hex.EncodeToString(wu.PkScript), exp, now)
 				if isUnique(err) {
 					return errRetry
 				}
@@ -128,7 +129,7 @@ type txRow struct {
 }
 
 const txCols = `id, wallet_id, idem_key, req_hash, origin, txid, status, outputs, amount, fee, fee_rate, vsize, change_amount, inputs,
-	confirmations, block_height, note, psbt, raw_tx, error, broadcast, sign_requested, created_at, updated_at`
+	confirmations, block_height, note, psbt, raw_tx, error, broadcast, sign_requested, created_at, updated_at, replaces, replaced_by`
 
 func scanTx(sc interface{ Scan(...any) error }) (*txRow, error) {
 	var r txRow
@@ -137,7 +138,7 @@ func scanTx(sc interface{ Scan(...any) error }) (*txRow, error) {
 	t := &r.t
 	if err := sc.Scan(&t.ID, &t.WalletID, &r.idem, &r.hash, &r.origin, &t.TxID, &t.Status, &outs, &t.Amount, &t.Fee, &t.FeeRate,
 		&t.VSize, &t.Change, &t.Inputs, &t.Confirmations, &t.BlockHeight, &r.noteEnc, &r.psbtEnc, &t.RawTx, &t.Error, &bcast,
-		&signReq, &created, &updated); err != nil {
+		&signReq, &created, &updated, &t.Replaces, &t.ReplacedBy); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(outs), &t.Outputs); err != nil {
@@ -426,6 +427,7 @@ func (s *Service) broadcastRow(ctx context.Context, bw *btcWallet, r *txRow) err
 	}
 	s.log.Info("transaction_broadcast", "wallet_id", bw.r.w.ID, "tx_id", r.t.ID, "txid", r.t.TxID)
 	r.t.Status, r.t.Error, r.t.UpdatedAt = StatusBroadcast, "", fromNano(now)
+	s.markReplaced(ctx, r) // bump.go: a fee bump accepted by the node replaces its original
 	return nil
 }
 
@@ -459,6 +461,7 @@ func (s *Service) setChainStatus(ctx context.Context, r *txRow, st bitcoin.TxSta
 	if r.t.Status != status {
 		s.log.Info("transaction_status", "tx_id", r.t.ID, "status", status, "confirmations", conf)
 	}
+	s.markReplaced(ctx, r) // bump.go
 	r.t.Status, r.t.Confirmations, r.t.BlockHeight, r.t.Error, r.t.UpdatedAt = status, conf, st.BlockHeight, "", fromNano(now)
 }
 
@@ -468,6 +471,9 @@ func (s *Service) fail(ctx context.Context, r *txRow, reason string) {
 	err := s.st.inTx(ctx, func(tx dbq) error {
 		if _, err := tx.exec(ctx, `UPDATE transactions SET status = ?, error = ?, updated_at = ? WHERE id = ? AND status IN (?, ?, ?)`,
 			StatusFailed, reason, now, r.t.ID, StatusBuilt, StatusSigned, StatusBroadcast); err != nil {
+			return err
+		}
+		if err := s.unreplace(ctx, tx, r); err != nil { // bump.go: a failed fee bump gives its original back its inputs
 			return err
 		}
 		_, err := tx.exec(ctx, `DELETE FROM utxo_locks WHERE tx_id = ?`, r.t.ID)

@@ -108,6 +108,8 @@ type Config struct {
 	HighFeeShare float64
 	HighFeeFloor int64
 	HighFeeCap   int64
+	// Webhooks tunes webhook delivery (webhooks.go; RunWebhooks).
+	Webhooks WebhookConfig
 	// Logger receives operational events (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).

@@ -18,7 +18,10 @@ const (
 	StatusSigned    = "signed"    // signed by the HSM, not yet accepted by the backend
 	StatusBroadcast = "broadcast" // accepted by the backend, unconfirmed
 	StatusConfirmed = "confirmed" // at least one confirmation
-	StatusFailed    = "failed"    // refused by the backend or replaced; its inputs are released
+	StatusFailed    = "failed"    // refused by the backend, expired or dropped; its inputs are released
+	// StatusReplaced: a broadcast send whose fee was bumped (Service.Bump);
+	// the node accepted the replacement (ReplacedBy), which holds its inputs.
+	StatusReplaced = "replaced"
 )
 
 // Token scopes. Each scope includes the ones before it: spend can read,
@@ -127,9 +130,11 @@ type Transaction struct {
 	Confirmations int64     `json:"confirmations"`
 	BlockHeight   int64     `json:"block_height,omitempty"`
 	Note          string    `json:"note,omitempty"`
-	PSBT          string    `json:"psbt,omitempty"`   // base64; unsigned while built, signed once SignPSBT signed it
-	RawTx         string    `json:"raw_tx,omitempty"` // hex; once signed
-	Error         string    `json:"error,omitempty"`  // why it failed
+	PSBT          string    `json:"psbt,omitempty"`        // base64; unsigned while built, signed once SignPSBT signed it
+	RawTx         string    `json:"raw_tx,omitempty"`      // hex; once signed
+	Error         string    `json:"error,omitempty"`       // why it failed
+	Replaces      string    `json:"replaces,omitempty"`    // a fee bump: the id of the transaction it replaces
+	ReplacedBy    string    `json:"replaced_by,omitempty"` // status replaced: the id of the replacement
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 

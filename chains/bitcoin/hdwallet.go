@@ -219,6 +219,25 @@ func (w *Wallet) changeKey() *walletKey {
 // input (and of the change output), and for derived keys PSBT_IN/OUT_TAP_BIP32_DERIVATION with the
 // root's fingerprint and the path, which lets other signers and watch-only tools recognise them.
 func (w *Wallet) annotate(pkt *psbt.Packet, changeIndex int) {
+	w.annotateKeys(pkt, changeIndex, w.changeKey())
+}
+
+// AnnotatePSBT writes the BIP-371 data of the wallet's keys into a PSBT built from the wallet's
+// outputs elsewhere (a fee bump): PSBT_IN_TAP_INTERNAL_KEY, PSBT_IN_TAP_MERKLE_ROOT and
+// PSBT_IN_TAP_BIP32_DERIVATION of every input whose witness_utxo pays one of the wallet's addresses,
+// and the PSBT_OUT_ fields of the output at changeIndex (-1: none) if it pays one.
+func (w *Wallet) AnnotatePSBT(pkt *psbt.Packet, changeIndex int) {
+	var k *walletKey
+	if changeIndex >= 0 && changeIndex < len(pkt.UnsignedTx.TxOut) {
+		k = w.keyOf(pkt.UnsignedTx.TxOut[changeIndex].PkScript)
+	}
+	if k == nil {
+		changeIndex = -1
+	}
+	w.annotateKeys(pkt, changeIndex, k)
+}
+
+func (w *Wallet) annotateKeys(pkt *psbt.Packet, changeIndex int, change *walletKey) {
 	deriv := w.derivation
 	for i := range pkt.Inputs {
 		in := &pkt.Inputs[i]
@@ -233,7 +252,7 @@ func (w *Wallet) annotate(pkt *psbt.Packet, changeIndex int) {
 		}
 	}
 	if changeIndex >= 0 {
-		k := w.changeKey()
+		k := change
 		pkt.Outputs[changeIndex].TaprootInternalKey = bytes.Clone(k.internal)
 		pkt.Outputs[changeIndex].TaprootBip32Derivation = deriv(k)
 		pkt.Outputs[changeIndex].TaprootTapTree = bytes.Clone(k.tapTree)

@@ -52,6 +52,9 @@ type walletOptions struct {
 	highFeeShare float64 // fee sanity: flag a fee above this share of the amount
 	highFeeFloor int64   // fee sanity: ... when it is above this many satoshi
 	highFeeCap   int64   // fee sanity: flag a fee above this many satoshi
+	// webhookPrivate lets webhook deliveries reach loopback and private
+	// addresses (refused by default: SSRF).
+	webhookPrivate bool
 }
 
 func (c *cli) walletCmd() *cobra.Command {
@@ -79,7 +82,12 @@ Core, where vhsm keeps a watch-only descriptor wallet "vhsm-watch"; https or
 loopback only; password from --btc-pass or $VHSM_BTC_RPC_PASS) or --esplora,
 for the network --btc-network. Without either, Bitcoin routes answer a
 problem saying the network is not configured. Ethereum validators: the
-networks named by --eth-network (default: every built-in network).`,
+networks named by --eth-network (default: every built-in network).
+
+Webhooks (POST /v1/webhooks, admin) are delivered by a worker in this
+process from an outbox in --db, at least once, with retries; deliveries to
+loopback, private and link-local addresses are refused unless
+--webhook-allow-private is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runWallet(cmd.Context(), o)
@@ -104,6 +112,7 @@ networks named by --eth-network (default: every built-in network).`,
 	f.Float64Var(&o.highFeeShare, "high-fee-share", wallet.DefaultHighFeeShare, "fee sanity: a send whose fee is above this share of the amount paid needs accept_high_fee (0 < share <= 1)")
 	f.Int64Var(&o.highFeeFloor, "high-fee-floor", wallet.DefaultHighFeeFloor, "fee sanity: a fee of at most this many satoshi is never flagged by --high-fee-share")
 	f.Int64Var(&o.highFeeCap, "high-fee-cap", wallet.DefaultHighFeeCap, "fee sanity: a send whose fee is above this many satoshi needs accept_high_fee")
+	f.BoolVar(&o.webhookPrivate, "webhook-allow-private", false, "let webhooks deliver to loopback, private and link-local addresses (SSRF risk: only on a trusted single host)")
 	return cmd
 }
 
@@ -128,6 +137,7 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 		client: cfg, db: o.db, listen: o.listen, bitcoin: btc, ethereum: eth,
 		rate: api.RateLimit{Rate: o.rate, Burst: o.burst}, maxBody: o.maxBody, logger: logger,
 		highFeeShare: o.highFeeShare, highFeeFloor: o.highFeeFloor, highFeeCap: o.highFeeCap,
+		webhooks: wallet.WebhookConfig{AllowPrivate: o.webhookPrivate},
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -307,6 +317,7 @@ type walletServiceConfig struct {
 	highFeeShare float64 // 0: wallet default
 	highFeeFloor int64   // 0: wallet default
 	highFeeCap   int64   // 0: wallet default
+	webhooks     wallet.WebhookConfig
 }
 
 // walletService is a running wallet service.
@@ -367,7 +378,7 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 	}()
 	svc, err := openWallet(ctx, hsm, wallet.Config{Database: cfg.db, HSM: hsm, Bitcoin: cfg.bitcoin, Ethereum: cfg.ethereum,
 		HighFeeShare: cfg.highFeeShare, HighFeeFloor: cfg.highFeeFloor, HighFeeCap: cfg.highFeeCap,
-		Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
+		Webhooks: cfg.webhooks, Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +398,10 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 	ws.stopTrack = tcancel
 	go func() {
 		defer close(ws.tracked)
+		hooks := make(chan struct{})
+		go func() { defer close(hooks); svc.RunWebhooks(tctx) }() // the webhook outbox worker
 		svc.Track(tctx)
+		<-hooks
 	}()
 	return ws, nil
 }
