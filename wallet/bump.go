@@ -21,7 +21,7 @@ import (
 
 // migrationBumpWebhooks is schema migration 4: the replacement links of fee
 // bumps, the script of each locked output (hex; a bump re-signs the inputs
-// of an HD wallet, each for the address it spends; ” for locks taken
+// of an HD wallet, each for the address it spends; empty for locks taken
 // before: the wallet's base address) and the webhook tables (webhooks.go).
 const migrationBumpWebhooks = `ALTER TABLE transactions ADD COLUMN replaces TEXT NOT NULL DEFAULT '';
 	ALTER TABLE transactions ADD COLUMN replaced_by TEXT NOT NULL DEFAULT '';
