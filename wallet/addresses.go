@@ -160,6 +160,9 @@ func (s *Service) hdOf(ctx context.Context, r *row) (*hdState, error) {
 		}
 		copy(chainCode[:], ccb)
 	case errors.Is(err, sql.ErrNoRows):
+		if s.hsm == nil {
+			return nil, fmt.Errorf("%w: no HSM to read the wallet's key from", ErrUnavailable)
+		}
 		info, err := s.hsm.PublicKey(ctx, r.w.KeyID)
 		if err != nil {
 			return nil, hsmErr("read wallet key", err)

@@ -186,7 +186,7 @@ func TestReplaceStates(t *testing.T) {
 	ins(orig, StatusBroadcast, hex.EncodeToString(buf.Bytes()), "")
 	ins(repl, StatusBroadcast, "", orig)
 	for op, v := range vals { // the original's locks, moved to the replacement
-		q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, 0, 1)`, op, wid, repl, v)
+		q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, 0, 1)`, op, wid, repl, v.value)
 	}
 	q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES ('added:0', ?, ?, 5, 0, 1)`, wid, repl)
 	r, err := s.txByID(ctx, wid, repl)
@@ -213,7 +213,7 @@ func TestReplaceStates(t *testing.T) {
 	// The replacement really fails (dropped, rebroadcast refused).
 	q.exec(ctx, `UPDATE transactions SET status = ? WHERE id = ?`, StatusBroadcast, repl)
 	for op, v := range vals {
-		q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, 0, 1) ON CONFLICT (outpoint) DO NOTHING`, op, wid, repl, v)
+		q.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, 0, 1) ON CONFLICT (outpoint) DO NOTHING`, op, wid, repl, v.value)
 	}
 	s.fail(ctx, r, "rejected by the node")
 	o, _ = s.txByID(ctx, wid, orig)
