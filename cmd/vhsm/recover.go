@@ -89,8 +89,10 @@ contacted: this is what the recovery path is for.
 
 The wallet is given by its descriptors (the wallet's recovery.descriptor in
 GET /v1/wallets/{id}, or the HD descriptors of GET /v1/wallets/{id}/descriptor; ranged
-ones, ending in /*, are scanned up to --gap consecutive addresses without coins),
-or by --internal (the threshold key: an xpub, scanned on branches 0 and 1, or the 64-hex
+ones, ending in /*, are scanned up to --gap consecutive addresses without coins; give
+all three of an HD wallet: receive, change and base),
+or by --internal (the threshold key: an xpub, scanned on branches 0 and 1 and at its
+base address, the xpub's own key with RKEY/0/0; or the 64-hex
 x-only key of a single-address wallet, whose recovery key is RKEY/0/0), --recovery-xpub
 and --older. --key-file holds the recovery private key (the xprv whose xpub is the
 recovery xpub, or a WIF key); it must not be readable by group or others (chmod 600).
@@ -188,6 +190,13 @@ func recoverDescriptors(o recoverOptions, net *bitcoin.Network) ([]*bitcoin.Reco
 		}
 		out = append(out, &bitcoin.RecoveryDescriptor{Internal: ik, Recovery: rk, Older: uint16(o.older)})
 	}
+	// The wallet's base address: the threshold key itself with RKEY/0/0
+	// (its original address, kept by HD wallets).
+	rk, err := rec.Child(false, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("recover: --recovery-xpub: %w", err)
+	}
+	out = append(out, &bitcoin.RecoveryDescriptor{Internal: internal, Recovery: rk, Older: uint16(o.older)})
 	return out, nil
 }
 

@@ -40,9 +40,9 @@ func xpubOf(t *testing.T, k *hdkeychain.ExtendedKey) string {
 	return p.String()
 }
 
-// TestRecoverCommandRegtest drives vhsm recover against a real btcd: three
-// recovery-leaf outputs of an HD wallet (receive 0 and 5, change 2) are
-// funded; before N blocks the command finds them locked and sweeps nothing;
+// TestRecoverCommandRegtest drives vhsm recover against a real btcd: four
+// recovery-leaf outputs of an HD wallet (receive 0 and 5, change 2 and the
+// base address) are funded; before N blocks the command finds them locked and sweeps nothing;
 // a key file readable by others is refused; after N blocks --dry-run signs
 // without broadcasting, and the real run broadcasts a sweep that btcd mines,
 // paying the destination exactly what the command reported.
@@ -57,7 +57,7 @@ func TestRecoverCommandRegtest(t *testing.T) {
 	if err := node.WaitTaproot(ctx, 1200); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := node.Generate(ctx, 101); err != nil {
+	if _, err := node.Generate(ctx, 105); err != nil {
 		t.Fatal(err)
 	}
 	const older = 5
@@ -74,7 +74,7 @@ func TestRecoverCommandRegtest(t *testing.T) {
 		t.Fatal(err)
 	}
 	descs, err := recoverDescriptors(recoverOptions{internal: internalXpub, recoveryXP: recXpub, older: older}, bitcoin.Regtest)
-	if err != nil || len(descs) != 2 {
+	if err != nil || len(descs) != 3 { // receive, change, base
 		t.Fatalf("descriptors: %v", err)
 	}
 	var descTexts []string
@@ -85,7 +85,7 @@ func TestRecoverCommandRegtest(t *testing.T) {
 		}
 		descTexts = append(descTexts, s)
 	}
-	// Fund receive 0 and 5 and change 2 from three coinbase outputs.
+	// Fund receive 0 and 5, change 2 and the base address from four coinbase outputs.
 	coinbase := func(height int64) (wire.OutPoint, *wire.TxOut) {
 		h, err := node.Client.GetBlockHash(height)
 		if err != nil {
@@ -98,7 +98,7 @@ func TestRecoverCommandRegtest(t *testing.T) {
 		return wire.OutPoint{Hash: blk.Transactions[0].TxHash(), Index: 0}, blk.Transactions[0].TxOut[0]
 	}
 	var funded int64
-	for i, at := range []struct{ branch, index uint32 }{{0, 0}, {0, 5}, {1, 2}} {
+	for i, at := range []struct{ branch, index uint32 }{{0, 0}, {0, 5}, {1, 2}, {2, 0}} {
 		out, err := descs[at.branch].Output(at.index)
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +155,7 @@ func TestRecoverCommandRegtest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
-	if obj["broadcast"] != false || len(obj["sweep"].([]any)) != 3 || len(obj["locked"].([]any)) != 0 || obj["raw_tx"] == "" {
+	if obj["broadcast"] != false || len(obj["sweep"].([]any)) != 4 || len(obj["locked"].([]any)) != 0 || obj["raw_tx"] == "" {
 		t.Fatalf("dry run result %v", obj)
 	}
 	if int64(obj["total_sat"].(float64)) != funded {
@@ -169,7 +169,7 @@ func TestRecoverCommandRegtest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("recover: %v", err)
 	}
-	if obj["broadcast"] != true || len(obj["sweep"].([]any)) != 3 {
+	if obj["broadcast"] != true || len(obj["sweep"].([]any)) != 4 {
 		t.Fatalf("recover result %v", obj)
 	}
 	txid, err := chainhash.NewHashFromStr(obj["txid"].(string))
@@ -188,7 +188,7 @@ func TestRecoverCommandRegtest(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx := mtx.MsgTx()
-	if len(tx.TxIn) != 3 || len(tx.TxOut) != 1 || !bytes.Equal(tx.TxOut[0].PkScript, dest.pkScript(t)) ||
+	if len(tx.TxIn) != 4 || len(tx.TxOut) != 1 || !bytes.Equal(tx.TxOut[0].PkScript, dest.pkScript(t)) ||
 		tx.TxOut[0].Value != int64(obj["value_sat"].(float64)) || funded-tx.TxOut[0].Value != int64(obj["fee_sat"].(float64)) {
 		t.Fatalf("mined sweep does not match the report %v", obj)
 	}
