@@ -202,7 +202,7 @@ func TestHDRecoveryComposes(t *testing.T) {
 		p.Inputs[0].WitnessUtxo = btcwire.NewTxOut(claimed, bytes.Clone(cu.PkScript))
 		return p
 	}
-	_, err = svc.SignPSBT(ctx, w.ID, wallet.SignPSBTRequest{PSBT: encodePSBT(t, build(cu.Value-1_000)), AcceptHighFee: true})
+	_, err = svc.SignPSBT(ctx, w.ID, wallet.SignPSBTRequest{PSBT: encodePSBT(t, build(cu.Value-400)), AcceptHighFee: true})
 	if !errors.Is(err, wallet.ErrInvalid) || !strings.Contains(err.Error(), "input 0") {
 		t.Fatalf("understated amount at 1/0: %v", err)
 	}
