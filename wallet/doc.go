@@ -21,9 +21,11 @@
 //
 // A Bitcoin wallet may be created with a recovery path
 // ([CreateWalletRequest].Recovery: a recovery xpub and a timelock N): its
-// address is then tr(P, and_v(v:pk(xpub/0/0),older(N))) instead of the
-// BIP-86 one, sends are signed by the HSM on the key path with the leaf's
-// merkle root, and the offline recovery key alone can spend any output N
+// base address is then tr(P, and_v(v:pk(xpub/0/0),older(N))) instead of the
+// BIP-86 one, and every derived address b/i is
+// tr(root/b/i, and_v(v:pk(xpub/b/i),older(N))); sends, bumps and PSBTs
+// are signed by the HSM on the key path of each input's address with its
+// path and the leaf's merkle root, and the offline recovery key alone can spend any output N
 // blocks deep (vhsm recover). The policy is stored in wallet_recovery in
 // the same transaction as the wallet; recovery.go is the one place that
 // turns it into outputs and descriptors (per branch and index, for HD
@@ -81,7 +83,9 @@
 //     (see Unconfirmed change below); the review fields (fee, fee rate,
 //     vsize, change, inputs) are exact;
 //  2. reserve: in one database transaction, store the transaction (status
-//     built, PSBT encrypted) and one utxo_locks row per input. The lock's
+//     built, PSBT encrypted), the fresh change address it pays, and one
+//     utxo_locks row per input (with the spent output's value and script:
+//     a fee bump re-signs each input for its address). The lock's
 //     primary key is the outpoint, so when two sends race for the same
 //     UTXO exactly one commits; the other selects again without it (a
 //     bounded number of times) or fails with ErrInsufficient;

@@ -5,10 +5,11 @@ package wallet
 // path with the leaf's merkle root; the user's offline recovery key R alone
 // spends by the script path once an output is N blocks deep (vhsm recover).
 //
-// This file is self-contained so that the HD address code can call
-// recoveryPolicy.output for each child (branch, index): the recovery key of
-// an address is xpub/branch/index, the same index as the threshold child.
-// Single-address wallets use branch 0, index 0 with the wallet's own key.
+// The HD address code (addresses.go) derives every address b/i of a wallet
+// with a recovery path as tr(root/b/i, leaf(xpub/b/i)) (recoveryPolicy.leaf):
+// the recovery key of an address is xpub/branch/index, the same index as
+// the threshold child. The wallet's base address (its own key, the address
+// it was created with) uses branch 0, index 0.
 
 import (
 	"context"
@@ -36,9 +37,10 @@ type RecoveryRequest struct {
 type Recovery struct {
 	XPub  string `json:"xpub"`
 	Older uint32 `json:"older"`
-	// Descriptor is the BIP-386/miniscript descriptor of the wallet's
+	// Descriptor is the BIP-386/miniscript descriptor of the wallet's base
 	// address, tr(KEY,and_v(v:pk(XPUB/0/0),older(N)))#checksum, what
-	// vhsm recover --descriptor takes.
+	// vhsm recover --descriptor takes; the ranged descriptors of its derived
+	// addresses are in Service.Descriptors.
 	Descriptor string `json:"descriptor"`
 }
 
@@ -143,8 +145,8 @@ func (rp *recoveryPolicy) descriptor(internalExpr string, branch, index uint32, 
 	return d.String()
 }
 
-// singleOutput is the output of a single-address wallet (branch 0,
-// index 0, the wallet's own key) and its descriptor.
+// singleOutput is the output of a wallet's base address (branch 0, index
+// 0, the wallet's own key) and its descriptor.
 func (rp *recoveryPolicy) singleOutput(publicKeyHex string, net *bitcoin.Network) (*bitcoin.RecoveryOutput, string, error) {
 	pub, err := hex.DecodeString(publicKeyHex)
 	if err != nil {
@@ -200,8 +202,9 @@ func (s *Service) recoveryOf(ctx context.Context, r *row) (*recoveryPolicy, erro
 	return rp, nil
 }
 
-// recoveryWallet returns the chain wallet of a single-address wallet with
-// a recovery path, checking that its address is the stored one.
+// recoveryWallet returns the chain wallet of a wallet with a recovery path
+// (its base address; loadHD adds the derived ones), checking that its
+// address is the stored one.
 func recoveryWallet(r *row, rp *recoveryPolicy, net *bitcoin.Network) (*bitcoin.Wallet, error) {
 	out, _, err := rp.singleOutput(r.w.PublicKey, net)
 	if err != nil {
@@ -217,7 +220,7 @@ func recoveryWallet(r *row, rp *recoveryPolicy, net *bitcoin.Network) (*bitcoin.
 	return w, nil
 }
 
-// recoveryInfo is the API view of a policy for a single-address wallet.
+// recoveryInfo is the API view of a wallet's policy (base address descriptor).
 func recoveryInfo(r *row, rp *recoveryPolicy) (*Recovery, error) {
 	if rp == nil {
 		return nil, nil
