@@ -22,6 +22,9 @@ type Wallets interface {
 	ListWallets(ctx context.Context) ([]wallet.Wallet, error)
 	GetWallet(ctx context.Context, id string) (*wallet.Wallet, error)
 	Address(ctx context.Context, id string) (string, error)
+	NewAddress(ctx context.Context, id string) (*wallet.Address, error)
+	ListAddresses(ctx context.Context, id string, balances bool) ([]wallet.Address, error)
+	Descriptors(ctx context.Context, id string) (*wallet.Descriptors, error)
 	Balance(ctx context.Context, id string) (*wallet.Balance, error)
 	UTXOs(ctx context.Context, id string) ([]wallet.UTXO, error)
 	Send(ctx context.Context, walletID string, req wallet.SendRequest) (*wallet.Transaction, error)
@@ -29,6 +32,15 @@ type Wallets interface {
 	SignPSBT(ctx context.Context, walletID string, req wallet.SignPSBTRequest) (*wallet.Transaction, error)
 	Transactions(ctx context.Context, walletID string) ([]wallet.Transaction, error)
 	GetTransaction(ctx context.Context, walletID, txID string) (*wallet.Transaction, error)
+	FeeEstimates(ctx context.Context, network string) (*wallet.FeeEstimates, error)
+	Bump(ctx context.Context, walletID, txID string, req wallet.BumpRequest) (*wallet.Transaction, error)
+	TransactionsPage(ctx context.Context, walletID string, req wallet.TxPageRequest) (*wallet.TxPage, error)
+
+	CreateWebhook(ctx context.Context, req wallet.CreateWebhookRequest) (*wallet.Webhook, error)
+	ListWebhooks(ctx context.Context, walletID string) ([]wallet.Webhook, error)
+	GetWebhook(ctx context.Context, id string) (*wallet.Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	WebhookDeliveries(ctx context.Context, id string) ([]wallet.WebhookDelivery, error)
 
 	CreateValidator(ctx context.Context, req wallet.CreateValidatorRequest) (*wallet.Validator, error)
 	GetValidator(ctx context.Context, id string) (*wallet.Validator, error)
@@ -189,13 +201,18 @@ func (s *server) routes(web http.Handler) http.Handler {
 		read.Get("/wallets/{id}", s.getWallet)
 		read.Get("/wallets/{id}/address", s.address)
 		read.Get("/wallets/{id}/address/qr.png", s.addressQR)
+		spend.Post("/wallets/{id}/addresses", s.newAddress)
+		read.Get("/wallets/{id}/addresses", s.listAddresses)
+		read.Get("/wallets/{id}/descriptor", s.descriptor)
 		read.Get("/wallets/{id}/balance", s.balance)
 		read.Get("/wallets/{id}/utxos", s.utxos)
 		spend.Post("/wallets/{id}/transactions", s.send)
 		read.Get("/wallets/{id}/transactions", s.transactions)
 		read.Get("/wallets/{id}/transactions/{tx}", s.transaction)
+		spend.Post("/wallets/{id}/transactions/{tx}/bump", s.bump)
 		spend.Post("/wallets/{id}/psbt", s.buildPSBT)
 		spend.Post("/wallets/{id}/psbt/sign", s.signPSBT)
+		read.Get("/fee-estimates", s.feeEstimates)
 
 		spend.Post("/validators", s.createValidator)
 		read.Get("/validators", s.listValidators)
@@ -218,6 +235,14 @@ func (s *server) routes(web http.Handler) http.Handler {
 		admin.Post("/tokens", s.createToken)
 		admin.Get("/tokens", s.listTokens)
 		admin.Delete("/tokens/{id}", s.revokeToken)
+
+		// Webhooks are admin-only: a webhook makes the server send requests
+		// to a URL of the caller's choosing (SSRF; see docs/SECURITY.md).
+		admin.Post("/webhooks", s.createWebhook)
+		admin.Get("/webhooks", s.listWebhooks)
+		admin.Get("/webhooks/{id}", s.getWebhook)
+		admin.Delete("/webhooks/{id}", s.deleteWebhook)
+		admin.Get("/webhooks/{id}/deliveries", s.webhookDeliveries)
 	})
 	return r
 }

@@ -167,6 +167,16 @@ func TestContract(t *testing.T) {
 		c.want(409, nil, "POST", "/v1/wallets", spendTok, req, "Idempotency-Key", "create-1")
 		c.want(403, nil, "POST", "/v1/wallets", readTok, req)
 		c.want(400, nil, "POST", "/v1/wallets", spendTok, map[string]any{"kind": "bitcoin", "network": "mainnet"}) // not configured
+		// A wallet with a recovery path (README "Recovery path").
+		recXpub := "tpubD6NzVbkrYhZ4XVPn5tSFsjZbYcAnoDizTifqiqFEU18GcLzJMMPeYkBL1tkPT94oxPpuaWeTrMnCoXqFcAwRUn83HeM9SSwZyeAg3J62ssn"
+		var rw wallet.Wallet
+		c.want(201, &rw, "POST", "/v1/wallets", spendTok, map[string]any{"kind": "bitcoin", "network": "regtest",
+			"recovery": map[string]any{"xpub": recXpub, "older": 144}})
+		if rw.Recovery == nil || rw.Recovery.Older != 144 || !strings.Contains(rw.Recovery.Descriptor, ",and_v(v:pk("+recXpub+"/0/0),older(144)))#") {
+			t.Fatalf("recovery wallet: %+v", rw.Recovery)
+		}
+		c.want(400, nil, "POST", "/v1/wallets", spendTok, map[string]any{"kind": "bitcoin", "network": "regtest",
+			"recovery": map[string]any{"xpub": recXpub, "older": 0}})
 		var list []wallet.Wallet
 		c.want(200, &list, "GET", "/v1/wallets", readTok, nil)
 		found := false
@@ -210,6 +220,34 @@ func TestContract(t *testing.T) {
 
 	dest := env.FundedWallet("destination") // another wallet of the same service
 	var sent wallet.Transaction
+	t.Run("addresses", func(t *testing.T) {
+		c := &apiClient{t: t, base: srv.URL, seen: seen}
+		var a wallet.Address
+		c.want(201, &a, "POST", "/v1/wallets/"+w.ID+"/addresses", spendTok, nil)
+		if a.Path != "0/0" || a.Branch != wallet.BranchReceive || a.Address == w.Address {
+			t.Errorf("first receive address %+v", a)
+		}
+		var b wallet.Address
+		c.want(201, &b, "POST", "/v1/wallets/"+w.ID+"/addresses", spendTok, map[string]any{})
+		if b.Path != "0/1" || b.Address == a.Address {
+			t.Errorf("second receive address %+v", b)
+		}
+		c.want(403, nil, "POST", "/v1/wallets/"+w.ID+"/addresses", readTok, nil)
+		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/addresses", spendTok, map[string]any{"branch": "change"})
+		var list []wallet.Address
+		c.want(200, &list, "GET", "/v1/wallets/"+w.ID+"/addresses?balance=true", readTok, nil)
+		if len(list) != 3 || list[0].Branch != wallet.BranchBase || list[0].Balance == nil || list[2].Address != b.Address {
+			t.Errorf("address list %+v", list)
+		}
+		c.want(400, nil, "GET", "/v1/wallets/"+w.ID+"/addresses?balance=maybe", readTok, nil)
+		var d wallet.Descriptors
+		c.want(200, &d, "GET", "/v1/wallets/"+w.ID+"/descriptor", readTok, nil)
+		if !strings.HasPrefix(d.Receive, "tr(["+d.Fingerprint+"]"+d.XPub+"/0/*)#") || !strings.HasPrefix(d.Change, "tr(["+d.Fingerprint+"]"+d.XPub+"/1/*)#") {
+			t.Errorf("descriptors %+v", d)
+		}
+		c.want(404, nil, "GET", "/v1/wallets/w_ffffffffffffffffffffffff/descriptor", readTok, nil)
+	})
+
 	t.Run("send", func(t *testing.T) {
 		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 50_000}}, "fee_rate": 2, "note": "rent"}
@@ -259,6 +297,8 @@ func TestContract(t *testing.T) {
 		}
 	})
 
+	contractBumpWebhooks(t, srv.URL, seen, env, admin, spendTok, readTok, dest) // contract_bump_test.go
+
 	t.Run("psbt", func(t *testing.T) {
 		c := &apiClient{t: t, base: srv.URL, seen: seen}
 		req := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 20_000}}, "fee_rate": 3}
@@ -269,10 +309,34 @@ func TestContract(t *testing.T) {
 		}
 		var signed wallet.Transaction
 		c.want(200, &signed, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": built.PSBT, "broadcast": true}, "Idempotency-Key", "psbt-sign-1")
-		if signed.RawTx == "" || signed.Status != wallet.StatusBroadcast {
+		if signed.RawTx == "" || signed.Status != wallet.StatusBroadcast || signed.PSBT == "" || len(signed.SignedInputs) != signed.Inputs {
 			t.Fatalf("signed: %+v", signed)
 		}
 		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": base64.StdEncoding.EncodeToString([]byte("psbt\xffjunk"))})
+		// A BIP-370 version 2 PSBT: a clear 400.
+		v2 := "psbt\xff\x01\x02\x04\x02\x00\x00\x00\x01\x04\x01\x00\x01\x05\x01\x00\x01\xfb\x04\x02\x00\x00\x00\x00"
+		b := c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/psbt/sign", spendTok, map[string]any{"psbt": base64.StdEncoding.EncodeToString([]byte(v2))})
+		if !strings.Contains(string(b), "version 2 (BIP-370) is not supported") {
+			t.Fatalf("v2 answer: %s", b)
+		}
+		// Fee sanity: 1,000 sat/vB on a 10,000 sat payment needs accept_high_fee.
+		fw := env.FundedWallet("contract fees", 400_000)
+		high := map[string]any{"outputs": []map[string]any{{"address": dest.Address, "amount": 10_000}}, "fee_rate": 1000, "dry_run": true}
+		var rev wallet.Transaction
+		c.want(200, &rev, "POST", "/v1/wallets/"+fw.ID+"/transactions", spendTok, high)
+		if !rev.HighFee || rev.FeeWarning == "" {
+			t.Fatalf("review of a high fee: %+v", rev)
+		}
+		delete(high, "dry_run")
+		b = c.want(422, nil, "POST", "/v1/wallets/"+fw.ID+"/transactions", spendTok, high, "Idempotency-Key", "high-fee-1")
+		if !strings.Contains(string(b), "high-fee") || !strings.Contains(string(b), "accept_high_fee") {
+			t.Fatalf("high fee refusal: %s", b)
+		}
+		var est wallet.FeeEstimates
+		c.want(200, &est, "GET", "/v1/fee-estimates?network=regtest", readTok, nil)
+		if len(est.Estimates) != 3 || est.MaxFeeRate != wallet.MaxFeeRate {
+			t.Fatalf("fee estimates: %+v", est)
+		}
 	})
 
 	t.Run("validators", func(t *testing.T) {

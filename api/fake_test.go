@@ -100,6 +100,46 @@ func (f *fakeWallets) Address(ctx context.Context, id string) (string, error) {
 	}
 	return w.Address, nil
 }
+func (f *fakeWallets) NewAddress(ctx context.Context, id string) (*wallet.Address, error) {
+	if err := f.check("NewAddress"); err != nil {
+		return nil, err
+	}
+	w, err := f.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if w.Kind != wallet.KindBitcoin {
+		return nil, fmt.Errorf("%w: not a Bitcoin wallet", wallet.ErrUnsupported)
+	}
+	return &wallet.Address{Address: w.Address, Branch: wallet.BranchReceive, Path: "0/0", CreatedAt: w.CreatedAt}, nil
+}
+func (f *fakeWallets) ListAddresses(ctx context.Context, id string, balances bool) ([]wallet.Address, error) {
+	if err := f.check("ListAddresses"); err != nil {
+		return nil, err
+	}
+	w, err := f.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if w.Kind != wallet.KindBitcoin {
+		return nil, fmt.Errorf("%w: not a Bitcoin wallet", wallet.ErrUnsupported)
+	}
+	return []wallet.Address{{Address: w.Address, Branch: wallet.BranchBase, CreatedAt: w.CreatedAt}}, nil
+}
+func (f *fakeWallets) Descriptors(ctx context.Context, id string) (*wallet.Descriptors, error) {
+	if err := f.check("Descriptors"); err != nil {
+		return nil, err
+	}
+	w, err := f.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if w.Kind != wallet.KindBitcoin {
+		return nil, fmt.Errorf("%w: not a Bitcoin wallet", wallet.ErrUnsupported)
+	}
+	return &wallet.Descriptors{Receive: "tr([00000000]tpub/0/*)#00000000", Change: "tr([00000000]tpub/1/*)#00000000",
+		Base: "tr([00000000]tpub)#00000000", XPub: "tpub", Fingerprint: "00000000", GapLimit: wallet.GapLimit}, nil
+}
 func (f *fakeWallets) Balance(ctx context.Context, id string) (*wallet.Balance, error) {
 	if err := f.check("Balance"); err != nil {
 		return nil, err
@@ -146,6 +186,17 @@ func (f *fakeWallets) SignPSBT(ctx context.Context, id string, req wallet.SignPS
 		return nil, err
 	}
 	return f.tx(id, wallet.SendRequest{}, wallet.StatusSigned)
+}
+func (f *fakeWallets) FeeEstimates(ctx context.Context, network string) (*wallet.FeeEstimates, error) {
+	if err := f.check("FeeEstimates"); err != nil {
+		return nil, err
+	}
+	if network != "" && network != "regtest" {
+		return nil, fmt.Errorf("%w: bitcoin network %q is not configured", wallet.ErrNotFound, network)
+	}
+	return &wallet.FeeEstimates{Network: "regtest", MaxFeeRate: wallet.MaxFeeRate, HighFeeShare: wallet.DefaultHighFeeShare,
+		HighFeeFloor: wallet.DefaultHighFeeFloor, HighFeeCap: wallet.DefaultHighFeeCap, Estimates: []wallet.FeeEstimate{{TargetBlocks: 1, FeeRate: 2, Source: "fallback"},
+			{TargetBlocks: 6, FeeRate: 2, Source: "fallback"}, {TargetBlocks: 144, FeeRate: 2, Source: "fallback"}}}, nil
 }
 func (f *fakeWallets) Transactions(ctx context.Context, id string) ([]wallet.Transaction, error) {
 	if err := f.check("Transactions"); err != nil {

@@ -33,12 +33,19 @@ func FuzzRouter(f *testing.F) {
 		{"DELETE", "/v1/tokens/tok_1", "", "", fakeAdmin, ``},
 		{"GET", "/v1/wallets/%ff%00/utxos", "", "", fakeRead, ``},
 		{"GET", "/v1/wallets/" + fakeBTC + "/address/qr.png?size=99999", "", "", fakeRead, ``},
+		{"POST", "/v1/wallets/" + fakeBTC + "/addresses", "application/json", "", fakeSpend, `{"x":1}`},
+		{"GET", "/v1/wallets/" + fakeBTC + "/addresses?balance=TRUE", "", "", fakeRead, ``},
+		{"GET", "/v1/wallets/" + fakeVal + "/descriptor", "", "", fakeRead, ``},
 		{"PATCH", "/healthz", "", "", "", `{}`},
 		{"GET", "/readyz", "", "", "", ``},
 		{"POST", "/v1/wallets", "application/json", "\x7f", fakeSpend, `[1,2,3]`},
 		{"POST", "/foo", "", "", "", ``},
 		{"DELETE", "/index.html", "", "", "", ``},
 		{"POST", "/v1/wallets/" + fakeBTC + "/transactions", "application/json", "k2", fakeSpend, `{"outputs":[{"address":"` + fakeAddress() + `","amount":1000,"AMOUNT":9}],"fee_rate":2}`},
+		{"POST", "/v1/wallets/" + fakeBTC + "/transactions/tx_0123456789abcdef01234567/bump", "application/json", "b1", fakeSpend, `{"fee_rate":5}`},
+		{"GET", "/v1/wallets/" + fakeBTC + "/transactions?limit=2&cursor=next", "", "", fakeRead, ``},
+		{"POST", "/v1/webhooks", "application/json", "", fakeAdmin, `{"wallet_id":"` + fakeBTC + `","url":"https://example.com/h","events":["sent"]}`},
+		{"DELETE", "/v1/webhooks/wh_0123456789abcdef", "", "", fakeAdmin, ``},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.ct, s.idem, s.token, []byte(s.body))

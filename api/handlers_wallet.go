@@ -18,7 +18,7 @@ import (
 const (
 	maxOutputs     = 100
 	maxAmount      = 21_000_000 * 100_000_000 // satoshi
-	maxFeeRate     = 100_000                  // sat/vB
+	maxFeeRate     = wallet.MaxFeeRate        // sat/vB: the wallet's one limit
 	maxNoteLen     = 1000                     // characters
 	maxLabelLen    = 200                      // characters
 	maxIdemKeyLen  = 128
@@ -341,6 +341,20 @@ func (s *server) transactions(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	preq, paged, err := pageQuery(r) // handlers_bump.go
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if paged {
+		page, err := s.w.TransactionsPage(r.Context(), id, preq)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, page)
 		return
 	}
 	txs, err := s.w.Transactions(r.Context(), id)

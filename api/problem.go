@@ -30,6 +30,10 @@ const (
 	ProblemUnsupportedMedia = "unsupported-media-type"
 	ProblemUnavailable      = "unavailable"
 	ProblemInternal         = "internal"
+	// ProblemHighFee: the review flagged the fee (above the configured
+	// share of the amount or the absolute cap); resend with
+	// "accept_high_fee": true to go on.
+	ProblemHighFee = "high-fee"
 )
 
 // problemTitles gives each problem type its status and title.
@@ -51,6 +55,7 @@ var problemTitles = map[string]struct {
 	ProblemUnsupportedMedia: {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	ProblemUnavailable:      {http.StatusServiceUnavailable, "Service unavailable"},
 	ProblemInternal:         {http.StatusInternalServerError, "Internal error"},
+	ProblemHighFee:          {http.StatusUnprocessableEntity, "Fee above the sanity limit"},
 }
 
 // FieldError is one invalid field of a request.
@@ -134,6 +139,8 @@ func problemOf(err error) (p *Problem, known bool) {
 	}
 	msg := clientMessage(err)
 	switch {
+	case errors.Is(err, wallet.ErrHighFee):
+		return newProblem(ProblemHighFee, msg), true
 	case errors.Is(err, wallet.ErrInvalid):
 		return newProblem(ProblemInvalid, msg), true
 	case errors.Is(err, wallet.ErrNotFound):
@@ -186,7 +193,7 @@ func problemOf(err error) (p *Problem, known bool) {
 func clientMessage(err error) string {
 	s := err.Error()
 	for _, sentinel := range []error{wallet.ErrInvalid, wallet.ErrNotFound, wallet.ErrConflict, wallet.ErrInsufficient,
-		wallet.ErrUnavailable, wallet.ErrRejected, wallet.ErrUnauthorized, wallet.ErrForbidden, wallet.ErrUnsupported} {
+		wallet.ErrUnavailable, wallet.ErrRejected, wallet.ErrUnauthorized, wallet.ErrForbidden, wallet.ErrUnsupported, wallet.ErrHighFee} {
 		prefix := sentinel.Error() + ": "
 		if i := strings.Index(s, prefix); i >= 0 {
 			return s[i+len(prefix):]

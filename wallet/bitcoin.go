@@ -1,7 +1,6 @@
 package wallet
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -28,6 +27,12 @@ type btcWallet struct {
 	w   *bitcoin.Wallet
 	net *bitcoin.Network
 	be  bitcoin.Backend
+	// hd and addrs: the wallet's tree and derived addresses (loadHD; nil
+	// for a one-address wallet); change: the change address prepared for a
+	// spend (nextChange).
+	hd     *hdState
+	addrs  []addrRow
+	change *bitcoin.DerivedKey
 }
 
 // btc loads a Bitcoin wallet.
@@ -36,10 +41,17 @@ func (s *Service) btc(ctx context.Context, id string) (*btcWallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.btcOf(r)
+	bw, err := s.btcOf(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.loadHD(ctx, bw); err != nil {
+		return nil, err
+	}
+	return bw, nil
 }
 
-func (s *Service) btcOf(r *row) (*btcWallet, error) {
+func (s *Service) btcOf(ctx context.Context, r *row) (*btcWallet, error) {
 	if r.w.Kind != KindBitcoin {
 		return nil, fmt.Errorf("%w: wallet %s is a %s, not a Bitcoin wallet", ErrUnsupported, r.w.ID, r.w.Kind)
 	}
@@ -58,6 +70,13 @@ func (s *Service) btcOf(r *row) (*btcWallet, error) {
 	w, err := bitcoin.NewWallet(r.w.KeyID, pub, net)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stored key of wallet %s: %v", ErrUnavailable, r.w.ID, err)
+	}
+	if rp, err := s.recoveryOf(ctx, r); err != nil {
+		return nil, err
+	} else if rp != nil {
+		if w, err = recoveryWallet(r, rp, net); err != nil {
+			return nil, err
+		}
 	}
 	return &btcWallet{r: r, w: w, net: net, be: be}, nil
 }
@@ -111,9 +130,9 @@ func (s *Service) UTXOs(ctx context.Context, walletID string) ([]UTXO, error) {
 	if err != nil {
 		return nil, err
 	}
-	us, err := bw.be.UTXOs(ctx, bw.w.Address())
+	us, err := s.listUTXOs(ctx, bw)
 	if err != nil {
-		return nil, chainErr("list utxos", err)
+		return nil, err
 	}
 	if err := s.recordIncomingFrom(ctx, bw, us); err != nil {
 		return nil, err
@@ -124,7 +143,7 @@ func (s *Service) UTXOs(ctx context.Context, walletID string) ([]UTXO, error) {
 	}
 	out := make([]UTXO, 0, len(us))
 	for _, u := range us {
-		if !bytes.Equal(u.PkScript, bw.w.PkScript()) {
+		if !bw.w.Owns(u.PkScript) {
 			continue
 		}
 		x := UTXO{TxID: u.OutPoint.Hash.String(), Vout: u.OutPoint.Index, Value: u.Value,
@@ -169,6 +188,8 @@ type sendPlan struct {
 	rate bitcoin.FeeRate // 0: estimate
 	note string
 	hash string
+
+	acceptHighFee bool // SendRequest.AcceptHighFee (not part of hash)
 }
 
 // parseSend validates req for the wallet's network.
@@ -191,7 +212,7 @@ func (s *Service) parseSend(bw *btcWallet, origin string, req SendRequest) (*sen
 	if req.FeeRate < 0 || req.FeeRate > s.cfg.MaxFeeRate {
 		return nil, fmt.Errorf("%w: fee_rate must be between 1 and %d sat/vB (0 to estimate)", ErrInvalid, s.cfg.MaxFeeRate)
 	}
-	p := &sendPlan{rate: bitcoin.SatPerVByte(req.FeeRate), note: req.Note}
+	p := &sendPlan{rate: bitcoin.SatPerVByte(req.FeeRate), note: req.Note, acceptHighFee: req.AcceptHighFee}
 	var sum int64
 	parts := []string{origin, bw.r.w.ID, fmt.Sprint(req.SendMax), fmt.Sprint(req.FeeRate), req.Note}
 	for i, o := range req.Outputs {
@@ -239,11 +260,15 @@ func (s *Service) build(ctx context.Context, bw *btcWallet, p *sendPlan, locked 
 			return nil, 0, fmt.Errorf("%w: estimated fee rate %d sat/vB exceeds the limit %d", ErrUnavailable, int64(rate)/1000, s.cfg.MaxFeeRate)
 		}
 	}
-	us, err := bw.be.UTXOs(ctx, bw.w.Address())
+	us, err := s.listUTXOs(ctx, bw)
 	if err != nil {
-		return nil, 0, chainErr("list utxos", err)
+		return nil, 0, err
 	}
 	if err := s.recordIncomingFrom(ctx, bw, us); err != nil {
+		return nil, 0, err
+	}
+	// Change goes to a fresh change address (addresses.go).
+	if err := s.nextChange(ctx, bw); err != nil {
 		return nil, 0, err
 	}
 	free := us[:0:0]
@@ -252,12 +277,12 @@ func (s *Service) build(ctx context.Context, bw *btcWallet, p *sendPlan, locked 
 			free = append(free, u)
 		}
 	}
-	sp, err := bw.w.BuildSpend(bitcoin.SpendRequest{UTXOs: free, Outputs: p.outs, FeeRate: rate, MinConf: int64(s.cfg.MinConf)})
+	sp, err := s.selectSpend(ctx, bw, p, free, us, locked, rate) // change.go: confirmed first, then own unconfirmed change
 	switch {
 	case err == nil:
 		return sp, rate, nil
-	case errors.Is(err, bitcoin.ErrInsufficientFunds):
-		return nil, 0, fmt.Errorf("%w: spendable outputs do not cover the amount and the fee", ErrInsufficient)
+	case errors.Is(err, ErrInsufficient), errors.Is(err, ErrUnavailable):
+		return nil, 0, err
 	case errors.Is(err, bitcoin.ErrDust), errors.Is(err, bitcoin.ErrInvalidRequest):
 		return nil, 0, fmt.Errorf("%w: %v", ErrInvalid, err)
 	default:

@@ -239,6 +239,27 @@ var migrations = []string{
 		last_used BIGINT
 	);
 	CREATE UNIQUE INDEX tokens_bootstrap ON tokens (bootstrap) WHERE bootstrap = 1`,
+	// 2: BIP-32 derived addresses (addresses.go): the root of a wallet's
+	// tree, and every address handed out or used as change.
+	`CREATE TABLE wallet_hd (
+		wallet_id TEXT PRIMARY KEY REFERENCES wallets(id),
+		group_key TEXT NOT NULL,
+		chain_code TEXT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE wallet_addresses (
+		wallet_id TEXT NOT NULL REFERENCES wallets(id),
+		branch BIGINT NOT NULL,
+		idx BIGINT NOT NULL,
+		address TEXT NOT NULL UNIQUE,
+		used BIGINT NOT NULL DEFAULT 0,
+		created_at BIGINT NOT NULL,
+		PRIMARY KEY (wallet_id, branch, idx)
+	)`,
+	// 3: recovery paths of Bitcoin wallets (recovery.go).
+	recoveryMigration,
+	// 4: fee bumps (replaces, replaced_by) and webhooks (bump.go, webhooks.go).
+	migrationBumpWebhooks,
 }
 
 // migrate creates schema_migrations if needed and applies every migration

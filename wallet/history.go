@@ -1,7 +1,6 @@
 package wallet
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -85,9 +84,10 @@ func (s *Service) GetTransaction(ctx context.Context, walletID, txID string) (*T
 // recordIncoming stores, once, every transaction paying the wallet that
 // appears in its UTXOs and is not one of its own.
 func (s *Service) recordIncoming(ctx context.Context, bw *btcWallet) error {
-	us, err := bw.be.UTXOs(ctx, bw.w.Address())
+	// Every address of the wallet: base and derived (addresses.go).
+	us, err := s.listUTXOs(ctx, bw)
 	if err != nil {
-		return chainErr("list utxos", err)
+		return err
 	}
 	return s.recordIncomingFrom(ctx, bw, us)
 }
@@ -99,17 +99,18 @@ func (s *Service) recordIncomingFrom(ctx context.Context, bw *btcWallet, us []bi
 	type agg struct {
 		amount int64
 		conf   int64
+		addr   string // the (first) address paid
 	}
 	byTx := map[string]*agg{}
 	var order []string
 	for _, u := range us {
-		if !bytes.Equal(u.PkScript, bw.w.PkScript()) {
+		if !bw.w.Owns(u.PkScript) {
 			continue
 		}
 		k := u.OutPoint.Hash.String()
 		a := byTx[k]
 		if a == nil {
-			a = &agg{conf: u.Confirmations}
+			a = &agg{conf: u.Confirmations, addr: scriptAddress(u.PkScript, bw.net)}
 			byTx[k] = a
 			order = append(order, k)
 		}
@@ -144,7 +145,7 @@ func (s *Service) recordIncomingFrom(ctx context.Context, bw *btcWallet, us []bi
 		if a.conf > 0 {
 			status = StatusConfirmed
 		}
-		outs, _ := json.Marshal([]Output{{Address: bw.r.w.Address, Amount: a.amount}})
+		outs, _ := json.Marshal([]Output{{Address: a.addr, Amount: a.amount}})
 		now := s.nowNano()
 		if _, err := s.st.q().exec(ctx, `INSERT INTO transactions (id, wallet_id, idem_key, req_hash, origin, txid, status, outputs, amount, confirmations,
 			created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (wallet_id, idem_key) DO NOTHING`,
@@ -214,13 +215,17 @@ func (s *Service) Refresh(ctx context.Context) error {
 			if r.signReq && now-r.t.UpdatedAt.UnixNano() < int64(DefaultStaleBuilt) {
 				continue // SignPSBT in progress
 			}
-			var held int
-			if err := s.st.q().row(ctx, `SELECT COUNT(*) FROM utxo_locks WHERE tx_id = ? AND (expires_at = 0 OR expires_at > ?)`, r.t.ID, now).Scan(&held); err != nil {
+			// A row locks the wallet's own inputs (all of them, but for a
+			// PSBT with inputs of others); it lapsed when any lock expired
+			// (or expired locks were already swept and none is left).
+			var held, total int
+			if err := s.st.q().row(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN expires_at = 0 OR expires_at > ? THEN 1 ELSE 0 END), 0)
+				FROM utxo_locks WHERE tx_id = ?`, now, r.t.ID).Scan(&total, &held); err != nil {
 				keep(s.dbErr("refresh", err))
 				continue
 			}
 			stale := (r.origin == originSend && now-r.t.CreatedAt.UnixNano() > int64(DefaultStaleBuilt)) || r.signReq
-			if held < r.t.Inputs || stale {
+			if held == 0 || held < total || stale {
 				unlock := s.lockFlow(r.t.ID)
 				s.fail(ctx, r, "expired before it was signed")
 				unlock()
@@ -276,9 +281,14 @@ func (s *Service) Refresh(ctx context.Context) error {
 	}
 	ws.Close()
 	for _, r := range wrs {
-		bw, err := s.btcOf(r)
+		bw, err := s.btcOf(ctx, r)
 		if err != nil {
 			continue // network no longer configured
+		}
+		// Its derived addresses too: a payment to any of them is incoming.
+		if err := s.loadHD(ctx, bw); err != nil {
+			keep(err)
+			continue
 		}
 		keep(s.recordIncoming(ctx, bw))
 	}

@@ -174,7 +174,12 @@ func TestImportPSBTFeeCap(t *testing.T) {
 		pkt.Inputs[0].WitnessUtxo = btcwire.NewTxOut(100_000_000, bw.w.PkScript())
 		return pkt
 	}
-	_, err := s.importPSBT(ctx, bw, mk(1000), "", "h")
+	pkt := mk(1000)
+	plan, err := bw.w.PlanPSBT(pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.importPSBT(ctx, bw, pkt, plan, SignPSBTRequest{AcceptHighFee: true}, "h")
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("fee of ~1 BTC: %v, want ErrInvalid", err)
 	}

@@ -40,6 +40,9 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 		id := newID("tx_", 12)
 		t := Transaction{ID: id, WalletID: bw.r.w.ID, Status: StatusBuilt, Direction: "out"}
 		review(&t, sp.Packet, sp.Fee, sp.VSize, sp.Change, sp.ChangeIndex, bw.net)
+		if err := s.checkFee(&t, p.acceptHighFee); err != nil {
+			return "", err
+		}
 		var buf bytes.Buffer
 		if err := sp.Packet.Serialize(&buf); err != nil {
 			return "", fmt.Errorf("%w: serialize psbt: %v", ErrInvalid, err)
@@ -77,9 +80,14 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 			if err != nil {
 				return err
 			}
+			// The fresh change address, claimed with the spend (addresses.go).
+			if err := s.claimChange(ctx, tx, bw, sp.ChangeIndex); err != nil {
+				return err
+			}
 			for i, in := range sp.Packet.UnsignedTx.TxIn {
-				_, err := tx.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-					outpointKey(in.PreviousOutPoint), bw.r.w.ID, id, sp.Packet.Inputs[i].WitnessUtxo.Value, exp, now)
+				wu := sp.Packet.Inputs[i].WitnessUtxo
+				_, err := tx.exec(ctx, `INSERT INTO utxo_locks (outpoint, wallet_id, tx_id, value, script, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					outpointKey(in.PreviousOutPoint), bw.r.w.ID, id, wu.Value, hex.EncodeToString(wu.PkScript), exp, now)
 				if isUnique(err) {
 					return errRetry
 				}
@@ -91,6 +99,9 @@ func (s *Service) reserve(ctx context.Context, bw *btcWallet, origin, idem strin
 		})
 		switch {
 		case err == nil:
+			if bw.change != nil && sp.ChangeIndex >= 0 {
+				s.watch(ctx, bw, bw.change.Address())
+			}
 			s.log.Info("transaction_built", "wallet_id", bw.r.w.ID, "tx_id", id, "origin", origin, "inputs", t.Inputs, "fee", t.Fee)
 			return id, nil
 		case errors.Is(err, errRetry):
@@ -118,7 +129,7 @@ type txRow struct {
 }
 
 const txCols = `id, wallet_id, idem_key, req_hash, origin, txid, status, outputs, amount, fee, fee_rate, vsize, change_amount, inputs,
-	confirmations, block_height, note, psbt, raw_tx, error, broadcast, sign_requested, created_at, updated_at`
+	confirmations, block_height, note, psbt, raw_tx, error, broadcast, sign_requested, created_at, updated_at, replaces, replaced_by`
 
 func scanTx(sc interface{ Scan(...any) error }) (*txRow, error) {
 	var r txRow
@@ -127,7 +138,7 @@ func scanTx(sc interface{ Scan(...any) error }) (*txRow, error) {
 	t := &r.t
 	if err := sc.Scan(&t.ID, &t.WalletID, &r.idem, &r.hash, &r.origin, &t.TxID, &t.Status, &outs, &t.Amount, &t.Fee, &t.FeeRate,
 		&t.VSize, &t.Change, &t.Inputs, &t.Confirmations, &t.BlockHeight, &r.noteEnc, &r.psbtEnc, &t.RawTx, &t.Error, &bcast,
-		&signReq, &created, &updated); err != nil {
+		&signReq, &created, &updated, &t.Replaces, &t.ReplacedBy); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(outs), &t.Outputs); err != nil {
@@ -178,7 +189,9 @@ func (s *Service) public(ctx context.Context, r *txRow) (*Transaction, error) {
 		return nil, err
 	}
 	t.Note = note
-	if r.origin != originSend && r.psbtEnc != "" && t.Status == StatusBuilt {
+	s.flagFee(&t)
+	// A PSBT row keeps its PSBT: unsigned while built, signed afterwards.
+	if r.origin != originSend && r.psbtEnc != "" {
 		p, err := s.openMeta(ctx, "transactions", t.ID, "psbt", r.psbtEnc)
 		if err != nil {
 			return nil, err
@@ -223,6 +236,7 @@ func (s *Service) Send(ctx context.Context, walletID string, req SendRequest) (*
 		now := fromNano(s.nowNano())
 		t := &Transaction{WalletID: walletID, Status: StatusBuilt, Direction: "out", Note: req.Note, CreatedAt: now, UpdatedAt: now}
 		review(t, sp.Packet, sp.Fee, sp.VSize, sp.Change, sp.ChangeIndex, bw.net)
+		s.flagFee(t)
 		var buf bytes.Buffer
 		if err := sp.Packet.Serialize(&buf); err == nil {
 			t.PSBT = base64.StdEncoding.EncodeToString(buf.Bytes())
@@ -303,44 +317,13 @@ func (s *Service) advance(ctx context.Context, bw *btcWallet, id string) (*Trans
 // signRow signs a built row's PSBT with the HSM and stores the signed
 // transaction (status signed). The inputs must still be locked by it.
 func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
-	b64, err := s.openMeta(ctx, "transactions", r.t.ID, "psbt", r.psbtEnc)
+	raw, txid, signedPSBT, err := s.signStored(ctx, bw, r)
 	if err != nil {
 		return err
 	}
-	pkt, err := bitcoin.DecodePSBT([]byte(b64), true)
-	if err != nil {
-		return fmt.Errorf("%w: stored psbt is corrupt", ErrUnavailable)
-	}
-	held, err := s.claimLocks(ctx, r.t.ID, r.t.Inputs)
-	if err != nil {
-		return s.dbErr("extend locks", err)
-	}
-	if !held {
-		s.fail(ctx, r, "inputs were released before signing")
-		return fmt.Errorf("%w: the transaction's inputs were released before it was signed; build it again", ErrConflict)
-	}
-	tx, err := bw.w.Sign(ctx, s.hsm, pkt)
-	if err != nil {
-		if r.origin != originSend {
-			// Give a PSBT its lock expiry back; SignPSBT can be retried.
-			exp := s.nowNano() + int64(s.cfg.PSBTLockTTL)
-			s.st.q().exec(ctx, `UPDATE utxo_locks SET expires_at = ? WHERE tx_id = ?`, exp, r.t.ID)
-			s.st.q().exec(ctx, `UPDATE transactions SET sign_requested = 0 WHERE id = ? AND status = ?`, r.t.ID, StatusBuilt)
-		}
-		if errors.Is(err, bitcoin.ErrBadSignature) {
-			return fmt.Errorf("%w: sign: the HSM returned a signature that does not verify", ErrRejected)
-		}
-		return hsmErr("sign transaction", err)
-	}
-	var buf bytes.Buffer
-	if err := tx.Serialize(&buf); err != nil {
-		return fmt.Errorf("%w: serialize transaction: %v", ErrUnavailable, err)
-	}
-	raw := hex.EncodeToString(buf.Bytes())
-	txid := tx.TxHash().String()
 	now := s.nowNano()
-	res, err := s.st.q().exec(ctx, `UPDATE transactions SET status = ?, raw_tx = ?, txid = ?, psbt = '', error = '', updated_at = ? WHERE id = ? AND status = ?`,
-		StatusSigned, raw, txid, now, r.t.ID, StatusBuilt)
+	res, err := s.st.q().exec(ctx, `UPDATE transactions SET status = ?, raw_tx = ?, txid = ?, psbt = ?, error = '', updated_at = ? WHERE id = ? AND status = ?`,
+		StatusSigned, raw, txid, signedPSBT, now, r.t.ID, StatusBuilt)
 	if err != nil {
 		return s.dbErr("store signed transaction", err)
 	}
@@ -359,7 +342,7 @@ func (s *Service) signRow(ctx context.Context, bw *btcWallet, r *txRow) error {
 		s.st.q().exec(ctx, `UPDATE utxo_locks SET expires_at = ? WHERE tx_id = ?`, now+int64(s.cfg.PSBTLockTTL), r.t.ID)
 	}
 	s.log.Info("transaction_signed", "wallet_id", bw.r.w.ID, "tx_id", r.t.ID, "txid", txid)
-	r.t.Status, r.t.RawTx, r.t.TxID, r.t.Error, r.psbtEnc, r.t.UpdatedAt = StatusSigned, raw, txid, "", "", fromNano(now)
+	r.t.Status, r.t.RawTx, r.t.TxID, r.t.Error, r.psbtEnc, r.t.UpdatedAt = StatusSigned, raw, txid, "", signedPSBT, fromNano(now)
 	return nil
 }
 
@@ -444,6 +427,7 @@ func (s *Service) broadcastRow(ctx context.Context, bw *btcWallet, r *txRow) err
 	}
 	s.log.Info("transaction_broadcast", "wallet_id", bw.r.w.ID, "tx_id", r.t.ID, "txid", r.t.TxID)
 	r.t.Status, r.t.Error, r.t.UpdatedAt = StatusBroadcast, "", fromNano(now)
+	s.markReplaced(ctx, r) // bump.go: a fee bump accepted by the node replaces its original
 	return nil
 }
 
@@ -477,6 +461,7 @@ func (s *Service) setChainStatus(ctx context.Context, r *txRow, st bitcoin.TxSta
 	if r.t.Status != status {
 		s.log.Info("transaction_status", "tx_id", r.t.ID, "status", status, "confirmations", conf)
 	}
+	s.markReplaced(ctx, r) // bump.go
 	r.t.Status, r.t.Confirmations, r.t.BlockHeight, r.t.Error, r.t.UpdatedAt = status, conf, st.BlockHeight, "", fromNano(now)
 }
 
@@ -486,6 +471,9 @@ func (s *Service) fail(ctx context.Context, r *txRow, reason string) {
 	err := s.st.inTx(ctx, func(tx dbq) error {
 		if _, err := tx.exec(ctx, `UPDATE transactions SET status = ?, error = ?, updated_at = ? WHERE id = ? AND status IN (?, ?, ?)`,
 			StatusFailed, reason, now, r.t.ID, StatusBuilt, StatusSigned, StatusBroadcast); err != nil {
+			return err
+		}
+		if err := s.unreplace(ctx, tx, r); err != nil { // bump.go: a failed fee bump gives its original back its inputs
 			return err
 		}
 		_, err := tx.exec(ctx, `DELETE FROM utxo_locks WHERE tx_id = ?`, r.t.ID)

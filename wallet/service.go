@@ -49,6 +49,9 @@ type HSM interface {
 	// SignTaproot signs a BIP-341 sighash with the key tweaked by
 	// merkleRoot (empty: BIP-86).
 	SignTaproot(ctx context.Context, keyID string, sighash [32]byte, merkleRoot []byte) ([64]byte, error)
+	// SignTaprootPath is SignTaproot for the BIP-32 unhardened child of
+	// the key at path ([bitcoin.PathSigner]; derived addresses).
+	SignTaprootPath(ctx context.Context, keyID string, path []uint32, sighash [32]byte, merkleRoot []byte) ([64]byte, error)
 	// SignBLS signs msg (here a 32-byte consensus signing root) with a BLS
 	// key.
 	SignBLS(ctx context.Context, keyID string, msg []byte) ([]byte, error)
@@ -65,8 +68,8 @@ type HSM interface {
 }
 
 var (
-	_ HSM            = (*client.Client)(nil)
-	_ bitcoin.Signer = HSM(nil)
+	_ HSM                = (*client.Client)(nil)
+	_ bitcoin.PathSigner = HSM(nil)
 )
 
 // ethSigner adapts an HSM to the Ethereum chain's signer (a 32-byte
@@ -116,8 +119,19 @@ type Config struct {
 	PSBTLockTTL time.Duration
 	// PollInterval is Track's interval (default 5 s).
 	PollInterval time.Duration
-	// MaxFeeRate bounds a requested fee rate in sat/vB (default 10000).
+	// MaxFeeRate bounds a requested fee rate in sat/vB (default and
+	// ceiling: the constant MaxFeeRate).
 	MaxFeeRate int64
+	// HighFeeShare, HighFeeFloor and HighFeeCap are the review's fee
+	// sanity limits: a fee above HighFeeCap satoshi (default 1,000,000),
+	// or above both HighFeeFloor satoshi (default 5,000) and HighFeeShare
+	// × the amount paid to others (default 0.10), is flagged and a send
+	// needs AcceptHighFee (see FeeEstimates).
+	HighFeeShare float64
+	HighFeeFloor int64
+	HighFeeCap   int64
+	// Webhooks tunes webhook delivery (webhooks.go; RunWebhooks).
+	Webhooks WebhookConfig
 	// Logger receives operational events (default: discard).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -142,6 +156,8 @@ type Service struct {
 	// afterReserve, if set (tests only), runs after a send's inputs are
 	// reserved and before it is signed; an error simulates a crash there.
 	afterReserve func(txID string) error
+
+	hd hdCache // derived addresses (addresses.go)
 }
 
 type flowLock struct {
@@ -170,9 +186,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
-	if cfg.MaxFeeRate <= 0 {
-		cfg.MaxFeeRate = 10000
-	}
+	applyFeeDefaults(&cfg)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

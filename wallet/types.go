@@ -18,7 +18,10 @@ const (
 	StatusSigned    = "signed"    // signed by the HSM, not yet accepted by the backend
 	StatusBroadcast = "broadcast" // accepted by the backend, unconfirmed
 	StatusConfirmed = "confirmed" // at least one confirmation
-	StatusFailed    = "failed"    // refused by the backend or replaced; its inputs are released
+	StatusFailed    = "failed"    // refused by the backend, expired or dropped; its inputs are released
+	// StatusReplaced: a broadcast send whose fee was bumped (Service.Bump);
+	// the node accepted the replacement (ReplacedBy), which holds its inputs.
+	StatusReplaced = "replaced"
 )
 
 // Token scopes. Each scope includes the ones before it: spend can read,
@@ -54,15 +57,18 @@ type Wallet struct {
 	Address   string    `json:"address,omitempty"`
 	Label     string    `json:"label"` // stored DiSE-encrypted
 	CreatedAt time.Time `json:"created_at"`
+	Recovery  *Recovery `json:"recovery,omitempty"` // the recovery path, if the wallet has one
 }
 
 // CreateWalletRequest creates a wallet; the DKG runs through the HSM.
 // A retry with the same IdempotencyKey returns the first wallet.
 type CreateWalletRequest struct {
-	Kind           string `json:"kind"`
-	Network        string `json:"network"`
-	Label          string `json:"label"`
-	IdempotencyKey string `json:"-"`
+	Kind    string `json:"kind"`
+	Network string `json:"network"`
+	Label   string `json:"label"`
+	// Recovery optionally adds a timelocked recovery path (recovery.go).
+	Recovery       *RecoveryRequest `json:"recovery,omitempty"`
+	IdempotencyKey string           `json:"-"`
 }
 
 // Balance of a Bitcoin wallet, in satoshi.
@@ -101,6 +107,10 @@ type SendRequest struct {
 	DryRun         bool     `json:"dry_run,omitempty"`  // build and review only; nothing is locked or signed
 	Note           string   `json:"note,omitempty"`     // stored DiSE-encrypted
 	IdempotencyKey string   `json:"-"`
+
+	// AcceptHighFee lets a send (or BuildPSBT) go on although the review
+	// flags its fee (Transaction.HighFee); without it that is ErrHighFee.
+	AcceptHighFee bool `json:"accept_high_fee,omitempty"`
 }
 
 // Transaction is a send (or a received payment seen in history).
@@ -120,11 +130,24 @@ type Transaction struct {
 	Confirmations int64     `json:"confirmations"`
 	BlockHeight   int64     `json:"block_height,omitempty"`
 	Note          string    `json:"note,omitempty"`
-	PSBT          string    `json:"psbt,omitempty"`   // base64; for built-only transactions
-	RawTx         string    `json:"raw_tx,omitempty"` // hex; once signed
-	Error         string    `json:"error,omitempty"`  // why it failed
+	PSBT          string    `json:"psbt,omitempty"`        // base64; unsigned while built, signed once SignPSBT signed it
+	RawTx         string    `json:"raw_tx,omitempty"`      // hex; once signed
+	Error         string    `json:"error,omitempty"`       // why it failed
+	Replaces      string    `json:"replaces,omitempty"`    // a fee bump: the id of the transaction it replaces
+	ReplacedBy    string    `json:"replaced_by,omitempty"` // status replaced: the id of the replacement
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+
+	// HighFee is set when the fee is above Config.HighFeeShare of Amount
+	// or above Config.HighFeeCap; FeeWarning says which. A send then needs
+	// AcceptHighFee.
+	HighFee    bool   `json:"high_fee,omitempty"`
+	FeeWarning string `json:"fee_warning,omitempty"`
+	// SignedInputs lists the inputs SignPSBT signed (this wallet's); the
+	// others were left untouched. RawTx is set only when every input is
+	// signed (the transaction is complete). PSBT is then the signed PSBT
+	// (BIP-371 tap_key_sig on this wallet's inputs, not finalized).
+	SignedInputs []int `json:"signed_inputs,omitempty"`
 }
 
 // SignPSBTRequest signs a PSBT built by BuildPSBT (or imported): every
@@ -133,6 +156,10 @@ type SignPSBTRequest struct {
 	PSBT           string `json:"psbt"` // base64
 	Broadcast      bool   `json:"broadcast"`
 	IdempotencyKey string `json:"-"`
+
+	// AcceptHighFee lets the signing go on although the review flags the
+	// PSBT's fee (Transaction.HighFee).
+	AcceptHighFee bool `json:"accept_high_fee,omitempty"`
 }
 
 // Validator is an Ethereum validator wallet: its threshold BLS key and the

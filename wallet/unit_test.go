@@ -347,19 +347,27 @@ func FuzzSignPSBTRequest(f *testing.F) {
 	f.Add("", "")
 	f.Add("%%%", "a b")
 	f.Fuzz(func(t *testing.T, p, idem string) {
-		pkt, err := decodePSBTRequest(bw, SignPSBTRequest{PSBT: p, IdempotencyKey: idem})
+		pkt, plan, err := decodePSBTRequest(bw, SignPSBTRequest{PSBT: p, IdempotencyKey: idem})
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error does not wrap ErrInvalid: %v", err)
 			}
 			return
 		}
-		if len(pkt.Inputs) == 0 || len(pkt.Inputs) != len(pkt.UnsignedTx.TxIn) {
+		if len(pkt.Inputs) == 0 || len(pkt.Inputs) != len(pkt.UnsignedTx.TxIn) || len(plan.Prevouts) != len(pkt.Inputs) {
 			t.Fatal("accepted a PSBT without matching inputs")
 		}
-		for _, in := range pkt.Inputs {
-			if in.WitnessUtxo == nil || !bytes.Equal(in.WitnessUtxo.PkScript, bw.w.PkScript()) {
-				t.Fatal("accepted a PSBT spending a foreign output")
+		if len(plan.Own) == 0 || len(plan.Own)+len(plan.Foreign) != len(pkt.Inputs) {
+			t.Fatalf("plan does not cover the inputs: own %v foreign %v", plan.Own, plan.Foreign)
+		}
+		for _, i := range plan.Own {
+			if !bytes.Equal(plan.Prevouts[i].PkScript, bw.w.PkScript()) {
+				t.Fatal("planned to sign a foreign input")
+			}
+		}
+		for _, i := range plan.Foreign {
+			if bytes.Equal(plan.Prevouts[i].PkScript, bw.w.PkScript()) {
+				t.Fatal("left an own input unsigned")
 			}
 		}
 	})

@@ -23,6 +23,7 @@ type walletSpec struct {
 	withdrawal           string // validators: normalized 0x address
 	compounding          bool
 	idem                 string
+	recovery             *recoveryPolicy // bitcoin: optional recovery path
 }
 
 // row is a wallets row with the label still sealed.
@@ -68,7 +69,15 @@ func (s *Service) CreateWallet(ctx context.Context, req CreateWalletRequest) (*W
 	if _, ok := s.cfg.Bitcoin[req.Network]; !ok {
 		return nil, fmt.Errorf("%w: bitcoin network %q is not configured (have %v)", ErrInvalid, truncate(req.Network, 20), mapKeys(s.cfg.Bitcoin))
 	}
-	r, err := s.create(ctx, walletSpec{kind: KindBitcoin, network: req.Network, label: req.Label, idem: req.IdempotencyKey})
+	net, err := bitcoin.NetworkByName(req.Network)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	rp, err := parseRecovery(req.Recovery, net)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.create(ctx, walletSpec{kind: KindBitcoin, network: req.Network, label: req.Label, idem: req.IdempotencyKey, recovery: rp})
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +96,7 @@ func (s *Service) create(ctx context.Context, spec walletSpec) (*row, error) {
 	if idem == "" {
 		idem = newID("auto-", 16)
 	}
-	hash := reqHash(spec.kind, spec.network, spec.label, spec.withdrawal, strconv.FormatBool(spec.compounding))
+	hash := reqHash(append([]string{spec.kind, spec.network, spec.label, spec.withdrawal, strconv.FormatBool(spec.compounding)}, spec.recovery.hashParts()...)...)
 	// 1. Record the intent (idempotency key → wallet id and HSM key id)
 	// before anything irreversible, so that a retry after a crash reuses
 	// the same key id instead of generating a second key.
@@ -148,6 +157,17 @@ func (s *Service) create(ctx context.Context, spec walletSpec) (*row, error) {
 			return nil, fmt.Errorf("%w: HSM returned an unusable schnorr key: %v", ErrRejected, err)
 		}
 		w.Address = addr.EncodeAddress()
+		if spec.recovery != nil {
+			out, _, err := spec.recovery.singleOutput(w.PublicKey, net)
+			if err != nil {
+				return nil, fmt.Errorf("%w: recovery output: %v", ErrRejected, err)
+			}
+			ra, err := out.Address(net)
+			if err != nil {
+				return nil, fmt.Errorf("%w: recovery output: %v", ErrRejected, err)
+			}
+			w.Address = ra.EncodeAddress()
+		}
 	case KindValidator:
 		var pk ethereum.Pubkey
 		if len(info.PublicKey) != len(pk) {
@@ -167,8 +187,15 @@ func (s *Service) create(ctx context.Context, spec walletSpec) (*row, error) {
 		comp = 1
 	}
 	// 3. Store the wallet; a concurrent retry may have stored it first.
-	if _, err := q.exec(ctx, `INSERT INTO wallets (`+walletCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (id) DO NOTHING`,
-		w.ID, w.Kind, w.Network, w.KeyID, w.PublicKey, w.Address, labelEnc, spec.withdrawal, comp, w.CreatedAt.UnixNano()); err != nil {
+	// The recovery path is stored in the same transaction: an address
+	// computed with it must never be read back without it.
+	if err := s.st.inTx(ctx, func(tx dbq) error {
+		if _, err := tx.exec(ctx, `INSERT INTO wallets (`+walletCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (id) DO NOTHING`,
+			w.ID, w.Kind, w.Network, w.KeyID, w.PublicKey, w.Address, labelEnc, spec.withdrawal, comp, w.CreatedAt.UnixNano()); err != nil {
+			return err
+		}
+		return storeRecovery(ctx, tx, w.ID, spec.recovery, w.CreatedAt.UnixNano())
+	}); err != nil {
 		return nil, s.dbErr("store wallet", err)
 	}
 	s.log.Info("wallet_created", "wallet_id", w.ID, "kind", w.Kind, "network", w.Network, "key_id", w.KeyID)
@@ -201,6 +228,13 @@ func (s *Service) openRow(ctx context.Context, r *row) (*row, error) {
 		return nil, err
 	}
 	r.w.Label = l
+	rp, err := s.recoveryOf(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if r.w.Recovery, err = recoveryInfo(r, rp); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

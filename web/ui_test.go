@@ -204,6 +204,13 @@ func (f *fakeAPI) handler() http.Handler {
 		tx := wallet.Transaction{ID: fmt.Sprintf("tx_%024x", len(f.sends)), WalletID: id, Status: wallet.StatusBuilt, Direction: "out",
 			Outputs: req.Outputs, Amount: amount, Fee: rate * 154, FeeRate: rate, VSize: 154, Inputs: 1,
 			Change: 150000000 - amount - rate*154, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		if tx.Fee > 5000 && tx.Fee*10 > tx.Amount { // the service's default fee sanity
+			tx.HighFee, tx.FeeWarning = true, "the fee of 154000 sat (1000 sat/vB) is 1540.0% of the 10000 sat paid, above the limit of 10%"
+			if !req.DryRun && !req.AcceptHighFee {
+				problem(w, 422, "high-fee", tx.FeeWarning+"; review it and set accept_high_fee to send anyway")
+				return
+			}
+		}
 		if req.DryRun {
 			writeJSON(w, 200, tx)
 			return
@@ -423,8 +430,28 @@ func TestUIWithFakeAPI(t *testing.T) {
 	f.mu.Lock()
 	last := f.sends[len(f.sends)-1]
 	f.mu.Unlock()
-	if last.key == "" || last.key == real[0].key || last.body.Outputs[0].Amount != 12345 || last.body.FeeRate != 7 {
+	if last.key == "" || last.key == real[0].key || last.body.Outputs[0].Amount != 12345 || last.body.FeeRate != 7 || last.body.AcceptHighFee {
 		t.Errorf("second send: key %q body %s", last.key, last.raw)
+	}
+
+	// A high fee: the review shows the service's warning, and confirming
+	// after it sends accept_high_fee.
+	s.step("high fee review", short,
+		chromedp.SetValue(chromedp.CSS(`form.send input[name=address]`), dest),
+		chromedp.SetValue(chromedp.CSS(`form.send input[name=amount]`), "10000"),
+		setSelect(`form.send select[name=unit]`, "sat"),
+		chromedp.SetValue(chromedp.CSS(`form.send input[name=fee_rate]`), "1000"),
+		chromedp.Click(chromedp.CSS(`form.send button[type=submit]`)))
+	s.waitText("fee warning", "#fee-warning", "1540.0% of the 10000 sat paid", short)
+	s.waitText("send anyway", "#confirm-send", "Send anyway (high fee)", short)
+	s.shot("send high fee warning")
+	s.step("confirm high fee", short, chromedp.Click(chromedp.ID("confirm-send")))
+	s.waitText("sent 3", "#send-result", "Sent.", short)
+	f.mu.Lock()
+	last = f.sends[len(f.sends)-1]
+	f.mu.Unlock()
+	if last.body.DryRun || !last.body.AcceptHighFee || last.body.FeeRate != 1000 {
+		t.Errorf("high-fee send body %s", last.raw)
 	}
 
 	// Validator: create, download deposit data, sign an exit.

@@ -313,6 +313,12 @@ func (r *RPC) coreUTXOs(ctx context.Context, addr btcutil.Address) ([]UTXO, erro
 
 // parseCoreUnspent checks listunspent's entries and turns them into UTXOs paying script.
 func parseCoreUnspent(items []coreUnspent, script []byte) ([]UTXO, error) {
+	return parseCoreUnspentOf(items, func(spk []byte) bool { return bytes.Equal(spk, script) })
+}
+
+// parseCoreUnspentOf checks listunspent's entries and turns them into UTXOs, each paying a script
+// that wanted accepts.
+func parseCoreUnspentOf(items []coreUnspent, wanted func([]byte) bool) ([]UTXO, error) {
 	out := make([]UTXO, 0, len(items))
 	seen := make(map[wire.OutPoint]bool, len(items))
 	for i, it := range items {
@@ -321,7 +327,7 @@ func parseCoreUnspent(items []coreUnspent, script []byte) ([]UTXO, error) {
 			return nil, fmt.Errorf("%w: bitcoind listunspent: entry %d malformed", ErrBackend, i)
 		}
 		spk, err := hex.DecodeString(it.ScriptPubKey)
-		if err != nil || !bytes.Equal(spk, script) {
+		if err != nil || !wanted(spk) {
 			return nil, fmt.Errorf("%w: bitcoind listunspent: entry %d does not pay the address", ErrBackend, i)
 		}
 		sats, err := parseBTCAmount(it.Amount)
@@ -333,7 +339,7 @@ func parseCoreUnspent(items []coreUnspent, script []byte) ([]UTXO, error) {
 			return nil, fmt.Errorf("%w: bitcoind listunspent: outpoint %s listed twice", ErrBackend, op)
 		}
 		seen[op] = true
-		out = append(out, UTXO{OutPoint: op, Value: sats, PkScript: bytes.Clone(script), Confirmations: *it.Confirmations})
+		out = append(out, UTXO{OutPoint: op, Value: sats, PkScript: spk, Confirmations: *it.Confirmations})
 	}
 	sortUTXOs(out)
 	return out, nil
@@ -387,27 +393,27 @@ const coreMaxTarget = 1008
 
 // coreFeeRate asks estimatesmartfee; BTC/kvB × 1e8 is sat/kvB, the unit of [FeeRate], so the parsed
 // amount is the rate.
-func (r *RPC) coreFeeRate(ctx context.Context, targetBlocks int) (FeeRate, error) {
+func (r *RPC) coreFeeRate(ctx context.Context, targetBlocks int) (FeeEstimate, error) {
 	var est coreSmartFee
 	// estimatesmartfee conf_target (estimate_mode left at its default)
 	err := r.Call(ctx, "estimatesmartfee", []any{min(targetBlocks, coreMaxTarget)}, &est)
 	if _, isRPC := rpcCode(err); err != nil && !isRPC {
-		return 0, fmt.Errorf("estimatesmartfee: %w", err)
+		return FeeEstimate{}, fmt.Errorf("estimatesmartfee: %w", err)
 	}
 	var rate int64
 	reason := ""
 	if err != nil {
 		reason = err.Error()
 	} else if rate, reason, err = smartFeeRate(est); err != nil {
-		return 0, err
+		return FeeEstimate{}, err
 	}
 	if rate <= 0 || rate > 1e8 { // no estimate, or above 1 BTC/kvB: not a usable answer
 		if r.fallback > 0 {
-			return r.fallback, nil
+			return FeeEstimate{Rate: r.fallback, Fallback: true}, nil
 		}
-		return 0, fmt.Errorf("%w: node has no fee estimate (%.200s)", ErrBackend, reason)
+		return FeeEstimate{}, fmt.Errorf("%w: node has no fee estimate (%.200s)", ErrBackend, reason)
 	}
-	return max(FeeRate(rate), MinRelayFeeRate), nil
+	return FeeEstimate{Rate: max(FeeRate(rate), MinRelayFeeRate)}, nil
 }
 
 // coreWalletTx is the part of gettransaction's answer TxStatus needs (src/wallet/rpc/transactions.cpp):

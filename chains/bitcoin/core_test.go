@@ -1,6 +1,7 @@
 package bitcoin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -706,4 +707,37 @@ func TestFakeCoreIsStrict(t *testing.T) {
 	if v := f.violated(); len(v) < 8 {
 		t.Fatalf("violations not recorded: %q", v)
 	}
+}
+
+// TestCoreTxOutAndFeeEstimate: gettxout's exact amount and script, null for an unknown output (or a
+// mempool one when not asked for); estimatesmartfee without data gives the fallback marked as such.
+func TestCoreTxOutAndFeeEstimate(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeCore()
+	srv := startFakeHandler(t, f)
+	r := newCoreRPC(t, srv, func(c *RPCConfig) { c.Fallback = 2500 })
+	tw := newTestWallet(t)
+	txid := strings.Repeat("5a", 32)
+	f.mu.Lock()
+	f.chain[tw.w.Address().EncodeAddress()] = []fakeCoin{{txid: txid, vout: 1, amount: "0.12345678", conf: 2}}
+	f.mu.Unlock()
+	h, _ := chainhash.NewHashFromStr(txid)
+	o, err := r.TxOut(ctx, wire.OutPoint{Hash: *h, Index: 1})
+	if err != nil || o.Value != 12_345_678 || !bytes.Equal(o.PkScript, tw.w.PkScript()) {
+		t.Fatalf("gettxout: %+v %v", o, err)
+	}
+	if _, err := r.TxOut(ctx, wire.OutPoint{Hash: *h, Index: 0}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown output: %v", err)
+	}
+	est, err := r.FeeEstimate(ctx, 6)
+	if err != nil || !est.Fallback || est.Rate != 2500 {
+		t.Fatalf("no data: %+v %v", est, err)
+	}
+	f.mu.Lock()
+	f.feerate = "0.00012345"
+	f.mu.Unlock()
+	if est, err := r.FeeEstimate(ctx, 6); err != nil || est.Fallback || est.Rate != 12345 {
+		t.Fatalf("estimate: %+v %v", est, err)
+	}
+	checkNoViolations(t, f)
 }

@@ -158,6 +158,7 @@ var fakeMethods = map[string]fakeMethod{
 		{"maxburnamount", tNum | tStr, false}}},
 	"getrawtransaction": {args: []fakeArg{{"txid", tStr, true}, {"verbosity", tInt | tBool, false}, {"blockhash", tStr, false}}},
 	"getblockheader":    {args: []fakeArg{{"blockhash", tStr, true}, {"verbose", tBool, false}}},
+	"gettxout":          {args: []fakeArg{{"txid", tStr, true}, {"n", tInt, true}, {"include_mempool", tBool, false}}},
 }
 
 func jsonType(raw json.RawMessage) int {
@@ -390,6 +391,27 @@ func (f *fakeCore) handle(path, method string, params []json.RawMessage) (any, *
 			"versionHex": "20000000", "merkleroot": strings.Repeat("00", 32), "time": 1700000000,
 			"mediantime": 1700000000, "nonce": 0, "bits": "207fffff", "difficulty": json.RawMessage("4.656542373906925e-10"),
 			"chainwork": strings.Repeat("0", 62) + "02", "nTx": 1}, nil
+	case "gettxout":
+		// src/rpc/blockchain.cpp gettxout: null (JSON) when the output is unknown or spent.
+		var n uint32
+		_ = json.Unmarshal(params[1], &n)
+		for a, coins := range f.chain {
+			for _, c := range coins {
+				if c.txid != str(0) || c.vout != n || (c.conf == 0 && !flag(2, true)) {
+					continue
+				}
+				spk := c.script
+				if spk == "" {
+					ad, _ := btcutil.DecodeAddress(a, Regtest.Params)
+					script, _ := payToAddr(ad)
+					spk = hex.EncodeToString(script)
+				}
+				return map[string]any{"bestblock": strings.Repeat("00", 32), "confirmations": c.conf,
+					"value": json.RawMessage(c.amount), "scriptPubKey": map[string]any{"asm": "", "desc": "addr(" + a + ")",
+						"hex": spk, "address": a, "type": "witness_v1_taproot"}, "coinbase": false}, nil
+			}
+		}
+		return nil, nil
 	case "sendrawtransaction":
 		b, err := hex.DecodeString(str(0))
 		var tx wire.MsgTx
@@ -459,10 +481,29 @@ func (f *fakeCore) importDescriptors(wl *fakeWallet, raw json.RawMessage) (any, 
 				"message": fmt.Sprintf("Provided checksum '%s' does not match computed checksum", sum)}})
 			continue
 		}
+		if strings.HasPrefix(body, "tr(") {
+			// Ranged BIP-386 tr(KEY/…/*) (hddesc_test.go): derived independently with hdkeychain.
+			addrs, rerr := fakeTrAddresses(body, rq["range"])
+			if rerr != nil {
+				out = append(out, map[string]any{"success": false, "error": map[string]any{"code": rerr.Code, "message": rerr.Message}})
+				continue
+			}
+			if wl.privateKeys {
+				out = append(out, map[string]any{"success": false, "error": map[string]any{"code": -4,
+					"message": "Cannot import descriptor without private keys to a wallet with private keys enabled"}})
+				continue
+			}
+			for _, a := range addrs {
+				wl.watched[a] = true
+			}
+			f.imports = append(f.imports, body+" "+stamp)
+			out = append(out, map[string]any{"success": true})
+			continue
+		}
 		a, ok := strings.CutPrefix(body, "addr(")
 		a, ok2 := strings.CutSuffix(a, ")")
 		if !ok || !ok2 {
-			out = append(out, map[string]any{"success": false, "error": map[string]any{"code": -5, "message": "fake: only addr() descriptors"}})
+			out = append(out, map[string]any{"success": false, "error": map[string]any{"code": -5, "message": "fake: only addr() and tr() descriptors"}})
 			continue
 		}
 		if _, err := btcutil.DecodeAddress(a, Regtest.Params); err != nil {

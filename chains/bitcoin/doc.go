@@ -54,14 +54,54 @@
 //
 // [Sighashes] computes the BIP-341 SigMsg hash (hash_type 0x00, ext_flag 0) of every input from the
 // PSBT's witness UTXOs. [Wallet.Sign] calls [Signer.SignTaproot] once per input with merkle root nil
-// (BIP-86), verifies each signature with btcec's BIP-340 verifier against Q, and only then sets
+// (BIP-86; the leaf's merkle root for a wallet from [NewRecoveryWallet]), verifies each signature with btcec's BIP-340 verifier against Q, and only then sets
 // PSBT_IN_TAP_KEY_SIG, finalizes and extracts the transaction. A signature that does not verify is an
 // [*InputError] naming the input and wrapping [ErrBadSignature]; nothing is finalized.
+//
+// Derived addresses: [Wallet.SetRoot] gives a wallet its BIP-32 tree (chains/bitcoin/hd) and
+// [Wallet.AddKeys] / [Wallet.AddPath] its derived BIP-86 addresses; [Wallet.BuildSpend] then selects
+// their outputs too, sends change where [Wallet.SetChange] says, and writes BIP-371
+// PSBT_IN/OUT_TAP_BIP32_DERIVATION; [Wallet.Sign] signs each input for the key of the address it spends,
+// through [PathSigner.SignTaprootPath] for a derived one, and verifies it against that key. [UTXOsOf]
+// lists the outputs of many addresses (one listunspent on Bitcoin Core; on btcd one scan per address,
+// reused while the chain state is unchanged).
 //
 // [Wallet.ImportPSBT] accepts an externally built PSBT only if every input spends the wallet's own
 // key-path output, carries its witness UTXO, asks for SIGHASH_DEFAULT, has no script-path or foreign
 // signing data, is not yet signed, and the fee is not negative; otherwise it returns [ErrForeignPSBT]
 // with the reason (an [*InputError] when one input is to blame).
+//
+// [Wallet.PlanPSBT] (and [Wallet.ImportPartialPSBT], which decodes first) is the partial-signing
+// variant: every input must name the output it spends (witness_utxo, or a non_witness_utxo hashing to
+// the outpoint's txid), the wallet's inputs are checked as above but may ask for SIGHASH_ALL, and other
+// inputs are left alone. [Wallet.SignPSBT] signs the wallet's inputs, sets PSBT_IN_TAP_KEY_SIG without
+// finalizing (so a finalizer or another signer can finish) and, when every input is then finalizable,
+// extracts the transaction and executes every input's script. [DecodePSBT] reads
+// PSBT_GLOBAL_VERSION first ([PSBTVersion]) and refuses version 2 (BIP-370) with [ErrPSBTVersion]:
+// btcutil/psbt reads version 0 only. [OutputLookup] (gettxout; Esplora /tx and /outspend) lets the
+// wallet check other parties' inputs against the chain; [FeeEstimator] says whether a fee rate is the
+// node's estimate or the configured fallback.
+//
+// # Recovery path
+//
+// A wallet output may carry one tapscript leaf, miniscript and_v(v:pk(K),older(N)), compiled to
+// <K> OP_CHECKSIGVERIFY <N> OP_CHECKSEQUENCEVERIFY ([RecoveryLeaf]; K x-only, N in 1..65535 blocks,
+// minimally pushed). With one leaf the merkle root is the leaf hash; the output key is
+// Q = P + hash_TapTweak(P ‖ root)·G and the control block (0xc0 | parity(Q)) ‖ x(P)
+// ([NewRecoveryOutput]; computed here from the BIP-341 formulas and tested against the BIP-341 wallet
+// vectors and btcd's txscript). The threshold key P spends by the key path ([NewRecoveryWallet]: the
+// signer tweaks with the root); the recovery key K alone by the script path once the output is N blocks
+// deep. [ParseRecoveryDescriptor] and [RecoveryDescriptor.String] read and write
+// tr(KEY,and_v(v:pk(RKEY),older(N)))#checksum with BIP-380 key expressions ([DescKey]: hex keys,
+// xpubs with unhardened /NUM steps and a final /*, optional key origin; private keys refused).
+// [BuildSweep] builds a version-2 transaction moving such outputs to one address, nSequence = N on each
+// input (BIP-68 relative lock in blocks), the fee exact for the signed size; [SignSweep] signs each input
+// with the BIP-342 tapscript sighash (SIGHASH_DEFAULT) by the recovery key derived for it from a
+// [RecoveryKey] (xprv or WIF), sets the witness [signature, script, control block], and runs btcd's script
+// engine over the result before returning it. On an HD wallet every derived address carries the leaf of
+// its own recovery key ([DeriveRecoveryKey]: tr(root/b/i, leaf(RXPUB/b/i))); [Wallet.Sign] and
+// [Wallet.SignPSBT] tweak each input's key with its address's merkle root, and [Wallet.BuildSpend] writes
+// PSBT_IN_TAP_MERKLE_ROOT on inputs and PSBT_OUT_TAP_TREE on the change output.
 //
 // # Backends
 //

@@ -57,9 +57,17 @@ func (w *Wallet) ImportPSBT(data []byte, isBase64 bool) (*psbt.Packet, error) {
 	return pkt, nil
 }
 
-// DecodePSBT parses a PSBT (binary, or base64 when isBase64) and runs BIP-174 sanity checks. It never
-// panics on malformed input.
+// DecodePSBT parses a PSBT (binary, or base64 when isBase64) and runs BIP-174 sanity checks. A PSBT
+// whose PSBT_GLOBAL_VERSION is not 0 (BIP-370 version 2) is refused with [ErrPSBTVersion] before
+// parsing (btcutil/psbt reads version 0 only). It never panics on malformed input.
 func DecodePSBT(data []byte, isBase64 bool) (*psbt.Packet, error) {
+	v, err := PSBTVersion(data, isBase64)
+	if err != nil {
+		return nil, err
+	}
+	if v != 0 {
+		return nil, fmt.Errorf("%w (PSBT_GLOBAL_VERSION is %d)", ErrPSBTVersion, v)
+	}
 	pkt, err := psbt.NewFromRawBytes(bytes.NewReader(data), isBase64)
 	if err != nil {
 		return nil, fmt.Errorf("%w: decode: %v", ErrForeignPSBT, err)

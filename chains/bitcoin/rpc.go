@@ -60,6 +60,10 @@ type RPC struct {
 	walletMu   sync.Mutex       // serializes wallet setup and imports
 	walletOK   bool             // the wallet is loaded and checked (guarded by walletMu)
 	imported   map[string]int64 // address → earliest import timestamp sent (guarded by walletMu)
+
+	fullScans atomic.Int64             // btcd multi-address listings that scanned every address
+	scanMu    sync.Mutex               // guards scans
+	scans     map[[32]byte]*cachedScan // btcd: last listing per address set (multi.go)
 }
 
 // RPCConfig configures [NewRPC].
@@ -308,12 +312,18 @@ func scriptPays(script []byte, addr btcutil.Address) bool {
 // a feerate) the configured fallback is returned, or an error if there is none. The result is at least
 // [MinRelayFeeRate].
 func (r *RPC) FeeRate(ctx context.Context, targetBlocks int) (FeeRate, error) {
+	est, err := r.feeEstimate(ctx, targetBlocks)
+	return est.Rate, err
+}
+
+// feeEstimate is [RPC.FeeRate] saying whether the fallback was used.
+func (r *RPC) feeEstimate(ctx context.Context, targetBlocks int) (FeeEstimate, error) {
 	if targetBlocks < 1 {
-		return 0, fmt.Errorf("%w: target %d blocks", ErrInvalidRequest, targetBlocks)
+		return FeeEstimate{}, fmt.Errorf("%w: target %d blocks", ErrInvalidRequest, targetBlocks)
 	}
 	kind, err := r.Kind(ctx)
 	if err != nil {
-		return 0, err
+		return FeeEstimate{}, err
 	}
 	if kind == NodeCore {
 		return r.coreFeeRate(ctx, targetBlocks)
@@ -322,15 +332,15 @@ func (r *RPC) FeeRate(ctx context.Context, targetBlocks int) (FeeRate, error) {
 	err = r.Call(ctx, "estimatefee", []any{targetBlocks}, &btcPerKB)
 	var re *RPCError
 	if err != nil && !errors.As(err, &re) {
-		return 0, fmt.Errorf("estimatefee: %w", err)
+		return FeeEstimate{}, fmt.Errorf("estimatefee: %w", err)
 	}
 	if err != nil || btcPerKB <= 0 || math.IsNaN(btcPerKB) || btcPerKB > 1 {
 		if r.fallback > 0 {
-			return r.fallback, nil
+			return FeeEstimate{Rate: r.fallback, Fallback: true}, nil
 		}
-		return 0, fmt.Errorf("%w: node has no fee estimate", ErrBackend)
+		return FeeEstimate{}, fmt.Errorf("%w: node has no fee estimate", ErrBackend)
 	}
-	return max(FeeRate(math.Ceil(btcPerKB*1e8)), MinRelayFeeRate), nil
+	return FeeEstimate{Rate: max(FeeRate(math.Ceil(btcPerKB*1e8)), MinRelayFeeRate)}, nil
 }
 
 // Broadcast implements [Backend] with sendrawtransaction. The node's refusal is a [*RejectError]

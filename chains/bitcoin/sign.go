@@ -73,24 +73,39 @@ func (w *Wallet) Sign(ctx context.Context, signer Signer, pkt *psbt.Packet) (*wi
 		return nil, err
 	}
 	sigs := make([][64]byte, len(hashes))
+	keys := make([]*btcec.PublicKey, len(hashes))
 	for i, h := range hashes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		sig, err := signer.SignTaproot(ctx, w.KeyID, h, nil)
+		// Each input is signed with the key of the address it spends: the wallet's own key, or
+		// a derived child by its path (hdwallet.go), tweaked with that address's merkle root
+		// when it has a recovery leaf (recovery.go).
+		k := w.keyOf(pkt.Inputs[i].WitnessUtxo.PkScript)
+		keys[i] = k.output
+		sig, err := w.signKey(ctx, signer, k, h)
 		if err != nil {
 			return nil, &InputError{Index: i, Err: fmt.Errorf("sign: %w", err)}
 		}
 		sigs[i] = sig
 	}
-	return assemble(pkt, hashes, sigs, w.output)
+	return assembleKeys(pkt, hashes, sigs, keys)
 }
 
 // assemble verifies sigs (unless outputKey is nil, which only tests use to prove that a node rejects
 // a bad signature), puts them into the PSBT, finalizes and extracts the transaction.
 func assemble(pkt *psbt.Packet, hashes [][32]byte, sigs [][64]byte, outputKey *btcec.PublicKey) (*wire.MsgTx, error) {
+	keys := make([]*btcec.PublicKey, len(sigs))
+	for i := range keys {
+		keys[i] = outputKey
+	}
+	return assembleKeys(pkt, hashes, sigs, keys)
+}
+
+// assembleKeys is assemble with one output key per input (a nil key skips that verification).
+func assembleKeys(pkt *psbt.Packet, hashes [][32]byte, sigs [][64]byte, keys []*btcec.PublicKey) (*wire.MsgTx, error) {
 	for i := range sigs {
-		if outputKey != nil {
+		if outputKey := keys[i]; outputKey != nil {
 			s, err := schnorr.ParseSignature(sigs[i][:])
 			if err != nil {
 				return nil, &InputError{Index: i, Err: fmt.Errorf("%w: malformed", ErrBadSignature)}
@@ -135,7 +150,7 @@ func (w *Wallet) checkInputs(pkt *psbt.Packet) error {
 		switch {
 		case in.WitnessUtxo == nil:
 			return refuse("missing witness utxo (amount and script of the spent output)")
-		case !bytes.Equal(in.WitnessUtxo.PkScript, w.pkScript):
+		case !w.Owns(in.WitnessUtxo.PkScript):
 			return refuse("spends an output that is not the wallet's")
 		case in.WitnessUtxo.Value <= 0:
 			return refuse("non-positive amount")
@@ -146,10 +161,10 @@ func (w *Wallet) checkInputs(pkt *psbt.Packet) error {
 			return refuse("non-witness utxo does not match the outpoint and witness utxo")
 		case in.SighashType != txscript.SigHashDefault:
 			return refuse(fmt.Sprintf("sighash type 0x%02x (only SIGHASH_DEFAULT is signed)", uint32(in.SighashType)))
-		case len(in.TaprootInternalKey) != 0 && !bytes.Equal(in.TaprootInternalKey, w.internalXOn):
+		case len(in.TaprootInternalKey) != 0 && !bytes.Equal(in.TaprootInternalKey, w.keyOf(in.WitnessUtxo.PkScript).internal):
 			return refuse("taproot internal key is not the wallet's")
-		case len(in.TaprootMerkleRoot) != 0:
-			return refuse("taproot merkle root set (wallet is key-path only)")
+		case len(in.TaprootMerkleRoot) != 0 && !bytes.Equal(in.TaprootMerkleRoot, w.keyOf(in.WitnessUtxo.PkScript).merkleRoot):
+			return refuse("taproot merkle root is not the wallet's")
 		case len(in.TaprootLeafScript) != 0 || len(in.TaprootScriptSpendSig) != 0:
 			return refuse("script-path data present (wallet is key-path only)")
 		case len(in.FinalScriptSig) != 0 || len(in.FinalScriptWitness) != 0 || len(in.TaprootKeySpendSig) != 0:

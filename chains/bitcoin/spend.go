@@ -12,6 +12,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil/psbt"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/vhsm/vhsm/chains/bitcoin/hd"
 )
 
 // Consensus and policy constants used by the builder.
@@ -91,6 +93,15 @@ type Wallet struct {
 	pkScript    []byte           // OP_1 <x(Q)>
 	address     *btcutil.AddressTaproot
 	internalXOn []byte // x(P), 32 bytes
+	// root, keys and change: derived addresses (hdwallet.go); zero for a one-address wallet.
+	root   *hd.ExtendedKey
+	keys   map[string]*walletKey // by output script
+	change *walletKey            // nil: change to the wallet's own address
+	// merkleRoot is the tapscript tree's root for a wallet with a recovery leaf
+	// ([NewRecoveryWallet]); nil for BIP-86 (key path only).
+	merkleRoot []byte
+	// tapTree is the BIP-371 PSBT_OUT_TAP_TREE of that tree (nil for BIP-86).
+	tapTree []byte
 }
 
 // NewWallet returns the BIP-86 key-path-only wallet of the x-only group key internalXOnly on net.
@@ -209,7 +220,7 @@ func (w *Wallet) BuildSpend(req SpendRequest) (*Spend, error) {
 	var cands []UTXO
 	seen := make(map[wire.OutPoint]bool, len(req.UTXOs))
 	for i, u := range req.UTXOs {
-		if !bytes.Equal(u.PkScript, w.pkScript) || u.Value <= 0 || !spendable(u, req.MinConf) {
+		if !w.Owns(u.PkScript) || u.Value <= 0 || !spendable(u, req.MinConf) {
 			continue
 		}
 		// A UTXO listed twice would become a transaction spending one outpoint twice (invalid) and
@@ -236,7 +247,7 @@ func (w *Wallet) BuildSpend(req SpendRequest) (*Spend, error) {
 		cands = cands[:maxInputs]
 	}
 
-	changeScript := w.pkScript
+	changeScript := w.changeKey().script
 	changeDust := DustLimit(changeScript)
 	var selected []UTXO
 	var in int64
@@ -303,13 +314,11 @@ func (w *Wallet) BuildSpend(req SpendRequest) (*Spend, error) {
 	for i, u := range selected {
 		pkt.Inputs[i].WitnessUtxo = wire.NewTxOut(u.Value, bytes.Clone(u.PkScript))
 		pkt.Inputs[i].SighashType = txscript.SigHashDefault
-		// BIP-371 PSBT_IN_TAP_INTERNAL_KEY; no PSBT_IN_TAP_MERKLE_ROOT (BIP-86 key-path only).
-		pkt.Inputs[i].TaprootInternalKey = bytes.Clone(w.internalXOn)
 	}
-	if spend.ChangeIndex >= 0 {
-		// BIP-371 PSBT_OUT_TAP_INTERNAL_KEY marks the change output as the wallet's.
-		pkt.Outputs[spend.ChangeIndex].TaprootInternalKey = bytes.Clone(w.internalXOn)
-	}
+	// BIP-371 PSBT_IN_TAP_INTERNAL_KEY of each input's key (and PSBT_IN_TAP_MERKLE_ROOT when its
+	// address has a recovery leaf); PSBT_OUT_TAP_INTERNAL_KEY (and PSBT_OUT_TAP_TREE) marks the
+	// change output as the wallet's.
+	w.annotate(pkt, spend.ChangeIndex)
 	spend.Packet = pkt
 	return spend, nil
 }

@@ -57,7 +57,9 @@ func startDevnetWallet(ctx context.Context, dir string, tn *devnetFiles, o devne
 		btc = map[string]bitcoin.Backend{bitcoin.Regtest.Name: lazy}
 	}
 	wcfg := walletServiceConfig{client: tn.client, db: "sqlite:" + filepath.Join(dir, "wallet.db"),
-		listen: o.walletListen, bitcoin: btc, ethereum: eth, logger: logger}
+		listen: o.walletListen, bitcoin: btc, ethereum: eth, logger: logger,
+		// A devnet is one host on loopback: webhooks may reach a local receiver.
+		webhooks: wallet.WebhookConfig{AllowPrivate: true}}
 	if o.ethSigner != "" {
 		if _, err := ethSignerHSM(nil); err != nil {
 			logger.Warn("eth_signer_unavailable", "error", err.Error())

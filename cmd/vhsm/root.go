@@ -64,6 +64,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.testnetCmd(),
 		c.walletCmd(),
 		c.auditCmd(),
+		c.recoverCmd(),
 	)
 	return root
 }

@@ -50,6 +50,13 @@ type walletOptions struct {
 	burst      int
 	maxBody    int64
 	ethSigner  ethSignerFlags
+
+	highFeeShare float64 // fee sanity: flag a fee above this share of the amount
+	highFeeFloor int64   // fee sanity: ... when it is above this many satoshi
+	highFeeCap   int64   // fee sanity: flag a fee above this many satoshi
+	// webhookPrivate lets webhook deliveries reach loopback and private
+	// addresses (refused by default: SSRF).
+	webhookPrivate bool
 }
 
 func (c *cli) walletCmd() *cobra.Command {
@@ -85,7 +92,12 @@ for validator clients, signing with the validator wallets' keys; the replicas
 compute every signing root and enforce slashing protection. Plain HTTP is
 allowed on a loopback address only; elsewhere give --eth-signer-tls-cert and
 --eth-signer-tls-key and authenticate clients with --eth-signer-tls-client-ca
-and/or an --eth-signer-access file (see README "Ethereum remote signer").`,
+and/or an --eth-signer-access file (see README "Ethereum remote signer").
+
+Webhooks (POST /v1/webhooks, admin) are delivered by a worker in this
+process from an outbox in --db, at least once, with retries; deliveries to
+loopback, private and link-local addresses are refused unless
+--webhook-allow-private is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.runWallet(cmd.Context(), o)
@@ -108,10 +120,17 @@ and/or an --eth-signer-access file (see README "Ethereum remote signer").`,
 	f.IntVar(&o.burst, "burst", api.DefaultBurst, "API request burst per token")
 	f.Int64Var(&o.maxBody, "max-body", api.DefaultMaxBodyBytes, "largest API request body in bytes")
 	addEthSignerFlags(f, &o.ethSigner)
+	f.Float64Var(&o.highFeeShare, "high-fee-share", wallet.DefaultHighFeeShare, "fee sanity: a send whose fee is above this share of the amount paid needs accept_high_fee (0 < share <= 1)")
+	f.Int64Var(&o.highFeeFloor, "high-fee-floor", wallet.DefaultHighFeeFloor, "fee sanity: a fee of at most this many satoshi is never flagged by --high-fee-share")
+	f.Int64Var(&o.highFeeCap, "high-fee-cap", wallet.DefaultHighFeeCap, "fee sanity: a send whose fee is above this many satoshi needs accept_high_fee")
+	f.BoolVar(&o.webhookPrivate, "webhook-allow-private", false, "let webhooks deliver to loopback, private and link-local addresses (SSRF risk: only on a trusted single host)")
 	return cmd
 }
 
 func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
+	if !(o.highFeeShare > 0 && o.highFeeShare <= 1) || o.highFeeCap <= 0 || o.highFeeFloor <= 0 {
+		return fmt.Errorf("--high-fee-share must be in (0, 1], --high-fee-floor and --high-fee-cap positive")
+	}
 	cfg, err := c.loadClientConfig()
 	if err != nil {
 		return err
@@ -128,7 +147,9 @@ func (c *cli) runWallet(ctx context.Context, o walletOptions) error {
 	ws, err := startWalletService(ctx, walletServiceConfig{
 		client: cfg, db: o.db, listen: o.listen, bitcoin: btc, ethereum: eth,
 		rate: api.RateLimit{Rate: o.rate, Burst: o.burst}, maxBody: o.maxBody, logger: logger,
-		ethSigner: o.ethSigner.options(logger.With("component", "eth-signer")),
+		ethSigner:    o.ethSigner.options(logger.With("component", "eth-signer")),
+		highFeeShare: o.highFeeShare, highFeeFloor: o.highFeeFloor, highFeeCap: o.highFeeCap,
+		webhooks: wallet.WebhookConfig{AllowPrivate: o.webhookPrivate},
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -310,6 +331,11 @@ type walletServiceConfig struct {
 	logger   *slog.Logger
 	// ethSigner starts the Ethereum remote signer when Addr is set.
 	ethSigner remotesigner.Options
+
+	highFeeShare float64 // 0: wallet default
+	highFeeFloor int64   // 0: wallet default
+	highFeeCap   int64   // 0: wallet default
+	webhooks     wallet.WebhookConfig
 }
 
 // walletService is a running wallet service.
@@ -383,7 +409,8 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 		}
 	}()
 	svc, err := openWallet(ctx, hsm, wallet.Config{Database: cfg.db, HSM: hsm, Bitcoin: cfg.bitcoin, Ethereum: cfg.ethereum,
-		Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
+		HighFeeShare: cfg.highFeeShare, HighFeeFloor: cfg.highFeeFloor, HighFeeCap: cfg.highFeeCap,
+		Webhooks: cfg.webhooks, Logger: cfg.logger.With("component", "wallet")}, cfg.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +435,10 @@ func startWalletService(ctx context.Context, cfg walletServiceConfig) (_ *wallet
 	ws.stopTrack = tcancel
 	go func() {
 		defer close(ws.tracked)
+		hooks := make(chan struct{})
+		go func() { defer close(hooks); svc.RunWebhooks(tctx) }() // the webhook outbox worker
 		svc.Track(tctx)
+		<-hooks
 	}()
 	return ws, nil
 }

@@ -15,7 +15,19 @@ func (c *Client) SignTaproot(ctx context.Context, keyID string, sighash [32]byte
 	if len(merkleRoot) != 0 && len(merkleRoot) != 32 {
 		return [64]byte{}, fmt.Errorf("%w: merkle root must be empty or 32 bytes", ErrInvalidArgument)
 	}
-	return c.SignSchnorr(ctx, keyID, sighash[:], &wire.TaprootOption{MerkleRoot: merkleRoot})
+	return c.SignTaprootPath(ctx, keyID, nil, sighash, merkleRoot)
+}
+
+// SignTaprootPath is [Client.SignTaproot] for the BIP-32 unhardened child
+// of keyID at path (nil: the key itself, as SignTaproot): the signature
+// verifies under the BIP-341 output key of the child key K = P + t·G
+// ([KeyRoot] gives P and the chain code). The client checks it there
+// before returning it.
+func (c *Client) SignTaprootPath(ctx context.Context, keyID string, path []uint32, sighash [32]byte, merkleRoot []byte) ([64]byte, error) {
+	if len(merkleRoot) != 0 && len(merkleRoot) != 32 {
+		return [64]byte{}, fmt.Errorf("%w: merkle root must be empty or 32 bytes", ErrInvalidArgument)
+	}
+	return c.SignSchnorrPath(ctx, keyID, path, sighash[:], &wire.TaprootOption{MerkleRoot: merkleRoot})
 }
 
 // EthSigner adapts a Client to the Ethereum chain's signer, whose SignBLS

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/bip32"
 	"github.com/vhsm/vhsm/threshold/frost"
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/schnorr"
@@ -230,12 +231,24 @@ func (c *Client) nextSigner(avoid, tried map[int]bool) (replica int, wait <-chan
 }
 
 // frostKey returns the FROST key of km for tr, prepared once.
-func (c *Client) frostKey(km *keyMaterial, tr schnorr.Taproot) (*frost.Key, error) {
-	id := fmt.Sprintf("%s/%d/%x/%x", km.info.KeyID, tr.Mode, tr.MerkleRoot, km.info.Commitment)
+func (c *Client) frostKey(km *keyMaterial, tr schnorr.Taproot, path []uint32) (*frost.Key, error) {
+	id := fmt.Sprintf("%s/%d/%x/%x/%v", km.info.KeyID, tr.Mode, tr.MerkleRoot, km.info.Commitment, path)
 	if k, ok := c.fkeys.Load(id); ok {
 		return k.(*frost.Key), nil
 	}
-	k, err := frost.Taproot.NewKey(km.commitment.Secret(), tr)
+	P := km.commitment.Secret()
+	var k *frost.Key
+	var err error
+	if len(path) == 0 {
+		k, err = frost.Taproot.NewKey(P, tr)
+	} else {
+		// The same derivation every replica does from the committed key
+		// (replica/engine frostKey): BIP-32 CKDpub, then the Taproot tweak.
+		var t group.Scalar
+		if _, t, err = bip32.Derive(P, bip32.ChainCode(P.Bytes(), km.info.Commitment), path, wire.MaxPathDepth); err == nil {
+			k, err = frost.Taproot.NewDerivedKey(P, t, tr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
@@ -271,9 +284,9 @@ var errAwaitNonces = errors.New("waiting for nonce commitments")
 var closedChan = func() chan struct{} { ch := make(chan struct{}); close(ch); return ch }()
 
 // signFROST runs sessions until one yields a valid BIP-340 signature.
-func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Taproot, body wire.SignBody) ([64]byte, error) {
+func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Taproot, path []uint32, body wire.SignBody) ([64]byte, error) {
 	var sig [64]byte
-	key, err := c.frostKey(km, tr)
+	key, err := c.frostKey(km, tr, path)
 	if err != nil {
 		return sig, err
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/group"
@@ -35,7 +36,22 @@ func taprootMode(opt *wire.TaprootOption) (schnorr.Taproot, error) {
 // the key's DKG commitment, the senders of wrong ones named, and a new
 // session started without them.
 func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot *wire.TaprootOption) ([64]byte, error) {
+	return c.SignSchnorrPath(ctx, id, nil, msg, taproot)
+}
+
+// SignSchnorrPath is [Client.SignSchnorr] for the BIP-32 unhardened child
+// of the key at path (nil or empty: the key itself): the signature
+// verifies under the child key K = P + t·G (threshold/bip32, chain code
+// from the key's commitment, [KeyRoot]), or with taproot set under K's
+// BIP-341 output key. Every replica derives K itself from the committed
+// key; the client derives it too, combines, and keeps the signature only
+// if it verifies under the derived (tweaked) key. A path longer than
+// wire.MaxPathDepth or with an index ≥ 2^31 is ErrInvalidArgument.
+func (c *Client) SignSchnorrPath(ctx context.Context, id string, path []uint32, msg []byte, taproot *wire.TaprootOption) ([64]byte, error) {
 	var sig [64]byte
+	if err := checkPath(path); err != nil {
+		return sig, err
+	}
 	if len(msg) > wire.MaxMessageBytes {
 		return sig, fmt.Errorf("%w: message longer than %d bytes", ErrInvalidArgument, wire.MaxMessageBytes)
 	}
@@ -50,7 +66,11 @@ func (c *Client) SignSchnorr(ctx context.Context, id string, msg []byte, taproot
 	if km.info.Scheme != wire.SchemeSchnorr {
 		return sig, fmt.Errorf("sign: %w: key %s is %s, not schnorr", ErrScheme, id, km.info.Scheme)
 	}
-	sig, err = c.signFROST(ctx, km, tr, wire.SignBody{KeyID: id, Message: msg, Taproot: taproot})
+	var wpath []uint32
+	if len(path) > 0 {
+		wpath = slices.Clone(path)
+	}
+	sig, err = c.signFROST(ctx, km, tr, wpath, wire.SignBody{KeyID: id, Message: msg, Taproot: taproot, Path: wpath})
 	if err != nil {
 		return [64]byte{}, fmt.Errorf("sign: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	btcschnorr "github.com/btcsuite/btcd/btcec/v2/schnorr"
 
 	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/bip32"
 	"github.com/vhsm/vhsm/threshold/frost"
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/schnorr"
@@ -26,6 +27,7 @@ type schnorrFaults struct {
 	badPartial map[int]bool // send a well-formed but wrong share
 	silent     map[int]bool // never answer a sign
 	restarted  map[int]bool // refuse the first sign as a restarted replica would (unknown nonce)
+	wrongPath  map[int]bool // sign for another derivation path than the one asked
 	// frozen, when set, names a replica that stops answering anything
 	// (sign and nonce requests) from the moment it is stored: a SIGSTOPped
 	// replica whose connections stay open.
@@ -101,8 +103,21 @@ func schnorrFake(t testing.TB, n, th int, f schnorrFaults) (*fakeCluster, wire.K
 			if nc == nil || stale {
 				return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: "engine: request rejected: engine: unknown or used nonce"}}
 			}
-			key, err := frost.Taproot.NewKey(keyCom.Secret(), tr)
-			if err != nil {
+			var key *frost.Key
+			if path := b.Path; len(path) > 0 || f.wrongPath[replica] {
+				if f.wrongPath[replica] {
+					path = append(append([]uint32{}, path...), 1)
+				}
+				P := keyCom.Secret()
+				_, tw, err := bip32.Derive(P, bip32.ChainCode(P.Bytes(), info.Commitment), path, 16)
+				if err != nil {
+					t.Error(err)
+				}
+				key, err = frost.Taproot.NewDerivedKey(P, tw, tr)
+				if err != nil {
+					t.Error(err)
+				}
+			} else if key, err = frost.Taproot.NewKey(keyCom.Secret(), tr); err != nil {
 				t.Error(err)
 			}
 			z, err := frost.Taproot.Sign(&frost.SigningPackage{Commitments: coms, Message: b.Message}, key, replica, keyPoly.Share(replica), nc)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/bip32"
 	"github.com/vhsm/vhsm/threshold/bls"
 	"github.com/vhsm/vhsm/threshold/frost"
 	"github.com/vhsm/vhsm/threshold/group"
@@ -87,8 +88,8 @@ func (e *Engine) handleSign(ctx context.Context, resp *wire.Response, req *wire.
 	}
 	switch k.Info.Scheme {
 	case wire.SchemeBLS:
-		if b.Taproot != nil || len(b.Signers) != 0 {
-			return nil, refuse(fmt.Errorf("%w: taproot option or signers on a bls key", app.ErrBadBody))
+		if b.Taproot != nil || len(b.Signers) != 0 || b.Path != nil {
+			return nil, refuse(fmt.Errorf("%w: taproot option, path or signers on a bls key", app.ErrBadBody))
 		}
 		x, err := e.share(&k.Origin)
 		if err != nil {
@@ -140,7 +141,10 @@ func (e *Engine) signFROST(resp *wire.Response, req *wire.Request, k *app.KeyRec
 	if err != nil {
 		return nil, refuse(err)
 	}
-	key, err := e.frostKey(k, tr)
+	if err := checkPath(b.Path); err != nil {
+		return nil, refuse(err)
+	}
+	key, err := e.frostKey(k, tr, b.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -177,9 +181,28 @@ type frostKeys struct {
 // maxFrostKeys bounds the cache.
 const maxFrostKeys = 1 << 14
 
-// frostKey returns k's group key prepared for tr.
-func (e *Engine) frostKey(k *app.KeyRecord, tr schnorr.Taproot) (*frost.Key, error) {
-	id := fmt.Sprintf("%s/%d/%x/%x", k.Info.KeyID, tr.Mode, tr.MerkleRoot, k.Origin.PublicKey)
+// checkPath refuses a derivation path a replica does not sign for: more
+// than wire.MaxPathDepth indices or a hardened index (which needs the
+// private key).
+func checkPath(path []uint32) error {
+	if len(path) > wire.MaxPathDepth {
+		return fmt.Errorf("%w: derivation path of %d indices, at most %d", app.ErrBadBody, len(path), wire.MaxPathDepth)
+	}
+	for _, i := range path {
+		if i >= bip32.HardenedOffset {
+			return fmt.Errorf("%w: hardened derivation index", app.ErrBadBody)
+		}
+	}
+	return nil
+}
+
+// frostKey returns k's group key, or its BIP-32 child at path, prepared
+// for tr. The child is derived from committed data only: the group key P
+// as committed (33 bytes, its real Y parity) and the chain code of its
+// commitment (threshold/bip32), so K = P + t·G with t public, and every
+// share is shifted by t (frost NewDerivedKey) before the Taproot tweak.
+func (e *Engine) frostKey(k *app.KeyRecord, tr schnorr.Taproot, path []uint32) (*frost.Key, error) {
+	id := fmt.Sprintf("%s/%d/%x/%x/%v", k.Info.KeyID, tr.Mode, tr.MerkleRoot, k.Origin.PublicKey, path)
 	e.fkeys.mu.Lock()
 	key := e.fkeys.m[id]
 	e.fkeys.mu.Unlock()
@@ -190,7 +213,18 @@ func (e *Engine) frostKey(k *app.KeyRecord, tr schnorr.Taproot) (*frost.Key, err
 	if err != nil {
 		return nil, fmt.Errorf("engine: committed group key: %w", err)
 	}
-	if key, err = frost.Taproot.NewKey(P, tr); err != nil {
+	if len(path) == 0 {
+		key, err = frost.Taproot.NewKey(P, tr)
+	} else {
+		// BIP-32 CKDpub along path from (P, chain code of the commitment).
+		cc := bip32.ChainCode(k.Origin.PublicKey, k.Origin.Commitment)
+		var t group.Scalar
+		if _, t, err = bip32.Derive(P, cc, path, wire.MaxPathDepth); err != nil {
+			return nil, refuse(fmt.Errorf("%w: %w", app.ErrBadBody, err))
+		}
+		key, err = frost.Taproot.NewDerivedKey(P, t, tr)
+	}
+	if err != nil {
 		return nil, refuse(fmt.Errorf("%w: %w", app.ErrBadBody, err))
 	}
 	e.fkeys.mu.Lock()

@@ -215,12 +215,21 @@ type SignBody struct {
 	// the internal key: nil means plain BIP-340; an empty MerkleRoot means
 	// BIP-86 (key-path only).
 	Taproot *TaprootOption `json:"taproot,omitempty"`
+	// Path, for schnorr keys, signs for the BIP-32 unhardened child at this
+	// path below the group key (threshold/bip32: K = P + t·G, chain code
+	// from the key's commitment) instead of the group key itself; the
+	// Taproot option then applies to K. Empty means the group key. At most
+	// MaxPathDepth indices, each below 2^31.
+	Path []uint32 `json:"path,omitempty"`
 	// Signers, for schnorr keys, is the FROST signing session: the nonce
 	// commitment of each chosen signer (at least t+1 replicas, distinct),
 	// each handed out by that replica. Every signer binds its nonce to the
 	// whole list and the message (RFC 9591 binding factors).
 	Signers []SignerCommitment `json:"signers,omitempty"`
 }
+
+// MaxPathDepth bounds SignBody.Path: a wallet uses 2 (branch/index).
+const MaxPathDepth = 8
 
 // SignerCommitment is one signer's nonce commitment in a FROST session.
 type SignerCommitment struct {

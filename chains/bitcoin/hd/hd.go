@@ -1,9 +1,7 @@
 package hd
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/base58"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/vhsm/vhsm/threshold/bip32"
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/schnorr"
 )
@@ -22,11 +21,11 @@ var (
 	ErrInvalidKey = errors.New("hd: invalid public key")
 	// ErrHardened is returned for a child index ≥ 2^31: hardened
 	// derivation needs the private key.
-	ErrHardened = errors.New("hd: hardened derivation needs the private key")
+	ErrHardened = bip32.ErrHardened
 	// ErrInvalidChild is returned when BIP-32 has no key for an index:
 	// parse256(I_L) ≥ n or the child is the point at infinity. BIP-32:
 	// "proceed with the next value for i". The probability is below 2^-127.
-	ErrInvalidChild = errors.New("hd: invalid child key")
+	ErrInvalidChild = bip32.ErrInvalidChild
 	// ErrDepth is returned when a derivation would exceed depth 255.
 	ErrDepth = errors.New("hd: maximum depth exceeded")
 	// ErrInvalidNetwork is returned for nil chain parameters.
@@ -38,7 +37,7 @@ var (
 
 // HardenedOffset is BIP-32's first hardened index, 2^31. Indices at or
 // above it cannot be derived from a public key.
-const HardenedOffset = uint32(1) << 31
+const HardenedOffset = bip32.HardenedOffset
 
 // Branches of a BIP-44-style wallet under the root: receive addresses are
 // root/0/i, change addresses root/1/i.
@@ -47,34 +46,18 @@ const (
 	ChangeBranch  uint32 = 1
 )
 
-// chainCodeTag is the BIP-340 tagged-hash tag of [ChainCode].
-const chainCodeTag = "vhsm/BIP32/chaincode"
-
-// ChainCode returns the BIP-32 chain code of the root of groupKey's tree:
+// ChainCode returns the BIP-32 chain code of the root of groupKey's tree,
+// threshold/bip32 ChainCode:
 //
 //	tagged_hash("vhsm/BIP32/chaincode", ser32(len(groupKey)) ‖ groupKey ‖ commitment)
 //
-// with BIP-340's tagged_hash(tag, x) = SHA256(SHA256(tag) ‖ SHA256(tag) ‖ x).
 // groupKey is the 33-byte compressed group key and commitment the canonical
 // encoding of the key's committed public DKG data (its joint Feldman
 // commitment C_0 ‖ … ‖ C_t). Every replica computes the same value from
 // the committed key, with no agreement step of its own; the package
 // documentation ("Why a public chain code is enough") argues why that
 // suffices.
-func ChainCode(groupKey, commitment []byte) [32]byte {
-	tag := sha256.Sum256([]byte(chainCodeTag))
-	h := sha256.New()
-	h.Write(tag[:])
-	h.Write(tag[:])
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(groupKey)))
-	h.Write(n[:])
-	h.Write(groupKey)
-	h.Write(commitment)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
+func ChainCode(groupKey, commitment []byte) [32]byte { return bip32.ChainCode(groupKey, commitment) }
 
 // ExtendedKey is a BIP-32 extended public key of a threshold key's tree,
 // with the tweak that leads to it from the root. It is immutable.
@@ -102,9 +85,10 @@ func NewRoot(groupKey []byte, chainCode [32]byte) (*ExtendedKey, error) {
 	return &ExtendedKey{key: p, chainCode: chainCode, tweak: secp().Zero()}, nil
 }
 
-// Child returns the unhardened child i of k, BIP-32 CKDpub. It returns
-// ErrHardened for i ≥ 2^31, ErrInvalidChild when BIP-32 defines no key
-// for i (the caller skips i), and ErrDepth below depth 255.
+// Child returns the unhardened child i of k, BIP-32 CKDpub
+// (threshold/bip32 Child). It returns ErrHardened for i ≥ 2^31,
+// ErrInvalidChild when BIP-32 defines no key for i (the caller skips i),
+// and ErrDepth below depth 255.
 func (k *ExtendedKey) Child(i uint32) (*ExtendedKey, error) {
 	if i >= HardenedOffset {
 		return nil, fmt.Errorf("child %d: %w", i, ErrHardened)
@@ -112,34 +96,12 @@ func (k *ExtendedKey) Child(i uint32) (*ExtendedKey, error) {
 	if k.depth == 255 {
 		return nil, fmt.Errorf("child %d: %w", i, ErrDepth)
 	}
-	// BIP-32 CKDpub: "Check whether i ≥ 2^31 (whether the child is a hardened
-	// key). If not (normal child): let I = HMAC-SHA512(Key = c_par, Data =
-	// serP(K_par) || ser32(i))."
-	mac := hmac.New(sha512.New, k.chainCode[:])
-	mac.Write(k.key.Bytes())
-	var ser [4]byte
-	binary.BigEndian.PutUint32(ser[:], i)
-	mac.Write(ser[:])
-	I := mac.Sum(nil)
-	// "Split I into two 32-byte sequences, I_L and I_R."
-	// "In case parse256(I_L) ≥ n or K_i is the point at infinity, the
-	// resulting key is invalid, and one should proceed with the next value
-	// for i."
-	il, err := secp().DecodeScalar(I[:32])
+	ki, cc, il, err := bip32.Child(k.key, k.chainCode, i)
 	if err != nil {
-		return nil, fmt.Errorf("child %d: %w", i, ErrInvalidChild)
+		return nil, err
 	}
-	// "The returned child key K_i is point(parse256(I_L)) + K_par."
-	// I_L is public: variable-time multiplication.
-	ki := group.MulPublic(secp().Generator(), il).Add(k.key)
-	if ki.IsIdentity() {
-		return nil, fmt.Errorf("child %d: %w", i, ErrInvalidChild)
-	}
-	c := &ExtendedKey{key: ki, depth: k.depth + 1, parentFP: k.Fingerprint(), childNum: i,
-		tweak: k.tweak.Add(il)}
-	// "The returned chain code c_i is I_R."
-	copy(c.chainCode[:], I[32:])
-	return c, nil
+	return &ExtendedKey{key: ki, chainCode: cc, depth: k.depth + 1, parentFP: k.Fingerprint(), childNum: i,
+		tweak: k.tweak.Add(il)}, nil
 }
 
 // Derive applies [ExtendedKey.Child] for each index of path in turn: for

@@ -532,7 +532,13 @@ function sendForm(ctx, w, refresh) {
   function showPreview(tx) {
     const amountSats = BigInt(tx.amount ?? 0);
     const fee = BigInt(tx.fee ?? 0);
-    const confirmBtn = h('button', { type: 'button', class: 'danger', id: 'confirm-send' }, 'Confirm and send');
+    const confirmBtn = h('button', { type: 'button', class: 'danger', id: 'confirm-send' }, tx.high_fee ? 'Send anyway (high fee)' : 'Confirm and send');
+    // The service flags a fee above its sanity limits and refuses the send
+    // unless accept_high_fee is set: confirming after this warning sets it.
+    const feeWarning = tx.high_fee
+      ? h('div', { class: 'alert', role: 'alert', id: 'fee-warning' }, h('strong', {}, 'High fee. '), tx.fee_warning || 'The fee is unusually high for this amount.')
+      : null;
+    pending.body.accept_high_fee = tx.high_fee ? true : undefined;
     const cancelBtn = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
     const progress = h('div', { class: 'progress-slot', 'aria-live': 'polite' });
     const sendErr = errorSlot();
@@ -547,7 +553,7 @@ function sendForm(ctx, w, refresh) {
     const card = h('div', { class: 'preview', id: 'send-preview' },
       h('h3', {}, 'Review'),
       h('dl', { class: 'review' }, rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))),
-      sendErr, progress, h('div', { class: 'actions' }, confirmBtn, cancelBtn));
+      feeWarning, sendErr, progress, h('div', { class: 'actions' }, confirmBtn, cancelBtn));
     cancelBtn.addEventListener('click', () => { pending = null; replace(preview); reviewBtn.focus(); });
     confirmBtn.addEventListener('click', async () => {
       if (!pending || pending.sending) return;
