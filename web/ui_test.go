@@ -109,6 +109,7 @@ type fakeAddress struct {
 
 const (
 	fakeHighFeeShare = 0.10
+	fakeHighFeeFloor = 5_000
 	fakeHighFeeCap   = 1_000_000
 	fakeMaxFeeRate   = 10_000
 	fakeHoodiGVR     = "0x212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f"
@@ -302,7 +303,7 @@ func (f *fakeAPI) handler() http.Handler {
 		switch {
 		case tx.Fee > fakeHighFeeCap:
 			tx.HighFee, tx.FeeWarning = true, fmt.Sprintf("the fee of %d sat is above the cap of %d sat", tx.Fee, fakeHighFeeCap)
-		case tx.Amount > 0 && float64(tx.Fee) > fakeHighFeeShare*float64(tx.Amount):
+		case tx.Amount > 0 && tx.Fee > fakeHighFeeFloor && float64(tx.Fee) > fakeHighFeeShare*float64(tx.Amount):
 			tx.HighFee = true
 			tx.FeeWarning = fmt.Sprintf("the fee of %d sat (%d sat/vB) is %.1f%% of the %d sat paid, above the limit of %g%%",
 				tx.Fee, tx.FeeRate, 100*float64(tx.Fee)/float64(tx.Amount), tx.Amount, 100*fakeHighFeeShare)
@@ -442,7 +443,7 @@ func (f *fakeAPI) handler() http.Handler {
 			problem(w, 404, "not-found", fmt.Sprintf("bitcoin network %q is not configured", n))
 			return
 		}
-		writeJSON(w, 200, map[string]any{"network": "regtest", "max_fee_rate": fakeMaxFeeRate, "high_fee_share": fakeHighFeeShare, "high_fee_cap": fakeHighFeeCap,
+		writeJSON(w, 200, map[string]any{"network": "regtest", "max_fee_rate": fakeMaxFeeRate, "high_fee_share": fakeHighFeeShare, "high_fee_floor": fakeHighFeeFloor, "high_fee_cap": fakeHighFeeCap,
 			"estimates": []map[string]any{{"target_blocks": 1, "fee_rate": 25, "source": "fallback"}, {"target_blocks": 6, "fee_rate": 12, "source": "fallback"},
 				{"target_blocks": 144, "fee_rate": 2, "source": "fallback"}}})
 	}))

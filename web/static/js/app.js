@@ -542,7 +542,9 @@ function renderBitcoin(ctx, w) {
             h('td', { dataset: { label: 'Use' } }, h('span', { class: `badge ${a.used ? 'used' : 'unused'}` }, a.used ? 'used' : 'unused')),
             h('td', { dataset: { label: 'Created' } }, fmtTime(a.created_at))))))));
     } catch (e) {
-      if (e.name !== 'AbortError' && ctx === current) addressesErr.show(e);
+      if (e.name === 'AbortError' || ctx !== current) return;
+      if (addressesBody.querySelector('.spinner')) replace(addressesBody); // first load: no list to keep
+      addressesErr.show(e);
     }
   }
 
@@ -608,7 +610,7 @@ function renderBitcoin(ctx, w) {
           h('td', { dataset: { label: 'Date' } }, fmtTime(t.created_at)),
           h('td', { dataset: { label: 'Direction' } }, t.direction === 'in' ? 'Received' : 'Sent'),
           h('td', { dataset: { label: 'Amount' } }, btcAmount(t.amount ?? 0)),
-          h('td', { dataset: { label: 'Fee' } }, t.direction === 'in' ? '' : `${formatSats(t.fee ?? 0)} sats${t.fee_rate ? ` (${t.fee_rate} sat/vB)` : ''}`),
+          h('td', { dataset: { label: 'Fee' } }, t.direction === 'in' ? '' : [`${formatSats(t.fee ?? 0)} sats`, t.fee_rate ? h('div', { class: 'muted tx-note' }, `${t.fee_rate} sat/vB`) : null]),
           h('td', { dataset: { label: 'Status' } }, statusBadge(t)),
           h('td', { class: 'mono', title: t.txid || '', dataset: { label: 'Transaction' } }, short(t.txid, 8),
             t.replaced_by ? h('div', { class: 'muted tx-note' }, `replaced by ${short(t.replaced_by, 8)}`) : null,
