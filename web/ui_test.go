@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,20 +29,21 @@ import (
 type fakeAPI struct {
 	token string
 
-	mu          sync.Mutex
-	wallets     []fakeWallet
-	validators  map[string]wallet.Validator
-	txs         map[string][]fakeTx
-	sends       []sendCall // every POST .../transactions
-	failNext    int        // answer the next non-dry-run sends with 503
-	deposit     []byte     // one deposit entry (JSON object)
-	idemCreates map[string]string
-	creates     []fakeCreateWallet       // every POST /v1/wallets body
-	addresses   map[string][]fakeAddress // wallet id → receive addresses handed out, in order
-	bumps       []bumpCall               // every POST …/bump
-	holdConfirm bool                     // sends stay broadcast (unconfirmed) until cleared
-	notAdmin    bool                     // the token lacks the admin scope (slashing export 403)
-	exports     []string                 // every slashing export query
+	mu             sync.Mutex
+	wallets        []fakeWallet
+	validators     map[string]wallet.Validator
+	txs            map[string][]fakeTx
+	sends          []sendCall // every POST .../transactions
+	failNext       int        // answer the next non-dry-run sends with 503
+	deposit        []byte     // one deposit entry (JSON object)
+	idemCreates    map[string]string
+	creates        []fakeCreateWallet       // every POST /v1/wallets body
+	addresses      map[string][]fakeAddress // wallet id → receive addresses handed out, in order
+	bumps          []bumpCall               // every POST …/bump
+	holdConfirm    bool                     // sends stay broadcast (unconfirmed) until cleared
+	notAdmin       bool                     // the token lacks the admin scope (slashing export 403)
+	exports        []string                 // every slashing export query
+	historyQueries []string                 // every GET …/transactions query
 }
 
 type sendCall struct {
@@ -252,7 +255,7 @@ func (f *fakeAPI) handler() http.Handler {
 	mux.HandleFunc("GET /v1/wallets/{id}/balance", auth(func(w http.ResponseWriter, r *http.Request) {
 		var spent int64
 		for _, tx := range f.txs[r.PathValue("id")] {
-			if tx.Status != "replaced" {
+			if tx.Status != "replaced" && tx.Direction != "in" {
 				spent += tx.Amount + tx.Fee
 			}
 		}
@@ -261,11 +264,47 @@ func (f *fakeAPI) handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /v1/wallets/{id}/transactions", auth(func(w http.ResponseWriter, r *http.Request) {
 		list := f.txs[r.PathValue("id")]
-		out := make([]fakeTx, len(list))
-		for i := range list {
-			out[len(list)-1-i] = list[i] // newest first
+		q := r.URL.Query()
+		f.historyQueries = append(f.historyQueries, r.URL.RawQuery)
+		if !q.Has("limit") && !q.Has("cursor") { // the whole history, newest first
+			out := make([]fakeTx, len(list))
+			for i := range list {
+				out[len(list)-1-i] = list[i]
+			}
+			writeJSON(w, 200, out)
+			return
 		}
-		writeJSON(w, 200, out)
+		// One page (r3-btcrbf TransactionPage): the cursor is the position
+		// (oldest first) the next page ends before, so transactions recorded
+		// meanwhile never shift later pages.
+		limit, end := 50, len(list)
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 500 {
+				problem(w, 400, "invalid-request", "limit is out of range", [2]string{"limit", "must be an integer from 1 to 500"})
+				return
+			}
+			limit = n
+		}
+		if c := q.Get("cursor"); c != "" {
+			n, err := strconv.Atoi(strings.TrimPrefix(c, "pos-"))
+			if err != nil || !strings.HasPrefix(c, "pos-") || n < 0 || n > len(list) {
+				problem(w, 400, "invalid-request", "invalid cursor", [2]string{"cursor", "not a cursor of this history"})
+				return
+			}
+			end = n
+		}
+		start := max(0, end-limit)
+		page := map[string]any{"transactions": []fakeTx{}}
+		out := make([]fakeTx, 0, end-start)
+		for i := end - 1; i >= start; i-- {
+			out = append(out, list[i])
+		}
+		page["transactions"] = out
+		if start > 0 {
+			page["next_cursor"] = fmt.Sprintf("pos-%d", start)
+		}
+		writeJSON(w, 200, page)
 	}))
 	mux.HandleFunc("POST /v1/wallets/{id}/transactions", auth(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
@@ -420,7 +459,7 @@ func (f *fakeAPI) handler() http.Handler {
 		out = append(out, f.addresses[wl.ID]...)
 		n := 0
 		for _, tx := range f.txs[wl.ID] { // each send's change went to a fresh change address
-			if tx.Status != "replaced" {
+			if tx.Status != "replaced" && tx.Direction != "in" {
 				out = append(out, fakeAddress{Address: fmt.Sprintf("bcrt1p%s%04d", strings.Repeat("c", 52), n), Branch: "change", Index: n,
 					Path: fmt.Sprintf("1/%d", n), Used: true, CreatedAt: tx.CreatedAt})
 				n++
@@ -895,6 +934,41 @@ func TestUIWithFakeAPI(t *testing.T) {
 	f.mu.Unlock()
 	if rc.Recovery == nil || rc.Recovery.XPub != "["+fakeFingerprint+"/86h/1h/0h]"+fakeTpub || rc.Recovery.Older != 4320 {
 		t.Errorf("create with recovery sent %+v", rc)
+	}
+
+	// History pages: the newest 50, then older ones through the cursor;
+	// transactions arriving meanwhile neither hide nor repeat rows.
+	coldID := strings.TrimPrefix(eval[string](s, `location.hash`), "#/wallets/")
+	receivedTx := func(i int) fakeTx {
+		return fakeTx{Transaction: wallet.Transaction{ID: fmt.Sprintf("tx_in%021d", i), WalletID: coldID, TxID: fmt.Sprintf("%064x", 5000+i), Status: wallet.StatusConfirmed,
+			Direction: "in", Amount: int64(1000 + i), Confirmations: 3, CreatedAt: time.Now(), UpdatedAt: time.Now()}}
+	}
+	f.mu.Lock()
+	for i := 0; i < 57; i++ {
+		f.txs[coldID] = append(f.txs[coldID], receivedTx(i))
+	}
+	f.mu.Unlock()
+	s.waitJS("first page", `document.querySelectorAll('#history tbody tr').length === 50 && !document.querySelector('#load-older').hidden`, short)
+	s.step("older page", short, chromedp.Click(chromedp.ID("load-older")))
+	s.waitJS("all 57", `document.querySelectorAll('#history tbody tr').length === 57 && document.querySelector('#load-older').hidden`, short)
+	f.mu.Lock()
+	for i := 57; i < 60; i++ {
+		f.txs[coldID] = append(f.txs[coldID], receivedTx(i))
+	}
+	f.mu.Unlock()
+	s.waitJS("60 after new arrivals", `document.querySelectorAll('#history tbody tr').length === 60`, short)
+	rows := eval[[]string](s, `[...document.querySelectorAll('#history tbody tr')].map(r => r.dataset.id)`)
+	for i, id := range rows {
+		if want := fmt.Sprintf("tx_in%021d", 59-i); id != want {
+			t.Errorf("history row %d is %s, want %s (newest first, once each)", i, id, want)
+			break
+		}
+	}
+	f.mu.Lock()
+	queries := append([]string(nil), f.historyQueries...)
+	f.mu.Unlock()
+	if !slices.Contains(queries, "limit=50&cursor=pos-7") {
+		t.Errorf("no older page read through the cursor: %q", queries)
 	}
 
 	// Validator: create, download deposit data, sign an exit.

@@ -119,7 +119,11 @@ export const api = {
   address: (id, o) => request(`/v1/wallets/${enc(id)}/address`, o),
   addressQR: (id) => request(`/v1/wallets/${enc(id)}/address/qr.png`, { blob: true }),
   balance: (id, o) => request(`/v1/wallets/${enc(id)}/balance`, o),
-  transactions: (id, o) => request(`/v1/wallets/${enc(id)}/transactions`, o),
+  // History: one page of at most limit transactions, newest first, after
+  // cursor (the previous page's next_cursor) if given. An API without
+  // pages answers the whole history as an array.
+  transactions: (id, o, limit, cursor) =>
+    request(`/v1/wallets/${enc(id)}/transactions${limit ? `?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}` : ''}`, o),
   send: (id, body, key) => request(`/v1/wallets/${enc(id)}/transactions`, { body, idempotencyKey: key }),
   newAddress: (id) => request(`/v1/wallets/${enc(id)}/addresses`, { body: {} }),
   addresses: (id, o) => request(`/v1/wallets/${enc(id)}/addresses`, o),

@@ -9,6 +9,7 @@ import { slashingRecord } from './slashing.js';
 const BITCOIN_NETWORKS = ['mainnet', 'testnet4', 'testnet3', 'signet', 'regtest'];
 const ETHEREUM_NETWORKS = ['mainnet', 'hoodi', 'sepolia', 'holesky'];
 const REFRESH_MS = 4000;
+const HISTORY_PAGE = 50; // transactions per history page
 const ID_RE = /^[A-Za-z0-9_-]{1,100}$/;
 const MAX_FEE_RATE = 10000n; // sat/vB: the service's one fee-rate limit (GET /v1/fee-estimates says it too)
 
@@ -586,42 +587,80 @@ function renderBitcoin(ctx, w) {
   const historyBody = h('div', {}, spinner('Loading transactions…'));
   const historyErr = errorSlot();
   const bumpSlot = h('div', { class: 'bump-slot', 'aria-live': 'polite' });
+  const olderBtn = h('button', { type: 'button', class: 'secondary small', id: 'load-older', hidden: true }, 'Load older transactions');
   const history = h('section', { class: 'card', 'aria-labelledby': 'history-h' },
-    h('h2', { id: 'history-h' }, 'History'), historyBody, historyErr, bumpSlot);
+    h('h2', { id: 'history-h' }, 'History'), historyBody, h('div', { class: 'actions' }, olderBtn), historyErr, bumpSlot);
   let historySig = '';
+  // The refresh reads the newest page; older pages are read on demand with
+  // the cursor, which stays valid while new transactions arrive. shown is
+  // what the table lists, newest first: the newest page, then whatever was
+  // listed before that is not in it (older pages, and rows pushed out of
+  // the newest page by new transactions).
+  let shown = [];
+  let olderCursor = null; // next_cursor after the last row listed
+  let pagedOlder = false; // an older page was read: olderCursor follows it
+  const pageOf = (page) => (Array.isArray(page)
+    ? { txs: page, next: null } // an API without pages: the whole history
+    : { txs: (page && Array.isArray(page.transactions)) ? page.transactions : [], next: (page && typeof page.next_cursor === 'string' && page.next_cursor) || null });
+  olderBtn.addEventListener('click', async () => {
+    if (!olderCursor) return;
+    historyErr.show(null);
+    busy(olderBtn, true, 'Loading…');
+    try {
+      const p = pageOf(await api.transactions(w.id, { signal }, HISTORY_PAGE, olderCursor));
+      if (ctx !== current) return;
+      const ids = new Set(shown.map((t) => t.id));
+      shown = shown.concat(p.txs.filter((t) => !ids.has(t.id)));
+      olderCursor = p.next;
+      pagedOlder = true;
+      renderHistory();
+    } catch (e) {
+      if (e.name !== 'AbortError' && ctx === current) historyErr.show(e);
+    } finally {
+      busy(olderBtn, false);
+    }
+  });
   async function loadHistory() {
     try {
-      const page = await api.transactions(w.id, { signal });
+      const p = pageOf(await api.transactions(w.id, { signal }, HISTORY_PAGE));
       if (ctx !== current) return;
-      const txs = (Array.isArray(page) ? page : (page && page.transactions)) || [];
+      const ids = new Set(p.txs.map((t) => t.id));
+      shown = p.txs.concat(shown.filter((t) => !ids.has(t.id)));
+      if (!pagedOlder) olderCursor = p.next;
       historyErr.show(null);
-      const sig = txs.map((t) => `${t.id}:${t.status}:${t.confirmations}`).join(',');
-      if (sig !== historySig) {
-        if (historySig !== '') loadAddresses(); // a payment may have used an address
-        historySig = sig;
-      }
-      if (txs.length === 0) {
-        replace(historyBody, h('p', { class: 'empty' }, 'No transactions yet.'));
-        return;
-      }
-      replace(historyBody, h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'history' },
-        h('thead', {}, h('tr', {}, ['Date', '', 'Amount', 'Fee', 'Status', 'Transaction', ''].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, txs.map((t) => h('tr', { dataset: { id: t.id || '', txid: t.txid || '', status: t.status || '' } },
-          h('td', { dataset: { label: 'Date' } }, fmtTime(t.created_at)),
-          h('td', { dataset: { label: 'Direction' } }, t.direction === 'in' ? 'Received' : 'Sent'),
-          h('td', { dataset: { label: 'Amount' } }, btcAmount(t.amount ?? 0)),
-          h('td', { dataset: { label: 'Fee' } }, t.direction === 'in' ? '' : [`${formatSats(t.fee ?? 0)} sats`, t.fee_rate ? h('div', { class: 'muted tx-note' }, `${t.fee_rate} sat/vB`) : null]),
-          h('td', { dataset: { label: 'Status' } }, statusBadge(t)),
-          h('td', { class: 'mono', title: t.txid || '', dataset: { label: 'Transaction' } }, short(t.txid, 8),
-            t.replaced_by ? h('div', { class: 'muted tx-note' }, `replaced by ${short(t.replaced_by, 8)}`) : null,
-            t.replaces ? h('div', { class: 'muted tx-note' }, `fee bump of ${short(t.replaces, 8)}`) : null,
-            t.error ? h('div', { class: 'tx-error' }, t.error) : null),
-          h('td', { dataset: { label: 'Action' } }, bumpable(t)
-            ? h('button', { type: 'button', class: 'secondary small bump', dataset: { tx: t.id || '' }, onclick: () => openBump(t) }, 'Bump fee')
-            : null)))))));
+      renderHistory();
     } catch (e) {
       if (e.name !== 'AbortError' && ctx === current) historyErr.show(e);
     }
+  }
+
+  function renderHistory() {
+    const txs = shown;
+    olderBtn.hidden = !olderCursor;
+    const sig = txs.map((t) => `${t.id}:${t.status}:${t.confirmations}`).join(',');
+    if (sig !== historySig) {
+      if (historySig !== '') loadAddresses(); // a payment may have used an address
+      historySig = sig;
+    }
+    if (txs.length === 0) {
+      replace(historyBody, h('p', { class: 'empty' }, 'No transactions yet.'));
+      return;
+    }
+    replace(historyBody, h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'history' },
+      h('thead', {}, h('tr', {}, ['Date', '', 'Amount', 'Fee', 'Status', 'Transaction', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, txs.map((t) => h('tr', { dataset: { id: t.id || '', txid: t.txid || '', status: t.status || '' } },
+        h('td', { dataset: { label: 'Date' } }, fmtTime(t.created_at)),
+        h('td', { dataset: { label: 'Direction' } }, t.direction === 'in' ? 'Received' : 'Sent'),
+        h('td', { dataset: { label: 'Amount' } }, btcAmount(t.amount ?? 0)),
+        h('td', { dataset: { label: 'Fee' } }, t.direction === 'in' ? '' : [`${formatSats(t.fee ?? 0)} sats`, t.fee_rate ? h('div', { class: 'muted tx-note' }, `${t.fee_rate} sat/vB`) : null]),
+        h('td', { dataset: { label: 'Status' } }, statusBadge(t)),
+        h('td', { class: 'mono', title: t.txid || '', dataset: { label: 'Transaction' } }, short(t.txid, 8),
+          t.replaced_by ? h('div', { class: 'muted tx-note' }, `replaced by ${short(t.replaced_by, 8)}`) : null,
+          t.replaces ? h('div', { class: 'muted tx-note' }, `fee bump of ${short(t.replaces, 8)}`) : null,
+          t.error ? h('div', { class: 'tx-error' }, t.error) : null),
+        h('td', { dataset: { label: 'Action' } }, bumpable(t)
+          ? h('button', { type: 'button', class: 'secondary small bump', dataset: { tx: t.id || '' }, onclick: () => openBump(t) }, 'Bump fee')
+          : null)))))));
   }
 
   let lastBump = null; // { tx, rate, key } of the last failed attempt: a retry reuses its key
