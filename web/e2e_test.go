@@ -217,6 +217,22 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal("the page shows the funding transaction")
 	}
 
+	if hasEstimates {
+		// 1,000 sat/vB on a 10,000 sat payment: the review flags the fee, the
+		// send waits for the acceptance and goes with accept_high_fee.
+		s.step("high-fee review", short,
+			chromedp.SetValue(chromedp.CSS(`form.send input[name=address]`), dest),
+			chromedp.SetValue(chromedp.CSS(`form.send input[name=amount]`), "0.0001"),
+			chromedp.SetValue(chromedp.CSS(`form.send input[name=fee_rate]`), "1000"),
+			chromedp.Click(chromedp.CSS(`form.send button[type=submit]`)))
+		s.waitJS("fee warning", `document.querySelector('#fee-warning') && document.querySelector('#confirm-send').disabled`, slow)
+		s.shot("high fee warning")
+		s.step("accept high fee", short, chromedp.Click(chromedp.CSS(`#fee-warning input[name=accept_high_fee]`)), chromedp.Click(chromedp.ID("confirm-send")))
+		s.waitText("high-fee sent", "#send-result", "Sent.", slow)
+		highTx := strings.TrimSpace(s.text("#send-result code.txid"))
+		s.waitJS("high-fee send in history", `document.querySelector('#history tr[data-txid="`+highTx+`"]')`, short)
+	}
+
 	// Validator: create, download deposit data, sign an exit.
 	net, err := ethereum.NetworkByName("hoodi")
 	if err != nil {
