@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,23 +252,57 @@ func TestEndToEnd(t *testing.T) {
 	pubHex := strings.TrimPrefix(strings.TrimSpace(s.text("#validator-pubkey")), "0x")
 	s.shot("validator")
 	if hasSlashing {
-		// Nothing signed yet: no record; the admin's export downloads the
-		// interchange file of hoodi.
+		// Nothing signed yet: no record. An admin imports an EIP-3076 file
+		// for this validator; the page then shows the highest slot and
+		// epochs the replicas keep, and the export downloads the file.
 		s.waitJS("slashing record", `document.querySelector('#slashing-slot') || document.querySelector('#slashing .alert')`, slow)
 		if got := s.text("#slashing"); !strings.Contains(got, "no block signed") || !strings.Contains(got, "no attestation signed") {
 			t.Errorf("slashing protection of a new validator: %s", got)
 		}
+		gvr := "0x" + hex.EncodeToString(net.GenesisValidatorsRoot[:])
+		file := `{"metadata":{"interchange_format_version":"5","genesis_validators_root":"` + gvr + `"},"data":[{"pubkey":"0x` + pubHex +
+			`","signed_blocks":[{"slot":"100"},{"slot":"205"}],"signed_attestations":[{"source_epoch":"5","target_epoch":"6"},{"source_epoch":"6","target_epoch":"7"}]}]}`
+		req, err := http.NewRequest("POST", srv.URL+"/v1/eth/slashing-protection/import?network=hoodi", strings.NewReader(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("slashing-protection import: %d %s", resp.StatusCode, body)
+		}
+		valHash := eval[string](s, `location.hash`)
+		s.step("validator again", short, chromedp.Navigate(srv.URL+"/#/wallets"), chromedp.Navigate(srv.URL+"/"+valHash))
+		s.waitJS("imported record", `document.querySelector('#slashing-slot') && document.querySelector('#slashing-slot').dataset.value === '205'`, slow)
+		if src, tgt := s.text("#slashing-source"), s.text("#slashing-target"); src != "6" || tgt != "7" {
+			t.Errorf("slashing record source %q target %q, want 6 7", src, tgt)
+		}
+		s.shot("validator slashing protection")
 		s.step("export slashing protection", short, chromedp.Click(chromedp.ID("export-slashing")))
 		s.waitText("slashing exported", "#slashing-export-result", "Downloaded", slow)
-		_, file := s.waitDownload(`^slashing-protection-hoodi-\d+\.json$`, short)
+		_, exported := s.waitDownload(`^slashing-protection-hoodi-\d+\.json$`, short)
 		var ic struct {
 			Metadata struct {
 				Version string `json:"interchange_format_version"`
 				GVR     string `json:"genesis_validators_root"`
 			} `json:"metadata"`
+			Data []struct {
+				Pubkey string `json:"pubkey"`
+			} `json:"data"`
 		}
-		if err := json.Unmarshal(file, &ic); err != nil || ic.Metadata.Version != "5" || !strings.EqualFold(ic.Metadata.GVR, "0x"+hex.EncodeToString(net.GenesisValidatorsRoot[:])) {
-			t.Errorf("interchange file %s: %v", file, err)
+		if err := json.Unmarshal(exported, &ic); err != nil || ic.Metadata.Version != "5" || !strings.EqualFold(ic.Metadata.GVR, gvr) ||
+			!slices.ContainsFunc(ic.Data, func(d struct {
+				Pubkey string `json:"pubkey"`
+			}) bool {
+				return strings.EqualFold(d.Pubkey, "0x"+pubHex)
+			}) {
+			t.Errorf("interchange file %s: %v", exported, err)
 		}
 	}
 	s.step("download deposit", short, chromedp.Click(chromedp.ID("download-deposit")))
