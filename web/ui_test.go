@@ -1009,6 +1009,15 @@ func TestUIWithFakeAPI(t *testing.T) {
 	valHash := eval[string](s, `location.hash`)
 	s.step("validator, no admin scope", short, chromedp.Navigate(srv.URL+"/#/wallets"), chromedp.Navigate(srv.URL+"/"+valHash))
 	s.waitText("admin needed", "#slashing .alert", "admin token", short)
+	if !eval[bool](s, `document.querySelector('#export-slashing').hidden`) {
+		t.Errorf("export offered to a token without the admin scope")
+	}
+	s.setViewport(390, 844)
+	s.shot("validator on a phone")
+	if w := eval[int](s, `document.documentElement.scrollWidth`); w > 400 {
+		t.Errorf("validator page is %d px wide on a 390 px screen", w)
+	}
+	s.setViewport(1280, 900)
 	s.shot("slashing protection needs admin")
 	f.mu.Lock()
 	f.notAdmin = false

@@ -1089,6 +1089,7 @@ function slashingCard(ctx, v) {
     if (e.name === 'AbortError' || ctx !== current) return;
     replace(body);
     err.show(e instanceof SyntaxError ? new Error('The export is not JSON.') : adminNote(e));
+    if (e instanceof ApiError && e.status === 403) exportBtn.hidden = true; // the download would be refused too
   });
 
   exportBtn.addEventListener('click', async () => {
