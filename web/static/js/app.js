@@ -1074,7 +1074,7 @@ function slashingCard(ctx, v) {
     h('p', { class: 'muted' }, 'The replicas refuse to sign a block at or below the highest slot signed, or an attestation that could surround or repeat one already signed (EIP-3076). The export is the standard interchange file for moving validators between signers; it needs an admin token.'),
     body, err, h('div', { class: 'actions' }, exportBtn), out);
   const adminNote = (e) => (e instanceof ApiError && (e.status === 403 || e.status === 401)
-    ? new Error(`${e.detail} The slashing protection is read through the admin export: sign in with an admin token to see it.`) : e);
+    ? new Error(`${e.detail.replace(/[.\s]*$/, '.')} The slashing protection is read through the admin export: sign in with an admin token to see it.`) : e);
 
   api.slashingExport(v.network, true, { signal: ctx.abort.signal }).then((text) => {
     if (ctx !== current) return;
