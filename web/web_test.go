@@ -175,7 +175,7 @@ func FuzzHandler(f *testing.F) {
 		}
 		if rec.Code == http.StatusOK {
 			p := req.URL.Path
-			if p == "/" {
+			if p == "/" || p == "" { // "" only from a URL without a path (http://host): the handler serves index.html, as for "/"
 				p = "/index.html"
 			}
 			if _, ok := h.files[p]; !ok {
