@@ -8,6 +8,15 @@
 // the API's problem+json documents. Nothing from the API is inserted as
 // HTML, and no inline script or style exists, so the strict
 // [ContentSecurityPolicy] holds.
+//
+// Views: the wallet list; wallet creation (Bitcoin, optionally with a
+// timelocked recovery key; or an Ethereum validator); a Bitcoin wallet
+// (receive with a fresh address per click, balance, send with a dry-run
+// review, fee estimates and an explicit acceptance of a flagged high fee,
+// history with fee bumps of unconfirmed sends, the address list with each
+// address's use, the watch-only descriptors); a validator (its
+// slashing-protection record read from the admin's EIP-3076 export, the
+// interchange file's download, deposit data, voluntary exit).
 package web
 
 import (

@@ -28,6 +28,7 @@ func TestHandlerServesFiles(t *testing.T) {
 		{"/js/api.js", "text/javascript; charset=utf-8", "Authorization"},
 		{"/js/amount.js", "text/javascript; charset=utf-8", "parseSats"},
 		{"/js/dom.js", "text/javascript; charset=utf-8", "createTextNode"},
+		{"/js/slashing.js", "text/javascript; charset=utf-8", "slashingRecord"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 	} {
 		resp := get(t, h, http.MethodGet, tc.path)
@@ -141,7 +142,7 @@ func TestNoInlineCode(t *testing.T) {
 	if strings.Count(html, "<script") != 1 || !strings.Contains(html, `<script type="module" src=`) {
 		t.Errorf("index.html: want exactly one external module script")
 	}
-	for _, p := range []string{"/js/app.js", "/js/api.js", "/js/dom.js", "/js/amount.js"} {
+	for _, p := range []string{"/js/app.js", "/js/api.js", "/js/dom.js", "/js/amount.js", "/js/slashing.js"} {
 		resp := get(t, h, http.MethodGet, p)
 		body, _ := io.ReadAll(resp.Body)
 		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"} {
@@ -174,7 +175,7 @@ func FuzzHandler(f *testing.F) {
 		}
 		if rec.Code == http.StatusOK {
 			p := req.URL.Path
-			if p == "/" {
+			if p == "/" || p == "" { // "" only from a URL without a path (http://host): the handler serves index.html, as for "/"
 				p = "/index.html"
 			}
 			if _, ok := h.files[p]; !ok {

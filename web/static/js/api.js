@@ -119,10 +119,23 @@ export const api = {
   address: (id, o) => request(`/v1/wallets/${enc(id)}/address`, o),
   addressQR: (id) => request(`/v1/wallets/${enc(id)}/address/qr.png`, { blob: true }),
   balance: (id, o) => request(`/v1/wallets/${enc(id)}/balance`, o),
-  transactions: (id, o) => request(`/v1/wallets/${enc(id)}/transactions`, o),
+  // History: one page of at most limit transactions, newest first, after
+  // cursor (the previous page's next_cursor) if given. An API without
+  // pages answers the whole history as an array.
+  transactions: (id, o, limit, cursor) =>
+    request(`/v1/wallets/${enc(id)}/transactions${limit ? `?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ''}` : ''}`, o),
   send: (id, body, key) => request(`/v1/wallets/${enc(id)}/transactions`, { body, idempotencyKey: key }),
+  newAddress: (id) => request(`/v1/wallets/${enc(id)}/addresses`, { body: {} }),
+  addresses: (id, o) => request(`/v1/wallets/${enc(id)}/addresses`, o),
+  descriptor: (id, o) => request(`/v1/wallets/${enc(id)}/descriptor`, o),
+  bump: (id, tx, body, key) => request(`/v1/wallets/${enc(id)}/transactions/${enc(tx)}/bump`, { body, idempotencyKey: key }),
+  feeEstimates: (network, o) => request(`/v1/fee-estimates?network=${enc(network)}`, o),
   createValidator: (body, key) => request('/v1/validators', { body, idempotencyKey: key }),
   getValidator: (id, o) => request(`/v1/validators/${enc(id)}`, o),
   depositData: (id, body) => request(`/v1/validators/${enc(id)}/deposit-data`, { body, raw: true }),
   exit: (id, bodyText) => request(`/v1/validators/${enc(id)}/exit`, { body: bodyText, raw: true }),
+  // The EIP-3076 interchange file of a network (admin scope), as text:
+  // minimal keeps per validator only the highest slot and epochs.
+  slashingExport: (network, minimal, o = {}) =>
+    request(`/v1/eth/slashing-protection/export?network=${enc(network)}${minimal ? '&minimal=true' : ''}`, { ...o, raw: true }),
 };

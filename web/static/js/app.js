@@ -4,11 +4,14 @@
 import { api, ApiError, clearToken, getToken, newIdempotencyKey, request, setToken, setUnauthorizedHandler } from './api.js';
 import { GWEI_PER_ETH, MAX_UINT64, formatBTC, formatSats, formatUnits, parseDecimal, parseInteger, parseSats } from './amount.js';
 import { download, fieldId, h, replace, spinner } from './dom.js';
+import { slashingRecord } from './slashing.js';
 
 const BITCOIN_NETWORKS = ['mainnet', 'testnet4', 'testnet3', 'signet', 'regtest'];
 const ETHEREUM_NETWORKS = ['mainnet', 'hoodi', 'sepolia', 'holesky'];
 const REFRESH_MS = 4000;
+const HISTORY_PAGE = 50; // transactions per history page
 const ID_RE = /^[A-Za-z0-9_-]{1,100}$/;
+const MAX_FEE_RATE = 10000n; // sat/vB: the service's one fee-rate limit (GET /v1/fee-estimates says it too)
 
 const view = document.getElementById('view');
 const nav = document.getElementById('nav');
@@ -146,17 +149,41 @@ function busy(button, on, label) {
   }
 }
 
-function copyButton(getText, label = 'Copy') {
-  const btn = h('button', { type: 'button', class: 'secondary small' }, label);
+// selectText selects the text of el (the copy fallback: the user presses
+// Ctrl+C).
+function selectText(el) {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}
+
+// copyButton copies getText() with the Clipboard API. Where that is
+// missing (a page not served from a secure context) or refused, it selects
+// the text of selectEl (if given) and tries the legacy copy command; if
+// that fails too the text stays selected and the button says so.
+function copyButton(getText, label = 'Copy', selectEl = null, id = null) {
+  const btn = h('button', { type: 'button', class: 'secondary small', id }, label);
   btn.addEventListener('click', async () => {
     const text = getText();
+    let result = 'Copied';
     try {
+      if (!navigator.clipboard || !navigator.clipboard.writeText) throw new Error('no clipboard');
       await navigator.clipboard.writeText(text);
-      btn.textContent = 'Copied';
     } catch {
-      btn.textContent = 'Copy failed: select the text';
+      result = 'Copy failed: select the text';
+      if (selectEl) {
+        selectText(selectEl);
+        let copied = false;
+        try { copied = document.execCommand('copy'); } catch { copied = false; }
+        result = copied ? 'Copied' : 'Selected: press Ctrl+C';
+        if (!copied) selectText(selectEl); // keep the selection for the user
+      }
     }
-    setTimeout(() => { btn.textContent = label; }, 2000);
+    btn.textContent = result;
+    btn.dataset.result = result;
+    setTimeout(() => { btn.textContent = label; }, 2500);
   });
   return btn;
 }
@@ -251,6 +278,31 @@ function renderCreate(ctx, initialKind) {
   const validatorFields = h('div', { class: 'validator-fields' },
     field('Withdrawal address', withdrawal, 'The Ethereum execution address (0x + 40 hex digits) that receives withdrawals.'),
     h('div', { class: 'field check' }, compounding, h('label', { for: (compounding.id = fieldId('cmp')) }, 'Compounding (0x02 credentials, EIP-7251)')));
+  // Optional recovery path (Bitcoin): an offline key that alone can spend
+  // coins left unmoved for `older` blocks.
+  const recEnable = h('input', { type: 'checkbox', name: 'recovery', id: fieldId('rec') });
+  const recXpub = h('input', { type: 'text', name: 'recovery_xpub', autocomplete: 'off', spellcheck: 'false', placeholder: 'tpub… or [fingerprint/86h/1h/0h]tpub…' });
+  const recOlder = h('input', { type: 'text', name: 'recovery_older', inputmode: 'numeric', autocomplete: 'off', placeholder: '4320' });
+  const recDays = h('small', { class: 'hint', id: 'recovery-days', 'aria-live': 'polite' });
+  const recInputs = h('div', { class: 'recovery-inputs', hidden: true },
+    field('Recovery key (extended public key)', recXpub, 'The xpub (mainnet) or tpub (test networks) of a key you keep offline, e.g. on a hardware wallet; optionally with its key origin. Never paste a private key (xprv/tprv) here.'),
+    field('Timelock (blocks)', recOlder, '1 to 65535 blocks, counted from the confirmation of each payment: 144 ≈ 1 day, 1008 ≈ 1 week, 4320 ≈ 30 days.'),
+    recDays);
+  const recoveryFields = h('fieldset', { class: 'recovery' },
+    h('legend', {}, 'Recovery path (optional)'),
+    h('p', { class: 'hint', id: 'recovery-explain' },
+      'Without it, the coins can be spent only by the HSM replicas: if too many of them lose their key shares, the coins are lost. ',
+      'With it, every address also gets a Taproot script path: once a payment has sat unmoved for the timelock, the recovery key alone can spend it (vhsm recover), without any replica. ',
+      'Before that, only the HSM can spend. Whoever holds the recovery key can take unmoved coins after the timelock, so guard it like the coins; it cannot be added or changed later.'),
+    h('div', { class: 'check' }, recEnable, h('label', { for: recEnable.id }, 'Add a timelocked recovery key')),
+    recInputs);
+  recEnable.addEventListener('change', () => { recInputs.hidden = !recEnable.checked; if (recEnable.checked) recXpub.focus(); });
+  recOlder.addEventListener('input', () => {
+    const n = Number(recOlder.value.trim());
+    recDays.textContent = /^\d+$/.test(recOlder.value.trim()) && n >= 1 && n <= 65535
+      ? `About ${n < 144 ? `${Math.round(n * 10 / 60 * 10) / 10} hours` : `${Math.round(n / 144 * 10) / 10} days`} (a block every ~10 minutes).` : '';
+  });
+
   const radios = ['bitcoin', 'validator'].map((k) => {
     const r = h('input', { type: 'radio', name: 'kind', value: k, checked: k === kind, id: fieldId('kind') });
     r.addEventListener('change', () => { kind = k; update(); });
@@ -264,6 +316,7 @@ function renderCreate(ctx, initialKind) {
     const nets = kind === 'bitcoin' ? BITCOIN_NETWORKS : ETHEREUM_NETWORKS;
     replace(network, nets.map((n) => h('option', { value: n }, n)));
     validatorFields.hidden = kind !== 'validator';
+    recoveryFields.hidden = kind !== 'bitcoin';
     withdrawal.required = kind === 'validator';
     heading.textContent = kind === 'bitcoin' ? 'New Bitcoin wallet' : 'New Ethereum validator';
     btn.textContent = kind === 'bitcoin' ? 'Create wallet' : 'Create validator';
@@ -274,7 +327,7 @@ function renderCreate(ctx, initialKind) {
     h('fieldset', { class: 'kind' }, h('legend', {}, 'Kind'), radios),
     field('Label', label, 'Shown only to you; stored encrypted by the HSM.'),
     field('Network', network),
-    validatorFields, err, progress,
+    validatorFields, recoveryFields, err, progress,
     h('div', { class: 'actions' }, btn, h('a', { class: 'button secondary', href: '#/wallets' }, 'Cancel')));
 
   form.addEventListener('submit', async (ev) => {
@@ -283,6 +336,15 @@ function renderCreate(ctx, initialKind) {
     let body;
     if (kind === 'bitcoin') {
       body = { kind: 'bitcoin', network: network.value, label: label.value.trim() };
+      if (recEnable.checked) {
+        try {
+          body.recovery = recoveryBody(recXpub.value, recOlder.value);
+        } catch (e) {
+          err.show(e);
+          (e.field === 'older' ? recOlder : recXpub).focus();
+          return;
+        }
+      }
     } else {
       const addr = withdrawal.value.trim();
       if (!/^0x[0-9a-fA-F]{40}$/.test(addr)) {
@@ -334,6 +396,26 @@ function renderCreate(ctx, initialKind) {
   network.addEventListener('change', () => { form.dataset.touched = '1'; });
 }
 
+// recoveryBody checks the recovery fields locally (the API checks the key
+// against the network) and returns the request's recovery object.
+function recoveryBody(xpubInput, olderInput) {
+  const xpub = String(xpubInput).trim();
+  const fail = (msg, fieldName) => Object.assign(new Error(msg), { field: fieldName });
+  if (!xpub) throw fail('Enter the recovery key (xpub or tpub), or untick the recovery path.', 'xpub');
+  if (/(^|\])\s*[xtyzuv]prv/i.test(xpub)) throw fail('That is a private key (…prv). Never give a private key to the wallet service: enter the extended public key (xpub or tpub).', 'xpub');
+  if (xpub.length > 256 || !/^(\[[0-9A-Fa-f]{8}(\/[0-9]+['hH]?)*\])?[xt]pub[1-9A-HJ-NP-Za-km-z]{100,112}$/.test(xpub)) {
+    throw fail('The recovery key must be an extended public key (xpub… or tpub…, base58), optionally after its key origin [fingerprint/path], with no derivation path after it.', 'xpub');
+  }
+  let older;
+  try {
+    older = parseInteger(olderInput, 'the timelock in blocks', 65535n);
+  } catch (e) {
+    throw fail(e.message, 'older');
+  }
+  if (older < 1n) throw fail('The timelock must be at least 1 block.', 'older');
+  return { xpub, older: Number(older) };
+}
+
 // ---- wallet view ----
 
 async function renderWallet(ctx, id) {
@@ -360,14 +442,22 @@ function walletHeader(w, kindLabel) {
 
 function renderBitcoin(ctx, w) {
   const signal = ctx.abort.signal;
-  // Receive.
+  let estimates = null; // GET /v1/fee-estimates of the wallet's network, once loaded
+
+  // Receive: the base address at first; "New receive address" hands out a
+  // fresh, unused one each time (BIP-32 child 0/i, gap limit 20).
   const addrText = h('code', { class: 'address', id: 'receive-address' }, w.address || '');
+  const addrNote = h('p', { class: 'muted', id: 'receive-note' }, `Send only ${w.network} bitcoin to this Taproot address (the wallet’s base address). For each payment, prefer a new address: reusing one links payments together.`);
   const qr = h('div', { class: 'qr' }, spinner('Loading QR code…'));
+  const newAddrBtn = h('button', { type: 'button', id: 'new-address' }, 'New receive address');
+  const receiveErr = errorSlot();
   const receive = h('section', { class: 'card', 'aria-labelledby': 'receive-h' },
     h('h2', { id: 'receive-h' }, 'Receive'),
     h('div', { class: 'receive' }, qr, h('div', {},
-      h('p', { class: 'muted' }, `Send only ${w.network} bitcoin to this Taproot address.`),
-      h('p', {}, addrText), copyButton(() => addrText.textContent, 'Copy address'))));
+      addrNote,
+      h('p', {}, addrText),
+      h('div', { class: 'actions' }, copyButton(() => addrText.textContent, 'Copy address', addrText, 'copy-address'), newAddrBtn),
+      receiveErr)));
   if (!w.address) {
     api.address(w.id, { signal }).then((a) => { addrText.textContent = typeof a === 'string' ? a : (a && a.address) || ''; }).catch((e) => { if (e.name !== 'AbortError') replace(qr, errorBox(e)); });
   }
@@ -377,10 +467,33 @@ function renderBitcoin(ctx, w) {
     r.onerror = () => reject(new Error('Cannot read the QR image.'));
     r.readAsDataURL(blob);
   })).then((url) => {
-    if (ctx !== current) return;
+    if (ctx !== current || addrText.dataset.path) return; // a derived address is shown: this QR is not its
     const ok = typeof url === 'string' && /^data:image\/(png|svg\+xml)[;,]/.test(url);
     replace(qr, ok ? h('img', { src: url, alt: 'QR code of the receive address', width: '192', height: '192' }) : h('p', { class: 'muted' }, 'QR code unavailable.'));
-  }).catch(() => { if (ctx === current) replace(qr, h('p', { class: 'muted' }, 'QR code unavailable.')); });
+  }).catch(() => { if (ctx === current && !addrText.dataset.path) replace(qr, h('p', { class: 'muted' }, 'QR code unavailable.')); });
+  newAddrBtn.addEventListener('click', async () => {
+    receiveErr.show(null);
+    busy(newAddrBtn, true, 'Getting an address…');
+    try {
+      const a = await api.newAddress(w.id);
+      if (ctx !== current) return;
+      if (!a || typeof a.address !== 'string' || !a.address) throw new Error('The API answered without an address.');
+      addrText.textContent = a.address;
+      addrText.dataset.path = String(a.path ?? '');
+      addrNote.textContent = `A fresh receive address (path ${a.path ?? '?'}, index ${a.index ?? '?'}), never handed out before: use it for one payment. Send only ${w.network} bitcoin to it.`;
+      // The API draws a QR code of the base address only: showing it next
+      // to another address would invite paying the wrong one.
+      replace(qr, h('p', { class: 'muted qr-none', id: 'qr-none' }, 'No QR code for derived addresses: copy the address.'));
+      loadAddresses();
+    } catch (e) {
+      if (e.name === 'AbortError' || ctx !== current) return;
+      receiveErr.show(e);
+      // Gap limit: the list shows the unused addresses to use first.
+      if (e instanceof ApiError && e.status === 409) loadAddresses();
+    } finally {
+      busy(newAddrBtn, false);
+    }
+  });
 
   // Balance.
   const balanceBody = h('div', {}, spinner('Loading balance…'));
@@ -401,41 +514,226 @@ function renderBitcoin(ctx, w) {
     }
   }
 
-  // History.
-  const historyBody = h('div', {}, spinner('Loading transactions…'));
-  const historyErr = errorSlot();
-  const history = h('section', { class: 'card', 'aria-labelledby': 'history-h' },
-    h('h2', { id: 'history-h' }, 'History'), historyBody, historyErr);
-  async function loadHistory() {
+  // Addresses handed out, with their use.
+  const addressesBody = h('div', {}, spinner('Loading addresses…'));
+  const addressesErr = errorSlot();
+  const addresses = h('section', { class: 'card', 'aria-labelledby': 'addresses-h' },
+    h('h2', { id: 'addresses-h' }, 'Addresses'),
+    h('p', { class: 'muted' }, 'Every address of this wallet: its base address, the receive addresses handed out and the change addresses. “Used” means a payment to it has been seen.'),
+    addressesBody, addressesErr);
+  const branchName = { base: 'Base', receive: 'Receive', change: 'Change' };
+  async function loadAddresses() {
     try {
-      const txs = (await api.transactions(w.id, { signal })) || [];
+      const list = await api.addresses(w.id, { signal });
       if (ctx !== current) return;
-      historyErr.show(null);
-      if (txs.length === 0) {
-        replace(historyBody, h('p', { class: 'empty' }, 'No transactions yet.'));
+      addressesErr.show(null);
+      if (!Array.isArray(list) || list.length === 0) {
+        replace(addressesBody, h('p', { class: 'empty' }, 'No addresses yet.'));
         return;
       }
-      replace(historyBody, h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'history' },
-        h('thead', {}, h('tr', {}, ['Date', '', 'Amount', 'Fee', 'Status', 'Transaction'].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, txs.map((t) => h('tr', { dataset: { id: t.id || '', txid: t.txid || '', status: t.status || '' } },
-          h('td', { dataset: { label: 'Date' } }, fmtTime(t.created_at)),
-          h('td', { dataset: { label: 'Direction' } }, t.direction === 'in' ? 'Received' : 'Sent'),
-          h('td', { dataset: { label: 'Amount' } }, btcAmount(t.amount ?? 0)),
-          h('td', { dataset: { label: 'Fee' } }, t.direction === 'in' ? '' : `${formatSats(t.fee ?? 0)} sats`),
-          h('td', { dataset: { label: 'Status' } }, statusBadge(t)),
-          h('td', { class: 'mono', title: t.txid || '', dataset: { label: 'Transaction' } }, short(t.txid, 8), t.error ? h('div', { class: 'tx-error' }, t.error) : null)))))));
+      const unused = list.filter((a) => a.branch === 'receive' && !a.used).length;
+      replace(addressesBody,
+        h('p', { class: 'muted', id: 'addresses-summary' }, `${list.length} address${list.length === 1 ? '' : 'es'}; ${unused} receive address${unused === 1 ? '' : 'es'} handed out and not used yet (at most 20).`),
+        h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'addresses' },
+          h('thead', {}, h('tr', {}, ['Kind', 'Path', 'Address', 'Use', 'Created'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, list.map((a) => h('tr', { dataset: { address: String(a.address || ''), path: String(a.path ?? ''), branch: String(a.branch || ''), used: a.used ? 'true' : 'false' } },
+            h('td', { dataset: { label: 'Kind' } }, branchName[a.branch] || String(a.branch || '')),
+            h('td', { class: 'mono', dataset: { label: 'Path' } }, a.path ? String(a.path) : '—'),
+            h('td', { class: 'mono', dataset: { label: 'Address' } }, String(a.address || '')),
+            h('td', { dataset: { label: 'Use' } }, h('span', { class: `badge ${a.used ? 'used' : 'unused'}` }, a.used ? 'used' : 'unused')),
+            h('td', { dataset: { label: 'Created' } }, fmtTime(a.created_at))))))));
+    } catch (e) {
+      if (e.name === 'AbortError' || ctx !== current) return;
+      if (addressesBody.querySelector('.spinner')) replace(addressesBody); // first load: no list to keep
+      addressesErr.show(e);
+    }
+  }
+
+  // Descriptors for a watch-only wallet elsewhere.
+  const descBody = h('div', {}, spinner('Loading descriptors…'));
+  const descriptor = h('section', { class: 'card', 'aria-labelledby': 'desc-h' },
+    h('h2', { id: 'desc-h' }, 'Descriptors (watch-only)'),
+    h('p', { class: 'muted' }, 'Import these output descriptors into Bitcoin Core (importdescriptors), Sparrow or another wallet to watch this wallet’s addresses and balance elsewhere. Whoever holds them can list and link every address and payment of the wallet, but cannot spend.'),
+    descBody);
+  api.descriptor(w.id, { signal }).then((d) => {
+    if (ctx !== current) return;
+    const rows = [['Receive', d.receive, 'receive'], ['Change', d.change, 'change'], ['Base address', d.base, 'base'], ['Extended public key', d.xpub, 'xpub']]
+      .filter(([, v]) => typeof v === 'string' && v !== '')
+      .map(([label, v, k]) => {
+        const code = h('code', { class: 'address descriptor', id: `desc-${k}` }, v);
+        return h('div', {}, h('dt', {}, label), h('dd', {}, code, ' ', copyButton(() => v, 'Copy', code, `copy-desc-${k}`)));
+      });
+    replace(descBody, h('dl', { class: 'kv descriptors', id: 'descriptors' }, rows,
+      d.fingerprint ? h('div', {}, h('dt', {}, 'Key fingerprint'), h('dd', {}, h('code', {}, String(d.fingerprint)))) : null,
+      d.gap_limit ? h('div', {}, h('dt', {}, 'Gap limit'), h('dd', {}, `${d.gap_limit} (a scanner must look this many unused addresses past the last used one)`)) : null));
+  }).catch((e) => { if (e.name !== 'AbortError' && ctx === current) replace(descBody, errorBox(e)); });
+
+  // The recovery path, if the wallet has one.
+  let recovery = null;
+  if (w.recovery && typeof w.recovery === 'object') {
+    const r = w.recovery;
+    const desc = h('code', { class: 'address descriptor', id: 'recovery-descriptor' }, String(r.descriptor || ''));
+    const blocks = Number(r.older) || 0;
+    recovery = h('section', { class: 'card', 'aria-labelledby': 'recovery-h', id: 'recovery' },
+      h('h2', { id: 'recovery-h' }, 'Recovery path'),
+      h('p', { class: 'muted' }, `A payment left unmoved for ${blocks} blocks (about ${Math.round(blocks / 144 * 10) / 10} days) can also be spent by the recovery key alone, without the HSM (vhsm recover --descriptor). Until then only the HSM can spend it.`),
+      h('dl', { class: 'kv' },
+        h('div', {}, h('dt', {}, 'Timelock'), h('dd', { id: 'recovery-older' }, `${blocks} blocks`)),
+        h('div', {}, h('dt', {}, 'Recovery key'), h('dd', {}, h('code', { class: 'address' }, String(r.xpub || '')))),
+        r.descriptor ? h('div', {}, h('dt', {}, 'Descriptor'), h('dd', {}, desc, ' ', copyButton(() => desc.textContent, 'Copy', desc, 'copy-recovery'))) : null));
+  }
+
+  // History, with "Bump fee" on sends still waiting for a confirmation.
+  const historyBody = h('div', {}, spinner('Loading transactions…'));
+  const historyErr = errorSlot();
+  const bumpSlot = h('div', { class: 'bump-slot', 'aria-live': 'polite' });
+  const olderBtn = h('button', { type: 'button', class: 'secondary small', id: 'load-older', hidden: true }, 'Load older transactions');
+  const history = h('section', { class: 'card', 'aria-labelledby': 'history-h' },
+    h('h2', { id: 'history-h' }, 'History'), historyBody, h('div', { class: 'actions' }, olderBtn), historyErr, bumpSlot);
+  let historySig = '';
+  // The refresh reads the newest page; older pages are read on demand with
+  // the cursor, which stays valid while new transactions arrive. shown is
+  // what the table lists, newest first: the newest page, then whatever was
+  // listed before that is not in it (older pages, and rows pushed out of
+  // the newest page by new transactions).
+  let shown = [];
+  let olderCursor = null; // next_cursor after the last row listed
+  let pagedOlder = false; // an older page was read: olderCursor follows it
+  const pageOf = (page) => (Array.isArray(page)
+    ? { txs: page, next: null } // an API without pages: the whole history
+    : { txs: (page && Array.isArray(page.transactions)) ? page.transactions : [], next: (page && typeof page.next_cursor === 'string' && page.next_cursor) || null });
+  olderBtn.addEventListener('click', async () => {
+    if (!olderCursor) return;
+    historyErr.show(null);
+    busy(olderBtn, true, 'Loading…');
+    try {
+      const p = pageOf(await api.transactions(w.id, { signal }, HISTORY_PAGE, olderCursor));
+      if (ctx !== current) return;
+      const ids = new Set(shown.map((t) => t.id));
+      shown = shown.concat(p.txs.filter((t) => !ids.has(t.id)));
+      olderCursor = p.next;
+      pagedOlder = true;
+      renderHistory();
+    } catch (e) {
+      if (e.name !== 'AbortError' && ctx === current) historyErr.show(e);
+    } finally {
+      busy(olderBtn, false);
+    }
+  });
+  async function loadHistory() {
+    try {
+      const p = pageOf(await api.transactions(w.id, { signal }, HISTORY_PAGE));
+      if (ctx !== current) return;
+      const ids = new Set(p.txs.map((t) => t.id));
+      shown = p.txs.concat(shown.filter((t) => !ids.has(t.id)));
+      if (!pagedOlder) olderCursor = p.next;
+      historyErr.show(null);
+      renderHistory();
     } catch (e) {
       if (e.name !== 'AbortError' && ctx === current) historyErr.show(e);
     }
   }
 
-  const send = sendForm(ctx, w, () => { loadBalance(); loadHistory(); });
+  function renderHistory() {
+    const txs = shown;
+    olderBtn.hidden = !olderCursor;
+    const sig = txs.map((t) => `${t.id}:${t.status}:${t.confirmations}`).join(',');
+    if (sig !== historySig) {
+      if (historySig !== '') loadAddresses(); // a payment may have used an address
+      historySig = sig;
+    }
+    if (txs.length === 0) {
+      replace(historyBody, h('p', { class: 'empty' }, 'No transactions yet.'));
+      return;
+    }
+    replace(historyBody, h('div', { class: 'table-wrap' }, h('table', { class: 'list', id: 'history' },
+      h('thead', {}, h('tr', {}, ['Date', '', 'Amount', 'Fee', 'Status', 'Transaction', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, txs.map((t) => h('tr', { dataset: { id: t.id || '', txid: t.txid || '', status: t.status || '' } },
+        h('td', { dataset: { label: 'Date' } }, fmtTime(t.created_at)),
+        h('td', { dataset: { label: 'Direction' } }, t.direction === 'in' ? 'Received' : 'Sent'),
+        h('td', { dataset: { label: 'Amount' } }, btcAmount(t.amount ?? 0)),
+        h('td', { dataset: { label: 'Fee' } }, t.direction === 'in' ? '' : [`${formatSats(t.fee ?? 0)} sats`, t.fee_rate ? h('div', { class: 'muted tx-note' }, `${t.fee_rate} sat/vB`) : null]),
+        h('td', { dataset: { label: 'Status' } }, statusBadge(t)),
+        h('td', { class: 'mono', title: t.txid || '', dataset: { label: 'Transaction' } }, short(t.txid, 8),
+          t.replaced_by ? h('div', { class: 'muted tx-note' }, `replaced by ${short(t.replaced_by, 8)}`) : null,
+          t.replaces ? h('div', { class: 'muted tx-note' }, `fee bump of ${short(t.replaces, 8)}`) : null,
+          t.error ? h('div', { class: 'tx-error' }, t.error) : null),
+        h('td', { dataset: { label: 'Action' } }, bumpable(t)
+          ? h('button', { type: 'button', class: 'secondary small bump', dataset: { tx: t.id || '' }, onclick: () => openBump(t) }, 'Bump fee')
+          : null)))))));
+  }
 
-  replace(view, ...walletHeader(w, 'Bitcoin'), h('div', { class: 'grid' }, receive, balance), send, history);
+  let lastBump = null; // { tx, rate, key } of the last failed attempt: a retry reuses its key
+  function openBump(t) {
+    const err = errorSlot();
+    const fast = estimates && Array.isArray(estimates.estimates) ? estimates.estimates.find((e) => e.target_blocks === 1) : null;
+    const suggested = Math.max((Number(t.fee_rate) || 0) + 1, fast ? Number(fast.fee_rate) || 0 : 0);
+    const rate = h('input', { type: 'text', name: 'bump_fee_rate', inputmode: 'numeric', autocomplete: 'off', value: String(suggested) });
+    const submit = h('button', { type: 'submit', id: 'bump-submit' }, 'Bump fee');
+    const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+    const form = h('form', { class: 'preview bump', id: 'bump-form', novalidate: true },
+      h('h3', {}, 'Bump fee'),
+      h('p', {}, 'Replace transaction ', h('code', { class: 'txid' }, short(t.txid || t.id, 10)),
+        ` (fee ${formatSats(t.fee ?? 0)} sats at ${t.fee_rate ?? '?'} sat/vB) with one paying a higher fee rate (BIP-125 replace-by-fee). The recipients and amounts stay the same; the extra fee comes out of the change.`),
+      field('New fee rate (sat/vB)', rate, `Above the current ${t.fee_rate ?? '?'} sat/vB${fast ? `; the node estimates ${fast.fee_rate} sat/vB for the next block` : ''}.`),
+      err, h('div', { class: 'actions' }, submit, cancel));
+    cancel.addEventListener('click', () => replace(bumpSlot));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      err.show(null);
+      let r;
+      try {
+        r = parseInteger(rate.value, 'the fee rate', MAX_FEE_RATE);
+        if (r < 1n) throw new Error('The fee rate must be at least 1 sat/vB.');
+      } catch (e) {
+        err.show(e);
+        rate.focus();
+        return;
+      }
+      const key = lastBump && lastBump.tx === t.id && lastBump.rate === r ? lastBump.key : newIdempotencyKey();
+      lastBump = { tx: t.id, rate: r, key };
+      busy(submit, true, 'Signing the replacement…');
+      cancel.disabled = true;
+      try {
+        const nt = await api.bump(w.id, t.id, { fee_rate: Number(r) }, key);
+        if (ctx !== current) return;
+        lastBump = null;
+        replace(bumpSlot, h('div', { class: 'sent', role: 'status', id: 'bump-result' },
+          h('strong', {}, 'Fee bumped.'), ' ',
+          h('span', {}, `The replacement pays ${formatSats(nt.fee ?? 0)} sats (${nt.fee_rate ?? '?'} sat/vB). `),
+          nt.txid ? [h('span', {}, 'Transaction ID '), h('code', { class: 'txid' }, nt.txid), ' ', copyButton(() => nt.txid)] : null));
+        loadBalance();
+        loadHistory();
+      } catch (e) {
+        if (ctx !== current) return;
+        err.show(e);
+        // A refusal (4xx other than a timeout or rate limit) will not succeed
+        // on retry: the next attempt gets a new key.
+        if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) lastBump = null;
+      } finally {
+        busy(submit, false);
+        cancel.disabled = false;
+      }
+    });
+    replace(bumpSlot, form);
+    rate.focus();
+    rate.select();
+  }
+
+  const send = sendForm(ctx, w, () => { loadBalance(); loadHistory(); }, (est) => { estimates = est; });
+
+  replace(view, ...walletHeader(w, 'Bitcoin'), h('div', { class: 'grid' }, receive, balance), send, history, addresses, descriptor, recovery);
   focusHeading();
   loadBalance();
   loadHistory();
+  loadAddresses();
   ctx.timers.push(setInterval(() => { if (!document.hidden) { loadBalance(); loadHistory(); } }, REFRESH_MS));
+}
+
+// bumpable reports whether t is a send still waiting for a confirmation
+// (a fee bump can replace it).
+function bumpable(t) {
+  return t.direction !== 'in' && t.status === 'broadcast' && !t.replaced_by && !(t.confirmations > 0);
 }
 
 function statusBadge(t) {
@@ -445,7 +743,15 @@ function statusBadge(t) {
   return h('span', { class: `badge status status-${status.replace(/[^a-z]/g, '')}` }, text);
 }
 
-function sendForm(ctx, w, refresh) {
+// feeTargetLabel names a confirmation target in blocks.
+function feeTargetLabel(n) {
+  if (n === 1) return 'next block';
+  if (n === 6) return '~1 hour';
+  if (n === 144) return '~1 day';
+  return `${n} blocks`;
+}
+
+function sendForm(ctx, w, refresh, onEstimates) {
   const err = errorSlot();
   const to = h('input', { type: 'text', name: 'address', autocomplete: 'off', spellcheck: 'false', required: true });
   const amount = h('input', { type: 'text', name: 'amount', inputmode: 'decimal', autocomplete: 'off' });
@@ -460,6 +766,25 @@ function sendForm(ctx, w, refresh) {
   max.addEventListener('change', () => { amount.disabled = max.checked; invalidate(); });
 
   let pending = null; // the reviewed request: { body, key }
+  let maxFeeRate = MAX_FEE_RATE;
+
+  // Fee estimates of the wallet's network, next to the fee-rate field;
+  // clicking one fills the field.
+  const feeEst = h('div', { class: 'fee-estimates', id: 'fee-estimates', 'aria-live': 'polite' });
+  api.feeEstimates(w.network, { signal: ctx.abort.signal }).then((est) => {
+    if (ctx !== current || !est || !Array.isArray(est.estimates)) return;
+    if (onEstimates) onEstimates(est);
+    if (Number.isSafeInteger(est.max_fee_rate) && est.max_fee_rate > 0) maxFeeRate = BigInt(est.max_fee_rate);
+    const fallback = est.estimates.some((e) => e.source === 'fallback');
+    replace(feeEst,
+      est.estimates.filter((e) => Number.isSafeInteger(e.target_blocks) && Number.isSafeInteger(e.fee_rate)).map((e) =>
+        h('button', { type: 'button', class: 'secondary small fee-estimate', dataset: { target: String(e.target_blocks), rate: String(e.fee_rate), source: String(e.source || '') },
+          title: `Estimate for confirmation within ${e.target_blocks} block${e.target_blocks === 1 ? '' : 's'} (${String(e.source || 'backend')})`,
+          onclick: () => { feeRate.value = String(e.fee_rate); invalidate(); } }, `${feeTargetLabel(e.target_blocks)}: ${e.fee_rate} sat/vB`)),
+      fallback ? h('small', { class: 'hint fee-fallback' }, 'The node has no estimate: these are the configured fallback rates, not market data.') : null);
+  }).catch((e) => {
+    if (e.name !== 'AbortError' && ctx === current) replace(feeEst, h('small', { class: 'hint' }, 'No fee estimates.'));
+  });
 
   function invalidate() {
     if (pending && !pending.sending) {
@@ -474,7 +799,8 @@ function sendForm(ctx, w, refresh) {
     h('div', { class: 'field' }, h('label', { for: amountId }, 'Amount'),
       h('div', { class: 'inline' }, amount, unit),
       h('div', { class: 'check' }, max, h('label', { for: max.id }, 'Send everything (amount = balance minus fee)'))),
-    field('Fee rate (sat/vB)', feeRate, 'Leave empty to use the node’s estimate.'),
+    h('div', { class: 'field' }, h('label', { for: feeRate.id = fieldId('fee') }, 'Fee rate (sat/vB)'), h('div', { class: 'inline fee-row' }, feeRate, feeEst),
+      h('small', { class: 'hint' }, 'Leave empty to use the node’s estimate, or pick one.')),
     field('Note (optional)', note, 'Stored encrypted by the HSM.'),
     err, h('div', { class: 'actions' }, reviewBtn), preview);
   for (const el of [to, amount, unit, feeRate, note]) el.addEventListener('input', invalidate);
@@ -492,7 +818,7 @@ function sendForm(ctx, w, refresh) {
       body.outputs = [{ address, amount: Number(sats) }];
     }
     if (feeRate.value.trim() !== '') {
-      const r = parseInteger(feeRate.value, 'the fee rate', 100000n);
+      const r = parseInteger(feeRate.value, 'the fee rate', maxFeeRate);
       if (r < 1n) throw new Error('The fee rate must be at least 1 sat/vB.');
       body.fee_rate = Number(r);
     }
@@ -532,13 +858,7 @@ function sendForm(ctx, w, refresh) {
   function showPreview(tx) {
     const amountSats = BigInt(tx.amount ?? 0);
     const fee = BigInt(tx.fee ?? 0);
-    const confirmBtn = h('button', { type: 'button', class: 'danger', id: 'confirm-send' }, tx.high_fee ? 'Send anyway (high fee)' : 'Confirm and send');
-    // The service flags a fee above its sanity limits and refuses the send
-    // unless accept_high_fee is set: confirming after this warning sets it.
-    const feeWarning = tx.high_fee
-      ? h('div', { class: 'alert', role: 'alert', id: 'fee-warning' }, h('strong', {}, 'High fee. '), tx.fee_warning || 'The fee is unusually high for this amount.')
-      : null;
-    pending.body.accept_high_fee = tx.high_fee ? true : undefined;
+    const confirmBtn = h('button', { type: 'button', class: 'danger', id: 'confirm-send' }, 'Confirm and send');
     const cancelBtn = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
     const progress = h('div', { class: 'progress-slot', 'aria-live': 'polite' });
     const sendErr = errorSlot();
@@ -550,13 +870,32 @@ function sendForm(ctx, w, refresh) {
       ['Change', btcAmount(tx.change ?? 0)],
       ['Total leaving the wallet', h('strong', {}, btcAmount(amountSats + fee))],
     ];
+    // A fee the review flags needs an explicit acceptance, sent as
+    // accept_high_fee: true (the API refuses the send without it).
+    let accept = null;
+    let warning = null;
+    if (tx.high_fee) {
+      accept = h('input', { type: 'checkbox', name: 'accept_high_fee', id: fieldId('accept') });
+      warning = h('div', { class: 'warning', role: 'alert', id: 'fee-warning' },
+        h('strong', {}, 'High fee'),
+        h('p', {}, String(tx.fee_warning || 'The fee is unusually high for this payment.')),
+        h('p', {}, `This send pays ${formatSats(fee)} sats in fees${amountSats > 0n ? ` (${(Number(fee * 10000n / amountSats) / 100).toFixed(2)} % of the amount)` : ''}. Check the fee rate before you go on.`),
+        h('div', { class: 'check' }, accept, h('label', { for: accept.id }, `I accept this fee of ${formatSats(fee)} sats.`)));
+      confirmBtn.disabled = true;
+      accept.addEventListener('change', () => { if (!pending || !pending.sending) confirmBtn.disabled = !accept.checked; });
+    }
     const card = h('div', { class: 'preview', id: 'send-preview' },
       h('h3', {}, 'Review'),
       h('dl', { class: 'review' }, rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))),
-      feeWarning, sendErr, progress, h('div', { class: 'actions' }, confirmBtn, cancelBtn));
+      warning, sendErr, progress, h('div', { class: 'actions' }, confirmBtn, cancelBtn));
     cancelBtn.addEventListener('click', () => { pending = null; replace(preview); reviewBtn.focus(); });
     confirmBtn.addEventListener('click', async () => {
       if (!pending || pending.sending) return;
+      if (accept && !accept.checked) return;
+      if (accept) {
+        pending.body.accept_high_fee = true;
+        accept.disabled = true; // the key's body is fixed from here
+      }
       // One Idempotency-Key per send attempt; a retry of this same reviewed
       // send reuses it, so it can never pay twice.
       if (!pending.key) pending.key = newIdempotencyKey();
@@ -584,6 +923,11 @@ function sendForm(ctx, w, refresh) {
         replace(progress);
         busy(confirmBtn, false);
         confirmBtn.textContent = 'Retry send';
+        if (e instanceof ApiError && e.type.endsWith('/high-fee')) {
+          // The fee changed since the review (or the review missed it):
+          // review again, the warning then asks for the acceptance.
+          sendErr.show(new Error(`${e.detail} Review the send again.`));
+        }
         cancelBtn.disabled = false;
         // A refused request (4xx but not a timeout/conflict in flight) will not
         // succeed on retry with the same key; start over from review.
@@ -713,8 +1057,63 @@ async function renderValidator(ctx, w) {
     }
   });
 
-  replace(view, ...walletHeader(v, 'Validator'), details, depForm, exitForm);
+  replace(view, ...walletHeader(v, 'Validator'), details, slashingCard(ctx, v), depForm, exitForm);
   focusHeading();
+}
+
+// slashingCard shows the validator's slashing-protection record (what the
+// replicas will never sign below or around again) from the network's
+// EIP-3076 export, and lets an admin download the interchange file.
+function slashingCard(ctx, v) {
+  const body = h('div', { id: 'slashing-record' }, spinner('Loading the slashing protection…'));
+  const err = errorSlot();
+  const exportBtn = h('button', { type: 'button', class: 'secondary', id: 'export-slashing' }, 'Export interchange file (EIP-3076)');
+  const out = h('div', { class: 'progress-slot', 'aria-live': 'polite' });
+  const card = h('section', { class: 'card', 'aria-labelledby': 'slash-h', id: 'slashing' },
+    h('h2', { id: 'slash-h' }, 'Slashing protection'),
+    h('p', { class: 'muted' }, 'The replicas refuse to sign a block at or below the highest slot signed, or an attestation that could surround or repeat one already signed (EIP-3076). The export is the standard interchange file for moving validators between signers; it needs an admin token.'),
+    body, err, h('div', { class: 'actions' }, exportBtn), out);
+  const adminNote = (e) => (e instanceof ApiError && (e.status === 403 || e.status === 401)
+    ? new Error(`${e.detail.replace(/[.\s]*$/, '.')} The slashing protection is read through the admin export: sign in with an admin token to see it.`) : e);
+
+  api.slashingExport(v.network, true, { signal: ctx.abort.signal }).then((text) => {
+    if (ctx !== current) return;
+    const rec = slashingRecord(text, v.public_key);
+    const row = (label, value, id, none) => h('div', {}, h('dt', {}, label), h('dd', { id, dataset: { value: value ?? '' } }, value ?? none));
+    replace(body, h('dl', { class: 'kv' },
+      row('Highest block slot', rec.slot, 'slashing-slot', 'no block signed'),
+      row('Highest source epoch', rec.source, 'slashing-source', 'no attestation signed'),
+      row('Highest target epoch', rec.target, 'slashing-target', 'no attestation signed')),
+    rec.found ? null : h('p', { class: 'muted', id: 'slashing-empty' }, 'Nothing signed yet for this validator: no record in the export.'));
+  }).catch((e) => {
+    if (e.name === 'AbortError' || ctx !== current) return;
+    replace(body);
+    err.show(e instanceof SyntaxError ? new Error('The export is not JSON.') : adminNote(e));
+    if (e instanceof ApiError && e.status === 403) exportBtn.hidden = true; // the download would be refused too
+  });
+
+  exportBtn.addEventListener('click', async () => {
+    err.show(null);
+    busy(exportBtn, true, 'Exporting…');
+    replace(out, spinner('Exporting through the replicas’ log…'));
+    try {
+      const text = await api.slashingExport(v.network, false, { signal: ctx.abort.signal });
+      if (ctx !== current) return;
+      const doc = JSON.parse(text); // refuse to save something that is not JSON
+      const n = Array.isArray(doc.data) ? doc.data.length : 0;
+      const name = `slashing-protection-${v.network}-${Math.floor(Date.now() / 1000)}.json`;
+      download(name, text);
+      replace(out, h('div', { class: 'sent', role: 'status', id: 'slashing-export-result' },
+        h('strong', {}, `Downloaded ${name}.`), ' ', `${n} validator${n === 1 ? '' : 's'} of ${v.network}.`));
+    } catch (e) {
+      if (e.name === 'AbortError' || ctx !== current) return;
+      replace(out);
+      err.show(e instanceof SyntaxError ? new Error('The export is not JSON.') : adminNote(e));
+    } finally {
+      busy(exportBtn, false);
+    }
+  });
+  return card;
 }
 
 // ---- boot ----
