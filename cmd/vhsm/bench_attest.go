@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -70,6 +71,12 @@ const (
 type benchAttestResult struct {
 	benchResult
 	Validators int `json:"validators"`
+	// CPUMSPerOp is this process's CPU time (user and system) during the
+	// measurement divided by the attestations signed: with --replicas the
+	// whole cluster's cost of one attestation (4 or 7 replicas, consensus
+	// and client), which, unlike the rates, hardly depends on what else
+	// the machine runs. 0 when unknown.
+	CPUMSPerOp float64 `json:"cpu_ms_per_op"`
 }
 
 // benchSlotResult is an attest-slot or attest-slot-local row: one
@@ -89,6 +96,7 @@ type benchSlotResult struct {
 	LatencyMS   benchLatency `json:"latency_ms"`
 	N           int          `json:"n"`
 	T           int          `json:"t"`
+	CPUMSPerOp  float64      `json:"cpu_ms_per_op"` // as in benchAttestResult
 	// firstErr is the first failure, reported on stderr only.
 	firstErr error
 }
@@ -321,6 +329,7 @@ func runAttestSlot(ctx context.Context, signer *benchSigner, slot, epoch uint64,
 	var firstErr atomic.Pointer[error]
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	cpu0, cpuOK := benchCPU()
 	start := time.Now()
 	for range min(conc, validators) {
 		wg.Add(1)
@@ -348,6 +357,7 @@ func runAttestSlot(ctx context.Context, signer *benchSigner, slot, epoch uint64,
 	}
 	wg.Wait()
 	wall := time.Since(start)
+	cpu1, _ := benchCPU()
 	var ds []time.Duration
 	for v, ok := range okv {
 		if ok {
@@ -358,6 +368,9 @@ func runAttestSlot(ctx context.Context, signer *benchSigner, slot, epoch uint64,
 		Concurrency: min(conc, validators), Count: len(ds), Errors: int(failed.Load()),
 		WallMS: float64(wall) / float64(time.Millisecond), OpsPerSec: float64(len(ds)) / wall.Seconds(),
 		LatencyMS: summarize(ds), N: 1}
+	if cpuOK && len(ds) > 0 {
+		res.CPUMSPerOp = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(len(ds))
+	}
 	if e := firstErr.Load(); e != nil {
 		res.firstErr = *e
 	}
@@ -477,7 +490,7 @@ func (c *cli) runBenchAttest(ctx context.Context, cl *client.Client, o benchOpti
 	n, t := cl.Threshold()
 
 	var results []benchResult
-	var p50, rate float64
+	var p50, rate, cpuPerOp float64
 	clients := []int{1}
 	if o.clients > 1 {
 		clients = append(clients, o.clients)
@@ -497,12 +510,20 @@ func (c *cli) runBenchAttest(ctx context.Context, cl *client.Client, o benchOpti
 				}
 			}
 			w := attestWork(s.signer, s.sched)
+			cpu0, cpuOK := benchCPU()
 			res := runBenchOp(ctx, cl, w, ok, c.stderr)
+			cpu1, _ := benchCPU()
 			if err := w.after(); err != nil {
 				return nil, fmt.Errorf("bench %s: %w", w.op, err)
 			}
 			row := benchAttestResult{benchResult: res, Validators: o.validators}
-			if err := c.emit(row, benchHuman(res)+fmt.Sprintf(" validators=%d", o.validators)); err != nil {
+			if cpuOK && res.Count > 0 {
+				row.CPUMSPerOp = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(res.Count)
+			}
+			if !s.signer.local {
+				cpuPerOp = max(cpuPerOp, row.CPUMSPerOp)
+			}
+			if err := c.emit(row, benchHuman(res)+fmt.Sprintf(" validators=%d cpu ms/op=%.2f", o.validators, row.CPUMSPerOp)); err != nil {
 				return nil, err
 			}
 			if !s.signer.local {
@@ -546,9 +567,9 @@ func (c *cli) runBenchAttest(ctx context.Context, cl *client.Client, o benchOpti
 		if res.firstErr != nil {
 			fmt.Fprintf(c.stderr, "bench %s: first error: %v\n", res.Op, res.firstErr)
 		}
-		human := fmt.Sprintf("%-8s %-9s slot=%d validators=%d concurrency=%d n=%d t=%d count=%d errors=%d wall=%.0f ms ops/s=%.1f latency ms: mean=%.2f p50=%.2f p90=%.2f p99=%.2f",
+		human := fmt.Sprintf("%-8s %-9s slot=%d validators=%d concurrency=%d n=%d t=%d count=%d errors=%d wall=%.0f ms ops/s=%.1f latency ms: mean=%.2f p50=%.2f p90=%.2f p99=%.2f cpu ms/op=%.2f",
 			res.Op, res.Scheme, res.Slot, res.Validators, res.Concurrency, res.N, res.T, res.Count, res.Errors, res.WallMS, res.OpsPerSec,
-			res.LatencyMS.Mean, res.LatencyMS.P50, res.LatencyMS.P90, res.LatencyMS.P99)
+			res.LatencyMS.Mean, res.LatencyMS.P50, res.LatencyMS.P90, res.LatencyMS.P99, res.CPUMSPerOp)
 		if err := c.emit(res, human); err != nil {
 			return nil, err
 		}
@@ -557,6 +578,10 @@ func (c *cli) runBenchAttest(ctx context.Context, cl *client.Client, o benchOpti
 		}
 	}
 	benchAttestTargets(c.stderr, p50, rate, o.clients, wall, o.validators)
+	if o.replicas != 0 && cpuPerOp > 0 {
+		fmt.Fprintf(c.stderr, "bench attest: %.1f ms of CPU per attestation (replicas, consensus and client in this process): at most %.0f/s on %d cores with nothing else running\n",
+			cpuPerOp, 1000*float64(runtime.NumCPU())/cpuPerOp, runtime.NumCPU())
+	}
 	return results, nil
 }
 

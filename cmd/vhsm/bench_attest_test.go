@@ -213,7 +213,10 @@ func TestBenchAttestInProcess(t *testing.T) {
 	for _, k := range []int{1, clients} {
 		for _, op := range []string{benchAttest, benchAttestLocal} {
 			obj := next(op)
-			wantFields(t, obj, "op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t", "validators")
+			wantFields(t, obj, "op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t", "validators", "cpu_ms_per_op")
+			if cpu, _ := obj["cpu_ms_per_op"].(float64); cpu <= 0 || cpu > 60_000 {
+				t.Errorf("%s at %d clients: cpu_ms_per_op %v", op, k, obj["cpu_ms_per_op"])
+			}
 			wantN, wantT := 4.0, 1.0
 			if op == benchAttestLocal {
 				wantN, wantT = 1, 0
@@ -237,7 +240,7 @@ func TestBenchAttestInProcess(t *testing.T) {
 	}
 	for _, op := range []string{benchAttestSlot, benchAttestSlotLocal} {
 		obj := next(op)
-		wantFields(t, obj, "op", "scheme", "slot", "validators", "concurrency", "count", "errors", "wall_ms", "ops_per_sec", "latency_ms", "n", "t")
+		wantFields(t, obj, "op", "scheme", "slot", "validators", "concurrency", "count", "errors", "wall_ms", "ops_per_sec", "latency_ms", "n", "t", "cpu_ms_per_op")
 		if obj["op"] != op || obj["count"] != float64(validators) || obj["errors"] != 0.0 || obj["concurrency"] != 4.0 {
 			t.Errorf("%s: %v", op, obj)
 		}
