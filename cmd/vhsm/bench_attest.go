@@ -59,10 +59,10 @@ const (
 // ELECTRA_FORK_VERSION 0x05000000, FULU_FORK_VERSION 0x06000000,
 // FULU_FORK_EPOCH 411392), and mainnet's genesis.
 const (
-	benchGenesisTime   = 1606824023 // mainnet MIN_GENESIS_TIME + GENESIS_DELAY
-	benchSecondsPerSlt = 12
-	benchFuluEpoch     = 411392
-	benchForkInfo      = `{"fork":{"previous_version":"0x05000000","current_version":"0x06000000","epoch":"411392"},` +
+	benchGenesisTime    = 1606824023 // mainnet MIN_GENESIS_TIME + GENESIS_DELAY
+	benchSecondsPerSlot = 12
+	benchFuluEpoch      = 411392
+	benchForkInfo       = `{"fork":{"previous_version":"0x05000000","current_version":"0x06000000","epoch":"411392"},` +
 		`"genesis_validators_root":"0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95"}`
 )
 
@@ -172,7 +172,7 @@ func benchCurrentEpoch() uint64 {
 	now := time.Now().Unix()
 	e := uint64(0)
 	if now > benchGenesisTime {
-		e = uint64(now-benchGenesisTime) / benchSecondsPerSlt / eth2.SlotsPerEpoch
+		e = uint64(now-benchGenesisTime) / benchSecondsPerSlot / eth2.SlotsPerEpoch
 	}
 	return max(e, benchFuluEpoch)
 }
