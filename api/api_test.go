@@ -412,6 +412,9 @@ func TestTokensAndKeysFlow(t *testing.T) {
 	if code, _, body := call(t, h, "GET", "/v1/wallets/"+fakeBTC+"/address/qr.png", fakeRead, nil); code != 200 || !bytes.HasPrefix(body, []byte("\x89PNG")) {
 		t.Fatalf("qr: %d", code)
 	}
+	if code, _, body := call(t, h, "GET", "/v1/wallets/"+fakeBTC+"/address/qr.png?address=bc1qsomeoneelse", fakeRead, nil); code != 400 || !strings.Contains(string(body), "not one of this wallet's addresses") {
+		t.Fatalf("qr of another address: %d %s", code, body)
+	}
 }
 
 func TestCulpritMetric(t *testing.T) {

@@ -234,6 +234,10 @@ func TestContract(t *testing.T) {
 		}
 		c.want(403, nil, "POST", "/v1/wallets/"+w.ID+"/addresses", readTok, nil)
 		c.want(400, nil, "POST", "/v1/wallets/"+w.ID+"/addresses", spendTok, map[string]any{"branch": "change"})
+		if png := c.want(200, nil, "GET", "/v1/wallets/"+w.ID+"/address/qr.png?address="+b.Address, readTok, nil); !bytes.HasPrefix(png, []byte("\x89PNG")) {
+			t.Error("qr.png of a derived address is not a PNG")
+		}
+		c.want(400, nil, "GET", "/v1/wallets/"+w.ID+"/address/qr.png?address=bcrt1qnotours", readTok, nil)
 		var list []wallet.Address
 		c.want(200, &list, "GET", "/v1/wallets/"+w.ID+"/addresses?balance=true", readTok, nil)
 		if len(list) != 3 || list[0].Branch != wallet.BranchBase || list[0].Balance == nil || list[2].Address != b.Address {

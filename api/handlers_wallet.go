@@ -196,6 +196,27 @@ func (s *server) addressQR(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if want := r.URL.Query().Get("address"); want != "" && want != addr {
+		// A derived address of this wallet (handed out before): only the
+		// wallet's own addresses are drawn, never arbitrary text.
+		as, err := s.w.ListAddresses(r.Context(), id, false)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		found := false
+		for _, a := range as {
+			if a.Address == want {
+				found = true
+				break
+			}
+		}
+		if !found {
+			s.fail(w, r, invalid("address is not one of this wallet's addresses", FieldError{Field: "address", Message: "not an address of this wallet"}))
+			return
+		}
+		addr = want
+	}
 	// BIP-21: bech32 addresses are case-insensitive and the upper-case form
 	// fits QR alphanumeric mode (smaller code); the scheme is too.
 	png, err := qrcode.Encode("BITCOIN:"+strings.ToUpper(addr), qrcode.Medium, size)

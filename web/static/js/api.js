@@ -117,7 +117,7 @@ export const api = {
   getWallet: (id, o) => request(`/v1/wallets/${enc(id)}`, o),
   createWallet: (body, key) => request('/v1/wallets', { body, idempotencyKey: key }),
   address: (id, o) => request(`/v1/wallets/${enc(id)}/address`, o),
-  addressQR: (id) => request(`/v1/wallets/${enc(id)}/address/qr.png`, { blob: true }),
+  addressQR: (id, address) => request(`/v1/wallets/${enc(id)}/address/qr.png${address ? `?address=${encodeURIComponent(address)}` : ''}`, { blob: true }),
   balance: (id, o) => request(`/v1/wallets/${enc(id)}/balance`, o),
   // History: one page of at most limit transactions, newest first, after
   // cursor (the previous page's next_cursor) if given. An API without

@@ -459,18 +459,26 @@ function renderBitcoin(ctx, w) {
       h('div', { class: 'actions' }, copyButton(() => addrText.textContent, 'Copy address', addrText, 'copy-address'), newAddrBtn),
       receiveErr)));
   if (!w.address) {
-    api.address(w.id, { signal }).then((a) => { addrText.textContent = typeof a === 'string' ? a : (a && a.address) || ''; }).catch((e) => { if (e.name !== 'AbortError') replace(qr, errorBox(e)); });
+    api.address(w.id, { signal }).then((a) => { addrText.textContent = typeof a === 'string' ? a : (a && a.address) || ''; if (addrText.textContent) loadQR(addrText.textContent); }).catch((e) => { if (e.name !== 'AbortError') replace(qr, errorBox(e)); });
   }
-  api.addressQR(w.id).then((blob) => new Promise((resolve, reject) => {
-    const r = new FileReader();
-    r.onload = () => resolve(r.result);
-    r.onerror = () => reject(new Error('Cannot read the QR image.'));
-    r.readAsDataURL(blob);
-  })).then((url) => {
-    if (ctx !== current || addrText.dataset.path) return; // a derived address is shown: this QR is not its
-    const ok = typeof url === 'string' && /^data:image\/(png|svg\+xml)[;,]/.test(url);
-    replace(qr, ok ? h('img', { src: url, alt: 'QR code of the receive address', width: '192', height: '192' }) : h('p', { class: 'muted' }, 'QR code unavailable.'));
-  }).catch(() => { if (ctx === current && !addrText.dataset.path) replace(qr, h('p', { class: 'muted' }, 'QR code unavailable.')); });
+  // The QR code of the address shown: the base address at first, then each
+  // fresh one (the API draws only this wallet's own addresses). An answer
+  // for an address no longer shown is dropped.
+  const loadQR = (address) => {
+    replace(qr, spinner('Loading QR code…'));
+    const shown = () => ctx === current && addrText.textContent === address;
+    api.addressQR(w.id, addrText.dataset.path ? address : '').then((blob) => new Promise((resolve, reject) => {
+      const r = new FileReader();
+      r.onload = () => resolve(r.result);
+      r.onerror = () => reject(new Error('Cannot read the QR image.'));
+      r.readAsDataURL(blob);
+    })).then((url) => {
+      if (!shown()) return;
+      const ok = typeof url === 'string' && /^data:image\/(png|svg\+xml)[;,]/.test(url);
+      replace(qr, ok ? h('img', { src: url, alt: 'QR code of the receive address', width: '192', height: '192', 'data-address': address }) : h('p', { class: 'muted' }, 'QR code unavailable.'));
+    }).catch(() => { if (shown()) replace(qr, h('p', { class: 'muted' }, 'QR code unavailable.')); });
+  };
+  if (w.address) loadQR(w.address);
   newAddrBtn.addEventListener('click', async () => {
     receiveErr.show(null);
     busy(newAddrBtn, true, 'Getting an address…');
@@ -481,9 +489,7 @@ function renderBitcoin(ctx, w) {
       addrText.textContent = a.address;
       addrText.dataset.path = String(a.path ?? '');
       addrNote.textContent = `A fresh receive address (path ${a.path ?? '?'}, index ${a.index ?? '?'}), never handed out before: use it for one payment. Send only ${w.network} bitcoin to it.`;
-      // The API draws a QR code of the base address only: showing it next
-      // to another address would invite paying the wrong one.
-      replace(qr, h('p', { class: 'muted qr-none', id: 'qr-none' }, 'No QR code for derived addresses: copy the address.'));
+      loadQR(a.address);
       loadAddresses();
     } catch (e) {
       if (e.name === 'AbortError' || ctx !== current) return;
