@@ -31,6 +31,10 @@ func MulPublic(p Point, s Scalar) Point {
 		return &secpPoint{}
 	}
 	var r secp256k1.JacobianPoint
-	secp256k1.ScalarMultNonConst(&k.s, &sp.p, &r)
+	if sp.p.X.Equals(&secpGen.p.X) && sp.p.Y.Equals(&secpGen.p.Y) {
+		secpStrauss(nil, &k.s, &r) // the generator's precomputed table
+	} else {
+		secp256k1.ScalarMultNonConst(&k.s, &sp.p, &r)
+	}
 	return normalized(&r)
 }
