@@ -41,7 +41,14 @@ type latencies struct {
 	mu   sync.Mutex
 	ring [256]time.Duration
 	n    int // samples recorded so far (ring holds the last len(ring))
+	// p90 is the hedge delay computed at sample p90At: the ring is sorted
+	// again only every hedgeEvery samples, not at every session.
+	p90   time.Duration
+	p90At int
 }
+
+// hedgeEvery is how many new samples make hedgeDelay sort the ring again.
+const hedgeEvery = 16
 
 // Hedge delay bounds; defaultHedge applies until enough samples exist.
 const (
@@ -60,15 +67,19 @@ func (l *latencies) observe(d time.Duration) {
 // hedgeDelay is the recent p90 latency, within [minHedge, maxHedge].
 func (l *latencies) hedgeDelay() time.Duration {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	k := min(l.n, len(l.ring))
 	if k < 16 {
-		l.mu.Unlock()
 		return defaultHedge
 	}
+	if l.p90At > 0 && l.n-l.p90At < hedgeEvery {
+		return l.p90
+	}
 	s := slices.Clone(l.ring[:k])
-	l.mu.Unlock()
 	slices.Sort(s)
-	return min(max(s[k*9/10], minHedge), maxHedge)
+	l.p90 = min(max(s[k*9/10], minHedge), maxHedge)
+	l.p90At = l.n
+	return l.p90
 }
 
 // health remembers replicas that failed (no answer, transport error) so
