@@ -187,6 +187,26 @@ func (s *nonceStore) take(owner string, ref, hiding, binding []byte) (*frost.Non
 	return e.nonce, nil
 }
 
+// commitment returns the points of the pair named by ref, if this process
+// holds it for owner with exactly the encodings hiding and binding: the
+// session's commitment of this replica, without decoding it again (a
+// square root a point). It removes nothing: take does, later.
+func (s *nonceStore) commitment(owner string, ref, hiding, binding []byte) (frost.Commitment, bool) {
+	if len(ref) != nonceRefLen {
+		return frost.Commitment{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if [8]byte(ref[:8]) != s.epoch {
+		return frost.Commitment{}, false
+	}
+	e, ok := s.entries[binary.BigEndian.Uint64(ref[8:])]
+	if !ok || e.owner != owner || string(e.hiding) != string(hiding) || string(e.binding) != string(binding) {
+		return frost.Commitment{}, false
+	}
+	return e.com, true
+}
+
 // outstanding returns how many unused pairs owner holds.
 func (s *nonceStore) outstanding(owner string) int {
 	s.mu.Lock()

@@ -118,6 +118,12 @@ func (e *Engine) signFROST(resp *wire.Response, req *wire.Request, k *app.KeyRec
 			return nil, refuse(fmt.Errorf("%w: signer %d out of range or repeated", app.ErrBadBody, sc.Replica))
 		}
 		seen[sc.Replica] = true
+		if sc.Replica == e.cfg.Me {
+			if com, ok := e.nonces.commitment(req.Client, sc.Nonce, sc.Hiding, sc.Binding); ok {
+				coms, mine = append(coms, com), sc // our own points, already decoded
+				continue
+			}
+		}
 		D, derr := ec.DecodePoint(sc.Hiding)
 		E, eerr := ec.DecodePoint(sc.Binding)
 		if derr != nil || eerr != nil || D.IsIdentity() || E.IsIdentity() {

@@ -56,3 +56,11 @@ func BenchmarkShapeShort16(b *testing.B) { benchTerms(b, 16, 128) }
 func BenchmarkShapeFull16(b *testing.B)  { benchTerms(b, 16, 256) }
 func BenchmarkShapeShort32(b *testing.B) { benchTerms(b, 32, 128) }
 func BenchmarkShapeFull32(b *testing.B)  { benchTerms(b, 32, 256) }
+
+func BenchmarkGLVSplit(b *testing.B) {
+	k := &asSecpScalar(mustRandom(b, Secp256k1())).s
+	b.ReportAllocs()
+	for b.Loop() {
+		glvSplit(k)
+	}
+}
