@@ -495,7 +495,11 @@ func (s Suite) Verify(key *Key, msg, sig []byte) bool {
 		if len(sig) != TaprootSignatureLen {
 			return false
 		}
-		// bytes(Q) = key.qx: the prepared point saves lift_x.
+		// bytes(Q) = key.qx: the key's precomputed table saves lift_x and
+		// the per-call table of Q.
+		if tab := key.verifyTable(); tab != nil {
+			return schnorr.VerifyTable(tab, msg, [TaprootSignatureLen]byte(sig))
+		}
 		return schnorr.VerifyPoint(key.q, msg, [TaprootSignatureLen]byte(sig))
 	}
 	if len(sig) != RFC9591SignatureLen {

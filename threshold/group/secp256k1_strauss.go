@@ -201,20 +201,64 @@ var strGen struct {
 
 func strGenTables() {
 	strGen.once.Do(func() {
-		size := 1 << (strGenWindow - 2)
-		t := make([]secp256k1.JacobianPoint, size)
-		oddMultiples(&secpGen.p, t)
-		for i := range t {
-			t[i].ToAffine()
-		}
-		strGen.pos = t
-		strGen.neg = make([]secp256k1.JacobianPoint, size)
-		negateAll(t, strGen.neg)
-		strGen.endoPos = make([]secp256k1.JacobianPoint, size)
-		endoAll(t, strGen.endoPos, false)
-		strGen.endoNeg = make([]secp256k1.JacobianPoint, size)
-		endoAll(t, strGen.endoNeg, true)
+		strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg = affineTables(&secpGen.p, strGenWindow)
 	})
+}
+
+// affineTables returns the odd multiples P, 3P, …, (2^(w−1)−1)·P of a
+// normalized point in affine form, their negations, and the same for φ(P).
+func affineTables(p *secp256k1.JacobianPoint, w int) (pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) {
+	size := 1 << (w - 2)
+	pos = make([]secp256k1.JacobianPoint, size)
+	oddMultiples(p, pos)
+	for i := range pos {
+		pos[i].ToAffine()
+	}
+	neg = make([]secp256k1.JacobianPoint, size)
+	negateAll(pos, neg)
+	endoPos = make([]secp256k1.JacobianPoint, size)
+	endoAll(pos, endoPos, false)
+	endoNeg = make([]secp256k1.JacobianPoint, size)
+	endoAll(pos, endoNeg, true)
+	return pos, neg, endoPos, endoNeg
+}
+
+// PublicTable is a precomputed table of one PUBLIC secp256k1 point P (a
+// verification key used many times): its odd multiples and those of φ(P)
+// in affine form, so that [PublicTable.BaseMulAdd] adds about one mixed
+// addition per strTableWindow+1 bits of each GLV half and builds no table
+// per call. It is immutable and safe for concurrent use; about 8 KiB.
+type PublicTable struct {
+	p                          *secpPoint
+	pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint
+}
+
+// strTableWindow is the window of a PublicTable (16 odd multiples).
+const strTableWindow = 6
+
+// NewPublicTable precomputes the table of p, a public secp256k1 point other
+// than the identity; it returns ErrWrongGroup for anything else.
+func NewPublicTable(p Point) (*PublicTable, error) {
+	sp, ok := p.(*secpPoint)
+	if !ok || sp == nil || sp.isInf() {
+		return nil, ErrWrongGroup
+	}
+	t := &PublicTable{p: &secpPoint{p: sp.p}}
+	t.pos, t.neg, t.endoPos, t.endoNeg = affineTables(&t.p.p, strTableWindow)
+	return t, nil
+}
+
+// Point returns the table's point.
+func (t *PublicTable) Point() Point { return &secpPoint{p: t.p.p} }
+
+// BaseMulAdd returns a·G + b·P for PUBLIC secp256k1 scalars a and b, P the
+// table's point, in variable time (a BIP-340 verification's s·G − e·P).
+// It panics on a scalar of another group, as the Scalar methods do.
+func (t *PublicTable) BaseMulAdd(a, b Scalar) Point {
+	as, bs := asSecpScalar(a), asSecpScalar(b)
+	var acc secp256k1.JacobianPoint
+	secpStraussWith(nil, &as.s, t, &bs.s, &acc)
+	return normalized(&acc)
 }
 
 // strausAdd adds the term's digit at bit i (if any) to acc.
@@ -234,8 +278,32 @@ func (t *strTerm) addAt(i int, acc *secp256k1.JacobianPoint) {
 // points, non-zero scalars) plus gScalar·G when gScalar is non-nil, in
 // Jacobian form (not normalized).
 func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+	secpStraussWith(terms, gScalar, nil, nil, out)
+}
+
+// glvTerms appends the two half-length terms of k·P for a point with
+// precomputed tables (pos, neg for P; endoPos, endoNeg for φ(P)) of window
+// w, with the signs of the GLV split applied.
+func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) []strTerm {
+	k1, k2, neg1, neg2 := glvSplit(k)
+	a := strTerm{pos: pos, neg: neg}
+	if neg1 {
+		a.pos, a.neg = a.neg, a.pos
+	}
+	b := strTerm{pos: endoPos, neg: endoNeg}
+	if neg2 {
+		b.pos, b.neg = b.neg, b.pos
+	}
+	a.n = wnaf(&k1, w, a.digits[:])
+	b.n = wnaf(&k2, w, b.digits[:])
+	return append(ts, a, b)
+}
+
+// secpStraussWith is secpStrauss plus tScalar·P for the point P of table
+// (when both are non-nil).
+func secpStraussWith(terms []secpTerm, gScalar *secp256k1.ModNScalar, table *PublicTable, tScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
 	size := 1 << (strWindow - 2)
-	ts := make([]strTerm, 0, 2*len(terms)+2)
+	ts := make([]strTerm, 0, 2*len(terms)+4)
 	tables := make([]secp256k1.JacobianPoint, 4*size*len(terms))
 	for i := range terms {
 		k1, k2, neg1, neg2 := glvSplit(terms[i].s)
@@ -257,18 +325,10 @@ func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *secp256k1
 	}
 	if gScalar != nil && !gScalar.IsZero() {
 		strGenTables()
-		k1, k2, neg1, neg2 := glvSplit(gScalar)
-		a := strTerm{pos: strGen.pos, neg: strGen.neg}
-		if neg1 {
-			a.pos, a.neg = a.neg, a.pos
-		}
-		b := strTerm{pos: strGen.endoPos, neg: strGen.endoNeg}
-		if neg2 {
-			b.pos, b.neg = b.neg, b.pos
-		}
-		a.n = wnaf(&k1, strGenWindow, a.digits[:])
-		b.n = wnaf(&k2, strGenWindow, b.digits[:])
-		ts = append(ts, a, b)
+		ts = glvTerms(ts, gScalar, strGenWindow, strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg)
+	}
+	if table != nil && tScalar != nil && !tScalar.IsZero() {
+		ts = glvTerms(ts, tScalar, strTableWindow, table.pos, table.neg, table.endoPos, table.endoNeg)
 	}
 	top := 0
 	for i := range ts {

@@ -239,3 +239,62 @@ func BenchmarkStraus(b *testing.B) {
 		})
 	}
 }
+
+// TestPublicTable checks a·G + b·P from a precomputed table against the
+// constant-time multiplications, for edge and random scalars (zero ones
+// included) and points of both Y parities; NewPublicTable refuses the
+// identity, nil and points of another group.
+func TestPublicTable(t *testing.T) {
+	g := Secp256k1()
+	edge := glvScalars(t)
+	for i := range 8 {
+		P := g.BaseMul(mustRandom(t, g))
+		if i%2 == 1 {
+			P = P.Neg()
+		}
+		if i == 7 {
+			P = g.Generator()
+		}
+		tab, err := NewPublicTable(P)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tab.Point().Equal(P) {
+			t.Fatal("table of another point")
+		}
+		for j := range 60 {
+			a := Scalar(&secpScalar{s: *edge[(i*31+j)%len(edge)]})
+			b := Scalar(&secpScalar{s: *edge[(i*17+3*j)%len(edge)]})
+			switch j {
+			case 0:
+				a = g.Zero()
+			case 1:
+				b = g.Zero()
+			case 2:
+				a, b = g.Zero(), g.Zero()
+			}
+			want := g.Generator().Mul(a).Add(P.Mul(b))
+			if got := tab.BaseMulAdd(a, b); !got.Equal(want) {
+				t.Fatalf("point %d, scalars %d: a·G + b·P wrong", i, j)
+			}
+		}
+	}
+	for name, p := range map[string]Point{"identity": g.Identity(), "nil": nil, "typed nil": (*secpPoint)(nil), "bls": BLS12381G1().Generator()} {
+		if _, err := NewPublicTable(p); err == nil {
+			t.Errorf("%s: table made", name)
+		}
+	}
+}
+
+func BenchmarkPublicTableBaseMulAdd(b *testing.B) {
+	g := Secp256k1()
+	tab, err := NewPublicTable(g.BaseMul(mustRandom(b, g)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, e := mustRandom(b, g), mustRandom(b, g)
+	b.ReportAllocs()
+	for b.Loop() {
+		tab.BaseMulAdd(s, e)
+	}
+}

@@ -185,7 +185,7 @@ func Verify(xonlyPub [32]byte, msg []byte, sig [SignatureLen]byte) bool {
 	if err != nil {
 		return false
 	}
-	return verifyLifted(P, xonlyPub, msg, sig)
+	return verifyLifted(P, nil, xonlyPub, msg, sig)
 }
 
 // VerifyPoint is [Verify] under the x-only key bytes(P), for a caller that
@@ -200,11 +200,28 @@ func VerifyPoint(P group.Point, msg []byte, sig [SignatureLen]byte) bool {
 	if !group.HasEvenY(P) {
 		P = P.Neg() // lift_x(bytes(P))
 	}
-	return verifyLifted(P, group.XOnly(P), msg, sig)
+	return verifyLifted(P, nil, group.XOnly(P), msg, sig)
 }
 
-// verifyLifted is BIP-340 Verify after lift_x: P = lift_x(xonlyPub).
-func verifyLifted(P group.Point, xonlyPub [32]byte, msg []byte, sig [SignatureLen]byte) bool {
+// VerifyTable is [VerifyPoint] with a precomputed table of the key
+// (group.NewPublicTable), for a key that verifies many signatures: about
+// 15% less work a verification. The table's point must have even Y (it is
+// lift_x of the x-only key); VerifyTable returns false otherwise, and for a
+// nil table.
+func VerifyTable(t *group.PublicTable, msg []byte, sig [SignatureLen]byte) bool {
+	if t == nil {
+		return false
+	}
+	P := t.Point()
+	if !group.HasEvenY(P) {
+		return false
+	}
+	return verifyLifted(P, t, group.XOnly(P), msg, sig)
+}
+
+// verifyLifted is BIP-340 Verify after lift_x: P = lift_x(xonlyPub), with
+// tab P's precomputed table or nil.
+func verifyLifted(P group.Point, tab *group.PublicTable, xonlyPub [32]byte, msg []byte, sig [SignatureLen]byte) bool {
 	g := secp()
 	// Let r = int(sig[0:32]); fail if r ≥ p.
 	if new(big.Int).SetBytes(sig[:32]).Cmp(secpP) >= 0 {
@@ -221,8 +238,10 @@ func verifyLifted(P group.Point, xonlyPub [32]byte, msg []byte, sig [SignatureLe
 	e := challenge(r, xonlyPub, msg)
 	// Let R = s·G − e·P: public values only, one variable-time
 	// multi-scalar multiplication.
-	R, err := group.MultiMulPublic(g, []group.Point{g.Generator(), P}, []group.Scalar{s, e.Neg()})
-	if err != nil {
+	var R group.Point
+	if tab != nil {
+		R = tab.BaseMulAdd(s, e.Neg())
+	} else if R, err = group.MultiMulPublic(g, []group.Point{g.Generator(), P}, []group.Scalar{s, e.Neg()}); err != nil {
 		return false
 	}
 	// Fail if is_infinite(R), not has_even_y(R), or x(R) ≠ r.

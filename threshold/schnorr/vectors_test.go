@@ -154,10 +154,20 @@ func TestBIP340Vectors(t *testing.T) {
 				if got := VerifyPoint(P.Neg(), msg, sig); got != wantOK {
 					t.Fatalf("VerifyPoint(−P) = %v, want %v (%s)", got, wantOK, row[7])
 				}
+				tab, err := group.NewPublicTable(P)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := VerifyTable(tab, msg, sig); got != wantOK {
+					t.Fatalf("VerifyTable = %v, want %v (%s)", got, wantOK, row[7])
+				}
+				if odd, _ := group.NewPublicTable(P.Neg()); VerifyTable(odd, msg, sig) {
+					t.Fatal("VerifyTable accepts a table of an odd-Y point")
+				}
 			} else if wantOK {
 				t.Fatal("valid vector with a key off the curve")
 			}
-			if VerifyPoint(nil, msg, sig) || VerifyPoint(group.Secp256k1().Identity(), msg, sig) {
+			if VerifyPoint(nil, msg, sig) || VerifyPoint(group.Secp256k1().Identity(), msg, sig) || VerifyTable(nil, msg, sig) {
 				t.Fatal("VerifyPoint accepts a nil or identity key")
 			}
 			if sk == "" {
