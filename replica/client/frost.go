@@ -25,7 +25,10 @@ import (
 //   - A session picks t+1 signers whose commitments it holds, sends them
 //     one signed request naming the key, the message, the Taproot option
 //     and the t+1 commitments, and combines their t+1 shares; the result is
-//     verified as a BIP-340 signature.
+//     verified as a BIP-340 signature. The signers also report the
+//     session's group commitment R (public); when they agree the client
+//     uses it instead of computing R (fastAggregate), and computes R only
+//     when that signature does not verify.
 //   - A signer that fails, refuses or stays silent past the hedge delay
 //     starts a new session with another signer set (the ones that answered
 //     keep their places, with fresh commitments); a wrong share is found by
