@@ -26,7 +26,10 @@ import (
 //   - A session picks t+1 signers whose commitments it holds, sends them
 //     one signed request naming the key, the message, the Taproot option
 //     and the t+1 commitments, and combines their t+1 shares; the result is
-//     verified as a BIP-340 signature.
+//     verified as a BIP-340 signature. The signers also report the
+//     session's group commitment R (public); when they agree the client
+//     uses it instead of computing R (fastAggregate), and computes R only
+//     when that signature does not verify.
 //   - A signer that fails, refuses or stays silent past the hedge delay
 //     starts a new session with another signer set (the ones that answered
 //     keep their places, with fresh commitments); a wrong share is found by
@@ -262,6 +265,7 @@ type frostSession struct {
 	pkg     *frost.SigningPackage
 	out     *outgoing
 	shares  map[int]group.Scalar
+	rx      map[int][]byte // the x-only R each signer reported (fastAggregate)
 	pending map[int]bool
 	start   time.Time
 	hedged  bool
@@ -387,9 +391,30 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			continue
 		}
 		// All t+1 shares of s: combine, and keep the signature only if it
-		// verifies (BIP-340 under the output key).
-		out, err := frost.Taproot.Aggregate(s.pkg, key, s.shares)
-		if err == nil && len(out) == 64 && frost.Taproot.Verify(key, body.Message, out) {
+		// verifies (BIP-340 under the output key). First with the R the
+		// signers reported (no group commitment to compute here); if they
+		// disagree, or the result does not verify, with R computed from the
+		// session's commitments.
+		out, ok := fastAggregate(s, key, body.Message)
+		var ss *frost.Session
+		if !ok {
+			var perr error
+			ss, perr = frost.Taproot.Prepare(s.pkg, key)
+			if perr == nil {
+				out, perr = ss.Aggregate(s.shares)
+			}
+			ok = perr == nil && len(out) == 64 && frost.Taproot.Verify(key, body.Message, out)
+			if ok {
+				// The shares are right: a signer that reported another R
+				// lied about a public value.
+				for _, x := range s.signers {
+					if rx, has := s.rx[x]; has && string(rx) != string(out[:32]) {
+						f.r.culprit(x, ReasonMalformed)
+					}
+				}
+			}
+		}
+		if ok {
 			copy(sig[:], out)
 			f.r.valid = len(s.shares)
 			if len(f.r.culprits) > 0 && c.onCulprit != nil {
@@ -402,7 +427,13 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 		delete(f.live, s)
 		var keep []int
 		for _, x := range s.signers {
-			if frost.Taproot.VerifyShare(s.pkg, key, x, km.vks[x], s.shares[x]) != nil {
+			var verr error
+			if ss != nil {
+				verr = ss.VerifyShare(x, km.vks[x], s.shares[x])
+			} else {
+				verr = frost.Taproot.VerifyShare(s.pkg, key, x, km.vks[x], s.shares[x])
+			}
+			if verr != nil {
 				f.r.culprit(x, ReasonInvalidPartial)
 				f.excluded[x] = true
 			} else {
@@ -419,6 +450,35 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			return sig, f.failure(err, false)
 		}
 	}
+}
+
+// fastAggregate is the signature of s from the group commitment R its
+// signers reported (wire.Response.GroupCommitment) and the sum of their
+// shares, if every signer reported the same R and the signature verifies
+// (BIP-340 under the output key). It computes no binding factor and no
+// group commitment: a reported R is only a hint, the verification decides.
+// An R that is wrong, or shares that do not combine, make it return false,
+// and the caller computes R itself and, if need be, checks each share.
+func fastAggregate(s *frostSession, key *frost.Key, msg []byte) ([]byte, bool) {
+	var rx []byte
+	z := group.Secp256k1().Zero()
+	for _, x := range s.signers {
+		r, ok := s.rx[x]
+		zi, has := s.shares[x]
+		if !ok || !has || (rx != nil && string(r) != string(rx)) {
+			return nil, false
+		}
+		rx = r
+		z = z.Add(zi)
+	}
+	if len(rx) != 32 {
+		return nil, false
+	}
+	out := append(append(make([]byte, 0, 64), rx...), z.Bytes()...)
+	if !frost.Taproot.Verify(key, msg, out) {
+		return nil, false
+	}
+	return out, true
 }
 
 // frostRun is the state of one SignSchnorr call across its sessions.
@@ -576,7 +636,7 @@ func (f *frostRun) start(keep []int, timer *time.Timer) error {
 		return err
 	}
 	sess := &frostSession{signers: signers, pkg: &frost.SigningPackage{Commitments: coms, Message: f.body.Message}, out: out,
-		shares: map[int]group.Scalar{}, pending: map[int]bool{}, start: time.Now()}
+		shares: map[int]group.Scalar{}, rx: map[int][]byte{}, pending: map[int]bool{}, start: time.Now()}
 	f.sessions++
 	f.live[sess] = true
 	f.latest = sess
@@ -643,5 +703,8 @@ func (f *frostRun) take(s *frostSession, a answer) (string, bool) {
 	}
 	c.lat.observe(a.took)
 	s.shares[a.replica] = z
+	if len(a.resp.GroupCommitment) == 32 {
+		s.rx[a.replica] = a.resp.GroupCommitment
+	}
 	return "", false
 }

@@ -48,7 +48,14 @@ type latencies struct {
 	// on a loaded machine a fake replica's answer can take longer than
 	// the recent p90, and a test counting requests would see a hedge.
 	floor atomic.Int64
+	// p90 is the hedge delay computed at sample p90At: the ring is sorted
+	// again only every hedgeEvery samples, not at every session.
+	p90   time.Duration
+	p90At int
 }
+
+// hedgeEvery is how many new samples make hedgeDelay sort the ring again.
+const hedgeEvery = 16
 
 // Hedge delay bounds; defaultHedge applies until enough samples exist.
 const (
@@ -67,23 +74,27 @@ func (l *latencies) observe(d time.Duration) {
 // hedgeDelay is the recent p90 latency, within [minHedge, maxHedge].
 func (l *latencies) hedgeDelay() time.Duration {
 	if f := time.Duration(l.floor.Load()); f > 0 {
-		return max(l.p90(), f)
+		return max(l.recentP90(), f)
 	}
-	return l.p90()
+	return l.recentP90()
 }
 
-// p90 is the recent p90 latency, within [minHedge, maxHedge].
-func (l *latencies) p90() time.Duration {
+// recentP90 is the recent p90 latency, within [minHedge, maxHedge].
+func (l *latencies) recentP90() time.Duration {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	k := min(l.n, len(l.ring))
 	if k < 16 {
-		l.mu.Unlock()
 		return defaultHedge
 	}
+	if l.p90At > 0 && l.n-l.p90At < hedgeEvery {
+		return l.p90
+	}
 	s := slices.Clone(l.ring[:k])
-	l.mu.Unlock()
 	slices.Sort(s)
-	return min(max(s[k*9/10], minHedge), maxHedge)
+	l.p90 = min(max(s[k*9/10], minHedge), maxHedge)
+	l.p90At = l.n
+	return l.p90
 }
 
 // health remembers replicas that failed (no answer, transport error) so

@@ -91,3 +91,34 @@ func TestRoutingToTPlusOne(t *testing.T) {
 		}
 	}
 }
+
+// The hedge delay is the p90 of the recent latencies, within bounds,
+// recomputed every hedgeEvery samples (not sorted at every session).
+func TestHedgeDelayP90(t *testing.T) {
+	var l latencies
+	if d := l.hedgeDelay(); d != defaultHedge {
+		t.Fatalf("no samples: %v", d)
+	}
+	for range 16 {
+		l.observe(10 * time.Millisecond)
+	}
+	if d := l.hedgeDelay(); d != 10*time.Millisecond {
+		t.Fatalf("16 samples of 10ms: %v", d)
+	}
+	for range hedgeEvery - 1 {
+		l.observe(100 * time.Millisecond)
+	}
+	if d := l.hedgeDelay(); d != 10*time.Millisecond {
+		t.Fatalf("before hedgeEvery new samples: %v, want the cached 10ms", d)
+	}
+	l.observe(100 * time.Millisecond)
+	if d := l.hedgeDelay(); d != 100*time.Millisecond {
+		t.Fatalf("after hedgeEvery new samples: %v, want 100ms", d)
+	}
+	for range 300 {
+		l.observe(time.Microsecond)
+	}
+	if d := l.hedgeDelay(); d != minHedge {
+		t.Fatalf("tiny latencies: %v, want the minimum %v", d, minHedge)
+	}
+}

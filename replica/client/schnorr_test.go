@@ -25,6 +25,8 @@ import (
 // schnorrFaults selects how fake replicas misbehave in FROST sessions.
 type schnorrFaults struct {
 	badPartial map[int]bool // send a well-formed but wrong share
+	badR       map[int]bool // report a wrong group commitment R
+	noR        bool         // report no R (a replica from before the field)
 	silent     map[int]bool // never answer a sign
 	restarted  map[int]bool // refuse the first sign as a restarted replica would (unknown nonce)
 	wrongPath  map[int]bool // sign for another derivation path than the one asked
@@ -120,7 +122,11 @@ func schnorrFake(t testing.TB, n, th int, f schnorrFaults) (*fakeCluster, wire.K
 			} else if key, err = frost.Taproot.NewKey(keyCom.Secret(), tr); err != nil {
 				t.Error(err)
 			}
-			z, err := frost.Taproot.Sign(&frost.SigningPackage{Commitments: coms, Message: b.Message}, key, replica, keyPoly.Share(replica), nc)
+			ss, err := frost.Taproot.Prepare(&frost.SigningPackage{Commitments: coms, Message: b.Message}, key)
+			var z group.Scalar
+			if err == nil {
+				z, err = ss.Sign(replica, keyPoly.Share(replica), nc)
+			}
 			if err != nil {
 				t.Error(err)
 				return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: err.Error()}}
@@ -128,7 +134,15 @@ func schnorrFake(t testing.TB, n, th int, f schnorrFaults) (*fakeCluster, wire.K
 			if f.badPartial[replica] {
 				z = z.Add(group.Secp256k1().ScalarFromUint64(1))
 			}
-			return fakeReply{resp: &wire.Response{Replica: replica, Partial: z.Bytes()}}
+			R := ss.GroupCommitment()
+			if f.badR[replica] {
+				R = R.Add(group.Secp256k1().Generator())
+			}
+			resp := &wire.Response{Replica: replica, Partial: z.Bytes()}
+			if rx := group.XOnly(R); !f.noR {
+				resp.GroupCommitment = rx[:]
+			}
+			return fakeReply{resp: resp}
 		}
 		return fakeReply{status: 400, resp: &wire.Response{Replica: replica, Error: "op"}}
 	})
@@ -319,5 +333,55 @@ func TestTaprootOutputKeyMatchesThreshold(t *testing.T) {
 	got, err := TaprootOutputKey(info.PublicKey, nil)
 	if err != nil || got != want {
 		t.Fatalf("btcd and threshold/schnorr disagree on the BIP-86 output key: %v", err)
+	}
+}
+
+// The group commitment R the signers report is a hint: without it (older
+// replicas) the client computes R; with a wrong one from a signer whose
+// share is right, the client computes R, returns the valid signature and
+// names that signer; with a wrong R and a wrong share, the share's sender
+// is found and left out as before.
+func TestSignSchnorrReportedR(t *testing.T) {
+	cases := map[string]struct {
+		f      schnorrFaults
+		reason string // expected culprit reason of replica 2, "" for none
+	}{
+		"no R":                 {schnorrFaults{noR: true}, ""},
+		"wrong R":              {schnorrFaults{badR: map[int]bool{2: true}}, ReasonMalformed},
+		"wrong R, wrong share": {schnorrFaults{badR: map[int]bool{2: true}, badPartial: map[int]bool{2: true}}, ReasonInvalidPartial},
+		"wrong share":          {schnorrFaults{badPartial: map[int]bool{2: true}}, ReasonInvalidPartial},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			fc, info := schnorrFake(t, 4, 1, tc.f)
+			var mu sync.Mutex
+			named := 0
+			c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, cu := range cs {
+					if cu.Replica != 2 || cu.Reason != tc.reason {
+						t.Errorf("culprit %v", cu)
+					}
+					named++
+				}
+			}))
+			for k := 0; k < 24; k++ {
+				msg := []byte(fmt.Sprintf("spend %d", k))
+				opt := &wire.TaprootOption{}
+				sig, err := c.SignSchnorr(context.Background(), "btc", msg, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], opt); !ok {
+					t.Fatal("signature does not verify")
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.reason == "" && named != 0 || tc.reason != "" && named == 0 {
+				t.Fatalf("replica 2 named %d times in 24 signatures (want reason %q)", named, tc.reason)
+			}
+		})
 	}
 }

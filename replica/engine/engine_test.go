@@ -698,6 +698,7 @@ func (c *cluster) signFROST(t testing.TB, key ed25519.PrivateKey, client, keyID 
 	}
 	sr := request(t, key, client, wire.OpSign, wire.SignBody{KeyID: keyID, Message: msg, Taproot: opt, Signers: scs})
 	shares := map[int]group.Scalar{}
+	reported := map[int][]byte{}
 	for _, i := range signers {
 		resp, err := c.engines[i-1].Handle(context.Background(), sr)
 		if err == nil {
@@ -711,6 +712,7 @@ func (c *cluster) signFROST(t testing.TB, key ed25519.PrivateKey, client, keyID 
 			t.Fatal(err)
 		}
 		shares[i] = z
+		reported[i] = resp.GroupCommitment
 	}
 	info := c.keyInfo(t, keyID)
 	P, err := ec.DecodePoint(info.Origin.PublicKey)
@@ -728,6 +730,12 @@ func (c *cluster) signFROST(t testing.TB, key ed25519.PrivateKey, client, keyID 
 	out, err := frost.Taproot.Aggregate(&frost.SigningPackage{Commitments: coms, Message: msg}, fk, shares)
 	if err != nil || !frost.Taproot.Verify(fk, msg, out) {
 		t.Fatalf("frost signature: %v", err)
+	}
+	// Each signer reports the session's x-only R (the client's hint).
+	for i, rx := range reported {
+		if !bytes.Equal(rx, out[:32]) {
+			t.Fatalf("replica %d reports R %x, the signature's is %x", i, rx, out[:32])
+		}
 	}
 	copy(sig[:], out)
 	return sig, sr

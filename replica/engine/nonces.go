@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,10 +87,13 @@ type nonceStore struct {
 }
 
 type nonceEntry struct {
-	nonce   *frost.Nonce
-	com     frost.Commitment
-	owner   string
-	expires time.Time
+	nonce *frost.Nonce
+	com   frost.Commitment
+	// hiding, binding are com's points encoded (33 bytes each), as handed
+	// out: take compares them with the session's without re-encoding.
+	hiding, binding []byte
+	owner           string
+	expires         time.Time
 }
 
 // newNonceStore starts a new epoch.
@@ -134,11 +138,12 @@ func (s *nonceStore) issue(owner string, count int) ([]wire.NonceCommitment, err
 			break
 		}
 		e := &nonceEntry{nonce: n, com: n.Commit(s.me), owner: owner, expires: s.now().Add(nonceTTL)}
+		e.hiding, e.binding = e.com.Hiding.Bytes(), e.com.Binding.Bytes()
 		made = append(made, e)
 		ref := make([]byte, nonceRefLen)
 		copy(ref, epoch[:])
 		binary.BigEndian.PutUint64(ref[8:], first+uint64(k))
-		out = append(out, wire.NonceCommitment{Nonce: ref, Hiding: e.com.Hiding.Bytes(), Binding: e.com.Binding.Bytes()})
+		out = append(out, wire.NonceCommitment{Nonce: ref, Hiding: slices.Clone(e.hiding), Binding: slices.Clone(e.binding)})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,7 +174,7 @@ func (s *nonceStore) take(owner string, ref, hiding, binding []byte) (*frost.Non
 	if !ok || e.owner != owner || s.now().After(e.expires) {
 		return nil, errUnknownNonce
 	}
-	if string(e.com.Hiding.Bytes()) != string(hiding) || string(e.com.Binding.Bytes()) != string(binding) {
+	if string(e.hiding) != string(hiding) || string(e.binding) != string(binding) {
 		// The session names this reference with other points: refuse, and
 		// keep the pair for a correct session.
 		return nil, fmt.Errorf("%w: commitment does not match the reference", errUnknownNonce)
@@ -180,6 +185,26 @@ func (s *nonceStore) take(owner string, ref, hiding, binding []byte) (*frost.Non
 		delete(s.byOwner, owner)
 	}
 	return e.nonce, nil
+}
+
+// commitment returns the points of the pair named by ref, if this process
+// holds it for owner with exactly the encodings hiding and binding: the
+// session's commitment of this replica, without decoding it again (a
+// square root a point). It removes nothing: take does, later.
+func (s *nonceStore) commitment(owner string, ref, hiding, binding []byte) (frost.Commitment, bool) {
+	if len(ref) != nonceRefLen {
+		return frost.Commitment{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if [8]byte(ref[:8]) != s.epoch {
+		return frost.Commitment{}, false
+	}
+	e, ok := s.entries[binary.BigEndian.Uint64(ref[8:])]
+	if !ok || e.owner != owner || string(e.hiding) != string(hiding) || string(e.binding) != string(binding) {
+		return frost.Commitment{}, false
+	}
+	return e.com, true
 }
 
 // outstanding returns how many unused pairs owner holds.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
+	"github.com/vhsm/vhsm/threshold/group"
 )
 
 // nonceOf fetches one commitment of replica i for client.
@@ -177,5 +178,49 @@ func TestNoncesReplayIssuesNothing(t *testing.T) {
 	}
 	if got := e.nonces.outstanding("alice"); got != wire.MaxNonces {
 		t.Fatalf("alice holds %d nonces after replays, want %d", got, wire.MaxNonces)
+	}
+}
+
+// The store hands back the points of a pair it holds for the client with
+// exactly the encodings named (so a sign request need not decode its own
+// commitment), and nothing for another client, another reference, other
+// encodings, another epoch, or once the pair is taken.
+func TestNonceStoreCommitment(t *testing.T) {
+	ec := group.Secp256k1()
+	secret, err := ec.RandomScalar(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newNonceStore(2, secret, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coms, err := s.issue("alice", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, other := coms[0], coms[1]
+	com, ok := s.commitment("alice", nc.Nonce, nc.Hiding, nc.Binding)
+	if !ok || com.ID != 2 || !bytes.Equal(com.Hiding.Bytes(), nc.Hiding) || !bytes.Equal(com.Binding.Bytes(), nc.Binding) {
+		t.Fatalf("own commitment: %v %+v", ok, com)
+	}
+	stale := bytes.Clone(nc.Nonce)
+	stale[0] ^= 1
+	for name, c := range map[string][4][]byte{
+		"other client":    {[]byte("bob"), nc.Nonce, nc.Hiding, nc.Binding},
+		"other reference": {[]byte("alice"), other.Nonce, nc.Hiding, nc.Binding},
+		"swapped points":  {[]byte("alice"), nc.Nonce, nc.Binding, nc.Hiding},
+		"earlier epoch":   {[]byte("alice"), stale, nc.Hiding, nc.Binding},
+		"short reference": {[]byte("alice"), nc.Nonce[:8], nc.Hiding, nc.Binding},
+	} {
+		if _, ok := s.commitment(string(c[0]), c[1], c[2], c[3]); ok {
+			t.Errorf("%s: commitment returned", name)
+		}
+	}
+	if _, err := s.take("alice", nc.Nonce, nc.Hiding, nc.Binding); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.commitment("alice", nc.Nonce, nc.Hiding, nc.Binding); ok {
+		t.Fatal("commitment of a taken pair returned")
 	}
 }

@@ -124,6 +124,12 @@ func (e *Engine) signFROST(resp *wire.Response, req *wire.Request, k *app.KeyRec
 			return nil, refuse(fmt.Errorf("%w: signer %d out of range or repeated", app.ErrBadBody, sc.Replica))
 		}
 		seen[sc.Replica] = true
+		if sc.Replica == e.cfg.Me {
+			if com, ok := e.nonces.commitment(req.Client, sc.Nonce, sc.Hiding, sc.Binding); ok {
+				coms, mine = append(coms, com), sc // our own points, already decoded
+				continue
+			}
+		}
 		D, derr := ec.DecodePoint(sc.Hiding)
 		E, eerr := ec.DecodePoint(sc.Binding)
 		if derr != nil || eerr != nil || D.IsIdentity() || E.IsIdentity() {
@@ -158,10 +164,16 @@ func (e *Engine) signFROST(resp *wire.Response, req *wire.Request, k *app.KeyRec
 		return nil, refuse(err)
 	}
 	defer nonce.Wipe()
-	z, err := frost.Taproot.Sign(&frost.SigningPackage{Commitments: coms, Message: b.Message}, key, e.cfg.Me, faults.keyShare("schnorr", x), nonce)
+	ss, err := frost.Taproot.Prepare(&frost.SigningPackage{Commitments: coms, Message: b.Message}, key)
+	var z group.Scalar
+	if err == nil {
+		z, err = ss.Sign(e.cfg.Me, faults.keyShare("schnorr", x), nonce)
+	}
 	if err != nil {
 		return nil, refuse(fmt.Errorf("%w: %w", app.ErrBadBody, err))
 	}
+	rx := group.XOnly(ss.GroupCommitment()) // public: saves the client computing R
+	resp.GroupCommitment = rx[:]
 	// Fresh commitments for the next sessions, while the client is short.
 	if e.nonces.outstanding(req.Client) < nonceTarget {
 		if coms, err := e.nonces.issue(req.Client, piggyback); err == nil {

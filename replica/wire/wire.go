@@ -314,6 +314,13 @@ type Response struct {
 	// signature, or a DiSE evaluation with its DLEQ proof) sealed to the
 	// request's reply key ([SealReply]).
 	Sealed []byte `json:"sealed,omitempty"`
+	// GroupCommitment is, in an answer to a schnorr sign, the x-only group
+	// commitment R of the session as this replica computed it (32 bytes,
+	// BIP-340 bytes(R); public: anyone with the session's commitments and
+	// message can compute it). The client uses it as the signature's R
+	// without computing R itself, and keeps the signature only if it
+	// verifies; otherwise it computes R and checks every share.
+	GroupCommitment []byte `json:"group_commitment,omitempty"`
 	// Commitments are fresh nonce commitments of the answering replica,
 	// for the requesting client only (answers to nonces, piggybacked on
 	// answers to schnorr signs).

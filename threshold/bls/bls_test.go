@@ -547,3 +547,46 @@ func TestCombineUnchecked(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeSignatureRejectsNonSubgroup: a canonical encoding of a point
+// on the G2 curve outside the order-r subgroup is refused by every entry
+// point that takes a signature (decodeSignature relies on herumi's
+// Deserialize, with VerifyOrderG2 set by group.InitBLS, for the check).
+func TestDecodeSignatureRejectsNonSubgroup(t *testing.T) {
+	group.InitBLS()
+	var enc []byte
+	func() {
+		herumi.VerifyOrderG2(false)
+		defer herumi.VerifyOrderG2(true)
+		for i := 1; i < 200 && enc == nil; i++ {
+			b := make([]byte, SignatureLen)
+			b[0] = 0x80                 // compressed, x.c1 = 0
+			b[SignatureLen-1] = byte(i) // x.c0 = i
+			var p herumi.G2
+			if p.Deserialize(b) == nil && !p.IsZero() && !p.IsValidOrder() {
+				enc = b
+			}
+		}
+	}()
+	if enc == nil {
+		t.Fatal("no curve point outside the subgroup found")
+	}
+	if q := new(blst.P2Affine).Uncompress(enc); q == nil || q.InG2() {
+		t.Fatal("blst disagrees: not a curve point outside G2")
+	}
+	if _, err := decodeSignature(enc); !errors.Is(err, ErrInvalidSignature) {
+		t.Fatalf("decodeSignature accepts a point outside G2: %v", err)
+	}
+	g := group.BLS12381G1()
+	sk, err := g.RandomScalar(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := g.BaseMul(sk)
+	if Verify(pub.Bytes(), []byte("m"), enc) || VerifyPartial(pub, []byte("m"), enc) == nil {
+		t.Fatal("a signature outside G2 verifies")
+	}
+	if _, err := CombineUnchecked(pub, 1, []byte("m"), map[int][]byte{1: enc, 2: enc}); err == nil {
+		t.Fatal("CombineUnchecked accepts partials outside G2")
+	}
+}

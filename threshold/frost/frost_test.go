@@ -726,3 +726,31 @@ func TestLyingCoordinator(t *testing.T) {
 		}
 	}
 }
+
+// TestLagrangeCacheBySet: the cached coefficients are those of the signer
+// set asked for — a second Prepare over one set (from the cache) and
+// Prepares over overlapping sets each match vss.LagrangeCoefficient.
+func TestLagrangeCacheBySet(t *testing.T) {
+	d := deal(t, 2, 6, false)
+	key, _ := Taproot.NewKey(d.P, schnorr.Taproot{})
+	for _, ids := range [][]int{{1, 2, 3}, {1, 2, 4}, {1, 2, 3}, {2, 3, 1}, {1, 5, 6}, {5, 6, 1}, {1, 2, 4}} {
+		pkg := &SigningPackage{Message: []byte("m")}
+		for _, id := range ids {
+			n, _ := Taproot.NewNonce(d.shares[id], rand.Reader)
+			pkg.Commitments = append(pkg.Commitments, n.Commit(id))
+		}
+		ss, err := Taproot.Prepare(pkg, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			want, err := vss.LagrangeCoefficient(secp(), ids, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := ss.Lagrange(id); err != nil || !got.Equal(want) {
+				t.Fatalf("set %v: λ_%d wrong", ids, id)
+			}
+		}
+	}
+}

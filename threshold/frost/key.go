@@ -2,6 +2,7 @@ package frost
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/schnorr"
@@ -39,6 +40,32 @@ type Key struct {
 	// parity and Taproot rules; derivePoint is δ·G. Both nil for NewKey.
 	derive      group.Scalar
 	derivePoint group.Point
+	// vt holds the precomputed table of lift_x(bytes(q)) for
+	// [Suite.Verify] (Taproot), built at the first verification (Verify
+	// only: signers never build it).
+	vt *lazyTable
+}
+
+// lazyTable is a table built once, on first use.
+type lazyTable struct {
+	once sync.Once
+	tab  *group.PublicTable
+}
+
+// verifyTable returns the table of lift_x(bytes(q)), or nil if k has none
+// (a Key not from NewKey) or it cannot be built.
+func (k *Key) verifyTable() *group.PublicTable {
+	if k.vt == nil || k.q == nil {
+		return nil
+	}
+	k.vt.once.Do(func() {
+		P := k.q
+		if !group.HasEvenY(P) {
+			P = P.Neg()
+		}
+		k.vt.tab, _ = group.NewPublicTable(P)
+	})
+	return k.vt.tab
 }
 
 // NewKey prepares groupKey, the untweaked group key P of a DKG (either Y
@@ -114,6 +141,7 @@ func (s Suite) NewKey(groupKey group.Point, tweak schnorr.Taproot) (*Key, error)
 		return nil, fmt.Errorf("new key: %w", ErrInvalidTweak)
 	}
 	k.qx = group.XOnly(k.q)
+	k.vt = &lazyTable{}
 	// The binding factors commit to the even-Y effective key (frost-core
 	// round2::sign computes them from the key package after pre_sign).
 	k.enc = append([]byte{0x02}, k.qx[:]...)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/vhsm/vhsm/threshold/group"
 	"github.com/vhsm/vhsm/threshold/schnorr"
@@ -126,19 +127,20 @@ func (s Suite) Prepare(pkg *SigningPackage, key *Key) (*Session, error) {
 
 	// RFC 9591 §4.5 compute_group_commitment:
 	//   group_commitment = Σ hiding_nonce_commitment + binding_nonce_commitment·binding_factor
-	// All inputs are public: Σ D_j by additions, Σ ρ_j·E_j by one
-	// variable-time multi-scalar multiplication.
-	points := make([]group.Point, n)
-	sumD := secp().Identity()
+	// All inputs are public: one variable-time multi-scalar multiplication
+	// of Σ 1·D_j + ρ_j·E_j (the unit terms are plain additions there), with
+	// a single conversion to affine.
+	points := make([]group.Point, 0, 2*n)
+	scalars := make([]group.Scalar, 0, 2*n)
+	one := secp().ScalarFromUint64(1)
 	for i, c := range ss.commitments {
-		points[i] = c.Binding
-		sumD = sumD.Add(c.Hiding)
+		points = append(points, c.Hiding, c.Binding)
+		scalars = append(scalars, one, ss.rho[i])
 	}
-	rhoE, err := group.MultiMulPublic(secp(), points, ss.rho)
+	R, err := group.MultiMulPublic(secp(), points, scalars)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", ErrIdentityCommitment)
 	}
-	R := sumD.Add(rhoE)
 	if R.IsIdentity() {
 		// RFC 9591 §4.5 SerializeElement(group_commitment) fails on the identity.
 		return nil, fmt.Errorf("prepare: %w", ErrIdentityNonce)
@@ -151,7 +153,7 @@ func (s Suite) Prepare(pkg *SigningPackage, key *Key) (*Session, error) {
 	// RFC 9591 §4.6 compute_challenge (Taproot: BIP-340 Sign step 7).
 	ss.c = s.challenge(R, key, pkg.Message)
 	// RFC 9591 §4.2 derive_interpolating_value, for every signer.
-	ss.lambda = lagrangeAll(ss.ids)
+	ss.lambda = lagrangeFor(ss.ids)
 	return ss, nil
 }
 
@@ -207,6 +209,42 @@ func (ss *Session) Lagrange(id int) (group.Scalar, error) {
 }
 
 func (ss *Session) lagrange(i int) group.Scalar { return ss.lambda[i] }
+
+// lagrangeCache holds the Lagrange coefficients of the signer sets seen,
+// keyed by the sorted identifiers: they depend on nothing else (public),
+// and a cluster signs with few sets (at most C(n, t+1)), so the inversion
+// of lagrangeAll runs once per set instead of at every Prepare. The
+// slices are shared by Sessions and never modified (scalars are
+// immutable values).
+var lagrangeCache struct {
+	mu sync.Mutex
+	m  map[string][]group.Scalar
+}
+
+// maxLagrangeSets bounds lagrangeCache (it is emptied when full).
+const maxLagrangeSets = 1 << 12
+
+// lagrangeFor returns lagrangeAll(ids), cached.
+func lagrangeFor(ids []int) []group.Scalar {
+	key := make([]byte, 0, 2*len(ids))
+	for _, id := range ids {
+		key = binary.BigEndian.AppendUint16(key, uint16(id)) // ids are 1..MaxID
+	}
+	lagrangeCache.mu.Lock()
+	l := lagrangeCache.m[string(key)]
+	lagrangeCache.mu.Unlock()
+	if l != nil {
+		return l
+	}
+	l = lagrangeAll(ids)
+	lagrangeCache.mu.Lock()
+	if lagrangeCache.m == nil || len(lagrangeCache.m) >= maxLagrangeSets {
+		lagrangeCache.m = map[string][]group.Scalar{}
+	}
+	lagrangeCache.m[string(key)] = l
+	lagrangeCache.mu.Unlock()
+	return l
+}
 
 // lagrangeAll returns λ_i for every identifier of the sorted, checked list
 // ids (RFC 9591 §4.2 derive_interpolating_value: λ_i = Π_{j≠i} x_j /
@@ -457,7 +495,12 @@ func (s Suite) Verify(key *Key, msg, sig []byte) bool {
 		if len(sig) != TaprootSignatureLen {
 			return false
 		}
-		return schnorr.Verify(key.qx, msg, [TaprootSignatureLen]byte(sig))
+		// bytes(Q) = key.qx: the key's precomputed table saves lift_x and
+		// the per-call table of Q.
+		if tab := key.verifyTable(); tab != nil {
+			return schnorr.VerifyTable(tab, msg, [TaprootSignatureLen]byte(sig))
+		}
+		return schnorr.VerifyPoint(key.q, msg, [TaprootSignatureLen]byte(sig))
 	}
 	if len(sig) != RFC9591SignatureLen {
 		return false

@@ -87,10 +87,10 @@ func msmInputs(t testing.TB, g Group, n int, kind string) ([]Point, []Scalar) {
 // TestMultiMulPublic checks MultiMulPublic against the naive Σ s_i·P_i for
 // random and edge-case inputs of several sizes, in both groups.
 func TestMultiMulPublic(t *testing.T) {
-	sizes := []int{0, 1, 2, 3, 17, 128, 300}
+	sizes := []int{0, 1, 2, 3, 4, 5, 16, 17, 128, 300}
 	kinds := []string{"full", "short", "small", "edge"}
 	if testing.Short() {
-		sizes = []int{0, 1, 2, 3, 17, 128}
+		sizes = []int{0, 1, 2, 3, 4, 5, 16, 17, 128}
 	}
 	for _, g := range groups() {
 		for _, n := range sizes {

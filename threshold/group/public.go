@@ -6,7 +6,8 @@ import (
 )
 
 // MulPublic returns s·p, like p.Mul(s), for a public point and a public
-// scalar. On secp256k1 it uses decred's variable-time multiplication, whose
+// scalar. On secp256k1 it uses decred's variable-time multiplication (for
+// the generator, the precomputed table of secp256k1_strauss.go), whose
 // running time depends on s and p (more than 10× faster than the
 // constant-time [Point.Mul] for a small scalar such as a participant index,
 // 2–3× for a full one; BenchmarkMulPublicIndex, BenchmarkSecp256k1*Mul); on
@@ -31,6 +32,10 @@ func MulPublic(p Point, s Scalar) Point {
 		return &secpPoint{}
 	}
 	var r secp256k1.JacobianPoint
-	secp256k1.ScalarMultNonConst(&k.s, &sp.p, &r)
+	if sp.p.X.Equals(&secpGen.p.X) && sp.p.Y.Equals(&secpGen.p.Y) {
+		secpStrauss(nil, &k.s, &r) // the generator's precomputed table
+	} else {
+		secp256k1.ScalarMultNonConst(&k.s, &sp.p, &r)
+	}
 	return normalized(&r)
 }

@@ -128,13 +128,10 @@ func (secpGroup) fromWide(b []byte) Scalar {
 	return s
 }
 
+// Generator returns a copy of the generator, computed once (secpGen).
 func (secpGroup) Generator() Point {
-	p := &secpPoint{}
-	var one secp256k1.ModNScalar
-	one.SetInt(1)
-	secp256k1.ScalarBaseMultNonConst(&one, &p.p)
-	p.p.ToAffine()
-	return p
+	p := *secpGen
+	return &p
 }
 
 func (secpGroup) Identity() Point { return &secpPoint{} }
@@ -163,7 +160,14 @@ func (secpGroup) BaseMul(s Scalar) Point {
 }
 
 // secpGen is the generator in affine form.
-var secpGen = asSecpPoint(secpGroup{}.Generator())
+var secpGen = func() *secpPoint {
+	p := &secpPoint{}
+	var one secp256k1.ModNScalar
+	one.SetInt(1)
+	secp256k1.ScalarBaseMultNonConst(&one, &p.p)
+	p.p.ToAffine()
+	return p
+}()
 
 func asSecpScalar(s Scalar) *secpScalar {
 	v, ok := s.(*secpScalar)

@@ -180,12 +180,49 @@ var secpP = new(big.Int).SetBytes([]byte{
 // x-only public key xonlyPub. Messages may have any length (BIP-340
 // "Messages of arbitrary size"); every other rule is BIP-340 Verify.
 func Verify(xonlyPub [32]byte, msg []byte, sig [SignatureLen]byte) bool {
-	g := secp()
 	// BIP-340 Verify: let P = lift_x(int(pk)); fail if that fails.
 	P, err := group.LiftX(xonlyPub[:])
 	if err != nil {
 		return false
 	}
+	return verifyLifted(P, nil, xonlyPub, msg, sig)
+}
+
+// VerifyPoint is [Verify] under the x-only key bytes(P), for a caller that
+// holds the key as a point already (a prepared signing key): it skips
+// lift_x, whose square root costs about a tenth of a verification. P may
+// have either Y parity (lift_x(bytes(P)) is P or −P); it returns false for
+// a nil, identity or non-secp256k1 P.
+func VerifyPoint(P group.Point, msg []byte, sig [SignatureLen]byte) bool {
+	if !usable(P) {
+		return false
+	}
+	if !group.HasEvenY(P) {
+		P = P.Neg() // lift_x(bytes(P))
+	}
+	return verifyLifted(P, nil, group.XOnly(P), msg, sig)
+}
+
+// VerifyTable is [VerifyPoint] with a precomputed table of the key
+// (group.NewPublicTable), for a key that verifies many signatures: about
+// 15% less work a verification. The table's point must have even Y (it is
+// lift_x of the x-only key); VerifyTable returns false otherwise, and for a
+// nil table.
+func VerifyTable(t *group.PublicTable, msg []byte, sig [SignatureLen]byte) bool {
+	if t == nil {
+		return false
+	}
+	P := t.Point()
+	if !group.HasEvenY(P) {
+		return false
+	}
+	return verifyLifted(P, t, group.XOnly(P), msg, sig)
+}
+
+// verifyLifted is BIP-340 Verify after lift_x: P = lift_x(xonlyPub), with
+// tab P's precomputed table or nil.
+func verifyLifted(P group.Point, tab *group.PublicTable, xonlyPub [32]byte, msg []byte, sig [SignatureLen]byte) bool {
+	g := secp()
 	// Let r = int(sig[0:32]); fail if r ≥ p.
 	if new(big.Int).SetBytes(sig[:32]).Cmp(secpP) >= 0 {
 		return false
@@ -199,8 +236,14 @@ func Verify(xonlyPub [32]byte, msg []byte, sig [SignatureLen]byte) bool {
 	var r [32]byte
 	copy(r[:], sig[:32])
 	e := challenge(r, xonlyPub, msg)
-	// Let R = s·G − e·P.
-	R := g.BaseMul(s).Sub(group.MulPublic(P, e)) // public values only
+	// Let R = s·G − e·P: public values only, one variable-time
+	// multi-scalar multiplication.
+	var R group.Point
+	if tab != nil {
+		R = tab.BaseMulAdd(s, e.Neg())
+	} else if R, err = group.MultiMulPublic(g, []group.Point{g.Generator(), P}, []group.Scalar{s, e.Neg()}); err != nil {
+		return false
+	}
 	// Fail if is_infinite(R), not has_even_y(R), or x(R) ≠ r.
 	if R.IsIdentity() || !group.HasEvenY(R) {
 		return false

@@ -144,6 +144,32 @@ func TestBIP340Vectors(t *testing.T) {
 			if got := Verify(pub, msg, sig); got != wantOK {
 				t.Fatalf("Verify = %v, want %v (%s)", got, wantOK, row[7])
 			}
+			// VerifyPoint under lift_x(pub) and its negation (bytes(P) is
+			// the same): the same verdict. A key that is not on the curve
+			// has no point; VerifyPoint refuses the identity and nil.
+			if P, err := group.LiftX(pub[:]); err == nil {
+				if got := VerifyPoint(P, msg, sig); got != wantOK {
+					t.Fatalf("VerifyPoint = %v, want %v (%s)", got, wantOK, row[7])
+				}
+				if got := VerifyPoint(P.Neg(), msg, sig); got != wantOK {
+					t.Fatalf("VerifyPoint(−P) = %v, want %v (%s)", got, wantOK, row[7])
+				}
+				tab, err := group.NewPublicTable(P)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := VerifyTable(tab, msg, sig); got != wantOK {
+					t.Fatalf("VerifyTable = %v, want %v (%s)", got, wantOK, row[7])
+				}
+				if odd, _ := group.NewPublicTable(P.Neg()); VerifyTable(odd, msg, sig) {
+					t.Fatal("VerifyTable accepts a table of an odd-Y point")
+				}
+			} else if wantOK {
+				t.Fatal("valid vector with a key off the curve")
+			}
+			if VerifyPoint(nil, msg, sig) || VerifyPoint(group.Secp256k1().Identity(), msg, sig) || VerifyTable(nil, msg, sig) {
+				t.Fatal("VerifyPoint accepts a nil or identity key")
+			}
 			if sk == "" {
 				return
 			}

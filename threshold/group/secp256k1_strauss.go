@@ -1,0 +1,345 @@
+package group
+
+import (
+	"math/big"
+	"sync"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+)
+
+// Variable-time multi-scalar multiplication for a few PUBLIC terms on
+// secp256k1 (Strauss–Shamir "interleaving" with the GLV endomorphism and
+// width-w NAF digits): the multiplications of binding factors by nonce
+// commitments (FROST's group commitment R), of signature verification
+// (s·G − e·P) and of share verification share all their doublings, about
+// 129 for any number of terms, instead of about 129 per term as a sum of
+// decred's ScalarMultNonConst does, and each term adds only every
+// (w+1)-th bit on average.
+//
+//   - GLV (Gallant–Lambert–Vanstone; [GECC] §3.5, algorithm 3.74):
+//     k ≡ k1 + k2·λ (mod n) with |k1|, |k2| < 2^129, and λ·P = φ(P) =
+//     (β·x, y), so k·P = k1·P + k2·φ(P), two half-length terms.
+//   - wNAF ([GECC] algorithm 3.35): each half-length scalar in signed odd
+//     digits |d| < 2^(w−1), at most one non-zero digit in any w
+//     consecutive ones; a term's table holds its odd multiples P, 3P, …,
+//     (2^(w−1)−1)·P (and their negations), φ of the table is one field
+//     multiplication per entry.
+//   - The generator has a larger precomputed table of affine points
+//     (strGenWindow), built once, so s·G costs about 2·129/(strGenWindow+1)
+//     mixed additions and no doubling of its own.
+//
+// Everything here branches on and indexes by the scalars and points: only
+// public values may be given (the callers are MultiMulPublic and
+// MulPublic).
+
+// GLV constants of secp256k1 (libsecp256k1, decred curve.go): λ is a cube
+// root of unity mod n with λ·(x, y) = (β·x, y), β a cube root of unity mod
+// p; (a1, b1) and (a2, b2) are a short basis of the lattice
+// {(a, b) : a + b·λ ≡ 0 (mod n)} (TestGLVConstants checks all of it).
+var (
+	strLambda = mustHexInt("5363ad4cc05c30e0a5261c028812645a122e22ea20816678df02967c1b23bd72")
+	strBeta   = func() secp256k1.FieldVal {
+		var f secp256k1.FieldVal
+		b := mustHexInt("7ae96a2b657c07106e64479eac3434e99cf0497512f58995c1396c28719501ee").FillBytes(make([]byte, 32))
+		f.SetByteSlice(b)
+		return f
+	}()
+	strA1  = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
+	strB1  = new(big.Int).Neg(mustHexInt("e4437ed6010e88286f547fa90abfe4c3"))
+	strA2  = mustHexInt("114ca50f7a8e2f3f657c1108d9d44cfd8")
+	strB2  = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
+	strN   = mustHexInt("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+	strTwo = big.NewInt(2)
+)
+
+func mustHexInt(h string) *big.Int {
+	v, ok := new(big.Int).SetString(h, 16)
+	if !ok {
+		panic("group: bad constant " + h)
+	}
+	return v
+}
+
+// Window widths: a term's table has 2^(w−2) entries.
+const (
+	strWindow    = 5 // per-call tables of the terms: 8 odd multiples
+	strGenWindow = 8 // the generator's static table: 64 odd multiples
+)
+
+// glvSplit returns k1, k2 with k ≡ k1 + k2·λ (mod n) as magnitudes and
+// signs (neg1, neg2 report k1 < 0, k2 < 0); both magnitudes are below
+// 2^129. [GECC] algorithm 3.74: c1 = round(b2·k/n), c2 = round(−b1·k/n),
+// k1 = k − c1·a1 − c2·a2, k2 = −c1·b1 − c2·b2.
+func glvSplit(k *secp256k1.ModNScalar) (k1, k2 [4]uint64, neg1, neg2 bool) {
+	kb := k.Bytes()
+	K := new(big.Int).SetBytes(kb[:])
+	c1 := roundDiv(new(big.Int).Mul(strB2, K))
+	c2 := roundDiv(new(big.Int).Mul(new(big.Int).Neg(strB1), K))
+	v1 := new(big.Int).Sub(K, new(big.Int).Mul(c1, strA1))
+	v1.Sub(v1, new(big.Int).Mul(c2, strA2))
+	v2 := new(big.Int).Mul(c1, strB1)
+	v2.Neg(v2)
+	v2.Sub(v2, new(big.Int).Mul(c2, strB2))
+	neg1, neg2 = v1.Sign() < 0, v2.Sign() < 0
+	return limbsOf(v1.Abs(v1)), limbsOf(v2.Abs(v2)), neg1, neg2
+}
+
+// roundDiv returns round(x/n) for x ≥ 0: ⌊(2x + n) / 2n⌋.
+func roundDiv(x *big.Int) *big.Int {
+	num := new(big.Int).Lsh(x, 1)
+	num.Add(num, strN)
+	return num.Quo(num, new(big.Int).Mul(strN, strTwo))
+}
+
+// limbsOf returns v (0 ≤ v < 2^256) as little-endian 64-bit limbs.
+func limbsOf(v *big.Int) [4]uint64 {
+	var l [4]uint64
+	for i, w := range v.Bits() {
+		if i < 4 {
+			l[i] = uint64(w)
+		}
+	}
+	return l
+}
+
+// wnaf writes the width-w NAF of l (below 2^255; the GLV halves are
+// below 2^129) into digits (at least bitLen(l)+2
+// entries) and returns the number of digits used: l = Σ digits[i]·2^i,
+// each digit zero or odd with |d| < 2^(w−1). l is consumed.
+func wnaf(l *[4]uint64, w uint, digits []int8) int {
+	n := 0
+	full := uint64(1) << w
+	half := int64(1) << (w - 1)
+	for i := range digits {
+		if l[0] == 0 && l[1] == 0 && l[2] == 0 && l[3] == 0 {
+			break
+		}
+		var d int64
+		if l[0]&1 == 1 {
+			d = int64(l[0] & (full - 1))
+			if d >= half {
+				d -= int64(full)
+				addSmall(l, uint64(-d))
+			} else {
+				l[0] -= uint64(d) // low bits only: no borrow
+			}
+		}
+		digits[i] = int8(d)
+		if d != 0 {
+			n = i + 1
+		}
+		l[0] = l[0]>>1 | l[1]<<63
+		l[1] = l[1]>>1 | l[2]<<63
+		l[2] = l[2]>>1 | l[3]<<63
+		l[3] >>= 1
+	}
+	return n
+}
+
+// addSmall adds v to l in place (no overflow for the values here).
+func addSmall(l *[4]uint64, v uint64) {
+	for i := range l {
+		s := l[i] + v
+		carry := s < v
+		l[i] = s
+		if !carry {
+			return
+		}
+		v = 1
+	}
+}
+
+// strTerm is one half-length term of the interleaved multiplication: its
+// wNAF digits and the table of odd multiples of its point (and of the
+// negated point).
+type strTerm struct {
+	digits   [260]int8 // room for any 256-bit magnitude, whatever the split gives
+	n        int
+	pos, neg []secp256k1.JacobianPoint
+}
+
+// oddMultiples fills t with P, 3P, 5P, … (len(t) entries) for a normalized
+// Jacobian P. The entries are normalized Jacobian points.
+func oddMultiples(p *secp256k1.JacobianPoint, t []secp256k1.JacobianPoint) {
+	t[0] = *p
+	if len(t) == 1 {
+		return
+	}
+	var twice secp256k1.JacobianPoint
+	secp256k1.DoubleNonConst(p, &twice)
+	for i := 1; i < len(t); i++ {
+		secp256k1.AddNonConst(&t[i-1], &twice, &t[i])
+	}
+}
+
+// negateAll sets dst[i] = −src[i].
+func negateAll(src, dst []secp256k1.JacobianPoint) {
+	for i := range src {
+		dst[i] = src[i]
+		dst[i].Y.Negate(1).Normalize()
+	}
+}
+
+// endoAll sets dst[i] = φ(src[i]) = (β·X, Y, Z), negated when neg.
+func endoAll(src, dst []secp256k1.JacobianPoint, neg bool) {
+	for i := range src {
+		dst[i] = src[i]
+		dst[i].X.Mul(&strBeta).Normalize()
+		if neg {
+			dst[i].Y.Negate(1).Normalize()
+		}
+	}
+}
+
+// strGen holds the generator's static tables: odd multiples of G and of
+// φ(G) in affine form (Z = 1, so each addition is a mixed one), and their
+// negations.
+var strGen struct {
+	once                       sync.Once
+	pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint
+}
+
+func strGenTables() {
+	strGen.once.Do(func() {
+		strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg = affineTables(&secpGen.p, strGenWindow)
+	})
+}
+
+// affineTables returns the odd multiples P, 3P, …, (2^(w−1)−1)·P of a
+// normalized point in affine form, their negations, and the same for φ(P).
+func affineTables(p *secp256k1.JacobianPoint, w int) (pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) {
+	size := 1 << (w - 2)
+	pos = make([]secp256k1.JacobianPoint, size)
+	oddMultiples(p, pos)
+	for i := range pos {
+		pos[i].ToAffine()
+	}
+	neg = make([]secp256k1.JacobianPoint, size)
+	negateAll(pos, neg)
+	endoPos = make([]secp256k1.JacobianPoint, size)
+	endoAll(pos, endoPos, false)
+	endoNeg = make([]secp256k1.JacobianPoint, size)
+	endoAll(pos, endoNeg, true)
+	return pos, neg, endoPos, endoNeg
+}
+
+// PublicTable is a precomputed table of one PUBLIC secp256k1 point P (a
+// verification key used many times): its odd multiples and those of φ(P)
+// in affine form, so that [PublicTable.BaseMulAdd] adds about one mixed
+// addition per strTableWindow+1 bits of each GLV half and builds no table
+// per call. It is immutable and safe for concurrent use; about 8 KiB.
+type PublicTable struct {
+	p                          *secpPoint
+	pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint
+}
+
+// strTableWindow is the window of a PublicTable (16 odd multiples).
+const strTableWindow = 6
+
+// NewPublicTable precomputes the table of p, a public secp256k1 point other
+// than the identity; it returns ErrWrongGroup for anything else.
+func NewPublicTable(p Point) (*PublicTable, error) {
+	sp, ok := p.(*secpPoint)
+	if !ok || sp == nil || sp.isInf() {
+		return nil, ErrWrongGroup
+	}
+	t := &PublicTable{p: &secpPoint{p: sp.p}}
+	t.pos, t.neg, t.endoPos, t.endoNeg = affineTables(&t.p.p, strTableWindow)
+	return t, nil
+}
+
+// Point returns the table's point.
+func (t *PublicTable) Point() Point { return &secpPoint{p: t.p.p} }
+
+// BaseMulAdd returns a·G + b·P for PUBLIC secp256k1 scalars a and b, P the
+// table's point, in variable time (a BIP-340 verification's s·G − e·P).
+// It panics on a scalar of another group, as the Scalar methods do.
+func (t *PublicTable) BaseMulAdd(a, b Scalar) Point {
+	as, bs := asSecpScalar(a), asSecpScalar(b)
+	var acc secp256k1.JacobianPoint
+	secpStraussWith(nil, &as.s, t, &bs.s, &acc)
+	return normalized(&acc)
+}
+
+// strausAdd adds the term's digit at bit i (if any) to acc.
+func (t *strTerm) addAt(i int, acc *secp256k1.JacobianPoint) {
+	if i >= t.n {
+		return
+	}
+	switch d := t.digits[i]; {
+	case d > 0:
+		secp256k1.AddNonConst(acc, &t.pos[d>>1], acc)
+	case d < 0:
+		secp256k1.AddNonConst(acc, &t.neg[(-d)>>1], acc)
+	}
+}
+
+// secpStrauss returns Σ scalar·point over terms (affine, non-identity
+// points, non-zero scalars) plus gScalar·G when gScalar is non-nil, in
+// Jacobian form (not normalized).
+func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+	secpStraussWith(terms, gScalar, nil, nil, out)
+}
+
+// glvTerms appends the two half-length terms of k·P for a point with
+// precomputed tables (pos, neg for P; endoPos, endoNeg for φ(P)) of window
+// w, with the signs of the GLV split applied.
+func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) []strTerm {
+	k1, k2, neg1, neg2 := glvSplit(k)
+	a := strTerm{pos: pos, neg: neg}
+	if neg1 {
+		a.pos, a.neg = a.neg, a.pos
+	}
+	b := strTerm{pos: endoPos, neg: endoNeg}
+	if neg2 {
+		b.pos, b.neg = b.neg, b.pos
+	}
+	a.n = wnaf(&k1, w, a.digits[:])
+	b.n = wnaf(&k2, w, b.digits[:])
+	return append(ts, a, b)
+}
+
+// secpStraussWith is secpStrauss plus tScalar·P for the point P of table
+// (when both are non-nil).
+func secpStraussWith(terms []secpTerm, gScalar *secp256k1.ModNScalar, table *PublicTable, tScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+	size := 1 << (strWindow - 2)
+	ts := make([]strTerm, 0, 2*len(terms)+4)
+	tables := make([]secp256k1.JacobianPoint, 4*size*len(terms))
+	for i := range terms {
+		k1, k2, neg1, neg2 := glvSplit(terms[i].s)
+		tab := tables[4*size*i : 4*size*(i+1)]
+		p := terms[i].p.p
+		if neg1 {
+			p.Y.Negate(1).Normalize()
+		}
+		pos1, neg1t, pos2, neg2t := tab[:size], tab[size:2*size], tab[2*size:3*size], tab[3*size:]
+		oddMultiples(&p, pos1)
+		negateAll(pos1, neg1t)
+		// φ(±P)'s table from ±P's: flip the sign again if k2's differs.
+		endoAll(pos1, pos2, neg1 != neg2)
+		negateAll(pos2, neg2t)
+		ts = append(ts, strTerm{pos: pos1, neg: neg1t}, strTerm{pos: pos2, neg: neg2t})
+		a, b := &ts[len(ts)-2], &ts[len(ts)-1]
+		a.n = wnaf(&k1, strWindow, a.digits[:])
+		b.n = wnaf(&k2, strWindow, b.digits[:])
+	}
+	if gScalar != nil && !gScalar.IsZero() {
+		strGenTables()
+		ts = glvTerms(ts, gScalar, strGenWindow, strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg)
+	}
+	if table != nil && tScalar != nil && !tScalar.IsZero() {
+		ts = glvTerms(ts, tScalar, strTableWindow, table.pos, table.neg, table.endoPos, table.endoNeg)
+	}
+	top := 0
+	for i := range ts {
+		top = max(top, ts[i].n)
+	}
+	var acc secp256k1.JacobianPoint
+	for i := top - 1; i >= 0; i-- {
+		secp256k1.DoubleNonConst(&acc, &acc)
+		for j := range ts {
+			ts[j].addAt(i, &acc)
+		}
+	}
+	*out = acc
+}
