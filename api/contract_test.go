@@ -455,6 +455,11 @@ func TestContract(t *testing.T) {
 				t.Fatalf("exit %d verifies under another validator's key", i)
 			}
 		}
+		// Replay: the same request signs the same exits (BLS signatures are
+		// unique) and changes nothing.
+		if again := c.want(200, nil, "POST", "/v1/validators/exits", spendTok, map[string]any{"epoch": "4096", "validators": items}); !bytes.Equal(again, b) {
+			t.Fatalf("a replayed batch answered differently:\n%s\n%s", again, b)
+		}
 		// all: every validator with a recorded index (v's and the first two of the batch).
 		var all []ethereum.SignedVoluntaryExit
 		c.want(200, &all, "POST", "/v1/validators/exits", spendTok, map[string]any{"epoch": 4097, "all": true})

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,9 @@ func TestBatchExits(t *testing.T) {
 	}
 	ok := []any{one(fakeVal, "7"), one(val2, nil), one(val3, 33)}
 	refuse("missing epoch", 400, "epoch", map[string]any{"validators": ok})
-	refuse("bad epoch", 400, "", map[string]any{"validators": ok, "epoch": "-1"})
+	refuse("bad epoch", 400, "epoch", map[string]any{"validators": ok, "epoch": "-1"})
+	refuse("bad index", 400, "validators.validator_index", map[string]any{"validators": []any{one(fakeVal, "0x7")}, "epoch": "1"})
+	refuse("negative index", 400, "validators.validator_index", map[string]any{"validators": []any{one(fakeVal, -7)}, "epoch": "1"})
 	refuse("epoch out of range", 400, "epoch", map[string]any{"validators": ok, "epoch": fmt.Sprint(uint64(maxExitIndex) + 1)})
 	refuse("no validators", 400, "validators", map[string]any{"epoch": "5"})
 	refuse("both", 400, "all", map[string]any{"epoch": "5", "all": true, "validators": ok})
@@ -102,4 +105,24 @@ func TestBatchExits(t *testing.T) {
 	if code, _, b := call(t, h, "POST", path, fakeSpend, map[string]any{"epoch": "5", "validators": []any{one(fakeVal, "9")}}); code != 503 {
 		t.Fatalf("hsm down: %d %s", code, b)
 	}
+}
+
+// FuzzExitsBody: the exits body decoder never panics, and a decoded number
+// is exactly the decimal digits given.
+func FuzzExitsBody(f *testing.F) {
+	f.Add([]byte(`{"validators":[{"id":"w_a","validator_index":"12"}],"epoch":"3"}`))
+	f.Add([]byte(`{"all":true,"epoch":18446744073709551615}`))
+	f.Add([]byte(`{"epoch":"012"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b exitsBody
+		if strictUnmarshal(data, &b) != nil {
+			return
+		}
+		if b.Epoch != nil {
+			var back exitUint
+			if err := back.UnmarshalJSON([]byte(strconv.FormatUint(b.Epoch.v, 10))); err != nil || back != *b.Epoch {
+				t.Fatalf("epoch %d does not round-trip: %v", b.Epoch.v, err)
+			}
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 
@@ -305,21 +306,24 @@ const maxExitBatch = maxValidatorBatch
 type exitUint struct{ v uint64 }
 
 func (u *exitUint) UnmarshalJSON(b []byte) error {
+	// An *json.UnmarshalTypeError gets the field's name from encoding/json,
+	// so the 400 names it.
+	bad := &json.UnmarshalTypeError{Value: "value", Type: reflect.TypeFor[uint64]()}
 	s := string(b)
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		s = s[1 : len(s)-1]
 	}
 	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
-		return errors.New("must be a decimal integer")
+		return bad
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return errors.New("must be a decimal integer")
+			return bad
 		}
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return errors.New("must be a decimal integer")
+		return bad
 	}
 	u.v = v
 	return nil
@@ -429,10 +433,30 @@ func (s *server) exitJobs(r *http.Request, body exitsBody) ([]exitJob, error) {
 		}
 		return jobs, nil
 	}
+	// Look the validators up batchWorkers at a time (each may be an HSM
+	// round trip), then judge them in request order.
+	vs := make([]*wallet.Validator, len(body.Validators))
+	errs := make([]error, len(body.Validators))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(batchWorkers, len(vs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				vs[i], errs[i] = s.w.GetValidator(ctx, body.Validators[i].ID)
+			}
+		}()
+	}
+	for i := range vs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 	jobs := make([]exitJob, len(body.Validators))
 	for i, it := range body.Validators {
 		f := fmt.Sprintf("validators[%d]", i)
-		v, err := s.w.GetValidator(ctx, it.ID)
+		v, err := vs[i], errs[i]
 		if errors.Is(err, wallet.ErrNotFound) {
 			p := newProblem(ProblemNotFound, fmt.Sprintf("%s: no validator %q", f, it.ID))
 			p.Errors = []FieldError{{Field: f + ".id", Message: "no such validator"}}

@@ -968,6 +968,23 @@ func TestBroadcastETHExitList(t *testing.T) {
 	if sent, _ := srv.last.Load().([]byte); !bytes.Equal(sent, list[2]) {
 		t.Fatalf("last post %s, want %s", sent, list[2])
 	}
+	// Substitute: validators 4 and 5 swap signatures; truncate: a cut file.
+	var swapped []ethereum.SignedVoluntaryExit
+	if err := json.Unmarshal(file, &swapped); err != nil {
+		t.Fatal(err)
+	}
+	swapped[0].Signature, swapped[1].Signature = swapped[1].Signature, swapped[0].Signature
+	sw, _ := json.Marshal(swapped)
+	posts = srv.posts.Load()
+	if _, err := runBroadcast(t, "", false, "broadcast", "eth", "--beacon", srv.URL, "--network", "hoodi", string(sw)); !errors.Is(err, ethereum.ErrBadSignature) {
+		t.Fatalf("swapped signatures: %v", err)
+	}
+	if _, err := decodeETHInput(file[:len(file)-2]); !errors.Is(err, errBroadcastInput) {
+		t.Fatalf("truncated file: %v", err)
+	}
+	if srv.posts.Load() != posts {
+		t.Fatal("posted a substituted exit")
+	}
 	// Validator 5's key is another: nothing is sent.
 	_, other := signedExit(t, hoodi, 5, 300)
 	srv.keys["5"] = other
