@@ -219,6 +219,7 @@ func (s *server) routes(web http.Handler) http.Handler {
 		read.Get("/validators/{id}", s.getValidator)
 		spend.Post("/validators/{id}/deposit-data", s.depositData)
 		spend.Post("/validators/{id}/exit", s.exit)
+		spend.Post("/validators/exits", s.exits)
 		admin.Put("/validators/{id}/index", s.setValidatorIndex)
 
 		admin.Post("/keys", s.createKey)

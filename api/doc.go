@@ -12,7 +12,8 @@
 // POST /v1/wallets/{id}/psbt and /psbt/sign. Validators: POST/GET
 // /v1/validators, GET /v1/validators/{id}, POST /v1/validators/{id}/deposit-data
 // and /exit (POST /v1/validators with a count creates a batch and answers
-// one deposit file for all). Slashing protection (admin, EIP-3076
+// one deposit file for all; POST /v1/validators/exits signs exits for many
+// validators and answers one JSON array of them). Slashing protection (admin, EIP-3076
 // interchange of the replicated history): POST
 // /v1/eth/slashing-protection/import and GET
 // /v1/eth/slashing-protection/export, both with ?network=. Raw HSM: POST/GET /v1/keys, GET /v1/keys/{id}, POST

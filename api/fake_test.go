@@ -28,6 +28,8 @@ type fakeWallets struct {
 	txs     map[string]*wallet.Transaction
 	err     error
 	panicOn string
+	indices map[string]int64 // validator indices recorded by SetValidatorIndex
+	exits   int              // exits signed
 }
 
 const (
@@ -225,7 +227,13 @@ func (f *fakeWallets) validator(id string) (*wallet.Validator, error) {
 	if w.Kind != wallet.KindValidator {
 		return nil, fmt.Errorf("%w: no validator %s", wallet.ErrNotFound, id)
 	}
-	return &wallet.Validator{Wallet: *w, WithdrawalAddress: "0x" + strings.Repeat("11", 20)}, nil
+	v := &wallet.Validator{Wallet: *w, WithdrawalAddress: "0x" + strings.Repeat("11", 20)}
+	f.mu.Lock()
+	if i, ok := f.indices[id]; ok {
+		v.ValidatorIndex = &i
+	}
+	f.mu.Unlock()
+	return v, nil
 }
 func (f *fakeWallets) CreateValidator(ctx context.Context, req wallet.CreateValidatorRequest) (*wallet.Validator, error) {
 	if err := f.check("CreateValidator"); err != nil {
@@ -262,6 +270,9 @@ func (f *fakeWallets) Exit(ctx context.Context, id string, req wallet.ExitReques
 	if _, err := f.validator(id); err != nil {
 		return ethereum.SignedVoluntaryExit{}, err
 	}
+	f.mu.Lock()
+	f.exits++
+	f.mu.Unlock()
 	return ethereum.SignedVoluntaryExit{Message: ethereum.VoluntaryExit{Epoch: ethereum.Uint64(req.Epoch), ValidatorIndex: ethereum.Uint64(req.ValidatorIndex)}}, nil
 }
 func (f *fakeWallets) SetValidatorIndex(ctx context.Context, id string, index uint64) (*wallet.Validator, error) {
@@ -274,6 +285,12 @@ func (f *fakeWallets) SetValidatorIndex(ctx context.Context, id string, index ui
 	}
 	i := int64(index)
 	v.ValidatorIndex = &i
+	f.mu.Lock()
+	if f.indices == nil {
+		f.indices = map[string]int64{}
+	}
+	f.indices[id] = i
+	f.mu.Unlock()
 	return v, nil
 }
 func (f *fakeWallets) EthereumNetwork(name string) (ethereum.Network, error) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 
@@ -295,4 +296,219 @@ func batchIdemKey(k string, i int) string {
 	d := sha256.Sum256([]byte(k))
 	h := hex.EncodeToString(d[:])
 	return "vhsm-batch-" + h + h + "-" + strconv.Itoa(i)
+}
+
+// maxExitBatch bounds a batch of exits (as maxValidatorBatch bounds count).
+const maxExitBatch = maxValidatorBatch
+
+// exitUint is a uint64 field of the exits batch: a decimal string, as the
+// beacon API writes them ("123"), or a JSON integer.
+type exitUint struct{ v uint64 }
+
+func (u *exitUint) UnmarshalJSON(b []byte) error {
+	// An *json.UnmarshalTypeError gets the field's name from encoding/json,
+	// so the 400 names it.
+	bad := &json.UnmarshalTypeError{Value: "value", Type: reflect.TypeFor[uint64]()}
+	s := string(b)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	if s == "" || len(s) > 20 || (len(s) > 1 && s[0] == '0') {
+		return bad
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return bad
+		}
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return bad
+	}
+	u.v = v
+	return nil
+}
+
+// exitsItem is one validator of a batch of exits.
+type exitsItem struct {
+	ID             string    `json:"id"`
+	ValidatorIndex *exitUint `json:"validator_index"`
+}
+
+// exitsBody is POST /v1/validators/exits: validators (each with its index
+// unless the wallet has it recorded) or all, and the exit epoch.
+type exitsBody struct {
+	Validators []exitsItem `json:"validators"`
+	All        bool        `json:"all"`
+	Epoch      *exitUint   `json:"epoch"`
+}
+
+// exitJob is a validated exit to sign.
+type exitJob struct {
+	id    string
+	index uint64
+}
+
+// exits signs voluntary exits for a batch of validators and answers one
+// JSON array of SignedVoluntaryExit (beacon-API JSON, as the single exit
+// route and `vhsm broadcast eth` take them), in request order. Everything
+// is checked before anything is signed: an unknown id (404), a missing
+// index (400), or an index that differs from the recorded one (409) signs
+// nothing. With "all", every validator with a recorded index is exited.
+func (s *server) exits(w http.ResponseWriter, r *http.Request) {
+	var body exitsBody
+	if err := s.decodeJSON(w, r, &body, false); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var errs []FieldError
+	if body.Epoch == nil {
+		errs = append(errs, FieldError{Field: "epoch", Message: "required: the epoch from which the exits are valid"})
+	} else if body.Epoch.v > maxExitIndex {
+		errs = append(errs, FieldError{Field: "epoch", Message: "out of range"})
+	}
+	switch {
+	case body.All && body.Validators != nil:
+		errs = append(errs, FieldError{Field: "all", Message: "give either validators or all, not both"})
+	case !body.All && len(body.Validators) == 0:
+		errs = append(errs, FieldError{Field: "validators", Message: "required: a non-empty list (or \"all\": true)"})
+	case len(body.Validators) > maxExitBatch:
+		errs = append(errs, FieldError{Field: "validators", Message: fmt.Sprintf("at most %d per request", maxExitBatch)})
+	}
+	seen := make(map[string]bool, len(body.Validators))
+	for i, it := range body.Validators {
+		f := fmt.Sprintf("validators[%d]", i)
+		switch {
+		case !validID(it.ID):
+			errs = append(errs, FieldError{Field: f + ".id", Message: "required: a validator id (1–64 characters of A–Z a–z 0–9 . _ -)"})
+		case seen[it.ID]:
+			errs = append(errs, FieldError{Field: f + ".id", Message: "validator " + it.ID + " is listed twice"})
+		}
+		seen[it.ID] = true
+		if it.ValidatorIndex != nil && it.ValidatorIndex.v > maxExitIndex {
+			errs = append(errs, FieldError{Field: f + ".validator_index", Message: "out of range"})
+		}
+		if len(errs) > 16 {
+			break
+		}
+	}
+	if len(errs) > 0 {
+		s.fail(w, r, invalid("the exits request is invalid", errs...))
+		return
+	}
+	jobs, err := s.exitJobs(r, body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := s.signExits(r, jobs, body.Epoch.v)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// exitJobs resolves the batch against the wallet without signing.
+func (s *server) exitJobs(r *http.Request, body exitsBody) ([]exitJob, error) {
+	ctx := r.Context()
+	if body.All {
+		vs, err := s.w.ListValidators(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var jobs []exitJob
+		for _, v := range vs {
+			if v.ValidatorIndex != nil && *v.ValidatorIndex >= 0 {
+				jobs = append(jobs, exitJob{id: v.ID, index: uint64(*v.ValidatorIndex)})
+			}
+		}
+		switch {
+		case len(jobs) == 0:
+			return nil, invalid("no validator has a recorded index", FieldError{Field: "all",
+				Message: "record indices first (PUT /v1/validators/{id}/index) or list validators with their validator_index"})
+		case len(jobs) > maxExitBatch:
+			return nil, invalid("too many validators for one request", FieldError{Field: "all",
+				Message: fmt.Sprintf("%d validators have an index; list them in batches of at most %d", len(jobs), maxExitBatch)})
+		}
+		return jobs, nil
+	}
+	// Look the validators up batchWorkers at a time (each may be an HSM
+	// round trip), then judge them in request order.
+	vs := make([]*wallet.Validator, len(body.Validators))
+	errs := make([]error, len(body.Validators))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(batchWorkers, len(vs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				vs[i], errs[i] = s.w.GetValidator(ctx, body.Validators[i].ID)
+			}
+		}()
+	}
+	for i := range vs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	jobs := make([]exitJob, len(body.Validators))
+	for i, it := range body.Validators {
+		f := fmt.Sprintf("validators[%d]", i)
+		v, err := vs[i], errs[i]
+		if errors.Is(err, wallet.ErrNotFound) {
+			p := newProblem(ProblemNotFound, fmt.Sprintf("%s: no validator %q", f, it.ID))
+			p.Errors = []FieldError{{Field: f + ".id", Message: "no such validator"}}
+			return nil, p
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case it.ValidatorIndex == nil && v.ValidatorIndex == nil:
+			return nil, invalid(f+": validator "+it.ID+" has no recorded index", FieldError{Field: f + ".validator_index",
+				Message: "required: this validator has no recorded index"})
+		case it.ValidatorIndex == nil:
+			jobs[i] = exitJob{id: it.ID, index: uint64(*v.ValidatorIndex)}
+		case v.ValidatorIndex != nil && uint64(*v.ValidatorIndex) != it.ValidatorIndex.v:
+			p := newProblem(ProblemConflict, fmt.Sprintf("%s: validator %s has index %d, not %d (an admin can correct it)",
+				f, it.ID, *v.ValidatorIndex, it.ValidatorIndex.v))
+			p.Errors = []FieldError{{Field: f + ".validator_index", Message: fmt.Sprintf("recorded index is %d", *v.ValidatorIndex)}}
+			return nil, p
+		default:
+			jobs[i] = exitJob{id: it.ID, index: it.ValidatorIndex.v}
+		}
+	}
+	return jobs, nil
+}
+
+// signExits signs the jobs, batchWorkers at a time; any failure fails the
+// whole batch (no partial answer).
+func (s *server) signExits(r *http.Request, jobs []exitJob, epoch uint64) ([]ethereum.SignedVoluntaryExit, error) {
+	ctx := r.Context()
+	out := make([]ethereum.SignedVoluntaryExit, len(jobs))
+	errs := make([]error, len(jobs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(batchWorkers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				out[i], errs[i] = s.w.Exit(ctx, jobs[i].id, wallet.ExitRequest{ValidatorIndex: jobs[i].index, Epoch: epoch})
+			}
+		}()
+	}
+	for i := range jobs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("validators[%d] (%s): %w", i, jobs[i].id, err)
+		}
+	}
+	return out, nil
 }

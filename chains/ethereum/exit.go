@@ -70,3 +70,28 @@ func ParseSignedVoluntaryExit(data []byte) (SignedVoluntaryExit, error) {
 	}
 	return j.value()
 }
+
+// maxExits bounds the exits of one list (ParseSignedVoluntaryExits).
+const maxExits = 1 << 14
+
+// ParseSignedVoluntaryExits decodes a JSON array of SignedVoluntaryExit
+// (as POST /v1/validators/exits and `vhsm eth exits` write them), each as
+// strictly as ParseSignedVoluntaryExit; an empty list is refused.
+func ParseSignedVoluntaryExits(data []byte) ([]SignedVoluntaryExit, error) {
+	var js []*signedVoluntaryExitJSON
+	if err := decodeStrict(data, &js, exitKeys); err != nil {
+		return nil, err
+	}
+	if len(js) == 0 || len(js) > maxExits {
+		return nil, fmt.Errorf("%w: %d exits", ErrInvalidJSON, len(js))
+	}
+	out := make([]SignedVoluntaryExit, len(js))
+	for i, j := range js {
+		e, err := j.value()
+		if err != nil {
+			return nil, fmt.Errorf("exit %d: %w", i, err)
+		}
+		out[i] = e
+	}
+	return out, nil
+}

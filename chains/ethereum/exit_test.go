@@ -134,3 +134,39 @@ func TestSignObjectRootGeneric(t *testing.T) {
 		t.Errorf("zero pubkey: %v", err)
 	}
 }
+
+func TestParseSignedVoluntaryExits(t *testing.T) {
+	sig := `"0x` + strings.Repeat("ab", 96) + `"`
+	good := `[{"message":{"epoch":"1","validator_index":"2"},"signature":` + sig + `},{"message":{"epoch":"1","validator_index":"3"},"signature":` + sig + `}]`
+	es, err := ParseSignedVoluntaryExits([]byte(good))
+	if err != nil || len(es) != 2 || es[1].Message.ValidatorIndex != 3 {
+		t.Fatalf("%+v %v", es, err)
+	}
+	for _, bad := range []string{`[]`, `{}`, `[null]`, `[{"message":{"epoch":"1"},"signature":` + sig + `}]`,
+		`[{"message":{"epoch":"1","validator_index":"2"},"signature":` + sig + `,"extra":1}]`,
+		`[{"message":{"epoch":"1","validator_index":"2","Epoch":"1"},"signature":` + sig + `}]`,
+		good[:len(good)-1]} {
+		if _, err := ParseSignedVoluntaryExits([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
+func FuzzParseSignedVoluntaryExits(f *testing.F) {
+	f.Add([]byte(`[{"message":{"epoch":"1","validator_index":"2"},"signature":"0x` + strings.Repeat("ab", 96) + `"}]`))
+	f.Add([]byte(`[{"message":{"epoch":1}},null]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		es, err := ParseSignedVoluntaryExits(data)
+		if err != nil {
+			return
+		}
+		js, err := json.Marshal(es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseSignedVoluntaryExits(js)
+		if err != nil || len(back) != len(es) || back[0] != es[0] {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

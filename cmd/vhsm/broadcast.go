@@ -417,10 +417,12 @@ func checkTx(ctx context.Context, rpc *bitcoin.RPC, in *btcInput) (by, reason st
 	return "node", "", nil
 }
 
-// ethInput is a decoded Ethereum input: exactly one of exit and changes;
-// meta is the deposit CLI's metadata of a bls_to_execution_change file.
+// ethInput is a decoded Ethereum input: exactly one of exit, exits and
+// changes; meta is the deposit CLI's metadata of a
+// bls_to_execution_change file.
 type ethInput struct {
 	exit    *ethereum.SignedVoluntaryExit
+	exits   []ethereum.SignedVoluntaryExit // a list, as `vhsm eth exits` and POST /v1/validators/exits write it
 	changes []ethereum.SignedBLSToExecutionChange
 	meta    *ethereum.ChangeFileMetadata
 }
@@ -428,10 +430,18 @@ type ethInput struct {
 // decodeETHInput detects by shape: a JSON object is a SignedVoluntaryExit, a
 // JSON array a list of SignedBLSToExecutionChange (a single change object,
 // recognised by its from_bls_pubkey, is accepted as a list of one), either
-// in beacon-API JSON or as the deposit CLI's bls_to_execution_change file.
+// in beacon-API JSON or as the deposit CLI's bls_to_execution_change file;
+// a JSON array of objects with an epoch and no from_bls_pubkey is a list
+// of SignedVoluntaryExit.
 func decodeETHInput(data []byte) (*ethInput, error) {
 	s := bytes.TrimSpace(data)
 	switch {
+	case len(s) > 0 && s[0] == '[' && bytes.Contains(s, []byte(`"epoch"`)) && !bytes.Contains(s, []byte(`"from_bls_pubkey"`)):
+		exits, err := ethereum.ParseSignedVoluntaryExits(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: voluntary_exits: %w", errBroadcastInput, err)
+		}
+		return &ethInput{exits: exits}, nil
 	case len(s) > 0 && s[0] == '[':
 		ch, meta, err := ethereum.ParseBLSToExecutionChangeFile(s)
 		if err != nil {
@@ -494,7 +504,7 @@ func changeFileNetwork(ctx context.Context, node *beacon.Client, meta *ethereum.
 
 // ethResult is the --json output of vhsm broadcast eth.
 type ethResult struct {
-	Submitted        string   `json:"submitted"` // "voluntary_exit" or "bls_to_execution_changes"
+	Submitted        string   `json:"submitted"` // "voluntary_exit", "voluntary_exits" or "bls_to_execution_changes"
 	ValidatorIndex   *uint64  `json:"validator_index,omitempty"`
 	ValidatorIndices []uint64 `json:"validator_indices,omitempty"`
 	Network          string   `json:"network,omitempty"`
@@ -506,10 +516,12 @@ func (c *cli) broadcastETHCmd() *cobra.Command {
 		net       ethNetFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "eth --beacon URL [--network NET | --network-config FILE] <exit.json | changes.json | @file | ->",
-		Short: "Submit a signed voluntary exit or BLS-to-execution changes to a beacon node",
-		Long: `Submit a SignedVoluntaryExit (a JSON object) or SignedBLSToExecutionChange list (a
-JSON array, or one object) in beacon-API JSON to the node at --beacon. With --network
+		Use:   "eth --beacon URL [--network NET | --network-config FILE] <exit.json | exits.json | changes.json | @file | ->",
+		Short: "Submit signed voluntary exits or BLS-to-execution changes to a beacon node",
+		Long: `Submit a SignedVoluntaryExit (a JSON object), a list of them (a JSON array, as
+vhsm eth exits and POST /v1/validators/exits write it; sent one by one, in order) or a
+SignedBLSToExecutionChange list (a JSON array, or one object) in beacon-API JSON to the
+node at --beacon. With --network
 (mainnet, hoodi, sepolia, holesky) or --network-config (a custom network file) the node's
 genesis must match it and every signature is verified before sending (an exit against the
 validator's key as the node reports it). A bls_to_execution_change-*.json written by the
@@ -560,13 +572,17 @@ node's, which must have that root), and the signatures are verified; the metadat
 				}
 				// The node checks these too; checking first turns a generic
 				// refusal into one naming the validator and the cause.
+				exits := in.exits
 				if in.exit != nil {
-					idx := uint64(in.exit.Message.ValidatorIndex)
+					exits = []ethereum.SignedVoluntaryExit{*in.exit}
+				}
+				for _, ex := range exits {
+					idx := uint64(ex.Message.ValidatorIndex)
 					v, err := client.Validator(ctx, "head", strconv.FormatUint(idx, 10))
 					if err != nil {
 						return fmt.Errorf("broadcast: look up validator %d: %w", idx, err)
 					}
-					if err := in.exit.Verify(net, v.Pubkey); err != nil {
+					if err := ex.Verify(net, v.Pubkey); err != nil {
 						return fmt.Errorf("broadcast: exit of validator %d: %w", idx, err)
 					}
 				}
@@ -583,6 +599,18 @@ node's, which must have that root), and the signatures are verified; the metadat
 				idx := uint64(in.exit.Message.ValidatorIndex)
 				res.Submitted, res.ValidatorIndex = "voluntary_exit", &idx
 				return c.emit(res, fmt.Sprintf("voluntary exit of validator %d submitted", idx))
+			}
+			if in.exits != nil {
+				// The beacon API takes one exit per request.
+				for i, ex := range in.exits {
+					if err := client.SubmitVoluntaryExit(ctx, ex); err != nil {
+						return fmt.Errorf("broadcast: exit %d (validator %d; exits before it were submitted: %v): %w",
+							i, ex.Message.ValidatorIndex, res.ValidatorIndices, err)
+					}
+					res.ValidatorIndices = append(res.ValidatorIndices, uint64(ex.Message.ValidatorIndex))
+				}
+				res.Submitted = "voluntary_exits"
+				return c.emit(res, fmt.Sprintf("%d voluntary exit(s) submitted for validators %v", len(in.exits), res.ValidatorIndices))
 			}
 			if err := client.SubmitBLSToExecutionChanges(ctx, in.changes); err != nil {
 				return fmt.Errorf("broadcast: %w", err)

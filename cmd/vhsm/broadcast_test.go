@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -746,6 +747,7 @@ func FuzzDecodeBroadcastInput(f *testing.F) {
 	f.Add([]byte("cHNidP8BAAoCAAAAAAAAAAAAAA=="))
 	f.Add([]byte("psbt\xff\x01\x00"))
 	f.Add([]byte(`{"message":{"epoch":"1","validator_index":"2"},"signature":"0x` + strings.Repeat("00", 96) + `"}`))
+	f.Add([]byte(`[{"message":{"epoch":"1","validator_index":"2"},"signature":"0x` + strings.Repeat("00", 96) + `"}]`))
 	f.Add([]byte(`[{"message":{"validator_index":"1","from_bls_pubkey":"0x00","to_execution_address":"0x00"},"signature":"0x00"}]`))
 	f.Add([]byte(`{"message":{"validator_index":"1","from_bls_pubkey":"0x` + strings.Repeat("a1", 48) + `","to_execution_address":"0x` + strings.Repeat("42", 20) +
 		`"},"signature":"0x` + strings.Repeat("ab", 96) + `","metadata":{"network_name":"hoodi","genesis_validators_root":"0x` + strings.Repeat("21", 32) + `","deposit_cli_version":"1.2.0"}}`))
@@ -760,8 +762,16 @@ func FuzzDecodeBroadcastInput(f *testing.F) {
 			}
 			_ = localCheck(in)
 		}
-		if in, err := decodeETHInput(data); err == nil && ((in.exit == nil) == (len(in.changes) == 0) || in.exit != nil && in.meta != nil) {
-			t.Fatalf("decoded to neither or both kinds, or an exit with change-file metadata")
+		if in, err := decodeETHInput(data); err == nil {
+			kinds := 0
+			for _, k := range []bool{in.exit != nil, len(in.exits) > 0, len(in.changes) > 0} {
+				if k {
+					kinds++
+				}
+			}
+			if kinds != 1 || in.changes == nil && in.meta != nil {
+				t.Fatalf("decoded to %d kinds, or an exit with change-file metadata", kinds)
+			}
 		}
 	})
 }
@@ -919,5 +929,75 @@ func TestBroadcastETHDepositCLIFile(t *testing.T) {
 	if _, err := runBroadcast(t, "", false, "broadcast", "eth", "--beacon", devnet.URL,
 		depositCLIFile(t, custom.Name, custom.GenesisValidatorsRoot, signedChange(t, wrongFork, 8))); !errors.Is(err, ethereum.ErrBadSignature) {
 		t.Fatalf("custom network, signed under another fork version: %v", err)
+	}
+}
+
+// TestBroadcastETHExitList: a JSON array of exits (the file `vhsm eth
+// exits` and POST /v1/validators/exits write) is verified in full, then
+// submitted one by one; one bad signature sends none.
+func TestBroadcastETHExitList(t *testing.T) {
+	hoodi, err := ethereum.NetworkByName("hoodi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newBeaconServer(t, hoodi)
+	var list []json.RawMessage
+	for _, idx := range []uint64{4, 5, 6} {
+		ex, pub := signedExit(t, hoodi, idx, 300)
+		srv.keys[strconv.FormatUint(idx, 10)] = pub
+		list = append(list, ex)
+	}
+	file, err := json.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := decodeETHInput(file)
+	if err != nil || len(in.exits) != 3 || in.exit != nil || in.changes != nil {
+		t.Fatalf("decode: %+v %v", in, err)
+	}
+	posts := srv.posts.Load()
+	got, err := runBroadcast(t, "", true, "broadcast", "eth", "--beacon", srv.URL, "--network", "hoodi", string(file))
+	if err != nil {
+		t.Fatalf("exits: %v", err)
+	}
+	var res ethResult
+	decodeJSONLine(t, got, &res)
+	if res.Submitted != "voluntary_exits" || fmt.Sprint(res.ValidatorIndices) != "[4 5 6]" || srv.posts.Load() != posts+3 {
+		t.Fatalf("result %+v, %d posts", res, srv.posts.Load()-posts)
+	}
+	if sent, _ := srv.last.Load().([]byte); !bytes.Equal(sent, list[2]) {
+		t.Fatalf("last post %s, want %s", sent, list[2])
+	}
+	// Substitute: validators 4 and 5 swap signatures; truncate: a cut file.
+	var swapped []ethereum.SignedVoluntaryExit
+	if err := json.Unmarshal(file, &swapped); err != nil {
+		t.Fatal(err)
+	}
+	swapped[0].Signature, swapped[1].Signature = swapped[1].Signature, swapped[0].Signature
+	sw, _ := json.Marshal(swapped)
+	posts = srv.posts.Load()
+	if _, err := runBroadcast(t, "", false, "broadcast", "eth", "--beacon", srv.URL, "--network", "hoodi", string(sw)); !errors.Is(err, ethereum.ErrBadSignature) {
+		t.Fatalf("swapped signatures: %v", err)
+	}
+	if _, err := decodeETHInput(file[:len(file)-2]); !errors.Is(err, errBroadcastInput) {
+		t.Fatalf("truncated file: %v", err)
+	}
+	if srv.posts.Load() != posts {
+		t.Fatal("posted a substituted exit")
+	}
+	// Validator 5's key is another: nothing is sent.
+	_, other := signedExit(t, hoodi, 5, 300)
+	srv.keys["5"] = other
+	posts = srv.posts.Load()
+	if _, err := runBroadcast(t, "", false, "broadcast", "eth", "--beacon", srv.URL, "--network", "hoodi", string(file)); !errors.Is(err, ethereum.ErrBadSignature) || !strings.Contains(err.Error(), "validator 5") {
+		t.Fatalf("bad exit in the list: %v", err)
+	}
+	if srv.posts.Load() != posts {
+		t.Fatal("posted exits from a list with a bad signature")
+	}
+	for _, bad := range []string{`[{"message":{"epoch":"1"},"signature":"0x00"}]`, `[{"message":{"epoch":"1","validator_index":"2"}}]`} {
+		if _, err := decodeETHInput([]byte(bad)); !errors.Is(err, errBroadcastInput) {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }

@@ -99,7 +99,7 @@ deposit data for the Staking Launchpad, voluntary exits, BLS-to-execution change
 signing root. Every signature is verified before it is printed. Submit exits and changes with
 vhsm broadcast eth.`,
 	}
-	cmd.AddCommand(c.ethDepositCmd(), c.ethExitCmd(), c.ethChangeCmd(), c.ethSignRootCmd(), c.ethSlashingCmd(), c.ethMarkValidatorCmd(), c.ethNewCmd())
+	cmd.AddCommand(c.ethDepositCmd(), c.ethExitCmd(), c.ethChangeCmd(), c.ethSignRootCmd(), c.ethSlashingCmd(), c.ethMarkValidatorCmd(), c.ethNewCmd(), c.ethExitsCmd())
 	return cmd
 }
 
