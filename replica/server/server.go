@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
@@ -90,6 +91,15 @@ type Server struct {
 	http       *http.Server
 	base       context.Context    // parent of every request's context
 	cancelBase context.CancelFunc // ends in-flight requests at Shutdown
+
+	// fresh holds the connections that have not sent a request yet
+	// (http.StateNew). http.Server.Shutdown counts such a connection as
+	// idle only 5 s after it was accepted, so a client's dial that was
+	// abandoned (a hedge whose answer was no longer needed: Go's transport
+	// finishes the dial and parks the connection) would hold the shutdown
+	// for that long. They carry no request, so Shutdown closes them.
+	mu    sync.Mutex
+	fresh map[net.Conn]struct{}
 }
 
 // New builds a server; Serve starts it.
@@ -103,10 +113,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, fresh: make(map[net.Conn]struct{})}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.http = &http.Server{
 		BaseContext:       func(net.Listener) context.Context { return s.base },
+		ConnState:         s.connState,
 		Handler:           s.Routes(),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cfg.Cert}},
 		ReadHeaderTimeout: 5 * time.Second,
@@ -142,7 +153,23 @@ func (s *Server) Serve(ln net.Listener) error {
 // hold the shutdown) and waits for them until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancelBase()
+	s.mu.Lock()
+	for c := range s.fresh {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
 	return s.http.Shutdown(ctx)
+}
+
+// connState tracks the connections that have not sent a request yet.
+func (s *Server) connState(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == http.StateNew {
+		s.fresh[c] = struct{}{}
+	} else {
+		delete(s.fresh, c)
+	}
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -224,5 +225,34 @@ func TestShutdownCancelsInFlight(t *testing.T) {
 	}
 	if code := <-codes; code != http.StatusServiceUnavailable {
 		t.Fatalf("in-flight request got %d, want 503", code)
+	}
+}
+
+// TestShutdownClosesFreshConnections: a connection that was opened (TCP and
+// TLS) but never carried a request — what Go's transport leaves behind for
+// an abandoned hedge — does not hold the shutdown (http.Server would wait 5 s
+// for it).
+func TestShutdownClosesFreshConnections(t *testing.T) {
+	s := newTestServer(t, &fakeHandler{res: &wire.Response{}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	for i := 0; i < 3; i++ {
+		c, err := tls.Dial("tcp", ln.Addr().String(), PinnedClientConfig(s.cfg.Cert.Certificate[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with fresh connections: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
