@@ -45,6 +45,8 @@ type App struct {
 	staging    map[string][]byte       // JSON results of the block being finalized, by "client/id"
 	dec        decodeCache             // recently decoded DKG messages
 	sigs       sigCache                // client signatures that verified (own lock)
+	reqs       memo                    // client requests that verified (memo.go)
+	eth2s      memo                    // parsed typed eth2 requests (memo.go)
 	now        func() time.Time
 	// slashPolicy is the slashing-protection policy (zero: slashing.Minimal);
 	// eth2Decode, when set by a test, replaces replica/eth2's parser (the
@@ -392,7 +394,7 @@ func errorOf(code uint32) error {
 
 // admit authenticates a client request and checks expiry and replay.
 func (a *App) admit(o *overlay, sr *wire.SignedRequest, now int64) (*wire.Request, *ClientInfo, error) {
-	req, c, err := verifyRequest(sr, a.g.Cluster, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs)
+	req, c, err := verifyRequest(sr, a.g.Cluster, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs, &a.reqs)
 	if err != nil {
 		return nil, nil, err
 	}
