@@ -21,14 +21,16 @@ import (
 // remembers, per replica, the outcome of these steps for requests that
 // passed them:
 //
-//   - reqMemo: the signed request bytes and signature → the strictly
+//   - reqs: the signed request bytes and signature → the strictly
 //     decoded request and the client public key the signature verified
 //     with. A hit is used only when the client's key looked up in the
 //     current state (committed, or the block's staged writes) is byte for
 //     byte that key; a client re-registered with another key, or unknown,
 //     goes through the full check.
-//   - eth2Memo: a typed request's bytes → its signing root and slashable
+//   - eth2s: a typed request's bytes → its signing root and slashable
 //     data (decodeEth2).
+//   - txs: a client transaction's bytes → its decoded envelope (DecodeTx;
+//     replica transactions are a cheap binary decode and not remembered).
 //
 // Both are functions of the bytes alone (and of the key, compared on every
 // hit), so a hit gives exactly what recomputing gives, and FinalizeBlock's
@@ -187,4 +189,27 @@ func (a *App) ParseEth2(request []byte) (root [32]byte, slashable bool, err erro
 		return root, false, err
 	}
 	return t.Root, t.Slashable != nil, nil
+}
+
+// decodeTx is DecodeTx, remembering decoded client transactions in a.txs
+// (ProcessProposal, CheckTx and FinalizeBlock see the same bytes). The
+// caller gets its own copy.
+func (a *App) decodeTx(txb []byte) (*wire.Tx, error) {
+	if len(txb) == 0 || txb[0] == replicaTxMagic || len(txb) > maxTxBytes {
+		return DecodeTx(txb)
+	}
+	d := sha256.Sum256(txb)
+	if v, ok := a.txs.get(d); ok {
+		return copyTx(v.(*wire.Tx)), nil
+	}
+	t, err := DecodeTx(txb)
+	if err != nil || t.Client == nil {
+		return t, err
+	}
+	a.txs.put(d, copyTx(t))
+	return t, nil
+}
+
+func copyTx(t *wire.Tx) *wire.Tx {
+	return &wire.Tx{Client: &wire.SignedRequest{Request: bytes.Clone(t.Client.Request), Signature: bytes.Clone(t.Client.Signature)}}
 }

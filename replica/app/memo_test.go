@@ -161,7 +161,7 @@ func TestMemoDeterministic(t *testing.T) {
 			apps[0].Precheck(tx)
 		}
 	}
-	if apps[0].reqs.len() == 0 || apps[0].eth2s.len() == 0 || apps[1].reqs.len() != 0 || apps[1].eth2s.len() != 0 {
+	if apps[0].reqs.len() == 0 || apps[0].eth2s.len() == 0 || apps[0].txs.len() == 0 || apps[1].reqs.len() != 0 || apps[1].eth2s.len() != 0 || apps[1].txs.len() != 0 {
 		t.Fatalf("memos: warm %d/%d, cold %d/%d", apps[0].reqs.len(), apps[0].eth2s.len(), apps[1].reqs.len(), apps[1].eth2s.len())
 	}
 	r0, r1 := chains[0].block(txs...), chains[1].block(txs...)
@@ -177,5 +177,43 @@ func TestMemoDeterministic(t *testing.T) {
 	}
 	if slashState(t, apps[0]) != slashState(t, apps[1]) {
 		t.Fatal("slashing states differ")
+	}
+}
+
+// TestTxMemo: a decoded client transaction is remembered and handed out as
+// a copy; malformed transactions and replica transactions are not
+// remembered, and are refused every time.
+func TestTxMemo(t *testing.T) {
+	tn, a, _ := newStartedChain(t)
+	tx := txOf(t, signed(t, tn.AdminKey, "admin", wire.OpKeyList, 1<<40, struct{}{}))
+	want, err := DecodeTx(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		got, err := a.decodeTx(tx)
+		if err != nil || !bytes.Equal(got.Client.Request, want.Client.Request) || !bytes.Equal(got.Client.Signature, want.Client.Signature) {
+			t.Fatalf("pass %d: %v", i, err)
+		}
+		got.Client.Request[0] ^= 1
+		got.Client.Signature[0] ^= 1
+	}
+	if a.txs.len() != 1 {
+		t.Fatalf("%d transactions remembered, want 1", a.txs.len())
+	}
+	rtx, err := SignReplicaTx(testCluster, 1, tn.SignKeys[0], DKGPayload{Session: "s", Message: []byte{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{tx[:len(tx)-1], []byte(`{"client":null}`), rtx} {
+		for range 2 {
+			a.decodeTx(b)
+		}
+		if _, err := a.decodeTx(tx[:len(tx)-1]); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("truncated transaction: %v", err)
+		}
+	}
+	if a.txs.len() != 1 {
+		t.Fatalf("%d transactions remembered after malformed and replica ones", a.txs.len())
 	}
 }
