@@ -45,6 +45,9 @@ type App struct {
 	staging    map[string][]byte       // JSON results of the block being finalized, by "client/id"
 	dec        decodeCache             // recently decoded DKG messages
 	sigs       sigCache                // client signatures that verified (own lock)
+	reqs       memo                    // client requests that verified (memo.go)
+	eth2s      memo                    // parsed typed eth2 requests (memo.go)
+	txs        memo                    // decoded client transactions (memo.go)
 	now        func() time.Time
 	// slashPolicy is the slashing-protection policy (zero: slashing.Minimal);
 	// eth2Decode, when set by a test, replaces replica/eth2's parser (the
@@ -200,7 +203,7 @@ func (a *App) CheckTx(_ context.Context, req *abcitypes.CheckTxRequest) (*abcity
 func (a *App) Precheck(tx []byte) error { return a.check(tx) }
 
 func (a *App) check(txb []byte) error {
-	tx, err := DecodeTx(txb)
+	tx, err := a.decodeTx(txb)
 	if err != nil {
 		return err
 	}
@@ -221,7 +224,7 @@ func (a *App) check(txb []byte) error {
 // well-formed envelope.
 func (a *App) ProcessProposal(_ context.Context, req *abcitypes.ProcessProposalRequest) (*abcitypes.ProcessProposalResponse, error) {
 	for _, tx := range req.Txs {
-		if _, err := DecodeTx(tx); err != nil {
+		if _, err := a.decodeTx(tx); err != nil {
 			return &abcitypes.ProcessProposalResponse{Status: abcitypes.PROCESS_PROPOSAL_STATUS_REJECT}, nil
 		}
 	}
@@ -346,7 +349,7 @@ func (a *App) committedMeta() (h int64, full, reported []byte) {
 // deliver executes one transaction; the returned data is the JSON [Result]
 // for client requests.
 func (a *App) deliver(o *overlay, txb []byte, now, height int64) ([]byte, error) {
-	tx, err := DecodeTx(txb)
+	tx, err := a.decodeTx(txb)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +395,7 @@ func errorOf(code uint32) error {
 
 // admit authenticates a client request and checks expiry and replay.
 func (a *App) admit(o *overlay, sr *wire.SignedRequest, now int64) (*wire.Request, *ClientInfo, error) {
-	req, c, err := verifyRequest(sr, a.g.Cluster, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs)
+	req, c, err := verifyRequest(sr, a.g.Cluster, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs, &a.reqs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -127,11 +127,12 @@ func (a *App) execEth2Sign(o *overlay, req *wire.Request) (Result, error) {
 		return Result{}, fmt.Errorf("%w: key %s has no bls public key", ErrBadScheme, b.KeyID)
 	}
 	copy(pk[:], k.Info.PublicKey)
-	decode := a.eth2Decode
-	if decode == nil {
-		decode = decodeEth2
+	var t *eth2Typed
+	if a.eth2Decode != nil {
+		t, err = a.eth2Decode(b.Request)
+	} else {
+		t, err = decodeEth2Memo(&a.eth2s, b.Request)
 	}
-	t, err := decode(b.Request)
 	if err != nil {
 		return Result{}, err
 	}

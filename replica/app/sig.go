@@ -108,13 +108,22 @@ const maxTxBytes = 4 << 20
 // verifyRequest checks the signature of sr with the client's registered key,
 // decodes the request strictly, and checks that it is for cluster and names
 // a reply key where its answers will be sealed. It checks neither expiry
-// nor replay.
-func verifyRequest(sr *wire.SignedRequest, cluster string, lookup func(id string) (*ClientInfo, error), sigs *sigCache) (*wire.Request, *ClientInfo, error) {
+// nor replay. A request that passed before is taken from reqs (memo.go)
+// when its client still has the key it verified with; reqs nil checks
+// every time.
+func verifyRequest(sr *wire.SignedRequest, cluster string, lookup func(id string) (*ClientInfo, error), sigs *sigCache, reqs *memo) (*wire.Request, *ClientInfo, error) {
 	if len(sr.Request) > wire.MaxRequestBytes {
 		return nil, nil, ErrTooLarge
 	}
 	if len(sr.Signature) != ed25519.SignatureSize {
 		return nil, nil, ErrBadSignature
+	}
+	var d digest
+	if reqs != nil {
+		d = requestDigest(sr, cluster)
+		if req, c, ok := reqs.recall(d, lookup); ok {
+			return req, c, nil
+		}
 	}
 	// The client is read before the signature is checked, from a minimal
 	// decode; the full strict decode happens only on signed bytes.
@@ -147,6 +156,9 @@ func verifyRequest(sr *wire.SignedRequest, cluster string, lookup func(id string
 	}
 	if wire.NeedsReply(req.Op) && len(req.Reply) != wire.ReplyKeyLen {
 		return nil, nil, fmt.Errorf("%w: %s needs a %d-byte reply key", ErrMalformed, req.Op, wire.ReplyKeyLen)
+	}
+	if reqs != nil {
+		reqs.put(d, &verifiedRequest{req: *copyRequest(&req), pub: bytes.Clone(c.PublicKey)})
 	}
 	return &req, c, nil
 }

@@ -56,7 +56,7 @@ func (a *App) resultsChanged() <-chan struct{} {
 // checked: a committed request is answered again on retries.
 func (a *App) VerifyRequest(sr *wire.SignedRequest, now int64) (*wire.Request, *ClientInfo, error) {
 	o := a.committed()
-	req, c, err := verifyRequest(sr, a.g.Cluster, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs)
+	req, c, err := verifyRequest(sr, a.g.Cluster, func(id string) (*ClientInfo, error) { return lookupClient(o, id) }, &a.sigs, &a.reqs)
 	if err != nil {
 		return nil, nil, err
 	}

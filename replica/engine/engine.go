@@ -112,13 +112,13 @@ type Engine struct {
 	stepMu sync.Mutex // serializes session processing (step, on-demand derivation)
 
 	mu       sync.Mutex
-	tracks   map[string]*track       // open sessions
-	stored   map[string]bool         // done sessions whose shares are stored
-	shareErr error                   // last share derivation failure
-	checked  map[string]checkedShare // key shares that passed their check (see share)
-	records  recordCache             // decrypted session records (shares.go)
-	scanned  bool                    // every committed session was visited once
-	repair   repairer                // repairs of done sessions (repair.go)
+	tracks   map[string]*track // open sessions
+	stored   map[string]bool   // done sessions whose shares are stored
+	shareErr error             // last share derivation failure
+	shares   shareCache        // opened, checked key shares (sharecache.go)
+	records  recordCache       // decrypted session records (shares.go)
+	scanned  bool              // every committed session was visited once
+	repair   repairer          // repairs of done sessions (repair.go)
 
 	replay *replayCache // unordered requests answered, for their validity window
 	nonces *nonceStore  // this process's FROST nonce pairs (nonces.go)
@@ -151,7 +151,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, checked: map[string]checkedShare{}, replay: newReplayCache(maxReplayEntries), nonces: nonces}, nil
+	return &Engine{cfg: cfg, sk: sk, tracks: map[string]*track{}, stored: map[string]bool{}, replay: newReplayCache(maxReplayEntries), nonces: nonces}, nil
 }
 
 func mustPoint(b []byte) group.Point {

@@ -418,7 +418,7 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		name := sessionRecordName(k.Origin.Session)
 		v, _ := c.stores[1].Get(name)
 		c.stores[1].Delete(name)
-		c.engines[1].records.drop() // as after a restart
+		c.engines[1].forgetOpened() // as after a restart
 		defer c.stores[1].Put(name, v)
 		resps, errs := c.all(request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
 		if !errors.Is(errs[1], ErrRejected) || !strings.Contains(resps[1].Error, "share unavailable") {
@@ -446,10 +446,10 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		}
 		st.Put(completeName(k.Origin.Session), []byte{1})
 		st.Delete(name)
-		c.engines[2].records.drop()
+		c.engines[2].forgetOpened()
 		defer func() {
 			st.Put(name, rec)
-			c.engines[2].records.drop()
+			c.engines[2].forgetOpened()
 		}()
 		e3, err := New(c.engines[2].cfg) // a restart: nothing cached or checked
 		if err != nil {
@@ -490,12 +490,12 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 			st.m[name] = bad
 		}
 		st.mu.Unlock()
-		c.engines[3].records.drop() // the corrupt records are loaded again
+		c.engines[3].forgetOpened() // the corrupt records are loaded again
 		defer func() {
 			st.mu.Lock()
 			st.m = saved
 			st.mu.Unlock()
-			c.engines[3].records.drop()
+			c.engines[3].forgetOpened()
 		}()
 		resps, errs := c.all(request(t, alice, "alice", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
 		if !errors.Is(errs[3], ErrRejected) || resps[3].Error == "" || resps[3].Partial != nil {
@@ -630,10 +630,26 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		if r[0].Key == nil || r[0].Key.KeyID != "b1" {
 			t.Fatal("grantee cannot read the key")
 		}
+		// b1 signed just now: its share is opened and cached at every replica,
+		// and disabling the key must still stop every replica from signing.
+		c.mustAll(t, request(t, bob, "bob", wire.OpSign, wire.SignBody{KeyID: "b1", Message: []byte("before disable")}))
+		b1 := c.keyInfo(t, "b1")
+		for i, e := range c.engines {
+			if _, _, ok := e.shares.get(shareName(b1.Origin.Session, b1.Origin.Slot), commitmentDigest(b1.Origin.Commitment)); !ok {
+				t.Fatalf("replica %d: b1's share not kept opened", i+1)
+			}
+		}
 		c.mustAll(t, request(t, alice, "alice", wire.OpKeyDisable, wire.KeyRefBody{KeyID: "b1"}))
-		_, errs := c.all(request(t, bob, "bob", wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
-		if !errors.Is(errs[0], ErrRejected) {
-			t.Fatal("disabled key signed")
+		for _, who := range []struct {
+			key    ed25519.PrivateKey
+			client string
+		}{{bob, "bob"}, {alice, "alice"}} {
+			_, errs := c.all(request(t, who.key, who.client, wire.OpSign, wire.SignBody{KeyID: "b1", Message: msg}))
+			for i, err := range errs {
+				if !errors.Is(err, ErrRejected) {
+					t.Fatalf("replica %d: disabled key signed for %s: %v", i+1, who.client, err)
+				}
+			}
 		}
 	})
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Typed Ethereum signing (eth2.sign) with validator keys. The replica
-// computes the signing root itself (replica/eth2, through app.ParseEth2)
+// computes the signing root itself (replica/eth2, through App.ParseEth2, remembered per replica)
 // and never signs a root a client supplies. A block proposal or an
 // attestation is ordered: the app decides it against the slashing history
 // in the log, and this replica signs only the root of a committed success
@@ -28,12 +28,12 @@ func eth2Body(req *wire.Request) (*wire.Eth2SignBody, error) {
 
 // eth2Ordered reports whether an eth2.sign request goes through the log (a
 // block proposal or an attestation).
-func eth2Ordered(req *wire.Request) (bool, error) {
+func (e *Engine) eth2Ordered(req *wire.Request) (bool, error) {
 	b, err := eth2Body(req)
 	if err != nil {
 		return false, err
 	}
-	_, slashable, err := app.ParseEth2(b.Request)
+	_, slashable, err := e.cfg.App.ParseEth2(b.Request)
 	return slashable, err
 }
 
@@ -51,7 +51,7 @@ func (e *Engine) handleEth2Sign(ctx context.Context, req *wire.Request) ([]byte,
 	if !app.IsValidatorKey(k) {
 		return nil, refuse(fmt.Errorf("%w: key %s is not a validator key", app.ErrValidatorKey, b.KeyID))
 	}
-	root, slashable, err := app.ParseEth2(b.Request)
+	root, slashable, err := e.cfg.App.ParseEth2(b.Request)
 	if err != nil {
 		return nil, refuse(err)
 	}

@@ -97,7 +97,7 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 			// A block proposal or an attestation goes through the log,
 			// below. A body that does not parse is refused by
 			// handleEth2Sign, after the id checks.
-			if ordered, err := eth2Ordered(req); err == nil && ordered {
+			if ordered, err := e.eth2Ordered(req); err == nil && ordered {
 				break
 			}
 		}

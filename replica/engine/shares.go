@@ -32,7 +32,10 @@ import (
 // checked against its commitment before its first use (shareAndKey). A
 // record damaged on disk after it was loaded is thus noticed when it is
 // loaded again (after eviction or a restart); until then the replica
-// computes with the copy that opened and passed its checks.
+// computes with the copy that opened and passed its checks. Key shares
+// that passed are further kept decoded in the engine's cache of opened
+// shares (sharecache.go), so that a use touches neither the record nor
+// the check.
 
 // sessionRecordVersion is the first byte of a session record.
 const sessionRecordVersion = 0x01

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/vhsm/vhsm/replica/app"
@@ -137,5 +138,59 @@ func TestRecordCacheBounded(t *testing.T) {
 	c.drop()
 	if len(c.m) != 0 {
 		t.Fatal("drop kept records")
+	}
+}
+
+// TestShareCacheLRU: the cache of opened key shares answers only for the
+// commitment a share was checked against, keeps at most maxCachedShares
+// (evicting the least recently used, whose references are cleared), and
+// forget/drop empty it.
+func TestShareCacheLRU(t *testing.T) {
+	g := group.BLS12381G1()
+	var c shareCache
+	x, _ := g.RandomScalar(rand.Reader)
+	vk := g.BaseMul(x)
+	com := commitmentDigest([]byte("commitment"))
+	c.put("k/0", com, x, vk)
+	if gx, gvk, ok := c.get("k/0", com); !ok || !gx.Equal(x) || !gvk.Equal(vk) {
+		t.Fatal("opened share not returned")
+	}
+	if _, _, ok := c.get("k/0", commitmentDigest([]byte("another commitment"))); ok {
+		t.Fatal("share returned for another commitment")
+	}
+	if _, _, ok := c.get("k/1", com); ok {
+		t.Fatal("share returned for another origin")
+	}
+	el := c.m["k/0"]
+	victim := el.Value.(*openedShare)
+	for i := range maxCachedShares {
+		c.put(fmt.Sprintf("o/%d", i), com, x, vk)
+		if i == maxCachedShares/2 {
+			c.get(fmt.Sprintf("o/%d", 0), com) // recently used: kept
+		}
+	}
+	if c.len() != maxCachedShares || len(c.m) != maxCachedShares {
+		t.Fatalf("%d shares cached", c.len())
+	}
+	if _, _, ok := c.get("k/0", com); ok {
+		t.Fatal("least recently used share kept")
+	}
+	if victim.x != nil || victim.vk != nil {
+		t.Fatal("evicted entry still references the share")
+	}
+	if _, _, ok := c.get("o/0", com); !ok {
+		t.Fatal("recently used share evicted")
+	}
+	c.put("extra", com, x, vk)
+	if _, _, ok := c.get("o/1", com); ok || c.len() != maxCachedShares {
+		t.Fatal("o/1 should be the next evicted")
+	}
+	c.forget("o/0")
+	if _, _, ok := c.get("o/0", com); ok {
+		t.Fatal("forgotten share kept")
+	}
+	c.drop()
+	if c.len() != 0 || len(c.m) != 0 {
+		t.Fatal("drop kept shares")
 	}
 }

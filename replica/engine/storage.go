@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -120,16 +119,20 @@ func (e *Engine) share(it *app.PoolItem) (group.Scalar, error) {
 	return x, err
 }
 
-// checkedShare remembers a key share that passed its check: the digest of
-// what was checked and the public verification key x·G it matched.
-type checkedShare struct {
-	d  digest
-	vk group.Point
-}
-
 // shareAndKey is share, also returning this replica's verification key
-// x·G (evaluated from the public commitment).
+// x·G (evaluated from the public commitment). A key share that was opened
+// and checked before is taken from the engine's cache of opened shares
+// (sharecache.go); a nonce share is loaded, checked and used once.
 func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error) {
+	cacheable := it.Kind != app.KindNonce
+	name := shareName(it.Session, it.Slot)
+	var com digest
+	if cacheable {
+		com = commitmentDigest(it.Commitment)
+		if x, vk, ok := e.shares.get(name, com); ok {
+			return x, vk, nil
+		}
+	}
 	g := app.GroupOf(it.Kind)
 	b, err := e.loadShare(it) // shares.go
 	if errors.Is(err, sealed.ErrNotFound) {
@@ -161,16 +164,6 @@ func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s/%d undecodable", ErrShareUnavailable, it.Session, it.Slot)
 	}
-	// A key share is loaded at every use: once it passed the check below,
-	// later loads of the very same bytes for the same commitment are
-	// recognized by a digest (no secret is kept) and not checked again.
-	d := shareDigest(it, b)
-	e.mu.Lock()
-	known, ok := e.checked[shareName(it.Session, it.Slot)]
-	e.mu.Unlock()
-	if ok && known.d == d {
-		return x, known.vk, nil
-	}
 	c, err := vss.DecodeCommitment(g, it.Commitment)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
@@ -181,37 +174,11 @@ func (e *Engine) shareAndKey(it *app.PoolItem) (group.Scalar, group.Point, error
 	if vk == nil || !g.BaseMul(x).Equal(vk) {
 		return nil, nil, fmt.Errorf("%w: %s/%d does not match its commitment", ErrShareUnavailable, it.Session, it.Slot)
 	}
-	if it.Kind != app.KindNonce { // a nonce share is used once
-		e.mu.Lock()
-		if len(e.checked) >= maxChecked {
-			clear(e.checked)
-		}
-		e.checked[shareName(it.Session, it.Slot)] = checkedShare{d: d, vk: vk}
-		e.mu.Unlock()
+	if cacheable {
+		e.shares.put(name, com, x, vk)
 	}
 	return x, vk, nil
 }
-
-// maxChecked bounds the digests of checked key shares kept in memory.
-const maxChecked = 1 << 14
-
-// shareDigest binds a loaded share's bytes to the commitment it is checked
-// against: SHA-256("vhsm/engine/share-checked/v1" ‖ len ‖ commitment ‖
-// share). The share is a uniformly random scalar, so the digest reveals
-// nothing usable about it.
-func shareDigest(it *app.PoolItem, share []byte) digest {
-	h := sha256.New()
-	h.Write([]byte("vhsm/engine/share-checked/v1"))
-	h.Write([]byte{byte(len(it.Commitment) >> 8), byte(len(it.Commitment))})
-	h.Write(it.Commitment)
-	h.Write(share)
-	var d digest
-	h.Sum(d[:0])
-	return d
-}
-
-// digest is a SHA-256 digest.
-type digest [sha256.Size]byte
 
 // awaitDone waits, up to staleGrace, until the committed state shows the
 // session closed (done or failed).
