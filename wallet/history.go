@@ -26,22 +26,9 @@ func (s *Service) Transactions(ctx context.Context, walletID string) ([]Transact
 	if err := s.recordIncoming(ctx, bw); err != nil && !errors.Is(err, ErrUnavailable) {
 		return nil, err
 	}
-	rows, err := s.st.q().query(ctx, `SELECT `+txCols+` FROM transactions WHERE wallet_id = ? ORDER BY created_at DESC, id DESC`, walletID)
+	rs, err := s.queryTxRows(ctx, "list transactions", `SELECT `+txCols+` FROM transactions WHERE wallet_id = ? ORDER BY created_at DESC, id DESC`, walletID)
 	if err != nil {
-		return nil, s.dbErr("list transactions", err)
-	}
-	var rs []*txRow
-	for rows.Next() {
-		r, err := scanTx(rows)
-		if err != nil {
-			rows.Close()
-			return nil, s.dbErr("list transactions", err)
-		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, s.dbErr("list transactions", err)
+		return nil, err
 	}
 	out := make([]Transaction, 0, len(rs))
 	for _, r := range rs {
@@ -172,23 +159,10 @@ func (s *Service) Refresh(ctx context.Context) error {
 	}
 	now := s.nowNano()
 	// Expired PSBT reservations and stale built sends.
-	rows, err := s.st.q().query(ctx, `SELECT `+txCols+` FROM transactions WHERE status IN (?, ?, ?) OR (status = ? AND confirmations < 6) ORDER BY created_at`,
+	rs, err := s.queryTxRows(ctx, "refresh", `SELECT `+txCols+` FROM transactions WHERE status IN (?, ?, ?) OR (status = ? AND confirmations < 6) ORDER BY created_at`,
 		StatusBuilt, StatusSigned, StatusBroadcast, StatusConfirmed)
 	if err != nil {
-		return s.dbErr("refresh", err)
-	}
-	var rs []*txRow
-	for rows.Next() {
-		r, err := scanTx(rows)
-		if err != nil {
-			rows.Close()
-			return s.dbErr("refresh", err)
-		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return s.dbErr("refresh", err)
+		return err
 	}
 	wallets := map[string]*btcWallet{}
 	getW := func(id string) (*btcWallet, error) {
@@ -320,4 +294,26 @@ func (s *Service) Track(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// queryTxRows runs a query selecting txCols and reads every row; what names
+// the operation in a database error.
+func (s *Service) queryTxRows(ctx context.Context, what, q string, args ...any) ([]*txRow, error) {
+	rows, err := s.st.q().query(ctx, q, args...)
+	if err != nil {
+		return nil, s.dbErr(what, err)
+	}
+	defer rows.Close()
+	var rs []*txRow
+	for rows.Next() {
+		r, err := scanTx(rows)
+		if err != nil {
+			return nil, s.dbErr(what, err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.dbErr(what, err)
+	}
+	return rs, nil
 }

@@ -71,22 +71,9 @@ func (s *Service) TransactionsPage(ctx context.Context, walletID string, req TxP
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit+1)
-	rows, err := s.st.q().query(ctx, q, args...)
+	rs, err := s.queryTxRows(ctx, "list transactions", q, args...)
 	if err != nil {
-		return nil, s.dbErr("list transactions", err)
-	}
-	var rs []*txRow
-	for rows.Next() {
-		r, err := scanTx(rows)
-		if err != nil {
-			rows.Close()
-			return nil, s.dbErr("list transactions", err)
-		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, s.dbErr("list transactions", err)
+		return nil, err
 	}
 	page := &TxPage{Transactions: make([]Transaction, 0, min(len(rs), limit))}
 	if len(rs) > limit {

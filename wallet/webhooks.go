@@ -477,22 +477,9 @@ func (s *Service) enqueueWebhookEvents(ctx context.Context) error {
 	for _, h := range hooks {
 		now := s.nowNano()
 		from := max(h.CreatedAt.UnixNano(), h.scannedTo-int64(webhookScanMargin))
-		rows, err := s.st.q().query(ctx, `SELECT `+txCols+` FROM transactions WHERE wallet_id = ? AND updated_at >= ? ORDER BY updated_at, id`, h.WalletID, from)
+		rs, err := s.queryTxRows(ctx, "scan transactions", `SELECT `+txCols+` FROM transactions WHERE wallet_id = ? AND updated_at >= ? ORDER BY updated_at, id`, h.WalletID, from)
 		if err != nil {
-			return s.dbErr("scan transactions", err)
-		}
-		var rs []*txRow
-		for rows.Next() {
-			r, err := scanTx(rows)
-			if err != nil {
-				rows.Close()
-				return s.dbErr("scan transactions", err)
-			}
-			rs = append(rs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return s.dbErr("scan transactions", err)
+			return err
 		}
 		for _, r := range rs {
 			for _, ev := range eventsOf(h, r) {

@@ -2,13 +2,13 @@ package bitcoin
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 )
@@ -92,20 +92,6 @@ func (l *RecoveryLeaf) TapTree() []byte {
 	return b.Bytes()
 }
 
-// taggedHash is BIP-340's tagged_hash(tag, x) = SHA256(SHA256(tag) ‖ SHA256(tag) ‖ x).
-func taggedHash(tag string, parts ...[]byte) [32]byte {
-	t := sha256.Sum256([]byte(tag))
-	h := sha256.New()
-	h.Write(t[:])
-	h.Write(t[:])
-	for _, p := range parts {
-		h.Write(p)
-	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
 // LeafHash returns BIP-341's tapleaf hash of the leaf ([tapLeafHash] of its script).
 func (l *RecoveryLeaf) LeafHash() [32]byte { return tapLeafHash(l.Script()) }
 
@@ -113,7 +99,7 @@ func (l *RecoveryLeaf) LeafHash() [32]byte { return tapLeafHash(l.Script()) }
 func tapLeafHash(script []byte) [32]byte {
 	var size bytes.Buffer
 	_ = wire.WriteVarInt(&size, 0, uint64(len(script))) // a bytes.Buffer write cannot fail
-	return taggedHash("TapLeaf", []byte{TapLeafVersion}, size.Bytes(), script)
+	return *chainhash.TaggedHash([]byte("TapLeaf"), []byte{TapLeafVersion}, size.Bytes(), script)
 }
 
 // MerkleRoot returns the script tree's merkle root. With a single leaf, BIP-341
@@ -166,7 +152,7 @@ func taprootTweak(internal *btcec.PublicKey, root [32]byte) (p, q *btcec.PublicK
 	if p, err = schnorr.ParsePubKey(px); err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: internal key: %v", ErrRecovery, err)
 	}
-	th := taggedHash("TapTweak", px, root[:])
+	th := chainhash.TaggedHash([]byte("TapTweak"), px, root[:])
 	var t btcec.ModNScalar
 	if overflow := t.SetByteSlice(th[:]); overflow {
 		// BIP-341: "if t >= SECP256K1_ORDER: raise ValueError"; probability about 2^-128.
