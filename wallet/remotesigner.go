@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/eth2"
 )
 
@@ -31,8 +32,6 @@ var ErrSlashable = errors.New("wallet: refused by slashing protection")
 type RemoteSigner struct {
 	svc *Service
 	hsm Eth2HSM
-	// isSlashable recognises the HSM's slashing refusal in an error.
-	isSlashable func(error) bool
 
 	mu        sync.Mutex
 	keys      map[[48]byte]validatorKey
@@ -47,16 +46,11 @@ type validatorKey struct{ keyID, network string }
 const remoteSignerRefresh = time.Second
 
 // NewRemoteSigner returns the remote signer of the service's validators.
-// isSlashable tells the HSM's slashing-protection refusal from other
-// errors (for *client.Client: errors.Is(err, client.ErrSlashable)).
-func (s *Service) NewRemoteSigner(hsm Eth2HSM, isSlashable func(error) bool) (*RemoteSigner, error) {
+func (s *Service) NewRemoteSigner(hsm Eth2HSM) (*RemoteSigner, error) {
 	if hsm == nil {
 		return nil, errors.New("wallet: remote signer: the HSM client cannot sign typed Ethereum requests (no SignEth2)")
 	}
-	if isSlashable == nil {
-		isSlashable = func(error) bool { return false }
-	}
-	return &RemoteSigner{svc: s, hsm: hsm, isSlashable: isSlashable, keys: map[[48]byte]validatorKey{}}, nil
+	return &RemoteSigner{svc: s, hsm: hsm, keys: map[[48]byte]validatorKey{}}, nil
 }
 
 // validatorKeys reads every validator's public key and HSM key id (no
@@ -145,7 +139,7 @@ func (r *RemoteSigner) Sign(ctx context.Context, pk [48]byte, body []byte) ([96]
 	}
 	out, err := r.hsm.SignEth2(ctx, k.keyID, body)
 	if err != nil {
-		if r.isSlashable(err) {
+		if errors.Is(err, client.ErrSlashable) {
 			return sig, &slashableError{err}
 		}
 		return sig, hsmErr("sign eth2 request", err)

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vhsm/vhsm/chains/ethereum"
+	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/eth2"
 )
 
@@ -24,7 +26,8 @@ func (f *fakeEth2HSM) SignEth2(_ context.Context, keyID string, req []byte) ([]b
 	return f.sig, f.err
 }
 
-var errTestSlashable = errors.New("test: slashing refusal")
+// errTestSlashable is a slashing refusal as the HSM client reports it.
+var errTestSlashable = fmt.Errorf("sign eth2: %w", client.ErrSlashable)
 
 func TestRemoteSigner(t *testing.T) {
 	ctx := context.Background()
@@ -43,10 +46,10 @@ func TestRemoteSigner(t *testing.T) {
 	insert("w_c", KindValidator, "vw-c", []byte{1, 2, 3})           // corrupt: skipped
 
 	hsm := &fakeEth2HSM{sig: bytes.Repeat([]byte{0xaa}, 96)}
-	if _, err := s.NewRemoteSigner(nil, nil); err == nil {
+	if _, err := s.NewRemoteSigner(nil); err == nil {
 		t.Fatal("nil HSM accepted")
 	}
-	rs, err := s.NewRemoteSigner(hsm, func(err error) bool { return errors.Is(err, errTestSlashable) })
+	rs, err := s.NewRemoteSigner(hsm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +103,7 @@ func TestRemoteSignerRegistrationForkVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	hsm := &fakeEth2HSM{sig: bytes.Repeat([]byte{0xaa}, 96)}
-	rs, _ := s.NewRemoteSigner(hsm, nil)
+	rs, _ := s.NewRemoteSigner(hsm)
 	reg := `{"type":"VALIDATOR_REGISTRATION","validator_registration":{"fee_recipient":"0x` + strings.Repeat("11", 20) +
 		`","gas_limit":"30000000","timestamp":"1700000000","pubkey":"0x` + hex.EncodeToString(pub) + `"}}`
 	if _, err := rs.Sign(ctx, [48]byte(pub), []byte(reg)); err != nil {
@@ -127,5 +130,40 @@ func TestRemoteSignerRegistrationForkVersion(t *testing.T) {
 	s.cfg.Ethereum = nil
 	if _, err := rs.Sign(ctx, [48]byte(pub), []byte(reg)); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unknown network: %v", err)
+	}
+}
+
+// TestRemoteSignerSlashingRefusal: the HSM client's slashing refusal is
+// recognised anywhere in an error chain, and nothing else is.
+func TestRemoteSignerSlashingRefusal(t *testing.T) {
+	ctx := context.Background()
+	s, _ := storeOnly(t)
+	pub := bytes.Repeat([]byte{5}, 48)
+	if _, err := s.st.q().exec(ctx, `INSERT INTO wallets (`+walletCols+`) VALUES ('w_1', ?, 'hoodi', 'vw-1', ?, '', '', '', 0, NULL, 0)`,
+		KindValidator, hex.EncodeToString(pub)); err != nil {
+		t.Fatal(err)
+	}
+	sentinel := client.ErrSlashable
+	other := errors.New("client: sign rejected by replicas [1 2]: slashable attestation: surrounds (source 1, target 9)")
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{sentinel, true},
+		{fmt.Errorf("sign eth2: %w", sentinel), true},
+		{fmt.Errorf("sign eth2: %w: %w", sentinel, other), true},
+		{errors.Join(errors.New("x"), fmt.Errorf("y: %w", sentinel)), true},
+		{other, false},
+		{fmt.Errorf("wrapped: %w", other), false},
+		{errors.New("prefix " + client.ErrSlashable.Error()), false},
+	} {
+		rs, err := s.NewRemoteSigner(&fakeEth2HSM{err: c.err})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = rs.Sign(ctx, [48]byte(pub), []byte(`{"type":"X"}`))
+		if got := errors.Is(err, ErrSlashable); got != c.want {
+			t.Errorf("%v: %v, want %v", c.err, got, c.want)
+		}
 	}
 }

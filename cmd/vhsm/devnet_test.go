@@ -632,12 +632,6 @@ func checkDevnetEthSigner(t *testing.T, cfgPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ethSignerHSM(nil); err != nil {
-		if cfg.EthSignerURL != "" {
-			t.Fatalf("eth_signer_url %q without a remote signer", cfg.EthSignerURL)
-		}
-		return
-	}
 	if !strings.HasPrefix(cfg.EthSignerURL, "http://127.0.0.1:") {
 		t.Fatalf("client.json eth_signer_url %q", cfg.EthSignerURL)
 	}

@@ -61,11 +61,7 @@ func startDevnetWallet(ctx context.Context, dir string, tn *devnetFiles, o devne
 		// A devnet is one host on loopback: webhooks may reach a local receiver.
 		webhooks: wallet.WebhookConfig{AllowPrivate: true}}
 	if o.ethSigner != "" {
-		if _, err := ethSignerHSM(nil); err != nil {
-			logger.Warn("eth_signer_unavailable", "error", err.Error())
-		} else {
-			wcfg.ethSigner = remotesigner.Options{Addr: o.ethSigner, Logger: logger.With("component", "eth-signer")}
-		}
+		wcfg.ethSigner = remotesigner.Options{Addr: o.ethSigner, Logger: logger.With("component", "eth-signer")}
 	}
 	ws, err := startWalletService(ctx, wcfg)
 	if err != nil {

@@ -33,10 +33,6 @@ func (o ethSignerFlags) options(logger *slog.Logger) remotesigner.Options {
 		AccessFile: o.access, Logger: logger}
 }
 
-// isSlashingRefusal recognises the HSM client's slashing refusal anywhere
-// in an error chain.
-func isSlashingRefusal(err error) bool { return errors.Is(err, client.ErrSlashable) }
-
 // walletEthSigner adapts the wallet's RemoteSigner to remotesigner.Signer.
 // Until the wallet service is open (set) it answers with an error (500;
 // validator clients retry).
@@ -78,16 +74,6 @@ type sentinelError struct{ sentinel, err error }
 func (e *sentinelError) Error() string   { return e.err.Error() }
 func (e *sentinelError) Unwrap() []error { return []error{e.sentinel, e.err} }
 
-// ethSignerHSM returns the HSM client's typed Ethereum signing, or an error
-// when this client cannot do it.
-func ethSignerHSM(hsm *client.Client) (wallet.Eth2HSM, error) {
-	e, ok := any(hsm).(wallet.Eth2HSM)
-	if !ok {
-		return nil, errors.New("--eth-signer-listen: this HSM client has no typed Ethereum signing (SignEth2)")
-	}
-	return e, nil
-}
-
 // ethSignerServer is the running remote signer of a wallet service.
 type ethSignerServer struct {
 	srv    *remotesigner.Server
@@ -99,14 +85,10 @@ type ethSignerServer struct {
 // startEthSigner binds and serves the remote signer; a serve failure is
 // sent to serveErr.
 func startEthSigner(hsm *client.Client, o remotesigner.Options, serveErr chan<- error) (*ethSignerServer, error) {
-	s := &ethSignerServer{signer: &walletEthSigner{}, done: make(chan struct{})}
+	s := &ethSignerServer{signer: &walletEthSigner{}, hsm: hsm, done: make(chan struct{})}
 	var err error
 	if s.srv, err = remotesigner.Listen(o, s.signer); err != nil {
 		return nil, fmt.Errorf("--eth-signer-listen: %w", err)
-	}
-	if s.hsm, err = ethSignerHSM(hsm); err != nil {
-		s.srv.Shutdown(context.Background())
-		return nil, err
 	}
 	go func() {
 		defer close(s.done)
@@ -122,7 +104,7 @@ func startEthSigner(hsm *client.Client, o remotesigner.Options, serveErr chan<- 
 
 // open connects the signer to the opened wallet service.
 func (s *ethSignerServer) open(svc *wallet.Service) error {
-	rs, err := svc.NewRemoteSigner(s.hsm, isSlashingRefusal)
+	rs, err := svc.NewRemoteSigner(s.hsm)
 	if err != nil {
 		return err
 	}

@@ -24,14 +24,10 @@ import (
 // remote signer as vhsm wallet runs it (loopback HTTP): the key is listed,
 // an attestation, a block and a RANDAO reveal are signed (signatures
 // verified with blst over the root computed here), a double vote and a
-// surround vote answer 412, an unknown key 404. It needs the HSM client's
-// typed Ethereum signing (SignEth2) and skips without it.
+// surround vote answer 412, an unknown key 404.
 func TestEthSignerEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 4-replica cluster")
-	}
-	if _, err := ethSignerHSM(nil); err != nil {
-		t.Skip(err.Error())
 	}
 	env := wallettest.Start(t, wallettest.Options{NoBitcoin: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

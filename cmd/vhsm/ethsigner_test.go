@@ -4,38 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vhsm/vhsm/api/remotesigner"
-	"github.com/vhsm/vhsm/replica/client"
 	"github.com/vhsm/vhsm/replica/testnet"
 	"github.com/vhsm/vhsm/wallet"
 )
-
-func TestIsSlashingRefusal(t *testing.T) {
-	sentinel := client.ErrSlashable
-	other := errors.New("client: sign rejected by replicas [1 2]: slashable attestation: surrounds (source 1, target 9)")
-	for _, c := range []struct {
-		err  error
-		want bool
-	}{
-		{sentinel, true},
-		{fmt.Errorf("sign eth2: %w", sentinel), true},
-		{fmt.Errorf("sign eth2: %w: %w", sentinel, other), true},
-		{errors.Join(errors.New("x"), fmt.Errorf("y: %w", sentinel)), true},
-		{other, false},
-		{fmt.Errorf("wrapped: %w", other), false},
-		{errors.New("prefix " + client.ErrSlashable.Error()), false},
-		{nil, false},
-	} {
-		if got := isSlashingRefusal(c.err); got != c.want {
-			t.Errorf("%v: %v, want %v", c.err, got, c.want)
-		}
-	}
-}
 
 func TestWalletEthSignerStarting(t *testing.T) {
 	var w walletEthSigner
