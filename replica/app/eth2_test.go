@@ -7,15 +7,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/vhsm/vhsm/replica/app/slashing"
+	"github.com/vhsm/vhsm/replica/app/slashing/slashingtest"
 	"github.com/vhsm/vhsm/replica/eth2"
 	"github.com/vhsm/vhsm/replica/wire"
 	bolt "go.etcd.io/bbolt"
@@ -78,56 +77,6 @@ func putValidatorKey(t testing.TB, a *App, id, owner string, pub []byte, usage s
 	}
 }
 
-// interchangeCase is a case of eth-clients/slashing-protection-interchange-
-// tests.
-type interchangeCase struct {
-	Name  string `json:"name"`
-	GVR   string `json:"genesis_validators_root"`
-	Steps []struct {
-		ShouldSucceed bool            `json:"should_succeed"`
-		Interchange   json.RawMessage `json:"interchange"`
-		Blocks        []struct {
-			Pubkey                string `json:"pubkey"`
-			Slot                  string `json:"slot"`
-			SigningRoot           string `json:"signing_root"`
-			ShouldSucceed         bool   `json:"should_succeed"`
-			ShouldSucceedComplete *bool  `json:"should_succeed_complete"`
-		} `json:"blocks"`
-		Attestations []struct {
-			Pubkey                string `json:"pubkey"`
-			Source                string `json:"source_epoch"`
-			Target                string `json:"target_epoch"`
-			SigningRoot           string `json:"signing_root"`
-			ShouldSucceed         bool   `json:"should_succeed"`
-			ShouldSucceedComplete *bool  `json:"should_succeed_complete"`
-		} `json:"attestations"`
-	} `json:"steps"`
-}
-
-func interchangeFiles(t *testing.T) []string {
-	t.Helper()
-	glob := func(dir string) []string {
-		fs, err := filepath.Glob(filepath.Join(dir, "*.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sort.Strings(fs)
-		return fs
-	}
-	files := glob(filepath.Join("slashing", "testdata", "eip3076"))
-	if len(files) == 0 {
-		t.Fatal("no interchange cases in slashing/testdata/eip3076")
-	}
-	if dir := os.Getenv("VHSM_INTERCHANGE_TESTS"); dir != "" {
-		extra := glob(dir)
-		if len(extra) == 0 {
-			t.Fatalf("VHSM_INTERCHANGE_TESTS=%s holds no *.json case", dir)
-		}
-		files = append(files, extra...)
-	}
-	return files
-}
-
 // TestInterchangeThroughStateMachine runs every EIP-3076 interchange case
 // (slashing/testdata/eip3076, the eth-clients tests, and every *.json in
 // $VHSM_INTERCHANGE_TESTS) through FinalizeBlock: each import is an
@@ -140,7 +89,7 @@ func interchangeFiles(t *testing.T) []string {
 // has it. A refusal is ErrSlashable and names the conflicting record.
 // After each case, both exports parse.
 func TestInterchangeThroughStateMachine(t *testing.T) {
-	files := interchangeFiles(t)
+	files := slashingtest.Load(t, filepath.Join("slashing", "testdata", "eip3076"))
 	modes := []struct {
 		name     string
 		policy   slashing.Policy
@@ -151,16 +100,8 @@ func TestInterchangeThroughStateMachine(t *testing.T) {
 	}
 	passed := map[string]int{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c interchangeCase
-		if err := json.Unmarshal(data, &c); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
 		for _, m := range modes {
-			if t.Run(m.name+"/"+filepath.Base(f), func(t *testing.T) { runCaseInApp(t, &c, m.policy, m.complete) }) {
+			if t.Run(m.name+"/"+filepath.Base(f.Path), func(t *testing.T) { runCaseInApp(t, &f.Case, m.policy, m.complete) }) {
 				passed[m.name]++
 			}
 		}
@@ -168,7 +109,7 @@ func TestInterchangeThroughStateMachine(t *testing.T) {
 	t.Logf("cases: %d; passed through the state machine: minimal %d, complete %d", len(files), passed["minimal"], passed["complete"])
 }
 
-func runCaseInApp(t *testing.T, c *interchangeCase, p slashing.Policy, complete bool) {
+func runCaseInApp(t *testing.T, c *slashingtest.Case, p slashing.Policy, complete bool) {
 	tn, a, ch := newStartedChain(t)
 	a.slashPolicy, a.eth2Decode = p, decodeTestSlashable
 	exp := ch.now.Unix() + 300

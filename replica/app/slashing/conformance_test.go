@@ -2,51 +2,13 @@ package slashing
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"testing"
+
+	"github.com/vhsm/vhsm/replica/app/slashing/slashingtest"
 )
-
-// interchangeCase is a case file of eth-clients/slashing-protection-
-// interchange-tests (README "How to run").
-type interchangeCase struct {
-	Name  string `json:"name"`
-	GVR   string `json:"genesis_validators_root"`
-	Steps []struct {
-		ShouldSucceed bool            `json:"should_succeed"`
-		Interchange   json.RawMessage `json:"interchange"`
-		Blocks        []struct {
-			Pubkey                string `json:"pubkey"`
-			Slot                  string `json:"slot"`
-			SigningRoot           string `json:"signing_root"`
-			ShouldSucceed         bool   `json:"should_succeed"`
-			ShouldSucceedComplete *bool  `json:"should_succeed_complete"`
-		} `json:"blocks"`
-		Attestations []struct {
-			Pubkey                string `json:"pubkey"`
-			Source                string `json:"source_epoch"`
-			Target                string `json:"target_epoch"`
-			SigningRoot           string `json:"signing_root"`
-			ShouldSucceed         bool   `json:"should_succeed"`
-			ShouldSucceedComplete *bool  `json:"should_succeed_complete"`
-		} `json:"attestations"`
-	} `json:"steps"`
-}
-
-// caseFiles lists the *.json files of dir, sorted.
-func caseFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(files)
-	return files
-}
 
 // TestInterchangeVectors runs every case in testdata/eip3076 (see
 // testdata/SOURCES.md) and, when VHSM_INTERCHANGE_TESTS names a directory,
@@ -56,17 +18,7 @@ func caseFiles(t *testing.T, dir string) []string {
 // must succeed or fail exactly as should_succeed says: slashable data is
 // never a reason to refuse one.
 func TestInterchangeVectors(t *testing.T) {
-	files := caseFiles(t, filepath.Join("testdata", "eip3076"))
-	if len(files) == 0 {
-		t.Fatal("no vectors in testdata/eip3076")
-	}
-	if dir := os.Getenv("VHSM_INTERCHANGE_TESTS"); dir != "" {
-		extra := caseFiles(t, dir)
-		if len(extra) == 0 {
-			t.Fatalf("VHSM_INTERCHANGE_TESTS=%s holds no *.json case", dir)
-		}
-		files = append(files, extra...)
-	}
+	files := slashingtest.Load(t, filepath.Join("testdata", "eip3076"))
 	modes := []struct {
 		name     string
 		policy   Policy
@@ -77,17 +29,9 @@ func TestInterchangeVectors(t *testing.T) {
 	}
 	passed := map[string]int{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c interchangeCase
-		if err := json.Unmarshal(data, &c); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
 		for _, m := range modes {
-			ok := t.Run(m.name+"/"+filepath.Base(f), func(t *testing.T) {
-				runCase(t, &c, m.policy, m.complete)
+			ok := t.Run(m.name+"/"+filepath.Base(f.Path), func(t *testing.T) {
+				runCase(t, &f.Case, m.policy, m.complete)
 			})
 			if ok {
 				passed[m.name]++
@@ -97,7 +41,7 @@ func TestInterchangeVectors(t *testing.T) {
 	t.Logf("cases: %d; passed: minimal %d, complete %d", len(files), passed["minimal"], passed["complete"])
 }
 
-func runCase(t *testing.T, c *interchangeCase, p Policy, complete bool) {
+func runCase(t *testing.T, c *slashingtest.Case, p Policy, complete bool) {
 	db, err := NewDB(p)
 	if err != nil {
 		t.Fatal(err)
