@@ -2,11 +2,13 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/vhsm/vhsm/replica/app/slashing"
+	"github.com/vhsm/vhsm/replica/wire"
 )
 
 // TestSplitInterchange checks that a file too large for one import request
@@ -81,5 +83,45 @@ func TestSplitInterchange(t *testing.T) {
 	small, _ := slashing.ParseInterchange([]byte(`{"metadata":{"interchange_format_version":"5","genesis_validators_root":"` + gvr + `"},"data":[]}`))
 	if chunks, err := splitInterchange(small); err != nil || len(chunks) != 1 {
 		t.Fatalf("empty file: %d chunks, %v", len(chunks), err)
+	}
+}
+
+// TestExportSlashingProtectionLiar: a replica that substitutes its own
+// interchange file (one that would let an attestation through elsewhere)
+// is outvoted and named; the file returned is the one t+1 replicas sent.
+func TestExportSlashingProtectionLiar(t *testing.T) {
+	gvr := "0x" + strings.Repeat("ab", 32)
+	pk := "0x" + strings.Repeat("cd", 48)
+	honest := []byte(`{"metadata":{"interchange_format_version":"5","genesis_validators_root":"` + gvr + `"},"data":[{"pubkey":"` + pk + `","signed_blocks":[{"slot":"77"}],"signed_attestations":[{"source_epoch":"5","target_epoch":"6"}]}]}`)
+	forged := bytes.Replace(honest, []byte(`"target_epoch":"6"`), []byte(`"target_epoch":"1"`), 1)
+	fc := newFakeCluster(t, 4, 1, func(replica int, req wire.Request, _ []byte) fakeReply {
+		if req.Op != wire.OpSlashingExport {
+			return fakeReply{status: 400, resp: &wire.Response{Replica: replica, Error: "op"}}
+		}
+		file := honest
+		if replica == 2 {
+			file = forged
+		}
+		return fakeReply{resp: &wire.Response{Replica: replica, Interchange: file}}
+	})
+	var culprits []Culprit
+	c := fc.client(WithCulpritHandler(func(_ string, cs []Culprit) { culprits = append(culprits, cs...) }))
+	var root [32]byte
+	for i := range root {
+		root[i] = 0xab
+	}
+	for k := 0; k < 5; k++ {
+		got, err := c.ExportSlashingProtection(context.Background(), root, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, honest) {
+			t.Fatalf("export returned %s", got)
+		}
+	}
+	for _, cu := range culprits {
+		if cu != (Culprit{2, ReasonDisagreement}) {
+			t.Fatalf("culprits %+v", culprits)
+		}
 	}
 }
