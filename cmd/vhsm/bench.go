@@ -71,6 +71,7 @@ type benchOptions struct {
 	// validators and slotConc: --op attest (bench_attest.go).
 	validators int
 	slotConc   int
+	noBatch    bool
 }
 
 // benchResult is the JSON shape of one operation's measurement.
@@ -136,6 +137,11 @@ EC key generation, each for --peer-duration; and prints our ops/s divided
 by SoftHSM's for the comparable operations (our Schnorr sign vs its ECDSA
 sign, our keygen vs its persisted keygen).
 
+The --clients share one vhsm client, as the callers of one wallet service
+do: their signing, encryption and decryption requests in flight at the same
+replica leave together in batches (one signature, one reply key and one
+sealed answer per batch); --no-batch sends each request on its own.
+
 --op attest (not part of all) measures Ethereum attestations: it creates
 --validators validator keys (bls, marked as validator keys; the set-up is
 timed and reported apart, as the attest-setup row), then signs
@@ -174,7 +180,18 @@ not the set-up.`,
 	f.IntVar(&o.pools.KeyLow, "key-low", o.pools.KeyLow, "with --replicas: key pool low watermark")
 	f.IntVar(&o.validators, "validators", benchDefaultValidators, "with --op attest: validator keys created and attesting")
 	f.IntVar(&o.slotConc, "slot-concurrency", benchDefaultSlotConc, "with --op attest: attestations in flight while one slot's are signed")
+	f.BoolVar(&o.noBatch, "no-batch", false, "send every request on its own instead of in batches per replica (the clients share one vhsm client)")
 	return cmd
+}
+
+// clientOptions are the options of the bench's vhsm client: no retry on an
+// empty key pool, and batching unless --no-batch.
+func (o *benchOptions) clientOptions() []client.Option {
+	opts := []client.Option{client.WithPoolWait(0)}
+	if o.noBatch {
+		opts = append(opts, client.WithoutBatching())
+	}
+	return opts
 }
 
 // check validates the flags and fills in the default duration.
@@ -263,7 +280,7 @@ func (c *cli) runBenchOurs(ctx context.Context, o benchOptions) (results []bench
 			}
 		}()
 	} else {
-		cl, err = c.client(client.WithPoolWait(0))
+		cl, err = c.client(o.clientOptions()...)
 		if err != nil {
 			return nil, err
 		}
@@ -397,7 +414,7 @@ func (c *cli) startBenchCluster(ctx context.Context, o benchOptions) (*client.Cl
 	cfg, err := client.Load(tn.ClientPath)
 	if err == nil {
 		var cl *client.Client
-		cl, err = client.New(cfg, client.WithPoolWait(0))
+		cl, err = client.New(cfg, o.clientOptions()...)
 		if err == nil {
 			fmt.Fprintf(c.stderr, "bench: waiting for %d in-process replicas in %s\n", o.replicas, tn.Dir)
 			if err = waitDevnetReady(ctx, cl, nil); err == nil {

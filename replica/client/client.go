@@ -52,6 +52,7 @@ type Client struct {
 	nonces    nonceCache   // FROST nonce commitments handed to this client (frost.go)
 	fkeys     sync.Map     // prepared FROST keys, by key id and tweak (frost.go)
 	hsync     heightSync   // status-based min height learning (height.go)
+	batchers  []*batcher   // per replica, in index order; nil: no batching (batch.go)
 }
 
 // replicaConn is one replica's endpoint with its own pinned HTTPS client.
@@ -88,6 +89,11 @@ func WithCulpritHandler(f func(op string, culprits []Culprit)) Option {
 // message under a fresh nonce (harmless), and a key generation finds its id
 // taken, which GenerateKey resolves.
 func WithPoolWait(d time.Duration) Option { return func(c *Client) { c.poolWait = max(d, 0) } }
+
+// WithoutBatching makes the client send every request on its own, signed
+// and sealed separately, instead of gathering the signing, encryption and
+// decryption requests in flight at one replica into batches (batch.go).
+func WithoutBatching() Option { return func(c *Client) { c.batchers = nil } }
 
 // New validates cfg and returns a client. Every replica connection accepts
 // exactly the replica's pinned certificate; system roots are never used.
@@ -127,6 +133,10 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 				TLSHandshakeTimeout: 5 * time.Second,
 			}},
 		}
+	}
+	c.batchers = make([]*batcher, cfg.N)
+	for i, rc := range c.replicas {
+		c.batchers[i] = &batcher{c: c, rc: rc}
 	}
 	for _, o := range opts {
 		o(c)
@@ -175,6 +185,10 @@ type outgoing struct {
 	signed []byte           // JSON wire.SignedRequest
 	hash   [32]byte         // wire.RequestHash of the request bytes
 	reply  *ecdh.PrivateKey // the request's ephemeral reply key, if it has one
+	// item, when set, is the request as a batch item instead (signed is
+	// empty): it is sent in a batch to each replica it goes to, and its
+	// answers arrive opened (batch.go).
+	item *wire.BatchItem
 }
 
 // newSignedRequest builds, encodes and signs a request for this client's
@@ -192,6 +206,12 @@ func (c *Client) newSignedRequest(ctx context.Context, op string, body any) (*ou
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	if c.batchers != nil && wire.Batchable(op) {
+		if len(b) > maxItemBytes {
+			return nil, fmt.Errorf("%w: request body of %d bytes exceeds %d", ErrInvalidArgument, len(b), maxItemBytes)
+		}
+		return &outgoing{item: &wire.BatchItem{ID: hex.EncodeToString(id[:]), Op: op, Body: b}}, nil
 	}
 	out := &outgoing{}
 	r := wire.Request{
@@ -213,22 +233,30 @@ func (c *Client) newSignedRequest(ctx context.Context, op string, body any) (*ou
 		}
 		r.Reply = out.reply.PublicKey().Bytes()
 	}
+	if err := c.sign(r, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sign encodes and signs r into out (signed and hash).
+func (c *Client) sign(r wire.Request, out *outgoing) error {
 	req, err := json.Marshal(r)
 	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
+		return fmt.Errorf("encode request: %w", err)
 	}
 	msg := make([]byte, 0, len(wire.RequestContext)+len(req))
 	msg = append(msg, wire.RequestContext...)
 	msg = append(msg, req...)
 	signed, err := json.Marshal(wire.SignedRequest{Request: req, Signature: ed25519.Sign(c.key, msg)})
 	if err != nil {
-		return nil, fmt.Errorf("encode request: %w", err)
+		return fmt.Errorf("encode request: %w", err)
 	}
 	if len(signed) > wire.MaxRequestBytes {
-		return nil, fmt.Errorf("%w: request of %d bytes exceeds %d", ErrInvalidArgument, len(signed), wire.MaxRequestBytes)
+		return fmt.Errorf("%w: request of %d bytes exceeds %d", ErrInvalidArgument, len(signed), wire.MaxRequestBytes)
 	}
 	out.signed, out.hash = signed, wire.RequestHash(req)
-	return out, nil
+	return nil
 }
 
 // open replaces a successful answer's sealed partial by its plaintext. An
@@ -236,6 +264,10 @@ func (c *Client) newSignedRequest(ctx context.Context, op string, body any) (*ou
 // it must open under this request and the answering replica's index;
 // anything else is a malformed answer.
 func (o *outgoing) open(replica int, resp *wire.Response) bool {
+	if o.item != nil {
+		// Opened with its batch (batch.go).
+		return len(resp.Sealed) == 0
+	}
 	if o.reply == nil {
 		return len(resp.Sealed) == 0
 	}
@@ -440,7 +472,7 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 		rc := c.replicas[i-1]
 		go func() {
 			start := time.Now()
-			a := rc.post(rctx, out.signed)
+			a := c.send(rctx, rc, out)
 			a.took = time.Since(start)
 			answers <- a
 		}()

@@ -50,6 +50,9 @@ type fakeCluster struct {
 	handler fakeHandler      // replaced by tests while servers may still run
 	seen    map[int][][]byte // signed request bytes received, by replica
 	heights map[int]int64    // committed height each replica's status reports (default 5)
+	// tamper, when set, may change a batch's answer before it is sealed:
+	// it returns the bundle to seal, or sets resp.Sealed itself.
+	tamper func(replica int, resp *wire.Response, bundle, reply []byte, hash [32]byte) []byte
 }
 
 // getHandler returns the current handler.
@@ -114,7 +117,12 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 			json.NewEncoder(w).Encode(wire.Response{Replica: replica, Error: err.Error()})
 			return
 		}
-		rep := fc.getHandler()(replica, req, signed)
+		var rep fakeReply
+		if req.Op == wire.OpBatch {
+			rep = fc.batch(replica, req, signed)
+		} else {
+			rep = fc.getHandler()(replica, req, signed)
+		}
 		if rep.hang {
 			<-r.Context().Done()
 			return
@@ -130,7 +138,7 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 		}
 		// Like a real replica, seal a partial to the request's reply key
 		// (unless the test sends it in the clear on purpose).
-		if rep.resp != nil && len(rep.resp.Partial) > 0 && len(req.Reply) > 0 && !rep.plain {
+		if rep.resp != nil && len(rep.resp.Partial) > 0 && len(req.Reply) > 0 && !rep.plain && req.Op != wire.OpBatch {
 			var sr wire.SignedRequest
 			json.Unmarshal(signed, &sr)
 			resp := *rep.resp
@@ -143,6 +151,57 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 		}
 		json.NewEncoder(w).Encode(rep.resp)
 	}
+}
+
+// batch answers a batch as a real replica does: each item by the handler
+// as if it were a request of its own (with the batch's id, expiry, reply
+// key), their partials sealed together to the batch's reply key. An item
+// whose reply is a hang, an HTTP failure or raw bytes makes the whole
+// batch's reply that; a plain item keeps its partial in the clear.
+func (fc *fakeCluster) batch(replica int, req wire.Request, signed []byte) fakeReply {
+	var b wire.BatchBody
+	if err := json.Unmarshal(req.Body, &b); err != nil || b.Replica != replica || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
+		return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: "bad batch"}}
+	}
+	resp := &wire.Response{Replica: replica, Height: 9, Items: make([]wire.Response, len(b.Items))}
+	var bundle []byte
+	h := fc.getHandler()
+	for i, it := range b.Items {
+		ir := req
+		ir.Op, ir.Body = it.Op, it.Body
+		rep := h(replica, ir, signed)
+		if rep.hang || rep.raw != nil || (rep.status != 0 && rep.status != http.StatusOK) {
+			return rep
+		}
+		var item wire.Response
+		if rep.resp != nil {
+			item = *rep.resp
+		}
+		var part []byte
+		if !rep.plain {
+			part, item.Partial = item.Partial, nil
+		}
+		resp.Items[i] = item
+		bundle = wire.AppendBundle(bundle, part)
+	}
+	var sr wire.SignedRequest
+	json.Unmarshal(signed, &sr)
+	hash := wire.RequestHash(sr.Request)
+	fc.mu.Lock()
+	tamper := fc.tamper
+	fc.mu.Unlock()
+	if tamper != nil {
+		bundle = tamper(replica, resp, bundle, req.Reply, hash)
+		if resp.Sealed != nil {
+			return fakeReply{resp: resp}
+		}
+	}
+	sealed, err := wire.SealReply(req.Reply, hash, replica, bundle)
+	if err != nil {
+		fc.t.Errorf("fake replica %d: seal: %v", replica, err)
+	}
+	resp.Sealed = sealed
+	return fakeReply{resp: resp}
 }
 
 type fakeErr string

@@ -19,6 +19,13 @@ import (
 // malformed, and its sender is named while the honest answers still make
 // the signature.
 func TestSealedAnswersChecked(t *testing.T) {
+	t.Run("alone", func(t *testing.T) { testSealedAnswersChecked(t, WithoutBatching()) })
+	t.Run("batched", func(t *testing.T) { testSealedAnswersChecked(t) })
+}
+
+// testSealedAnswersChecked: in a batch, a partial sealed on its own (cases
+// 2-4) or in the clear (case 1) is malformed just the same.
+func testSealedAnswersChecked(t *testing.T, opts ...Option) {
 	info, poly := testKey(t, "eth1", wire.SchemeBLS, 2)
 	var unavailable atomic.Bool
 	fc := newFakeCluster(t, 7, 2, func(replica int, req wire.Request, signed []byte) fakeReply {
@@ -49,7 +56,7 @@ func TestSealedAnswersChecked(t *testing.T) {
 		}
 		return fakeReply{resp: &wire.Response{Replica: replica, Partial: p}}
 	})
-	c := fc.client()
+	c := fc.client(opts...)
 	msg := []byte("voluntary exit")
 	// With replica 7 down, only t=2 honest answers remain: the client must
 	// look at every answer, and its error names each bad one.
@@ -93,7 +100,7 @@ func TestSealedAnswersChecked(t *testing.T) {
 		json.Unmarshal(signed, &sr)
 		var req wire.Request
 		json.Unmarshal(sr.Request, &req)
-		if req.Op != wire.OpSign {
+		if req.Op != wire.OpSign && req.Op != wire.OpBatch {
 			continue
 		}
 		if len(req.Reply) != wire.ReplyKeyLen || keys[string(req.Reply)] || req.Cluster != fakeClusterID {

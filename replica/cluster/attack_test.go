@@ -233,11 +233,18 @@ func TestReviewAttacks(t *testing.T) {
 		spies[i] = newSpy(t, i, adminCfg.Replicas[i-1])
 		aliceCfg.Replicas[i-1] = client.ReplicaEndpoint{Index: i, URL: spies[i].srv.URL, TLSCert: spies[i].srv.Certificate().Raw}
 	}
-	alice, err := client.New(&aliceCfg, client.WithPoolWait(time.Minute))
+	// alice sends each request on its own (H1 replays single requests);
+	// aliceB, the same client, batches them (H1b replays batches).
+	alice, err := client.New(&aliceCfg, client.WithPoolWait(time.Minute), client.WithoutBatching())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer alice.Close()
+	aliceB, err := client.New(&aliceCfg, client.WithPoolWait(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aliceB.Close()
 	for _, k := range []struct{ id, scheme string }{{"vault", wire.SchemeSymmetric}, {"eth", wire.SchemeBLS}} {
 		if _, err := alice.GenerateKey(ctx, k.id, k.scheme); err != nil {
 			t.Fatalf("keys.gen %s: %v", k.id, err)
@@ -327,6 +334,50 @@ func TestReviewAttacks(t *testing.T) {
 			t.Fatal("a client without a grant decrypted")
 		}
 		_ = x
+	})
+
+	t.Run("H1b replayed batches are refused whole", func(t *testing.T) {
+		secret := []byte("batched: hot wallet 7 withdrawal limit")
+		ct, err := aliceB.Encrypt(ctx, "vault", secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := aliceB.Decrypt(ctx, "vault", ct); err != nil || !bytes.Equal(pt, secret) {
+			t.Fatalf("the honest client cannot decrypt: %q, %v", pt, err)
+		}
+		replayed := 0
+		for byz := 1; byz <= 4; byz++ {
+			for _, signed := range spies[byz].captured(t, wire.OpBatch) {
+				sr, r := decodeSigned(t, signed)
+				var b wire.BatchBody
+				if err := json.Unmarshal(r.Body, &b); err != nil || b.Replica != byz {
+					t.Fatalf("batch sent to replica %d is for replica %d (%v)", byz, b.Replica, err)
+				}
+				// To every replica, its own addressee included (which has
+				// answered it once already), as often as the replayer likes.
+				for round := 0; round < 2; round++ {
+					for i, a := range rw.post(signed, 1, 2, 3, 4) {
+						if a.err != nil || a.status == http.StatusOK || a.resp.Error == "" || len(a.resp.Sealed) != 0 || len(a.resp.Items) != 0 {
+							t.Fatalf("batch replay to replica %d: http %d %q, %d items, %d sealed bytes (%v)", i, a.status, a.resp.Error, len(a.resp.Items), len(a.resp.Sealed), a.err)
+						}
+					}
+				}
+				// Readdressed, it no longer carries the client's signature.
+				b.Replica = byz%4 + 1
+				r.Body, _ = json.Marshal(b)
+				sr.Request, _ = json.Marshal(r)
+				moved, _ := json.Marshal(sr)
+				for i, a := range rw.post(moved, b.Replica) {
+					if a.status == http.StatusOK || !strings.Contains(a.resp.Error, "bad signature") {
+						t.Fatalf("readdressed batch: replica %d answered http %d %q", i, a.status, a.resp.Error)
+					}
+				}
+				replayed++
+			}
+		}
+		if replayed == 0 {
+			t.Fatal("no spy saw a batch")
+		}
 	})
 
 	t.Run("H2 a reused request id gets nothing", func(t *testing.T) {

@@ -48,8 +48,9 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	} else {
 		resp, err = e.handle(ctx, signedRequest)
 	}
-	if err == nil && resp != nil && resp.Error == "" && req != nil && e.cfg.Audit != nil {
-		e.record(sr, req, resp)
+	// A batch's items are recorded one by one, by handleBatch.
+	if err == nil && resp != nil && resp.Error == "" && req != nil && req.Op != wire.OpBatch && e.cfg.Audit != nil {
+		e.record(req.Client, req.Op, req.Body, wire.RequestHash(sr.Request), resp)
 	}
 	return resp, err
 }
@@ -65,24 +66,24 @@ func peek(signedRequest []byte) (*wire.SignedRequest, *wire.Request) {
 	return &sr, &req
 }
 
-// record appends a served request to the audit chain. The handler verified
-// the request.
-func (e *Engine) record(sr *wire.SignedRequest, req *wire.Request, resp *wire.Response) {
+// record appends a served request (or a batch's item: hash is then its
+// wire.ItemHash) to the audit chain. The handler verified the request.
+func (e *Engine) record(client, op string, reqBody json.RawMessage, hash [32]byte, resp *wire.Response) {
 	var body struct {
 		KeyID   string `json:"key_id"`
 		Message []byte `json:"message"`
 		Input   []byte `json:"input"`
 	}
-	_ = json.Unmarshal(req.Body, &body) // bodies without these fields leave them empty
+	_ = json.Unmarshal(reqBody, &body) // bodies without these fields leave them empty
 	en := audit.Entry{
-		Time: time.Now().UnixMilli(), Client: req.Client, Op: req.Op,
-		Request: wire.RequestHash(sr.Request),
+		Time: time.Now().UnixMilli(), Client: client, Op: op,
+		Request: hash,
 	}
-	switch req.Op {
+	switch op {
 	case wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpKeyPub, wire.OpSign, wire.OpEncrypt, wire.OpDecrypt, wire.OpAuditRecords, wire.OpKeyValidator, wire.OpEth2Sign:
 		en.KeyID = body.KeyID
 	}
-	switch req.Op {
+	switch op {
 	case wire.OpSign:
 		d := sha256.Sum256(body.Message)
 		en.Message = d[:]
@@ -91,7 +92,7 @@ func (e *Engine) record(sr *wire.SignedRequest, req *wire.Request, resp *wire.Re
 		en.Message = d[:]
 	case wire.OpEth2Sign:
 		var b wire.Eth2SignBody
-		if json.Unmarshal(req.Body, &b) == nil {
+		if json.Unmarshal(reqBody, &b) == nil {
 			d := sha256.Sum256(b.Request)
 			en.Message = d[:]
 		}
@@ -103,7 +104,7 @@ func (e *Engine) record(sr *wire.SignedRequest, req *wire.Request, resp *wire.Re
 	}
 	en.Result = sha256.Sum256(out)
 	if _, err := e.cfg.Audit.Append(en); err != nil {
-		e.cfg.Log.Warn("audit_append_failed", "op", req.Op, "err", err)
+		e.cfg.Log.Warn("audit_append_failed", "op", op, "err", err)
 	}
 }
 

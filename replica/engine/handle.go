@@ -30,23 +30,12 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		resp.Error = err.Error()
 		return resp, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
-	// Results are answered from FinalizeBlock, before the block is
-	// committed: a client may send its next request (with the client, key
-	// or grant just created) before then. Reads below see the committed
-	// state, so let the finalized block commit first (a few ms at most).
-	if err := e.cfg.App.AwaitCommit(ctx); err != nil {
-		return resp, err
-	}
-	if len(signedRequest) > 2*wire.MaxRequestBytes {
-		return reject(app.ErrTooLarge)
-	}
-	var sr wire.SignedRequest
-	if err := json.Unmarshal(signedRequest, &sr); err != nil {
-		return reject(fmt.Errorf("%w: signed request", app.ErrMalformed))
-	}
-	req, client, err := e.cfg.App.VerifyRequest(&sr, time.Now().Unix())
+	sr, req, client, err := e.verified(ctx, signedRequest)
 	if err != nil {
-		return reject(err)
+		if refused(err) != nil {
+			return reject(refused(err))
+		}
+		return resp, err
 	}
 	reqHash := wire.RequestHash(sr.Request)
 	// seal sets the response's partial result, sealed to the request's
@@ -63,6 +52,8 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		return resp, nil
 	}
 	switch req.Op {
+	case wire.OpBatch:
+		return e.handleBatch(ctx, req, reqHash)
 	case wire.OpKeyList:
 		keys, err := e.cfg.App.KeysOf(req.Client)
 		if err != nil {
@@ -144,7 +135,7 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	if e.replay.conflicts(req.Client, req.ID, reqHash, time.Now().Unix()) {
 		return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
 	}
-	res, err := e.ordered(ctx, req, &sr)
+	res, err := e.ordered(ctx, req, sr)
 	if err != nil {
 		return resp, err
 	}
@@ -171,6 +162,31 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		return seal(partial)
 	}
 	return resp, nil
+}
+
+// verified decodes a signed request and verifies it against committed
+// state (signature, client, cluster, expiry). Errors that refuse the request
+// are refusals (see refused); the others are internal.
+func (e *Engine) verified(ctx context.Context, signedRequest []byte) (*wire.SignedRequest, *wire.Request, *app.ClientInfo, error) {
+	// Results are answered from FinalizeBlock, before the block is
+	// committed: a client may send its next request (with the client, key
+	// or grant just created) before then. Reads below see the committed
+	// state, so let the finalized block commit first (a few ms at most).
+	if err := e.cfg.App.AwaitCommit(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if len(signedRequest) > 2*wire.MaxRequestBytes {
+		return nil, nil, nil, refuse(app.ErrTooLarge)
+	}
+	var sr wire.SignedRequest
+	if err := json.Unmarshal(signedRequest, &sr); err != nil {
+		return nil, nil, nil, refuse(fmt.Errorf("%w: signed request", app.ErrMalformed))
+	}
+	req, client, err := e.cfg.App.VerifyRequest(&sr, time.Now().Unix())
+	if err != nil {
+		return nil, nil, nil, refuse(err)
+	}
+	return &sr, req, client, nil
 }
 
 // refusal marks an error of a helper of Handle as a refusal of the request

@@ -133,7 +133,7 @@ type Request struct {
 // NeedsReply reports whether answers to op carry secret-derived material,
 // so that the request must name a reply key and every answer is sealed.
 func NeedsReply(op string) bool {
-	return op == OpSign || op == OpEncrypt || op == OpDecrypt || op == OpEth2Sign
+	return op == OpSign || op == OpEncrypt || op == OpDecrypt || op == OpEth2Sign || op == OpBatch
 }
 
 // RequestHash is the hash that binds a request: SHA-256(RequestContext ‖
@@ -329,6 +329,10 @@ type Response struct {
 	Interchange json.RawMessage `json:"interchange,omitempty"`
 	// Audit answers the audit operations (audit.go).
 	Audit *AuditAnswer `json:"audit,omitempty"`
+	// Items answers a batch (batch.go), one per item in order: each with
+	// Replica set and either Error or the item's public fields; their
+	// partial results are in Sealed, together (a bundle).
+	Items []Response `json:"items,omitempty"`
 }
 
 // EncryptorContext domain-separates the DiSE encryptor identity.

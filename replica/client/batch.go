@@ -1,0 +1,223 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// Batching (wire/batch.go). Signing, encryption and decryption requests in
+// flight at the same time (a service with many callers sharing one client)
+// are gathered per replica: while maxBatchesInFlight batches are on their
+// way to a replica, the next requests for it wait in its queue and leave
+// together in the next batch: one id, one signature, one reply key and one
+// sealed answer for all of them, instead of one each. A lone request is
+// sent at once (a batch of one): batching adds no wait, it only groups what
+// would otherwise queue behind the replica's CPU anyway.
+//
+// Everything above this file still sees one answer per replica per request:
+// a batch's answer is split into the items' answers, each opened already
+// (outgoing.open accepts them as they are), and a failed or malformed batch
+// answer counts as that replica's failure or malformed answer for every
+// item in it. Hedges and FROST retries send an item to other replicas,
+// where it joins their batches.
+
+// maxBatchesInFlight is how many batches one replica has on their way at
+// once: the next one fills while they are being answered.
+const maxBatchesInFlight = 2
+
+// batchBudget bounds the encoded items of one batch: the replica reads at
+// most wire.MaxRequestBytes of the signed request, in which the request's
+// JSON is base64 (4/3 as long), with room for the batch's own fields.
+const batchBudget = wire.MaxRequestBytes*3/4 - 2048
+
+// maxItemBytes bounds the body of one batched request.
+const maxItemBytes = batchBudget - 64
+
+// itemCost is an item's share of batchBudget: its body, operation and
+// JSON punctuation.
+func itemCost(it *wire.BatchItem) int { return len(it.Body) + len(it.Op) + len(it.ID) + 32 }
+
+// batcher gathers the batched requests for one replica.
+type batcher struct {
+	c  *Client
+	rc *replicaConn
+
+	mu      sync.Mutex
+	queue   []*batchPending
+	running int // goroutines sending batches (at most maxBatchesInFlight)
+}
+
+// batchPending is one request waiting for its answer from the batcher's
+// replica.
+type batchPending struct {
+	ctx  context.Context
+	item *wire.BatchItem
+	done chan answer // buffered: the sender never blocks on a caller gone
+}
+
+// send sends out to rc: on its own, or as an item of rc's next batch.
+func (c *Client) send(ctx context.Context, rc *replicaConn, out *outgoing) answer {
+	if out.item == nil {
+		return rc.post(ctx, out.signed)
+	}
+	return c.batchers[rc.index-1].do(ctx, out.item)
+}
+
+// do queues item for the batcher's replica and waits for its answer.
+func (b *batcher) do(ctx context.Context, item *wire.BatchItem) answer {
+	p := &batchPending{ctx: ctx, item: item, done: make(chan answer, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	start := b.running < maxBatchesInFlight
+	if start {
+		b.running++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.run()
+	}
+	select {
+	case a := <-p.done:
+		return a
+	case <-ctx.Done():
+		return answer{replica: b.rc.index, err: ctx.Err()}
+	}
+}
+
+// run sends batches while requests are queued.
+func (b *batcher) run() {
+	for {
+		b.mu.Lock()
+		var items []*batchPending
+		size := 0
+		for len(b.queue) > 0 && len(items) < wire.MaxBatchItems {
+			p := b.queue[0]
+			if p.ctx.Err() != nil {
+				b.queue = b.queue[1:] // its caller has given up
+				continue
+			}
+			cost := itemCost(p.item)
+			if len(items) > 0 && size+cost > batchBudget {
+				break
+			}
+			items = append(items, p)
+			size += cost
+			b.queue = b.queue[1:]
+		}
+		if len(b.queue) == 0 {
+			b.queue = nil
+		}
+		if len(items) == 0 {
+			b.running--
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		b.flush(items)
+	}
+}
+
+// flush sends one batch and hands every item its answer.
+func (b *batcher) flush(items []*batchPending) {
+	c, replica := b.c, b.rc.index
+	deliver := func(i int, a answer) { items[i].done <- a }
+	all := func(a answer) {
+		for i := range items {
+			deliver(i, a)
+		}
+	}
+	out, err := c.newBatch(replica, items)
+	if err != nil {
+		// Nothing was sent; the callers see a failure at this replica.
+		all(answer{replica: replica, err: err})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	a := b.rc.post(ctx, out.signed)
+	if a.err != nil || a.bad {
+		all(a)
+		return
+	}
+	resp := a.resp
+	if resp.Error != "" {
+		// The batch itself was refused (client, signature, expiry, min
+		// height): so is each of its requests.
+		all(answer{replica: replica, resp: &wire.Response{Replica: replica, Error: resp.Error}})
+		return
+	}
+	bad := answer{replica: replica, bad: true}
+	if len(resp.Items) != len(items) || len(resp.Partial) != 0 || len(resp.Sealed) == 0 {
+		all(bad)
+		return
+	}
+	bundle, err := wire.OpenReply(out.reply, out.hash, replica, resp.Sealed)
+	if err != nil {
+		all(bad)
+		return
+	}
+	parts, err := wire.SplitBundle(bundle, len(items))
+	if err != nil {
+		all(bad)
+		return
+	}
+	for i := range items {
+		ir := resp.Items[i]
+		switch {
+		case ir.Replica != replica || len(ir.Sealed) != 0 || len(ir.Partial) != 0 || len(ir.Items) != 0:
+			deliver(i, bad)
+		case ir.Error != "":
+			if parts[i] != nil {
+				deliver(i, bad) // a refusal carries no result
+			} else {
+				deliver(i, answer{replica: replica, resp: &ir})
+			}
+		case parts[i] == nil:
+			deliver(i, bad)
+		default:
+			ir.Partial = parts[i]
+			deliver(i, answer{replica: replica, resp: &ir})
+		}
+	}
+}
+
+// newBatch builds and signs the batch of items for replica, with a fresh
+// reply key.
+func (c *Client) newBatch(replica int, items []*batchPending) (*outgoing, error) {
+	var id [16]byte
+	if _, err := io.ReadFull(c.rand, id[:]); err != nil {
+		return nil, fmt.Errorf("request id: %w", err)
+	}
+	bb := wire.BatchBody{Replica: replica, Items: make([]wire.BatchItem, len(items))}
+	for i, p := range items {
+		bb.Items[i] = *p.item
+	}
+	body, err := json.Marshal(bb)
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	out := &outgoing{}
+	if out.reply, err = wire.NewReplyKey(c.rand); err != nil {
+		return nil, err
+	}
+	r := wire.Request{
+		ID:        hex.EncodeToString(id[:]),
+		Client:    c.id,
+		Op:        wire.OpBatch,
+		Expires:   c.now().Add(requestValidity).Unix(),
+		Cluster:   c.cluster,
+		Reply:     out.reply.PublicKey().Bytes(),
+		MinHeight: c.minHeight.Load(),
+		Body:      body,
+	}
+	if err := c.sign(r, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vhsm/vhsm/replica/app"
+	"github.com/vhsm/vhsm/replica/wire"
+)
+
+// Batches (wire/batch.go): several unordered requests of one client under
+// one signature, one id and one reply key, for this replica only.
+//
+// What a replay can do: nothing. A batch names the one replica that may
+// answer it, so a replica replaying a client's batch to a fellow replica
+// gets a refusal before any item runs (in particular before a FROST nonce
+// named by an item is spent). The batch's id is admitted once, so the same
+// bytes sent again are refused whole. Items are checked exactly as requests
+// of their own (authorization, key usage, the FROST nonce rules of
+// nonces.go), their ids by the rules of request ids, and answered one by
+// one, so one refused item costs the others nothing; their partial results leave sealed together, to the batch's reply
+// key, bound to the batch's hash and this replica's index.
+
+// handleBatch executes a verified batch request (req, whose request hash is
+// reqHash) and records each item served in the audit chain.
+func (e *Engine) handleBatch(ctx context.Context, req *wire.Request, reqHash [32]byte) (*wire.Response, error) {
+	resp := &wire.Response{Replica: e.cfg.Me}
+	reject := func(err error) (*wire.Response, error) {
+		resp.Error = err.Error()
+		return resp, fmt.Errorf("%w: %w", ErrRejected, err)
+	}
+	var b wire.BatchBody
+	if err := app.DecodeStrict(req.Body, &b); err != nil {
+		return reject(app.ErrBadBody)
+	}
+	if b.Replica != e.cfg.Me {
+		return reject(fmt.Errorf("%w: batch is for replica %d, this is replica %d", app.ErrBadBody, b.Replica, e.cfg.Me))
+	}
+	if len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
+		return reject(fmt.Errorf("%w: %d items in a batch, allowed 1 to %d", app.ErrBadBody, len(b.Items), wire.MaxBatchItems))
+	}
+	for i, it := range b.Items {
+		if !wire.Batchable(it.Op) {
+			return reject(fmt.Errorf("%w: item %d: operation %q cannot be batched", app.ErrBadBody, i, it.Op))
+		}
+		if !validRequestID(it.ID) {
+			return reject(fmt.Errorf("%w: item %d: id is not 32 lowercase hex digits", app.ErrBadBody, i))
+		}
+	}
+	if err := e.awaitHeight(ctx, req.MinHeight); err != nil {
+		return reject(err)
+	}
+	// The id is used once per client, as by any unordered request; a
+	// batch is answered once.
+	if res, err := e.cfg.App.Result(req.Client, req.ID); err != nil || res != nil {
+		if err != nil {
+			return resp, err
+		}
+		return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
+	}
+	if err := e.replay.admit(req.Client, req.ID, reqHash, req.Expires, time.Now().Unix(), true); err != nil {
+		return reject(err)
+	}
+	resp.Items = make([]wire.Response, len(b.Items))
+	partials := make([][]byte, len(b.Items))
+	hashes := make([][32]byte, len(b.Items))
+	sub := *req
+	now := time.Now().Unix()
+	for i := range b.Items {
+		it := &b.Items[i]
+		ir := &resp.Items[i]
+		ir.Replica = e.cfg.Me
+		hashes[i] = wire.ItemHash(req.Client, it)
+		sub.ID, sub.Op, sub.Body = it.ID, it.Op, it.Body
+		var partial []byte
+		err := e.admitItem(req, it, hashes[i], now)
+		if err == nil && it.Op == wire.OpSign {
+			partial, err = e.handleSign(ctx, ir, &sub)
+		} else if err == nil {
+			partial, err = e.evaluate(ctx, ir, &sub)
+		}
+		if err != nil {
+			if r := refused(err); r != nil {
+				ir.Error = r.Error()
+				continue
+			}
+			// Internal (context ended, storage): the whole batch fails.
+			// Nonces spent by earlier items stay spent; no partial leaves.
+			for _, p := range partials {
+				clear(p)
+			}
+			clear(partial)
+			return resp, err
+		}
+		if partial == nil {
+			// Every batchable operation answers a partial result.
+			return resp, fmt.Errorf("engine: item %d (%s) answered no partial result", i, it.Op)
+		}
+		partials[i] = partial
+	}
+	var bundle []byte
+	for _, p := range partials {
+		bundle = wire.AppendBundle(bundle, p)
+		clear(p)
+	}
+	sealed, err := wire.SealReply(req.Reply, reqHash, e.cfg.Me, bundle)
+	clear(bundle)
+	if err != nil {
+		return reject(fmt.Errorf("%w: %w", app.ErrMalformed, err))
+	}
+	resp.Sealed = sealed
+	resp.Height, _ = e.cfg.App.Committed()
+	if e.cfg.Audit != nil {
+		for i, it := range b.Items {
+			if resp.Items[i].Error == "" {
+				e.record(req.Client, it.Op, it.Body, hashes[i], &resp.Items[i])
+			}
+		}
+	}
+	return resp, nil
+}
+
+// admitItem applies the id rules of requests to a batch item: its id is
+// used once per client, by one ordered request or by one unordered request
+// or item (the same item again, in another batch, is a retry).
+func (e *Engine) admitItem(batch *wire.Request, it *wire.BatchItem, hash [32]byte, now int64) error {
+	if res, err := e.cfg.App.Result(batch.Client, it.ID); err != nil || res != nil {
+		if err != nil {
+			return err
+		}
+		return refuse(fmt.Errorf("%w: %s", app.ErrIDReused, it.ID))
+	}
+	if err := e.replay.admit(batch.Client, it.ID, hash, batch.Expires, now, false); err != nil {
+		return refuse(err)
+	}
+	return nil
+}
+
+// validRequestID reports whether id is 16 bytes in lowercase hex, as
+// request ids are.
+func validRequestID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
