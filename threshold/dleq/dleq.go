@@ -79,9 +79,17 @@ func (p Proof) Verify(g group.Group, dst []byte, G, H, X, Y group.Point) error {
 	if G.IsIdentity() || H.IsIdentity() || X.IsIdentity() || Y.IsIdentity() {
 		return ErrInvalidProof
 	}
-	// Verification multiplies public values only.
-	A1 := group.MulPublic(G, p.Z).Sub(group.MulPublic(X, p.C))
-	A2 := group.MulPublic(H, p.Z).Sub(group.MulPublic(Y, p.C))
+	// Verification multiplies public values only: A1 = z·G − c·X and
+	// A2 = z·H − c·Y, each one two-term multi-scalar multiplication.
+	negC := p.C.Neg()
+	A1, err := group.MultiMulPublic(g, []group.Point{G, X}, []group.Scalar{p.Z, negC})
+	if err != nil {
+		return ErrInvalidProof
+	}
+	A2, err := group.MultiMulPublic(g, []group.Point{H, Y}, []group.Scalar{p.Z, negC})
+	if err != nil {
+		return ErrInvalidProof
+	}
 	if !challenge(g, dst, G, H, X, Y, A1, A2).Equal(p.C) {
 		return ErrInvalidProof
 	}

@@ -254,11 +254,17 @@ func HashToG1(msg, dst []byte) (Point, error) {
 		return nil, errLongDST
 	}
 	// blst takes the DST per call; herumi only has a process-wide one.
+	// The result is in G1 by construction (hash_to_curve clears the
+	// cofactor), so it is moved to herumi by its affine coordinates, without
+	// the square root of a compressed decoding or a subgroup check (which
+	// cost more than the hash itself).
 	aff := blst.HashToG1(msg, dst).ToAffine()
+	raw := aff.Serialize() // x ‖ y, big-endian, no flag bits for a finite point
 	p := &blsPoint{}
-	if err := p.p.Deserialize(aff.Compress()); err != nil {
-		return nil, fmt.Errorf("group: hash to G1: %w", err)
+	if len(raw) != 96 || raw[0]&0xe0 != 0 || p.p.X.Deserialize(raw[:48]) != nil || p.p.Y.Deserialize(raw[48:]) != nil {
+		return nil, errors.New("group: hash to G1: unexpected point encoding")
 	}
+	p.p.Z.SetInt64(1)
 	return p, nil
 }
 
