@@ -17,12 +17,9 @@ import (
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
-// TestAuditRecordsAndHeads: each engine records the requests it served in
-// its chain, commits the chain's head through the log, answers its records
-// to admin clients only and the committed heads to any client; the chain
-// verifies against the committed heads.
-func TestAuditRecordsAndHeads(t *testing.T) {
-	c := newCluster(t, 4)
+// withAudit gives every engine an audit log of its own.
+func (c *cluster) withAudit(t *testing.T) []*audit.Log {
+	t.Helper()
 	logs := make([]*audit.Log, len(c.engines))
 	for i, e := range c.engines {
 		l, err := audit.Open(t.TempDir(), nil)
@@ -32,6 +29,16 @@ func TestAuditRecordsAndHeads(t *testing.T) {
 		t.Cleanup(func() { l.Close() })
 		logs[i], e.cfg.Audit = l, l
 	}
+	return logs
+}
+
+// TestAuditRecordsAndHeads: each engine records the requests it served in
+// its chain, commits the chain's head through the log, answers its records
+// to admin clients only and the committed heads to any client; the chain
+// verifies against the committed heads.
+func TestAuditRecordsAndHeads(t *testing.T) {
+	c := newCluster(t, 4)
+	logs := c.withAudit(t)
 	c.waitReady(40 * time.Second)
 
 	alicePub, alice, _ := ed25519.GenerateKey(rand.Reader)

@@ -53,20 +53,16 @@ func (e *Engine) handleBatch(ctx context.Context, req *wire.Request, reqHash [32
 	}
 	// The id is used once per client, as by any unordered request; a
 	// batch is answered once.
-	if res, err := e.cfg.App.Result(req.Client, req.ID); err != nil || res != nil {
-		if err != nil {
-			return resp, err
+	if err := e.admitID(req.Client, req.ID, reqHash, req.Expires, true); err != nil {
+		if r := refused(err); r != nil {
+			return reject(r)
 		}
-		return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
-	}
-	if err := e.replay.admit(req.Client, req.ID, reqHash, req.Expires, time.Now().Unix(), true); err != nil {
-		return reject(err)
+		return resp, err
 	}
 	resp.Items = make([]wire.Response, len(b.Items))
 	partials := make([][]byte, len(b.Items))
 	hashes := make([][32]byte, len(b.Items))
 	sub := *req
-	now := time.Now().Unix()
 	for i := range b.Items {
 		it := &b.Items[i]
 		ir := &resp.Items[i]
@@ -74,7 +70,7 @@ func (e *Engine) handleBatch(ctx context.Context, req *wire.Request, reqHash [32
 		hashes[i] = wire.ItemHash(req.Client, it)
 		sub.ID, sub.Op, sub.Body = it.ID, it.Op, it.Body
 		var partial []byte
-		err := e.admitItem(req, it, hashes[i], now)
+		err := e.admitID(req.Client, it.ID, hashes[i], req.Expires, false)
 		if err == nil && it.Op == wire.OpSign {
 			partial, err = e.handleSign(ctx, ir, &sub)
 		} else if err == nil {
@@ -121,17 +117,19 @@ func (e *Engine) handleBatch(ctx context.Context, req *wire.Request, reqHash [32
 	return resp, nil
 }
 
-// admitItem applies the id rules of requests to a batch item: its id is
-// used once per client, by one ordered request or by one unordered request
-// or item (the same item again, in another batch, is a retry).
-func (e *Engine) admitItem(batch *wire.Request, it *wire.BatchItem, hash [32]byte, now int64) error {
-	if res, err := e.cfg.App.Result(batch.Client, it.ID); err != nil || res != nil {
+// admitID applies the id rules to an unordered request (or a batch item)
+// of client with hash: an id is used once per client, by one ordered request
+// (its committed result binds the bytes) or by one unordered request or item
+// (the same bytes again are a retry, answered again unless once is set). A
+// refusal is a refusal (see refused); other errors are internal.
+func (e *Engine) admitID(client, id string, hash [32]byte, expires int64, once bool) error {
+	if res, err := e.cfg.App.Result(client, id); err != nil || res != nil {
 		if err != nil {
 			return err
 		}
-		return refuse(fmt.Errorf("%w: %s", app.ErrIDReused, it.ID))
+		return refuse(fmt.Errorf("%w: %s", app.ErrIDReused, id))
 	}
-	if err := e.replay.admit(batch.Client, it.ID, hash, batch.Expires, now, false); err != nil {
+	if err := e.replay.admit(client, id, hash, expires, time.Now().Unix(), once); err != nil {
 		return refuse(err)
 	}
 	return nil

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/vhsm/vhsm/replica/app"
-	"github.com/vhsm/vhsm/replica/audit"
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/bls"
 	"github.com/vhsm/vhsm/threshold/frost"
@@ -66,26 +65,6 @@ func openBatch(t testing.TB, sr []byte, resp *wire.Response) [][]byte {
 	return parts
 }
 
-// session takes one fresh nonce commitment of each signer for client.
-func (c *cluster) session(t testing.TB, key ed25519.PrivateKey, client string, signers ...int) ([]wire.SignerCommitment, []frost.Commitment) {
-	t.Helper()
-	ec := group.Secp256k1()
-	var scs []wire.SignerCommitment
-	var coms []frost.Commitment
-	for _, i := range signers {
-		resp, err := c.engines[i-1].Handle(context.Background(), request(t, key, client, wire.OpNonces, wire.NoncesBody{Count: 1}))
-		if err != nil || len(resp.Commitments) != 1 {
-			t.Fatalf("nonces from replica %d: %+v %v", i, resp, err)
-		}
-		nc := resp.Commitments[0]
-		D, _ := ec.DecodePoint(nc.Hiding)
-		E, _ := ec.DecodePoint(nc.Binding)
-		scs = append(scs, wire.SignerCommitment{Replica: i, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding})
-		coms = append(coms, frost.Commitment{ID: i, Hiding: D, Binding: E})
-	}
-	return scs, coms
-}
-
 // TestBatch: a batch runs each item as a request of its own (a refused item
 // costs the others nothing), seals their results together to the batch's
 // reply key, records each served item in the audit chain, and is refused
@@ -93,15 +72,7 @@ func (c *cluster) session(t testing.TB, key ed25519.PrivateKey, client string, s
 // tampered with, or carrying an operation that cannot be batched.
 func TestBatch(t *testing.T) {
 	c := newCluster(t, 4)
-	logs := make([]*audit.Log, len(c.engines))
-	for i, e := range c.engines {
-		l, err := audit.Open(t.TempDir(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		logs[i], e.cfg.Audit = l, l
-	}
+	c.withAudit(t)
 	c.waitReady(40 * time.Second)
 	alicePub, alice, _ := ed25519.GenerateKey(rand.Reader)
 	c.mustAll(t, request(t, c.admin, "admin", wire.OpRegisterClient, wire.RegisterClientBody{ClientID: "alice", PublicKey: alicePub}))
@@ -165,7 +136,7 @@ func TestBatch(t *testing.T) {
 	t.Run("items answered one by one, sealed together, audited", func(t *testing.T) {
 		msg := []byte("batched frost")
 		bmsg := []byte("batched bls")
-		scs, coms := c.session(t, alice, "alice", 1, 2)
+		scs, coms := c.derivedSession(t, alice, "alice", []int{1, 2})
 		sr1 := batchOf(t, alice, "alice", 1, signItem(msg, scs), item(t, wire.OpSign, wire.SignBody{KeyID: "b1", Message: bmsg}),
 			item(t, wire.OpSign, wire.SignBody{KeyID: "nope", Message: msg}))
 		sr2 := batchOf(t, alice, "alice", 2, signItem(msg, scs), item(t, wire.OpSign, wire.SignBody{KeyID: "b1", Message: bmsg}))
@@ -226,7 +197,7 @@ func TestBatch(t *testing.T) {
 
 	t.Run("batch for another replica refused before any item runs", func(t *testing.T) {
 		msg := []byte("misdirected")
-		scs, coms := c.session(t, alice, "alice", 1, 2)
+		scs, coms := c.derivedSession(t, alice, "alice", []int{1, 2})
 		for1 := batchOf(t, alice, "alice", 1, signItem(msg, scs))
 		refusedWhole(t, 2, for1, "for replica 1")
 		// Replica 2's nonce is unspent: the session completes.
@@ -237,7 +208,7 @@ func TestBatch(t *testing.T) {
 
 	t.Run("operation that cannot be batched refuses the whole batch", func(t *testing.T) {
 		msg := []byte("mixed batch")
-		scs, coms := c.session(t, alice, "alice", 1, 2)
+		scs, coms := c.derivedSession(t, alice, "alice", []int{1, 2})
 		for _, bad := range []wire.BatchItem{
 			item(t, wire.OpNonces, wire.NoncesBody{Count: 1}),
 			item(t, wire.OpKeyGen, wire.KeyGenBody{KeyID: "k9", Scheme: wire.SchemeBLS}),
@@ -268,7 +239,7 @@ func TestBatch(t *testing.T) {
 	})
 
 	t.Run("one nonce named twice in a batch signs once", func(t *testing.T) {
-		scs, _ := c.session(t, alice, "alice", 1, 2)
+		scs, _ := c.derivedSession(t, alice, "alice", []int{1, 2})
 		sr := batchOf(t, alice, "alice", 1, signItem([]byte("first"), scs), signItem([]byte("second"), scs))
 		resp := handle(t, 1, sr)
 		parts := openBatch(t, sr, resp)
@@ -312,7 +283,7 @@ func TestBatch(t *testing.T) {
 	})
 
 	t.Run("tampered batch refused", func(t *testing.T) {
-		scs, _ := c.session(t, alice, "alice", 1, 2)
+		scs, _ := c.derivedSession(t, alice, "alice", []int{1, 2})
 		sr := batchOf(t, alice, "alice", 1, signItem([]byte("original"), scs))
 		var s wire.SignedRequest
 		_ = json.Unmarshal(sr, &s)

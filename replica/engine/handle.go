@@ -99,14 +99,11 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 		if err := e.awaitHeight(ctx, req.MinHeight); err != nil {
 			return reject(err)
 		}
-		if res, err := e.cfg.App.Result(req.Client, req.ID); err != nil || res != nil {
-			if err != nil {
-				return resp, err
+		if err := e.admitID(req.Client, req.ID, reqHash, req.Expires, req.Op == wire.OpNonces); err != nil {
+			if r := refused(err); r != nil {
+				return reject(r)
 			}
-			return reject(fmt.Errorf("%w: %s", app.ErrIDReused, req.ID))
-		}
-		if err := e.replay.admit(req.Client, req.ID, reqHash, req.Expires, time.Now().Unix(), req.Op == wire.OpNonces); err != nil {
-			return reject(err)
+			return resp, err
 		}
 		var partial []byte
 		var err error
