@@ -193,7 +193,11 @@ func (e *Engine) RunAudit(ctx context.Context) error {
 	if e.cfg.Audit == nil {
 		return nil
 	}
-	tick := time.NewTicker(AuditInterval)
+	// Rounds start on whole multiples of AuditInterval of the wall clock,
+	// so that the replicas' head transactions (clocks in step, as block
+	// times require anyway) reach the log together and share a block,
+	// instead of costing a block each.
+	tick := time.NewTimer(untilNextTick(time.Now()))
 	defer tick.Stop()
 	c := &auditCommitter{e: e}
 	c.checkCommitted()
@@ -205,11 +209,18 @@ func (e *Engine) RunAudit(ctx context.Context) error {
 			}
 			return nil
 		case <-tick.C:
+			tick.Reset(untilNextTick(time.Now()))
 		}
 		if err := c.round(ctx); err != nil && ctx.Err() == nil {
 			e.cfg.Log.Warn("audit_commit_failed", "err", err)
 		}
 	}
+}
+
+// untilNextTick is the time from now to the next whole multiple of
+// AuditInterval (a full interval when now is on one).
+func untilNextTick(now time.Time) time.Duration {
+	return now.Truncate(AuditInterval).Add(AuditInterval).Sub(now)
 }
 
 // auditCommitter is RunAudit's state: the head last broadcast.

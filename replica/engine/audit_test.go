@@ -129,3 +129,19 @@ func TestAuditRecordsAndHeads(t *testing.T) {
 		}
 	}
 }
+
+func TestUntilNextTick(t *testing.T) {
+	base := time.Unix(1700000000, 0)
+	for _, tc := range []struct {
+		now  time.Time
+		want time.Duration
+	}{
+		{base, AuditInterval},
+		{base.Add(AuditInterval / 4), AuditInterval * 3 / 4},
+		{base.Add(AuditInterval - time.Nanosecond), time.Nanosecond},
+	} {
+		if got := untilNextTick(tc.now); got != tc.want {
+			t.Fatalf("untilNextTick(%v) = %v, want %v", tc.now, got, tc.want)
+		}
+	}
+}
