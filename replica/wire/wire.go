@@ -36,6 +36,12 @@
 // hash and the answering replica's index as associated data ([SealReply],
 // [OpenReply]). A replica that replays a client's signed request to other
 // replicas receives only ciphertexts for a key it does not hold.
+//
+// # Batches
+//
+// A client's signing, encryption and decryption requests in flight at one
+// replica may travel as one [OpBatch] request addressed to that replica,
+// answered item by item with the partial results sealed together (batch.go).
 package wire
 
 import (
