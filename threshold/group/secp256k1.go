@@ -18,7 +18,11 @@ import (
 // and [Point.Mul] use this package's constant-time routines instead
 // (secp256k1_base.go, a precomputed fixed-base table with its own 4×64-bit
 // field arithmetic in secp256k1_fe.go, and secp256k1_ct.go), and
-// [Scalar.Inv] a constant-time exponentiation.
+// [Scalar.Inv] a constant-time exponentiation. The variable-time
+// multiplications of public points ([MulPublic], [MultiMulPublic],
+// [PublicTable]) and the decoding of points run on that 4×64-bit field too
+// (secp256k1_jac.go); points are held as decred's affine JacobianPoint and
+// converted at the boundary.
 func Secp256k1() Group { return secpGroup{} }
 
 type secpGroup struct{}
@@ -146,12 +150,13 @@ func (secpGroup) DecodePoint(b []byte) (Point, error) {
 	if b[0] != secp256k1.PubKeyFormatCompressedEven && b[0] != secp256k1.PubKeyFormatCompressedOdd {
 		return nil, ErrInvalidPoint
 	}
-	pk, err := secp256k1.ParsePubKey(b)
-	if err != nil {
+	// x below p, x³ + 7 a square, y of the prefix's parity
+	// (secp256k1_jac.go; the same checks as decred's ParsePubKey,
+	// FuzzDecodePointDecred).
+	p, ok := secpDecompress(b[1:], b[0]&1)
+	if !ok {
 		return nil, ErrInvalidPoint
 	}
-	p := &secpPoint{}
-	pk.AsJacobian(&p.p)
 	return p, nil
 }
 

@@ -22,15 +22,16 @@ import (
 //   - wNAF ([GECC] algorithm 3.35): each half-length scalar in signed odd
 //     digits |d| < 2^(w−1), at most one non-zero digit in any w
 //     consecutive ones; a term's table holds its odd multiples P, 3P, …,
-//     (2^(w−1)−1)·P (and their negations), φ of the table is one field
-//     multiplication per entry.
+//     (2^(w−1)−1)·P (a negative digit negates y on the fly), φ of the
+//     table is one field multiplication per entry.
 //   - The generator has a larger precomputed table of affine points
 //     (strGenWindow), built once, so s·G costs about 2·129/(strGenWindow+1)
 //     mixed additions and no doubling of its own.
 //
-// Everything here branches on and indexes by the scalars and points: only
-// public values may be given (the callers are MultiMulPublic and
-// MulPublic).
+// The point arithmetic is the variable-time Jacobian arithmetic over the
+// 4×64-bit field (secp256k1_jac.go). Everything here branches on and
+// indexes by the scalars and points: only public values may be given (the
+// callers are MultiMulPublic, MulPublic and PublicTable).
 
 // GLV constants of secp256k1 (libsecp256k1, decred curve.go): λ is a cube
 // root of unity mod n with λ·(x, y) = (β·x, y), β a cube root of unity mod
@@ -150,87 +151,108 @@ func addSmall(l *[4]uint64, v uint64) {
 }
 
 // strTerm is one half-length term of the interleaved multiplication: its
-// wNAF digits and the table of odd multiples of its point (and of the
-// negated point).
+// wNAF digits and the table of odd multiples of its point, in affine form
+// (aff) or in Jacobian form (jac); flip negates every digit (the sign of
+// the GLV half).
 type strTerm struct {
-	digits   [260]int8 // room for any 256-bit magnitude, whatever the split gives
-	n        int
-	pos, neg []secp256k1.JacobianPoint
+	digits [260]int8 // room for any 256-bit magnitude, whatever the split gives
+	n      int
+	flip   bool
+	aff    []feAff
+	jac    []feJac
 }
 
-// oddMultiples fills t with P, 3P, 5P, … (len(t) entries) for a normalized
-// Jacobian P. The entries are normalized Jacobian points.
-func oddMultiples(p *secp256k1.JacobianPoint, t []secp256k1.JacobianPoint) {
-	t[0] = *p
+// addAt adds the term's digit at bit i (if any) to acc.
+func (t *strTerm) addAt(i int, acc *feJac) {
+	if i >= t.n {
+		return
+	}
+	d := t.digits[i]
+	if d == 0 {
+		return
+	}
+	neg := (d < 0) != t.flip
+	if d < 0 {
+		d = -d
+	}
+	if t.aff != nil {
+		q := t.aff[d>>1]
+		if neg {
+			q.y.neg(&q.y)
+		}
+		acc.addAff(acc, &q)
+		return
+	}
+	q := &t.jac[d>>1]
+	if neg {
+		var nq feJac
+		nq.negate(q)
+		q = &nq
+	}
+	acc.add(acc, q)
+}
+
+// oddMultiples fills t with P, 3P, 5P, … (len(t) entries) in Jacobian
+// form.
+func oddMultiples(p *feAff, t []feJac) {
+	t[0] = p.jac()
 	if len(t) == 1 {
 		return
 	}
-	var twice secp256k1.JacobianPoint
-	secp256k1.DoubleNonConst(p, &twice)
+	var twice feJac
+	twice.double(&t[0])
 	for i := 1; i < len(t); i++ {
-		secp256k1.AddNonConst(&t[i-1], &twice, &t[i])
+		t[i].add(&t[i-1], &twice)
 	}
 }
 
-// negateAll sets dst[i] = −src[i].
-func negateAll(src, dst []secp256k1.JacobianPoint) {
-	for i := range src {
-		dst[i] = src[i]
-		dst[i].Y.Negate(1).Normalize()
-	}
-}
+// feBeta is β as an fe.
+var feBeta = feFromFieldVal(&strBeta)
 
-// endoAll sets dst[i] = φ(src[i]) = (β·X, Y, Z), negated when neg.
-func endoAll(src, dst []secp256k1.JacobianPoint, neg bool) {
+// endoAff sets dst[i] = φ(src[i]) = (β·x, y).
+func endoAff(src, dst []feAff) {
 	for i := range src {
-		dst[i] = src[i]
-		dst[i].X.Mul(&strBeta).Normalize()
-		if neg {
-			dst[i].Y.Negate(1).Normalize()
-		}
+		dst[i].x.mul(&src[i].x, &feBeta)
+		dst[i].x = feCanon(&dst[i].x)
+		dst[i].y = src[i].y
 	}
 }
 
 // strGen holds the generator's static tables: odd multiples of G and of
-// φ(G) in affine form (Z = 1, so each addition is a mixed one), and their
-// negations.
+// φ(G) in affine form (so each addition is a mixed one).
 var strGen struct {
-	once                       sync.Once
-	pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint
+	once      sync.Once
+	pos, endo []feAff
 }
 
 func strGenTables() {
 	strGen.once.Do(func() {
-		strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg = affineTables(&secpGen.p, strGenWindow)
+		g := affFromPoint(secpGen)
+		strGen.pos, strGen.endo = affineTables(&g, strGenWindow)
 	})
 }
 
-// affineTables returns the odd multiples P, 3P, …, (2^(w−1)−1)·P of a
-// normalized point in affine form, their negations, and the same for φ(P).
-func affineTables(p *secp256k1.JacobianPoint, w int) (pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) {
+// affineTables returns the odd multiples P, 3P, …, (2^(w−1)−1)·P of p in
+// affine form (one inversion for all), and the same for φ(P).
+func affineTables(p *feAff, w int) (pos, endo []feAff) {
 	size := 1 << (w - 2)
-	pos = make([]secp256k1.JacobianPoint, size)
-	oddMultiples(p, pos)
-	for i := range pos {
-		pos[i].ToAffine()
-	}
-	neg = make([]secp256k1.JacobianPoint, size)
-	negateAll(pos, neg)
-	endoPos = make([]secp256k1.JacobianPoint, size)
-	endoAll(pos, endoPos, false)
-	endoNeg = make([]secp256k1.JacobianPoint, size)
-	endoAll(pos, endoNeg, true)
-	return pos, neg, endoPos, endoNeg
+	jac := make([]feJac, size)
+	oddMultiples(p, jac)
+	pos = make([]feAff, size)
+	feBatchAffine(jac, pos)
+	endo = make([]feAff, size)
+	endoAff(pos, endo)
+	return pos, endo
 }
 
 // PublicTable is a precomputed table of one PUBLIC secp256k1 point P (a
 // verification key used many times): its odd multiples and those of φ(P)
 // in affine form, so that [PublicTable.BaseMulAdd] adds about one mixed
 // addition per strTableWindow+1 bits of each GLV half and builds no table
-// per call. It is immutable and safe for concurrent use; about 8 KiB.
+// per call. It is immutable and safe for concurrent use; about 2 KiB.
 type PublicTable struct {
-	p                          *secpPoint
-	pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint
+	p         *secpPoint
+	pos, endo []feAff
 }
 
 // strTableWindow is the window of a PublicTable (16 odd multiples).
@@ -244,7 +266,8 @@ func NewPublicTable(p Point) (*PublicTable, error) {
 		return nil, ErrWrongGroup
 	}
 	t := &PublicTable{p: &secpPoint{p: sp.p}}
-	t.pos, t.neg, t.endoPos, t.endoNeg = affineTables(&t.p.p, strTableWindow)
+	a := affFromPoint(t.p)
+	t.pos, t.endo = affineTables(&a, strTableWindow)
 	return t, nil
 }
 
@@ -256,87 +279,63 @@ func (t *PublicTable) Point() Point { return &secpPoint{p: t.p.p} }
 // It panics on a scalar of another group, as the Scalar methods do.
 func (t *PublicTable) BaseMulAdd(a, b Scalar) Point {
 	as, bs := asSecpScalar(a), asSecpScalar(b)
-	var acc secp256k1.JacobianPoint
+	var acc feJac
 	secpStraussWith(nil, &as.s, t, &bs.s, &acc)
-	return normalized(&acc)
+	return acc.toPoint()
 }
 
-// strausAdd adds the term's digit at bit i (if any) to acc.
-func (t *strTerm) addAt(i int, acc *secp256k1.JacobianPoint) {
-	if i >= t.n {
-		return
-	}
-	switch d := t.digits[i]; {
-	case d > 0:
-		secp256k1.AddNonConst(acc, &t.pos[d>>1], acc)
-	case d < 0:
-		secp256k1.AddNonConst(acc, &t.neg[(-d)>>1], acc)
-	}
-}
-
-// secpStrauss returns Σ scalar·point over terms (affine, non-identity
-// points, non-zero scalars) plus gScalar·G when gScalar is non-nil, in
-// Jacobian form (not normalized).
-func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+// secpStrauss returns Σ scalar·point over terms (non-identity points with
+// their affine form in a, non-zero scalars) plus gScalar·G when gScalar is
+// non-nil, in Jacobian form.
+func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *feJac) {
 	secpStraussWith(terms, gScalar, nil, nil, out)
 }
 
 // glvTerms appends the two half-length terms of k·P for a point with
-// precomputed tables (pos, neg for P; endoPos, endoNeg for φ(P)) of window
-// w, with the signs of the GLV split applied.
-func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) []strTerm {
+// precomputed affine tables (pos for P, endo for φ(P)) of window w.
+func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, endo []feAff) []strTerm {
 	k1, k2, neg1, neg2 := glvSplit(k)
-	a := strTerm{pos: pos, neg: neg}
-	if neg1 {
-		a.pos, a.neg = a.neg, a.pos
-	}
-	b := strTerm{pos: endoPos, neg: endoNeg}
-	if neg2 {
-		b.pos, b.neg = b.neg, b.pos
-	}
+	ts = append(ts, strTerm{aff: pos, flip: neg1}, strTerm{aff: endo, flip: neg2})
+	a, b := &ts[len(ts)-2], &ts[len(ts)-1]
 	a.n = wnaf(&k1, w, a.digits[:])
 	b.n = wnaf(&k2, w, b.digits[:])
-	return append(ts, a, b)
+	return ts
 }
 
 // secpStraussWith is secpStrauss plus tScalar·P for the point P of table
 // (when both are non-nil).
-func secpStraussWith(terms []secpTerm, gScalar *secp256k1.ModNScalar, table *PublicTable, tScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+func secpStraussWith(terms []secpTerm, gScalar *secp256k1.ModNScalar, table *PublicTable, tScalar *secp256k1.ModNScalar, out *feJac) {
 	size := 1 << (strWindow - 2)
 	ts := make([]strTerm, 0, 2*len(terms)+4)
-	tables := make([]secp256k1.JacobianPoint, 4*size*len(terms))
+	jac := make([]feJac, 2*size*len(terms))
 	for i := range terms {
 		k1, k2, neg1, neg2 := glvSplit(terms[i].s)
-		tab := tables[4*size*i : 4*size*(i+1)]
-		p := terms[i].p.p
-		if neg1 {
-			p.Y.Negate(1).Normalize()
+		pos, endo := jac[2*size*i:2*size*i+size], jac[2*size*i+size:2*size*(i+1)]
+		oddMultiples(&terms[i].a, pos)
+		// φ(X, Y, Z) = (β·X, Y, Z).
+		for j := range pos {
+			endo[j] = pos[j]
+			endo[j].x.mul(&pos[j].x, &feBeta)
 		}
-		pos1, neg1t, pos2, neg2t := tab[:size], tab[size:2*size], tab[2*size:3*size], tab[3*size:]
-		oddMultiples(&p, pos1)
-		negateAll(pos1, neg1t)
-		// φ(±P)'s table from ±P's: flip the sign again if k2's differs.
-		endoAll(pos1, pos2, neg1 != neg2)
-		negateAll(pos2, neg2t)
-		ts = append(ts, strTerm{pos: pos1, neg: neg1t}, strTerm{pos: pos2, neg: neg2t})
+		ts = append(ts, strTerm{jac: pos, flip: neg1}, strTerm{jac: endo, flip: neg2})
 		a, b := &ts[len(ts)-2], &ts[len(ts)-1]
 		a.n = wnaf(&k1, strWindow, a.digits[:])
 		b.n = wnaf(&k2, strWindow, b.digits[:])
 	}
 	if gScalar != nil && !gScalar.IsZero() {
 		strGenTables()
-		ts = glvTerms(ts, gScalar, strGenWindow, strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg)
+		ts = glvTerms(ts, gScalar, strGenWindow, strGen.pos, strGen.endo)
 	}
 	if table != nil && tScalar != nil && !tScalar.IsZero() {
-		ts = glvTerms(ts, tScalar, strTableWindow, table.pos, table.neg, table.endoPos, table.endoNeg)
+		ts = glvTerms(ts, tScalar, strTableWindow, table.pos, table.endo)
 	}
 	top := 0
 	for i := range ts {
 		top = max(top, ts[i].n)
 	}
-	var acc secp256k1.JacobianPoint
+	var acc feJac
 	for i := top - 1; i >= 0; i-- {
-		secp256k1.DoubleNonConst(&acc, &acc)
+		acc.double(&acc)
 		for j := range ts {
 			ts[j].addAt(i, &acc)
 		}
