@@ -1,6 +1,10 @@
 package group
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/big"
+	"math/bits"
+)
 
 // Variable-time point arithmetic in Jacobian coordinates over the 4×64-bit
 // field of secp256k1_fe.go, for the multiplications of PUBLIC points
@@ -186,9 +190,29 @@ func (p *feJac) negate(q *feJac) {
 	p.y.neg(&q.y)
 }
 
-// feInvVar returns a⁻¹ for a ≢ 0. It is feInv (the chain does not depend
-// on a); kept as a name so the variable-time callers say what they need.
-func feInvVar(a *fe) fe { return feInv(a) }
+// feInvVar returns a⁻¹ for a ≢ 0 (zero for zero) in variable time, with
+// math/big's extended Euclid (about twice as fast here as feInv's 255
+// squarings).
+func feInvVar(a *fe) fe {
+	c := feCanon(a)
+	var b [32]byte
+	binary.BigEndian.PutUint64(b[0:], c[3])
+	binary.BigEndian.PutUint64(b[8:], c[2])
+	binary.BigEndian.PutUint64(b[16:], c[1])
+	binary.BigEndian.PutUint64(b[24:], c[0])
+	v := new(big.Int).SetBytes(b[:])
+	if v.ModInverse(v, fePrimeBig) == nil {
+		return fe{}
+	}
+	v.FillBytes(b[:])
+	return fe{
+		binary.BigEndian.Uint64(b[24:]), binary.BigEndian.Uint64(b[16:]),
+		binary.BigEndian.Uint64(b[8:]), binary.BigEndian.Uint64(b[0:]),
+	}
+}
+
+// fePrimeBig is p as a big.Int.
+var fePrimeBig = mustHexInt("fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc2f")
 
 // feBatchAffine sets out[i] to the affine form of in[i], none of which may
 // be the identity, with one inversion (Montgomery's trick: invert the

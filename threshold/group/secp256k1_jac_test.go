@@ -513,3 +513,77 @@ func BenchmarkDecodePointDecred(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFeJac measures the point operations and the conversions of
+// secp256k1_jac.go.
+func BenchmarkFeJac(b *testing.B) {
+	g := Secp256k1()
+	P := asSecpPoint(g.BaseMul(mustRandom(b, g)))
+	Q := asSecpPoint(g.BaseMul(mustRandom(b, g)))
+	pa, qa := affFromPoint(P), affFromPoint(Q)
+	var pj, qj feJac
+	pj.double(ptrJac(pa.jac()))
+	qj.double(ptrJac(qa.jac()))
+	b.Run("double", func(b *testing.B) {
+		r := pj
+		for b.Loop() {
+			r.double(&r)
+		}
+	})
+	b.Run("add", func(b *testing.B) {
+		r := pj
+		for b.Loop() {
+			r.add(&r, &qj)
+		}
+	})
+	b.Run("addAff", func(b *testing.B) {
+		r := pj
+		for b.Loop() {
+			r.addAff(&r, &qa)
+		}
+	})
+	b.Run("inv", func(b *testing.B) {
+		z := pj.z
+		for b.Loop() {
+			z = feInvVar(&z)
+		}
+	})
+	b.Run("toPoint", func(b *testing.B) {
+		for b.Loop() {
+			pj.toPoint()
+		}
+	})
+	b.Run("affFromPoint", func(b *testing.B) {
+		for b.Loop() {
+			affFromPoint(P)
+		}
+	})
+}
+
+func ptrJac(p feJac) *feJac { return &p }
+
+// TestFeInvVar checks the variable-time inversion against the Fermat one
+// (feInv) on edge and random values, weakly reduced ones included.
+func TestFeInvVar(t *testing.T) {
+	rng := testRand(t)
+	vals := feEdgeValues()
+	for range 200 {
+		var b [32]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		vals = append(vals, new(big.Int).SetBytes(b[:]))
+	}
+	for _, v := range vals {
+		a := feOf(v)
+		got, want := feInvVar(&a), feInv(&a)
+		if feCanon(&got) != feCanon(&want) {
+			t.Fatalf("%x: feInvVar differs from feInv", v)
+		}
+		var one fe
+		one.mul(&got, &a)
+		if !feIsZeroVar(&a) && feCanon(&one) != (fe{1}) {
+			t.Fatalf("%x: a·a⁻¹ ≠ 1", v)
+		}
+	}
+}

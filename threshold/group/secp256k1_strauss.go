@@ -1,7 +1,9 @@
 package group
 
 import (
+	"encoding/binary"
 	"math/big"
+	"math/bits"
 	"sync"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -45,12 +47,11 @@ var (
 		f.SetByteSlice(b)
 		return f
 	}()
-	strA1  = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
-	strB1  = new(big.Int).Neg(mustHexInt("e4437ed6010e88286f547fa90abfe4c3"))
-	strA2  = mustHexInt("114ca50f7a8e2f3f657c1108d9d44cfd8")
-	strB2  = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
-	strN   = mustHexInt("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
-	strTwo = big.NewInt(2)
+	strA1 = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
+	strB1 = new(big.Int).Neg(mustHexInt("e4437ed6010e88286f547fa90abfe4c3"))
+	strA2 = mustHexInt("114ca50f7a8e2f3f657c1108d9d44cfd8")
+	strB2 = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
+	strN  = mustHexInt("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
 )
 
 func mustHexInt(h string) *big.Int {
@@ -69,27 +70,108 @@ const (
 
 // glvSplit returns k1, k2 with k ≡ k1 + k2·λ (mod n) as magnitudes and
 // signs (neg1, neg2 report k1 < 0, k2 < 0); both magnitudes are below
-// 2^129. [GECC] algorithm 3.74: c1 = round(b2·k/n), c2 = round(−b1·k/n),
-// k1 = k − c1·a1 − c2·a2, k2 = −c1·b1 − c2·b2.
+// 2^129 (TestGLVSplit). [GECC] algorithm 3.74: c1 = round(b2·k/n),
+// c2 = round(−b1·k/n), k1 = k − c1·a1 − c2·a2, k2 = −c1·b1 − c2·b2, with
+// libsecp256k1's rounding (secp256k1_scalar_split_lambda): c = ⌊k·g/2^384⌉
+// for g1 = round(2^384·b2/n), g2 = round(2^384·(−b1)/n), which may be off
+// by one from the exact rounding; any integers c1, c2 give k1 + k2·λ ≡ k
+// because (a1, b1) and (a2, b2) are lattice vectors, and the error only
+// moves the halves within the bound. As the results are far below 2^255
+// in magnitude, k1 and k2 are computed in two's complement mod 2^256 (the
+// intermediate products may wrap). No big.Int and no reduction mod n.
 func glvSplit(k *secp256k1.ModNScalar) (k1, k2 [4]uint64, neg1, neg2 bool) {
 	kb := k.Bytes()
-	K := new(big.Int).SetBytes(kb[:])
-	c1 := roundDiv(new(big.Int).Mul(strB2, K))
-	c2 := roundDiv(new(big.Int).Mul(new(big.Int).Neg(strB1), K))
-	v1 := new(big.Int).Sub(K, new(big.Int).Mul(c1, strA1))
-	v1.Sub(v1, new(big.Int).Mul(c2, strA2))
-	v2 := new(big.Int).Mul(c1, strB1)
-	v2.Neg(v2)
-	v2.Sub(v2, new(big.Int).Mul(c2, strB2))
-	neg1, neg2 = v1.Sign() < 0, v2.Sign() < 0
-	return limbsOf(v1.Abs(v1)), limbsOf(v2.Abs(v2)), neg1, neg2
+	kl := [4]uint64{
+		binary.BigEndian.Uint64(kb[24:]), binary.BigEndian.Uint64(kb[16:]),
+		binary.BigEndian.Uint64(kb[8:]), binary.BigEndian.Uint64(kb[0:]),
+	}
+	c1 := mulShift384(&kl, &strG1)
+	c2 := mulShift384(&kl, &strG2)
+	// k1 = k − c1·a1 − c2·a2, k2 = c1·(−b1) − c2·b2 (mod 2^256).
+	t1, t2 := mulLo256(&c1, &strA1L), mulLo256(&c2, &strA2L)
+	k1 = sub256(sub256(kl, t1), t2)
+	k2 = sub256(mulLo256(&c1, &strMinusB1L), mulLo256(&c2, &strB2L))
+	k1, neg1 = abs256(k1)
+	k2, neg2 = abs256(k2)
+	return k1, k2, neg1, neg2
 }
 
-// roundDiv returns round(x/n) for x ≥ 0: ⌊(2x + n) / 2n⌋.
-func roundDiv(x *big.Int) *big.Int {
-	num := new(big.Int).Lsh(x, 1)
+// mulShift384 returns ⌊a·b/2^384⌉ (rounded to nearest) for 256-bit a and
+// b; it is below 2^128 for the GLV constants.
+func mulShift384(a, b *[4]uint64) [4]uint64 {
+	var t [8]uint64
+	for i := range 4 {
+		var carry uint64
+		for j := range 4 {
+			hi, lo := bits.Mul64(a[i], b[j])
+			var c uint64
+			lo, c = bits.Add64(lo, t[i+j], 0)
+			hi += c
+			lo, c = bits.Add64(lo, carry, 0)
+			hi += c
+			t[i+j] = lo
+			carry = hi
+		}
+		t[i+4] = carry
+	}
+	// Bits 384..511 plus bit 383 for the rounding.
+	lo, c := bits.Add64(t[6], t[5]>>63, 0)
+	return [4]uint64{lo, t[7] + c}
+}
+
+// mulLo256 returns a·b mod 2^256.
+func mulLo256(a, b *[4]uint64) [4]uint64 {
+	var r [4]uint64
+	for i := range 4 {
+		var carry uint64
+		for j := 0; i+j < 4; j++ {
+			hi, lo := bits.Mul64(a[i], b[j])
+			var c uint64
+			lo, c = bits.Add64(lo, r[i+j], 0)
+			hi += c
+			lo, c = bits.Add64(lo, carry, 0)
+			hi += c
+			r[i+j] = lo
+			carry = hi
+		}
+	}
+	return r
+}
+
+// sub256 returns a − b mod 2^256.
+func sub256(a, b [4]uint64) [4]uint64 {
+	var r [4]uint64
+	var bw uint64
+	for i := range 4 {
+		r[i], bw = bits.Sub64(a[i], b[i], bw)
+	}
+	return r
+}
+
+// abs256 returns |a| and whether a is negative, for a in two's complement.
+func abs256(a [4]uint64) ([4]uint64, bool) {
+	if a[3]>>63 == 0 {
+		return a, false
+	}
+	return sub256([4]uint64{}, a), true
+}
+
+// GLV constants as limbs (glvSplit): g1 = round(2^384·b2/n),
+// g2 = round(2^384·(−b1)/n), a1, a2, −b1, b2.
+var (
+	strG1       = glvRoundConst(strB2)
+	strG2       = glvRoundConst(new(big.Int).Neg(strB1))
+	strA1L      = limbsOf(strA1)
+	strA2L      = limbsOf(strA2)
+	strMinusB1L = limbsOf(new(big.Int).Neg(strB1))
+	strB2L      = limbsOf(strB2)
+)
+
+func glvRoundConst(b *big.Int) [4]uint64 {
+	num := new(big.Int).Lsh(b, 385)
 	num.Add(num, strN)
-	return num.Quo(num, new(big.Int).Mul(strN, strTwo))
+	num.Quo(num, new(big.Int).Lsh(strN, 1)) // round(2^384·b/n)
+	return limbsOf(num)
 }
 
 // limbsOf returns v (0 ≤ v < 2^256) as little-endian 64-bit limbs.
