@@ -233,15 +233,13 @@ func addSmall(l *[4]uint64, v uint64) {
 }
 
 // strTerm is one half-length term of the interleaved multiplication: its
-// wNAF digits and the table of odd multiples of its point, in affine form
-// (aff) or in Jacobian form (jac); flip negates every digit (the sign of
-// the GLV half).
+// wNAF digits and the table of odd multiples of its point in affine form;
+// flip negates every digit (the sign of the GLV half).
 type strTerm struct {
 	digits [260]int8 // room for any 256-bit magnitude, whatever the split gives
 	n      int
 	flip   bool
-	aff    []feAff
-	jac    []feJac
+	tab    []feAff
 }
 
 // addAt adds the term's digit at bit i (if any) to acc.
@@ -257,21 +255,11 @@ func (t *strTerm) addAt(i int, acc *feJac) {
 	if d < 0 {
 		d = -d
 	}
-	if t.aff != nil {
-		q := t.aff[d>>1]
-		if neg {
-			q.y.neg(&q.y)
-		}
-		acc.addAff(acc, &q)
-		return
-	}
-	q := &t.jac[d>>1]
+	q := t.tab[d>>1]
 	if neg {
-		var nq feJac
-		nq.negate(q)
-		q = &nq
+		q.y.neg(&q.y)
 	}
-	acc.add(acc, q)
+	acc.addAff(acc, &q)
 }
 
 // oddMultiples fills t with P, 3P, 5P, … (len(t) entries) in Jacobian
@@ -377,7 +365,7 @@ func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *feJac) {
 // precomputed affine tables (pos for P, endo for φ(P)) of window w.
 func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, endo []feAff) []strTerm {
 	k1, k2, neg1, neg2 := glvSplit(k)
-	ts = append(ts, strTerm{aff: pos, flip: neg1}, strTerm{aff: endo, flip: neg2})
+	ts = append(ts, strTerm{tab: pos, flip: neg1}, strTerm{tab: endo, flip: neg2})
 	a, b := &ts[len(ts)-2], &ts[len(ts)-1]
 	a.n = wnaf(&k1, w, a.digits[:])
 	b.n = wnaf(&k2, w, b.digits[:])
@@ -387,19 +375,25 @@ func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, endo []feAff) 
 // secpStraussWith is secpStrauss plus tScalar·P for the point P of table
 // (when both are non-nil).
 func secpStraussWith(terms []secpTerm, gScalar *secp256k1.ModNScalar, table *PublicTable, tScalar *secp256k1.ModNScalar, out *feJac) {
+	// The terms' tables: odd multiples in Jacobian form, made affine all
+	// at once (one inversion; each addition of the main loop is then a
+	// mixed one, 8M + 3S instead of 12M + 4S, which repays the conversion
+	// from one term on), and φ of each entry.
 	size := 1 << (strWindow - 2)
 	ts := make([]strTerm, 0, 2*len(terms)+4)
-	jac := make([]feJac, 2*size*len(terms))
+	var pos, endo []feAff
+	if len(terms) > 0 {
+		jac := make([]feJac, size*len(terms))
+		for i := range terms {
+			oddMultiples(&terms[i].a, jac[size*i:size*(i+1)])
+		}
+		pos, endo = make([]feAff, len(jac)), make([]feAff, len(jac))
+		feBatchAffine(jac, pos)
+		endoAff(pos, endo)
+	}
 	for i := range terms {
 		k1, k2, neg1, neg2 := glvSplit(terms[i].s)
-		pos, endo := jac[2*size*i:2*size*i+size], jac[2*size*i+size:2*size*(i+1)]
-		oddMultiples(&terms[i].a, pos)
-		// φ(X, Y, Z) = (β·X, Y, Z).
-		for j := range pos {
-			endo[j] = pos[j]
-			endo[j].x.mul(&pos[j].x, &feBeta)
-		}
-		ts = append(ts, strTerm{jac: pos, flip: neg1}, strTerm{jac: endo, flip: neg2})
+		ts = append(ts, strTerm{tab: pos[size*i : size*(i+1)], flip: neg1}, strTerm{tab: endo[size*i : size*(i+1)], flip: neg2})
 		a, b := &ts[len(ts)-2], &ts[len(ts)-1]
 		a.n = wnaf(&k1, strWindow, a.digits[:])
 		b.n = wnaf(&k2, strWindow, b.digits[:])
