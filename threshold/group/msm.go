@@ -26,10 +26,10 @@ var (
 // never for a share, a nonce, a key or anything derived from one.
 //
 // On secp256k1, over variable-time Jacobian arithmetic on the 4×64-bit
-// field (secp256k1_jac.go) with a single conversion to affine at the end: terms with scalar 1 are plain
-// additions; terms on the generator use a precomputed table; a few other
-// terms (useStrauss) are an interleaved (Strauss–Shamir)
-// multiplication with the GLV endomorphism and width-5 NAF digits, all
+// field (secp256k1_jac.go) with a single conversion to affine at the end:
+// terms with scalar 1 are plain additions; terms on the generator use a
+// precomputed table; a few other terms (useStrauss) are an interleaved
+// (Strauss–Shamir) multiplication with the GLV endomorphism and width-5 NAF digits, all
 // terms sharing one chain of about 130 doublings (secp256k1_strauss.go);
 // more terms use the bucket method of Pippenger (signed digits, the window
 // chosen from the number of points and the longest scalar's bit length, so
