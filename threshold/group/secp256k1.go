@@ -239,19 +239,23 @@ func (p *secpPoint) isInf() bool {
 	return (p.p.X.IsZero() && p.p.Y.IsZero()) || p.p.Z.IsZero()
 }
 
-func normalized(j *secp256k1.JacobianPoint) *secpPoint {
-	r := &secpPoint{p: *j}
-	if r.p.Z.IsZero() {
-		return &secpPoint{}
-	}
-	r.p.ToAffine()
-	return r
-}
-
+// Add is variable time (as decred's AddNonConst, which it replaced, was):
+// a mixed addition on the 4×64-bit field and one inversion
+// (secp256k1_jac.go).
 func (p *secpPoint) Add(o Point) Point {
-	var r secp256k1.JacobianPoint
-	secp256k1.AddNonConst(&p.p, &asSecpPoint(o).p, &r)
-	return normalized(&r)
+	q := asSecpPoint(o)
+	switch {
+	case p.isInf() && q.isInf():
+		return &secpPoint{}
+	case p.isInf():
+		return &secpPoint{p: q.p}
+	case q.isInf():
+		return &secpPoint{p: p.p}
+	}
+	a, b := affFromPoint(p), affFromPoint(q)
+	j := a.jac()
+	j.addAff(&j, &b)
+	return j.toPoint()
 }
 
 func (p *secpPoint) Sub(o Point) Point { return p.Add(o.Neg()) }
