@@ -393,14 +393,14 @@ func TestMulPublicDecred(t *testing.T) {
 }
 
 // TestMultiMulPublicDecred checks MultiMulPublic against a sum of decred's
-// ScalarMultNonConst for 1 to 40 terms (both the interleaved and the bucket
-// method), with repeated, opposite and identity points, the generator and
+// ScalarMultNonConst for 1 to 80 terms (both the interleaved and the bucket
+// method, useStrauss), with repeated, opposite and identity points, the generator and
 // zero, unit and n−1 scalars among them.
 func TestMultiMulPublicDecred(t *testing.T) {
 	g := Secp256k1()
 	rng := testRand(t)
 	ks := edgeMulScalars(t)
-	for _, n := range []int{1, 2, 3, 4, 5, 8, 16, 17, 40} {
+	for _, n := range []int{1, 2, 3, 4, 5, 8, 9, 16, 17, 40, 49, 80} {
 		for rep := range 6 {
 			var points []Point
 			var scalars []Scalar
