@@ -184,12 +184,6 @@ func (p *feJac) add(q, o *feJac) {
 	p.fin = true
 }
 
-// negate sets p = −q.
-func (p *feJac) negate(q *feJac) {
-	*p = *q
-	p.y.neg(&q.y)
-}
-
 // feInvVar returns a⁻¹ for a ≢ 0 (zero for zero) in variable time, with
 // math/big's extended Euclid (about twice as fast here as feInv's 255
 // squarings).

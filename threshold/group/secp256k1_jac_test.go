@@ -66,6 +66,12 @@ func jacRep(a *feAff, z *fe) feJac {
 	return feJac{x: weakRep(feCanon(&x)), y: weakRep(feCanon(&y)), z: weakRep(feCanon(z)), fin: true}
 }
 
+// negate sets p = −q.
+func (p *feJac) negate(q *feJac) {
+	*p = *q
+	p.y.neg(&q.y)
+}
+
 // samePoint fails unless the feJac p is the secpPoint want.
 func samePoint(t *testing.T, what string, p *feJac, want *secpPoint) {
 	t.Helper()
