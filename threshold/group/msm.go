@@ -25,11 +25,11 @@ var (
 // verification keys, participant indices and Fiat–Shamir coefficients,
 // never for a share, a nonce, a key or anything derived from one.
 //
-// On secp256k1, over decred's variable-time Jacobian arithmetic with a
-// single conversion to affine at the end: terms with scalar 1 are plain
-// additions; terms on the generator use a precomputed table; a few other
-// terms (useStrauss) are an interleaved (Strauss–Shamir)
-// multiplication with the GLV endomorphism and width-5 NAF digits, all
+// On secp256k1, over variable-time Jacobian arithmetic on the 4×64-bit
+// field (secp256k1_jac.go) with a single conversion to affine at the end:
+// terms with scalar 1 are plain additions; terms on the generator use a
+// precomputed table; a few other terms (useStrauss) are an interleaved
+// (Strauss–Shamir) multiplication with the GLV endomorphism and width-5 NAF digits, all
 // terms sharing one chain of about 130 doublings (secp256k1_strauss.go);
 // more terms use the bucket method of Pippenger (signed digits, the window
 // chosen from the number of points and the longest scalar's bit length, so
@@ -88,12 +88,13 @@ func blsMultiMul(points []Point, scalars []Scalar) (Point, error) {
 
 // useStrauss reports whether n terms of scalars of at most nbits bits go
 // to secpStrauss rather than to the bucket method. Measured CPU time of the
-// interleaved GLV multiplication against the bucket method (BenchmarkShape*
-// on a loaded machine): full scalars, 0.65× for 8 terms, 0.84× for 16,
-// 1.05× for 32; 128-bit scalars (which the GLV split does not shorten),
-// 1.04× for 8 terms, 1.13× for 16, 1.66× for 32.
+// interleaved GLV multiplication against the bucket method (both on the
+// 4×64-bit field, round 4, minimum of three runs on a loaded machine):
+// full scalars, 0.41× for 4 terms, 0.61× for 16, 0.75× for 32, 0.90× for
+// 48, 1.0× for 64; 128-bit scalars (which the GLV split does not shorten),
+// 0.83× for 8 terms, 0.96× for 12, 1.06× for 16, 1.55× for 32.
 func useStrauss(n, nbits int) bool {
-	return n <= 4 || (n <= 16 && nbits > 160)
+	return n <= 8 || (n <= 48 && nbits > 160)
 }
 
 // secpMultiMul is MultiMulPublic on secp256k1. Terms whose scalar is 1 are
@@ -104,7 +105,7 @@ func useStrauss(n, nbits int) bool {
 func secpMultiMul(points []Point, scalars []Scalar) (Point, error) {
 	terms := make([]secpTerm, 0, len(points))
 	nbits := 0
-	var plain secp256k1.JacobianPoint // Σ of the points with scalar 1
+	var plain feJac                   // Σ of the points with scalar 1
 	var gScalar *secp256k1.ModNScalar // Σ of the generator's scalars
 	for i, p := range points {
 		sp, ok := p.(*secpPoint)
@@ -119,7 +120,8 @@ func secpMultiMul(points []Point, scalars []Scalar) (Point, error) {
 			continue
 		}
 		if ss.s.Equals(&secpOne) {
-			secp256k1.AddNonConst(&plain, &sp.p, &plain)
+			a := affFromPoint(sp)
+			plain.addAff(&plain, &a)
 			continue
 		}
 		if sp.p.X.Equals(&secpGen.p.X) && sp.p.Y.Equals(&secpGen.p.Y) {
@@ -131,27 +133,27 @@ func secpMultiMul(points []Point, scalars []Scalar) (Point, error) {
 		}
 		b := ss.s.Bytes()
 		var t secpTerm
-		t.p, t.s = sp, &ss.s
+		t.a, t.s = affFromPoint(sp), &ss.s
 		for l := range t.limbs {
 			t.limbs[l] = binary.BigEndian.Uint64(b[24-8*l:])
 		}
 		terms = append(terms, t)
 		nbits = max(nbits, bitLen(&t.limbs))
 	}
-	var acc secp256k1.JacobianPoint
+	var acc feJac
 	if !useStrauss(len(terms), nbits) {
 		c, _ := pippengerWindow(len(terms), nbits)
 		secpPippenger(terms, nbits, c, &acc)
 		if gScalar != nil {
-			var gs secp256k1.JacobianPoint
+			var gs feJac
 			secpStrauss(nil, gScalar, &gs)
-			secp256k1.AddNonConst(&acc, &gs, &acc)
+			acc.add(&acc, &gs)
 		}
 	} else if len(terms) > 0 || gScalar != nil {
 		secpStrauss(terms, gScalar, &acc)
 	}
-	secp256k1.AddNonConst(&acc, &plain, &acc)
-	return normalized(&acc), nil
+	acc.add(&acc, &plain)
+	return acc.toPoint(), nil
 }
 
 // secpOne is the scalar 1.
@@ -163,7 +165,7 @@ var secpOne = func() secp256k1.ModNScalar {
 
 // secpPippenger sets out to Σ terms (non-zero scalars of at most nbits
 // bits, non-identity points) by the bucket method with window c.
-func secpPippenger(terms []secpTerm, nbits, c int, out *secp256k1.JacobianPoint) {
+func secpPippenger(terms []secpTerm, nbits, c int, out *feJac) {
 	// Signed-digit recoding: scalar = Σ_w d_w·2^(c·w) with every digit in
 	// [−2^(c−1), 2^(c−1)]; a digit ≥ 2^(c−1) borrows from the next window.
 	// windows·c ≥ nbits+1, so the top window never carries out and keeps its
@@ -175,37 +177,37 @@ func secpPippenger(terms []secpTerm, nbits, c int, out *secp256k1.JacobianPoint)
 		recode(&terms[i].limbs, c, digits[i*windows:(i+1)*windows])
 	}
 	// Negated points for negative digits.
-	neg := make([]secp256k1.JacobianPoint, len(terms))
-	for i, t := range terms {
-		neg[i] = t.p.p
-		neg[i].Y.Negate(1).Normalize()
+	neg := make([]feAff, len(terms))
+	for i := range terms {
+		neg[i] = terms[i].a
+		neg[i].y.neg(&neg[i].y)
 	}
 
 	// Pippenger's bucket method, top window first (Horner in 2^c):
 	// acc = 2^c·acc + Σ_k k·bucket_k, where bucket_k sums the points whose
 	// digit in this window is ±k.
-	buckets := make([]secp256k1.JacobianPoint, half)
-	var acc secp256k1.JacobianPoint
+	buckets := make([]feJac, half)
+	var acc feJac
 	for w := windows - 1; w >= 0; w-- {
 		for range c {
-			secp256k1.DoubleNonConst(&acc, &acc)
+			acc.double(&acc)
 		}
 		clear(buckets)
 		for i := range terms {
 			switch d := digits[i*windows+w]; {
 			case d > 0:
-				secp256k1.AddNonConst(&buckets[d-1], &terms[i].p.p, &buckets[d-1])
+				buckets[d-1].addAff(&buckets[d-1], &terms[i].a)
 			case d < 0:
-				secp256k1.AddNonConst(&buckets[-d-1], &neg[i], &buckets[-d-1])
+				buckets[-d-1].addAff(&buckets[-d-1], &neg[i])
 			}
 		}
 		// Σ_k k·bucket_k as a running sum from the top bucket down.
-		var run, sum secp256k1.JacobianPoint
+		var run, sum feJac
 		for k := half - 1; k >= 0; k-- {
-			secp256k1.AddNonConst(&run, &buckets[k], &run)
-			secp256k1.AddNonConst(&sum, &run, &sum)
+			run.add(&run, &buckets[k])
+			sum.add(&sum, &run)
 		}
-		secp256k1.AddNonConst(&acc, &sum, &acc)
+		acc.add(&acc, &sum)
 	}
 	*out = acc
 }
@@ -270,7 +272,7 @@ func windowBits(l *[4]uint64, pos, c int) uint64 {
 
 // secpTerm is one term s·P of a secp256k1 multi-scalar multiplication.
 type secpTerm struct {
-	p     *secpPoint
+	a     feAff // the point, affine
 	s     *secp256k1.ModNScalar
 	limbs [4]uint64 // s, little-endian 64-bit limbs
 }

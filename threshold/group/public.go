@@ -1,16 +1,16 @@
 package group
 
 import (
-	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/herumi/bls-eth-go-binary/bls"
 )
 
 // MulPublic returns s·p, like p.Mul(s), for a public point and a public
-// scalar. On secp256k1 it uses decred's variable-time multiplication (for
-// the generator, the precomputed table of secp256k1_strauss.go), whose
-// running time depends on s and p (more than 10× faster than the
-// constant-time [Point.Mul] for a small scalar such as a participant index,
-// 2–3× for a full one; BenchmarkMulPublicIndex, BenchmarkSecp256k1*Mul); on
+// scalar. On secp256k1 it uses the variable-time GLV/wNAF multiplication
+// of secp256k1_strauss.go on the 4×64-bit field (for the generator, its
+// precomputed table), whose running time depends on s and p (about 100×
+// faster than the constant-time [Point.Mul] for a small scalar such as a
+// participant index, 5–8× for a full one; BenchmarkMulPublicIndex,
+// BenchmarkShapeOnePoint, BenchmarkSecp256k1ConstantTimeMul); on
 // BLS12-381 G1 herumi's variable-time G1Mul.
 //
 // Use it only where every input is public: Feldman commitments, verification
@@ -31,11 +31,11 @@ func MulPublic(p Point, s Scalar) Point {
 	if sp.isInf() || k.s.IsZero() {
 		return &secpPoint{}
 	}
-	var r secp256k1.JacobianPoint
+	var r feJac
 	if sp.p.X.Equals(&secpGen.p.X) && sp.p.Y.Equals(&secpGen.p.Y) {
 		secpStrauss(nil, &k.s, &r) // the generator's precomputed table
 	} else {
-		secp256k1.ScalarMultNonConst(&k.s, &sp.p, &r)
+		secpStrauss([]secpTerm{{a: affFromPoint(sp), s: &k.s}}, nil, &r)
 	}
-	return normalized(&r)
+	return r.toPoint()
 }

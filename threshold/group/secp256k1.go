@@ -18,7 +18,11 @@ import (
 // and [Point.Mul] use this package's constant-time routines instead
 // (secp256k1_base.go, a precomputed fixed-base table with its own 4×64-bit
 // field arithmetic in secp256k1_fe.go, and secp256k1_ct.go), and
-// [Scalar.Inv] a constant-time exponentiation.
+// [Scalar.Inv] a constant-time exponentiation. The variable-time
+// multiplications of public points ([MulPublic], [MultiMulPublic],
+// [PublicTable]) and the decoding of points run on that 4×64-bit field too
+// (secp256k1_jac.go); points are held as decred's affine JacobianPoint and
+// converted at the boundary.
 func Secp256k1() Group { return secpGroup{} }
 
 type secpGroup struct{}
@@ -146,12 +150,13 @@ func (secpGroup) DecodePoint(b []byte) (Point, error) {
 	if b[0] != secp256k1.PubKeyFormatCompressedEven && b[0] != secp256k1.PubKeyFormatCompressedOdd {
 		return nil, ErrInvalidPoint
 	}
-	pk, err := secp256k1.ParsePubKey(b)
-	if err != nil {
+	// x below p, x³ + 7 a square, y of the prefix's parity
+	// (secp256k1_jac.go; the same checks as decred's ParsePubKey,
+	// FuzzDecodePointDecred).
+	p, ok := secpDecompress(b[1:], b[0]&1)
+	if !ok {
 		return nil, ErrInvalidPoint
 	}
-	p := &secpPoint{}
-	pk.AsJacobian(&p.p)
 	return p, nil
 }
 
@@ -234,19 +239,23 @@ func (p *secpPoint) isInf() bool {
 	return (p.p.X.IsZero() && p.p.Y.IsZero()) || p.p.Z.IsZero()
 }
 
-func normalized(j *secp256k1.JacobianPoint) *secpPoint {
-	r := &secpPoint{p: *j}
-	if r.p.Z.IsZero() {
-		return &secpPoint{}
-	}
-	r.p.ToAffine()
-	return r
-}
-
+// Add is variable time (as decred's AddNonConst, which it replaced, was):
+// a mixed addition on the 4×64-bit field and one inversion
+// (secp256k1_jac.go).
 func (p *secpPoint) Add(o Point) Point {
-	var r secp256k1.JacobianPoint
-	secp256k1.AddNonConst(&p.p, &asSecpPoint(o).p, &r)
-	return normalized(&r)
+	q := asSecpPoint(o)
+	switch {
+	case p.isInf() && q.isInf():
+		return &secpPoint{}
+	case p.isInf():
+		return &secpPoint{p: q.p}
+	case q.isInf():
+		return &secpPoint{p: p.p}
+	}
+	a, b := affFromPoint(p), affFromPoint(q)
+	j := a.jac()
+	j.addAff(&j, &b)
+	return j.toPoint()
 }
 
 func (p *secpPoint) Sub(o Point) Point { return p.Add(o.Neg()) }

@@ -1,7 +1,9 @@
 package group
 
 import (
+	"encoding/binary"
 	"math/big"
+	"math/bits"
 	"sync"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
@@ -22,15 +24,16 @@ import (
 //   - wNAF ([GECC] algorithm 3.35): each half-length scalar in signed odd
 //     digits |d| < 2^(w−1), at most one non-zero digit in any w
 //     consecutive ones; a term's table holds its odd multiples P, 3P, …,
-//     (2^(w−1)−1)·P (and their negations), φ of the table is one field
-//     multiplication per entry.
+//     (2^(w−1)−1)·P (a negative digit negates y on the fly), φ of the
+//     table is one field multiplication per entry.
 //   - The generator has a larger precomputed table of affine points
 //     (strGenWindow), built once, so s·G costs about 2·129/(strGenWindow+1)
 //     mixed additions and no doubling of its own.
 //
-// Everything here branches on and indexes by the scalars and points: only
-// public values may be given (the callers are MultiMulPublic and
-// MulPublic).
+// The point arithmetic is the variable-time Jacobian arithmetic over the
+// 4×64-bit field (secp256k1_jac.go). Everything here branches on and
+// indexes by the scalars and points: only public values may be given (the
+// callers are MultiMulPublic, MulPublic and PublicTable).
 
 // GLV constants of secp256k1 (libsecp256k1, decred curve.go): λ is a cube
 // root of unity mod n with λ·(x, y) = (β·x, y), β a cube root of unity mod
@@ -44,12 +47,11 @@ var (
 		f.SetByteSlice(b)
 		return f
 	}()
-	strA1  = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
-	strB1  = new(big.Int).Neg(mustHexInt("e4437ed6010e88286f547fa90abfe4c3"))
-	strA2  = mustHexInt("114ca50f7a8e2f3f657c1108d9d44cfd8")
-	strB2  = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
-	strN   = mustHexInt("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
-	strTwo = big.NewInt(2)
+	strA1 = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
+	strB1 = new(big.Int).Neg(mustHexInt("e4437ed6010e88286f547fa90abfe4c3"))
+	strA2 = mustHexInt("114ca50f7a8e2f3f657c1108d9d44cfd8")
+	strB2 = mustHexInt("3086d221a7d46bcde86c90e49284eb15")
+	strN  = mustHexInt("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
 )
 
 func mustHexInt(h string) *big.Int {
@@ -68,27 +70,108 @@ const (
 
 // glvSplit returns k1, k2 with k ≡ k1 + k2·λ (mod n) as magnitudes and
 // signs (neg1, neg2 report k1 < 0, k2 < 0); both magnitudes are below
-// 2^129. [GECC] algorithm 3.74: c1 = round(b2·k/n), c2 = round(−b1·k/n),
-// k1 = k − c1·a1 − c2·a2, k2 = −c1·b1 − c2·b2.
+// 2^129 (TestGLVSplit). [GECC] algorithm 3.74: c1 = round(b2·k/n),
+// c2 = round(−b1·k/n), k1 = k − c1·a1 − c2·a2, k2 = −c1·b1 − c2·b2, with
+// libsecp256k1's rounding (secp256k1_scalar_split_lambda): c = ⌊k·g/2^384⌉
+// for g1 = round(2^384·b2/n), g2 = round(2^384·(−b1)/n), which may be off
+// by one from the exact rounding; any integers c1, c2 give k1 + k2·λ ≡ k
+// because (a1, b1) and (a2, b2) are lattice vectors, and the error only
+// moves the halves within the bound. As the results are far below 2^255
+// in magnitude, k1 and k2 are computed in two's complement mod 2^256 (the
+// intermediate products may wrap). No big.Int and no reduction mod n.
 func glvSplit(k *secp256k1.ModNScalar) (k1, k2 [4]uint64, neg1, neg2 bool) {
 	kb := k.Bytes()
-	K := new(big.Int).SetBytes(kb[:])
-	c1 := roundDiv(new(big.Int).Mul(strB2, K))
-	c2 := roundDiv(new(big.Int).Mul(new(big.Int).Neg(strB1), K))
-	v1 := new(big.Int).Sub(K, new(big.Int).Mul(c1, strA1))
-	v1.Sub(v1, new(big.Int).Mul(c2, strA2))
-	v2 := new(big.Int).Mul(c1, strB1)
-	v2.Neg(v2)
-	v2.Sub(v2, new(big.Int).Mul(c2, strB2))
-	neg1, neg2 = v1.Sign() < 0, v2.Sign() < 0
-	return limbsOf(v1.Abs(v1)), limbsOf(v2.Abs(v2)), neg1, neg2
+	kl := [4]uint64{
+		binary.BigEndian.Uint64(kb[24:]), binary.BigEndian.Uint64(kb[16:]),
+		binary.BigEndian.Uint64(kb[8:]), binary.BigEndian.Uint64(kb[0:]),
+	}
+	c1 := mulShift384(&kl, &strG1)
+	c2 := mulShift384(&kl, &strG2)
+	// k1 = k − c1·a1 − c2·a2, k2 = c1·(−b1) − c2·b2 (mod 2^256).
+	t1, t2 := mulLo256(&c1, &strA1L), mulLo256(&c2, &strA2L)
+	k1 = sub256(sub256(kl, t1), t2)
+	k2 = sub256(mulLo256(&c1, &strMinusB1L), mulLo256(&c2, &strB2L))
+	k1, neg1 = abs256(k1)
+	k2, neg2 = abs256(k2)
+	return k1, k2, neg1, neg2
 }
 
-// roundDiv returns round(x/n) for x ≥ 0: ⌊(2x + n) / 2n⌋.
-func roundDiv(x *big.Int) *big.Int {
-	num := new(big.Int).Lsh(x, 1)
+// mulShift384 returns ⌊a·b/2^384⌉ (rounded to nearest) for 256-bit a and
+// b; it is below 2^128 for the GLV constants.
+func mulShift384(a, b *[4]uint64) [4]uint64 {
+	var t [8]uint64
+	for i := range 4 {
+		var carry uint64
+		for j := range 4 {
+			hi, lo := bits.Mul64(a[i], b[j])
+			var c uint64
+			lo, c = bits.Add64(lo, t[i+j], 0)
+			hi += c
+			lo, c = bits.Add64(lo, carry, 0)
+			hi += c
+			t[i+j] = lo
+			carry = hi
+		}
+		t[i+4] = carry
+	}
+	// Bits 384..511 plus bit 383 for the rounding.
+	lo, c := bits.Add64(t[6], t[5]>>63, 0)
+	return [4]uint64{lo, t[7] + c}
+}
+
+// mulLo256 returns a·b mod 2^256.
+func mulLo256(a, b *[4]uint64) [4]uint64 {
+	var r [4]uint64
+	for i := range 4 {
+		var carry uint64
+		for j := 0; i+j < 4; j++ {
+			hi, lo := bits.Mul64(a[i], b[j])
+			var c uint64
+			lo, c = bits.Add64(lo, r[i+j], 0)
+			hi += c
+			lo, c = bits.Add64(lo, carry, 0)
+			hi += c
+			r[i+j] = lo
+			carry = hi
+		}
+	}
+	return r
+}
+
+// sub256 returns a − b mod 2^256.
+func sub256(a, b [4]uint64) [4]uint64 {
+	var r [4]uint64
+	var bw uint64
+	for i := range 4 {
+		r[i], bw = bits.Sub64(a[i], b[i], bw)
+	}
+	return r
+}
+
+// abs256 returns |a| and whether a is negative, for a in two's complement.
+func abs256(a [4]uint64) ([4]uint64, bool) {
+	if a[3]>>63 == 0 {
+		return a, false
+	}
+	return sub256([4]uint64{}, a), true
+}
+
+// GLV constants as limbs (glvSplit): g1 = round(2^384·b2/n),
+// g2 = round(2^384·(−b1)/n), a1, a2, −b1, b2.
+var (
+	strG1       = glvRoundConst(strB2)
+	strG2       = glvRoundConst(new(big.Int).Neg(strB1))
+	strA1L      = limbsOf(strA1)
+	strA2L      = limbsOf(strA2)
+	strMinusB1L = limbsOf(new(big.Int).Neg(strB1))
+	strB2L      = limbsOf(strB2)
+)
+
+func glvRoundConst(b *big.Int) [4]uint64 {
+	num := new(big.Int).Lsh(b, 385)
 	num.Add(num, strN)
-	return num.Quo(num, new(big.Int).Mul(strN, strTwo))
+	num.Quo(num, new(big.Int).Lsh(strN, 1)) // round(2^384·b/n)
+	return limbsOf(num)
 }
 
 // limbsOf returns v (0 ≤ v < 2^256) as little-endian 64-bit limbs.
@@ -150,87 +233,96 @@ func addSmall(l *[4]uint64, v uint64) {
 }
 
 // strTerm is one half-length term of the interleaved multiplication: its
-// wNAF digits and the table of odd multiples of its point (and of the
-// negated point).
+// wNAF digits and the table of odd multiples of its point in affine form;
+// flip negates every digit (the sign of the GLV half).
 type strTerm struct {
-	digits   [260]int8 // room for any 256-bit magnitude, whatever the split gives
-	n        int
-	pos, neg []secp256k1.JacobianPoint
+	digits [260]int8 // room for any 256-bit magnitude, whatever the split gives
+	n      int
+	flip   bool
+	tab    []feAff
 }
 
-// oddMultiples fills t with P, 3P, 5P, … (len(t) entries) for a normalized
-// Jacobian P. The entries are normalized Jacobian points.
-func oddMultiples(p *secp256k1.JacobianPoint, t []secp256k1.JacobianPoint) {
-	t[0] = *p
+// addAt adds the term's digit at bit i (if any) to acc.
+func (t *strTerm) addAt(i int, acc *feJac) {
+	if i >= t.n {
+		return
+	}
+	d := t.digits[i]
+	if d == 0 {
+		return
+	}
+	neg := (d < 0) != t.flip
+	if d < 0 {
+		d = -d
+	}
+	q := t.tab[d>>1]
+	if neg {
+		q.y.neg(&q.y)
+	}
+	acc.addAff(acc, &q)
+}
+
+// oddMultiples fills t with P, 3P, 5P, … (len(t) entries) in Jacobian
+// form.
+func oddMultiples(p *feAff, t []feJac) {
+	t[0] = p.jac()
 	if len(t) == 1 {
 		return
 	}
-	var twice secp256k1.JacobianPoint
-	secp256k1.DoubleNonConst(p, &twice)
+	var twice feJac
+	twice.double(&t[0])
 	for i := 1; i < len(t); i++ {
-		secp256k1.AddNonConst(&t[i-1], &twice, &t[i])
+		t[i].add(&t[i-1], &twice)
 	}
 }
 
-// negateAll sets dst[i] = −src[i].
-func negateAll(src, dst []secp256k1.JacobianPoint) {
-	for i := range src {
-		dst[i] = src[i]
-		dst[i].Y.Negate(1).Normalize()
-	}
-}
+// feBeta is β as an fe.
+var feBeta = feFromFieldVal(&strBeta)
 
-// endoAll sets dst[i] = φ(src[i]) = (β·X, Y, Z), negated when neg.
-func endoAll(src, dst []secp256k1.JacobianPoint, neg bool) {
+// endoAff sets dst[i] = φ(src[i]) = (β·x, y).
+func endoAff(src, dst []feAff) {
 	for i := range src {
-		dst[i] = src[i]
-		dst[i].X.Mul(&strBeta).Normalize()
-		if neg {
-			dst[i].Y.Negate(1).Normalize()
-		}
+		dst[i].x.mul(&src[i].x, &feBeta)
+		dst[i].x = feCanon(&dst[i].x)
+		dst[i].y = src[i].y
 	}
 }
 
 // strGen holds the generator's static tables: odd multiples of G and of
-// φ(G) in affine form (Z = 1, so each addition is a mixed one), and their
-// negations.
+// φ(G) in affine form (so each addition is a mixed one).
 var strGen struct {
-	once                       sync.Once
-	pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint
+	once      sync.Once
+	pos, endo []feAff
 }
 
 func strGenTables() {
 	strGen.once.Do(func() {
-		strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg = affineTables(&secpGen.p, strGenWindow)
+		g := affFromPoint(secpGen)
+		strGen.pos, strGen.endo = affineTables(&g, strGenWindow)
 	})
 }
 
-// affineTables returns the odd multiples P, 3P, …, (2^(w−1)−1)·P of a
-// normalized point in affine form, their negations, and the same for φ(P).
-func affineTables(p *secp256k1.JacobianPoint, w int) (pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) {
+// affineTables returns the odd multiples P, 3P, …, (2^(w−1)−1)·P of p in
+// affine form (one inversion for all), and the same for φ(P).
+func affineTables(p *feAff, w int) (pos, endo []feAff) {
 	size := 1 << (w - 2)
-	pos = make([]secp256k1.JacobianPoint, size)
-	oddMultiples(p, pos)
-	for i := range pos {
-		pos[i].ToAffine()
-	}
-	neg = make([]secp256k1.JacobianPoint, size)
-	negateAll(pos, neg)
-	endoPos = make([]secp256k1.JacobianPoint, size)
-	endoAll(pos, endoPos, false)
-	endoNeg = make([]secp256k1.JacobianPoint, size)
-	endoAll(pos, endoNeg, true)
-	return pos, neg, endoPos, endoNeg
+	jac := make([]feJac, size)
+	oddMultiples(p, jac)
+	pos = make([]feAff, size)
+	feBatchAffine(jac, pos)
+	endo = make([]feAff, size)
+	endoAff(pos, endo)
+	return pos, endo
 }
 
 // PublicTable is a precomputed table of one PUBLIC secp256k1 point P (a
 // verification key used many times): its odd multiples and those of φ(P)
 // in affine form, so that [PublicTable.BaseMulAdd] adds about one mixed
 // addition per strTableWindow+1 bits of each GLV half and builds no table
-// per call. It is immutable and safe for concurrent use; about 8 KiB.
+// per call. It is immutable and safe for concurrent use; about 2 KiB.
 type PublicTable struct {
-	p                          *secpPoint
-	pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint
+	p         *secpPoint
+	pos, endo []feAff
 }
 
 // strTableWindow is the window of a PublicTable (16 odd multiples).
@@ -244,7 +336,8 @@ func NewPublicTable(p Point) (*PublicTable, error) {
 		return nil, ErrWrongGroup
 	}
 	t := &PublicTable{p: &secpPoint{p: sp.p}}
-	t.pos, t.neg, t.endoPos, t.endoNeg = affineTables(&t.p.p, strTableWindow)
+	a := affFromPoint(t.p)
+	t.pos, t.endo = affineTables(&a, strTableWindow)
 	return t, nil
 }
 
@@ -256,87 +349,69 @@ func (t *PublicTable) Point() Point { return &secpPoint{p: t.p.p} }
 // It panics on a scalar of another group, as the Scalar methods do.
 func (t *PublicTable) BaseMulAdd(a, b Scalar) Point {
 	as, bs := asSecpScalar(a), asSecpScalar(b)
-	var acc secp256k1.JacobianPoint
+	var acc feJac
 	secpStraussWith(nil, &as.s, t, &bs.s, &acc)
-	return normalized(&acc)
+	return acc.toPoint()
 }
 
-// strausAdd adds the term's digit at bit i (if any) to acc.
-func (t *strTerm) addAt(i int, acc *secp256k1.JacobianPoint) {
-	if i >= t.n {
-		return
-	}
-	switch d := t.digits[i]; {
-	case d > 0:
-		secp256k1.AddNonConst(acc, &t.pos[d>>1], acc)
-	case d < 0:
-		secp256k1.AddNonConst(acc, &t.neg[(-d)>>1], acc)
-	}
-}
-
-// secpStrauss returns Σ scalar·point over terms (affine, non-identity
-// points, non-zero scalars) plus gScalar·G when gScalar is non-nil, in
-// Jacobian form (not normalized).
-func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+// secpStrauss returns Σ scalar·point over terms (non-identity points with
+// their affine form in a, non-zero scalars) plus gScalar·G when gScalar is
+// non-nil, in Jacobian form.
+func secpStrauss(terms []secpTerm, gScalar *secp256k1.ModNScalar, out *feJac) {
 	secpStraussWith(terms, gScalar, nil, nil, out)
 }
 
 // glvTerms appends the two half-length terms of k·P for a point with
-// precomputed tables (pos, neg for P; endoPos, endoNeg for φ(P)) of window
-// w, with the signs of the GLV split applied.
-func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, neg, endoPos, endoNeg []secp256k1.JacobianPoint) []strTerm {
+// precomputed affine tables (pos for P, endo for φ(P)) of window w.
+func glvTerms(ts []strTerm, k *secp256k1.ModNScalar, w uint, pos, endo []feAff) []strTerm {
 	k1, k2, neg1, neg2 := glvSplit(k)
-	a := strTerm{pos: pos, neg: neg}
-	if neg1 {
-		a.pos, a.neg = a.neg, a.pos
-	}
-	b := strTerm{pos: endoPos, neg: endoNeg}
-	if neg2 {
-		b.pos, b.neg = b.neg, b.pos
-	}
+	ts = append(ts, strTerm{tab: pos, flip: neg1}, strTerm{tab: endo, flip: neg2})
+	a, b := &ts[len(ts)-2], &ts[len(ts)-1]
 	a.n = wnaf(&k1, w, a.digits[:])
 	b.n = wnaf(&k2, w, b.digits[:])
-	return append(ts, a, b)
+	return ts
 }
 
 // secpStraussWith is secpStrauss plus tScalar·P for the point P of table
 // (when both are non-nil).
-func secpStraussWith(terms []secpTerm, gScalar *secp256k1.ModNScalar, table *PublicTable, tScalar *secp256k1.ModNScalar, out *secp256k1.JacobianPoint) {
+func secpStraussWith(terms []secpTerm, gScalar *secp256k1.ModNScalar, table *PublicTable, tScalar *secp256k1.ModNScalar, out *feJac) {
+	// The terms' tables: odd multiples in Jacobian form, made affine all
+	// at once (one inversion; each addition of the main loop is then a
+	// mixed one, 8M + 3S instead of 12M + 4S, which repays the conversion
+	// from one term on), and φ of each entry.
 	size := 1 << (strWindow - 2)
 	ts := make([]strTerm, 0, 2*len(terms)+4)
-	tables := make([]secp256k1.JacobianPoint, 4*size*len(terms))
+	var pos, endo []feAff
+	if len(terms) > 0 {
+		jac := make([]feJac, size*len(terms))
+		for i := range terms {
+			oddMultiples(&terms[i].a, jac[size*i:size*(i+1)])
+		}
+		pos, endo = make([]feAff, len(jac)), make([]feAff, len(jac))
+		feBatchAffine(jac, pos)
+		endoAff(pos, endo)
+	}
 	for i := range terms {
 		k1, k2, neg1, neg2 := glvSplit(terms[i].s)
-		tab := tables[4*size*i : 4*size*(i+1)]
-		p := terms[i].p.p
-		if neg1 {
-			p.Y.Negate(1).Normalize()
-		}
-		pos1, neg1t, pos2, neg2t := tab[:size], tab[size:2*size], tab[2*size:3*size], tab[3*size:]
-		oddMultiples(&p, pos1)
-		negateAll(pos1, neg1t)
-		// φ(±P)'s table from ±P's: flip the sign again if k2's differs.
-		endoAll(pos1, pos2, neg1 != neg2)
-		negateAll(pos2, neg2t)
-		ts = append(ts, strTerm{pos: pos1, neg: neg1t}, strTerm{pos: pos2, neg: neg2t})
+		ts = append(ts, strTerm{tab: pos[size*i : size*(i+1)], flip: neg1}, strTerm{tab: endo[size*i : size*(i+1)], flip: neg2})
 		a, b := &ts[len(ts)-2], &ts[len(ts)-1]
 		a.n = wnaf(&k1, strWindow, a.digits[:])
 		b.n = wnaf(&k2, strWindow, b.digits[:])
 	}
 	if gScalar != nil && !gScalar.IsZero() {
 		strGenTables()
-		ts = glvTerms(ts, gScalar, strGenWindow, strGen.pos, strGen.neg, strGen.endoPos, strGen.endoNeg)
+		ts = glvTerms(ts, gScalar, strGenWindow, strGen.pos, strGen.endo)
 	}
 	if table != nil && tScalar != nil && !tScalar.IsZero() {
-		ts = glvTerms(ts, tScalar, strTableWindow, table.pos, table.neg, table.endoPos, table.endoNeg)
+		ts = glvTerms(ts, tScalar, strTableWindow, table.pos, table.endo)
 	}
 	top := 0
 	for i := range ts {
 		top = max(top, ts[i].n)
 	}
-	var acc secp256k1.JacobianPoint
+	var acc feJac
 	for i := top - 1; i >= 0; i-- {
-		secp256k1.DoubleNonConst(&acc, &acc)
+		acc.double(&acc)
 		for j := range ts {
 			ts[j].addAt(i, &acc)
 		}

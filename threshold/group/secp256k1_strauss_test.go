@@ -71,9 +71,37 @@ func glvScalars(t testing.TB) []*secp256k1.ModNScalar {
 	return out
 }
 
-// TestGLVSplit checks k ≡ k1 + k2·λ (mod n) with both halves below 2^129.
+// TestGLVSplit checks k ≡ k1 + k2·λ (mod n) with both halves below 2^129
+// (edge scalars and 20,000 random ones: the rounding of glvSplit only
+// approximates the exact one), and that the constants of the rounding are
+// round(2^384·b2/n) and round(2^384·(−b1)/n).
 func TestGLVSplit(t *testing.T) {
-	for _, k := range glvScalars(t) {
+	ks := glvScalars(t)
+	rng := testRand(t)
+	for range 20000 {
+		var b [32]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		var s secp256k1.ModNScalar
+		s.SetBytes(&b)
+		ks = append(ks, &s)
+	}
+	two384 := new(big.Int).Lsh(big.NewInt(1), 384)
+	for i, c := range []struct {
+		got [4]uint64
+		b   *big.Int
+	}{{strG1, strB2}, {strG2, new(big.Int).Neg(strB1)}} {
+		num := new(big.Int).Mul(two384, c.b)
+		q, r := new(big.Int).QuoRem(num, strN, new(big.Int))
+		if r.Lsh(r, 1).Cmp(strN) >= 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		if limbsOf(q) != c.got || q.BitLen() > 256 {
+			t.Fatalf("g%d is not round(2^384·b/n)", i+1)
+		}
+	}
+	for _, k := range ks {
 		k1, k2, neg1, neg2 := glvSplit(k)
 		if bitLen(&k1) > 129 || bitLen(&k2) > 129 {
 			t.Fatalf("split of %x: halves of %d and %d bits", k.Bytes(), bitLen(&k1), bitLen(&k2))

@@ -1,7 +1,5 @@
 package group
 
-import "github.com/decred/dcrd/dcrec/secp256k1/v4"
-
 // SumEachPublic returns, for every list of points in sets, the sum of its
 // points (the identity for an empty list), for PUBLIC points: its running
 // time depends on them. It is for sums of Feldman commitments and the like,
@@ -46,7 +44,7 @@ func sameGroup(g Group, p Point) bool {
 }
 
 func secpSumEach(sets [][]Point) ([]Point, error) {
-	jac := make([]secp256k1.JacobianPoint, len(sets))
+	jac := make([]feJac, len(sets))
 	for i, set := range sets {
 		for _, p := range set {
 			sp, ok := p.(*secpPoint)
@@ -56,49 +54,34 @@ func secpSumEach(sets [][]Point) ([]Point, error) {
 			if sp.isInf() {
 				continue
 			}
-			secp256k1.AddNonConst(&jac[i], &sp.p, &jac[i])
+			a := affFromPoint(sp)
+			jac[i].addAff(&jac[i], &a)
 		}
 	}
 	return secpBatchAffine(jac), nil
 }
 
 // secpBatchAffine converts Jacobian points to affine ones with a single
-// field inversion (Montgomery's trick).
-func secpBatchAffine(js []secp256k1.JacobianPoint) []Point {
+// field inversion (Montgomery's trick, feBatchAffine, over the finite
+// ones).
+func secpBatchAffine(js []feJac) []Point {
 	out := make([]Point, len(js))
-	// prefix[i] is the product of the Z coordinates of the finite points
-	// before i.
-	prefix := make([]secp256k1.FieldVal, len(js))
-	var acc secp256k1.FieldVal
-	acc.SetInt(1)
-	finite := make([]bool, len(js))
+	finite := make([]feJac, 0, len(js))
 	for i := range js {
-		js[i].Z.Normalize()
-		if js[i].Z.IsZero() {
-			continue
+		if js[i].fin {
+			finite = append(finite, js[i])
 		}
-		finite[i] = true
-		prefix[i].Set(&acc)
-		acc.Mul(&js[i].Z).Normalize()
 	}
-	inv := acc
-	inv.Inverse().Normalize() // (Π Z)^-1
-	for i := len(js) - 1; i >= 0; i-- {
-		if !finite[i] {
+	aff := make([]feAff, len(finite))
+	feBatchAffine(finite, aff)
+	k := 0
+	for i := range js {
+		if !js[i].fin {
 			out[i] = &secpPoint{}
 			continue
 		}
-		var zInv, zInv2 secp256k1.FieldVal
-		zInv.Mul2(&inv, &prefix[i]).Normalize() // Z_i^-1
-		inv.Mul(&js[i].Z).Normalize()           // (Π_{k<i} Z_k)^-1
-		zInv2.SquareVal(&zInv)
-		r := &secpPoint{p: js[i]}
-		r.p.X.Mul(&zInv2)
-		r.p.Y.Mul(zInv2.Mul(&zInv))
-		r.p.Z.SetInt(1)
-		r.p.X.Normalize()
-		r.p.Y.Normalize()
-		out[i] = r
+		out[i] = aff[k].toPoint()
+		k++
 	}
 	return out
 }
