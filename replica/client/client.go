@@ -90,6 +90,15 @@ func WithCulpritHandler(f func(op string, culprits []Culprit)) Option {
 // taken, which GenerateKey resolves.
 func WithPoolWait(d time.Duration) Option { return func(c *Client) { c.poolWait = max(d, 0) } }
 
+// WithMinHedge sets a lower bound of the hedge delay: how long the client
+// waits for the replicas it asked first before asking the others (default:
+// the recent p90 latency, at least 2 ms). A higher bound sends fewer
+// duplicate requests on a loaded host and costs latency when a replica is
+// slow or silent.
+func WithMinHedge(d time.Duration) Option {
+	return func(c *Client) { c.lat.floor.Store(int64(max(d, 0))) }
+}
+
 // WithoutBatching makes the client send every request on its own, signed
 // and sealed separately, instead of gathering the signing, encryption and
 // decryption requests in flight at one replica into batches (batch.go).

@@ -44,9 +44,10 @@ type latencies struct {
 	mu   sync.Mutex
 	ring [256]time.Duration
 	n    int // samples recorded so far (ring holds the last len(ring))
-	// floor, when set (tests only), is a lower bound of the hedge delay:
-	// on a loaded machine a fake replica's answer can take longer than
-	// the recent p90, and a test counting requests would see a hedge.
+	// floor, when set (WithMinHedge), is a lower bound of the hedge delay:
+	// on a loaded machine an answer can take longer than the recent p90,
+	// and a caller that wants every replica asked first to be heard out
+	// (a test counting requests, or naming liars) would see a hedge.
 	floor atomic.Int64
 	// p90 is the hedge delay computed at sample p90At: the ring is sorted
 	// again only every hedgeEvery samples, not at every session.
