@@ -84,6 +84,12 @@ type benchResult struct {
 	Clients   int          `json:"clients"`
 	N         int          `json:"n"`
 	T         int          `json:"t"`
+	// CPUMSPerOp is the CPU time this process (the client and, with
+	// --replicas, the replicas) used during the measurement, per
+	// successful request: what the cluster spends on one, including the
+	// pool refills the measured requests started (those still running at
+	// the end are cut off). Omitted where the platform does not say.
+	CPUMSPerOp float64 `json:"cpu_ms_per_op,omitempty"`
 }
 
 // benchLatency summarizes the latencies of the successful requests, in
@@ -645,6 +651,7 @@ func runBenchOp(ctx context.Context, cl *client.Client, w *benchWork, o benchOpt
 	if !w.local {
 		h0 = benchHeight(ctx, cl)
 	}
+	cpu0, cpuOK := benchCPU()
 	start := time.Now()
 	for k := range o.clients {
 		wg.Add(1)
@@ -689,6 +696,7 @@ loop:
 		}
 	}
 	elapsed := time.Since(start)
+	cpu1, _ := benchCPU()
 	line()
 	fmt.Fprintln(progress)
 	if h0 > 0 {
@@ -704,11 +712,16 @@ loop:
 		n, t = 1, 0
 	}
 	all := slices.Concat(lat...)
-	return benchResult{
+	r := benchResult{
 		Op: w.op, Scheme: w.scheme, Count: len(all), Errors: int(failed.Load()),
 		OpsPerSec: float64(len(all)) / elapsed.Seconds(),
 		LatencyMS: summarize(all), Clients: o.clients, N: n, T: t,
 	}
+	if cpuOK && len(all) > 0 {
+		r.CPUMSPerOp = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(len(all))
+		fmt.Fprintf(progress, "bench %s: %.2f ms of CPU per successful request (this process)\n", w.op, r.CPUMSPerOp)
+	}
+	return r
 }
 
 // benchHeight returns the highest committed height the replicas report (0

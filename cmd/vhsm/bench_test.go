@@ -42,6 +42,7 @@ func TestBenchInProcess(t *testing.T) {
 		t.Errorf("no progress line on stderr:\n%s", stderr.String())
 	}
 	dec := json.NewDecoder(&stdout)
+	_, hasCPU := benchCPU()
 	wantOps := []struct{ op, scheme string }{{"keygen", "bls"}, {"sign", "bls"}, {"sign-local", "bls"}, {"verify", "bls"}, {"encrypt", "symmetric"}, {"decrypt", "symmetric"}}
 	for _, want := range wantOps {
 		var obj map[string]any
@@ -55,6 +56,9 @@ func TestBenchInProcess(t *testing.T) {
 		}
 		if obj["op"] != want.op || obj["scheme"] != want.scheme || obj["clients"] != float64(clients) || obj["n"] != wantN || obj["t"] != wantT {
 			t.Errorf("%s: %v", want.op, obj)
+		}
+		if cpu, _ := obj["cpu_ms_per_op"].(float64); hasCPU && (cpu <= 0 || cpu > 60_000) {
+			t.Errorf("%s: cpu_ms_per_op %v", want.op, obj["cpu_ms_per_op"])
 		}
 		if obj["count"] != float64(requests) || obj["errors"] != 0.0 {
 			t.Errorf("%s: count %v errors %v, want %d and 0", want.op, obj["count"], obj["errors"], requests)

@@ -156,6 +156,16 @@ func acceptOK(t int) acceptFunc {
 
 // agreeKey runs a request answered with a KeyInfo (keys.gen, keys.pub) and
 // returns the key data t+1 replicas report identically, checked and cached.
+//
+// The request goes to t+1 replicas first, like the unordered requests
+// (route.go), and to the others once one of those fails, refuses or
+// answers wrongly, or the hedge delay passes. For keys.gen this is as safe
+// as asking all of them: every replica that receives the signed request
+// submits the same bytes to the log, so one honest replica among those
+// asked gets it ordered, every replica applies it from the log, and the
+// ones asked later answer from its committed result. It halves the
+// replicas' request handling (authentication, the CheckTx precheck,
+// answering) and the client's connections for each key.
 // Only the key's immutable material is compared (id, scheme, owner, public
 // key, commitment): an honest replica a block behind may not show a disable
 // or a validator mark yet, and must not be named a culprit for it. The
@@ -166,7 +176,11 @@ func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (
 	var km *keyMaterial
 	disabled := map[int]bool{}
 	usage := map[int]string{}
-	err := c.exchange(ctx, op, body, func(r *round, replica int, resp *wire.Response) (bool, error) {
+	out, err := c.newSignedRequest(ctx, op, body)
+	if err != nil {
+		return nil, err
+	}
+	err = c.exchangeTo(ctx, op, out, c.pick(c.t+1, nil), func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if resp.Key == nil || resp.Key.KeyID != id {
 			r.culprit(replica, ReasonMalformed)
 			return false, nil
