@@ -49,7 +49,11 @@ func TestBenchInProcess(t *testing.T) {
 		if err := dec.Decode(&obj); err != nil {
 			t.Fatalf("%s: no JSON object: %v", want.op, err)
 		}
-		wantFields(t, obj, "op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t")
+		fields := []string{"op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t"}
+		if hasCPU {
+			fields = append(fields, "cpu_ms_per_op")
+		}
+		wantFields(t, obj, fields...)
 		wantN, wantT := 4.0, 1.0
 		if want.op == benchSignLocal {
 			wantN, wantT = 1, 0 // one party, no replica
