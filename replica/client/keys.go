@@ -156,6 +156,11 @@ func acceptOK(t int) acceptFunc {
 
 // agreeKey runs a request answered with a KeyInfo (keys.gen, keys.pub) and
 // returns the key data t+1 replicas report identically, checked and cached.
+// Only the key's immutable material is compared (id, scheme, owner, public
+// key, commitment): an honest replica a block behind may not show a disable
+// or a validator mark yet, and must not be named a culprit for it. The
+// returned Disabled is true, and Usage set, when t+1 of the replicas that
+// agreed report it.
 //
 // A keys.gen goes to t+1 replicas first, like the unordered requests
 // (route.go), and to the others once one of those fails, refuses or
@@ -169,11 +174,6 @@ func acceptOK(t int) acceptFunc {
 // at once: an unknown key is refused only after each replica has waited
 // for the log (a replica may be behind), and asking in two steps would
 // double that wait.
-// Only the key's immutable material is compared (id, scheme, owner, public
-// key, commitment): an honest replica a block behind may not show a disable
-// or a validator mark yet, and must not be named a culprit for it. The
-// returned Disabled is true, and Usage set, when t+1 of the replicas that
-// agreed report it.
 func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (*keyMaterial, error) {
 	g := newAgreement(c.t)
 	var km *keyMaterial
