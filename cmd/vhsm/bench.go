@@ -85,6 +85,12 @@ type benchResult struct {
 	Clients   int          `json:"clients"`
 	N         int          `json:"n"`
 	T         int          `json:"t"`
+	// CPUMSPerOp is the CPU time this process (the client and, with
+	// --replicas, the replicas) used during the measurement, per
+	// successful request: what the cluster spends on one, including the
+	// pool refills the measured requests started (those still running at
+	// the end are cut off). Omitted where the platform does not say.
+	CPUMSPerOp float64 `json:"cpu_ms_per_op,omitempty"`
 }
 
 // benchLatency summarizes the latencies of the successful requests, in
@@ -128,7 +134,10 @@ Without --replicas it uses the cluster of --config (as the other commands).
 With --replicas 4|7 it generates a testnet in a temporary directory (or
 --dir), runs the replicas in this process with the --key-* pool
 sizes, and removes the temporary directory afterwards. --cpuprofile writes
-a CPU profile of the measured runs (in-process replicas included).
+a CPU profile of the measured runs (in-process replicas included), from
+the first measurement on (not the genesis pool refills before it). Each
+row's cpu_ms_per_op is this process's CPU time during the measurement per
+successful request.
 
 --peer softhsm then measures SoftHSM2 through PKCS#11 on a throw-away
 token (its own SOFTHSM2_CONF and token directory, random PINs, removed
@@ -287,13 +296,14 @@ func (c *cli) runBenchOurs(ctx context.Context, o benchOptions) (results []bench
 	}
 	defer cl.Close()
 
-	if o.cpuProfile != "" && o.op != benchAttest { // attest profiles after its set-up
-		stop, err := startBenchProfile(o.cpuProfile)
-		if err != nil {
-			return nil, err
+	// The CPU profile starts with the first measurement, once the genesis
+	// pool refills are over (attest profiles after its own set-up).
+	var stopProfile func()
+	defer func() {
+		if stopProfile != nil {
+			stopProfile()
 		}
-		defer stop()
-	}
+	}()
 
 	ops := benchOps
 	if o.op != "all" {
@@ -314,6 +324,11 @@ func (c *cli) runBenchOurs(ctx context.Context, o benchOptions) (results []bench
 		}
 		if err := benchQuiesce(ctx, cl, c.stderr); err != nil {
 			return nil, err
+		}
+		if o.cpuProfile != "" && stopProfile == nil {
+			if stopProfile, err = startBenchProfile(o.cpuProfile); err != nil {
+				return nil, err
+			}
 		}
 		res := runBenchOp(ctx, cl, w, o, c.stderr)
 		if w.after != nil {
@@ -662,6 +677,7 @@ func runBenchOp(ctx context.Context, cl *client.Client, w *benchWork, o benchOpt
 	if !w.local {
 		h0 = benchHeight(ctx, cl)
 	}
+	cpu0, cpuOK := benchCPU()
 	start := time.Now()
 	for k := range o.clients {
 		wg.Add(1)
@@ -706,6 +722,7 @@ loop:
 		}
 	}
 	elapsed := time.Since(start)
+	cpu1, _ := benchCPU()
 	line()
 	fmt.Fprintln(progress)
 	if h0 > 0 {
@@ -721,11 +738,16 @@ loop:
 		n, t = 1, 0
 	}
 	all := slices.Concat(lat...)
-	return benchResult{
+	r := benchResult{
 		Op: w.op, Scheme: w.scheme, Count: len(all), Errors: int(failed.Load()),
 		OpsPerSec: float64(len(all)) / elapsed.Seconds(),
 		LatencyMS: summarize(all), Clients: o.clients, N: n, T: t,
 	}
+	if cpuOK && len(all) > 0 {
+		r.CPUMSPerOp = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(len(all))
+		fmt.Fprintf(progress, "bench %s: %.2f ms of CPU per successful request (this process)\n", w.op, r.CPUMSPerOp)
+	}
+	return r
 }
 
 // benchHeight returns the highest committed height the replicas report (0

@@ -42,19 +42,27 @@ func TestBenchInProcess(t *testing.T) {
 		t.Errorf("no progress line on stderr:\n%s", stderr.String())
 	}
 	dec := json.NewDecoder(&stdout)
+	_, hasCPU := benchCPU()
 	wantOps := []struct{ op, scheme string }{{"keygen", "bls"}, {"sign", "bls"}, {"sign-local", "bls"}, {"verify", "bls"}, {"encrypt", "symmetric"}, {"decrypt", "symmetric"}}
 	for _, want := range wantOps {
 		var obj map[string]any
 		if err := dec.Decode(&obj); err != nil {
 			t.Fatalf("%s: no JSON object: %v", want.op, err)
 		}
-		wantFields(t, obj, "op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t")
+		fields := []string{"op", "scheme", "count", "errors", "ops_per_sec", "latency_ms", "clients", "n", "t"}
+		if hasCPU {
+			fields = append(fields, "cpu_ms_per_op")
+		}
+		wantFields(t, obj, fields...)
 		wantN, wantT := 4.0, 1.0
 		if want.op == benchSignLocal {
 			wantN, wantT = 1, 0 // one party, no replica
 		}
 		if obj["op"] != want.op || obj["scheme"] != want.scheme || obj["clients"] != float64(clients) || obj["n"] != wantN || obj["t"] != wantT {
 			t.Errorf("%s: %v", want.op, obj)
+		}
+		if cpu, _ := obj["cpu_ms_per_op"].(float64); hasCPU && (cpu <= 0 || cpu > 60_000) {
+			t.Errorf("%s: cpu_ms_per_op %v", want.op, obj["cpu_ms_per_op"])
 		}
 		if obj["count"] != float64(requests) || obj["errors"] != 0.0 {
 			t.Errorf("%s: count %v errors %v, want %d and 0", want.op, obj["count"], obj["errors"], requests)

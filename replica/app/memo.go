@@ -31,6 +31,12 @@ import (
 //     data (decodeEth2).
 //   - txs: a client transaction's bytes → its decoded envelope (DecodeTx;
 //     replica transactions are a cheap binary decode and not remembered).
+//   - passed: a transaction's bytes, a version of the committed state and
+//     a second → the transaction passed CheckTx's checks (check). Unlike
+//     the others this depends on the state, which the key pins: the
+//     version changes at every Commit, so an entry never outlives the
+//     state it was computed on. It is read only by CheckTx and Precheck,
+//     never by FinalizeBlock.
 //
 // Both are functions of the bytes alone (and of the key, compared on every
 // hit), so a hit gives exactly what recomputing gives, and FinalizeBlock's
@@ -212,4 +218,19 @@ func (a *App) decodeTx(txb []byte) (*wire.Tx, error) {
 
 func copyTx(t *wire.Tx) *wire.Tx {
 	return &wire.Tx{Client: &wire.SignedRequest{Request: bytes.Clone(t.Client.Request), Signature: bytes.Clone(t.Client.Signature)}}
+}
+
+// checkDigest keys a check verdict: the transaction's bytes, the committed
+// state version and the second it was checked at.
+func checkDigest(txb []byte, version uint64, now int64) digest {
+	h := sha256.New()
+	var l [16]byte
+	binary.BigEndian.PutUint64(l[:8], version)
+	binary.BigEndian.PutUint64(l[8:], uint64(now))
+	h.Write([]byte("vhsm/app/check/v1"))
+	h.Write(l[:])
+	h.Write(txb)
+	var d digest
+	h.Sum(d[:0])
+	return d
 }

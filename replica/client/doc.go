@@ -1,6 +1,9 @@
 // Package client is the client side of vhsm: it signs a request with the
-// client's Ed25519 key, sends it to every replica concurrently over HTTPS
-// (each replica's certificate pinned; no system roots), verifies every
+// client's Ed25519 key, sends it to the replicas concurrently over HTTPS
+// (each replica's certificate pinned; no system roots) — t+1 of them first
+// for signing, encryption, decryption and key generation, the others as a
+// hedge; every replica at once for reads and other ordered requests —,
+// verifies every
 // replica's partial result against public data from the DKG, combines the
 // first t+1 valid partials, verifies the combined result, and names the
 // replicas that answered wrongly.

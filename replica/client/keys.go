@@ -161,12 +161,33 @@ func acceptOK(t int) acceptFunc {
 // or a validator mark yet, and must not be named a culprit for it. The
 // returned Disabled is true, and Usage set, when t+1 of the replicas that
 // agreed report it.
+//
+// A keys.gen goes to t+1 replicas first, like the unordered requests
+// (route.go), and to the others once one of those fails, refuses or
+// answers wrongly, or the hedge delay passes. This is as safe as asking all
+// of them: every replica that receives the signed request submits the same
+// bytes to the log, so one honest replica among those asked gets it
+// ordered, every replica applies it from the log, and the ones asked later
+// answer from its committed result. It halves the replicas' request
+// handling (authentication, the CheckTx precheck, answering) and the
+// client's connections for each key. A keys.pub still asks every replica
+// at once: an unknown key is refused only after each replica has waited
+// for the log (a replica may be behind), and asking in two steps would
+// double that wait.
 func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (*keyMaterial, error) {
 	g := newAgreement(c.t)
 	var km *keyMaterial
 	disabled := map[int]bool{}
 	usage := map[int]string{}
-	err := c.exchange(ctx, op, body, func(r *round, replica int, resp *wire.Response) (bool, error) {
+	out, err := c.newSignedRequest(ctx, op, body)
+	if err != nil {
+		return nil, err
+	}
+	var first []int // every replica at once
+	if op == wire.OpKeyGen {
+		first = c.pick(c.t+1, nil)
+	}
+	err = c.exchangeTo(ctx, op, out, first, func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if resp.Key == nil || resp.Key.KeyID != id {
 			r.culprit(replica, ReasonMalformed)
 			return false, nil

@@ -193,3 +193,72 @@ func TestPoolEmptyRetried(t *testing.T) {
 		t.Fatalf("empty pool: %v after %v and %d requests", err, time.Since(start), requests("k3"))
 	}
 }
+
+// TestKeyRequestsToTPlusOne: a key generation goes to t+1 replicas first,
+// since t+1 identical answers are all it needs; the others are asked when
+// one of the first fails, and the key still comes. A public-key read asks
+// every replica at once.
+func TestKeyRequestsToTPlusOne(t *testing.T) {
+	info, _ := testKey(t, "k1", wire.SchemeSchnorr, 1)
+	var mu sync.Mutex
+	asked := map[string]map[int]int{} // op → replica → requests
+	failing := map[int]bool{}
+	fc := newFakeCluster(t, 4, 1, func(replica int, req wire.Request, _ []byte) fakeReply {
+		mu.Lock()
+		defer mu.Unlock()
+		if asked[req.Op] == nil {
+			asked[req.Op] = map[int]int{}
+		}
+		asked[req.Op][replica]++
+		if failing[replica] {
+			return fakeReply{status: http.StatusServiceUnavailable}
+		}
+		return fakeReply{resp: &wire.Response{Replica: replica, Key: &info}}
+	})
+	c := fc.client()
+	c.lat.floor.Store(int64(time.Minute)) // no hedge, however loaded the machine
+	count := func(op string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, k := range asked[op] {
+			n += k
+		}
+		return n
+	}
+	for k := 0; k < 5; k++ {
+		if _, err := c.GenerateKey(context.Background(), "k1", wire.SchemeSchnorr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PublicKey(context.Background(), "k1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(wire.OpKeyGen); n != 5*2 {
+		t.Fatalf("5 key generations sent %d requests (%v), want t+1 = 2 each", n, asked[wire.OpKeyGen])
+	}
+	if n := count(wire.OpKeyPub); n != 5*4 {
+		t.Fatalf("5 public-key reads sent %d requests, want n = 4 each", n)
+	}
+
+	// Two replicas fail: whichever were asked first, the others are asked
+	// and agree.
+	mu.Lock()
+	failing[1], failing[2] = true, true
+	asked = map[string]map[int]int{}
+	mu.Unlock()
+	for k := 0; k < 5; k++ {
+		got, err := fc.client().GenerateKey(context.Background(), "k1", wire.SchemeSchnorr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.PublicKey) != string(info.PublicKey) {
+			t.Fatal("wrong key")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked[wire.OpKeyGen][3] != 5 || asked[wire.OpKeyGen][4] != 5 {
+		t.Fatalf("requests by replica %v, want replicas 3 and 4 asked every time", asked[wire.OpKeyGen])
+	}
+}

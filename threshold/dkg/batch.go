@@ -32,8 +32,10 @@ import (
 // coefficients hashed from all the dealings, which are all fixed in the log
 // before the check; if it fails, each dealing is checked with its own
 // combination to name the bad ones. The left side is secret and is computed with
-// one constant-time [group.Group.BaseMul]; the right side is public and is one
-// variable-time [group.MultiMulPublic]. Correct shares always pass, so a
+// one constant-time [group.Group.BaseMul]; the right side is public: each
+// commitment evaluated at j ([group.EvalPublic], additions only for an
+// index), then one variable-time [group.MultiMulPublic] over those values
+// with the coefficients r_b. Correct shares always pass, so a
 // failure proves a bad share: judging a complaint uses the combined check
 // alone, while a recipient's own check (openShares) and Session.Shares then
 // fall back to checking slot by slot so that errors still name the slot. The
@@ -175,26 +177,23 @@ func batchVerify(g group.Group, commitments []vss.Commitment, j int, shares, r [
 	}
 	lhs := g.BaseMul(sigma)
 
-	// Powers j^0..j^t of the (public) index.
+	// Σ_b r_b·Σ_k j^k·A_b,k = Σ_b r_b·E_b with E_b = Σ_k j^k·A_b,k the
+	// commitment evaluated at j: a few additions each for a small index,
+	// then one multi-scalar multiplication over Batch points rather than
+	// Batch·(T+1).
 	deg := len(commitments[0]) - 1
-	x := g.ScalarFromUint64(uint64(j))
-	pow := make([]group.Scalar, deg+1)
-	pow[0] = g.ScalarFromUint64(1)
-	for k := 1; k <= deg; k++ {
-		pow[k] = pow[k-1].Mul(x)
-	}
-	points := make([]group.Point, 0, len(commitments)*(deg+1))
-	scalars := make([]group.Scalar, 0, cap(points))
+	polys := make([][]group.Point, len(commitments))
 	for b, c := range commitments {
 		if len(c) != deg+1 {
 			return false
 		}
-		for k, a := range c {
-			points = append(points, a)
-			scalars = append(scalars, r[b].Mul(pow[k]))
-		}
+		polys[b] = c
 	}
-	rhs, err := group.MultiMulPublic(g, points, scalars)
+	evals, err := group.EvalPublic(g, polys, uint64(j))
+	if err != nil {
+		return false
+	}
+	rhs, err := group.MultiMulPublic(g, evals, r)
 	if err != nil {
 		return false
 	}

@@ -175,14 +175,14 @@ func (c Commitment) Eval(i int) group.Point {
 		return nil
 	}
 	// Horner's rule in the exponent: ((C_t·i + C_{t-1})·i + …)·i + C_0.
-	// Commitments and indices are public, so the variable-time
-	// multiplication is safe here (and ~20× faster on secp256k1).
-	x := g.ScalarFromUint64(uint64(i))
-	acc := c[len(c)-1]
-	for k := len(c) - 2; k >= 0; k-- {
-		acc = group.MulPublic(acc, x).Add(c[k])
+	// Commitments and indices are public, so the variable-time arithmetic
+	// of EvalPublic is safe here (on secp256k1, doublings and additions
+	// by the small index, one conversion to affine).
+	v, err := group.EvalPublic(g, [][]group.Point{c}, uint64(i))
+	if err != nil {
+		return nil
 	}
-	return acc
+	return v[0]
 }
 
 // Verify reports whether share is participant i's share of the committed
