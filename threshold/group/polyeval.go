@@ -1,10 +1,6 @@
 package group
 
-import (
-	"math/bits"
-
-	"github.com/decred/dcrd/dcrec/secp256k1/v4"
-)
+import "math/bits"
 
 // EvalPublic returns, for each list polys[b] of PUBLIC points (the
 // coefficients C_0..C_t of a polynomial committed with Feldman's scheme,
@@ -48,42 +44,62 @@ func EvalPublic(g Group, polys [][]Point, x uint64) ([]Point, error) {
 	return out, nil
 }
 
-// secpEvalPublic is EvalPublic on secp256k1.
+// secpEvalPublic is EvalPublic on secp256k1, on the 4×64-bit field
+// (secp256k1_jac.go).
 func secpEvalPublic(polys [][]Point, x uint64) ([]Point, error) {
-	js := make([]secp256k1.JacobianPoint, len(polys))
+	js := make([]feJac, len(polys)) // the identity (fin unset)
 	for b, c := range polys {
 		if len(c) == 0 {
 			return nil, ErrWrongGroup
 		}
-		acc := &js[b] // the identity (all zero)
+		acc := &js[b]
 		for k := len(c) - 1; k >= 0; k-- {
 			p, ok := c[k].(*secpPoint)
 			if !ok || p == nil {
 				return nil, ErrWrongGroup
 			}
 			if k < len(c)-1 {
-				secpMulSmall(acc, x)
+				feMulSmall(acc, x)
 			}
 			if !p.isInf() {
-				secp256k1.AddNonConst(acc, &p.p, acc)
+				a := affFromPoint(p)
+				acc.addAff(acc, &a)
 			}
 		}
 	}
-	return secpBatchAffine(js), nil
+	// One inversion for all the finite results.
+	var fin []feJac
+	for _, j := range js {
+		if j.fin {
+			fin = append(fin, j)
+		}
+	}
+	affs := make([]feAff, len(fin))
+	feBatchAffine(fin, affs)
+	out := make([]Point, len(js))
+	for b, i := 0, 0; b < len(js); b++ {
+		if !js[b].fin {
+			out[b] = &secpPoint{}
+			continue
+		}
+		out[b] = affs[i].toPoint()
+		i++
+	}
+	return out, nil
 }
 
-// secpMulSmall sets p to x·p by left-to-right double-and-add (variable
+// feMulSmall sets p to x·p by left-to-right double-and-add (variable
 // time: x and p public); x = 0 gives the identity.
-func secpMulSmall(p *secp256k1.JacobianPoint, x uint64) {
-	if x == 0 {
-		*p = secp256k1.JacobianPoint{}
+func feMulSmall(p *feJac, x uint64) {
+	if x == 0 || !p.fin {
+		*p = feJac{}
 		return
 	}
 	base := *p
 	for i := bits.Len64(x) - 2; i >= 0; i-- {
-		secp256k1.DoubleNonConst(p, p)
+		p.double(p)
 		if x>>uint(i)&1 == 1 {
-			secp256k1.AddNonConst(p, &base, p)
+			p.add(p, &base)
 		}
 	}
 }
