@@ -237,6 +237,11 @@ func TestKeyRequestsToTPlusOne(t *testing.T) {
 	if n := count(wire.OpKeyGen); n != 5*2 {
 		t.Fatalf("5 key generations sent %d requests (%v), want t+1 = 2 each", n, asked[wire.OpKeyGen])
 	}
+	// A read returns at t+1 agreeing answers; the requests to the other
+	// replicas may still be on their way.
+	for deadline := time.Now().Add(10 * time.Second); count(wire.OpKeyPub) < 5*4 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if n := count(wire.OpKeyPub); n != 5*4 {
 		t.Fatalf("5 public-key reads sent %d requests, want n = 4 each", n)
 	}
