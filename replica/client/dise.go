@@ -60,7 +60,8 @@ func (c *Client) Decrypt(ctx context.Context, id string, ciphertext []byte) ([]b
 	}
 	// DiSE decryption: strip the key stream, accept only if α reopens. A
 	// wrong DPRF output fails that check, so the first t+1 evaluations are
-	// tried unverified; only if they fail is each proof checked.
+	// asked for without proofs and tried; only if they fail are proven
+	// evaluations asked for and each proof checked.
 	var pt []byte
 	err = c.evaluate(ctx, wire.OpDecrypt, km, x, true, func(w []byte) error {
 		var err error
@@ -99,8 +100,9 @@ func (e *finishError) Error() string { return e.err.Error() }
 // (and clears it). Each evaluation must decode, name its sender and carry a
 // DLEQ proof against the sender's verification key from the DKG
 // commitment. With optimistic set (for outputs that finish checks itself),
-// the first t+1 evaluations are combined without their proofs and given to
-// finish; only if finish refuses are the proofs checked.
+// evaluations are first asked for without proofs and the first t+1 combined
+// and given to finish; only if finish refuses are proven evaluations asked
+// for, and each proof checked.
 func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []byte, optimistic bool, finish func(w []byte) error) error {
 	combine := func(parts []indexedPartial) ([]byte, error) {
 		evals := make(map[int][]byte, len(parts))
@@ -136,15 +138,66 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 			return nil
 		},
 	}
-	if optimistic {
-		spec.optimistic = func(parts []indexedPartial) bool {
-			w, err := combine(parts)
-			if err != nil {
-				return false
-			}
-			defer clear(w)
-			return finish(w) == nil
-		}
+	body := wire.EvalBody{KeyID: km.info.KeyID, Input: x}
+	if !optimistic {
+		return c.collectPartials(ctx, op, body, spec)
 	}
-	return c.collectPartials(ctx, op, wire.EvalBody{KeyID: km.info.KeyID, Input: x}, spec)
+	// First without proofs (a third of each replica's work); only if the
+	// result does not finish, again with them, asking first the replicas
+	// whose evaluations were combined, so that a liar among them is named.
+	suspects, err := c.evaluateUnproven(ctx, op, km, x, func(parts []indexedPartial) bool {
+		w, err := combine(parts)
+		if err != nil {
+			return false
+		}
+		defer clear(w)
+		return finish(w) == nil
+	})
+	if !errors.Is(err, errNeedProofs) {
+		return err
+	}
+	out, err := c.newSignedRequest(ctx, op, body)
+	if err != nil {
+		return err
+	}
+	return c.collectFrom(ctx, op, out, suspects, spec)
+}
+
+// errNeedProofs ends an unproven evaluation whose first t+1 answers did not
+// give a result that finishes.
+var errNeedProofs = errors.New("client: unproven evaluations did not finish")
+
+// evaluateUnproven asks for evaluations of x without their DLEQ proofs
+// (wire.EvalBody.NoProof) and gives the first t+1 to finish, which reports
+// whether the result checks out (a decryption whose commitment reopens). It
+// returns errNeedProofs when it does not — a wrong evaluation, or a
+// ciphertext that does not decrypt — with the replicas whose evaluations
+// were combined; the caller then asks for proven ones.
+func (c *Client) evaluateUnproven(ctx context.Context, op string, km *keyMaterial, x []byte, finish func(parts []indexedPartial) bool) ([]int, error) {
+	out, err := c.newSignedRequest(ctx, op, wire.EvalBody{KeyID: km.info.KeyID, Input: x, NoProof: true})
+	if err != nil {
+		return nil, err
+	}
+	var parts []indexedPartial
+	var suspects []int
+	err = c.exchangeSigned(ctx, op, out, func(r *round, replica int, resp *wire.Response) (bool, error) {
+		if len(resp.Partial) == 0 {
+			r.culprit(replica, ReasonMalformed)
+			return false, nil
+		}
+		parts = append(parts, indexedPartial{replica: replica, partial: resp.Partial})
+		r.unverified = len(parts)
+		if len(parts) < c.t+1 {
+			return false, nil
+		}
+		if !finish(parts[:c.t+1]) {
+			for _, p := range parts[:c.t+1] {
+				suspects = append(suspects, p.replica)
+			}
+			return false, errNeedProofs
+		}
+		r.valid, r.unverified = c.t+1, 0
+		return true, nil
+	})
+	return suspects, err
 }

@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dise"
@@ -37,7 +39,15 @@ func diseFake(t *testing.T, lie map[int]bool) *fakeCluster {
 			if lie[replica] {
 				share = other.Share(replica)
 			}
-			e, err := dise.Evaluate(share, replica, b.Input, rand.Reader)
+			var e dise.Evaluation
+			if b.NoProof {
+				if req.Op != wire.OpDecrypt {
+					return fakeReply{status: 400, resp: &wire.Response{Replica: replica, Error: "encryption is always proven"}}
+				}
+				e, err = dise.EvaluateUnproven(share, replica, b.Input)
+			} else {
+				e, err = dise.Evaluate(share, replica, b.Input, rand.Reader)
+			}
 			if err != nil {
 				t.Error(err)
 			}
@@ -84,6 +94,94 @@ func TestEncryptDecrypt(t *testing.T) {
 	if _, err := c.Decrypt(ctx, "other", ct); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("other key: %v", err)
 	}
+}
+
+// TestDecryptUnprovenFirst: a decryption asks for evaluations without
+// proofs, and for proven ones only when the unproven result does not
+// decrypt — a liar among the first t+1 (then named) or a tampered
+// ciphertext; an encryption always asks for proofs.
+func TestDecryptUnprovenFirst(t *testing.T) {
+	for _, liar := range []int{0, 3} {
+		var mu sync.Mutex
+		var culprits []Culprit
+		fc := diseFake(t, map[int]bool{liar: true})
+		c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
+			mu.Lock()
+			culprits = append(culprits, cs...)
+			mu.Unlock()
+		}), WithMinHedge(time.Minute))
+		ctx := context.Background()
+		ct, err := c.Encrypt(ctx, "sym", []byte("payroll"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := fc.evalRequests(t, wire.OpEncrypt, true); n != 0 {
+			t.Fatalf("%d unproven encryption requests", n)
+		}
+		for range 6 {
+			if pt, err := c.Decrypt(ctx, "sym", ct); err != nil || string(pt) != "payroll" {
+				t.Fatalf("liar %d: %q, %v", liar, pt, err)
+			}
+		}
+		unproven, proven := fc.evalRequests(t, wire.OpDecrypt, true), fc.evalRequests(t, wire.OpDecrypt, false)
+		mu.Lock()
+		named := len(culprits)
+		for _, cu := range culprits {
+			if cu != (Culprit{liar, ReasonInvalidPartial}) {
+				t.Fatalf("liar %d: culprits %+v", liar, culprits)
+			}
+		}
+		mu.Unlock()
+		switch {
+		case unproven < 6*2:
+			t.Fatalf("liar %d: %d unproven decryption requests for 6 decryptions", liar, unproven)
+		case liar == 0 && (proven != 0 || named != 0):
+			t.Fatalf("no liar: %d proven requests, %d culprits", proven, named)
+		case liar != 0 && proven > 0 && named == 0:
+			t.Fatalf("liar %d asked for proofs and was not named", liar)
+		}
+		bad := bytes.Clone(ct)
+		bad[len(bad)-1] ^= 1
+		before := fc.evalRequests(t, wire.OpDecrypt, false)
+		if _, err := c.Decrypt(ctx, "sym", bad); !errors.Is(err, ErrDecrypt) {
+			t.Fatalf("tampered: %v", err)
+		}
+		if fc.evalRequests(t, wire.OpDecrypt, false) == before {
+			t.Fatal("a ciphertext that does not decrypt unproven was not tried with proofs")
+		}
+	}
+}
+
+// evalRequests counts the evaluation requests of op the replicas received
+// (batch items included) with NoProof equal to unproven.
+func (fc *fakeCluster) evalRequests(t *testing.T, op string, unproven bool) int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	n := 0
+	for _, reqs := range fc.seen {
+		for _, signed := range reqs {
+			var sr wire.SignedRequest
+			var r wire.Request
+			if json.Unmarshal(signed, &sr) != nil || json.Unmarshal(sr.Request, &r) != nil {
+				t.Fatal("undecodable request")
+			}
+			items := []wire.BatchItem{{Op: r.Op, Body: r.Body}}
+			if r.Op == wire.OpBatch {
+				var b wire.BatchBody
+				if json.Unmarshal(r.Body, &b) != nil {
+					t.Fatal("undecodable batch")
+				}
+				items = b.Items
+			}
+			for _, it := range items {
+				var b wire.EvalBody
+				if it.Op == op && json.Unmarshal(it.Body, &b) == nil && b.NoProof == unproven {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 func TestEncryptTooManyLiars(t *testing.T) {

@@ -596,9 +596,34 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		if err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("decrypt: %v", err)
 		}
+		// Without proofs (decryption only): the evaluations combine to the
+		// same output, and none of them verifies.
+		unproven := map[int][]byte{}
+		for _, r := range c.mustAll(t, request(t, alice, "alice", wire.OpDecrypt, wire.EvalBody{KeyID: "sym1", Input: x, NoProof: true})) {
+			e, err := dise.DecodeEvaluation(r.Partial)
+			if err != nil || e.Proven() || dise.VerifyEvaluation(vks[r.Replica], x, e) == nil {
+				t.Fatalf("replica %d: unproven evaluation %x: %v", r.Replica, r.Partial, err)
+			}
+			if len(unproven) < c.g.T+1 {
+				unproven[r.Replica] = r.Partial
+			}
+		}
+		w, err := dise.CombineUnchecked(c.g.T, x, unproven)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := dise.FinishDecrypt(ct, w); err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("decrypt from unproven evaluations: %v", err)
+		}
+		_, errs := c.all(request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: p.Input(), NoProof: true}))
+		for i, err := range errs {
+			if !errors.Is(err, ErrRejected) || !errors.Is(err, app.ErrBadBody) {
+				t.Fatalf("replica %d answered an unproven encryption: %v", i+1, err)
+			}
+		}
 		// Encrypting under another client's identity is refused.
 		q, _ := dise.PrepareEncrypt("sym1", wire.EncryptorID("bob"), plain, rand.Reader)
-		_, errs := c.all(request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: q.Input()}))
+		_, errs = c.all(request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: q.Input()}))
 		for i, err := range errs {
 			if !errors.Is(err, ErrRejected) {
 				t.Fatalf("replica %d evaluated a foreign encryptor's input: %v", i+1, err)

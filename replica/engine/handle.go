@@ -259,11 +259,19 @@ func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Re
 			return reject(fmt.Errorf("%w: ciphertext names an encryptor that may not use the key", app.ErrUnauthorized))
 		}
 	}
+	if b.NoProof && req.Op != wire.OpDecrypt {
+		return reject(fmt.Errorf("%w: an encryption's evaluation is always proven", app.ErrBadBody))
+	}
 	x, vk, err := e.shareAndKey(&k.Origin)
 	if err != nil {
 		return reject(err)
 	}
-	ev, err := dise.EvaluateWithKey(faults.keyShare("dprf", x), vk, e.cfg.Me, b.Input, e.cfg.Rand)
+	var ev dise.Evaluation
+	if b.NoProof {
+		ev, err = dise.EvaluateUnproven(faults.keyShare("dprf", x), e.cfg.Me, b.Input)
+	} else {
+		ev, err = dise.EvaluateWithKey(faults.keyShare("dprf", x), vk, e.cfg.Me, b.Input, e.cfg.Rand)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dprf evaluate: %w", err)
 	}

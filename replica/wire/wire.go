@@ -272,6 +272,12 @@ type TaprootOption struct {
 type EvalBody struct {
 	KeyID string `json:"key_id"`
 	Input []byte `json:"input"`
+	// NoProof, for OpDecrypt only, asks for the evaluation without its
+	// DLEQ proof (a third of a replica's work): the client checks the
+	// decryption itself (the commitment must reopen) and asks again with
+	// proofs only if that fails, to find a wrong evaluation. Refused for
+	// OpEncrypt, whose output nothing else checks.
+	NoProof bool `json:"no_proof,omitempty"`
 }
 
 // ReplicaTx is a transaction originated by a replica (DKG traffic).

@@ -401,6 +401,7 @@ func FuzzDecodeEvaluation(f *testing.F) {
 	x := Input{KeyID: "key-1", Encryptor: encryptor(7)}.Bytes()
 	f.Add(d.evaluate(f, x, 1)[1])
 	f.Add(make([]byte, evaluationLen))
+	f.Add(d.evaluate(f, x, 1)[1][:unprovenLen])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := DecodeEvaluation(b)
 		if err != nil {
@@ -552,6 +553,58 @@ func TestEvaluateWithKey(t *testing.T) {
 		if _, err := EvaluateWithKey(d.shares[2], vk, 2, x, rand.Reader); !errors.Is(err, ErrInvalidKey) {
 			t.Fatalf("vk %v: %v", vk, err)
 		}
+	}
+}
+
+// TestEvaluateUnproven: an evaluation without its proof has Evaluate's
+// value, encodes in 51 bytes and back, combines to the same output with
+// proven ones or alone, and never verifies; bad arguments are refused.
+func TestEvaluateUnproven(t *testing.T) {
+	d := deal(t, 4, 1)
+	p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := p.Input()
+	want := d.output(t, x)
+	proven := d.evaluate(t, x)
+	mixed := map[int][]byte{1: proven[1]}
+	only := map[int][]byte{}
+	for _, i := range []int{1, 2} {
+		e, err := EvaluateUnproven(d.shares[i], i, x)
+		if err != nil || e.Proven() {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		ref, _ := DecodeEvaluation(proven[i])
+		if !e.Y.Equal(ref.Y) || !ref.Proven() {
+			t.Fatal("unproven and proven evaluations differ")
+		}
+		b := e.Bytes()
+		back, err := DecodeEvaluation(b)
+		if len(b) != unprovenLen || err != nil || back.Proven() || !bytes.Equal(back.Bytes(), b) {
+			t.Fatalf("encoding %x: %v", b, err)
+		}
+		if !errors.Is(VerifyEvaluation(d.vks[i], x, back), ErrInvalidEvaluation) {
+			t.Fatal("an unproven evaluation verifies")
+		}
+		only[i] = b
+		if i == 2 {
+			mixed[i] = b
+		}
+	}
+	for _, evals := range []map[int][]byte{only, mixed} {
+		if w, err := CombineUnchecked(1, x, evals); err != nil || !bytes.Equal(w, want) {
+			t.Fatalf("combined unproven evaluations: %v", err)
+		}
+	}
+	if _, err := CombineEvaluations(d.vks, 1, x, only); err == nil {
+		t.Fatal("robust combination accepted unproven evaluations")
+	}
+	if _, err := EvaluateUnproven(d.shares[1], 0, x); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("index 0: %v", err)
+	}
+	if _, err := EvaluateUnproven(d.shares[1], 1, []byte("not an input")); err == nil {
+		t.Fatal("bad input evaluated")
 	}
 }
 

@@ -72,22 +72,35 @@ type Evaluation struct {
 	Index int
 	Y     group.Point
 	proof dleq.Proof
+	// unproven marks an evaluation made without its proof
+	// ([EvaluateUnproven]): it combines, but never verifies.
+	unproven bool
 }
 
+// unprovenLen is the length of an encoded evaluation without its proof.
+const unprovenLen = 1 + 2 + 48
+
 // Bytes returns the canonical encoding: version ‖ index (uint16 BE) ‖
-// Y (48) ‖ c (32) ‖ z (32).
+// Y (48) ‖ c (32) ‖ z (32); without the proof (c, z) for an unproven one.
 func (e Evaluation) Bytes() []byte {
 	b := make([]byte, 0, evaluationLen)
 	b = append(b, Version)
 	b = binary.BigEndian.AppendUint16(b, uint16(e.Index))
 	b = append(b, e.Y.Bytes()...)
+	if e.unproven {
+		return b
+	}
 	return append(b, e.proof.Bytes()...)
 }
 
-// DecodeEvaluation parses an encoded [Evaluation]. It checks the encoding
-// only; [VerifyEvaluation] checks the proof.
+// Proven reports whether e carries a proof.
+func (e Evaluation) Proven() bool { return !e.unproven }
+
+// DecodeEvaluation parses an encoded [Evaluation], with its proof or
+// without. It checks the encoding only; [VerifyEvaluation] checks the
+// proof (and refuses an evaluation without one).
 func DecodeEvaluation(b []byte) (Evaluation, error) {
-	if len(b) != evaluationLen || b[0] != Version {
+	if (len(b) != evaluationLen && len(b) != unprovenLen) || b[0] != Version {
 		return Evaluation{}, ErrInvalidEvaluation
 	}
 	index := int(binary.BigEndian.Uint16(b[1:3]))
@@ -97,6 +110,9 @@ func DecodeEvaluation(b []byte) (Evaluation, error) {
 	Y, err := g1().DecodePoint(b[3:51])
 	if err != nil {
 		return Evaluation{}, ErrInvalidEvaluation
+	}
+	if len(b) == unprovenLen {
+		return Evaluation{Index: index, Y: Y, unproven: true}, nil
 	}
 	p, err := dleq.Decode(g1(), b[51:])
 	if err != nil {
@@ -151,6 +167,24 @@ func EvaluateWithKey(share group.Scalar, vk group.Point, index int, x []byte, ra
 	return Evaluation{Index: index, Y: Y, proof: p}, nil
 }
 
+// EvaluateUnproven is [EvaluateWithKey] without the proof: Y_i = k_i·H1(x)
+// alone, a third of the work. Only for outputs that are checked afterwards
+// (decryption: [FinishDecrypt] refuses a wrong output); a client that needs
+// to find a wrong evaluation asks again for proven ones.
+func EvaluateUnproven(share group.Scalar, index int, x []byte) (Evaluation, error) {
+	if _, err := DecodeInput(x); err != nil {
+		return Evaluation{}, err
+	}
+	if index < 1 || index > maxIndex || !isG1Scalar(share) || share.IsZero() {
+		return Evaluation{}, ErrInvalidKey
+	}
+	H, err := hashInput(x)
+	if err != nil {
+		return Evaluation{}, err
+	}
+	return Evaluation{Index: index, Y: H.Mul(share), unproven: true}, nil
+}
+
 // VerifyEvaluation checks e on input x against vk, the verification key of
 // replica e.Index computed from the DKG commitments (never one the replica
 // claims).
@@ -181,7 +215,7 @@ func (v *Verifier) Verify(vk group.Point, e Evaluation) error {
 	if !isG1Point(vk) || vk.IsIdentity() {
 		return ErrInvalidKey
 	}
-	if e.Index < 1 || e.Index > maxIndex || e.Y == nil || !isG1Point(e.Y) || e.Y.IsIdentity() || e.proof.C == nil || e.proof.Z == nil {
+	if e.unproven || e.Index < 1 || e.Index > maxIndex || e.Y == nil || !isG1Point(e.Y) || e.Y.IsIdentity() || e.proof.C == nil || e.proof.Z == nil {
 		return ErrInvalidEvaluation
 	}
 	if e.proof.Verify(g1(), dleqDST, g1().Generator(), v.h, vk, e.Y) != nil {
