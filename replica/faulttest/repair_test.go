@@ -129,19 +129,38 @@ func TestLateReplicaRepaired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bk := keys[wire.SchemeBLS]
-	bsig, err := two.SignBLS(ctx, bk.KeyID, msgHash("repaired bls"))
-	if err != nil {
-		t.Fatalf("bls sign through replicas 1 and 2: %v", err)
+	// The first operation with each key may, like the first sign, find
+	// replica 1 still repairing that key's session ("share unavailable"):
+	// retry it until the repair is done.
+	untilRepaired := func(what string, op func() error) {
+		t.Helper()
+		for {
+			err := op()
+			if err == nil {
+				return
+			}
+			if !strings.Contains(err.Error(), "share unavailable") || ctx.Err() != nil {
+				t.Fatalf("%s through replicas 1 and 2: %v", what, err)
+			}
+			t.Logf("%s through replicas 1 and 2: %v; retrying", what, err)
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
+	bk := keys[wire.SchemeBLS]
+	var bsig []byte
+	untilRepaired("bls sign", func() (err error) {
+		bsig, err = two.SignBLS(ctx, bk.KeyID, msgHash("repaired bls"))
+		return err
+	})
 	if !verifyBLS(bk.PublicKey, msgHash("repaired bls"), bsig) {
 		t.Fatal("bls signature does not verify (blst)")
 	}
 	pt := []byte("repaired plaintext")
-	ct, err := two.Encrypt(ctx, keys[wire.SchemeSymmetric].KeyID, pt)
-	if err != nil {
-		t.Fatalf("encrypt through replicas 1 and 2: %v", err)
-	}
+	var ct []byte
+	untilRepaired("encrypt", func() (err error) {
+		ct, err = two.Encrypt(ctx, keys[wire.SchemeSymmetric].KeyID, pt)
+		return err
+	})
 	if got, err := cl.Decrypt(ctx, keys[wire.SchemeSymmetric].KeyID, ct); err != nil || !bytes.Equal(got, pt) {
 		t.Fatalf("decrypt: %q, %v", got, err)
 	}

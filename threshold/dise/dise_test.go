@@ -600,6 +600,38 @@ func TestEvaluateUnproven(t *testing.T) {
 	if _, err := CombineEvaluations(d.vks, 1, x, only); err == nil {
 		t.Fatal("robust combination accepted unproven evaluations")
 	}
+	// A Y on the curve but outside G1 (not checked on this path) gives a
+	// wrong output, which the ciphertext's commitment refuses.
+	ct, err := FinishEncrypt(p, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := false
+	for xb := byte(1); xb < 200 && !tried; xb++ {
+		var enc [48]byte
+		enc[0], enc[47] = 0x80, xb
+		if _, err := group.DecodeG1Unchecked(enc[:]); err != nil {
+			continue
+		}
+		if _, err := g1().DecodePoint(enc[:]); err == nil {
+			continue // in G1
+		}
+		tried = true
+		bad := maps.Clone(only)
+		bad[2] = append(bytes.Clone(only[2][:3]), enc[:]...)
+		w, err := CombineUnchecked(1, x, bad)
+		if err == nil {
+			if bytes.Equal(w, want) {
+				t.Fatal("a point outside G1 gave the right output")
+			}
+			if _, err := FinishDecrypt(ct, w); !errors.Is(err, ErrAuthentication) {
+				t.Fatalf("decryption with a point outside G1: %v", err)
+			}
+		}
+	}
+	if !tried {
+		t.Fatal("no curve point outside G1 found")
+	}
 	if _, err := EvaluateUnproven(d.shares[1], 0, x); !errors.Is(err, ErrInvalidKey) {
 		t.Fatalf("index 0: %v", err)
 	}

@@ -284,6 +284,35 @@ func asBLSPoint(p Point) *blsPoint {
 	return v
 }
 
+// DecodeG1Unchecked decodes a canonical compressed BLS12-381 G1 point that
+// is on the curve and not the identity, WITHOUT checking that it lies in
+// the prime-order subgroup (the check costs several times the decoding).
+// Use it only for a point already checked in this process, or one whose
+// use is checked afterwards by other means — as DiSE's optimistic
+// decryption, where a wrong point gives a wrong output that the
+// ciphertext's commitment refuses. Anything that relies on the group's
+// prime order (a proof, a verification) needs [Group.DecodePoint].
+func DecodeG1Unchecked(b []byte) (Point, error) {
+	InitBLS()
+	if len(b) != 48 {
+		return nil, ErrInvalidPoint
+	}
+	aff := new(blst.P1Affine).Uncompress(b) // on the curve, x canonical; no subgroup check
+	if aff == nil {
+		return nil, ErrInvalidPoint
+	}
+	if subtle.ConstantTimeCompare(aff.Compress(), b) != 1 {
+		return nil, ErrInvalidPoint
+	}
+	raw := aff.Serialize()
+	p := &blsPoint{}
+	if len(raw) != 96 || raw[0]&0xe0 != 0 || p.p.X.Deserialize(raw[:48]) != nil || p.p.Y.Deserialize(raw[48:]) != nil {
+		return nil, ErrInvalidPoint // the identity (flag bits) or a bad coordinate
+	}
+	p.p.Z.SetInt64(1)
+	return p, nil
+}
+
 // BLSFr exposes the herumi field element behind a BLS12-381 scalar, for the
 // packages that call herumi directly (threshold/bls).
 func BLSFr(s Scalar) *bls.Fr { return &asBLSScalar(s).s }
