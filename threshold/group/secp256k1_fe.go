@@ -270,8 +270,28 @@ func (r *fe) sqrN(a *fe, n int) {
 // (secp256k1_fe_inv in field_impl.h): 255 squarings and 15 multiplications
 // over a public exponent, so the time does not depend on a.
 func feInv(a *fe) fe {
+	x2, x22, x223 := fePow223(a)
+	var t fe
+	// p − 2 in binary: 223 ones, a zero, 22 ones, then 0000101101
+	// (its low 32 bits are 0xfffffc2d).
+	t.sqrN(&x223, 23)
+	t.mul(&t, &x22)
+	t.sqrN(&t, 5)
+	t.mul(&t, a)
+	t.sqrN(&t, 3)
+	t.mul(&t, &x2)
+	t.sqrN(&t, 2)
+	t.mul(&t, a)
+	return t
+}
+
+// fePow223 returns a^(2^k − 1) for k = 2, 22 and 223, the common start of
+// the addition chains of the inversion (feInv) and the square root
+// (feSqrt), libsecp256k1's: 221 squarings and 11 multiplications in a
+// fixed sequence, so the time does not depend on a.
+func fePow223(a *fe) (x2, x22, x223 fe) {
 	// xk = a^(2^k − 1).
-	var x2, x3, x6, x9, x11, x22, x44, x88, x176, x220, x223, t fe
+	var x3, x6, x9, x11, x44, x88, x176, x220 fe
 	x2.sqr(a)
 	x2.mul(&x2, a)
 	x3.sqr(&x2)
@@ -294,17 +314,7 @@ func feInv(a *fe) fe {
 	x220.mul(&x220, &x44)
 	x223.sqrN(&x220, 3)
 	x223.mul(&x223, &x3)
-	// p − 2 in binary: 223 ones, a zero, 22 ones, then 0000101101
-	// (its low 32 bits are 0xfffffc2d).
-	t.sqrN(&x223, 23)
-	t.mul(&t, &x22)
-	t.sqrN(&t, 5)
-	t.mul(&t, a)
-	t.sqrN(&t, 3)
-	t.mul(&t, &x2)
-	t.sqrN(&t, 2)
-	t.mul(&t, a)
-	return t
+	return x2, x22, x223
 }
 
 // feIsZero returns 1 if a ≡ 0 and 0 otherwise, without a branch.

@@ -269,29 +269,8 @@ func (a *feAff) toPoint() *secpPoint {
 // 1, 2, 3, 6, 9, 11, 22, 44, 88, 176, 220, 223; 253 squarings and 13
 // multiplications. Variable time only in the final check.
 func feSqrt(a *fe) (fe, bool) {
-	var x2, x3, x6, x9, x11, x22, x44, x88, x176, x220, x223, t fe
-	x2.sqr(a)
-	x2.mul(&x2, a)
-	x3.sqr(&x2)
-	x3.mul(&x3, a)
-	x6.sqrN(&x3, 3)
-	x6.mul(&x6, &x3)
-	x9.sqrN(&x6, 3)
-	x9.mul(&x9, &x3)
-	x11.sqrN(&x9, 2)
-	x11.mul(&x11, &x2)
-	x22.sqrN(&x11, 11)
-	x22.mul(&x22, &x11)
-	x44.sqrN(&x22, 22)
-	x44.mul(&x44, &x22)
-	x88.sqrN(&x44, 44)
-	x88.mul(&x88, &x44)
-	x176.sqrN(&x88, 88)
-	x176.mul(&x176, &x88)
-	x220.sqrN(&x176, 44)
-	x220.mul(&x220, &x44)
-	x223.sqrN(&x220, 3)
-	x223.mul(&x223, &x3)
+	x2, x22, x223 := fePow223(a)
+	var t fe
 	// (p+1)/4 = 223 ones, a zero, 22 ones, four zeros, 2 ones, two zeros.
 	t.sqrN(&x223, 23)
 	t.mul(&t, &x22)
