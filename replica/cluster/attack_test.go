@@ -198,14 +198,7 @@ func newID(t *testing.T) string {
 }
 
 func TestReviewAttacks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-replica cluster")
-	}
-	c := StartInProcess(t, t.TempDir(), 4, Options{Pools: smallPools, PhaseTimeout: 2 * time.Second})
-	defer dumpLogs(t, c)
-	if err := c.WaitReady(90 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := startFour(t, 90*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	admin := c.Client()

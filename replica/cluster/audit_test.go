@@ -23,14 +23,7 @@ import (
 // deleted (replica 3) in a stopped replica's chain file is reported, after
 // the restart, with that replica's index and the record's seq.
 func TestAuditChains(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-replica cluster")
-	}
-	c := StartInProcess(t, t.TempDir(), 4, Options{Pools: smallPools, PhaseTimeout: 2 * time.Second})
-	defer dumpLogs(t, c)
-	if err := c.WaitReady(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := startFour(t, 60*time.Second)
 	cl := c.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()

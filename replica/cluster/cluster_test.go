@@ -20,6 +20,22 @@ import (
 
 var smallPools = &app.PoolConfig{KeyBatch: 4, KeyLow: 1, NonceBatch: 4, NonceLow: 1}
 
+// startFour starts a 4-replica in-process cluster with small pools (the
+// test is skipped with -short), dumps its logs if the test fails, and waits
+// until it is ready.
+func startFour(t *testing.T, ready time.Duration) *Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a 4-replica cluster")
+	}
+	c := StartInProcess(t, t.TempDir(), 4, Options{Pools: smallPools, PhaseTimeout: 2 * time.Second})
+	t.Cleanup(func() { dumpLogs(t, c) })
+	if err := c.WaitReady(ready); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func dumpLogs(t *testing.T, c *Cluster) {
 	t.Helper()
 	if !t.Failed() {

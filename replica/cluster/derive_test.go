@@ -22,14 +22,7 @@ import (
 // BIP-86 address that btcutil's hdkeychain derives from the key's xpub string, built by the client
 // from the key's public information (client.KeyRoot).
 func TestInProcessDerivedChildren(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-replica cluster")
-	}
-	c := StartInProcess(t, t.TempDir(), 4, Options{Pools: smallPools, PhaseTimeout: 2 * time.Second})
-	defer dumpLogs(t, c)
-	if err := c.WaitReady(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := startFour(t, 60*time.Second)
 	cl := c.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()

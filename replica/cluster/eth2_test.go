@@ -168,14 +168,7 @@ func (s *splitter) conflict(name string, a, b *splitReq, as, bs, live []int) {
 }
 
 func TestEth2SlashingProtectionCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-replica cluster")
-	}
-	c := StartInProcess(t, t.TempDir(), 4, Options{Pools: smallPools, PhaseTimeout: 2 * time.Second})
-	defer dumpLogs(t, c)
-	if err := c.WaitReady(90 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := startFour(t, 90*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	admin := c.Client()

@@ -131,13 +131,7 @@ func unsealedSecrets(t *testing.T, home string) [][]byte {
 // raw or encoded. The replicated state must hold no secret, and neither may
 // a log.
 func TestNoSecretOutsideSealedStore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 4-replica cluster")
-	}
-	c := StartInProcess(t, t.TempDir(), 4, Options{Pools: smallPools, PhaseTimeout: 2 * time.Second})
-	if err := c.WaitReady(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := startFour(t, 60*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	cl := c.Client()

@@ -116,16 +116,12 @@ func (e *Engine) handleAudit(ctx context.Context, signedRequest []byte) (*wire.R
 		resp.Error = err.Error()
 		return resp, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
-	if err := e.cfg.App.AwaitCommit(ctx); err != nil {
-		return resp, err
-	}
-	var sr wire.SignedRequest
-	if err := json.Unmarshal(signedRequest, &sr); err != nil {
-		return reject(fmt.Errorf("%w: signed request", app.ErrMalformed))
-	}
-	req, client, err := e.cfg.App.VerifyRequest(&sr, time.Now().Unix())
+	_, req, client, err := e.verified(ctx, signedRequest)
 	if err != nil {
-		return reject(err)
+		if r := refused(err); r != nil {
+			return reject(r)
+		}
+		return resp, err
 	}
 	switch req.Op {
 	case wire.OpAuditRecords:

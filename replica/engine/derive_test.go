@@ -25,7 +25,7 @@ import (
 
 // derivedSession fetches one nonce commitment from each signer and returns the session's signer list
 // and FROST commitments.
-func (c *cluster) derivedSession(t *testing.T, key ed25519.PrivateKey, client string, signers []int) ([]wire.SignerCommitment, []frost.Commitment) {
+func (c *cluster) derivedSession(t testing.TB, key ed25519.PrivateKey, client string, signers []int) ([]wire.SignerCommitment, []frost.Commitment) {
 	t.Helper()
 	ec := group.Secp256k1()
 	var scs []wire.SignerCommitment

@@ -724,19 +724,7 @@ func (c *cluster) signFROST(t testing.TB, key ed25519.PrivateKey, client, keyID 
 	t.Helper()
 	var sig [64]byte
 	ec := group.Secp256k1()
-	var scs []wire.SignerCommitment
-	var coms []frost.Commitment
-	for _, i := range signers {
-		resp, err := c.engines[i-1].Handle(context.Background(), request(t, key, client, wire.OpNonces, wire.NoncesBody{Count: 1}))
-		if err != nil || len(resp.Commitments) != 1 {
-			t.Fatalf("nonces from replica %d: %+v %v", i, resp, err)
-		}
-		nc := resp.Commitments[0]
-		D, _ := ec.DecodePoint(nc.Hiding)
-		E, _ := ec.DecodePoint(nc.Binding)
-		scs = append(scs, wire.SignerCommitment{Replica: i, Nonce: nc.Nonce, Hiding: nc.Hiding, Binding: nc.Binding})
-		coms = append(coms, frost.Commitment{ID: i, Hiding: D, Binding: E})
-	}
+	scs, coms := c.derivedSession(t, key, client, signers)
 	sr := request(t, key, client, wire.OpSign, wire.SignBody{KeyID: keyID, Message: msg, Taproot: opt, Signers: scs})
 	shares := map[int]group.Scalar{}
 	reported := map[int][]byte{}

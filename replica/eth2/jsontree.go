@@ -216,18 +216,26 @@ func (o *obj) u64(key string) uint64 {
 	return o.d.u64(join(o.path, key), v)
 }
 
-func (d *dec) u64(path string, v any) uint64 {
-	var s string
+// decimal returns v as a string of 1 to maxDigits decimal digits (a JSON
+// string or number), or ok false.
+func decimal(v any, maxDigits int) (s string, ok bool) {
 	switch t := v.(type) {
 	case string:
 		s = t
 	case json.Number:
 		s = string(t)
 	default:
-		d.fail(path, "must be a decimal uint64 string")
-		return 0
+		return "", false
 	}
-	if s == "" || len(s) > 20 || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+	if s == "" || len(s) > maxDigits || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return "", false
+	}
+	return s, true
+}
+
+func (d *dec) u64(path string, v any) uint64 {
+	s, ok := decimal(v, 20)
+	if !ok {
 		d.fail(path, "must be a decimal uint64 string")
 		return 0
 	}
@@ -247,18 +255,8 @@ func (o *obj) u256(key string) [32]byte {
 		return out
 	}
 	path := join(o.path, key)
-	var s string
-	switch t := v.(type) {
-	case string:
-		s = t
-	case json.Number:
-		s = string(t)
-	default:
-		d := o.d
-		d.fail(path, "must be a decimal uint256 string")
-		return out
-	}
-	if s == "" || len(s) > 78 || strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+	s, ok := decimal(v, 78)
+	if !ok {
 		o.d.fail(path, "must be a decimal uint256 string")
 		return out
 	}
