@@ -9,11 +9,12 @@ import (
 )
 
 // SignBLS signs msg with the bls key id and returns the 96-byte compressed
-// G2 Ethereum signature (POP ciphersuite). The first t+1 partials are
-// combined and the result verified under the group key; only if it does
-// not verify is each replica's partial verified against its verification
-// key from the key's DKG commitment, the senders of wrong ones named, and
-// the first t+1 valid ones combined.
+// G2 Ethereum signature (POP ciphersuite). It asks 2t+1 replicas first and
+// combines their partials if they are consistent (bls.CombineConsistent:
+// no pairing at the client); only if they are not, or fewer come in, is
+// each replica's partial verified against its verification key from the
+// key's DKG commitment, the senders of wrong ones named, and the first t+1
+// valid ones combined and the result verified under the group key.
 func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, error) {
 	if len(msg) > wire.MaxMessageBytes {
 		return nil, fmt.Errorf("%w: message longer than %d bytes", ErrInvalidArgument, wire.MaxMessageBytes)
@@ -36,14 +37,17 @@ func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, er
 // blsSpec is the partialSpec of a threshold BLS signature on msg with km:
 // the combined signature is stored in *sig.
 func (c *Client) blsSpec(km *keyMaterial, msg []byte, sig *[]byte) partialSpec {
-	// combine interpolates exactly t+1 partials (Boldyreva 2003 §5) and
-	// keeps the result only if it verifies under the group key.
-	combine := func(parts []indexedPartial) bool {
+	byReplica := func(parts []indexedPartial) map[int][]byte {
 		partials := make(map[int][]byte, len(parts))
 		for _, p := range parts {
 			partials[p.replica] = p.partial
 		}
-		s, err := bls.CombineUnchecked(km.commitment.Secret(), c.t, msg, partials)
+		return partials
+	}
+	// combine interpolates exactly t+1 partials (Boldyreva 2003 §5) and
+	// keeps the result only if it verifies under the group key.
+	combine := func(parts []indexedPartial) bool {
+		s, err := bls.CombineUnchecked(km.commitment.Secret(), c.t, msg, byReplica(parts))
 		if err != nil {
 			return false
 		}
@@ -54,7 +58,18 @@ func (c *Client) blsSpec(km *keyMaterial, msg []byte, sig *[]byte) partialSpec {
 		verify: func(replica int, partial []byte) bool {
 			return bls.VerifyPartial(km.verification[replica-1], msg, partial) == nil
 		},
-		optimistic: combine,
+		// 2t+1 consistent partials: one more partial signature at a
+		// replica (0.7 ms on the development machine) instead of a pairing
+		// check here (1.6 ms).
+		optimistic: func(parts []indexedPartial) bool {
+			s, err := bls.CombineConsistent(c.t, byReplica(parts))
+			if err != nil {
+				return false
+			}
+			*sig = s
+			return true
+		},
+		consistent: true,
 		combine: func(parts []indexedPartial) error {
 			// Verified partials that do not combine into a valid signature:
 			// the verification keys do not match the group key.

@@ -86,6 +86,30 @@ func TestSignBLSNamesLiars(t *testing.T) {
 	}
 }
 
+// TestSignBLSSettlesForTPlusOne: with two of four replicas silent (more
+// than the t the consistency check assumes) only t+1 partials come in; the
+// client does not wait for the 2t+1 it asked for until its deadline, but
+// after the hedge and one more hedge delay verifies the two it has and
+// signs with them.
+func TestSignBLSSettlesForTPlusOne(t *testing.T) {
+	fc, info := blsFake(t, 4, 1, nil, map[int]bool{3: true, 4: true})
+	fc.cfg.Timeout = "6s" // silent replicas hold the test's end until then
+	var culprits []Culprit
+	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) { culprits = cs }))
+	msg := []byte("two replicas down")
+	start := time.Now()
+	sig, err := c.SignBLS(context.Background(), "eth1", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v: waited for the deadline", took)
+	}
+	if ok, _ := VerifyBLS(info.PublicKey, msg, sig); !ok || len(culprits) != 0 {
+		t.Fatalf("signature verifies: %v, culprits %+v", ok, culprits)
+	}
+}
+
 func TestSignBLSTooFewValid(t *testing.T) {
 	// One liar and two silent replicas out of four: one valid partial, two needed.
 	fc, _ := blsFake(t, 4, 1, map[int]bool{1: true}, map[int]bool{3: true, 4: true})

@@ -468,6 +468,19 @@ func (c *Client) exchangeSigned(ctx context.Context, op string, out *outgoing, a
 // hedge) once any of the first fails, refuses or answers wrongly, or when
 // the hedge delay (the recent p90 latency) passes without a result.
 func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first []int, accept acceptFunc) error {
+	return c.exchangeSettle(ctx, op, out, first, accept, nil)
+}
+
+// settleFunc is called when waiting for more answers is not worth it: every
+// replica has answered (or failed), or every replica has been asked and a
+// further hedge delay has passed since. It may finish the round with the
+// answers it holds (an optimistic path that waited for more partials than
+// it strictly needs); like acceptFunc it returns done, or an error that
+// ends the round. It may be called more than once.
+type settleFunc func(r *round) (done bool, err error)
+
+// exchangeSettle is exchangeTo with a settle hook (nil: none).
+func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, first []int, accept acceptFunc, settle settleFunc) error {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	answers := make(chan answer, len(c.replicas))
 	sent := make([]bool, len(c.replicas))
@@ -500,11 +513,24 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 		hedge = timer.C
 	}
 	answeredBy := make([]bool, len(c.replicas))
+	var settleTimer *time.Timer
+	var settleAfter <-chan time.Time
+	defer func() {
+		if settleTimer != nil {
+			settleTimer.Stop()
+		}
+	}()
 	hedgeAll := func() {
 		for i := 1; i <= len(c.replicas); i++ {
 			post(i)
 		}
 		hedge = nil
+		if settle != nil && settleTimer == nil {
+			// Everyone is asked: give the new ones a hedge delay, then
+			// settle for what is in.
+			settleTimer = time.NewTimer(c.lat.hedgeDelay())
+			settleAfter = settleTimer.C
+		}
 	}
 	received := 0
 	defer func() {
@@ -518,9 +544,20 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 	}()
 
 	r := &round{op: op, n: c.n, t: c.t, rejections: make(map[string][]int)}
+	finish := func(done bool, err error) (bool, error) {
+		if err == nil && done && len(r.culprits) > 0 && c.onCulprit != nil {
+			c.onCulprit(op, sortCulprits(r.culprits))
+		}
+		return done || err != nil, err
+	}
 	for {
 		if received == posted {
 			if posted == len(c.replicas) {
+				if settle != nil {
+					if end, err := finish(settle(r)); end {
+						return err
+					}
+				}
 				break
 			}
 			// Every replica asked so far has answered without a result: ask
@@ -532,6 +569,12 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 		case a = <-answers:
 			received++
 			answeredBy[a.replica-1] = true
+		case <-settleAfter:
+			settleAfter = nil
+			if end, err := finish(settle(r)); end {
+				return err
+			}
+			continue
 		case <-hedge:
 			// The first replicas are slow: ask the rest, and ask others
 			// first for a while.
@@ -584,15 +627,8 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 		if !unordered(op) {
 			c.noteHeight(a.resp.Height)
 		}
-		done, err := accept(r, a.replica, a.resp)
-		if err != nil {
+		if end, err := finish(accept(r, a.replica, a.resp)); end {
 			return err
-		}
-		if done {
-			if len(r.culprits) > 0 && c.onCulprit != nil {
-				c.onCulprit(op, sortCulprits(r.culprits))
-			}
-			return nil
 		}
 	}
 	return r.failure(false)

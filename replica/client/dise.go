@@ -11,9 +11,11 @@ import (
 
 // Encrypt encrypts plaintext under the symmetric key id (DiSE): it commits
 // to the plaintext locally, has the replicas evaluate the DPRF on the
-// commitment (each evaluation proven against the replica's verification
-// key), combines t+1 valid evaluations and finishes the encryption
-// locally. The plaintext never leaves the client.
+// commitment, combines the evaluations and finishes the encryption locally.
+// The plaintext never leaves the client. It asks 2t+1 replicas for
+// evaluations without proofs and uses them if they are consistent; if they
+// are not (or fewer come in), it asks for proven ones (each checked against
+// the replica's verification key) and combines t+1 valid ones.
 func (c *Client) Encrypt(ctx context.Context, id string, plaintext []byte) ([]byte, error) {
 	km, err := c.symmetricKey(ctx, id)
 	if err != nil {
@@ -25,9 +27,11 @@ func (c *Client) Encrypt(ctx context.Context, id string, plaintext []byte) ([]by
 		return nil, fmt.Errorf("encrypt: %w", err)
 	}
 	// A wrong DPRF output would make a ciphertext nobody can decrypt, and
-	// nothing here could tell: every evaluation's proof is checked.
+	// nothing in the ciphertext could tell: the output is made from 2t+1
+	// consistent evaluations (right if at most t replicas are faulty), or
+	// else from t+1 whose proofs were checked.
 	var ct []byte
-	err = c.evaluate(ctx, wire.OpEncrypt, km, pending.Input(), false, func(w []byte) error {
+	err = c.evaluate(ctx, wire.OpEncrypt, km, pending.Input(), byConsistency, func(w []byte) error {
 		// Step 3: ciphertext = x ‖ PRG(w) ⊕ (ρ ‖ m).
 		var err error
 		ct, err = dise.FinishEncrypt(pending, w)
@@ -63,7 +67,7 @@ func (c *Client) Decrypt(ctx context.Context, id string, ciphertext []byte) ([]b
 	// asked for without proofs and tried; only if they fail are proven
 	// evaluations asked for and each proof checked.
 	var pt []byte
-	err = c.evaluate(ctx, wire.OpDecrypt, km, x, true, func(w []byte) error {
+	err = c.evaluate(ctx, wire.OpDecrypt, km, x, byResult, func(w []byte) error {
 		var err error
 		pt, err = dise.FinishDecrypt(ciphertext, w)
 		return err
@@ -96,22 +100,28 @@ type finishError struct{ err error }
 
 func (e *finishError) Error() string { return e.err.Error() }
 
+// unprovenCheck is how evaluate checks evaluations asked for without proofs.
+type unprovenCheck int
+
+const (
+	// byResult: the first t+1 are combined and the output is checked by
+	// finish (a decryption's commitment must reopen).
+	byResult unprovenCheck = iota + 1
+	// byConsistency: 2t+1 are asked for and combined only if they lie on
+	// one polynomial of degree t (dise.CombineConsistent); for an
+	// encryption, whose output nothing else checks.
+	byConsistency
+)
+
 // evaluate runs one DPRF evaluation on x and hands the output w to finish
-// (and clears it). Each evaluation must decode, name its sender and carry a
-// DLEQ proof against the sender's verification key from the DKG
-// commitment. With optimistic set (for outputs that finish checks itself),
-// evaluations are first asked for without proofs and the first t+1 combined
-// and given to finish; only if finish refuses are proven evaluations asked
-// for, and each proof checked.
-func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []byte, optimistic bool, finish func(w []byte) error) error {
-	combine := func(parts []indexedPartial) ([]byte, error) {
-		evals := make(map[int][]byte, len(parts))
-		for _, p := range parts {
-			evals[p.replica] = p.partial
-		}
-		// Lagrange interpolation in the exponent, then w = H2(x, Y).
-		return dise.CombineUnchecked(c.t, x, evals)
-	}
+// (and clears it). First the evaluations are asked for without their DLEQ
+// proofs (a third of a replica's work) and checked as check says; only if
+// that fails, or too few come in, are proven evaluations asked for, first
+// of the replicas that answered (so that a liar among them is named). Each
+// proven evaluation must decode, name its sender and carry a DLEQ proof
+// against the sender's verification key from the DKG commitment; the first
+// t+1 valid ones are combined.
+func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []byte, check unprovenCheck, finish func(w []byte) error) error {
 	var verifier *dise.Verifier // hashes x once, on first use
 	spec := partialSpec{
 		verify: func(replica int, partial []byte) bool {
@@ -127,7 +137,8 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 			return verifier.Verify(km.verification[replica-1], e) == nil
 		},
 		combine: func(parts []indexedPartial) error {
-			w, err := combine(parts) // every part verified
+			// Lagrange interpolation in the exponent, then w = H2(x, Y).
+			w, err := dise.CombineUnchecked(c.t, x, evaluations(parts)) // every part verified
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrInvalidResult, err)
 			}
@@ -138,15 +149,12 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 			return nil
 		},
 	}
-	body := wire.EvalBody{KeyID: km.info.KeyID, Input: x}
-	if !optimistic {
-		return c.collectPartials(ctx, op, body, spec)
+	need, combine := c.t+1, dise.CombineUnchecked
+	if check == byConsistency {
+		need, combine = 2*c.t+1, dise.CombineConsistent
 	}
-	// First without proofs (a third of each replica's work); only if the
-	// result does not finish, again with them, asking first the replicas
-	// whose evaluations were combined, so that a liar among them is named.
-	suspects, err := c.evaluateUnproven(ctx, op, km, x, func(parts []indexedPartial) bool {
-		w, err := combine(parts)
+	askFirst, err := c.evaluateUnproven(ctx, op, km, x, need, func(parts []indexedPartial) bool {
+		w, err := combine(c.t, x, evaluations(parts))
 		if err != nil {
 			return false
 		}
@@ -156,48 +164,75 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 	if !errors.Is(err, errNeedProofs) {
 		return err
 	}
-	out, err := c.newSignedRequest(ctx, op, body)
+	out, err := c.newSignedRequest(ctx, op, wire.EvalBody{KeyID: km.info.KeyID, Input: x})
 	if err != nil {
 		return err
 	}
-	return c.collectFrom(ctx, op, out, suspects, spec)
+	if len(askFirst) < c.t+1 { // too few answered: others too, at once
+		exclude := make(map[int]bool, len(askFirst))
+		for _, r := range askFirst {
+			exclude[r] = true
+		}
+		askFirst = append(askFirst, c.pick(c.t+1-len(askFirst), exclude)...)
+	}
+	return c.collectFrom(ctx, op, out, askFirst, spec)
 }
 
-// errNeedProofs ends an unproven evaluation whose first t+1 answers did not
-// give a result that finishes.
+// evaluations maps partials to their senders.
+func evaluations(parts []indexedPartial) map[int][]byte {
+	evals := make(map[int][]byte, len(parts))
+	for _, p := range parts {
+		evals[p.replica] = p.partial
+	}
+	return evals
+}
+
+// errNeedProofs ends an unproven evaluation whose answers did not give a
+// result that finishes.
 var errNeedProofs = errors.New("client: unproven evaluations did not finish")
 
-// evaluateUnproven asks for evaluations of x without their DLEQ proofs
-// (wire.EvalBody.NoProof) and gives the first t+1 to finish, which reports
-// whether the result checks out (a decryption whose commitment reopens). It
-// returns errNeedProofs when it does not — a wrong evaluation, or a
-// ciphertext that does not decrypt — with the replicas whose evaluations
-// were combined; the caller then asks for proven ones.
-func (c *Client) evaluateUnproven(ctx context.Context, op string, km *keyMaterial, x []byte, finish func(parts []indexedPartial) bool) ([]int, error) {
+// evaluateUnproven asks need replicas first (then, as a hedge, the others)
+// for evaluations of x without their DLEQ proofs (wire.EvalBody.NoProof)
+// and gives the first need to finish, which reports whether they check out.
+// It returns errNeedProofs when they do not — a wrong evaluation, or a
+// ciphertext that does not decrypt — or when fewer than need come in before
+// the round settles (see settleFunc), with the replicas that answered; the
+// caller then asks for proven ones, of those replicas first.
+func (c *Client) evaluateUnproven(ctx context.Context, op string, km *keyMaterial, x []byte, need int, finish func(parts []indexedPartial) bool) ([]int, error) {
 	out, err := c.newSignedRequest(ctx, op, wire.EvalBody{KeyID: km.info.KeyID, Input: x, NoProof: true})
 	if err != nil {
 		return nil, err
 	}
 	var parts []indexedPartial
-	var suspects []int
-	err = c.exchangeSigned(ctx, op, out, func(r *round, replica int, resp *wire.Response) (bool, error) {
+	answered := func() []int {
+		var reps []int
+		for _, p := range parts {
+			reps = append(reps, p.replica)
+		}
+		return reps
+	}
+	accept := func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if len(resp.Partial) == 0 {
 			r.culprit(replica, ReasonMalformed)
 			return false, nil
 		}
 		parts = append(parts, indexedPartial{replica: replica, partial: resp.Partial})
 		r.unverified = len(parts)
-		if len(parts) < c.t+1 {
+		if len(parts) < need {
 			return false, nil
 		}
-		if !finish(parts[:c.t+1]) {
-			for _, p := range parts[:c.t+1] {
-				suspects = append(suspects, p.replica)
-			}
+		if !finish(parts[:need]) {
 			return false, errNeedProofs
 		}
-		r.valid, r.unverified = c.t+1, 0
+		r.valid, r.unverified = need, 0
 		return true, nil
-	})
-	return suspects, err
+	}
+	settle := func(r *round) (bool, error) {
+		return false, errNeedProofs
+	}
+	err = c.exchangeSettle(ctx, op, out, c.pick(need, nil), accept, settle)
+	if errors.Is(err, errNeedProofs) {
+		return answered(), err
+	}
+	return nil, err
 }

@@ -12,13 +12,20 @@ import (
 
 	"github.com/vhsm/vhsm/replica/wire"
 	"github.com/vhsm/vhsm/threshold/dise"
+	"github.com/vhsm/vhsm/threshold/group"
 )
 
 // diseFake holds real shares of a symmetric key "sym"; replicas in lie
-// evaluate with a wrong share (their proofs then fail).
+// evaluate with a wrong share (their proofs then fail). The wrong shares
+// are points of one other polynomial, so that liars agree with each other.
 func diseFake(t *testing.T, lie map[int]bool) *fakeCluster {
-	info, poly := testKey(t, "sym", wire.SchemeSymmetric, 1)
 	_, other := testKey(t, "sym", wire.SchemeSymmetric, 1)
+	return diseFakeWith(t, lie, func(replica int) group.Scalar { return other.Share(replica) })
+}
+
+// diseFakeWith is diseFake with the liars' shares given by wrong.
+func diseFakeWith(t *testing.T, lie map[int]bool, wrong func(replica int) group.Scalar) *fakeCluster {
+	info, poly := testKey(t, "sym", wire.SchemeSymmetric, 1)
 	return newFakeCluster(t, 4, 1, func(replica int, req wire.Request, _ []byte) fakeReply {
 		switch req.Op {
 		case wire.OpKeyPub:
@@ -37,13 +44,10 @@ func diseFake(t *testing.T, lie map[int]bool) *fakeCluster {
 			}
 			share := poly.Share(replica)
 			if lie[replica] {
-				share = other.Share(replica)
+				share = wrong(replica)
 			}
 			var e dise.Evaluation
 			if b.NoProof {
-				if req.Op != wire.OpDecrypt {
-					return fakeReply{status: 400, resp: &wire.Response{Replica: replica, Error: "encryption is always proven"}}
-				}
 				e, err = dise.EvaluateUnproven(share, replica, b.Input)
 			} else {
 				e, err = dise.Evaluate(share, replica, b.Input, rand.Reader)
@@ -99,7 +103,7 @@ func TestEncryptDecrypt(t *testing.T) {
 // TestDecryptUnprovenFirst: a decryption asks for evaluations without
 // proofs, and for proven ones only when the unproven result does not
 // decrypt — a liar among the first t+1 (then named) or a tampered
-// ciphertext; an encryption always asks for proofs.
+// ciphertext.
 func TestDecryptUnprovenFirst(t *testing.T) {
 	for _, liar := range []int{0, 3} {
 		var mu sync.Mutex
@@ -114,9 +118,6 @@ func TestDecryptUnprovenFirst(t *testing.T) {
 		ct, err := c.Encrypt(ctx, "sym", []byte("payroll"))
 		if err != nil {
 			t.Fatal(err)
-		}
-		if n := fc.evalRequests(t, wire.OpEncrypt, true); n != 0 {
-			t.Fatalf("%d unproven encryption requests", n)
 		}
 		for range 6 {
 			if pt, err := c.Decrypt(ctx, "sym", ct); err != nil || string(pt) != "payroll" {
@@ -184,8 +185,68 @@ func (fc *fakeCluster) evalRequests(t *testing.T, op string, unproven bool) int 
 	return n
 }
 
+// TestEncryptConsistentFirst: an encryption asks 2t+1 replicas for
+// evaluations without proofs and uses them when they are consistent; with
+// a liar (any one replica, whatever its place) every ciphertext still
+// decrypts, proofs are asked for only when the liar was among those
+// asked, and then the liar is named.
+func TestEncryptConsistentFirst(t *testing.T) {
+	for _, liar := range []int{0, 1, 2, 3, 4} {
+		var mu sync.Mutex
+		var culprits []Culprit
+		fc := diseFake(t, map[int]bool{liar: true})
+		c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
+			mu.Lock()
+			culprits = append(culprits, cs...)
+			mu.Unlock()
+		}), WithMinHedge(time.Minute))
+		ctx := context.Background()
+		const k = 8
+		for i := range k {
+			pt := []byte{'p', byte(i)}
+			ct, err := c.Encrypt(ctx, "sym", pt)
+			if err != nil {
+				t.Fatalf("liar %d: %v", liar, err)
+			}
+			if got, err := c.Decrypt(ctx, "sym", ct); err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("liar %d: decrypt %q: %v", liar, got, err)
+			}
+		}
+		unproven, proven := fc.evalRequests(t, wire.OpEncrypt, true), fc.evalRequests(t, wire.OpEncrypt, false)
+		mu.Lock()
+		for _, cu := range culprits {
+			if cu != (Culprit{liar, ReasonInvalidPartial}) {
+				t.Fatalf("liar %d: culprits %+v", liar, culprits)
+			}
+		}
+		named := len(culprits)
+		mu.Unlock()
+		switch {
+		case unproven < k*3:
+			t.Fatalf("liar %d: %d unproven encryption requests for %d encryptions, want 2t+1 = 3 each", liar, unproven, k)
+		case liar == 0 && (proven != 0 || named != 0):
+			t.Fatalf("no liar: %d proven requests, %d culprits", proven, named)
+		case liar != 0 && proven == 0:
+			// Each encryption asks 3 of 4 at random: the liar is left out of
+			// all 8 with probability (1/4)^8.
+			t.Fatalf("liar %d: never asked for proofs", liar)
+		case liar != 0 && named == 0:
+			t.Fatalf("liar %d asked for proofs and was not named", liar)
+		}
+	}
+}
+
+// TestEncryptTooManyLiars: t+1 or more liars with unrelated wrong shares
+// are inconsistent, and their proofs fail: the encryption fails naming
+// them, with no ciphertext.
 func TestEncryptTooManyLiars(t *testing.T) {
-	fc := diseFake(t, map[int]bool{1: true, 2: true, 3: true})
+	fc := diseFakeWith(t, map[int]bool{1: true, 2: true, 3: true}, func(int) group.Scalar {
+		s, err := group.BLS12381G1().RandomScalar(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 	_, err := fc.client().Encrypt(context.Background(), "sym", []byte("x"))
 	var qe *QuorumError
 	if !errors.As(err, &qe) || qe.Valid != 1 || len(qe.Culprits) != 3 || qe.TimedOut {

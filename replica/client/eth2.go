@@ -53,7 +53,7 @@ func (c *Client) MarkValidatorKey(ctx context.Context, id string) error {
 // replicas compute the same root independently and sign nothing else. A
 // block proposal or an attestation is decided by the log's slashing
 // protection and sent to every replica; a refusal wraps ErrSlashable.
-// Other types are routed like SignBLS (t+1 replicas first, then a hedge).
+// Other types are routed like SignBLS (2t+1 replicas first, then a hedge).
 func (c *Client) SignEth2(ctx context.Context, id string, request []byte) ([]byte, error) {
 	r, err := eth2.Parse(request)
 	if err != nil {
@@ -78,12 +78,13 @@ func (c *Client) SignEth2(ctx context.Context, id string, request []byte) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("sign eth2: %w", err)
 	}
+	var sig []byte
+	spec := c.blsSpec(km, root[:], &sig)
 	var first []int // ordered: every replica at once
 	if r.Slashable() == nil {
-		first = c.pick(c.t+1, nil)
+		first = c.pick(spec.quorum(c.t), nil)
 	}
-	var sig []byte
-	if err := c.collectFrom(ctx, wire.OpEth2Sign, out, first, c.blsSpec(km, root[:], &sig)); err != nil {
+	if err := c.collectFrom(ctx, wire.OpEth2Sign, out, first, spec); err != nil {
 		if isRejection(err, slashableReason) {
 			return nil, fmt.Errorf("sign eth2: %w: %w", ErrSlashable, err)
 		}

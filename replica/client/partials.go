@@ -20,14 +20,31 @@ type partialSpec struct {
 	// combine makes the result from exactly t+1 verified partials and
 	// verifies it.
 	combine func(parts []indexedPartial) error
-	// optimistic, when set, makes the result from exactly t+1 partials
+	// optimistic, when set, makes the result from exactly quorum partials
 	// that were NOT verified one by one, and reports whether the result
-	// itself verified (a signature under the group key, a plaintext whose
-	// commitment reopens); it must leave no result behind when it fails.
-	// It is tried once, on the first t+1 answers; if it fails, every
-	// partial is verified and the first t+1 valid ones are combined, so a
-	// wrong partial still only costs time and names its sender.
+	// checked out; it must leave no result behind when it fails. It is
+	// tried once, on the first quorum answers; if it fails, or fewer
+	// partials come in (a replica refuses, fails, or is too slow: see
+	// settleFunc), every partial is verified and the first t+1 valid ones
+	// are combined, so a wrong partial still only costs time and names its
+	// sender.
 	optimistic func(parts []indexedPartial) bool
+	// consistent makes optimistic's quorum 2t+1 partials, checked by their
+	// consistency (vss.InterpolateConsistent: with at most t faulty
+	// replicas, 2t+1 partials on one degree-t polynomial are right) instead
+	// of the result's own check; without it the quorum is t+1 and the result
+	// checks itself (a signature under the group key, a plaintext whose
+	// commitment reopens). The unordered request then goes to 2t+1 replicas
+	// first.
+	consistent bool
+}
+
+// quorum is how many partials spec's optimistic path combines.
+func (s partialSpec) quorum(t int) int {
+	if s.consistent {
+		return 2*t + 1
+	}
+	return t + 1
 }
 
 // collectPartials sends one request and combines the first t+1 partials
@@ -46,7 +63,7 @@ func (c *Client) collectPartials(ctx context.Context, op string, body any, spec 
 func (c *Client) collectSigned(ctx context.Context, op string, out *outgoing, spec partialSpec) error {
 	var first []int
 	if unordered(op) {
-		first = c.pick(c.t+1, nil)
+		first = c.pick(spec.quorum(c.t), nil)
 	}
 	return c.collectFrom(ctx, op, out, first, spec)
 }
@@ -56,29 +73,10 @@ func (c *Client) collectSigned(ctx context.Context, op string, out *outgoing, sp
 func (c *Client) collectFrom(ctx context.Context, op string, out *outgoing, first []int, spec partialSpec) error {
 	var pending, valid []indexedPartial
 	eager := spec.optimistic == nil // verify each partial as it arrives
-	return c.exchangeTo(ctx, op, out, first, func(r *round, replica int, resp *wire.Response) (bool, error) {
-		if len(resp.Partial) == 0 {
-			r.culprit(replica, ReasonMalformed)
-			eager = true
-			r.unverified = len(pending)
-			return false, nil
-		}
-		pending = append(pending, indexedPartial{replica: replica, partial: resp.Partial})
-		r.unverified = len(pending)
-		if !eager {
-			// The optimistic path, while every answer so far is a
-			// partial: combine the first t+1 unverified, and check only the
-			// result.
-			if len(pending) < c.t+1 && r.answered == len(pending) {
-				return false, nil
-			}
-			eager = true
-			if len(pending) >= c.t+1 && spec.optimistic(pending[:c.t+1]) {
-				r.valid += c.t + 1
-				r.unverified = 0
-				return true, nil
-			}
-		}
+	need := spec.quorum(c.t)
+	// verifyPending verifies the partials not verified yet and combines the
+	// first t+1 valid ones.
+	verifyPending := func(r *round) (bool, error) {
 		for _, p := range pending {
 			if !spec.verify(p.replica, p.partial) {
 				r.culprit(p.replica, ReasonInvalidPartial)
@@ -93,5 +91,39 @@ func (c *Client) collectFrom(ctx context.Context, op string, out *outgoing, firs
 			return false, nil
 		}
 		return true, spec.combine(valid[:c.t+1])
-	})
+	}
+	accept := func(r *round, replica int, resp *wire.Response) (bool, error) {
+		if len(resp.Partial) == 0 {
+			r.culprit(replica, ReasonMalformed)
+			eager = true
+			r.unverified = len(pending)
+			return false, nil
+		}
+		pending = append(pending, indexedPartial{replica: replica, partial: resp.Partial})
+		r.unverified = len(pending)
+		if !eager {
+			// The optimistic path, while every answer so far is a
+			// partial: combine the first quorum unverified, and check only
+			// the result.
+			if len(pending) < need && r.answered == len(pending) {
+				return false, nil
+			}
+			eager = true
+			if len(pending) >= need && spec.optimistic(pending[:need]) {
+				r.valid += need
+				r.unverified = 0
+				return true, nil
+			}
+		}
+		return verifyPending(r)
+	}
+	// No more partials worth waiting for: verify those in hand.
+	settle := func(r *round) (bool, error) {
+		if len(pending) == 0 {
+			return false, nil
+		}
+		eager = true
+		return verifyPending(r)
+	}
+	return c.exchangeSettle(ctx, op, out, first, accept, settle)
 }

@@ -55,8 +55,8 @@ func TestRoutingToTPlusOne(t *testing.T) {
 		total += n
 	}
 	mu.Unlock()
-	if total != 5*3 {
-		t.Fatalf("5 signatures sent %d requests (%v), want t+1 = 3 each", total, signs)
+	if total != 5*5 {
+		t.Fatalf("5 signatures sent %d requests (%v), want 2t+1 = 5 each (consistent partials, no pairing)", total, signs)
 	}
 	// Replica 1 goes silent: whichever requests include it are hedged.
 	mu.Lock()

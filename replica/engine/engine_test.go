@@ -615,14 +615,35 @@ func TestClusterKeyGenAndBLSSign(t *testing.T) {
 		if got, err := dise.FinishDecrypt(ct, w); err != nil || !bytes.Equal(got, plain) {
 			t.Fatalf("decrypt from unproven evaluations: %v", err)
 		}
-		_, errs := c.all(request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: p.Input(), NoProof: true}))
-		for i, err := range errs {
-			if !errors.Is(err, ErrRejected) || !errors.Is(err, app.ErrBadBody) {
-				t.Fatalf("replica %d answered an unproven encryption: %v", i+1, err)
+		// An encryption's evaluations without proofs: every replica's is
+		// the proven one's value, and 2t+1 of them combine (by their
+		// consistency) to the proven evaluations' output.
+		unprovenEnc := map[int][]byte{}
+		for _, r := range c.mustAll(t, request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: p.Input(), NoProof: true})) {
+			e, err := dise.DecodeEvaluation(r.Partial)
+			if err != nil || e.Proven() {
+				t.Fatalf("replica %d: unproven encryption evaluation: %v", r.Replica, err)
+			}
+			if len(unprovenEnc) < 2*c.g.T+1 {
+				unprovenEnc[r.Replica] = r.Partial
 			}
 		}
-		// Encrypting under another client's identity is refused.
+		wEnc, err := dise.CombineConsistent(c.g.T, p.Input(), unprovenEnc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wProven := eval(wire.OpEncrypt, "alice", alice, p.Input()); !bytes.Equal(wEnc, wProven) {
+			t.Fatal("unproven encryption evaluations combine to another output")
+		}
+		// Encrypting under another client's identity is refused, with
+		// proofs or without.
 		q, _ := dise.PrepareEncrypt("sym1", wire.EncryptorID("bob"), plain, rand.Reader)
+		_, errs := c.all(request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: q.Input(), NoProof: true}))
+		for i, err := range errs {
+			if !errors.Is(err, ErrRejected) {
+				t.Fatalf("replica %d evaluated a foreign encryptor's input without proof: %v", i+1, err)
+			}
+		}
 		_, errs = c.all(request(t, alice, "alice", wire.OpEncrypt, wire.EvalBody{KeyID: "sym1", Input: q.Input()}))
 		for i, err := range errs {
 			if !errors.Is(err, ErrRejected) {

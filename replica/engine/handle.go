@@ -259,9 +259,6 @@ func (e *Engine) evaluate(ctx context.Context, resp *wire.Response, req *wire.Re
 			return reject(fmt.Errorf("%w: ciphertext names an encryptor that may not use the key", app.ErrUnauthorized))
 		}
 	}
-	if b.NoProof && req.Op != wire.OpDecrypt {
-		return reject(fmt.Errorf("%w: an encryption's evaluation is always proven", app.ErrBadBody))
-	}
 	x, vk, err := e.shareAndKey(&k.Origin)
 	if err != nil {
 		return reject(err)

@@ -272,11 +272,15 @@ type TaprootOption struct {
 type EvalBody struct {
 	KeyID string `json:"key_id"`
 	Input []byte `json:"input"`
-	// NoProof, for OpDecrypt only, asks for the evaluation without its
-	// DLEQ proof (a third of a replica's work): the client checks the
-	// decryption itself (the commitment must reopen) and asks again with
-	// proofs only if that fails, to find a wrong evaluation. Refused for
-	// OpEncrypt, whose output nothing else checks.
+	// NoProof asks for the evaluation without its DLEQ proof (a third of a
+	// replica's work). The client then checks the evaluations otherwise: a
+	// decryption checks its result (the commitment must reopen); an
+	// encryption, whose output nothing else checks, takes 2t+1 evaluations
+	// and uses them only if they lie on one polynomial of degree t
+	// (dise.CombineConsistent). Either asks again with proofs if its check
+	// fails, to find the wrong evaluation. An evaluation reveals the same
+	// with its proof or without, so the replica serves both to anyone
+	// authorized.
 	NoProof bool `json:"no_proof,omitempty"`
 }
 

@@ -548,6 +548,106 @@ func TestCombineUnchecked(t *testing.T) {
 	}
 }
 
+// TestCombineConsistent: every window of 2t+1 honest partials gives the
+// group key's signature (checked with blst); one wrong partial at any
+// position, or t wrong partials that agree with each other, gives an error
+// and no signature; fewer than 2t+1 partials are refused.
+func TestCombineConsistent(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		d := deal(t, cfg.n, cfg.t)
+		msg := []byte("consistent partials")
+		want, _ := PartialSign(d.secret, msg)
+		ps := d.partials(t, msg)
+		for start := 1; start <= cfg.n; start++ {
+			sub := map[int][]byte{}
+			for k := range 2*cfg.t + 1 {
+				i := (start+k-1)%cfg.n + 1
+				sub[i] = ps[i]
+			}
+			sig, err := CombineConsistent(cfg.t, sub)
+			if err != nil || !bytes.Equal(sig, want) || !blstVerify(d.pub.Bytes(), msg, sig) {
+				t.Fatalf("n=%d window %d: %v", cfg.n, start, err)
+			}
+			for i := range sub {
+				for name, corrupt := range corruptions {
+					bad := maps.Clone(sub)
+					bad[i] = corrupt(d, i, msg, bad[i])
+					if sig, err := CombineConsistent(cfg.t, bad); err == nil || sig != nil {
+						t.Fatalf("n=%d replica %d %s: combined a wrong partial: %v", cfg.n, i, name, err)
+					}
+				}
+			}
+		}
+		if sig, err := CombineConsistent(cfg.t, ps); err != nil || !bytes.Equal(sig, want) {
+			t.Fatalf("n=%d: all partials: %v", cfg.n, err)
+		}
+		colluding := map[int][]byte{}
+		for i := 1; i <= 2*cfg.t+1; i++ {
+			colluding[i] = ps[i]
+		}
+		for i := 1; i <= cfg.t; i++ {
+			colluding[i] = corruptions["other share"](d, i, msg, nil)
+		}
+		if _, err := CombineConsistent(cfg.t, colluding); !errors.Is(err, ErrInconsistent) {
+			t.Fatalf("n=%d: t colluding partials: %v", cfg.n, err)
+		}
+		short := map[int][]byte{}
+		for i := 1; i <= 2*cfg.t; i++ {
+			short[i] = ps[i]
+		}
+		if _, err := CombineConsistent(cfg.t, short); !errors.Is(err, ErrNotEnoughPartials) {
+			t.Fatalf("n=%d: 2t partials: %v", cfg.n, err)
+		}
+		if _, err := CombineConsistent(-1, ps); !errors.Is(err, ErrInvalidThreshold) {
+			t.Fatalf("t = -1: %v", err)
+		}
+	}
+}
+
+// TestDecodeG2Unchecked: the blst-to-herumi move of a decompressed point
+// gives the point herumi decodes itself; the identity, a wrong length, a
+// non-canonical or off-curve encoding are refused.
+func TestDecodeG2Unchecked(t *testing.T) {
+	d := deal(t, 4, 1)
+	for k := range 20 {
+		msg := []byte{byte(k)}
+		for _, enc := range d.partials(t, msg) {
+			var p herumi.G2
+			if err := decodeG2Unchecked(&p, enc); err != nil {
+				t.Fatal(err)
+			}
+			want, err := decodeSignature(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.IsEqual(herumi.CastFromSign(want)) || !bytes.Equal(p.Serialize(), enc) {
+				t.Fatalf("partial %x decoded to another point", enc)
+			}
+		}
+	}
+	good := d.partials(t, []byte("x"))[1]
+	identity := make([]byte, SignatureLen)
+	identity[0] = 0xc0
+	flipped := bytes.Clone(good)
+	flipped[60] ^= 0x01
+	for name, enc := range map[string][]byte{
+		"identity": identity, "short": good[:95], "long": append(bytes.Clone(good), 0), "empty": nil,
+		"uncompressed flag": append([]byte{good[0] &^ 0x80}, good[1:]...), "flipped": flipped,
+	} {
+		var p herumi.G2
+		err := decodeG2Unchecked(&p, enc)
+		if err == nil && name != "flipped" {
+			t.Errorf("%s: decoded", name)
+		}
+		if err == nil && name == "flipped" {
+			// Another x may still be on the curve; then it is a different point.
+			if bytes.Equal(p.Serialize(), good) {
+				t.Error("flipped: same point")
+			}
+		}
+	}
+}
+
 // TestDecodeSignatureRejectsNonSubgroup: a canonical encoding of a point
 // on the G2 curve outside the order-r subgroup is refused by every entry
 // point that takes a signature (decodeSignature relies on herumi's
@@ -589,4 +689,38 @@ func TestDecodeSignatureRejectsNonSubgroup(t *testing.T) {
 	if _, err := CombineUnchecked(pub, 1, []byte("m"), map[int][]byte{1: enc, 2: enc}); err == nil {
 		t.Fatal("CombineUnchecked accepts partials outside G2")
 	}
+	// Three equal partials are consistent, and interpolate to the same
+	// point outside G2: the check of the result refuses it.
+	if sig, err := CombineConsistent(1, map[int][]byte{1: enc, 2: enc, 3: enc}); !errors.Is(err, ErrInconsistent) || sig != nil {
+		t.Fatalf("CombineConsistent accepts partials outside G2: %v", err)
+	}
+	// One honest partial swapped for that point: refused too.
+	d := deal(t, 4, 1)
+	ps := d.partials(t, []byte("m"))
+	for i := 1; i <= 3; i++ {
+		bad := map[int][]byte{1: ps[1], 2: ps[2], 3: ps[3]}
+		bad[i] = enc
+		if sig, err := CombineConsistent(1, bad); err == nil || sig != nil {
+			t.Fatalf("partial %d outside G2 accepted", i)
+		}
+	}
+}
+
+// FuzzDecodeG2Unchecked: any input decodes to the point it encodes (herumi
+// re-encodes it byte for byte) or is refused; nothing panics.
+func FuzzDecodeG2Unchecked(f *testing.F) {
+	group.InitBLS()
+	var sk herumi.SecretKey
+	sk.SetByCSPRNG()
+	f.Add(sk.SignByte([]byte("m")).Serialize())
+	f.Add(make([]byte, SignatureLen))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p herumi.G2
+		if decodeG2Unchecked(&p, b) != nil {
+			return
+		}
+		if p.IsZero() || !bytes.Equal(p.Serialize(), b) {
+			t.Fatalf("%x decoded to another point", b)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"testing"
 
@@ -718,4 +719,158 @@ func TestEvaluateWithStuckRandomness(t *testing.T) {
 	if p1.Z.Sub(p2.Z).Mul(p1.C.Sub(p2.C).Inv()).Equal(k) {
 		t.Fatal("share solved from two evaluations")
 	}
+}
+
+// TestCombineConsistent: 2t+1 unproven (or proven) evaluations give the
+// right output; one wrong evaluation anywhere among them — any corruption
+// but a bad proof, which leaves the value right — is an error (never a
+// wrong output); a point outside G1 is refused; fewer than 2t+1 are refused.
+func TestCombineConsistent(t *testing.T) {
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		d := deal(t, cfg.n, cfg.t)
+		p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := p.Input()
+		want := d.output(t, x)
+		proven := d.evaluate(t, x)
+		unproven := map[int][]byte{}
+		for i := 1; i <= cfg.n; i++ {
+			e, err := EvaluateUnproven(d.shares[i], i, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unproven[i] = e.Bytes()
+		}
+		// Every window of 2t+1 replicas (wrapping), unproven and proven.
+		for start := 1; start <= cfg.n; start++ {
+			for _, evals := range []map[int][]byte{unproven, proven} {
+				sub := map[int][]byte{}
+				for k := range 2*cfg.t + 1 {
+					i := (start+k-1)%cfg.n + 1
+					sub[i] = evals[i]
+				}
+				w, err := CombineConsistent(cfg.t, x, sub)
+				if err != nil || !bytes.Equal(w, want) {
+					t.Fatalf("n=%d window %d: %v", cfg.n, start, err)
+				}
+				for i := range sub {
+					for name, corrupt := range bad {
+						wrong := maps.Clone(sub)
+						wrong[i] = corrupt(d, i, x, sub[i])
+						w, err := CombineConsistent(cfg.t, x, wrong)
+						if err == nil && !bytes.Equal(w, want) {
+							t.Fatalf("n=%d replica %d %s: a wrong output", cfg.n, i, name)
+						}
+						if err == nil && name != "bad proof" && !bytes.Equal(wrong[i], sub[i]) {
+							e1, _ := DecodeEvaluation(wrong[i])
+							e0, _ := DecodeEvaluation(sub[i])
+							if !e1.Y.Equal(e0.Y) {
+								t.Fatalf("n=%d replica %d %s: accepted", cfg.n, i, name)
+							}
+						}
+					}
+				}
+			}
+		}
+		all := maps.Clone(unproven)
+		if w, err := CombineConsistent(cfg.t, x, all); err != nil || !bytes.Equal(w, want) {
+			t.Fatalf("n=%d all evaluations: %v", cfg.n, err)
+		}
+		// t wrong evaluations that agree with each other are still caught.
+		wrong := map[int][]byte{}
+		for i := 1; i <= 2*cfg.t+1; i++ {
+			wrong[i] = unproven[i]
+		}
+		for i := 1; i <= cfg.t; i++ {
+			e, _ := EvaluateUnproven(d.shares[i].Add(g1().ScalarFromUint64(7)), i, x)
+			wrong[i] = e.Bytes()
+		}
+		if _, err := CombineConsistent(cfg.t, x, wrong); !errors.Is(err, ErrInconsistent) {
+			t.Fatalf("n=%d: t colluding evaluations: %v", cfg.n, err)
+		}
+		short := map[int][]byte{}
+		for i := 1; i <= 2*cfg.t; i++ {
+			short[i] = unproven[i]
+		}
+		if _, err := CombineConsistent(cfg.t, x, short); !errors.Is(err, ErrNotEnoughEvaluations) {
+			t.Fatalf("n=%d: 2t evaluations: %v", cfg.n, err)
+		}
+		if _, err := CombineConsistent(cfg.t, []byte("not an input"), unproven); err == nil {
+			t.Fatal("bad input accepted")
+		}
+	}
+	// Evaluations shifted by points outside G1 — an arbitrary curve point,
+	// and a point of order 3 (3 divides both the cofactor and r−1, so that
+	// some Lagrange coefficients kill it: L_1(3) = −1 for {1,2,3}) — in
+	// every position: never a wrong output.
+	d := deal(t, 4, 1)
+	p, _ := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
+	x := p.Input()
+	want := d.output(t, x)
+	evals := map[int][]byte{}
+	ys := map[int]group.Point{}
+	for i := 1; i <= 3; i++ {
+		e, _ := EvaluateUnproven(d.shares[i], i, x)
+		evals[i] = e.Bytes()
+		ys[i] = e.Y
+	}
+	outside, order3 := torsionPoints(t)
+	for name, delta := range map[string]group.Point{"outside G1": outside, "order 3": order3} {
+		for i := 1; i <= 3; i++ {
+			bad := maps.Clone(evals)
+			bad[i] = Evaluation{Index: i, Y: ys[i].Add(delta), unproven: true}.Bytes()
+			w, err := CombineConsistent(1, x, bad)
+			if err == nil {
+				t.Fatalf("%s at %d: accepted (right output: %v)", name, i, bytes.Equal(w, want))
+			}
+			if !errors.Is(err, ErrInconsistent) {
+				t.Fatalf("%s at %d: %v", name, i, err)
+			}
+			// The consistency check alone lets the order-3 point at 1
+			// through; the subgroup check of the value catches it.
+			if Y, err := vss.InterpolateConsistent(g1(), map[int]group.Point{1: ys[1], 2: ys[2], 3: ys[3], i: ys[i].Add(delta)}, 1); err == nil {
+				if group.InG1(Y) {
+					t.Fatalf("%s at %d: a consistent value in G1 from a wrong point", name, i)
+				}
+				t.Logf("%s at %d: consistent, value outside G1", name, i)
+			}
+		}
+	}
+}
+
+// torsionPoints returns a curve point outside G1 and a point of order 3,
+// computed with the group law on points decoded without the subgroup check
+// (integer multiples by double-and-add: scalars of the group are mod r).
+func torsionPoints(t *testing.T) (outside, order3 group.Point) {
+	t.Helper()
+	r, _ := new(big.Int).SetString("73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001", 16)
+	h, _ := new(big.Int).SetString("396c8c005555e1568c00aaab0000aaab", 16)
+	mul := func(p group.Point, k *big.Int) group.Point {
+		acc := g1().Identity()
+		for b := k.BitLen() - 1; b >= 0; b-- {
+			acc = acc.Add(acc)
+			if k.Bit(b) == 1 {
+				acc = acc.Add(p)
+			}
+		}
+		return acc
+	}
+	third := new(big.Int).Div(h, big.NewInt(3))
+	for xb := 1; xb < 4000; xb++ {
+		var enc [48]byte
+		enc[0], enc[46], enc[47] = 0x80, byte(xb>>8), byte(xb)
+		q, err := group.DecodeG1Unchecked(enc[:])
+		if err != nil || group.InG1(q) {
+			continue
+		}
+		d3 := mul(mul(q, r), third)
+		if d3.Equal(g1().Identity()) || !mul(d3, big.NewInt(3)).Equal(g1().Identity()) {
+			continue
+		}
+		return q, d3
+	}
+	t.Fatal("no point of order 3 found")
+	return nil, nil
 }

@@ -49,6 +49,10 @@ var (
 	// evaluations were supplied; it is wrapped in a [*CulpritError] when
 	// some were invalid.
 	ErrNotEnoughEvaluations = errors.New("dise: not enough valid evaluations")
+	// ErrInconsistent is returned by [CombineConsistent] when the
+	// evaluations do not lie on one polynomial of degree t: one of them is
+	// wrong.
+	ErrInconsistent = errors.New("dise: evaluations are inconsistent")
 )
 
 // CulpritError names the replicas whose partial results were invalid; see
@@ -333,6 +337,52 @@ func CombineUnchecked(t int, x []byte, evals map[int][]byte) ([]byte, error) {
 		ys[i] = e.Y
 	}
 	return interpolateOutput(x, ys)
+}
+
+// CombineConsistent returns the DPRF output on x from at least 2t+1
+// evaluations without checking their proofs: it checks instead that the
+// evaluations lie on one polynomial of degree t in the exponent
+// ([vss.InterpolateConsistent]) and interpolates them. With at most t
+// faulty replicas among the senders, at least t+1 evaluations are right
+// and fix the polynomial, so a consistent set gives the right output; this
+// is how an encryption, whose output nothing else checks, does without
+// proofs. The evaluations are decoded without their subgroup checks and
+// the interpolated value is checked instead (see vss.InterpolateConsistent
+// for why one check suffices: with a wrong point's part outside G1 either
+// the consistency check fails or the value lies outside G1). An evaluation
+// that does not decode or names another index is an error wrapping
+// [ErrInvalidEvaluation], an inconsistent set, or a value outside G1, one
+// wrapping [ErrInconsistent]; the caller then asks for proven evaluations,
+// which name the culprit.
+func CombineConsistent(t int, x []byte, evals map[int][]byte) ([]byte, error) {
+	if t < 0 || t > vss.MaxDegree {
+		return nil, ErrInvalidThreshold
+	}
+	if len(evals) < 2*t+1 {
+		return nil, ErrNotEnoughEvaluations
+	}
+	if _, err := DecodeInput(x); err != nil {
+		return nil, err
+	}
+	ys := make(map[int]group.Point, len(evals))
+	for i, b := range evals {
+		e, err := decodeEvaluation(b, group.DecodeG1Unchecked)
+		if err != nil || e.Index != i {
+			return nil, fmt.Errorf("combine evaluations: evaluation %d: %w", i, ErrInvalidEvaluation)
+		}
+		ys[i] = e.Y
+	}
+	Y, err := vss.InterpolateConsistent(g1(), ys, t)
+	if errors.Is(err, vss.ErrInconsistent) {
+		return nil, fmt.Errorf("combine evaluations: %w", ErrInconsistent)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("combine evaluations: %w", err)
+	}
+	if !group.InG1(Y) {
+		return nil, fmt.Errorf("combine evaluations: value outside G1: %w", ErrInconsistent)
+	}
+	return outputHash(x, Y), nil
 }
 
 // outputHash is H2(x, Y) = SHA-256(h2DST ‖ len(x) ‖ x ‖ Y).

@@ -313,6 +313,12 @@ func DecodeG1Unchecked(b []byte) (Point, error) {
 	return p, nil
 }
 
+// InG1 reports whether a BLS12-381 point lies in the prime-order subgroup
+// G1: the check a point from [DecodeG1Unchecked] skipped, for a value
+// computed from such points (dise.CombineConsistent). Every point from
+// [Group.DecodePoint] or an operation on such points is in G1.
+func InG1(p Point) bool { return asBLSPoint(p).p.IsValidOrder() }
+
 // BLSFr exposes the herumi field element behind a BLS12-381 scalar, for the
 // packages that call herumi directly (threshold/bls).
 func BLSFr(s Scalar) *bls.Fr { return &asBLSScalar(s).s }

@@ -65,6 +65,12 @@ var (
 	// ErrInvalidCommitment is returned by [DecodeCommitment] for an encoding
 	// that is not canonical.
 	ErrInvalidCommitment = errors.New("vss: invalid commitment encoding")
+	// ErrTooFewPoints is returned by [InterpolateConsistent] for fewer than
+	// 2t+1 points, too few to outvote t wrong ones.
+	ErrTooFewPoints = errors.New("vss: fewer than 2t+1 points")
+	// ErrInconsistent is returned by [InterpolateConsistent] when the points
+	// do not lie on one polynomial of degree t.
+	ErrInconsistent = errors.New("vss: points do not lie on one polynomial of degree t")
 )
 
 // Polynomial is a secret polynomial f(x) = a_0 + a_1·x + … + a_t·x^t over the
@@ -278,9 +284,35 @@ func LagrangeCoefficient(g group.Group, indices []int, i int) (group.Scalar, err
 	return lagrange(g, indices, i), nil
 }
 
-// lagrange computes λ_i for a checked index set containing i.
+// LagrangeCoefficientAt returns L_i(x) = Π_{j∈indices, j≠i} (j−x)/(j−i), the
+// Lagrange basis polynomial of participant i for the index set evaluated at
+// x, so that f(x) = Σ_i L_i(x)·f(i) for every polynomial of degree <
+// len(indices). LagrangeCoefficientAt(g, S, i, 0) is
+// [LagrangeCoefficient](g, S, i). It fails like LagrangeCoefficient, and for
+// x outside 0..MaxIndex.
+func LagrangeCoefficientAt(g group.Group, indices []int, i, x int) (group.Scalar, error) {
+	if err := checkIndices(indices); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(indices, i) {
+		return nil, ErrIndexNotInSet
+	}
+	if x < 0 || x > MaxIndex {
+		return nil, ErrInvalidIndex
+	}
+	return lagrangeAt(g, indices, i, x), nil
+}
+
+// lagrange computes λ_i = L_i(0) for a checked index set containing i.
 func lagrange(g group.Group, indices []int, i int) group.Scalar {
+	return lagrangeAt(g, indices, i, 0)
+}
+
+// lagrangeAt computes L_i(x) for a checked index set containing i and
+// 0 ≤ x ≤ MaxIndex.
+func lagrangeAt(g group.Group, indices []int, i, x int) group.Scalar {
 	xi := g.ScalarFromUint64(uint64(i))
+	xx := g.ScalarFromUint64(uint64(x))
 	num := g.ScalarFromUint64(1)
 	den := g.ScalarFromUint64(1)
 	for _, j := range indices {
@@ -288,7 +320,7 @@ func lagrange(g group.Group, indices []int, i int) group.Scalar {
 			continue
 		}
 		xj := g.ScalarFromUint64(uint64(j))
-		num = num.Mul(xj)
+		num = num.Mul(xj.Sub(xx))
 		den = den.Mul(xj.Sub(xi)) // non-zero: distinct indices below the order
 	}
 	return num.Mul(den.Inv())
@@ -361,6 +393,75 @@ func InterpolatePoints(g group.Group, points map[int]group.Point) (group.Point, 
 		acc = acc.Add(p.Mul(lagrange(g, indices, i)))
 	}
 	return acc, nil
+}
+
+// InterpolateConsistent is interpolation at zero in the exponent that needs
+// no proofs: given at least 2t+1 points, it checks that they all lie on one
+// polynomial of degree t (in the exponent) and returns its value at zero,
+// or [ErrInconsistent]. The value is interpolated from the t+1 smallest
+// indices T; each other point P_j must equal Σ_{i∈T} L_i(j)·P_i.
+//
+// Why this is enough: if at most t of the points are wrong (sent by at most
+// t faulty participants), at least t+1 are right, and they determine the
+// true polynomial f. A degree-t polynomial through all the points agrees
+// with f on those t+1 and so is f: a wrong point cannot pass, and the value
+// returned is f(0)·G. With fewer than 2t+1 points, t wrong ones could agree
+// among themselves on another polynomial, so that is refused
+// ([ErrTooFewPoints]).
+//
+// The argument is about a group of prime order. On a curve with a cofactor
+// (BLS12-381) the points may come from a decoding without the subgroup
+// check, as long as the caller checks that the value returned lies in the
+// subgroup: the curve group is the direct sum of the prime-order subgroup
+// and the cofactor torsion, every multiplication and addition here acts on
+// the two parts separately (as multiplication by the scalar on the first),
+// so the check above forces the prime-order parts to be right, and the
+// value is then right exactly when its cofactor part is zero, that is when
+// it lies in the subgroup. One subgroup check on the result instead of one
+// per point.
+//
+// The coefficients are public, so the multiplications are
+// [group.MultiMulPublic] (variable time in the scalars only, as in the DLEQ
+// verification of the same points). A point found wrong is not named: the
+// caller falls back to checking each point's proof.
+func InterpolateConsistent(g group.Group, points map[int]group.Point, t int) (group.Point, error) {
+	if t < 0 || t > MaxDegree {
+		return nil, ErrInvalidDegree
+	}
+	indices := sortedKeys(points)
+	if err := checkIndices(indices); err != nil {
+		return nil, err
+	}
+	if len(indices) < 2*t+1 {
+		return nil, ErrTooFewPoints
+	}
+	for _, i := range indices {
+		if points[i] == nil {
+			return nil, ErrNilValue
+		}
+	}
+	base := indices[:t+1]
+	basePoints := make([]group.Point, len(base))
+	for k, i := range base {
+		basePoints[k] = points[i]
+	}
+	coeffs := make([]group.Scalar, len(base))
+	combine := func(x int) (group.Point, error) {
+		for k, i := range base {
+			coeffs[k] = lagrangeAt(g, base, i, x)
+		}
+		return group.MultiMulPublic(g, basePoints, coeffs)
+	}
+	for _, j := range indices[t+1:] {
+		want, err := combine(j)
+		if err != nil {
+			return nil, err
+		}
+		if !want.Equal(points[j]) {
+			return nil, ErrInconsistent
+		}
+	}
+	return combine(0)
 }
 
 // knownGroups lists the group implementations whose points this package can

@@ -449,3 +449,138 @@ func BenchmarkCommitVerify(b *testing.B) {
 		})
 	}
 }
+
+// TestLagrangeCoefficientAt checks L_i(x) against its definition: L_i(j) is
+// 1 for j = i and 0 for the other indices of the set, L_i(0) = λ_i, and
+// Σ_i L_i(x)·f(i) = f(x) at a point outside the set.
+func TestLagrangeCoefficientAt(t *testing.T) {
+	for _, g := range groups() {
+		set := []int{2, 3, 7}
+		for _, i := range set {
+			for _, j := range set {
+				l, err := LagrangeCoefficientAt(g, set, i, j)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := g.Zero()
+				if i == j {
+					want = g.ScalarFromUint64(1)
+				}
+				if !l.Equal(want) {
+					t.Fatalf("%s: L_%d(%d) wrong", g.Name(), i, j)
+				}
+			}
+			l0, err := LagrangeCoefficientAt(g, set, i, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := LagrangeCoefficient(g, set, i)
+			if !l0.Equal(want) {
+				t.Fatalf("%s: L_%d(0) != λ_%d", g.Name(), i, i)
+			}
+		}
+		p, err := NewPolynomial(g, 2, nil, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc := g.Zero()
+		for _, i := range set {
+			l, _ := LagrangeCoefficientAt(g, set, i, 11)
+			acc = acc.Add(l.Mul(p.Share(i)))
+		}
+		if !acc.Equal(p.Share(11)) {
+			t.Fatalf("%s: Σ L_i(11)·f(i) != f(11)", g.Name())
+		}
+		if _, err := LagrangeCoefficientAt(g, set, 2, -1); !errors.Is(err, ErrInvalidIndex) {
+			t.Fatalf("x = -1: %v", err)
+		}
+		if _, err := LagrangeCoefficientAt(g, set, 2, MaxIndex+1); !errors.Is(err, ErrInvalidIndex) {
+			t.Fatalf("x too large: %v", err)
+		}
+		if _, err := LagrangeCoefficientAt(g, set, 4, 0); !errors.Is(err, ErrIndexNotInSet) {
+			t.Fatalf("i not in set: %v", err)
+		}
+	}
+}
+
+// TestInterpolateConsistent checks that 2t+1 or more points of a degree-t
+// polynomial give its value at zero, that changing any one of them — or any
+// t of them, together and in the same way — is caught, and that fewer than
+// 2t+1 points are refused.
+func TestInterpolateConsistent(t *testing.T) {
+	for _, g := range groups() {
+		for _, deg := range []int{0, 1, 2} {
+			t.Run(g.Name()+"/t="+strconv.Itoa(deg), func(t *testing.T) {
+				p, err := NewPolynomial(g, deg, nil, rand.Reader)
+				if err != nil {
+					t.Fatal(err)
+				}
+				H := g.BaseMul(g.ScalarFromUint64(12345)) // stands for H(x)
+				want := H.Mul(p.Secret())
+				n := 3*deg + 1
+				all := map[int]group.Point{}
+				for i := 1; i <= n; i++ {
+					all[i] = H.Mul(p.Share(i))
+				}
+				// Every window of 2t+1 indices, and all n.
+				for start := 1; start+2*deg <= n; start++ {
+					sub := map[int]group.Point{}
+					for i := start; i <= start+2*deg; i++ {
+						sub[i] = all[i]
+					}
+					got, err := InterpolateConsistent(g, sub, deg)
+					if err != nil || !got.Equal(want) {
+						t.Fatalf("window at %d: wrong value (%v)", start, err)
+					}
+					// One wrong point, in any position (with t = 0 no point
+					// may be wrong, and a single point is never checked).
+					for bad := range sub {
+						if deg == 0 {
+							break
+						}
+						orig := sub[bad]
+						sub[bad] = orig.Add(H)
+						if _, err := InterpolateConsistent(g, sub, deg); !errors.Is(err, ErrInconsistent) {
+							t.Fatalf("window at %d, point %d changed: %v", start, bad, err)
+						}
+						sub[bad] = orig
+					}
+				}
+				got, err := InterpolateConsistent(g, all, deg)
+				if err != nil || !got.Equal(want) {
+					t.Fatalf("all points: wrong value (%v)", err)
+				}
+				if deg > 0 {
+					// t colluding points that agree on another polynomial
+					// g' = f + δ·(x−i_1)…: shift the first t by values of a
+					// degree-t polynomial vanishing on the others' first
+					// point — still caught among 2t+1.
+					sub := map[int]group.Point{}
+					for i := 1; i <= 2*deg+1; i++ {
+						sub[i] = all[i]
+					}
+					q, _ := NewPolynomial(g, deg, nil, rand.Reader)
+					for i := 1; i <= deg; i++ {
+						sub[i] = sub[i].Add(H.Mul(q.Share(i)))
+					}
+					if _, err := InterpolateConsistent(g, sub, deg); !errors.Is(err, ErrInconsistent) {
+						t.Fatalf("t colluding points: %v", err)
+					}
+					short := map[int]group.Point{}
+					for i := 1; i <= 2*deg; i++ {
+						short[i] = all[i]
+					}
+					if _, err := InterpolateConsistent(g, short, deg); !errors.Is(err, ErrTooFewPoints) {
+						t.Fatalf("2t points: %v", err)
+					}
+				}
+			})
+		}
+		if _, err := InterpolateConsistent(g, map[int]group.Point{1: g.Generator(), 2: nil, 3: g.Generator()}, 1); !errors.Is(err, ErrNilValue) {
+			t.Fatalf("nil point: %v", err)
+		}
+		if _, err := InterpolateConsistent(g, map[int]group.Point{1: g.Generator()}, -1); !errors.Is(err, ErrInvalidDegree) {
+			t.Fatalf("t = -1: %v", err)
+		}
+	}
+}
