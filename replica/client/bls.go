@@ -37,17 +37,10 @@ func (c *Client) SignBLS(ctx context.Context, id string, msg []byte) ([]byte, er
 // blsSpec is the partialSpec of a threshold BLS signature on msg with km:
 // the combined signature is stored in *sig.
 func (c *Client) blsSpec(km *keyMaterial, msg []byte, sig *[]byte) partialSpec {
-	byReplica := func(parts []indexedPartial) map[int][]byte {
-		partials := make(map[int][]byte, len(parts))
-		for _, p := range parts {
-			partials[p.replica] = p.partial
-		}
-		return partials
-	}
 	// combine interpolates exactly t+1 partials (Boldyreva 2003 §5) and
 	// keeps the result only if it verifies under the group key.
 	combine := func(parts []indexedPartial) bool {
-		s, err := bls.CombineUnchecked(km.commitment.Secret(), c.t, msg, byReplica(parts))
+		s, err := bls.CombineUnchecked(km.commitment.Secret(), c.t, msg, bySender(parts))
 		if err != nil {
 			return false
 		}
@@ -62,7 +55,7 @@ func (c *Client) blsSpec(km *keyMaterial, msg []byte, sig *[]byte) partialSpec {
 		// replica (0.7 ms on the development machine) instead of a pairing
 		// check here (1.6 ms).
 		optimistic: func(parts []indexedPartial) bool {
-			s, err := bls.CombineConsistent(c.t, byReplica(parts))
+			s, err := bls.CombineConsistent(c.t, bySender(parts))
 			if err != nil {
 				return false
 			}

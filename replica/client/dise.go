@@ -138,7 +138,7 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 		},
 		combine: func(parts []indexedPartial) error {
 			// Lagrange interpolation in the exponent, then w = H2(x, Y).
-			w, err := dise.CombineUnchecked(c.t, x, evaluations(parts)) // every part verified
+			w, err := dise.CombineUnchecked(c.t, x, bySender(parts)) // every part verified
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrInvalidResult, err)
 			}
@@ -154,7 +154,7 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 		need, combine = 2*c.t+1, dise.CombineConsistent
 	}
 	askFirst, err := c.evaluateUnproven(ctx, op, km, x, need, func(parts []indexedPartial) bool {
-		w, err := combine(c.t, x, evaluations(parts))
+		w, err := combine(c.t, x, bySender(parts))
 		if err != nil {
 			return false
 		}
@@ -176,15 +176,6 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 		askFirst = append(askFirst, c.pick(c.t+1-len(askFirst), exclude)...)
 	}
 	return c.collectFrom(ctx, op, out, askFirst, spec)
-}
-
-// evaluations maps partials to their senders.
-func evaluations(parts []indexedPartial) map[int][]byte {
-	evals := make(map[int][]byte, len(parts))
-	for _, p := range parts {
-		evals[p.replica] = p.partial
-	}
-	return evals
 }
 
 // errNeedProofs ends an unproven evaluation whose answers did not give a

@@ -12,6 +12,15 @@ type indexedPartial struct {
 	partial []byte
 }
 
+// bySender maps partials to the replicas that sent them.
+func bySender(parts []indexedPartial) map[int][]byte {
+	m := make(map[int][]byte, len(parts))
+	for _, p := range parts {
+		m[p.replica] = p.partial
+	}
+	return m
+}
+
 // partialSpec describes how one operation's partial results are checked
 // and combined.
 type partialSpec struct {
