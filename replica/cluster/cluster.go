@@ -6,6 +6,12 @@
 //
 // Every replica's log goes to replica-i/replica.log in the testnet
 // directory; a failing test names the files to read.
+//
+// A start (and Restart) returns once every replica has bound its addresses
+// (logged replica.ListeningMessage) or exited. A replica whose address was
+// taken before it could bind it is started again: a new cluster on fresh
+// ports, a restarted replica on its own ports (see startAll and
+// startRetrying; the port rule is in replica/testnet's package doc).
 package cluster
 
 import (
