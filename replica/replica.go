@@ -51,6 +51,10 @@ var (
 // ReadyMessage is the log line written once when the replica is ready.
 const ReadyMessage = "replica ready"
 
+// ListeningMessage is the log line written once the replica has bound its
+// listen addresses (CometBFT's p2p and the HTTPS API).
+const ListeningMessage = "replica listening"
+
 // Config configures Run. Only Home is required.
 type Config struct {
 	// Home is the replica's home directory (replica.json and the rest).
@@ -191,6 +195,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("replica: api listen: %w", err)
 	}
+	log.Info(ListeningMessage, "api", ln.Addr().String(), "p2p", rc.P2PListen)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

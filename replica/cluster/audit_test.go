@@ -190,7 +190,7 @@ func tamper(t *testing.T, c *Cluster, i int, committed uint64, change func([]aud
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.startOne(i); err != nil {
+	if err := c.startRetrying(i); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.WaitReadyOf(60*time.Second, i); err != nil {

@@ -6,16 +6,27 @@
 //
 // Every replica's log goes to replica-i/replica.log in the testnet
 // directory; a failing test names the files to read.
+//
+// A start (and Restart) returns once every replica has bound its addresses
+// (logged replica.ListeningMessage) or exited. A replica whose address was
+// taken before it could bind it is started again: a new cluster on fresh
+// ports, a restarted replica on its own ports (see startAll and
+// startRetrying; the port rule is in replica/testnet's package doc).
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +36,7 @@ import (
 	"github.com/vhsm/vhsm/replica"
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/testnet"
 )
 
@@ -51,6 +63,10 @@ type Options struct {
 	// Env adds "KEY=value" entries to the environment of replica i's
 	// process (processes only; ignored in process).
 	Env map[int][]string
+
+	// beforeStart, when set, runs after each generation of the testnet and
+	// before its replicas start (tests take a port with it).
+	beforeStart func(*testnet.Testnet)
 }
 
 // Cluster is a running test cluster.
@@ -68,10 +84,30 @@ type Cluster struct {
 // proc is one running replica (goroutine or OS process).
 type proc struct {
 	cancel context.CancelFunc // in-process
-	done   chan error         // in-process: Run's result
 	cmd    *exec.Cmd          // processes
 	logf   *os.File
+	logOff int64         // the log's size when this run started
+	exited chan struct{} // closed when Run returned or the process was reaped
+	err    error         // Run's or Wait's result, once exited is closed
 }
+
+// Starting replicas: a replica's ports come from testnet.FreePorts, which
+// reserves them against every process on the machine that picks ports the
+// same way, but a program that does not can still take one before the
+// replica binds it. A start therefore waits until each replica logged
+// replica.ListeningMessage (bound) or exited; a replica that exited because
+// an address was in use is started again: a new cluster on fresh ports
+// (the testnet generated again, at most maxStartAttempts times), a restart
+// on its own ports (they are the cluster's addresses) until
+// restartBindTimeout.
+const (
+	maxStartAttempts   = 3
+	listenTimeout      = 2 * time.Minute
+	restartBindTimeout = 30 * time.Second
+)
+
+// errAddrInUse: a replica exited because one of its addresses was in use.
+var errAddrInUse = errors.New("address already in use")
 
 // StartInProcess generates (or reuses) an n-replica testnet in dir and runs
 // every replica in this process. The cluster is stopped at the end of the
@@ -97,18 +133,185 @@ func start(t testing.TB, dir string, n int, binary string, opts []Options) *Clus
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	tn, err := testnet.Generate(dir, n, testnet.Options{Pools: o.Pools})
-	if err != nil {
-		t.Fatalf("cluster: %v", err)
-	}
-	c := &Cluster{t: t, Testnet: tn, ClientPath: tn.ClientPath, opts: o, binary: binary, procs: make([]*proc, n)}
+	// Only a testnet generated here may be generated again on fresh ports.
+	_, statErr := os.Stat(filepath.Join(dir, testnet.ClientFile))
+	fresh := errors.Is(statErr, fs.ErrNotExist)
+	c := &Cluster{t: t, opts: o, binary: binary}
+	t.Cleanup(c.releasePorts) // after Stop: cleanups run last first
 	t.Cleanup(c.Stop)
-	for i := 1; i <= n; i++ {
-		if err := c.startOne(i); err != nil {
-			t.Fatalf("cluster: start replica %d: %v", i, err)
+	for attempt := 1; ; attempt++ {
+		tn, err := testnet.Generate(dir, n, testnet.Options{Pools: o.Pools})
+		if err != nil {
+			t.Fatalf("cluster: %v", err)
+		}
+		c.mu.Lock()
+		c.Testnet, c.ClientPath, c.procs = tn, tn.ClientPath, make([]*proc, n)
+		c.mu.Unlock()
+		if o.beforeStart != nil {
+			o.beforeStart(tn)
+		}
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i + 1
+		}
+		err = c.startAll(all)
+		if err == nil {
+			return c
+		}
+		if !errors.Is(err, errAddrInUse) || attempt == maxStartAttempts {
+			t.Fatalf("cluster: start (attempt %d of %d): %v", attempt, maxStartAttempts, err)
+		}
+		for i := 1; i <= n; i++ {
+			_ = c.halt(i)
+		}
+		if fresh {
+			t.Logf("cluster: %v; generating the testnet again on fresh ports (attempt %d of %d)", err, attempt+1, maxStartAttempts)
+			c.releasePorts()
+			if err := removeTestnet(tn); err != nil {
+				t.Fatalf("cluster: %v", err)
+			}
+		} else {
+			t.Logf("cluster: %v; starting again on the testnet's ports (attempt %d of %d)", err, attempt+1, maxStartAttempts)
 		}
 	}
-	return c
+}
+
+// removeTestnet removes what testnet.Generate created in tn.Dir.
+func removeTestnet(tn *testnet.Testnet) error {
+	for _, h := range tn.Homes {
+		if err := os.RemoveAll(h); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(tn.ClientPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// releasePorts ends this process's reservation of the testnet's ports
+// (testnet.ReleasePorts ignores those it does not hold).
+func (c *Cluster) releasePorts() {
+	if c.Testnet == nil {
+		return
+	}
+	for _, h := range c.Testnet.Homes {
+		rc, err := layout.LoadReplicaConfig(h)
+		if err != nil {
+			continue
+		}
+		for _, addr := range []string{rc.P2PListen, rc.APIListen} {
+			if _, hp, ok := strings.Cut(addr, "://"); ok {
+				addr = hp
+			}
+			if _, ps, err := net.SplitHostPort(addr); err == nil {
+				if p, err := strconv.Atoi(ps); err == nil {
+					testnet.ReleasePorts(p)
+				}
+			}
+		}
+	}
+}
+
+// startAll launches the replicas, then waits until each one has bound its
+// addresses. It returns an error wrapping errAddrInUse when a replica
+// exited because an address was taken; a replica that exited for another
+// reason or is slow to bind is logged and left to the test, as is a
+// replica that exits later.
+func (c *Cluster) startAll(replicas []int) error {
+	for _, i := range replicas {
+		if err := c.launch(i); err != nil {
+			return fmt.Errorf("start replica %d: %w", i, err)
+		}
+	}
+	var inUse []error
+	for _, i := range replicas {
+		if err := c.waitListening(i); errors.Is(err, errAddrInUse) {
+			inUse = append(inUse, err)
+		} else if err != nil {
+			c.t.Logf("cluster: %v", err)
+		}
+	}
+	return errors.Join(inUse...)
+}
+
+// startRetrying starts replica i on its configured addresses, and again
+// while it exits because one is still in use (the socket of its previous
+// run, or a stranger's), until restartBindTimeout.
+func (c *Cluster) startRetrying(i int) error {
+	deadline := time.Now().Add(restartBindTimeout)
+	for attempt := 1; ; attempt++ {
+		if err := c.launch(i); err != nil {
+			return err
+		}
+		err := c.waitListening(i)
+		if !errors.Is(err, errAddrInUse) {
+			if err != nil {
+				c.t.Logf("cluster: %v", err)
+			}
+			return nil
+		}
+		_ = c.halt(i)
+		if time.Now().After(deadline) {
+			return err
+		}
+		c.t.Logf("cluster: %v; starting it again on the same addresses (attempt %d)", err, attempt+1)
+		time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 2*time.Second)) // back-off between binds
+	}
+}
+
+// waitListening waits until replica i logged replica.ListeningMessage, or
+// exited (errAddrInUse when an address was taken), or listenTimeout passed.
+func (c *Cluster) waitListening(i int) error {
+	c.mu.Lock()
+	p := c.procs[i-1]
+	c.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(listenTimeout)
+	for {
+		select {
+		case <-p.exited:
+			if p.logged(replica.ListeningMessage) {
+				return nil // bound, then ended: not a bind failure
+			}
+			if p.addrInUse() {
+				return fmt.Errorf("replica %d: %w (log: %s)", i, errAddrInUse, p.logf.Name())
+			}
+			return fmt.Errorf("replica %d exited at start: %v (log: %s)", i, p.err, p.logf.Name())
+		case <-deadline:
+			return fmt.Errorf("replica %d did not bind its addresses within %v (log: %s)", i, listenTimeout, p.logf.Name())
+		case <-tick.C:
+			if p.logged(replica.ListeningMessage) {
+				return nil
+			}
+		}
+	}
+}
+
+// logged reports whether this run of the replica logged msg.
+func (p *proc) logged(msg string) bool {
+	f, err := os.Open(p.logf.Name())
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(p.logOff, io.SeekStart); err != nil {
+		return false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	return err == nil && bytes.Contains(b, []byte(msg))
+}
+
+// addrInUse reports whether the replica, which exited, failed to bind.
+func (p *proc) addrInUse() bool {
+	if p.cmd == nil {
+		return errors.Is(p.err, syscall.EADDRINUSE) || strings.Contains(fmt.Sprint(p.err), "address already in use")
+	}
+	return p.logged("address already in use")
 }
 
 // BuildBinary builds ./cmd/vhsm of the module containing the working
@@ -160,7 +363,8 @@ func (c *Cluster) Client() *client.Client {
 	return cl
 }
 
-func (c *Cluster) startOne(i int) error {
+// launch starts replica i (not waiting for it to bind).
+func (c *Cluster) launch(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.procs[i-1] != nil {
@@ -171,7 +375,12 @@ func (c *Cluster) startOne(i int) error {
 	if err != nil {
 		return err
 	}
-	p := &proc{logf: logf}
+	st, err := logf.Stat()
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	p := &proc{logf: logf, logOff: st.Size(), exited: make(chan struct{})}
 	if c.binary != "" {
 		cmd := exec.Command(c.binary, "replica", "--home", home)
 		cmd.Stdout, cmd.Stderr = logf, logf
@@ -181,12 +390,20 @@ func (c *Cluster) startOne(i int) error {
 			return err
 		}
 		p.cmd = cmd
+		go func() {
+			p.err = cmd.Wait()
+			close(p.exited)
+		}()
 	} else {
 		ctx, cancel := context.WithCancel(context.Background())
-		p.cancel, p.done = cancel, make(chan error, 1)
+		p.cancel = cancel
 		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		go func() {
-			p.done <- replica.Run(ctx, replica.Config{Home: home, Log: log, PhaseTimeout: c.opts.PhaseTimeout})
+			p.err = replica.Run(ctx, replica.Config{Home: home, Log: log, PhaseTimeout: c.opts.PhaseTimeout})
+			if p.err != nil { // into the log, as the vhsm replica command does
+				log.Error("replica exited", "err", p.err.Error())
+			}
+			close(p.exited)
 		}()
 	}
 	c.procs[i-1] = p
@@ -242,7 +459,7 @@ func (c *Cluster) signal(i int, sig syscall.Signal) error {
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	c.stopOne(i)
-	if err := c.startOne(i); err != nil {
+	if err := c.startRetrying(i); err != nil {
 		c.t.Fatalf("cluster: restart replica %d: %v", i, err)
 	}
 }
@@ -253,10 +470,40 @@ func (c *Cluster) RestartAll() {
 	for i := 1; i <= c.Testnet.N; i++ {
 		c.stopOne(i)
 	}
-	for i := 1; i <= c.Testnet.N; i++ {
-		if err := c.startOne(i); err != nil {
-			c.t.Fatalf("cluster: restart replica %d: %v", i, err)
+	all := make([]int, c.Testnet.N)
+	for i := range all {
+		all[i] = i + 1
+	}
+	if err := c.startAll(all); err != nil {
+		if !errors.Is(err, errAddrInUse) {
+			c.t.Fatalf("cluster: restart: %v", err)
 		}
+		c.t.Logf("cluster: %v", err)
+		for _, i := range all {
+			if !c.bindFailed(i) {
+				continue
+			}
+			_ = c.halt(i)
+			if err := c.startRetrying(i); err != nil {
+				c.t.Fatalf("cluster: restart replica %d: %v", i, err)
+			}
+		}
+	}
+}
+
+// bindFailed reports whether replica i exited because an address was in use.
+func (c *Cluster) bindFailed(i int) bool {
+	c.mu.Lock()
+	p := c.procs[i-1]
+	c.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return !p.logged(replica.ListeningMessage) && p.addrInUse()
+	default:
+		return false
 	}
 }
 
@@ -269,16 +516,21 @@ func (c *Cluster) Stop() {
 }
 
 func (c *Cluster) stopOne(i int) {
+	if err := c.halt(i); err != nil {
+		c.t.Errorf("cluster: replica %d stopped with %v (log: %s)", i, err, filepath.Join(c.Home(i), LogFile))
+	}
+}
+
+// halt stops replica i gracefully, if running, and returns how it ended.
+func (c *Cluster) halt(i int) error {
 	c.mu.Lock()
 	p := c.procs[i-1]
 	c.procs[i-1] = nil
 	c.mu.Unlock()
 	if p == nil {
-		return
+		return nil
 	}
-	if err := p.stop(syscall.SIGTERM); err != nil {
-		c.t.Errorf("cluster: replica %d stopped with %v (log: %s)", i, err, filepath.Join(c.Home(i), LogFile))
-	}
+	return p.stop(syscall.SIGTERM)
 }
 
 // stop ends the replica with sig (processes) or by cancellation, waiting at
@@ -288,26 +540,22 @@ func (p *proc) stop(sig syscall.Signal) error {
 	if p.cmd != nil {
 		_ = p.cmd.Process.Signal(syscall.SIGCONT) // a paused process must see the signal
 		_ = p.cmd.Process.Signal(sig)
-		waited := make(chan error, 1)
-		go func() { waited <- p.cmd.Wait() }()
-		select {
-		case err := <-waited:
-			if sig == syscall.SIGKILL {
-				return nil
-			}
-			return err
-		case <-time.After(20 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-waited
-			return errors.New("did not stop within 20s; killed")
-		}
+	} else {
+		p.cancel()
 	}
-	p.cancel()
 	select {
-	case err := <-p.done:
-		return err
+	case <-p.exited:
+		if p.cmd != nil && sig == syscall.SIGKILL {
+			return nil
+		}
+		return p.err
 	case <-time.After(20 * time.Second):
-		return errors.New("did not stop within 20s")
+		if p.cmd == nil {
+			return errors.New("did not stop within 20s")
+		}
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return errors.New("did not stop within 20s; killed")
 	}
 }
 
@@ -355,7 +603,7 @@ func (c *Cluster) waitReady(timeout time.Duration, only []int) error {
 		if ok {
 			return nil
 		}
-		if err := c.exited(); err != nil {
+		if err := c.exited(want); err != nil {
 			return err
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -417,18 +665,18 @@ func (c *Cluster) WaitSynced(timeout time.Duration) error {
 	return fmt.Errorf("cluster: replicas not at one height after %v", timeout)
 }
 
-// exited reports an in-process replica whose Run returned early.
-func (c *Cluster) exited() error {
+// exited reports a replica of want (running, in process or as a process)
+// that has exited.
+func (c *Cluster) exited(want map[int]bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, p := range c.procs {
-		if p == nil || p.done == nil {
+		if p == nil || !want[i+1] {
 			continue
 		}
 		select {
-		case err := <-p.done:
-			p.done <- err
-			return fmt.Errorf("cluster: replica %d exited: %v", i+1, err)
+		case <-p.exited:
+			return fmt.Errorf("cluster: replica %d exited: %v (log: %s)", i+1, p.err, p.logf.Name())
 		default:
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vhsm/vhsm/replica/app"
 	"github.com/vhsm/vhsm/replica/client"
+	layout "github.com/vhsm/vhsm/replica/home"
 	"github.com/vhsm/vhsm/replica/wire"
 )
 
@@ -253,8 +254,14 @@ func TestProcessCluster(t *testing.T) {
 		t.Skip("builds vhsm and starts a 4-process cluster")
 	}
 	bin := BuildBinary(t)
-	c := StartProcesses(t, t.TempDir(), 4, bin, Options{Pools: smallPools})
+	// Replica 3's p2p port is taken before its first start: the child
+	// exits, and the cluster starts again on fresh ports.
+	take, taken := takePortOnce(t, 3, true)
+	c := StartProcesses(t, t.TempDir(), 4, bin, Options{Pools: smallPools, beforeStart: take})
 	defer dumpLogs(t, c)
+	if rc, err := layout.LoadReplicaConfig(c.Home(3)); err != nil || "tcp://"+*taken == rc.P2PListen {
+		t.Fatalf("replica 3 on the taken port %s: %v", *taken, err)
+	}
 	if err := c.WaitReady(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}

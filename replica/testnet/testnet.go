@@ -11,6 +11,24 @@
 // [Generate] is idempotent: it reuses every file that already exists, so it
 // can be run again on a testnet to repair or complete it without changing
 // any identity.
+//
+// # Ports
+//
+// Every listen port of a generated testnet (each replica's CometBFT p2p
+// and HTTPS API port), and every port a test harness needs for a server it
+// starts later (btcd, a wallet), comes from [FreePorts]. Such a port is
+// bound only later, by another process or goroutine, so being free when
+// picked is not enough: FreePorts also reserves it for its caller's
+// process with an exclusive, non-blocking flock(2) on PortLockDir/PORT.lock
+// (0600), kept until [ReleasePorts] or the process's exit, and skips any
+// port whose lock another process holds. Two processes picking ports at
+// once (test packages running in parallel, a devnet beside them) therefore
+// never get the same port, and a crashed process leaves no reservation
+// behind: its locks die with it, and the next process sweeps its files. A
+// port is still probed (listened on) before it is handed out; a program
+// that does not take part in the reservation can still bind a reserved
+// port, so whoever binds one must expect EADDRINUSE: replica/cluster
+// starts a cluster again on fresh ports when a replica's bind fails.
 package testnet
 
 import (
@@ -23,13 +41,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	mrand "math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
@@ -403,62 +417,4 @@ func hostPort(addr string) string {
 		return addr[i+3:]
 	}
 	return addr
-}
-
-// FreePorts returns k distinct free TCP ports on 127.0.0.1 (free when
-// asked: another process may take one before it is used). It picks them at
-// random below the kernel's ephemeral port range when it can: a port the
-// kernel handed out as free is also what it hands to the next outgoing
-// connection, so between this call and a replica binding the port, any
-// connection made on the machine could take it.
-func FreePorts(k int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			_ = l.Close()
-		}
-	}()
-	ports := make([]int, 0, k)
-	if lo, hi, ok := belowEphemeral(); ok {
-		for tries := 0; len(ports) < k && tries < 64*k; tries++ {
-			p := lo + mrand.IntN(hi-lo)
-			if slices.Contains(ports, p) {
-				continue
-			}
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				continue // in use
-			}
-			lns = append(lns, l)
-			ports = append(ports, p)
-		}
-	}
-	for len(ports) < k {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("testnet: free port: %w", err)
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// belowEphemeral returns the port range [lo, hi) that FreePorts draws
-// from: from 10000 up to the start of the kernel's ephemeral range (Linux
-// /proc/sys/net/ipv4/ip_local_port_range), if that leaves room.
-func belowEphemeral() (lo, hi int, ok bool) {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return 0, 0, false
-	}
-	start, err := strconv.Atoi(f[0])
-	if err != nil || start < 11000 {
-		return 0, 0, false
-	}
-	return 10000, start, true
 }

@@ -46,6 +46,7 @@ type Node struct {
 	logs    *syncBuffer
 	done    chan error
 	stopped bool
+	ports   []int // reserved by testnet.FreePorts until Stop
 
 	chainPath string     // ChainFile of a StartProcess node, "" for Start
 	chainMu   sync.Mutex // SaveChain and restoreChain
@@ -105,16 +106,36 @@ func randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// start starts btcd (startOnce), again on fresh ports, at most three times, when it exited because a
+// port was taken: the ports are reserved against every process picking them with testnet.FreePorts, but
+// a process that does not can still bind one before btcd does.
 func start(bin, dir string, miningAddrs []string) (*Node, error) {
 	if len(miningAddrs) == 0 {
 		return nil, errors.New("btcdtest: need at least one mining address")
 	}
+	for attempt := 1; ; attempt++ {
+		n, err := startOnce(bin, dir, miningAddrs)
+		if err == nil || attempt == 3 || !errors.Is(err, errAddrInUse) {
+			return n, err
+		}
+	}
+}
+
+// errAddrInUse: btcd exited because one of its ports was in use.
+var errAddrInUse = errors.New("btcdtest: address in use")
+
+func startOnce(bin, dir string, miningAddrs []string) (n *Node, err error) {
 	// The project's one free-port helper: ports drawn below the kernel's ephemeral range, so that no
 	// outgoing connection can take one between this call and btcd binding it.
 	ports, err := testnet.FreePorts(2)
 	if err != nil {
 		return nil, fmt.Errorf("btcdtest: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			testnet.ReleasePorts(ports...)
+		}
+	}()
 	rpcPort, p2pPort := ports[0], ports[1]
 	user, err := randomHex(8)
 	if err != nil {
@@ -145,7 +166,7 @@ func start(bin, dir string, miningAddrs []string) (*Node, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec btcd: %w", err)
 	}
-	n := &Node{RPCURL: "http://" + host, RPCHost: host, User: user, Pass: pass, Dir: dir, cmd: cmd, logs: logs, done: make(chan error, 1)}
+	n = &Node{RPCURL: "http://" + host, RPCHost: host, User: user, Pass: pass, Dir: dir, cmd: cmd, logs: logs, done: make(chan error, 1), ports: ports}
 	go func() { n.done <- cmd.Wait() }()
 	client, err := rpcclient.New(&rpcclient.ConnConfig{
 		Host: host, User: user, Pass: pass, HTTPPostMode: true, DisableTLS: true,
@@ -163,6 +184,9 @@ func start(bin, dir string, miningAddrs []string) (*Node, error) {
 		select {
 		case err := <-n.done:
 			n.stopped = true
+			if strings.Contains(logs.String(), "address already in use") {
+				return nil, fmt.Errorf("%w: %s", errAddrInUse, tail(logs.String()))
+			}
 			return nil, fmt.Errorf("btcd exited (%v): %s", err, tail(logs.String()))
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -277,6 +301,7 @@ func (n *Node) Stop() error {
 		n.Client.Shutdown()
 	}
 	_ = n.cmd.Process.Signal(os.Interrupt)
+	defer testnet.ReleasePorts(n.ports...)
 	select {
 	case <-n.done:
 		return saveErr

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net"
 	"testing"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 
 	"github.com/vhsm/vhsm/chains/ethereum"
 	"github.com/vhsm/vhsm/chains/ethereum/depositcontract"
+	"github.com/vhsm/vhsm/replica/testnet"
 )
 
 //go:embed testdata/deposit_contract.json
@@ -117,13 +117,16 @@ func FeeCap(head *types.Header) *big.Int {
 	return new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), big.NewInt(1e9))
 }
 
+// freePort is a port reserved by testnet.FreePorts until the test ends
+// (a port from the kernel's ephemeral range could go to any outgoing
+// connection before the simulated chain binds it).
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := testnet.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { testnet.ReleasePorts(ports...) })
+	return ports[0]
 }
 
 // Mine commits a block every 50 ms until t ends (the simulated chain only
