@@ -20,6 +20,10 @@ func NewLogger(l *slog.Logger) cmtlog.Logger {
 type cometLogger struct {
 	l      *slog.Logger
 	module string
+	// with holds the key/values of each With, turned into attributes only
+	// when a line is logged: CometBFT calls With in its gossip loops, per
+	// vote and per peer, and almost never logs.
+	with [][]any
 }
 
 var _ cmtlog.Logger = (*cometLogger)(nil)
@@ -34,11 +38,15 @@ func (c *cometLogger) Error(msg string, keyvals ...any) {
 	if !c.l.Enabled(context.Background(), slog.LevelWarn) {
 		return
 	}
-	c.l.Warn(msg, attrs(keyvals)...)
+	l := c.l
+	for _, kv := range c.with {
+		l = l.With(attrs(kv)...)
+	}
+	l.Warn(msg, attrs(keyvals)...)
 }
 
 func (c *cometLogger) With(keyvals ...any) cmtlog.Logger {
-	out := &cometLogger{l: c.l.With(attrs(keyvals)...), module: c.module}
+	out := &cometLogger{l: c.l, module: c.module, with: append(c.with[:len(c.with):len(c.with)], keyvals)}
 	for i := 0; i+1 < len(keyvals); i += 2 {
 		if k, ok := keyvals[i].(string); ok && k == "module" {
 			out.module = fmt.Sprint(keyvals[i+1])

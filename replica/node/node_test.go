@@ -182,6 +182,14 @@ func TestLoggerFilters(t *testing.T) {
 	if !strings.Contains(out, "real problem") || !strings.Contains(out, "level=WARN") {
 		t.Fatalf("error not routed: %q", out)
 	}
+	// The key/values of every With, outer first, come with the line.
+	buf.Reset()
+	l.With("module", "consensus", "height", 7).With("peer", "p1").Error("late vote", "round", 2)
+	for _, want := range []string{"component=cometbft", "module=consensus", "height=7", "peer=p1", "round=2", "late vote"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Fatalf("%q missing from %q", want, buf.String())
+		}
+	}
 }
 
 func freePort(t *testing.T) string {
