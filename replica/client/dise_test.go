@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -106,14 +107,7 @@ func TestEncryptDecrypt(t *testing.T) {
 // ciphertext.
 func TestDecryptUnprovenFirst(t *testing.T) {
 	for _, liar := range []int{0, 3} {
-		var mu sync.Mutex
-		var culprits []Culprit
-		fc := diseFake(t, map[int]bool{liar: true})
-		c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
-			mu.Lock()
-			culprits = append(culprits, cs...)
-			mu.Unlock()
-		}), WithMinHedge(time.Minute))
+		fc, c, culprits := liarClient(t, liar)
 		ctx := context.Background()
 		ct, err := c.Encrypt(ctx, "sym", []byte("payroll"))
 		if err != nil {
@@ -125,14 +119,7 @@ func TestDecryptUnprovenFirst(t *testing.T) {
 			}
 		}
 		unproven, proven := fc.evalRequests(t, wire.OpDecrypt, true), fc.evalRequests(t, wire.OpDecrypt, false)
-		mu.Lock()
-		named := len(culprits)
-		for _, cu := range culprits {
-			if cu != (Culprit{liar, ReasonInvalidPartial}) {
-				t.Fatalf("liar %d: culprits %+v", liar, culprits)
-			}
-		}
-		mu.Unlock()
+		named := checkCulprits(t, liar, culprits())
 		switch {
 		case unproven < 6*2:
 			t.Fatalf("liar %d: %d unproven decryption requests for 6 decryptions", liar, unproven)
@@ -151,6 +138,36 @@ func TestDecryptUnprovenFirst(t *testing.T) {
 			t.Fatal("a ciphertext that does not decrypt unproven was not tried with proofs")
 		}
 	}
+}
+
+// liarClient is a client of diseFake with liar lying (0: none), its hedge
+// held off, and the culprits it named so far.
+func liarClient(t *testing.T, liar int) (*fakeCluster, *Client, func() []Culprit) {
+	var mu sync.Mutex
+	var culprits []Culprit
+	fc := diseFake(t, map[int]bool{liar: true})
+	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
+		mu.Lock()
+		culprits = append(culprits, cs...)
+		mu.Unlock()
+	}), WithMinHedge(time.Minute))
+	return fc, c, func() []Culprit {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(culprits)
+	}
+}
+
+// checkCulprits fails unless every culprit is liar with an invalid
+// partial, and returns how many were named.
+func checkCulprits(t *testing.T, liar int, culprits []Culprit) int {
+	t.Helper()
+	for _, cu := range culprits {
+		if cu != (Culprit{liar, ReasonInvalidPartial}) {
+			t.Fatalf("liar %d: culprits %+v", liar, culprits)
+		}
+	}
+	return len(culprits)
 }
 
 // evalRequests counts the evaluation requests of op the replicas received
@@ -192,14 +209,7 @@ func (fc *fakeCluster) evalRequests(t *testing.T, op string, unproven bool) int 
 // asked, and then the liar is named.
 func TestEncryptConsistentFirst(t *testing.T) {
 	for _, liar := range []int{0, 1, 2, 3, 4} {
-		var mu sync.Mutex
-		var culprits []Culprit
-		fc := diseFake(t, map[int]bool{liar: true})
-		c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
-			mu.Lock()
-			culprits = append(culprits, cs...)
-			mu.Unlock()
-		}), WithMinHedge(time.Minute))
+		fc, c, culprits := liarClient(t, liar)
 		ctx := context.Background()
 		const k = 8
 		for i := range k {
@@ -213,14 +223,7 @@ func TestEncryptConsistentFirst(t *testing.T) {
 			}
 		}
 		unproven, proven := fc.evalRequests(t, wire.OpEncrypt, true), fc.evalRequests(t, wire.OpEncrypt, false)
-		mu.Lock()
-		for _, cu := range culprits {
-			if cu != (Culprit{liar, ReasonInvalidPartial}) {
-				t.Fatalf("liar %d: culprits %+v", liar, culprits)
-			}
-		}
-		named := len(culprits)
-		mu.Unlock()
+		named := checkCulprits(t, liar, culprits())
 		switch {
 		case unproven < k*3:
 			t.Fatalf("liar %d: %d unproven encryption requests for %d encryptions, want 2t+1 = 3 each", liar, unproven, k)

@@ -195,14 +195,10 @@ func CombineUnchecked(groupKey group.Point, t int, msg []byte, partials map[int]
 	if err != nil {
 		return nil, fmt.Errorf("combine partials: group key: %w", err)
 	}
-	indices := make([]int, 0, len(partials))
-	for i := range partials {
-		if i < 1 || i > vss.MaxIndex {
-			return nil, fmt.Errorf("combine partials: index %d: %w", i, ErrVerify)
-		}
-		indices = append(indices, i)
+	indices, err := partialIndices(partials, ErrVerify)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(indices)
 	sigs := make([]herumi.G2, len(indices))
 	for k, i := range indices {
 		sig, err := decodeSignature(partials[i])
@@ -219,6 +215,20 @@ func CombineUnchecked(groupKey group.Point, t int, msg []byte, partials map[int]
 		return nil, fmt.Errorf("combine partials: %w", ErrVerify)
 	}
 	return sig.Serialize(), nil
+}
+
+// partialIndices returns the replica indices of partials in increasing
+// order, or an error wrapping bad for one outside 1..vss.MaxIndex.
+func partialIndices(partials map[int][]byte, bad error) ([]int, error) {
+	indices := make([]int, 0, len(partials))
+	for i := range partials {
+		if i < 1 || i > vss.MaxIndex {
+			return nil, fmt.Errorf("combine partials: index %d: %w", i, bad)
+		}
+		indices = append(indices, i)
+	}
+	slices.Sort(indices)
+	return indices, nil
 }
 
 // CombineConsistent combines at least 2t+1 partial signatures without a
@@ -243,14 +253,10 @@ func CombineConsistent(t int, partials map[int][]byte) ([]byte, error) {
 	if len(partials) < 2*t+1 {
 		return nil, ErrNotEnoughPartials
 	}
-	indices := make([]int, 0, len(partials))
-	for i := range partials {
-		if i < 1 || i > vss.MaxIndex {
-			return nil, fmt.Errorf("combine partials: index %d: %w", i, ErrInvalidSignature)
-		}
-		indices = append(indices, i)
+	indices, err := partialIndices(partials, ErrInvalidSignature)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(indices)
 	sigs := make([]herumi.G2, len(indices))
 	for k, i := range indices {
 		if err := decodeG2Unchecked(&sigs[k], partials[i]); err != nil {

@@ -323,20 +323,32 @@ func CombineUnchecked(t int, x []byte, evals map[int][]byte) ([]byte, error) {
 	if len(evals) != t+1 {
 		return nil, ErrNotEnoughEvaluations
 	}
+	// No subgroup check: a point outside G1 gives a wrong output, which the
+	// caller's check refuses like any other (see above).
+	ys, err := decodeUnchecked(x, evals)
+	if err != nil {
+		return nil, err
+	}
+	return interpolateOutput(x, ys)
+}
+
+// decodeUnchecked checks the input x and decodes the values of evals
+// without their subgroup checks (group.DecodeG1Unchecked); an evaluation
+// that does not decode or names another index than its key is an error
+// wrapping ErrInvalidEvaluation.
+func decodeUnchecked(x []byte, evals map[int][]byte) (map[int]group.Point, error) {
 	if _, err := DecodeInput(x); err != nil {
 		return nil, err
 	}
 	ys := make(map[int]group.Point, len(evals))
 	for i, b := range evals {
-		// No subgroup check: a point outside G1 gives a wrong output,
-		// which the caller's check refuses like any other (see above).
 		e, err := decodeEvaluation(b, group.DecodeG1Unchecked)
 		if err != nil || e.Index != i {
 			return nil, fmt.Errorf("combine evaluations: evaluation %d: %w", i, ErrInvalidEvaluation)
 		}
 		ys[i] = e.Y
 	}
-	return interpolateOutput(x, ys)
+	return ys, nil
 }
 
 // CombineConsistent returns the DPRF output on x from at least 2t+1
@@ -361,16 +373,9 @@ func CombineConsistent(t int, x []byte, evals map[int][]byte) ([]byte, error) {
 	if len(evals) < 2*t+1 {
 		return nil, ErrNotEnoughEvaluations
 	}
-	if _, err := DecodeInput(x); err != nil {
+	ys, err := decodeUnchecked(x, evals)
+	if err != nil {
 		return nil, err
-	}
-	ys := make(map[int]group.Point, len(evals))
-	for i, b := range evals {
-		e, err := decodeEvaluation(b, group.DecodeG1Unchecked)
-		if err != nil || e.Index != i {
-			return nil, fmt.Errorf("combine evaluations: evaluation %d: %w", i, ErrInvalidEvaluation)
-		}
-		ys[i] = e.Y
 	}
 	Y, err := vss.InterpolateConsistent(g1(), ys, t)
 	if errors.Is(err, vss.ErrInconsistent) {
