@@ -110,6 +110,37 @@ func TestSignBLSSettlesForTPlusOne(t *testing.T) {
 	}
 }
 
+// TestSignBLSEveryoneAskedSettles: a round that asks every replica at once
+// (as an ordered eth2.sign does) with two of four silent holds t+1 partials
+// and no hedge to wait for; one hedge delay after the (t+1)-th partial it
+// verifies them and signs, long before its deadline.
+func TestSignBLSEveryoneAskedSettles(t *testing.T) {
+	fc, info := blsFake(t, 4, 1, nil, map[int]bool{2: true, 4: true})
+	fc.cfg.Timeout = "6s" // silent replicas hold the test's end until then
+	c := fc.client()
+	ctx := context.Background()
+	km, err := c.keyData(ctx, "eth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("everyone asked")
+	out, err := c.newSignedRequest(ctx, wire.OpSign, wire.SignBody{KeyID: "eth1", Message: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sig []byte
+	start := time.Now()
+	if err := c.collectFrom(ctx, wire.OpSign, out, nil, c.blsSpec(km, msg, &sig)); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("took %v: waited for the deadline", took)
+	}
+	if ok, _ := VerifyBLS(info.PublicKey, msg, sig); !ok {
+		t.Fatal("signature does not verify")
+	}
+}
+
 func TestSignBLSTooFewValid(t *testing.T) {
 	// One liar and two silent replicas out of four: one valid partial, two needed.
 	fc, _ := blsFake(t, 4, 1, map[int]bool{1: true}, map[int]bool{3: true, 4: true})

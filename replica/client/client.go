@@ -473,10 +473,11 @@ func (c *Client) exchangeTo(ctx context.Context, op string, out *outgoing, first
 
 // settleFunc is called when waiting for more answers is not worth it: every
 // replica has answered (or failed), or every replica has been asked and a
-// further hedge delay has passed since. It may finish the round with the
-// answers it holds (an optimistic path that waited for more partials than
-// it strictly needs); like acceptFunc it returns done, or an error that
-// ends the round. It may be called more than once.
+// further hedge delay has passed since the later of the hedge and the
+// (t+1)-th partial. It may finish the round with the answers it holds (an
+// optimistic path that waited for more partials than it strictly needs);
+// like acceptFunc it returns done, or an error that ends the round. It may
+// be called more than once.
 type settleFunc func(r *round) (done bool, err error)
 
 // exchangeSettle is exchangeTo with a settle hook (nil: none).
@@ -520,17 +521,20 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			settleTimer.Stop()
 		}
 	}()
+	// armSettle starts the one settle countdown of the round: a hedge delay
+	// more for the answers still out, then settle for what is in.
+	armSettle := func() {
+		if settle != nil && settleTimer == nil {
+			settleTimer = time.NewTimer(c.lat.hedgeDelay())
+			settleAfter = settleTimer.C
+		}
+	}
 	hedgeAll := func() {
 		for i := 1; i <= len(c.replicas); i++ {
 			post(i)
 		}
 		hedge = nil
-		if settle != nil && settleTimer == nil {
-			// Everyone is asked: give the new ones a hedge delay, then
-			// settle for what is in.
-			settleTimer = time.NewTimer(c.lat.hedgeDelay())
-			settleAfter = settleTimer.C
-		}
+		armSettle() // everyone is asked
 	}
 	received := 0
 	defer func() {
@@ -629,6 +633,11 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		}
 		if end, err := finish(accept(r, a.replica, a.resp)); end {
 			return err
+		}
+		if posted == len(c.replicas) && r.valid+r.unverified >= r.t+1 {
+			// Everyone is asked (an ordered request asks everyone at once)
+			// and t+1 partials are in: enough to finish the slow way.
+			armSettle()
 		}
 	}
 	return r.failure(false)

@@ -126,12 +126,13 @@ func (c *Client) collectFrom(ctx context.Context, op string, out *outgoing, firs
 		}
 		return verifyPending(r)
 	}
-	// No more partials worth waiting for: verify those in hand.
+	// No more partials worth waiting for: verify those in hand, and from
+	// now on each as it arrives.
 	settle := func(r *round) (bool, error) {
+		eager = true
 		if len(pending) == 0 {
 			return false, nil
 		}
-		eager = true
 		return verifyPending(r)
 	}
 	return c.exchangeSettle(ctx, op, out, first, accept, settle)
