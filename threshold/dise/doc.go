@@ -57,7 +57,10 @@
 // prevents using evaluations of one key for another. Robustness: a replica
 // returning a wrong Y_i cannot pass the DLEQ proof (soundness of
 // Chaum–Pedersen), since K_i comes from the DKG commitments and not from
-// the replica.
+// the replica. Without proofs, a wrong Y_i among 2t+1 evaluations with at
+// most t faulty senders makes them inconsistent ([CombineConsistent]), and
+// a wrong output of a decryption fails the commitment check
+// ([CombineUnchecked]).
 //
 // What this package leaves to its caller: the authorisation check before
 // [Evaluate] (the key in x is the share's key; the requester may act as
