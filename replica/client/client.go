@@ -548,6 +548,14 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 	}()
 
 	r := &round{op: op, n: c.n, t: c.t, rejections: make(map[string][]int)}
+	defer func() {
+		// A replica named a culprit is asked last for a while: a liar among
+		// the first asked would send most optimistic rounds down the
+		// checked path. Only a wrong answer of its own names a replica.
+		for _, cu := range r.culprits {
+			c.health.failed(cu.Replica)
+		}
+	}()
 	finish := func(done bool, err error) (bool, error) {
 		if err == nil && done && len(r.culprits) > 0 && c.onCulprit != nil {
 			c.onCulprit(op, sortCulprits(r.culprits))

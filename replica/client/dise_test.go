@@ -239,6 +239,40 @@ func TestEncryptConsistentFirst(t *testing.T) {
 	}
 }
 
+// TestLiarAskedLast: once a liar is named, the next encryptions ask the
+// honest replicas first, and so stay on the fast path.
+func TestLiarAskedLast(t *testing.T) {
+	const liar = 3
+	fc, c, culprits := liarClient(t, liar)
+	ctx := context.Background()
+	for i := 0; len(culprits()) == 0; i++ {
+		if i == 40 {
+			t.Fatal("the liar was never named")
+		}
+		if _, err := c.Encrypt(ctx, "sym", []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkCulprits(t, liar, culprits())
+	askedLiar := func() int {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		return len(fc.seen[liar])
+	}
+	before, proven := askedLiar(), fc.evalRequests(t, wire.OpEncrypt, false)
+	for range 10 {
+		if _, err := c.Encrypt(ctx, "sym", []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := askedLiar() - before; n != 0 {
+		t.Fatalf("the named liar was asked %d times in 10 encryptions", n)
+	}
+	if n := fc.evalRequests(t, wire.OpEncrypt, false) - proven; n != 0 {
+		t.Fatalf("%d proven requests after the liar was named", n)
+	}
+}
+
 // TestEncryptTooManyLiars: t+1 or more liars with unrelated wrong shares
 // are inconsistent, and their proofs fail: the encryption fails naming
 // them, with no ciphertext.

@@ -98,9 +98,10 @@ func (l *latencies) recentP90() time.Duration {
 	return l.p90
 }
 
-// health remembers replicas that failed (no answer, transport error) so
-// that the next requests ask others first; a replica is suspect for
-// suspectFor after its last failure, or until it answers again.
+// health remembers replicas that failed (no answer, transport error, or a
+// wrong answer that named them culprits) so that the next requests ask
+// others first; a replica is suspect for suspectFor after its last
+// failure, or until it answers again.
 type health struct {
 	mu      sync.Mutex
 	suspect map[int]time.Time

@@ -145,8 +145,9 @@ type byzKeys struct {
 
 // opsRound runs every operation once through cl, labelled with round, and
 // checks every result independently. It returns the labels it used.
-func opsRound(ctx context.Context, t *testing.T, cl *client.Client, log *culpritLog, k byzKeys, sigs *sigLog, round string) []string {
+func opsRound(ctx context.Context, t *testing.T, clientFor func() *client.Client, log *culpritLog, k byzKeys, sigs *sigLog, round string) []string {
 	t.Helper()
+	var cl *client.Client
 	msg := msgHash("byzantine " + round)
 	script := msgHash("script tree " + round)
 	ops := []struct {
@@ -212,6 +213,7 @@ func opsRound(ctx context.Context, t *testing.T, cl *client.Client, log *culprit
 	for i, op := range ops {
 		labels[i] = op.label
 		log.setLabel(op.label)
+		cl = clientFor()
 		if err := op.do(); err != nil {
 			t.Fatalf("%s, round %s: %v", op.label, round, err)
 		}
@@ -265,7 +267,13 @@ func byzantineScenario(t *testing.T, nrep int, byz []int) {
 	// The rounds that must name the liars wait for every replica asked
 	// first: on a loaded machine the recent p90 passes often, and a hedge
 	// can complete an operation before the liar's answer is looked at.
-	patient := clientWith(t, c, "", culprits, client.WithMinHedge(10*time.Second))
+	// A client asks a replica it named last for a while (route.go,
+	// health), so that one client names a liar about once per 5 s: every
+	// operation gets a new client here, to see each kind of request meet
+	// the liar.
+	patient := func() *client.Client {
+		return clientWith(t, c, "", culprits, client.WithMinHedge(10*time.Second))
+	}
 
 	// Phase 2: wrong partials on top of the DKG faults.
 	b.set(t, append([]string{"bad-schnorr", "bad-bls", "bad-dprf"}, dkgFaults...)...)
@@ -284,10 +292,10 @@ func byzantineScenario(t *testing.T, nrep int, byz []int) {
 		t.Fatal(err)
 	}
 	sigs := newSigLog()
-	// The client asks t+1 replicas first and stops at t+1 valid partials,
-	// so the liar is named only when it is among those asked first (about
-	// one time in two): repeat (at least 3 rounds, at most 16) until every
-	// operation has named it.
+	// The client asks t+1 replicas first (2t+1 for BLS and encryption) and
+	// stops at the partials it needs, so the liar is named only when it is
+	// among those asked first (one time in two, or three in four): repeat
+	// (at least 3 rounds, at most 16) until every operation has named it.
 	var labels []string
 	named := func() bool {
 		for _, l := range labels {
@@ -394,7 +402,7 @@ func byzantineScenario(t *testing.T, nrep int, byz []int) {
 			t.Fatalf("keys.gen %s with replicas %v silent: %v", id, byz, err)
 		}
 	}
-	opsRound(ctx, t, cl, log, k, sigs, "silent")
+	opsRound(ctx, t, func() *client.Client { return cl }, log, k, sigs, "silent")
 	if cs := log.get("keys.gen"); len(cs) != 0 {
 		t.Errorf("key generation named culprits %v", cs)
 	}
