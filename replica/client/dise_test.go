@@ -178,10 +178,9 @@ func (fc *fakeCluster) evalRequests(t *testing.T, op string, unproven bool) int 
 	n := 0
 	for _, reqs := range fc.seen {
 		for _, signed := range reqs {
-			var sr wire.SignedRequest
-			var r wire.Request
-			if json.Unmarshal(signed, &sr) != nil || json.Unmarshal(sr.Request, &r) != nil {
-				t.Fatal("undecodable request")
+			r, err := fc.verify(signed)
+			if err != nil {
+				t.Fatal(err)
 			}
 			items := []wire.BatchItem{{Op: r.Op, Body: r.Body}}
 			if r.Op == wire.OpBatch {

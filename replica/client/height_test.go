@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/vhsm/vhsm/replica/wire"
@@ -26,12 +25,8 @@ func TestMinHeightFromStatus(t *testing.T) {
 	checked := 0
 	for replica, reqs := range fc.seen {
 		for _, signed := range reqs {
-			var sr wire.SignedRequest
-			if err := json.Unmarshal(signed, &sr); err != nil {
-				t.Fatal(err)
-			}
-			var r wire.Request
-			if err := json.Unmarshal(sr.Request, &r); err != nil {
+			r, err := fc.verify(signed)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if r.Op != wire.OpEncrypt && r.Op != wire.OpBatch {

@@ -260,12 +260,17 @@ func (c *Cluster) startRetrying(i int) error {
 	}
 }
 
+// proc returns replica i's running proc, or nil.
+func (c *Cluster) proc(i int) *proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[i-1]
+}
+
 // waitListening waits until replica i logged replica.ListeningMessage, or
 // exited (errAddrInUse when an address was taken), or listenTimeout passed.
 func (c *Cluster) waitListening(i int) error {
-	c.mu.Lock()
-	p := c.procs[i-1]
-	c.mu.Unlock()
+	p := c.proc(i)
 	if p == nil {
 		return nil
 	}
@@ -493,9 +498,7 @@ func (c *Cluster) RestartAll() {
 
 // bindFailed reports whether replica i exited because an address was in use.
 func (c *Cluster) bindFailed(i int) bool {
-	c.mu.Lock()
-	p := c.procs[i-1]
-	c.mu.Unlock()
+	p := c.proc(i)
 	if p == nil {
 		return false
 	}
