@@ -107,7 +107,8 @@ func TestEncryptDecrypt(t *testing.T) {
 // ciphertext.
 func TestDecryptUnprovenFirst(t *testing.T) {
 	for _, liar := range []int{0, 3} {
-		fc, c, culprits := liarClient(t, liar)
+		fc, newClient, culprits := liarClient(t, liar)
+		c := newClient()
 		ctx := context.Background()
 		ct, err := c.Encrypt(ctx, "sym", []byte("payroll"))
 		if err != nil {
@@ -140,18 +141,21 @@ func TestDecryptUnprovenFirst(t *testing.T) {
 	}
 }
 
-// liarClient is a client of diseFake with liar lying (0: none), its hedge
-// held off, and the culprits it named so far.
-func liarClient(t *testing.T, liar int) (*fakeCluster, *Client, func() []Culprit) {
+// liarClient is diseFake with liar lying (0: none), a maker of its clients
+// (hedge held off; each new client has no health record, so it does not
+// yet ask a named liar last), and the culprits they named so far.
+func liarClient(t *testing.T, liar int) (*fakeCluster, func() *Client, func() []Culprit) {
 	var mu sync.Mutex
 	var culprits []Culprit
 	fc := diseFake(t, map[int]bool{liar: true})
-	c := fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
-		mu.Lock()
-		culprits = append(culprits, cs...)
-		mu.Unlock()
-	}), WithMinHedge(time.Minute))
-	return fc, c, func() []Culprit {
+	newClient := func() *Client {
+		return fc.client(WithCulpritHandler(func(op string, cs []Culprit) {
+			mu.Lock()
+			culprits = append(culprits, cs...)
+			mu.Unlock()
+		}), WithMinHedge(time.Minute))
+	}
+	return fc, newClient, func() []Culprit {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(culprits)
@@ -208,10 +212,13 @@ func (fc *fakeCluster) evalRequests(t *testing.T, op string, unproven bool) int 
 // asked, and then the liar is named.
 func TestEncryptConsistentFirst(t *testing.T) {
 	for _, liar := range []int{0, 1, 2, 3, 4} {
-		fc, c, culprits := liarClient(t, liar)
+		fc, newClient, culprits := liarClient(t, liar)
 		ctx := context.Background()
 		const k = 8
 		for i := range k {
+			// A new client each time: one that named the liar (an
+			// encryption's or a decryption's) asks it last afterwards.
+			c := newClient()
 			pt := []byte{'p', byte(i)}
 			ct, err := c.Encrypt(ctx, "sym", pt)
 			if err != nil {
@@ -242,7 +249,8 @@ func TestEncryptConsistentFirst(t *testing.T) {
 // honest replicas first, and so stay on the fast path.
 func TestLiarAskedLast(t *testing.T) {
 	const liar = 3
-	fc, c, culprits := liarClient(t, liar)
+	fc, newClient, culprits := liarClient(t, liar)
+	c := newClient()
 	ctx := context.Background()
 	for i := 0; len(culprits()) == 0; i++ {
 		if i == 40 {
