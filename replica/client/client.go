@@ -556,6 +556,12 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			c.health.failed(cu.Replica)
 		}
 	}()
+	timedOut := func() error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", r.failure(true), ctx.Err())
+		}
+		return r.failure(true)
+	}
 	finish := func(done bool, err error) (bool, error) {
 		if err == nil && done && len(r.culprits) > 0 && c.onCulprit != nil {
 			c.onCulprit(op, sortCulprits(r.culprits))
@@ -598,10 +604,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			hedgeAll()
 			continue
 		case <-rctx.Done():
-			if ctx.Err() != nil {
-				return fmt.Errorf("%w: %w", r.failure(true), ctx.Err())
-			}
-			return r.failure(true)
+			return timedOut()
 		}
 		switch {
 		case a.err != nil:
@@ -647,6 +650,12 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			// and t+1 partials are in: enough to finish the slow way.
 			armSettle()
 		}
+	}
+	if dl, _ := rctx.Deadline(); !time.Now().Before(dl) {
+		// The last answers were failures because the deadline passed (a
+		// batch's own deadline can fire before the round's context is
+		// cancelled, so its Err may still be nil).
+		return timedOut()
 	}
 	return r.failure(false)
 }
