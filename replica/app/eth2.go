@@ -163,6 +163,61 @@ func (a *App) execEth2Sign(o *overlay, req *wire.Request) (Result, error) {
 	return Result{Eth2: &Eth2Signed{KeyID: b.KeyID, SigningRoot: slices.Clone(t.Root[:])}}, nil
 }
 
+// execEth2Batch decides the items of an eth2.batch one after the other,
+// each as an eth2.sign of its own (execEth2Sign), so that a later item sees
+// what an earlier one recorded. A malformed batch is refused whole; an
+// item's refusal (a slashable request, a reused id, a key it may not use)
+// is that item's result only. Each item's result binds the item's hash and
+// is recorded under its id until the batch expires, which makes the id
+// single-use like a request id.
+func (a *App) execEth2Batch(o *overlay, req *wire.Request, height int64) (Result, error) {
+	var b wire.Eth2BatchBody
+	if err := decodeStrict(req.Body, &b); err != nil || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
+		return Result{}, ErrBadBody
+	}
+	ids := make(map[string]bool, len(b.Items)+1)
+	ids[req.ID] = true
+	for i, it := range b.Items {
+		if it.Op != wire.OpEth2Sign || !ValidRequestID(it.ID) || ids[it.ID] {
+			return Result{}, fmt.Errorf("%w: item %d: an eth2.sign with an id of its own", ErrBadBody, i)
+		}
+		ids[it.ID] = true
+	}
+	res := Result{Items: make([]Result, len(b.Items))}
+	sub := *req
+	for i := range b.Items {
+		it := &b.Items[i]
+		rk := req.Client + "/" + it.ID
+		var r Result
+		seen, err := o.get(pReq + rk)
+		if err != nil {
+			return Result{}, err
+		}
+		if seen != nil {
+			err = fmt.Errorf("%w: %s", ErrIDReused, it.ID)
+		} else {
+			sub.ID, sub.Op, sub.Body = it.ID, it.Op, it.Body
+			r, err = a.execEth2Sign(o, &sub)
+		}
+		if err != nil {
+			if codeOf(err) == 255 {
+				return Result{}, err
+			}
+			r = Result{Code: codeOf(err), Error: err.Error()}
+		}
+		h := wire.ItemHash(req.Client, it)
+		r.Request, r.Height, r.Op = h[:], height, it.Op
+		if seen == nil {
+			if err := o.putJSON(pReq+rk, requestRecord{Expires: req.Expires, Result: r}); err != nil {
+				return Result{}, err
+			}
+			o.put(pExp+u64(uint64(req.Expires))+rk, []byte{})
+		}
+		res.Items[i] = r
+	}
+	return res, nil
+}
+
 // execSlashingImport merges an EIP-3076 interchange file (admin only), all
 // or nothing: every history is merged in memory first and written only when
 // all merged.

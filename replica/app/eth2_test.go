@@ -300,8 +300,8 @@ func TestEth2SlashingRules(t *testing.T) {
 }
 
 // FuzzEth2Ops feeds arbitrary bodies of the validator-key operations
-// (eth2.sign with replica/eth2's real parser, the interchange import and
-// export, keys.validator), signed by the admin, through CheckTx and
+// (eth2.sign with replica/eth2's real parser, eth2.batch, the interchange
+// import and export, keys.validator), signed by the admin, through CheckTx and
 // FinalizeBlock: no panic, a refusal is a classified code (never a storage
 // failure), and a refused request changes no slashing history.
 func FuzzEth2Ops(f *testing.F) {
@@ -321,7 +321,8 @@ func FuzzEth2Ops(f *testing.F) {
 	f.Add(uint8(1), []byte(`{"genesis_validators_root":"`+base64.StdEncoding.EncodeToString(make([]byte, 32))+`","interchange":{"metadata":{"interchange_format_version":"5","genesis_validators_root":"0x`+strings.Repeat("00", 32)+`"},"data":[{"pubkey":"0x`+hex.EncodeToString(pub)+`","signed_blocks":[{"slot":"9"}]}]}}`))
 	f.Add(uint8(2), []byte(`{"genesis_validators_root":"`+base64.StdEncoding.EncodeToString(make([]byte, 32))+`","minimal":true}`))
 	f.Add(uint8(3), []byte(`{"key_id":"val"}`))
-	ops := []string{wire.OpEth2Sign, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpKeyValidator}
+	f.Add(uint8(4), []byte(`{"items":[{"id":"`+strings.Repeat("ab", 16)+`","op":"eth2.sign","body":{"key_id":"val","request":`+att+`}},{"id":"`+strings.Repeat("cd", 16)+`","op":"eth2.sign","body":{"key_id":"val","request":`+att+`}}]}`))
+	ops := []string{wire.OpEth2Sign, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpKeyValidator, wire.OpEth2Batch}
 	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
 		if !json.Valid(body) {
 			return // the request encoder needs JSON; non-JSON bodies are FuzzCheckTx's

@@ -60,6 +60,8 @@ func (a *App) execOp(o *overlay, req *wire.Request, height int64) (Result, error
 		return a.execKeyValidator(o, req, caller)
 	case wire.OpEth2Sign:
 		return a.execEth2Sign(o, req)
+	case wire.OpEth2Batch:
+		return a.execEth2Batch(o, req, height)
 	case wire.OpSlashingImport:
 		return a.execSlashingImport(o, req, caller)
 	case wire.OpSlashingExport:

@@ -148,7 +148,7 @@ func verifyRequest(sr *wire.SignedRequest, cluster string, lookup func(id string
 	if err := decodeStrict(sr.Request, &req); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if req.Client != head.Client || len(req.ID) != 32 || !isHex(req.ID) {
+	if req.Client != head.Client || !ValidRequestID(req.ID) {
 		return nil, nil, fmt.Errorf("%w: request id", ErrMalformed)
 	}
 	if req.Cluster != cluster {
@@ -162,6 +162,10 @@ func verifyRequest(sr *wire.SignedRequest, cluster string, lookup func(id string
 	}
 	return &req, c, nil
 }
+
+// ValidRequestID reports whether id is a request (or batch item) id: 16
+// bytes in lowercase hex.
+func ValidRequestID(id string) bool { return len(id) == 32 && isHex(id) }
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {

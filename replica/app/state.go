@@ -136,6 +136,9 @@ type Result struct {
 	Eth2 *Eth2Signed `json:"eth2,omitempty"`
 	// Interchange is the EIP-3076 file of eth2.slashing.export.
 	Interchange []byte `json:"interchange,omitempty"`
+	// Items are the results of an eth2.batch's items, in order (each with
+	// Request set to the item's wire.ItemHash).
+	Items []Result `json:"items,omitempty"`
 }
 
 // requestRecord is stored under the request's (client, id) until it expires.

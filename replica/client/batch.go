@@ -67,6 +67,9 @@ type batchPending struct {
 
 // send sends out to rc: on its own, or as an item of rc's next batch.
 func (c *Client) send(ctx context.Context, rc *replicaConn, out *outgoing) answer {
+	if out.ordered != nil {
+		return c.sendOrdered(ctx, rc, out.ordered)
+	}
 	if out.item == nil {
 		return rc.post(ctx, out.signed)
 	}
@@ -130,79 +133,94 @@ func (b *batcher) run() {
 // flush sends one batch and hands every item its answer.
 func (b *batcher) flush(items []*batchPending) {
 	c, replica := b.c, b.rc.index
-	deliver := func(i int, a answer) { items[i].done <- a }
-	all := func(a answer) {
-		for i := range items {
-			deliver(i, a)
-		}
-	}
 	out, err := c.newBatch(replica, items)
 	if err != nil {
 		// Nothing was sent; the callers see a failure at this replica.
-		all(answer{replica: replica, err: err})
+		for _, p := range items {
+			p.done <- answer{replica: replica, err: err}
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	a := b.rc.post(ctx, out.signed)
+	for i, a := range splitBatchAnswer(out, b.rc.post(ctx, out.signed), len(items)) {
+		items[i].done <- a
+	}
+}
+
+// splitBatchAnswer splits one replica's answer a to the batch out, of n
+// items, into the items' answers, each opened (outgoing.open accepts them
+// as they are). A failed, refused or malformed batch answer is that for
+// every item.
+func splitBatchAnswer(out *outgoing, a answer, n int) []answer {
+	replica := a.replica
+	answers := make([]answer, n)
+	all := func(a answer) []answer {
+		for i := range answers {
+			answers[i] = a
+		}
+		return answers
+	}
 	if a.err != nil || a.bad {
-		all(a)
-		return
+		return all(a)
 	}
 	resp := a.resp
 	if resp.Error != "" {
 		// The batch itself was refused (client, signature, expiry, min
 		// height): so is each of its requests.
-		all(answer{replica: replica, resp: &wire.Response{Replica: replica, Error: resp.Error}})
-		return
+		return all(answer{replica: replica, resp: &wire.Response{Replica: replica, Error: resp.Error}})
 	}
 	bad := answer{replica: replica, bad: true}
-	if len(resp.Items) != len(items) || len(resp.Partial) != 0 || len(resp.Sealed) == 0 {
-		all(bad)
-		return
+	if len(resp.Items) != n || len(resp.Partial) != 0 || len(resp.Sealed) == 0 {
+		return all(bad)
 	}
 	bundle, err := wire.OpenReply(out.reply, out.hash, replica, resp.Sealed)
 	if err != nil {
-		all(bad)
-		return
+		return all(bad)
 	}
-	parts, err := wire.SplitBundle(bundle, len(items))
+	parts, err := wire.SplitBundle(bundle, n)
 	if err != nil {
-		all(bad)
-		return
+		return all(bad)
 	}
-	for i := range items {
+	for i := range answers {
 		ir := resp.Items[i]
 		switch {
 		case ir.Replica != replica || len(ir.Sealed) != 0 || len(ir.Partial) != 0 || len(ir.Items) != 0:
-			deliver(i, bad)
+			answers[i] = bad
 		case ir.Error != "":
 			if parts[i] != nil {
-				deliver(i, bad) // a refusal carries no result
+				answers[i] = bad // a refusal carries no result
 			} else {
-				deliver(i, answer{replica: replica, resp: &ir})
+				answers[i] = answer{replica: replica, resp: &ir}
 			}
 		case parts[i] == nil:
-			deliver(i, bad)
+			answers[i] = bad
 		default:
 			ir.Partial = parts[i]
-			deliver(i, answer{replica: replica, resp: &ir})
+			answers[i] = answer{replica: replica, resp: &ir}
 		}
 	}
+	return answers
 }
 
 // newBatch builds and signs the batch of items for replica, with a fresh
 // reply key.
 func (c *Client) newBatch(replica int, items []*batchPending) (*outgoing, error) {
-	var id [16]byte
-	if _, err := io.ReadFull(c.rand, id[:]); err != nil {
-		return nil, fmt.Errorf("request id: %w", err)
-	}
 	bb := wire.BatchBody{Replica: replica, Items: make([]wire.BatchItem, len(items))}
 	for i, p := range items {
 		bb.Items[i] = *p.item
 	}
-	body, err := json.Marshal(bb)
+	return c.newBatchRequest(wire.OpBatch, bb)
+}
+
+// newBatchRequest builds and signs a batch request (op OpBatch or
+// OpEth2Batch) with body, a fresh id and a fresh reply key.
+func (c *Client) newBatchRequest(op string, body any) (*outgoing, error) {
+	var id [16]byte
+	if _, err := io.ReadFull(c.rand, id[:]); err != nil {
+		return nil, fmt.Errorf("request id: %w", err)
+	}
+	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
@@ -211,14 +229,17 @@ func (c *Client) newBatch(replica int, items []*batchPending) (*outgoing, error)
 		return nil, err
 	}
 	r := wire.Request{
-		ID:        hex.EncodeToString(id[:]),
-		Client:    c.id,
-		Op:        wire.OpBatch,
-		Expires:   c.now().Add(requestValidity).Unix(),
-		Cluster:   c.cluster,
-		Reply:     out.reply.PublicKey().Bytes(),
-		MinHeight: c.minHeight.Load(),
-		Body:      body,
+		ID:      hex.EncodeToString(id[:]),
+		Client:  c.id,
+		Op:      op,
+		Expires: c.now().Add(requestValidity).Unix(),
+		Cluster: c.cluster,
+		Reply:   out.reply.PublicKey().Bytes(),
+		Body:    b,
+	}
+	if op == wire.OpBatch {
+		// Unordered: what this client saw committed must be applied first.
+		r.MinHeight = c.minHeight.Load()
 	}
 	if err := c.sign(r, out); err != nil {
 		return nil, err

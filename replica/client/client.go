@@ -46,13 +46,15 @@ type Client struct {
 	mu   sync.Mutex
 	keys map[string]*keyMaterial // verified public key data, by key id
 
-	minHeight atomic.Int64 // highest height of an ordered result seen (see noteHeight)
-	lat       latencies    // recent answer latencies, for the hedge delay
-	health    health       // replicas that failed recently
-	nonces    nonceCache   // FROST nonce commitments handed to this client (frost.go)
-	fkeys     sync.Map     // prepared FROST keys, by key id and tweak (frost.go)
-	hsync     heightSync   // status-based min height learning (height.go)
-	batchers  []*batcher   // per replica, in index order; nil: no batching (batch.go)
+	minHeight atomic.Int64   // highest height of an ordered result seen (see noteHeight)
+	lat       latencies      // recent answer latencies, for the hedge delay
+	olat      latencies      // the same for ordered eth2.sign requests sent in batches (a block each)
+	health    health         // replicas that failed recently
+	nonces    nonceCache     // FROST nonce commitments handed to this client (frost.go)
+	fkeys     sync.Map       // prepared FROST keys, by key id and tweak (frost.go)
+	hsync     heightSync     // status-based min height learning (height.go)
+	batchers  []*batcher     // per replica, in index order; nil: no batching (batch.go)
+	eth2q     orderedBatcher // ordered eth2.sign requests, when batching (batch_eth2.go)
 }
 
 // replicaConn is one replica's endpoint with its own pinned HTTPS client.
@@ -96,7 +98,10 @@ func WithPoolWait(d time.Duration) Option { return func(c *Client) { c.poolWait 
 // duplicate requests on a loaded host and costs latency when a replica is
 // slow or silent.
 func WithMinHedge(d time.Duration) Option {
-	return func(c *Client) { c.lat.floor.Store(int64(max(d, 0))) }
+	return func(c *Client) {
+		c.lat.floor.Store(int64(max(d, 0)))
+		c.olat.floor.Store(int64(max(d, 0)))
+	}
 }
 
 // WithoutBatching makes the client send every request on its own, signed
@@ -198,6 +203,9 @@ type outgoing struct {
 	// empty): it is sent in a batch to each replica it goes to, and its
 	// answers arrive opened (batch.go).
 	item *wire.BatchItem
+	// ordered, when set, is an ordered eth2.sign sent as an item of an
+	// eth2.batch (batch_eth2.go); its answers arrive opened too.
+	ordered *orderedItem
 }
 
 // newSignedRequest builds, encodes and signs a request for this client's
@@ -273,8 +281,8 @@ func (c *Client) sign(r wire.Request, out *outgoing) error {
 // it must open under this request and the answering replica's index;
 // anything else is a malformed answer.
 func (o *outgoing) open(replica int, resp *wire.Response) bool {
-	if o.item != nil {
-		// Opened with its batch (batch.go).
+	if o.item != nil || o.ordered != nil {
+		// Opened with its batch (batch.go, batch_eth2.go).
 		return len(resp.Sealed) == 0
 	}
 	if o.reply == nil {
@@ -483,6 +491,12 @@ type settleFunc func(r *round) (done bool, err error)
 // exchangeSettle is exchangeTo with a settle hook (nil: none).
 func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, first []int, accept acceptFunc, settle settleFunc) error {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	lat := &c.lat
+	if out.ordered != nil {
+		// Ordered requests take a block: their answers set their own
+		// hedge delay, and do not stretch that of the others.
+		lat = &c.olat
+	}
 	answers := make(chan answer, len(c.replicas))
 	sent := make([]bool, len(c.replicas))
 	posted := 0
@@ -509,7 +523,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		for _, i := range first {
 			post(i)
 		}
-		timer := time.NewTimer(c.lat.hedgeDelay())
+		timer := time.NewTimer(lat.hedgeDelay())
 		defer timer.Stop()
 		hedge = timer.C
 	}
@@ -525,7 +539,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 	// more for the answers still out, then settle for what is in.
 	armSettle := func() {
 		if settle != nil && settleTimer == nil {
-			settleTimer = time.NewTimer(c.lat.hedgeDelay())
+			settleTimer = time.NewTimer(lat.hedgeDelay())
 			settleAfter = settleTimer.C
 		}
 	}
@@ -638,7 +652,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			hedgeAll()
 			continue
 		}
-		c.lat.observe(a.took)
+		lat.observe(a.took)
 		if !unordered(op) {
 			c.noteHeight(a.resp.Height)
 		}

@@ -52,7 +52,8 @@ func (c *Client) MarkValidatorKey(ctx context.Context, id string) error {
 // the signing root this client computes itself (replica/eth2); the
 // replicas compute the same root independently and sign nothing else. A
 // block proposal or an attestation is decided by the log's slashing
-// protection and sent to every replica; a refusal wraps ErrSlashable.
+// protection and sent to every replica (with the others in flight, as one
+// eth2.batch: batch_eth2.go); a refusal wraps ErrSlashable.
 // Other types are routed like SignBLS (2t+1 replicas first, then a hedge).
 func (c *Client) SignEth2(ctx context.Context, id string, request []byte) ([]byte, error) {
 	r, err := eth2.Parse(request)
@@ -74,15 +75,24 @@ func (c *Client) SignEth2(ctx context.Context, id string, request []byte) ([]byt
 	if err := json.Compact(&compact, request); err != nil {
 		return nil, fmt.Errorf("sign eth2: %w: request is not JSON", ErrInvalidArgument)
 	}
-	out, err := c.newSignedRequest(ctx, wire.OpEth2Sign, wire.Eth2SignBody{KeyID: id, Request: compact.Bytes()})
-	if err != nil {
-		return nil, fmt.Errorf("sign eth2: %w", err)
-	}
+	body := wire.Eth2SignBody{KeyID: id, Request: compact.Bytes()}
 	var sig []byte
 	spec := c.blsSpec(km, root[:], &sig)
-	var first []int // ordered: every replica at once
-	if r.Slashable() == nil {
+	var out *outgoing
+	var first []int // ordered and not batched: every replica at once
+	if r.Slashable() != nil {
+		// Ordered: gathered with the others in flight into one
+		// transaction of the log, sent to 2t+1 replicas first
+		// (batch_eth2.go).
+		out, first, err = c.newOrderedRequest(ctx, body)
+	} else {
 		first = c.pick(spec.quorum(c.t), nil)
+	}
+	if out == nil && err == nil {
+		out, err = c.newSignedRequest(ctx, wire.OpEth2Sign, body)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sign eth2: %w", err)
 	}
 	if err := c.collectFrom(ctx, wire.OpEth2Sign, out, first, spec); err != nil {
 		if isRejection(err, slashableReason) {

@@ -118,7 +118,7 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 			return
 		}
 		var rep fakeReply
-		if req.Op == wire.OpBatch {
+		if req.Op == wire.OpBatch || req.Op == wire.OpEth2Batch {
 			rep = fc.batch(replica, req, signed)
 		} else {
 			rep = fc.getHandler()(replica, req, signed)
@@ -138,7 +138,7 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 		}
 		// Like a real replica, seal a partial to the request's reply key
 		// (unless the test sends it in the clear on purpose).
-		if rep.resp != nil && len(rep.resp.Partial) > 0 && len(req.Reply) > 0 && !rep.plain && req.Op != wire.OpBatch {
+		if rep.resp != nil && len(rep.resp.Partial) > 0 && len(req.Reply) > 0 && !rep.plain && req.Op != wire.OpBatch && req.Op != wire.OpEth2Batch {
 			var sr wire.SignedRequest
 			json.Unmarshal(signed, &sr)
 			resp := *rep.resp
@@ -160,7 +160,17 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 // batch's reply that; a plain item keeps its partial in the clear.
 func (fc *fakeCluster) batch(replica int, req wire.Request, signed []byte) fakeReply {
 	var b wire.BatchBody
-	if err := json.Unmarshal(req.Body, &b); err != nil || b.Replica != replica || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
+	if req.Op == wire.OpEth2Batch {
+		// Ordered: the same batch for every replica.
+		var eb wire.Eth2BatchBody
+		if err := json.Unmarshal(req.Body, &eb); err != nil {
+			return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: "bad batch"}}
+		}
+		b = wire.BatchBody{Replica: replica, Items: eb.Items}
+	} else if err := json.Unmarshal(req.Body, &b); err != nil {
+		b.Replica = 0
+	}
+	if b.Replica != replica || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
 		return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: "bad batch"}}
 	}
 	resp := &wire.Response{Replica: replica, Height: 9, Items: make([]wire.Response, len(b.Items))}

@@ -320,6 +320,8 @@ func TestEth2SlashingProtectionCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("eth2.batch", func(t *testing.T) { eth2BatchCluster(t, ctx, admin, s) })
+
 	t.Run("one replica down changes nothing", func(t *testing.T) {
 		c.Kill(4)
 		live := []int{1, 2, 3}

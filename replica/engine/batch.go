@@ -44,7 +44,7 @@ func (e *Engine) handleBatch(ctx context.Context, req *wire.Request, reqHash [32
 		if !wire.Batchable(it.Op) {
 			return reject(fmt.Errorf("%w: item %d: operation %q cannot be batched", app.ErrBadBody, i, it.Op))
 		}
-		if !validRequestID(it.ID) {
+		if !app.ValidRequestID(it.ID) {
 			return reject(fmt.Errorf("%w: item %d: id is not 32 lowercase hex digits", app.ErrBadBody, i))
 		}
 	}
@@ -133,18 +133,4 @@ func (e *Engine) admitID(client, id string, hash [32]byte, expires int64, once b
 		return refuse(err)
 	}
 	return nil
-}
-
-// validRequestID reports whether id is 16 bytes in lowercase hex, as
-// request ids are.
-func validRequestID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

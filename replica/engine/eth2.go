@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -78,6 +79,65 @@ func (e *Engine) eth2Partial(res *app.Eth2Signed) ([]byte, error) {
 		return nil, refuse(app.ErrKeyDisabled) // disabled since the decision: it signs nothing more
 	}
 	return e.blsPartial(k, res.SigningRoot)
+}
+
+// eth2BatchAnswer answers a committed eth2.batch (wire/batch.go): for each
+// item the log allowed, this replica's partial over the signing root it
+// allowed; for each item it refused, the refusal. The partials leave
+// sealed together to the batch's reply key, bound to the batch's hash and
+// this replica's index, and each item served is recorded in the audit
+// chain under its wire.ItemHash.
+func (e *Engine) eth2BatchAnswer(resp *wire.Response, req *wire.Request, reqHash [32]byte, res *app.Result) (*wire.Response, error) {
+	var b wire.Eth2BatchBody
+	if err := app.DecodeStrict(req.Body, &b); err != nil || len(b.Items) != len(res.Items) {
+		return resp, fmt.Errorf("engine: committed eth2.batch result does not match its request")
+	}
+	hashes := make([][32]byte, len(b.Items))
+	for i := range b.Items {
+		hashes[i] = wire.ItemHash(req.Client, &b.Items[i])
+		if !bytes.Equal(res.Items[i].Request, hashes[i][:]) {
+			return resp, fmt.Errorf("engine: committed eth2.batch item %d does not match its request", i)
+		}
+	}
+	resp.Items = make([]wire.Response, len(b.Items))
+	var bundle []byte
+	for i := range res.Items {
+		r, ir := &res.Items[i], &resp.Items[i]
+		ir.Replica, ir.Height = e.cfg.Me, r.Height
+		var partial []byte
+		if r.Code != 0 {
+			ir.Error = r.Error
+		} else {
+			p, err := e.eth2Partial(r.Eth2)
+			if err != nil {
+				if rf := refused(err); rf != nil {
+					ir.Error = rf.Error()
+				} else {
+					clear(bundle)
+					return resp, err
+				}
+			}
+			partial = p
+		}
+		bundle = wire.AppendBundle(bundle, partial)
+		clear(partial)
+	}
+	sealed, err := wire.SealReply(req.Reply, reqHash, e.cfg.Me, bundle)
+	clear(bundle)
+	if err != nil {
+		resp.Items = nil
+		resp.Error = fmt.Errorf("%w: %w", app.ErrMalformed, err).Error()
+		return resp, fmt.Errorf("%w: %s", ErrRejected, resp.Error)
+	}
+	resp.Sealed = sealed
+	if e.cfg.Audit != nil {
+		for i := range b.Items {
+			if resp.Items[i].Error == "" {
+				e.record(req.Client, b.Items[i].Op, b.Items[i].Body, hashes[i], &resp.Items[i])
+			}
+		}
+	}
+	return resp, nil
 }
 
 // blsPartial is this replica's BLS partial signature on msg with k's share.

@@ -15,7 +15,7 @@ import (
 )
 
 // FuzzHandleReusedIDs sends every request type (eth2.sign, ordered or not,
-// and the slashing-protection operations included), with fuzzed bodies, under
+// eth2.batch and the slashing-protection operations included), with fuzzed bodies, under
 // the ids of requests already answered (ordered sign, grant and disable
 // requests, an unordered encrypt): every engine refuses each one as a
 // reused id, never panics and never returns a partial or a key (issue 13,
@@ -57,7 +57,7 @@ func FuzzHandleReusedIDs(f *testing.F) {
 	_, sr := c.signFROST(f, alice, "alice", "fz-s", make([]byte, 32), nil, []int{1, 3})
 	used = append(used, usedID{mustReqID(f, sr), []int{1, 3}})
 	ops := []string{wire.OpSign, wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpRegisterClient, wire.OpEncrypt, wire.OpDecrypt,
-		wire.OpEth2Sign, wire.OpKeyValidator, wire.OpSlashingImport, wire.OpSlashingExport}
+		wire.OpEth2Sign, wire.OpKeyValidator, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpEth2Batch}
 	keys := []string{"fz-s", "fz-b", "fz-y", "fz-d", "nope"}
 	for i := range used {
 		for j := range ops {
@@ -65,6 +65,7 @@ func FuzzHandleReusedIDs(f *testing.F) {
 		}
 		// eth2.sign of an attestation (ordered) and of a RANDAO reveal.
 		f.Add(uint8(i), uint8(7), uint8(1), []byte(`{"type":"ATTESTATION","fork_info":{"fork":{"previous_version":"0x00000000","current_version":"0x00000000","epoch":"0"},"genesis_validators_root":"0x`+strings.Repeat("01", 32)+`"},"attestation":{"slot":"1","index":"0","beacon_block_root":"0x`+strings.Repeat("02", 32)+`","source":{"epoch":"0","root":"0x`+strings.Repeat("03", 32)+`"},"target":{"epoch":"1","root":"0x`+strings.Repeat("04", 32)+`"}}}`))
+		f.Add(uint8(i), uint8(11), uint8(1), []byte(`{"type":"ATTESTATION","fork_info":{"fork":{"previous_version":"0x00000000","current_version":"0x00000000","epoch":"0"},"genesis_validators_root":"0x`+strings.Repeat("01", 32)+`"},"attestation":{"slot":"1","index":"0","beacon_block_root":"0x`+strings.Repeat("02", 32)+`","source":{"epoch":"0","root":"0x`+strings.Repeat("03", 32)+`"},"target":{"epoch":"1","root":"0x`+strings.Repeat("04", 32)+`"}}}`))
 		f.Add(uint8(i), uint8(7), uint8(1), []byte(`{"type":"RANDAO_REVEAL","fork_info":{"fork":{"previous_version":"0x00000000","current_version":"0x00000000","epoch":"0"},"genesis_validators_root":"0x`+strings.Repeat("01", 32)+`"},"randao_reveal":{"epoch":"3"}}`))
 	}
 	f.Fuzz(func(t *testing.T, which, op, key uint8, msg []byte) {
@@ -84,14 +85,18 @@ func FuzzHandleReusedIDs(f *testing.F) {
 			body = wire.KeyGrantBody{KeyID: k, ClientID: string(msg)}
 		case wire.OpRegisterClient:
 			body = wire.RegisterClientBody{ClientID: string(msg), PublicKey: alicePub}
-		case wire.OpEth2Sign, wire.OpSlashingImport:
+		case wire.OpEth2Sign, wire.OpSlashingImport, wire.OpEth2Batch:
 			typed := json.RawMessage(strconv.Quote(string(msg)))
 			if json.Valid(msg) {
 				typed = msg
 			}
-			if o == wire.OpEth2Sign {
+			switch o {
+			case wire.OpEth2Sign:
 				body = wire.Eth2SignBody{KeyID: k, Request: typed}
-			} else {
+			case wire.OpEth2Batch:
+				item, _ := json.Marshal(wire.Eth2SignBody{KeyID: k, Request: typed})
+				body = wire.Eth2BatchBody{Items: []wire.BatchItem{{ID: strings.Repeat("5a", 16), Op: wire.OpEth2Sign, Body: item}}}
+			default:
 				body = wire.SlashingImportBody{GenesisValidatorsRoot: make([]byte, 32), Interchange: typed}
 			}
 		case wire.OpKeyValidator:

@@ -147,6 +147,9 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	}
 	resp.Key = res.Key
 	resp.Interchange = res.Interchange
+	if req.Op == wire.OpEth2Batch {
+		return e.eth2BatchAnswer(resp, req, reqHash, res)
+	}
 	if req.Op == wire.OpEth2Sign {
 		// The log allowed exactly this signing root for this key: sign it.
 		partial, err := e.eth2Partial(res.Eth2)

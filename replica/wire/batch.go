@@ -63,6 +63,40 @@ func Batchable(op string) bool {
 	return op == OpSign || op == OpEncrypt || op == OpDecrypt
 }
 
+// # Ordered batches of typed Ethereum requests
+//
+// A validator client asks for many attestations (and now and then a block
+// proposal) at the same moment of a slot. Each is ordered: the log decides
+// it against the validator's slashing history. [OpEth2Batch] carries
+// several of them, of one client, as ONE transaction of the log: one id,
+// one expiry, one reply key and one Ed25519 signature over all of them.
+// Unlike an [OpBatch] it names no replica: the log orders the same bytes
+// for everyone, and every replica answers it from the committed result,
+// each item's partial signature sealed, together with the others
+// ([AppendBundle]), to the batch's reply key with the batch's request hash
+// and the answering replica's index bound ([SealReply]).
+//
+// Items are decided in their order within the batch, each exactly as an
+// eth2.sign request of its own: a conflicting pair inside one batch gets
+// the first signed and the second refused. An item has an id of its own,
+// used once per client (by a request or by an item, ordered or not), and
+// its [ItemHash] is what the committed result of the item binds and what
+// each replica's audit chain records. A replayed batch is answered from
+// its committed result (sealed to the same reply key) and decides nothing
+// again; the same item in another batch is refused as a reused id.
+
+// OpEth2Batch carries several ordered eth2.sign requests (block proposals
+// and attestations) of one client as one ordered request
+// ([Eth2BatchBody]).
+const OpEth2Batch = "eth2.batch"
+
+// Eth2BatchBody is the body of an OpEth2Batch request: 1..MaxBatchItems
+// items, each with operation OpEth2Sign and an [Eth2SignBody], with
+// distinct ids, none the batch's own.
+type Eth2BatchBody struct {
+	Items []BatchItem `json:"items"`
+}
+
 // batchItemContext domain-separates item hashes from request hashes.
 const batchItemContext = "vhsm/batch-item/v1\x00"
 

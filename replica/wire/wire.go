@@ -139,7 +139,7 @@ type Request struct {
 // NeedsReply reports whether answers to op carry secret-derived material,
 // so that the request must name a reply key and every answer is sealed.
 func NeedsReply(op string) bool {
-	return op == OpSign || op == OpEncrypt || op == OpDecrypt || op == OpEth2Sign || op == OpBatch
+	return op == OpSign || op == OpEncrypt || op == OpDecrypt || op == OpEth2Sign || op == OpBatch || op == OpEth2Batch
 }
 
 // RequestHash is the hash that binds a request: SHA-256(RequestContext ‖
