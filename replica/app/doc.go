@@ -85,7 +85,11 @@
 // validators root, pubkey), stored under "slash/" ‖ gvr ‖ pubkey
 // (replica/app/slashing, policy slashing.Minimal); the committed [Result]
 // names the signing root the engines may sign ([Eth2Signed]), or the
-// conflicting record ([ErrSlashable]). eth2.slashing.import and
+// conflicting record ([ErrSlashable]). An eth2.batch carries several of
+// them of one client as one transaction: its items are decided in order,
+// each as an eth2.sign of its own, each item's result ([Result.Items])
+// binding the item's hash and recorded under the item's id (single-use).
+// eth2.slashing.import and
 // eth2.slashing.export move the histories in and out as EIP-3076 files
 // (admin only; the export is carried in the result).
 //
