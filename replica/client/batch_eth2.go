@@ -30,8 +30,11 @@ import (
 // it.
 
 // maxOrderedInFlight is how many ordered batches are on their way at once.
-// A batch takes a block; the next fills meanwhile. Two let a batch be
-// ordered while the replicas sign the previous one.
+// A batch takes a block and then its items' partial signatures, which each
+// replica makes one after the other; the next batch is ordered meanwhile.
+// More batches at once would each be smaller (requests trickle in as the
+// callers of a finished batch come back), paying a transaction each for
+// no gain: the replicas' CPU is what bounds the rate.
 const maxOrderedInFlight = 2
 
 // orderedBatcher gathers a client's ordered eth2.sign requests.

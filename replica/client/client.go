@@ -491,11 +491,15 @@ type settleFunc func(r *round) (done bool, err error)
 // exchangeSettle is exchangeTo with a settle hook (nil: none).
 func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, first []int, accept acceptFunc, settle settleFunc) error {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
-	lat := &c.lat
+	lat, hedgeDelay := &c.lat, c.lat.hedgeDelay
 	if out.ordered != nil {
 		// Ordered requests take a block: their answers set their own
-		// hedge delay, and do not stretch that of the others.
+		// hedge delay, and do not stretch that of the others. A slow
+		// batch is slow at every replica (its block is), so asking the
+		// last replica too would only add its partials' work: only a
+		// replica twice as slow as the recent p90 is passed over.
 		lat = &c.olat
+		hedgeDelay = func() time.Duration { return 2 * c.olat.hedgeDelay() }
 	}
 	answers := make(chan answer, len(c.replicas))
 	sent := make([]bool, len(c.replicas))
@@ -523,7 +527,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		for _, i := range first {
 			post(i)
 		}
-		timer := time.NewTimer(lat.hedgeDelay())
+		timer := time.NewTimer(hedgeDelay())
 		defer timer.Stop()
 		hedge = timer.C
 	}
@@ -539,7 +543,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 	// more for the answers still out, then settle for what is in.
 	armSettle := func() {
 		if settle != nil && settleTimer == nil {
-			settleTimer = time.NewTimer(lat.hedgeDelay())
+			settleTimer = time.NewTimer(hedgeDelay())
 			settleAfter = settleTimer.C
 		}
 	}
