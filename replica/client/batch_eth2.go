@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/vhsm/vhsm/replica/wire"
 )
@@ -147,7 +148,8 @@ func (c *Client) sendOrdered(ctx context.Context, rc *replicaConn, it *orderedIt
 // runOrdered sends batches while ordered requests are queued. A batch
 // counts as on its way until t+1 replicas answered it (it is then
 // committed; the others' answers come soon after and are delivered when
-// they do) or every replica it was sent to answered or failed.
+// they do), every replica it was sent to answered or failed, or twice the
+// recent p90 of ordered answers passed.
 func (c *Client) runOrdered() {
 	q := &c.eth2q
 	for {
@@ -197,15 +199,25 @@ func (c *Client) runOrdered() {
 		for _, r := range to {
 			go b.send(r, true)
 		}
+		// A replica that does not answer holds up the next batch no longer
+		// than an ordered round waits for it before asking another.
+		stuck := time.NewTimer(2 * c.olat.hedgeDelay())
 		answered := 0
+	wait:
 		for range to {
-			if <-b.settled {
-				answered++
-				if answered >= c.t+1 {
-					break
+			select {
+			case ok := <-b.settled:
+				if ok {
+					answered++
 				}
+				if answered >= c.t+1 {
+					break wait
+				}
+			case <-stuck.C:
+				break wait
 			}
 		}
+		stuck.Stop()
 	}
 }
 
