@@ -54,16 +54,32 @@ func g1() group.Group { return group.BLS12381G1() }
 // a 96-byte compressed G2 point, where share is x_i and H is the hash to G2
 // of the Ethereum ciphersuite BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_.
 // With x_i the full secret key this is the ordinary Ethereum signature. The
-// multiplication by the share is herumi's constant-time signing.
+// signing is blst's (hash to G2, then a constant-time GLS multiplication
+// by the share and a constant-time conversion to affine coordinates),
+// about 30% faster here than herumi's, which computes the same bytes
+// (TestPartialSignMatchesHerumi).
 func PartialSign(share group.Scalar, msg []byte) ([]byte, error) {
-	fr, err := frOf(share)
-	if err != nil {
+	if _, err := frOf(share); err != nil {
 		return nil, err
 	}
+	b := share.Bytes() // big-endian, below the group order
+	defer clear(b)
+	var sk blst.SecretKey
+	defer sk.Zeroize()
+	if sk.FromBEndian(b) == nil {
+		return nil, ErrInvalidKey
+	}
 	// IETF BLS draft §2.6 CoreSign: signature = SK · hash_to_point(message).
-	sig := herumi.CastToSecretKey(fr).SignByte(msg)
-	return sig.Serialize(), nil
+	sig := new(blst.P2Affine).Sign(&sk, msg, popDST)
+	if sig == nil {
+		return nil, ErrInvalidKey
+	}
+	return sig.Compress(), nil
 }
+
+// popDST is the hash-to-G2 domain of the Ethereum (proof-of-possession)
+// ciphersuite.
+var popDST = []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")
 
 // VerifyPartial checks a partial signature against vk, the verification key
 // of the replica that sent it. vk must be computed from the DKG commitments

@@ -21,9 +21,31 @@ import (
 	"github.com/vhsm/vhsm/threshold/vss"
 )
 
-// popDST is the hash-to-G2 DST of the Ethereum (POP) ciphersuite, used
-// here only by the independent blst verifier.
-var popDST = []byte("BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_")
+// TestPartialSignMatchesHerumi: PartialSign (blst) computes exactly the
+// bytes herumi's signing computes with the same secret, for random shares
+// and messages of several lengths, and refuses a zero share.
+func TestPartialSignMatchesHerumi(t *testing.T) {
+	g := group.BLS12381G1()
+	for i := range 50 {
+		x, err := g.RandomScalar(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := make([]byte, i*7)
+		rand.Read(msg)
+		got, err := PartialSign(x, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := herumi.CastToSecretKey(group.BLSFr(x)).SignByte(msg).Serialize()
+		if !bytes.Equal(got, want) {
+			t.Fatalf("message of %d bytes: blst and herumi signatures differ", len(msg))
+		}
+	}
+	if _, err := PartialSign(g.Zero(), []byte("m")); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("zero share: %v", err)
+	}
+}
 
 func unhex(t testing.TB, s string) []byte {
 	t.Helper()
