@@ -134,6 +134,7 @@ func WriteTOML(c Config) error {
 // Node is a running CometBFT node.
 type Node struct {
 	n       *cmtnode.Node
+	pv      *SignerPV
 	log     *slog.Logger
 	mu      sync.Mutex
 	running bool
@@ -180,9 +181,10 @@ func New(ctx context.Context, c Config, app abci.Application, log *slog.Logger) 
 		err = nodeErr
 	}
 	if err != nil {
+		pv.Close()
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	return &Node{n: n, log: log}, nil
+	return &Node{n: n, pv: pv, log: log}, nil
 }
 
 // catch runs f, turning a panic of the CometBFT code it calls (which panics
@@ -213,6 +215,7 @@ func (n *Node) Stop() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !n.running {
+		n.pv.Close() // never started: nothing signs with it
 		return nil
 	}
 	n.running = false
@@ -220,6 +223,7 @@ func (n *Node) Stop() error {
 		return fmt.Errorf("node: stop: %w", err)
 	}
 	n.n.Wait()
+	n.pv.Close()
 	return nil
 }
 

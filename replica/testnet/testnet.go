@@ -198,6 +198,7 @@ func Generate(dir string, n int, opts Options) (*Testnet, error) {
 			return nil, fmt.Errorf("replica %d: %w", i, err)
 		}
 		pub, err := pv.GetPubKey()
+		pv.Close()
 		if err != nil {
 			return nil, fmt.Errorf("replica %d: validator key: %w", i, err)
 		}
