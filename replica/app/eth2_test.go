@@ -202,13 +202,11 @@ func runCaseInApp(t *testing.T, c *slashingtest.Case, p slashing.Policy, complet
 	}
 }
 
-// TestEth2SlashingRules drives the ordered eth2.sign through FinalizeBlock:
-// a double vote, a surround, a second block at a slot are refused — also
-// within one block — while exact re-signs and a chain with another genesis
-// validators root are independent; only validator keys of the client sign;
-// import and export are admin only; export is complete then minimal and
-// round-trips.
-func TestEth2SlashingRules(t *testing.T) {
+// eth2Chain is a started chain whose app decodes typed requests with
+// decodeTestSlashable, a request expiry for it, and a second client "bob"
+// (its key returned) registered by the admin.
+func eth2Chain(t *testing.T) (*testNet, *App, *chain, int64, ed25519.PrivateKey) {
+	t.Helper()
 	tn, a, ch := newStartedChain(t)
 	a.eth2Decode = decodeTestSlashable
 	exp := ch.now.Unix() + 300
@@ -216,6 +214,17 @@ func TestEth2SlashingRules(t *testing.T) {
 	if r := ch.block(txOf(t, signed(t, tn.AdminKey, "admin", wire.OpRegisterClient, exp, wire.RegisterClientBody{ClientID: "bob", PublicKey: bobPub}))); r[0].Code != 0 {
 		t.Fatal(r[0].Log)
 	}
+	return tn, a, ch, exp, bob
+}
+
+// TestEth2SlashingRules drives the ordered eth2.sign through FinalizeBlock:
+// a double vote, a surround, a second block at a slot are refused — also
+// within one block — while exact re-signs and a chain with another genesis
+// validators root are independent; only validator keys of the client sign;
+// import and export are admin only; export is complete then minimal and
+// round-trips.
+func TestEth2SlashingRules(t *testing.T) {
+	tn, a, ch, exp, bob := eth2Chain(t)
 	pub := make([]byte, 48)
 	pub[0] = 0xa1
 	putValidatorKey(t, a, "val", "admin", pub, wire.UsageEth2Validator)

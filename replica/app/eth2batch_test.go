@@ -41,13 +41,7 @@ func signedID(t testing.TB, key ed25519.PrivateKey, client, id, op string, expir
 // single-use across batches and requests; a malformed batch is refused
 // whole and records nothing.
 func TestEth2BatchThroughStateMachine(t *testing.T) {
-	tn, a, ch := newStartedChain(t)
-	a.eth2Decode = decodeTestSlashable
-	exp := ch.now.Unix() + 300
-	bobPub, bob, _ := ed25519.GenerateKey(nil)
-	if r := ch.block(txOf(t, signed(t, tn.AdminKey, "admin", wire.OpRegisterClient, exp, wire.RegisterClientBody{ClientID: "bob", PublicKey: bobPub}))); r[0].Code != 0 {
-		t.Fatal(r[0].Log)
-	}
+	tn, a, ch, exp, bob := eth2Chain(t)
 	putValidatorKey(t, a, "val", "admin", append([]byte{0xa1}, make([]byte, 47)...), wire.UsageEth2Validator)
 	putValidatorKey(t, a, "val2", "admin", append([]byte{0xa2}, make([]byte, 47)...), wire.UsageEth2Validator)
 	gvr := "0x" + strings.Repeat("0a", 32)

@@ -101,25 +101,7 @@ func (b *batcher) do(ctx context.Context, item *wire.BatchItem) answer {
 func (b *batcher) run() {
 	for {
 		b.mu.Lock()
-		var items []*batchPending
-		size := 0
-		for len(b.queue) > 0 && len(items) < wire.MaxBatchItems {
-			p := b.queue[0]
-			if p.ctx.Err() != nil {
-				b.queue = b.queue[1:] // its caller has given up
-				continue
-			}
-			cost := itemCost(p.item)
-			if len(items) > 0 && size+cost > batchBudget {
-				break
-			}
-			items = append(items, p)
-			size += cost
-			b.queue = b.queue[1:]
-		}
-		if len(b.queue) == 0 {
-			b.queue = nil
-		}
+		items := takeBatch(&b.queue, func(p *batchPending) (context.Context, *wire.BatchItem) { return p.ctx, p.item })
 		if len(items) == 0 {
 			b.running--
 			b.mu.Unlock()
@@ -128,6 +110,34 @@ func (b *batcher) run() {
 		b.mu.Unlock()
 		b.flush(items)
 	}
+}
+
+// takeBatch removes the next batch from the front of queue: the requests
+// whose callers still wait (the others are dropped), at most
+// wire.MaxBatchItems of them within batchBudget. of gives a queued
+// request's caller context and item.
+func takeBatch[T any](queue *[]T, of func(T) (context.Context, *wire.BatchItem)) []T {
+	var items []T
+	size := 0
+	for len(*queue) > 0 && len(items) < wire.MaxBatchItems {
+		p := (*queue)[0]
+		ctx, it := of(p)
+		if ctx.Err() != nil {
+			*queue = (*queue)[1:] // its caller has given up
+			continue
+		}
+		cost := itemCost(it)
+		if len(items) > 0 && size+cost > batchBudget {
+			break
+		}
+		items = append(items, p)
+		size += cost
+		*queue = (*queue)[1:]
+	}
+	if len(*queue) == 0 {
+		*queue = nil
+	}
+	return items
 }
 
 // flush sends one batch and hands every item its answer.

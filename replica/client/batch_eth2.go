@@ -154,25 +154,7 @@ func (c *Client) runOrdered() {
 	q := &c.eth2q
 	for {
 		q.mu.Lock()
-		var items []*orderedItem
-		size := 0
-		for len(q.queue) > 0 && len(items) < wire.MaxBatchItems {
-			it := q.queue[0]
-			if it.ctx.Err() != nil {
-				q.queue = q.queue[1:] // its caller has given up
-				continue
-			}
-			cost := itemCost(&it.item)
-			if len(items) > 0 && size+cost > batchBudget {
-				break
-			}
-			items = append(items, it)
-			size += cost
-			q.queue = q.queue[1:]
-		}
-		if len(q.queue) == 0 {
-			q.queue = nil
-		}
+		items := takeBatch(&q.queue, func(it *orderedItem) (context.Context, *wire.BatchItem) { return it.ctx, &it.item })
 		if len(items) == 0 {
 			q.running--
 			q.mu.Unlock()

@@ -320,24 +320,13 @@ func (pv *SignerPV) SignVote(chainID string, vote *cmtproto.Vote, signExtension 
 		}
 		vote.ExtensionSignature = extSig
 	}
-	if same {
-		// A re-sign after a crash before the vote reached the WAL.
-		ts, err := sameButTimestamp(last.SignBytes, signBytes, &cmtproto.CanonicalVote{}, &cmtproto.CanonicalVote{})
-		if err != nil {
-			return fmt.Errorf("sign vote: %w", err)
-		}
-		if !ts.IsZero() {
-			vote.Timestamp = ts
-		}
-		vote.Signature = bytes.Clone(last.Signature)
-		return nil
-	}
-	sig, err := pv.key.PrivKey.Sign(signBytes)
+	sig, ts, err := pv.signAt(same, signState{Height: vote.Height, Round: vote.Round, Step: step, SignBytes: signBytes},
+		sameButTimestamp[cmtproto.CanonicalVote])
 	if err != nil {
 		return fmt.Errorf("sign vote: %w", err)
 	}
-	if err := pv.state.save(signState{Height: vote.Height, Round: vote.Round, Step: step, Signature: sig, SignBytes: signBytes}); err != nil {
-		return fmt.Errorf("sign vote: %w", err)
+	if !ts.IsZero() {
+		vote.Timestamp = ts
 	}
 	vote.Signature = sig
 	return nil
@@ -352,27 +341,43 @@ func (pv *SignerPV) SignProposal(chainID string, proposal *cmtproto.Proposal) er
 	if err != nil {
 		return fmt.Errorf("sign proposal: %w", err)
 	}
-	signBytes := types.ProposalSignBytes(chainID, proposal)
-	if same {
-		ts, err := sameButTimestamp(last.SignBytes, signBytes, &cmtproto.CanonicalProposal{}, &cmtproto.CanonicalProposal{})
-		if err != nil {
-			return fmt.Errorf("sign proposal: %w", err)
-		}
-		if !ts.IsZero() {
-			proposal.Timestamp = ts
-		}
-		proposal.Signature = bytes.Clone(last.Signature)
-		return nil
-	}
-	sig, err := pv.key.PrivKey.Sign(signBytes)
+	sig, ts, err := pv.signAt(same, signState{Height: proposal.Height, Round: proposal.Round, Step: stepPropose, SignBytes: types.ProposalSignBytes(chainID, proposal)},
+		sameButTimestamp[cmtproto.CanonicalProposal])
 	if err != nil {
 		return fmt.Errorf("sign proposal: %w", err)
 	}
-	if err := pv.state.save(signState{Height: proposal.Height, Round: proposal.Round, Step: stepPropose, Signature: sig, SignBytes: signBytes}); err != nil {
-		return fmt.Errorf("sign proposal: %w", err)
+	if !ts.IsZero() {
+		proposal.Timestamp = ts
 	}
 	proposal.Signature = sig
 	return nil
+}
+
+// signAt signs next.SignBytes at next's height, round and step (checked
+// already: same when they are the last state's), durably recording next
+// before the signature is returned. At the same height, round and step it
+// returns the last signature instead, with the last timestamp when only
+// the timestamp differs (cmp decides; a zero time otherwise), or refuses.
+// pv.mu is held.
+func (pv *SignerPV) signAt(same bool, next signState, cmp func(last, next []byte) (time.Time, error)) ([]byte, time.Time, error) {
+	last := &pv.state.st
+	if same {
+		// A re-sign after a crash before the message reached the WAL.
+		ts, err := cmp(last.SignBytes, next.SignBytes)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		return bytes.Clone(last.Signature), ts, nil
+	}
+	sig, err := pv.key.PrivKey.Sign(next.SignBytes)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	next.Signature = sig
+	if err := pv.state.save(next); err != nil {
+		return nil, time.Time{}, err
+	}
+	return sig, time.Time{}, nil
 }
 
 // canonical is a canonical vote or proposal (what is signed).
@@ -382,14 +387,18 @@ type canonical interface {
 }
 
 // sameButTimestamp compares the last sign bytes with new ones for the same
-// height, round and step: equal bytes give a zero time; bytes that differ
-// only in the timestamp give the last timestamp (to be reused with the
-// last signature); anything else is conflicting data. last and next are
-// empty messages of the canonical type to decode into.
-func sameButTimestamp[T canonical](lastBytes, newBytes []byte, last, next T) (time.Time, error) {
+// height, round and step, as canonical messages of type V (CanonicalVote
+// or CanonicalProposal): equal bytes give a zero time; bytes
+// that differ only in the timestamp give the last timestamp (to be reused
+// with the last signature); anything else is conflicting data.
+func sameButTimestamp[V any, T interface {
+	*V
+	canonical
+}](lastBytes, newBytes []byte) (time.Time, error) {
 	if bytes.Equal(lastBytes, newBytes) {
 		return time.Time{}, nil
 	}
+	last, next := T(new(V)), T(new(V))
 	if protoio.UnmarshalDelimited(lastBytes, last) != nil || protoio.UnmarshalDelimited(newBytes, next) != nil {
 		return time.Time{}, errors.New("conflicting data (sign bytes do not decode)")
 	}
