@@ -4,7 +4,8 @@
 //	home/replica.json      [ReplicaConfig]
 //	home/config/           CometBFT genesis.json (app_state = app.Genesis),
 //	                       node_key.json, priv_validator_key.json, config.toml
-//	home/data/             CometBFT data, privval state
+//	home/data/             CometBFT data; priv_validator_state.slots, the
+//	                       consensus double-sign state (replica/node)
 //	home/secrets/          sealed store (replica signing, DKG and TLS keys; shares)
 //	home/seal.key          sealing key file (absent when a passphrase or key file is used)
 //	home/tls.der           the replica's self-signed certificate (public)
