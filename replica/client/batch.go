@@ -101,7 +101,7 @@ func (b *batcher) do(ctx context.Context, item *wire.BatchItem) answer {
 func (b *batcher) run() {
 	for {
 		b.mu.Lock()
-		items := takeBatch(&b.queue, func(p *batchPending) (context.Context, *wire.BatchItem) { return p.ctx, p.item })
+		items := takeBatch(&b.queue, wire.MaxBatchItems, func(p *batchPending) (context.Context, *wire.BatchItem) { return p.ctx, p.item })
 		if len(items) == 0 {
 			b.running--
 			b.mu.Unlock()
@@ -113,13 +113,13 @@ func (b *batcher) run() {
 }
 
 // takeBatch removes the next batch from the front of queue: the requests
-// whose callers still wait (the others are dropped), at most
-// wire.MaxBatchItems of them within batchBudget. of gives a queued
+// whose callers still wait (the others are dropped), at most limit (and
+// wire.MaxBatchItems) of them within batchBudget. of gives a queued
 // request's caller context and item.
-func takeBatch[T any](queue *[]T, of func(T) (context.Context, *wire.BatchItem)) []T {
+func takeBatch[T any](queue *[]T, limit int, of func(T) (context.Context, *wire.BatchItem)) []T {
 	var items []T
 	size := 0
-	for len(*queue) > 0 && len(items) < wire.MaxBatchItems {
+	for len(*queue) > 0 && len(items) < min(limit, wire.MaxBatchItems) {
 		p := (*queue)[0]
 		ctx, it := of(p)
 		if ctx.Err() != nil {

@@ -43,6 +43,7 @@ type orderedBatcher struct {
 	mu      sync.Mutex
 	queue   []*orderedItem
 	running int   // goroutines sending batches (at most maxOrderedInFlight)
+	sending int   // items in the batches on their way
 	next    []int // the replicas the next batch goes to first; nil: not chosen yet
 }
 
@@ -154,7 +155,13 @@ func (c *Client) runOrdered() {
 	q := &c.eth2q
 	for {
 		q.mu.Lock()
-		items := takeBatch(&q.queue, func(it *orderedItem) (context.Context, *wire.BatchItem) { return it.ctx, &it.item })
+		// Even batches: the requests waiting or on their way shared among
+		// the batches that may be on their way at once. Callers whose
+		// batch was answered come back together; one batch taking all of
+		// them would leave the other to the stragglers, and each replica
+		// signs a batch's items one after the other.
+		limit := (len(q.queue) + q.sending + maxOrderedInFlight - 1) / maxOrderedInFlight
+		items := takeBatch(&q.queue, limit, func(it *orderedItem) (context.Context, *wire.BatchItem) { return it.ctx, &it.item })
 		if len(items) == 0 {
 			q.running--
 			q.mu.Unlock()
@@ -177,6 +184,7 @@ func (c *Client) runOrdered() {
 		// Built while the items are marked sent, so that a replica asked
 		// from now on is sent this very batch.
 		b.out, b.err = c.newBatchRequest(wire.OpEth2Batch, body)
+		q.sending += len(items)
 		q.mu.Unlock()
 		for _, r := range to {
 			go b.send(r, true)
@@ -200,6 +208,9 @@ func (c *Client) runOrdered() {
 			}
 		}
 		stuck.Stop()
+		q.mu.Lock()
+		q.sending -= len(items)
+		q.mu.Unlock()
 	}
 }
 
