@@ -245,6 +245,12 @@ func (a *App) checkAt(txb []byte, now int64) error {
 	if err != nil {
 		return err
 	}
+	if req.Op == wire.OpEth2Batch {
+		// Its items are decided one by one in the log, whatever each one's
+		// outcome: only the batch's form decides admission.
+		_, err = parseEth2Batch(req)
+		return err
+	}
 	_, err = a.execOp(o, req, 0)
 	return err
 }

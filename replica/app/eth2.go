@@ -171,17 +171,9 @@ func (a *App) execEth2Sign(o *overlay, req *wire.Request) (Result, error) {
 // is recorded under its id until the batch expires, which makes the id
 // single-use like a request id.
 func (a *App) execEth2Batch(o *overlay, req *wire.Request, height int64) (Result, error) {
-	var b wire.Eth2BatchBody
-	if err := decodeStrict(req.Body, &b); err != nil || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
-		return Result{}, ErrBadBody
-	}
-	ids := make(map[string]bool, len(b.Items)+1)
-	ids[req.ID] = true
-	for i, it := range b.Items {
-		if it.Op != wire.OpEth2Sign || !ValidRequestID(it.ID) || ids[it.ID] {
-			return Result{}, fmt.Errorf("%w: item %d: an eth2.sign with an id of its own", ErrBadBody, i)
-		}
-		ids[it.ID] = true
+	b, err := parseEth2Batch(req)
+	if err != nil {
+		return Result{}, err
 	}
 	res := Result{Items: make([]Result, len(b.Items))}
 	sub := *req
@@ -216,6 +208,26 @@ func (a *App) execEth2Batch(o *overlay, req *wire.Request, height int64) (Result
 		res.Items[i] = r
 	}
 	return res, nil
+}
+
+// parseEth2Batch decodes and checks an eth2.batch body: 1..MaxBatchItems
+// eth2.sign items with well-formed ids, distinct and not the batch's. This
+// is all CheckTx asks of a batch: its items are decided in the log, each on
+// its own, and a refused item refuses only itself.
+func parseEth2Batch(req *wire.Request) (*wire.Eth2BatchBody, error) {
+	var b wire.Eth2BatchBody
+	if err := decodeStrict(req.Body, &b); err != nil || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
+		return nil, ErrBadBody
+	}
+	ids := make(map[string]bool, len(b.Items)+1)
+	ids[req.ID] = true
+	for i, it := range b.Items {
+		if it.Op != wire.OpEth2Sign || !ValidRequestID(it.ID) || ids[it.ID] {
+			return nil, fmt.Errorf("%w: item %d: an eth2.sign with an id of its own", ErrBadBody, i)
+		}
+		ids[it.ID] = true
+	}
+	return &b, nil
 }
 
 // execSlashingImport merges an EIP-3076 interchange file (admin only), all
