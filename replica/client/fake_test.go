@@ -246,6 +246,9 @@ func (fc *fakeCluster) client(opts ...Option) *Client {
 	if err != nil {
 		fc.t.Fatal(err)
 	}
+	// The fake's tests of batches send lone requests too: batch them as
+	// before requests alone went unbatched (TestLoneRequestUnbatched).
+	c.batchAlone = true
 	fc.t.Cleanup(func() { c.Close() })
 	return c
 }
