@@ -316,6 +316,10 @@ type answer struct {
 	err     error          // transport failure or non-JSON error status
 	bad     bool           // the reply is malformed: the replica is a culprit
 	took    time.Duration  // from sending to the answer
+	// opened, for a successful answer (resp without Error) that went
+	// through outgoing.open in the goroutine that received it: whether it
+	// opened (see exchangeSettle).
+	opened bool
 }
 
 // post sends a signed request to one replica.
@@ -519,6 +523,11 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			start := time.Now()
 			a := c.send(rctx, rc, out)
 			a.took = time.Since(start)
+			if a.err == nil && !a.bad && a.resp.Error == "" {
+				// Opened here, while the round's loop handles the other
+				// answers, not after them (an X25519 and an AEAD each).
+				a.opened = out.open(a.replica, a.resp)
+			}
 			answers <- a
 		}()
 	}
@@ -655,7 +664,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			}
 			continue
 		}
-		if !out.open(a.replica, a.resp) {
+		if !a.opened {
 			r.culprit(a.replica, ReasonMalformed)
 			hedgeAll()
 			continue
