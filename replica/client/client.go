@@ -53,10 +53,13 @@ type Client struct {
 	fkeys     sync.Map     // prepared FROST keys, by key id and tweak (frost.go)
 	hsync     heightSync   // status-based min height learning (height.go)
 	batchers  []*batcher   // per replica, in index order; nil: no batching (batch.go)
-	// inflight counts the batchable requests (sign, encrypt, decrypt) this
-	// client has on their way; a request made while none is goes alone (see
-	// newSignedRequest). batchAlone batches even those (tests of batch.go).
+	// inflight counts the requests this client has on their way to a
+	// replica (sendOut); a signing, encryption or decryption request made
+	// while none is goes alone (see newSignedRequest), if it gets the lone
+	// token: the time it was taken (Unix ns), 0 when free. batchAlone
+	// batches even those (tests of batch.go).
 	inflight   atomic.Int64
+	loneToken  atomic.Int64
 	batchAlone bool
 }
 
@@ -65,6 +68,7 @@ type replicaConn struct {
 	index int
 	url   string
 	http  *http.Client
+	lone  *http.Client // HTTP/1.1, for lone requests (see New)
 }
 
 // Option customizes a Client.
@@ -138,17 +142,28 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		c.replicas[r.Index-1] = &replicaConn{
 			index: r.Index,
 			url:   strings.TrimRight(r.URL, "/"),
-			// HTTP/1.1 (TLS, keep-alive): a client has few requests on
-			// their way to one replica (its batches), and Go's HTTP/2
-			// costs more CPU per request on both ends (frame writer and
-			// handler goroutines started per request, their stacks grown
-			// anew each time): 1 client, 4 replicas on 2 cores, about 1 ms
-			// of CPU per encryption and 0.4–0.8 ms of its latency.
 			http: &http.Client{Transport: &http.Transport{
 				TLSClientConfig:     pinnedTLS(r.TLSCert),
-				ForceAttemptHTTP2:   false,
+				ForceAttemptHTTP2:   true,
 				MaxIdleConns:        256,
 				MaxIdleConnsPerHost: 256,
+				IdleConnTimeout:     90 * time.Second,
+				TLSHandshakeTimeout: 5 * time.Second,
+			}},
+			// Lone requests (newSignedRequest) go over HTTP/1.1 (TLS,
+			// keep-alive, the same pin): Go's HTTP/2 costs more CPU per
+			// request at both ends (frame-writer and handler goroutines
+			// started per request, their stacks grown anew each time),
+			// about 1 ms per encryption at 1 client, 4 replicas on 2 cores,
+			// and 0.4–0.8 ms of its latency. At most one lone request is on
+			// its way at a time, so this needs a connection or two per
+			// replica; everything else (batches under load, where HTTP/1.1
+			// measured slower) keeps HTTP/2.
+			lone: &http.Client{Transport: &http.Transport{
+				TLSClientConfig:     pinnedTLS(r.TLSCert),
+				ForceAttemptHTTP2:   false,
+				MaxIdleConns:        4,
+				MaxIdleConnsPerHost: 4,
 				IdleConnTimeout:     90 * time.Second,
 				TLSHandshakeTimeout: 5 * time.Second,
 			}},
@@ -168,6 +183,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 func (c *Client) Close() error {
 	for _, r := range c.replicas {
 		r.http.CloseIdleConnections()
+		r.lone.CloseIdleConnections()
 	}
 	return nil
 }
@@ -209,6 +225,11 @@ type outgoing struct {
 	// empty): it is sent in a batch to each replica it goes to, and its
 	// answers arrive opened (batch.go).
 	item *wire.BatchItem
+	// lone, when not 0, marks a request that took the client's lone token
+	// (its value): sent over the replicas' HTTP/1.1 connections, and the
+	// token is given back when its first send returns, unless taken anew
+	// meanwhile (see newSignedRequest).
+	lone int64
 }
 
 // newSignedRequest builds, encodes and signs a request for this client's
@@ -234,7 +255,13 @@ func (c *Client) newSignedRequest(ctx context.Context, op string, body any) (*ou
 	// the request (1 client, 4 replicas on 2 cores: about 0.5 ms of its
 	// 3–5 ms). While others are on their way it joins their batches, whose
 	// savings grow with the load.
-	if c.batchers != nil && wire.Batchable(op) && (c.batchAlone || c.inflight.Load() > 0) {
+	// Only one at a time holds the lone token, so that the requests of
+	// callers starting together do not all go alone.
+	var lone int64
+	if c.batchers != nil && wire.Batchable(op) && !c.batchAlone && c.inflight.Load() == 0 {
+		lone = c.takeLone()
+	}
+	if c.batchers != nil && wire.Batchable(op) && lone == 0 {
 		if len(b) > maxItemBytes {
 			return nil, fmt.Errorf("%w: request body of %d bytes exceeds %d", ErrInvalidArgument, len(b), maxItemBytes)
 		}
@@ -261,9 +288,41 @@ func (c *Client) newSignedRequest(ctx context.Context, op string, body any) (*ou
 		r.Reply = out.reply.PublicKey().Bytes()
 	}
 	if err := c.sign(r, out); err != nil {
+		if lone != 0 {
+			c.loneToken.CompareAndSwap(lone, 0)
+		}
 		return nil, err
 	}
+	out.lone = lone
 	return out, nil
+}
+
+// loneHold bounds how long a lone token stays taken if its request is
+// never sent (every caller sends what newSignedRequest made, at once).
+const loneHold = 5 * time.Second
+
+// takeLone takes the lone token if it is free (or was taken longer than
+// loneHold ago) and returns its value, or 0.
+func (c *Client) takeLone() int64 {
+	now := time.Now().UnixNano()
+	held := c.loneToken.Load()
+	if held != 0 && now-held < int64(loneHold) || !c.loneToken.CompareAndSwap(held, now) {
+		return 0
+	}
+	return now
+}
+
+// sendOut sends out to rc and counts it on its way meanwhile: a lone
+// request over rc's HTTP/1.1 connections (giving the lone token back when
+// it returns), anything else as send does.
+func (c *Client) sendOut(ctx context.Context, rc *replicaConn, out *outgoing) answer {
+	c.inflight.Add(1)
+	defer c.inflight.Add(-1)
+	if out.lone != 0 {
+		defer c.loneToken.CompareAndSwap(out.lone, 0)
+		return rc.postVia(ctx, rc.lone, out.signed)
+	}
+	return c.send(ctx, rc, out)
 }
 
 // sign encodes and signs r into out (signed and hash).
@@ -324,6 +383,11 @@ type answer struct {
 
 // post sends a signed request to one replica.
 func (r *replicaConn) post(ctx context.Context, signed []byte) answer {
+	return r.postVia(ctx, r.http, signed)
+}
+
+// postVia is post over hc.
+func (r *replicaConn) postVia(ctx context.Context, hc *http.Client, signed []byte) answer {
 	a := answer{replica: r.index}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/v1/request", bytes.NewReader(signed))
 	if err != nil {
@@ -331,7 +395,7 @@ func (r *replicaConn) post(ctx context.Context, signed []byte) answer {
 		return a
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		a.err = err
 		return a
@@ -504,10 +568,6 @@ type settleFunc func(r *round) (done bool, err error)
 
 // exchangeSettle is exchangeTo with a settle hook (nil: none).
 func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, first []int, accept acceptFunc, settle settleFunc) error {
-	if wire.Batchable(op) {
-		c.inflight.Add(1)
-		defer c.inflight.Add(-1)
-	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	answers := make(chan answer, len(c.replicas))
 	sent := make([]bool, len(c.replicas))
@@ -521,7 +581,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		rc := c.replicas[i-1]
 		go func() {
 			start := time.Now()
-			a := c.send(rctx, rc, out)
+			a := c.sendOut(rctx, rc, out)
 			a.took = time.Since(start)
 			if a.err == nil && !a.bad && a.resp.Error == "" {
 				// Opened here, while the round's loop handles the other

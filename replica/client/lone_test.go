@@ -65,6 +65,13 @@ func TestLoneRequestUnbatched(t *testing.T) {
 		}
 		return nil
 	}
+	// The key lookup's last answers may still be on their way: a request
+	// made meanwhile is not alone.
+	for deadline := time.Now().Add(10 * time.Second); c.inflight.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the key lookup's requests stay on their way")
+		}
+	}
 	firstErr := make(chan error, 1)
 	go func() {
 		sig, err := c.SignBLS(ctx, "eth1", []byte("first"))
@@ -123,10 +130,17 @@ func TestLoneRequestUnbatched(t *testing.T) {
 			t.Fatal("the lone request's copies differ in reply key")
 		}
 	}
-	if n := c.inflight.Load(); n != 0 {
-		t.Fatalf("%d requests still counted on their way", n)
+	for deadline := time.Now().Add(10 * time.Second); c.inflight.Load() != 0 || c.loneToken.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests still counted on their way, lone token %d", c.inflight.Load(), c.loneToken.Load())
+		}
 	}
 	// Alone again: no batch.
+	for deadline := time.Now().Add(10 * time.Second); c.inflight.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("requests stay on their way")
+		}
+	}
 	before := batched
 	sig, err := c.SignBLS(ctx, "eth1", []byte("alone again"))
 	if err := check("alone again", sig, err); err != nil {
@@ -143,5 +157,28 @@ func TestLoneRequestUnbatched(t *testing.T) {
 	}
 	if batched != before {
 		t.Fatalf("a lone request was batched (%d batches, %d before)", batched, before)
+	}
+}
+
+// TestLoneToken: one lone request at a time; the token comes back when
+// its holder gives it, not when an older holder does, and a token never
+// given back is free again after loneHold.
+func TestLoneToken(t *testing.T) {
+	c := &Client{}
+	a := c.takeLone()
+	if a == 0 || c.takeLone() != 0 {
+		t.Fatal("the lone token was taken twice")
+	}
+	c.loneToken.CompareAndSwap(a, 0)
+	b := c.takeLone()
+	if b == 0 {
+		t.Fatal("the lone token did not come back")
+	}
+	if c.loneToken.CompareAndSwap(a, 0) || c.takeLone() != 0 {
+		t.Fatal("an older holder gave back a newer holder's token")
+	}
+	c.loneToken.Store(time.Now().Add(-loneHold - time.Second).UnixNano())
+	if c.takeLone() == 0 {
+		t.Fatal("a token never given back stays taken")
 	}
 }
