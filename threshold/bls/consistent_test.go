@@ -151,3 +151,24 @@ func TestConsistentCombinerRefuses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzConsistentCombiner: any bytes as the last of 2t+1 partials (t = 1)
+// never panic and never give a signature other than the right one.
+func FuzzConsistentCombiner(f *testing.F) {
+	d := deal(f, 4, 1)
+	msg := []byte("fuzzed partial")
+	want, _ := PartialSign(d.secret, msg)
+	ps := d.partials(f, msg)
+	f.Add(ps[3])
+	f.Add(ps[4])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, _ := NewConsistentCombiner(1)
+		_ = c.Add(1, ps[1])
+		_ = c.Add(2, ps[2])
+		_ = c.Add(3, b)
+		if sig, err := c.Signature(); err == nil && !bytes.Equal(sig, want) {
+			t.Fatalf("a wrong signature from partial %x", b)
+		}
+	})
+}

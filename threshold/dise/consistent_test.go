@@ -163,3 +163,28 @@ func TestConsistentCombinerRefuses(t *testing.T) {
 		t.Fatal("an output after Clear")
 	}
 }
+
+// FuzzConsistentCombiner: any bytes as the last of 2t+1 evaluations (t = 1)
+// never panic and never give an output other than the right one.
+func FuzzConsistentCombiner(f *testing.F) {
+	d := deal(f, 4, 1)
+	p, _ := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
+	x := p.Input()
+	want := d.output(f, x)
+	ev := map[int][]byte{}
+	for i := 1; i <= 3; i++ {
+		e, _ := EvaluateUnproven(d.shares[i], i, x)
+		ev[i] = e.Bytes()
+	}
+	f.Add(ev[3])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, _ := NewConsistentCombiner(1, x)
+		_ = c.Add(1, ev[1])
+		_ = c.Add(2, ev[2])
+		_ = c.Add(3, b)
+		if w, err := c.Output(); err == nil && !bytes.Equal(w, want) {
+			t.Fatalf("a wrong output from evaluation %x", b)
+		}
+	})
+}
