@@ -108,6 +108,12 @@ func WithMinHedge(d time.Duration) Option {
 	return func(c *Client) { c.lat.floor.Store(int64(max(d, 0))) }
 }
 
+// WithBatchingAlways makes the client batch even a request made while no
+// other is on its way (a batch of one per replica), which it otherwise
+// sends alone, as an ordinary signed request (see newSignedRequest): for
+// tests of batches.
+func WithBatchingAlways() Option { return func(c *Client) { c.batchAlone = true } }
+
 // WithoutBatching makes the client send every request on its own, signed
 // and sealed separately, instead of gathering the signing, encryption and
 // decryption requests in flight at one replica into batches (batch.go).

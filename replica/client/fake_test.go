@@ -242,13 +242,12 @@ func (fc *fakeCluster) verify(signed []byte) (wire.Request, error) {
 
 func (fc *fakeCluster) client(opts ...Option) *Client {
 	fc.t.Helper()
-	c, err := New(fc.cfg, opts...)
+	// The fake's tests of batches send lone requests too: batch them as
+	// before requests alone went unbatched (TestLoneRequestUnbatched).
+	c, err := New(fc.cfg, append([]Option{WithBatchingAlways()}, opts...)...)
 	if err != nil {
 		fc.t.Fatal(err)
 	}
-	// The fake's tests of batches send lone requests too: batch them as
-	// before requests alone went unbatched (TestLoneRequestUnbatched).
-	c.batchAlone = true
 	fc.t.Cleanup(func() { c.Close() })
 	return c
 }
