@@ -16,9 +16,12 @@ import (
 // are gathered per replica: while a batch is on its way to a replica, the
 // next requests for it wait in its queue and leave together in the next
 // batch: one id, one signature, one reply key and one
-// sealed answer for all of them, instead of one each. A lone request is
-// sent at once (a batch of one): batching adds no wait, it only groups what
-// would otherwise queue behind the replica's CPU anyway.
+// sealed answer for all of them, instead of one each. A request made while
+// no other is on its way is not batched at all (newSignedRequest: one
+// signed request for every replica it goes to; WithBatchingAlways sends it
+// as a batch of one); one made while others are waits for no timer: it
+// leaves with the next batch, so batching adds no wait, it only groups
+// what would otherwise queue behind the replica's CPU anyway.
 //
 // Everything above this file still sees one answer per replica per request:
 // a batch's answer is split into the items' answers, each opened already

@@ -47,15 +47,33 @@ func (c *Client) blsSpec(km *keyMaterial, msg []byte, sig *[]byte) partialSpec {
 		*sig = s
 		return true
 	}
+	// The optimistic path's partials are decoded and combined as they
+	// arrive (bls.ConsistentCombiner): when the last one comes, one
+	// decoding and one small multi-scalar multiplication are left, instead
+	// of CombineConsistent's whole work (0.5–0.8 ms on the bench machine).
+	cc, _ := bls.NewConsistentCombiner(c.t) // nil for an invalid t: CombineConsistent refuses it too
+	var fed []int
 	return partialSpec{
 		verify: func(replica int, partial []byte) bool {
 			return bls.VerifyPartial(km.verification[replica-1], msg, partial) == nil
+		},
+		feed: func(replica int, partial []byte) {
+			if cc != nil {
+				fed = append(fed, replica)
+				_ = cc.Add(replica, partial) // a failure sticks: Signature reports it
+			}
 		},
 		// 2t+1 consistent partials: one more partial signature at a
 		// replica (0.7 ms on the development machine) instead of a pairing
 		// check here (1.6 ms).
 		optimistic: func(parts []indexedPartial) bool {
-			s, err := bls.CombineConsistent(c.t, bySender(parts))
+			var s []byte
+			var err error
+			if cc != nil && sameReplicas(fed, parts) {
+				s, err = cc.Signature()
+			} else {
+				s, err = bls.CombineConsistent(c.t, bySender(parts))
+			}
 			if err != nil {
 				return false
 			}

@@ -150,11 +150,30 @@ func (c *Client) evaluate(ctx context.Context, op string, km *keyMaterial, x []b
 		},
 	}
 	need, combine := c.t+1, dise.CombineUnchecked
+	var feed func(replica int, partial []byte)
+	var fed []int
+	var cc *dise.ConsistentCombiner
 	if check == byConsistency {
 		need, combine = 2*c.t+1, dise.CombineConsistent
+		// The evaluations are decoded and combined as they arrive
+		// (dise.ConsistentCombiner): when the last one comes, its decoding
+		// and one small multi-scalar multiplication are left.
+		if cc, _ = dise.NewConsistentCombiner(c.t, x); cc != nil {
+			defer cc.Clear()
+			feed = func(replica int, partial []byte) {
+				fed = append(fed, replica)
+				_ = cc.Add(replica, partial) // a failure sticks: Output reports it
+			}
+		}
 	}
-	askFirst, err := c.evaluateUnproven(ctx, op, km, x, need, func(parts []indexedPartial) bool {
-		w, err := combine(c.t, x, bySender(parts))
+	askFirst, err := c.evaluateUnproven(ctx, op, km, x, need, feed, func(parts []indexedPartial) bool {
+		var w []byte
+		var err error
+		if cc != nil && sameReplicas(fed, parts) {
+			w, err = cc.Output()
+		} else {
+			w, err = combine(c.t, x, bySender(parts))
+		}
 		if err != nil {
 			return false
 		}
@@ -184,12 +203,13 @@ var errNeedProofs = errors.New("client: unproven evaluations did not finish")
 
 // evaluateUnproven asks need replicas first (then, as a hedge, the others)
 // for evaluations of x without their DLEQ proofs (wire.EvalBody.NoProof)
-// and gives the first need to finish, which reports whether they check out.
+// and gives the first need to finish, which reports whether they check out;
+// feed, when set, is handed each of those need as it arrives.
 // It returns errNeedProofs when they do not — a wrong evaluation, or a
 // ciphertext that does not decrypt — or when fewer than need come in before
 // the round settles (see settleFunc), with the replicas that answered; the
 // caller then asks for proven ones, of those replicas first.
-func (c *Client) evaluateUnproven(ctx context.Context, op string, km *keyMaterial, x []byte, need int, finish func(parts []indexedPartial) bool) ([]int, error) {
+func (c *Client) evaluateUnproven(ctx context.Context, op string, km *keyMaterial, x []byte, need int, feed func(replica int, partial []byte), finish func(parts []indexedPartial) bool) ([]int, error) {
 	out, err := c.newSignedRequest(ctx, op, wire.EvalBody{KeyID: km.info.KeyID, Input: x, NoProof: true})
 	if err != nil {
 		return nil, err
@@ -209,6 +229,9 @@ func (c *Client) evaluateUnproven(ctx context.Context, op string, km *keyMateria
 		}
 		parts = append(parts, indexedPartial{replica: replica, partial: resp.Partial})
 		r.unverified = len(parts)
+		if feed != nil && len(parts) <= need {
+			feed(replica, resp.Partial)
+		}
 		if len(parts) < need {
 			return false, nil
 		}

@@ -252,7 +252,9 @@ func (fc *fakeCluster) verify(signed []byte) (wire.Request, error) {
 
 func (fc *fakeCluster) client(opts ...Option) *Client {
 	fc.t.Helper()
-	c, err := New(fc.cfg, opts...)
+	// The fake's tests of batches send lone requests too: batch them as
+	// before requests alone went unbatched (TestLoneRequestUnbatched).
+	c, err := New(fc.cfg, append([]Option{WithBatchingAlways()}, opts...)...)
 	if err != nil {
 		fc.t.Fatal(err)
 	}

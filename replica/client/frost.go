@@ -647,7 +647,7 @@ func (f *frostRun) start(keep []int, timer *time.Timer) error {
 		rc := c.replicas[s-1]
 		go func() {
 			t0 := time.Now()
-			a := c.send(f.ctx, rc, out)
+			a := c.sendOut(f.ctx, rc, out)
 			a.took = time.Since(t0)
 			f.answers <- frostAnswer{s: sess, a: a}
 		}()

@@ -21,6 +21,20 @@ func bySender(parts []indexedPartial) map[int][]byte {
 	return m
 }
 
+// sameReplicas reports whether parts come from exactly the replicas in
+// order, one each.
+func sameReplicas(order []int, parts []indexedPartial) bool {
+	if len(order) != len(parts) {
+		return false
+	}
+	for i, p := range parts {
+		if p.replica != order[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // partialSpec describes how one operation's partial results are checked
 // and combined.
 type partialSpec struct {
@@ -38,6 +52,11 @@ type partialSpec struct {
 	// are combined, so a wrong partial still only costs time and names its
 	// sender.
 	optimistic func(parts []indexedPartial) bool
+	// feed, when set, is handed each partial the optimistic path will give
+	// optimistic, as it arrives (in that order), so that the work of
+	// combining them is done while later answers are awaited; optimistic
+	// then only finishes (and still checks that it was fed exactly parts).
+	feed func(replica int, partial []byte)
 	// consistent makes optimistic's quorum 2t+1 partials, checked by their
 	// consistency (vss.InterpolateConsistent: with at most t faulty
 	// replicas, 2t+1 partials on one degree-t polynomial are right) instead
@@ -110,6 +129,9 @@ func (c *Client) collectFrom(ctx context.Context, op string, out *outgoing, firs
 		}
 		pending = append(pending, indexedPartial{replica: replica, partial: resp.Partial})
 		r.unverified = len(pending)
+		if !eager && spec.feed != nil && len(pending) <= need {
+			spec.feed(replica, resp.Partial)
+		}
 		if !eager {
 			// The optimistic path, while every answer so far is a
 			// partial: combine the first quorum unverified, and check only

@@ -233,7 +233,7 @@ func TestReviewAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer alice.Close()
-	aliceB, err := client.New(&aliceCfg, client.WithPoolWait(time.Minute))
+	aliceB, err := client.New(&aliceCfg, client.WithPoolWait(time.Minute), client.WithBatchingAlways())
 	if err != nil {
 		t.Fatal(err)
 	}
