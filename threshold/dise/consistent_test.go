@@ -38,21 +38,7 @@ func combineInOrder(t *testing.T, th int, x []byte, order []int, evals map[int][
 // gives an error, never a wrong output.
 func TestConsistentCombiner(t *testing.T) {
 	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
-		d := deal(t, cfg.n, cfg.t)
-		p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := p.Input()
-		want := d.output(t, x)
-		unproven := map[int][]byte{}
-		for i := 1; i <= cfg.n; i++ {
-			e, err := EvaluateUnproven(d.shares[i], i, x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			unproven[i] = e.Bytes()
-		}
+		d, x, want, unproven := unprovenSetup(t, cfg.n, cfg.t)
 		var orders [][]int
 		if cfg.t == 1 {
 			for start := 1; start <= cfg.n; start++ {

@@ -706,28 +706,36 @@ func TestEvaluateWithStuckRandomness(t *testing.T) {
 	}
 }
 
+// unprovenSetup deals a key to n replicas with threshold t and returns
+// the dealing, an encryption's DPRF input, its output, and every replica's
+// unproven evaluation of it (encoded), by index.
+func unprovenSetup(t *testing.T, n, th int) (dealing, []byte, []byte, map[int][]byte) {
+	t.Helper()
+	d := deal(t, n, th)
+	p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := p.Input()
+	unproven := map[int][]byte{}
+	for i := 1; i <= n; i++ {
+		e, err := EvaluateUnproven(d.shares[i], i, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unproven[i] = e.Bytes()
+	}
+	return d, x, d.output(t, x), unproven
+}
+
 // TestCombineConsistent: 2t+1 unproven (or proven) evaluations give the
 // right output; one wrong evaluation anywhere among them — any corruption
 // but a bad proof, which leaves the value right — is an error (never a
 // wrong output); a point outside G1 is refused; fewer than 2t+1 are refused.
 func TestCombineConsistent(t *testing.T) {
 	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
-		d := deal(t, cfg.n, cfg.t)
-		p, err := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := p.Input()
-		want := d.output(t, x)
+		d, x, want, unproven := unprovenSetup(t, cfg.n, cfg.t)
 		proven := d.evaluate(t, x)
-		unproven := map[int][]byte{}
-		for i := 1; i <= cfg.n; i++ {
-			e, err := EvaluateUnproven(d.shares[i], i, x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			unproven[i] = e.Bytes()
-		}
 		// Every window of 2t+1 replicas (wrapping), unproven and proven.
 		for start := 1; start <= cfg.n; start++ {
 			for _, evals := range []map[int][]byte{unproven, proven} {
