@@ -167,7 +167,12 @@ func (c *Client) runOrdered() {
 			q.mu.Unlock()
 			return
 		}
-		q.next = nil // the next batch's first replicas are chosen afresh
+		if len(q.queue) == 0 {
+			// The next batch's first replicas are chosen afresh; while
+			// requests remain queued, those joining them are asked first
+			// by the same replicas, so that their batch goes to 2t+1.
+			q.next = nil
+		}
 		b := &orderedBatch{c: c, items: items, posted: make([]bool, c.n), settled: make(chan bool, c.n)}
 		body := wire.Eth2BatchBody{Items: make([]wire.BatchItem, len(items))}
 		var to []int

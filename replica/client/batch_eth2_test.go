@@ -126,7 +126,9 @@ func signAttestations(t *testing.T, c *Client, info wire.KeyInfo, n int) {
 // answer well, and every caller gets a valid signature over its own root.
 func TestOrderedEth2Batches(t *testing.T) {
 	fc, info := eth2Fake(t, nil, nil)
-	// No hedge on a loaded machine: the 2t+1 asked first are heard out.
+	// No hedge and no timeout on a loaded machine (or under -race): the
+	// 2t+1 asked first are heard out.
+	fc.cfg.Timeout = "60s"
 	c := fc.client(WithMinHedge(30 * time.Second))
 	signAttestations(t, c, info, 40)
 	sizes, alone := fc.eth2Batches()
@@ -167,6 +169,7 @@ func TestOrderedEth2BatchLiar(t *testing.T) {
 			named := false
 			// No hedge: the liar answers only when asked first, and its
 			// answer is then one of the 2t+1 the round needs.
+			fc.cfg.Timeout = "60s"
 			c := fc.client(WithMinHedge(30*time.Second), WithCulpritHandler(func(op string, cs []Culprit) {
 				mu.Lock()
 				defer mu.Unlock()

@@ -37,7 +37,12 @@ func TestLoneRequestUnbatched(t *testing.T) {
 	fc, info := blsFake(t, 4, 1, nil, nil)
 	inner := fc.getHandler()
 	gate := make(chan struct{})
-	var once sync.Once
+	var once, opened sync.Once
+	open := func() { opened.Do(func() { close(gate) }) }
+	// Registered after the fake cluster's cleanup, so run before it
+	// (cleanups run last first): a failing test must not leave a handler
+	// held at the gate, or closing the servers would wait for it forever.
+	t.Cleanup(open)
 	held := make(chan struct{})
 	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
 		if req.Op == wire.OpSign && len(req.Body) > 0 {
@@ -97,7 +102,7 @@ func TestLoneRequestUnbatched(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	close(gate)
+	open()
 	wg.Wait()
 	if err := <-firstErr; err != nil {
 		t.Fatalf("lone request: %v", err)
