@@ -273,38 +273,18 @@ func CombineConsistent(t int, partials map[int][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sigs := make([]herumi.G2, len(indices))
-	for k, i := range indices {
-		if err := decodeG2Unchecked(&sigs[k], partials[i]); err != nil {
-			return nil, fmt.Errorf("combine partials: %w", err)
-		}
-	}
-	base, baseSigs := indices[:t+1], sigs[:t+1]
-	coeffs := make([]herumi.Fr, t+1)
-	for k, j := range indices[t+1:] {
-		for m, i := range base {
-			l, err := vss.LagrangeCoefficientAt(g1(), base, i, j)
-			if err != nil {
-				return nil, fmt.Errorf("combine partials: %w", err)
-			}
-			coeffs[m] = *group.BLSFr(l)
-		}
-		var want herumi.G2
-		herumi.G2MulVec(&want, baseSigs, coeffs)
-		if !want.IsEqual(&sigs[t+1+k]) {
-			return nil, fmt.Errorf("combine partials: %w", ErrInconsistent)
-		}
-	}
-	sig, err := interpolate(base, baseSigs)
+	// The t+1 smallest indices are the base: the partials go to the
+	// incremental form in increasing order.
+	c, err := NewConsistentCombiner(t)
 	if err != nil {
 		return nil, err
 	}
-	// The partials skipped their subgroup checks: the value must lie in G2
-	// (see vss.InterpolateConsistent), and must not be the identity.
-	if p := herumi.CastFromSign(sig); !p.IsValidOrder() || p.IsZero() {
-		return nil, fmt.Errorf("combine partials: value outside G2: %w", ErrInconsistent)
+	for _, i := range indices {
+		if err := c.Add(i, partials[i]); err != nil {
+			return nil, err
+		}
 	}
-	return sig.Serialize(), nil
+	return c.Signature()
 }
 
 // decodeG2Unchecked decodes a canonical compressed G2 point on the curve,

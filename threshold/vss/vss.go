@@ -440,28 +440,18 @@ func InterpolateConsistent(g group.Group, points map[int]group.Point, t int) (gr
 			return nil, ErrNilValue
 		}
 	}
-	base := indices[:t+1]
-	basePoints := make([]group.Point, len(base))
-	for k, i := range base {
-		basePoints[k] = points[i]
+	// The t+1 smallest indices are the base: the points go to the
+	// incremental form in increasing order.
+	ip, err := NewConsistentInterpolator(g, t)
+	if err != nil {
+		return nil, err
 	}
-	coeffs := make([]group.Scalar, len(base))
-	combine := func(x int) (group.Point, error) {
-		for k, i := range base {
-			coeffs[k] = lagrangeAt(g, base, i, x)
-		}
-		return group.MultiMulPublic(g, basePoints, coeffs)
-	}
-	for _, j := range indices[t+1:] {
-		want, err := combine(j)
-		if err != nil {
+	for _, i := range indices {
+		if err := ip.Add(i, points[i]); err != nil {
 			return nil, err
 		}
-		if !want.Equal(points[j]) {
-			return nil, ErrInconsistent
-		}
 	}
-	return combine(0)
+	return ip.Value()
 }
 
 // knownGroups lists the group implementations whose points this package can
