@@ -95,6 +95,20 @@ func (e *Engine) handleBatch(ctx context.Context, req *wire.Request, reqHash [32
 		}
 		partials[i] = partial
 	}
+	if err := e.sealItems(resp, req, reqHash, b.Items, hashes, partials); err != nil {
+		return reject(err)
+	}
+	resp.Height, _ = e.cfg.App.Committed()
+	return resp, nil
+}
+
+// sealItems finishes the answer to a batch (an unordered batch or an
+// ordered eth2.batch) whose items' answers are in resp.Items: the items'
+// partial results (nil for a refused item; cleared here) leave sealed
+// together, once, to the batch's reply key, bound to the batch's hash and
+// this replica's index, and each item served is recorded in the audit
+// chain under its hash. A sealing failure is returned as a refusal reason.
+func (e *Engine) sealItems(resp *wire.Response, req *wire.Request, reqHash [32]byte, items []wire.BatchItem, hashes [][32]byte, partials [][]byte) error {
 	var bundle []byte
 	for _, p := range partials {
 		bundle = wire.AppendBundle(bundle, p)
@@ -103,18 +117,17 @@ func (e *Engine) handleBatch(ctx context.Context, req *wire.Request, reqHash [32
 	sealed, err := wire.SealReply(req.Reply, reqHash, e.cfg.Me, bundle)
 	clear(bundle)
 	if err != nil {
-		return reject(fmt.Errorf("%w: %w", app.ErrMalformed, err))
+		return fmt.Errorf("%w: %w", app.ErrMalformed, err)
 	}
 	resp.Sealed = sealed
-	resp.Height, _ = e.cfg.App.Committed()
 	if e.cfg.Audit != nil {
-		for i, it := range b.Items {
+		for i, it := range items {
 			if resp.Items[i].Error == "" {
 				e.record(req.Client, it.Op, it.Body, hashes[i], &resp.Items[i])
 			}
 		}
 	}
-	return resp, nil
+	return nil
 }
 
 // admitID applies the id rules to an unordered request (or a batch item)

@@ -84,9 +84,8 @@ func (e *Engine) eth2Partial(res *app.Eth2Signed) ([]byte, error) {
 // eth2BatchAnswer answers a committed eth2.batch (wire/batch.go): for each
 // item the log allowed, this replica's partial over the signing root it
 // allowed; for each item it refused, the refusal. The partials leave
-// sealed together to the batch's reply key, bound to the batch's hash and
-// this replica's index, and each item served is recorded in the audit
-// chain under its wire.ItemHash.
+// sealed together as those of an unordered batch do (sealItems), and each
+// item served is recorded in the audit chain under its wire.ItemHash.
 func (e *Engine) eth2BatchAnswer(resp *wire.Response, req *wire.Request, reqHash [32]byte, res *app.Result) (*wire.Response, error) {
 	var b wire.Eth2BatchBody
 	if err := app.DecodeStrict(req.Body, &b); err != nil || len(b.Items) != len(res.Items) {
@@ -100,42 +99,29 @@ func (e *Engine) eth2BatchAnswer(resp *wire.Response, req *wire.Request, reqHash
 		}
 	}
 	resp.Items = make([]wire.Response, len(b.Items))
-	var bundle []byte
+	partials := make([][]byte, len(b.Items))
 	for i := range res.Items {
 		r, ir := &res.Items[i], &resp.Items[i]
 		ir.Replica, ir.Height = e.cfg.Me, r.Height
-		var partial []byte
 		if r.Code != 0 {
 			ir.Error = r.Error
-		} else {
-			p, err := e.eth2Partial(r.Eth2)
-			if err != nil {
-				if rf := refused(err); rf != nil {
-					ir.Error = rf.Error()
-				} else {
-					clear(bundle)
-					return resp, err
-				}
-			}
-			partial = p
+			continue
 		}
-		bundle = wire.AppendBundle(bundle, partial)
-		clear(partial)
+		p, err := e.eth2Partial(r.Eth2)
+		if rf := refused(err); rf != nil {
+			ir.Error = rf.Error()
+		} else if err != nil {
+			for _, p := range partials {
+				clear(p)
+			}
+			return resp, err
+		}
+		partials[i] = p
 	}
-	sealed, err := wire.SealReply(req.Reply, reqHash, e.cfg.Me, bundle)
-	clear(bundle)
-	if err != nil {
+	if err := e.sealItems(resp, req, reqHash, b.Items, hashes, partials); err != nil {
 		resp.Items = nil
-		resp.Error = fmt.Errorf("%w: %w", app.ErrMalformed, err).Error()
-		return resp, fmt.Errorf("%w: %s", ErrRejected, resp.Error)
-	}
-	resp.Sealed = sealed
-	if e.cfg.Audit != nil {
-		for i := range b.Items {
-			if resp.Items[i].Error == "" {
-				e.record(req.Client, b.Items[i].Op, b.Items[i].Body, hashes[i], &resp.Items[i])
-			}
-		}
+		resp.Error = err.Error()
+		return resp, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	return resp, nil
 }
