@@ -153,14 +153,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 		c.replicas[r.Index-1] = &replicaConn{
 			index: r.Index,
 			url:   strings.TrimRight(r.URL, "/"),
-			http: &http.Client{Transport: &http.Transport{
-				TLSClientConfig:     pinnedTLS(r.TLSCert),
-				ForceAttemptHTTP2:   true,
-				MaxIdleConns:        256,
-				MaxIdleConnsPerHost: 256,
-				IdleConnTimeout:     90 * time.Second,
-				TLSHandshakeTimeout: 5 * time.Second,
-			}},
+			http:  pinnedClient(r.TLSCert, true, 256),
 			// Lone requests (newSignedRequest) go over HTTP/1.1 (TLS,
 			// keep-alive, the same pin): Go's HTTP/2 costs more CPU per
 			// request at both ends (frame-writer and handler goroutines
@@ -170,14 +163,7 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 			// its way at a time, so this needs a connection or two per
 			// replica; everything else (batches under load, where HTTP/1.1
 			// measured slower) keeps HTTP/2.
-			lone: &http.Client{Transport: &http.Transport{
-				TLSClientConfig:     pinnedTLS(r.TLSCert),
-				ForceAttemptHTTP2:   false,
-				MaxIdleConns:        4,
-				MaxIdleConnsPerHost: 4,
-				IdleConnTimeout:     90 * time.Second,
-				TLSHandshakeTimeout: 5 * time.Second,
-			}},
+			lone: pinnedClient(r.TLSCert, false, 4),
 		}
 	}
 	c.batchers = make([]*batcher, cfg.N)
@@ -204,6 +190,20 @@ func (c *Client) ID() string { return c.id }
 
 // Threshold returns n and t of the replica set.
 func (c *Client) Threshold() (n, t int) { return c.n, c.t }
+
+// pinnedClient is an HTTPS client that accepts exactly the certificate
+// der, over HTTP/2 when http2 is set (HTTP/1.1 otherwise), keeping up to
+// idle connections.
+func pinnedClient(der []byte, http2 bool, idle int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     pinnedTLS(der),
+		ForceAttemptHTTP2:   http2,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 5 * time.Second,
+	}}
+}
 
 // errPin is returned by the TLS handshake when the server's certificate is
 // not the pinned one.
