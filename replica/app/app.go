@@ -245,10 +245,10 @@ func (a *App) checkAt(txb []byte, now int64) error {
 	if err != nil {
 		return err
 	}
-	if req.Op == wire.OpEth2Batch {
+	if wire.OrderedBatchItemOp(req.Op) != "" {
 		// Its items are decided one by one in the log, whatever each one's
 		// outcome: only the batch's form decides admission.
-		_, err = parseEth2Batch(req)
+		_, err = parseOrderedBatch(req)
 		return err
 	}
 	_, err = a.execOp(o, req, 0)

@@ -163,22 +163,23 @@ func (a *App) execEth2Sign(o *overlay, req *wire.Request) (Result, error) {
 	return Result{Eth2: &Eth2Signed{KeyID: b.KeyID, SigningRoot: slices.Clone(t.Root[:])}}, nil
 }
 
-// execEth2Batch decides the items of an eth2.batch one after the other,
-// each as an eth2.sign of its own (execEth2Sign), so that a later item sees
-// what an earlier one recorded. A malformed batch is refused whole; an
-// item's refusal (a slashable request, a reused id, a key it may not use)
-// is that item's result only. Each item's result binds the item's hash and
-// is recorded under its id until the batch expires, which makes the id
-// single-use like a request id.
-func (a *App) execEth2Batch(o *overlay, req *wire.Request, height int64) (Result, error) {
-	b, err := parseEth2Batch(req)
+// execOrderedBatch decides the items of an ordered batch (eth2.batch,
+// keys.gen.batch) one after the other, each exactly as a request of its own
+// (exec: execEth2Sign, or execOp for a keys.gen), so that a later item sees
+// what an earlier one recorded or took. A malformed batch is refused whole;
+// an item's refusal (a slashable request, a key id taken, an empty pool, a
+// reused id, a key it may not use) is that item's result only. Each item's
+// result binds the item's hash and is recorded under its id until the batch
+// expires, which makes the id single-use like a request id.
+func (a *App) execOrderedBatch(o *overlay, req *wire.Request, height int64, exec func(sub *wire.Request) (Result, error)) (Result, error) {
+	items, err := parseOrderedBatch(req)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Items: make([]Result, len(b.Items))}
+	res := Result{Items: make([]Result, len(items))}
 	sub := *req
-	for i := range b.Items {
-		it := &b.Items[i]
+	for i := range items {
+		it := &items[i]
 		rk := req.Client + "/" + it.ID
 		var r Result
 		seen, err := o.get(pReq + rk)
@@ -189,7 +190,7 @@ func (a *App) execEth2Batch(o *overlay, req *wire.Request, height int64) (Result
 			err = fmt.Errorf("%w: %s", ErrIDReused, it.ID)
 		} else {
 			sub.ID, sub.Op, sub.Body = it.ID, it.Op, it.Body
-			r, err = a.execEth2Sign(o, &sub)
+			r, err = exec(&sub)
 		}
 		if err != nil {
 			if codeOf(err) == 255 {
@@ -210,24 +211,28 @@ func (a *App) execEth2Batch(o *overlay, req *wire.Request, height int64) (Result
 	return res, nil
 }
 
-// parseEth2Batch decodes and checks an eth2.batch body: 1..MaxBatchItems
-// eth2.sign items with well-formed ids, distinct and not the batch's. This
-// is all CheckTx asks of a batch: its items are decided in the log, each on
-// its own, and a refused item refuses only itself.
-func parseEth2Batch(req *wire.Request) (*wire.Eth2BatchBody, error) {
-	var b wire.Eth2BatchBody
-	if err := decodeStrict(req.Body, &b); err != nil || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
+// parseOrderedBatch decodes and checks the body of an ordered batch:
+// 1..MaxBatchItems items of the batch's item operation
+// (wire.OrderedBatchItemOp) with well-formed ids, distinct and not the
+// batch's. This is all CheckTx asks of a batch: its items are decided in
+// the log, each on its own, and a refused item refuses only itself.
+func parseOrderedBatch(req *wire.Request) ([]wire.BatchItem, error) {
+	op := wire.OrderedBatchItemOp(req.Op)
+	var b struct {
+		Items []wire.BatchItem `json:"items"`
+	}
+	if op == "" || decodeStrict(req.Body, &b) != nil || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
 		return nil, ErrBadBody
 	}
 	ids := make(map[string]bool, len(b.Items)+1)
 	ids[req.ID] = true
 	for i, it := range b.Items {
-		if it.Op != wire.OpEth2Sign || !ValidRequestID(it.ID) || ids[it.ID] {
-			return nil, fmt.Errorf("%w: item %d: an eth2.sign with an id of its own", ErrBadBody, i)
+		if it.Op != op || !ValidRequestID(it.ID) || ids[it.ID] {
+			return nil, fmt.Errorf("%w: item %d: a %s with an id of its own", ErrBadBody, i, op)
 		}
 		ids[it.ID] = true
 	}
-	return &b, nil
+	return b.Items, nil
 }
 
 // execSlashingImport merges an EIP-3076 interchange file (admin only), all

@@ -331,7 +331,8 @@ func FuzzEth2Ops(f *testing.F) {
 	f.Add(uint8(2), []byte(`{"genesis_validators_root":"`+base64.StdEncoding.EncodeToString(make([]byte, 32))+`","minimal":true}`))
 	f.Add(uint8(3), []byte(`{"key_id":"val"}`))
 	f.Add(uint8(4), []byte(`{"items":[{"id":"`+strings.Repeat("ab", 16)+`","op":"eth2.sign","body":{"key_id":"val","request":`+att+`}},{"id":"`+strings.Repeat("cd", 16)+`","op":"eth2.sign","body":{"key_id":"val","request":`+att+`}}]}`))
-	ops := []string{wire.OpEth2Sign, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpKeyValidator, wire.OpEth2Batch}
+	f.Add(uint8(5), []byte(`{"items":[{"id":"`+strings.Repeat("ab", 16)+`","op":"keys.gen","body":{"key_id":"k","scheme":"bls"}},{"id":"`+strings.Repeat("cd", 16)+`","op":"keys.gen","body":{"key_id":"k","scheme":"schnorr"}}]}`))
+	ops := []string{wire.OpEth2Sign, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpKeyValidator, wire.OpEth2Batch, wire.OpKeyGenBatch}
 	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
 		if !json.Valid(body) {
 			return // the request encoder needs JSON; non-JSON bodies are FuzzCheckTx's

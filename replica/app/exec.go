@@ -61,7 +61,10 @@ func (a *App) execOp(o *overlay, req *wire.Request, height int64) (Result, error
 	case wire.OpEth2Sign:
 		return a.execEth2Sign(o, req)
 	case wire.OpEth2Batch:
-		return a.execEth2Batch(o, req, height)
+		return a.execOrderedBatch(o, req, height, func(sub *wire.Request) (Result, error) { return a.execEth2Sign(o, sub) })
+	case wire.OpKeyGenBatch:
+		// parseOrderedBatch lets only keys.gen items through.
+		return a.execOrderedBatch(o, req, height, func(sub *wire.Request) (Result, error) { return a.execOp(o, sub, height) })
 	case wire.OpSlashingImport:
 		return a.execSlashingImport(o, req, caller)
 	case wire.OpSlashingExport:

@@ -184,6 +184,22 @@ func splitBatchAnswer(out *outgoing, a answer, n int) []answer {
 		return all(answer{replica: replica, resp: &wire.Response{Replica: replica, Error: resp.Error}})
 	}
 	bad := answer{replica: replica, bad: true}
+	if out.reply == nil {
+		// A batch without a reply key (keys.gen.batch): every item's
+		// answer is public and in the clear, nothing is sealed.
+		if len(resp.Items) != n || len(resp.Partial) != 0 || len(resp.Sealed) != 0 {
+			return all(bad)
+		}
+		for i := range answers {
+			ir := resp.Items[i]
+			if ir.Replica != replica || len(ir.Sealed) != 0 || len(ir.Partial) != 0 || len(ir.Items) != 0 {
+				answers[i] = bad
+			} else {
+				answers[i] = answer{replica: replica, resp: &ir}
+			}
+		}
+		return answers
+	}
 	if len(resp.Items) != n || len(resp.Partial) != 0 || len(resp.Sealed) == 0 {
 		return all(bad)
 	}
@@ -226,8 +242,9 @@ func (c *Client) newBatch(replica int, items []*batchPending) (*outgoing, error)
 	return c.newBatchRequest(wire.OpBatch, bb)
 }
 
-// newBatchRequest builds and signs a batch request (op OpBatch or
-// OpEth2Batch) with body, a fresh id and a fresh reply key.
+// newBatchRequest builds and signs a batch request (op OpBatch,
+// OpEth2Batch or OpKeyGenBatch) with body, a fresh id and, for a batch
+// whose answers are sealed (wire.NeedsReply), a fresh reply key.
 func (c *Client) newBatchRequest(op string, body any) (*outgoing, error) {
 	var id [16]byte
 	if _, err := io.ReadFull(c.rand, id[:]); err != nil {
@@ -238,17 +255,19 @@ func (c *Client) newBatchRequest(op string, body any) (*outgoing, error) {
 		return nil, fmt.Errorf("encode batch: %w", err)
 	}
 	out := &outgoing{}
-	if out.reply, err = wire.NewReplyKey(c.rand); err != nil {
-		return nil, err
-	}
 	r := wire.Request{
 		ID:      hex.EncodeToString(id[:]),
 		Client:  c.id,
 		Op:      op,
 		Expires: c.now().Add(requestValidity).Unix(),
 		Cluster: c.cluster,
-		Reply:   out.reply.PublicKey().Bytes(),
 		Body:    b,
+	}
+	if wire.NeedsReply(op) {
+		if out.reply, err = wire.NewReplyKey(c.rand); err != nil {
+			return nil, err
+		}
+		r.Reply = out.reply.PublicKey().Bytes()
 	}
 	if op == wire.OpBatch {
 		// Unordered: what this client saw committed must be applied first.

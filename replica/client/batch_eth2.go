@@ -13,15 +13,18 @@ import (
 )
 
 // Ordered batches (wire/batch.go, "Ordered batches of typed Ethereum
-// requests"). A validator client asks for its validators' attestations at
-// the same moment of a slot; each is ordered, so each would be a
-// transaction of its own, checked, gossiped and ordered on its own, and
-// answered by every replica in a request of its own. Block proposals and
-// attestations in flight at the same time are gathered here instead into
-// eth2.batch requests: while maxOrderedInFlight batches are on their way
-// through the log, the next requests wait in the queue and leave together
-// in the next batch, which goes to every replica as ONE transaction. A
-// lone request leaves at once (a batch of one): batching adds no wait.
+// requests" and "Ordered batches of key generations"). A validator client
+// asks for its validators' attestations at the same moment of a slot, and a
+// wallet service creates keys for many users at once; each request is
+// ordered, so each would be a transaction of its own, checked, gossiped and
+// ordered on its own, and answered by every replica in a request of its
+// own. Block proposals and attestations in flight at the same time are
+// gathered here instead into eth2.batch requests, and key generations into
+// keys.gen.batch requests (one batcher each): while maxOrderedInFlight
+// batches are on their way through the log, the next requests wait in the
+// queue and leave together in the next batch, which goes to the replicas
+// as ONE transaction. A lone request leaves at once (a batch of one):
+// batching adds no wait.
 //
 // Everything above still sees one answer per replica per request
 // (exchangeSettle, partialSpec): a batch's answer from a replica is split
@@ -38,8 +41,11 @@ import (
 // no gain: the replicas' CPU is what bounds the rate.
 const maxOrderedInFlight = 2
 
-// orderedBatcher gathers a client's ordered eth2.sign requests.
+// orderedBatcher gathers a client's ordered requests of one operation.
 type orderedBatcher struct {
+	op    string // the batch's operation: wire.OpEth2Batch or wire.OpKeyGenBatch
+	first int    // how many replicas a batch goes to first
+
 	mu      sync.Mutex
 	queue   []*orderedItem
 	running int   // goroutines sending batches (at most maxOrderedInFlight)
@@ -47,9 +53,10 @@ type orderedBatcher struct {
 	next    []int // the replicas the next batch goes to first; nil: not chosen yet
 }
 
-// orderedItem is one ordered eth2.sign request, sent as an item of one
-// eth2.batch.
+// orderedItem is one ordered request, sent as an item of one ordered
+// batch.
 type orderedItem struct {
+	q    *orderedBatcher
 	item wire.BatchItem
 
 	// Guarded by the batcher's mu.
@@ -60,12 +67,12 @@ type orderedItem struct {
 	answers []chan answer // per replica (index-1), buffered: one answer each
 }
 
-// newOrderedRequest returns an ordered eth2.sign with body, queued for the
-// next eth2.batch, and the replicas its round asks first: those the next
-// batch goes to first, 2t+1 of them (each item's round asks the others
+// newOrderedRequest returns an ordered request with body, queued in q for
+// its next batch, and the replicas its round asks first: those the next
+// batch goes to first, q.first of them (each item's round asks the others
 // later if it must, and the batch then goes to them too). It returns nil
 // when the client does not batch.
-func (c *Client) newOrderedRequest(ctx context.Context, body wire.Eth2SignBody) (*outgoing, []int, error) {
+func (c *Client) newOrderedRequest(ctx context.Context, q *orderedBatcher, body any) (*outgoing, []int, error) {
 	if c.batchers == nil {
 		return nil, nil, nil
 	}
@@ -80,11 +87,10 @@ func (c *Client) newOrderedRequest(ctx context.Context, body wire.Eth2SignBody) 
 	if len(b) > maxItemBytes {
 		return nil, nil, fmt.Errorf("%w: request body of %d bytes exceeds %d", ErrInvalidArgument, len(b), maxItemBytes)
 	}
-	it := newOrderedItem(c.n, hex.EncodeToString(id[:]), b)
-	q := &c.eth2q
+	it := newOrderedItem(q, c.n, hex.EncodeToString(id[:]), b)
 	q.mu.Lock()
 	if q.next == nil {
-		q.next = c.pick(2*c.t+1, nil)
+		q.next = c.pick(q.first, nil)
 	}
 	first := q.next
 	for _, r := range first {
@@ -94,23 +100,29 @@ func (c *Client) newOrderedRequest(ctx context.Context, body wire.Eth2SignBody) 
 	q.queue = append(q.queue, it)
 	if q.running < maxOrderedInFlight {
 		q.running++
-		go c.runOrdered()
+		go c.runOrdered(q)
 	}
 	q.mu.Unlock()
 	return &outgoing{ordered: it}, first, nil
 }
 
-// newOrderedItem returns the ordered item id with body for a client of n
-// replicas.
-func newOrderedItem(n int, id string, body []byte) *orderedItem {
-	it := &orderedItem{item: wire.BatchItem{ID: id, Op: wire.OpEth2Sign, Body: body}, wanted: make([]bool, n), answers: make([]chan answer, n)}
+// newOrderedItem returns the item id with body of a batch of q, for a
+// client of n replicas.
+func newOrderedItem(q *orderedBatcher, n int, id string, body []byte) *orderedItem {
+	it := &orderedItem{q: q, item: wire.BatchItem{ID: id, Op: wire.OrderedBatchItemOp(q.op), Body: body}, wanted: make([]bool, n), answers: make([]chan answer, n)}
 	for i := range it.answers {
 		it.answers[i] = make(chan answer, 1)
 	}
 	return it
 }
 
-// orderedBatch is one eth2.batch: its signed request and items, and the
+// orderedBatchBody is the body of both ordered batches
+// (wire.Eth2BatchBody, wire.KeyGenBatchBody).
+type orderedBatchBody struct {
+	Items []wire.BatchItem `json:"items"`
+}
+
+// orderedBatch is one ordered batch: its signed request and items, and the
 // replicas it was sent to.
 type orderedBatch struct {
 	c     *Client
@@ -128,7 +140,7 @@ type orderedBatch struct {
 // sendOrdered returns rc's answer to the queued item it: from the batch
 // it left in, which is sent to rc too if it was not yet.
 func (c *Client) sendOrdered(ctx context.Context, rc *replicaConn, it *orderedItem) answer {
-	q := &c.eth2q
+	q := it.q
 	q.mu.Lock()
 	b := it.batch
 	if b == nil {
@@ -146,13 +158,12 @@ func (c *Client) sendOrdered(ctx context.Context, rc *replicaConn, it *orderedIt
 	}
 }
 
-// runOrdered sends batches while ordered requests are queued. A batch
+// runOrdered sends q's batches while requests are queued in it. A batch
 // counts as on its way until t+1 replicas answered it (it is then
 // committed; the others' answers come soon after and are delivered when
 // they do), every replica it was sent to answered or failed, or twice the
 // recent p90 of ordered answers passed.
-func (c *Client) runOrdered() {
-	q := &c.eth2q
+func (c *Client) runOrdered(q *orderedBatcher) {
 	for {
 		q.mu.Lock()
 		// Even batches: the requests waiting or on their way shared among
@@ -174,7 +185,7 @@ func (c *Client) runOrdered() {
 			q.next = nil
 		}
 		b := &orderedBatch{c: c, items: items, posted: make([]bool, c.n), settled: make(chan bool, c.n)}
-		body := wire.Eth2BatchBody{Items: make([]wire.BatchItem, len(items))}
+		body := orderedBatchBody{Items: make([]wire.BatchItem, len(items))}
 		var to []int
 		for i, it := range items {
 			body.Items[i] = it.item
@@ -188,7 +199,7 @@ func (c *Client) runOrdered() {
 		}
 		// Built while the items are marked sent, so that a replica asked
 		// from now on is sent this very batch.
-		b.out, b.err = c.newBatchRequest(wire.OpEth2Batch, body)
+		b.out, b.err = c.newBatchRequest(q.op, body)
 		q.sending += len(items)
 		q.mu.Unlock()
 		for _, r := range to {

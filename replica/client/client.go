@@ -48,13 +48,15 @@ type Client struct {
 
 	minHeight atomic.Int64   // highest height of an ordered result seen (see noteHeight)
 	lat       latencies      // recent answer latencies, for the hedge delay
-	olat      latencies      // the same for ordered eth2.sign requests sent in batches (a block each)
+	olat      latencies      // the same for ordered requests sent in batches (a block each)
 	health    health         // replicas that failed recently
 	nonces    nonceCache     // FROST nonce commitments handed to this client (frost.go)
 	fkeys     sync.Map       // prepared FROST keys, by key id and tweak (frost.go)
 	hsync     heightSync     // status-based min height learning (height.go)
 	batchers  []*batcher     // per replica, in index order; nil: no batching (batch.go)
 	eth2q     orderedBatcher // ordered eth2.sign requests, when batching (batch_eth2.go)
+	keyq      orderedBatcher // keys.gen requests, when batching (batch_eth2.go)
+	keygens   atomic.Int64   // keys.gen requests on their way (see agreeKey)
 	// inflight counts the requests this client has on their way to a
 	// replica (sendOut); a signing, encryption or decryption request made
 	// while none is goes alone (see newSignedRequest), if it gets the lone
@@ -170,6 +172,11 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 	for i, rc := range c.replicas {
 		c.batchers[i] = &batcher{c: c, rc: rc}
 	}
+	// Every replica makes a partial signature for an attestation: a batch
+	// goes to the 2t+1 whose consistent partials settle it. A key is
+	// agreed on by t+1 identical reports.
+	c.eth2q.op, c.eth2q.first = wire.OpEth2Batch, 2*c.t+1
+	c.keyq.op, c.keyq.first = wire.OpKeyGenBatch, c.t+1
 	for _, o := range opts {
 		o(c)
 	}

@@ -84,7 +84,7 @@ func (c *Client) SignEth2(ctx context.Context, id string, request []byte) ([]byt
 		// Ordered: gathered with the others in flight into one
 		// transaction of the log, sent to 2t+1 replicas first
 		// (batch_eth2.go).
-		out, first, err = c.newOrderedRequest(ctx, body)
+		out, first, err = c.newOrderedRequest(ctx, &c.eth2q, body)
 	} else {
 		first = c.pick(spec.quorum(c.t), nil)
 	}

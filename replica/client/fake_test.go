@@ -118,7 +118,7 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 			return
 		}
 		var rep fakeReply
-		if req.Op == wire.OpBatch || req.Op == wire.OpEth2Batch {
+		if req.Op == wire.OpBatch || wire.OrderedBatchItemOp(req.Op) != "" {
 			rep = fc.batch(replica, req, signed)
 		} else {
 			rep = fc.getHandler()(replica, req, signed)
@@ -160,7 +160,7 @@ func (fc *fakeCluster) serve(replica int) http.HandlerFunc {
 // batch's reply that; a plain item keeps its partial in the clear.
 func (fc *fakeCluster) batch(replica int, req wire.Request, signed []byte) fakeReply {
 	var b wire.BatchBody
-	if req.Op == wire.OpEth2Batch {
+	if wire.OrderedBatchItemOp(req.Op) != "" {
 		// Ordered: the same batch for every replica.
 		var eb wire.Eth2BatchBody
 		if err := json.Unmarshal(req.Body, &eb); err != nil {
@@ -193,6 +193,10 @@ func (fc *fakeCluster) batch(replica int, req wire.Request, signed []byte) fakeR
 		}
 		resp.Items[i] = item
 		bundle = wire.AppendBundle(bundle, part)
+	}
+	if req.Op == wire.OpKeyGenBatch {
+		// Public answers: nothing sealed.
+		return fakeReply{resp: resp}
 	}
 	var sr wire.SignedRequest
 	json.Unmarshal(signed, &sr)

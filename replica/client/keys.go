@@ -179,13 +179,28 @@ func (c *Client) agreeKey(ctx context.Context, op string, body any, id string) (
 	var km *keyMaterial
 	disabled := map[int]bool{}
 	usage := map[int]string{}
-	out, err := c.newSignedRequest(ctx, op, body)
+	var out *outgoing
+	var first []int // every replica at once
+	var err error
+	if op == wire.OpKeyGen {
+		// While another keys.gen of this client is on its way, this one
+		// joins the next keys.gen.batch (batch_eth2.go): one transaction
+		// for all of them. Alone, it goes as a request of its own, which
+		// the replicas refuse before the log when its key id is taken or
+		// the pool is empty.
+		if c.keygens.Add(1) > 1 {
+			out, first, err = c.newOrderedRequest(ctx, &c.keyq, body)
+		}
+		defer c.keygens.Add(-1)
+		if out == nil {
+			first = c.pick(c.t+1, nil)
+		}
+	}
+	if out == nil && err == nil {
+		out, err = c.newSignedRequest(ctx, op, body)
+	}
 	if err != nil {
 		return nil, err
-	}
-	var first []int // every replica at once
-	if op == wire.OpKeyGen {
-		first = c.pick(c.t+1, nil)
 	}
 	err = c.exchangeTo(ctx, op, out, first, func(r *round, replica int, resp *wire.Response) (bool, error) {
 		if resp.Key == nil || resp.Key.KeyID != id {

@@ -321,6 +321,7 @@ func TestEth2SlashingProtectionCluster(t *testing.T) {
 	})
 
 	t.Run("eth2.batch", func(t *testing.T) { eth2BatchCluster(t, ctx, admin, s) })
+	t.Run("keys.gen.batch", func(t *testing.T) { keyGenBatchCluster(t, ctx, admin, s) })
 
 	t.Run("one replica down changes nothing", func(t *testing.T) {
 		c.Kill(4)

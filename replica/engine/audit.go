@@ -48,9 +48,9 @@ func (e *Engine) Handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	} else {
 		resp, err = e.handle(ctx, signedRequest)
 	}
-	// A batch's items are recorded one by one, by handleBatch and
-	// eth2BatchAnswer.
-	if err == nil && resp != nil && resp.Error == "" && req != nil && req.Op != wire.OpBatch && req.Op != wire.OpEth2Batch && e.cfg.Audit != nil {
+	// A batch's items are recorded one by one, by handleBatch,
+	// eth2BatchAnswer and keyGenBatchAnswer.
+	if err == nil && resp != nil && resp.Error == "" && req != nil && req.Op != wire.OpBatch && wire.OrderedBatchItemOp(req.Op) == "" && e.cfg.Audit != nil {
 		e.record(req.Client, req.Op, req.Body, wire.RequestHash(sr.Request), resp)
 	}
 	return resp, err

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -146,4 +147,57 @@ func (e *Engine) admitID(client, id string, hash [32]byte, expires int64, once b
 		return refuse(err)
 	}
 	return nil
+}
+
+// batchResultHashes decodes the items of a committed ordered batch into
+// items and returns their wire.ItemHash, checking that the committed result
+// has one item result per item, each bound to that item's hash.
+func batchResultHashes(req *wire.Request, items *[]wire.BatchItem, res *app.Result) ([][32]byte, error) {
+	body := struct {
+		Items *[]wire.BatchItem `json:"items"`
+	}{items}
+	if err := app.DecodeStrict(req.Body, &body); err != nil || len(*items) != len(res.Items) {
+		return nil, fmt.Errorf("engine: committed %s result does not match its request", req.Op)
+	}
+	hashes := make([][32]byte, len(*items))
+	for i := range *items {
+		hashes[i] = wire.ItemHash(req.Client, &(*items)[i])
+		if !bytes.Equal(res.Items[i].Request, hashes[i][:]) {
+			return nil, fmt.Errorf("engine: committed %s item %d does not match its request", req.Op, i)
+		}
+	}
+	return hashes, nil
+}
+
+// keyGenBatchAnswer answers a committed keys.gen.batch (wire/batch.go):
+// for each item, the key the log created or the item's refusal, as a
+// keys.gen of its own is answered. Key data is public: nothing is sealed.
+// Each item served is recorded in the audit chain under its wire.ItemHash.
+func (e *Engine) keyGenBatchAnswer(resp *wire.Response, req *wire.Request, reqHash [32]byte, res *app.Result) (*wire.Response, error) {
+	var items []wire.BatchItem
+	hashes, err := batchResultHashes(req, &items, res)
+	if err != nil {
+		return resp, err
+	}
+	resp.Items = make([]wire.Response, len(items))
+	for i := range res.Items {
+		r, ir := &res.Items[i], &resp.Items[i]
+		ir.Replica, ir.Height = e.cfg.Me, r.Height
+		switch {
+		case r.Code != 0:
+			ir.Error = r.Error
+		case r.Key == nil:
+			return resp, fmt.Errorf("engine: committed keys.gen item %d without a key", i)
+		default:
+			ir.Key = r.Key
+		}
+	}
+	if e.cfg.Audit != nil {
+		for i, it := range items {
+			if resp.Items[i].Error == "" {
+				e.record(req.Client, it.Op, it.Body, hashes[i], &resp.Items[i])
+			}
+		}
+	}
+	return resp, nil
 }

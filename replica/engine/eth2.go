@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -88,15 +87,9 @@ func (e *Engine) eth2Partial(res *app.Eth2Signed) ([]byte, error) {
 // item served is recorded in the audit chain under its wire.ItemHash.
 func (e *Engine) eth2BatchAnswer(resp *wire.Response, req *wire.Request, reqHash [32]byte, res *app.Result) (*wire.Response, error) {
 	var b wire.Eth2BatchBody
-	if err := app.DecodeStrict(req.Body, &b); err != nil || len(b.Items) != len(res.Items) {
-		return resp, fmt.Errorf("engine: committed eth2.batch result does not match its request")
-	}
-	hashes := make([][32]byte, len(b.Items))
-	for i := range b.Items {
-		hashes[i] = wire.ItemHash(req.Client, &b.Items[i])
-		if !bytes.Equal(res.Items[i].Request, hashes[i][:]) {
-			return resp, fmt.Errorf("engine: committed eth2.batch item %d does not match its request", i)
-		}
+	hashes, err := batchResultHashes(req, &b.Items, res)
+	if err != nil {
+		return resp, err
 	}
 	resp.Items = make([]wire.Response, len(b.Items))
 	partials := make([][]byte, len(b.Items))

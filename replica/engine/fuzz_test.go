@@ -57,7 +57,7 @@ func FuzzHandleReusedIDs(f *testing.F) {
 	_, sr := c.signFROST(f, alice, "alice", "fz-s", make([]byte, 32), nil, []int{1, 3})
 	used = append(used, usedID{mustReqID(f, sr), []int{1, 3}})
 	ops := []string{wire.OpSign, wire.OpKeyGen, wire.OpKeyDisable, wire.OpKeyGrant, wire.OpRegisterClient, wire.OpEncrypt, wire.OpDecrypt,
-		wire.OpEth2Sign, wire.OpKeyValidator, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpEth2Batch}
+		wire.OpEth2Sign, wire.OpKeyValidator, wire.OpSlashingImport, wire.OpSlashingExport, wire.OpEth2Batch, wire.OpKeyGenBatch}
 	keys := []string{"fz-s", "fz-b", "fz-y", "fz-d", "nope"}
 	for i := range used {
 		for j := range ops {
@@ -101,6 +101,9 @@ func FuzzHandleReusedIDs(f *testing.F) {
 			}
 		case wire.OpKeyValidator:
 			body = wire.KeyRefBody{KeyID: k}
+		case wire.OpKeyGenBatch:
+			item, _ := json.Marshal(wire.KeyGenBody{KeyID: k, Scheme: string(msg)})
+			body = wire.KeyGenBatchBody{Items: []wire.BatchItem{{ID: strings.Repeat("5b", 16), Op: wire.OpKeyGen, Body: item}}}
 		case wire.OpSlashingExport:
 			body = wire.SlashingExportBody{GenesisValidatorsRoot: msg}
 		default:

@@ -147,8 +147,11 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	}
 	resp.Key = res.Key
 	resp.Interchange = res.Interchange
-	if req.Op == wire.OpEth2Batch {
+	switch req.Op {
+	case wire.OpEth2Batch:
 		return e.eth2BatchAnswer(resp, req, reqHash, res)
+	case wire.OpKeyGenBatch:
+		return e.keyGenBatchAnswer(resp, req, reqHash, res)
 	}
 	if req.Op == wire.OpEth2Sign {
 		// The log allowed exactly this signing root for this key: sign it.

@@ -97,6 +97,44 @@ type Eth2BatchBody struct {
 	Items []BatchItem `json:"items"`
 }
 
+// # Ordered batches of key generations
+//
+// A wallet service creating many keys at once (deposit accounts for many
+// users) sends its keys.gen requests in flight together as one
+// [OpKeyGenBatch]: one transaction of the log, one id, one expiry and one
+// Ed25519 signature over all of them, like an [OpEth2Batch] and with the
+// same item rules (decided in order, each exactly as a keys.gen of its own;
+// an item id used once per client; [ItemHash] bound by each item's
+// committed result and recorded in every replica's audit chain). A key's
+// public data is not secret: the answer is not sealed, and each item's
+// answer carries its [KeyInfo] ([Response.Items]) or its refusal. A key id
+// taken earlier in the same batch, or a pool emptied by the items before,
+// refuses that item only.
+
+// OpKeyGenBatch carries several keys.gen requests of one client as one
+// ordered request ([KeyGenBatchBody]).
+const OpKeyGenBatch = "keys.gen.batch"
+
+// KeyGenBatchBody is the body of an OpKeyGenBatch request: 1..MaxBatchItems
+// items, each with operation OpKeyGen and a [KeyGenBody], with distinct
+// ids, none the batch's own.
+type KeyGenBatchBody struct {
+	Items []BatchItem `json:"items"`
+}
+
+// OrderedBatchItemOp returns the operation of the items of an ordered
+// batch operation (OpEth2Batch, OpKeyGenBatch), or "" for any other
+// operation.
+func OrderedBatchItemOp(op string) string {
+	switch op {
+	case OpEth2Batch:
+		return OpEth2Sign
+	case OpKeyGenBatch:
+		return OpKeyGen
+	}
+	return ""
+}
+
 // batchItemContext domain-separates item hashes from request hashes.
 const batchItemContext = "vhsm/batch-item/v1\x00"
 
