@@ -73,6 +73,9 @@ type replicaConn struct {
 	url   string
 	http  *http.Client
 	lone  *http.Client // HTTP/1.1, for lone requests (see New)
+	// heard is when the replica last answered anything of this client
+	// (Unix ns; 0: never): a sign of progress (see hedgeWait).
+	heard atomic.Int64
 }
 
 // Option customizes a Client.
@@ -427,6 +430,7 @@ func (r *replicaConn) postVia(ctx context.Context, hc *http.Client, signed []byt
 		a.err = err
 		return a
 	}
+	r.heard.Store(time.Now().UnixNano())
 	return decodeAnswer(r.index, resp.StatusCode, body)
 }
 
@@ -623,6 +627,8 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		}()
 	}
 	var hedge <-chan time.Time
+	var hedgeTimer *time.Timer
+	started := time.Now()
 	if first == nil {
 		for i := 1; i <= len(c.replicas); i++ {
 			post(i)
@@ -631,9 +637,9 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		for _, i := range first {
 			post(i)
 		}
-		timer := time.NewTimer(hedgeDelay())
-		defer timer.Stop()
-		hedge = timer.C
+		hedgeTimer = time.NewTimer(hedgeDelay())
+		defer hedgeTimer.Stop()
+		hedge = hedgeTimer.C
 	}
 	answeredBy := make([]bool, len(c.replicas))
 	var settleTimer *time.Timer
@@ -716,6 +722,10 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			}
 			continue
 		case <-hedge:
+			if wait := c.hedgeWait(sent, answeredBy, started, hedgeDelay()); wait > 0 {
+				hedgeTimer.Reset(wait)
+				continue
+			}
 			// The first replicas are slow: ask the rest, and ask others
 			// first for a while.
 			for i, sentTo := range sent {
@@ -780,6 +790,41 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		return timedOut()
 	}
 	return r.failure(false)
+}
+
+// hedgeWaitFactor bounds, in hedge delays since a round started, how long
+// hedgeWait holds back its hedge.
+const hedgeWaitFactor = 4
+
+// hedgeWait returns how much longer a round started at started waits before
+// its hedge (0: hedge now). The recent p90 latency says when an answer is
+// late; under load many answers are (a round waits for its slowest replica
+// asked, and the p90 of single answers moves slower than the queues), and
+// a hedge then makes a replica not asked do the work again, which the
+// loaded machine pays for. So each replica asked and not yet heard from in
+// this round that answered anything of this client within the last hedge
+// delay hd is taken to be working through its queue: the round waits until
+// the first of them has been silent for hd, but not beyond hedgeWaitFactor
+// hd since it started. A stalled replica (stopped, cut off, its host
+// frozen) answers nothing, and is hedged away from as before.
+func (c *Client) hedgeWait(sent, answeredBy []bool, started time.Time, hd time.Duration) time.Duration {
+	now := time.Now()
+	wait := started.Add(hedgeWaitFactor * hd).Sub(now)
+	if wait <= 0 {
+		return 0
+	}
+	for i, s := range sent {
+		if !s || answeredBy[i] {
+			continue
+		}
+		heard := c.replicas[i].heard.Load()
+		silent := now.Sub(time.Unix(0, heard))
+		if heard == 0 || silent >= hd {
+			return 0
+		}
+		wait = min(wait, hd-silent)
+	}
+	return max(wait, time.Millisecond)
 }
 
 // agreement collects public byte strings reported by replicas and yields a

@@ -122,3 +122,47 @@ func TestHedgeDelayP90(t *testing.T) {
 		t.Fatalf("tiny latencies: %v, want the minimum %v", d, minHedge)
 	}
 }
+
+// TestHedgeWait: a round holds its hedge back only while every replica it
+// waits for answered something of this client within the last hedge
+// delay, until the first of them has been silent that long, and never
+// beyond hedgeWaitFactor hedge delays since the round started.
+func TestHedgeWait(t *testing.T) {
+	c := &Client{}
+	for i := 1; i <= 4; i++ {
+		c.replicas = append(c.replicas, &replicaConn{index: i})
+	}
+	const hd = time.Second
+	now := time.Now()
+	heard := func(ago ...time.Duration) {
+		for i, a := range ago {
+			if a < 0 {
+				c.replicas[i].heard.Store(0)
+			} else {
+				c.replicas[i].heard.Store(now.Add(-a).UnixNano())
+			}
+		}
+	}
+	sent := []bool{true, true, true, false}
+	for _, tc := range []struct {
+		name     string
+		ago      []time.Duration // per replica; negative: never heard from
+		answered []bool
+		started  time.Duration // ago
+		min, max time.Duration
+	}{
+		{"all progressing", []time.Duration{200 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond, -1}, []bool{false, false, false, false}, hd, 350 * time.Millisecond, 400 * time.Millisecond},
+		{"one silent", []time.Duration{0, 0, 2 * hd, 0}, []bool{false, false, false, false}, hd, 0, 0},
+		{"silent one answered", []time.Duration{2 * hd, 100 * time.Millisecond, 0, -1}, []bool{true, false, false, false}, hd, 850 * time.Millisecond, 900 * time.Millisecond},
+		{"never heard from", []time.Duration{0, -1, 0, 0}, []bool{false, false, false, false}, hd, 0, 0},
+		{"not asked is not waited for", []time.Duration{0, 0, 0, 5 * hd}, []bool{false, false, false, false}, hd, 950 * time.Millisecond, hd},
+		{"bounded", []time.Duration{0, 0, 0, 0}, []bool{false, false, false, false}, hedgeWaitFactor*hd - 300*time.Millisecond, 250 * time.Millisecond, 300 * time.Millisecond},
+		{"past the bound", []time.Duration{0, 0, 0, 0}, []bool{false, false, false, false}, hedgeWaitFactor * hd, 0, 0},
+	} {
+		heard(tc.ago...)
+		got := c.hedgeWait(sent, tc.answered, now.Add(-tc.started), hd)
+		if got < tc.min || got > tc.max {
+			t.Errorf("%s: wait %v, want within [%v, %v]", tc.name, got, tc.min, tc.max)
+		}
+	}
+}

@@ -82,6 +82,23 @@ func (l *rLog) add(msg []byte, sig [64]byte) error {
 // output key and its R recorded in rs; a request that fails or returns a
 // wrong signature counts as failed.
 func signLoad(ctx context.Context, cl *client.Client, k client.KeyInfo, rs *rLog, label string, d time.Duration) frostLoad {
+	return runLoad(ctx, label, d, func(msg []byte) error {
+		sig, err := cl.SignSchnorr(ctx, k.KeyID, msg, &wire.TaprootOption{})
+		if err == nil {
+			err = verifyTaproot(k.PublicKey, nil, msg, sig)
+		}
+		if err == nil {
+			err = rs.add(msg, sig)
+		}
+		return err
+	})
+}
+
+// runLoad runs frostClients workers calling one with distinct 32-byte
+// messages for d or frostMaxSigns requests, whichever comes first, and
+// waits for the requests in flight; a call that returns an error counts as
+// failed.
+func runLoad(ctx context.Context, label string, d time.Duration, one func(msg []byte) error) frostLoad {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var out frostLoad
@@ -99,13 +116,7 @@ func signLoad(ctx context.Context, cl *client.Client, k client.KeyInfo, rs *rLog
 				}
 				msg := msgHash(fmt.Sprintf("%s %d/%d", label, w, i))
 				t0 := time.Now()
-				sig, err := cl.SignSchnorr(ctx, k.KeyID, msg, &wire.TaprootOption{})
-				if err == nil {
-					err = verifyTaproot(k.PublicKey, nil, msg, sig)
-				}
-				if err == nil {
-					err = rs.add(msg, sig)
-				}
+				err := one(msg)
 				mu.Lock()
 				if err != nil {
 					out.failed++
