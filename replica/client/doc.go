@@ -4,8 +4,9 @@
 // for signing, encryption, decryption and key generation, the others as a
 // hedge (2t+1 first for BLS signatures and encryptions, and for block
 // proposals and attestations, which travel ordered in eth2.batch requests:
-// batch_eth2.go); every replica at once for reads and other ordered
-// requests —, verifies every
+// batch_eth2.go; key generations in flight together travel in
+// keys.gen.batch requests); every replica at once for reads and other
+// ordered requests —, verifies every
 // replica's partial result against public data from the DKG, combines the
 // first t+1 valid partials, verifies the combined result, and names the
 // replicas that answered wrongly.
