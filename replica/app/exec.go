@@ -128,16 +128,20 @@ func authorizeUse(k *KeyRecord, client string) error {
 	return nil
 }
 
+// getKey reads key id from o, decoded through keyRecords.
 func getKey(o *overlay, id string) (*KeyRecord, error) {
-	var k KeyRecord
-	ok, err := o.getJSON(pKey+id, &k)
+	b, err := o.get(pKey + id)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if b == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, id)
 	}
-	return &k, nil
+	k, err := keyRecords.decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("app: corrupt state at %q: %w", pKey+id, err)
+	}
+	return k, nil
 }
 
 // publicKey converts a group key to the scheme's public key format: BIP-340
