@@ -43,8 +43,9 @@ const maxOrderedInFlight = 2
 
 // orderedBatcher gathers a client's ordered requests of one operation.
 type orderedBatcher struct {
-	op    string // the batch's operation: wire.OpEth2Batch or wire.OpKeyGenBatch
-	first int    // how many replicas a batch goes to first
+	op    string     // the batch's operation: wire.OpEth2Batch or wire.OpKeyGenBatch
+	first int        // how many replicas a batch goes to first
+	lat   *latencies // its items' answer latencies (Client.olat, Client.klat)
 
 	mu      sync.Mutex
 	queue   []*orderedItem
@@ -207,7 +208,7 @@ func (c *Client) runOrdered(q *orderedBatcher) {
 		}
 		// A replica that does not answer holds up the next batch no longer
 		// than an ordered round waits for it before asking another.
-		stuck := time.NewTimer(2 * c.olat.hedgeDelay())
+		stuck := time.NewTimer(2 * q.lat.hedgeDelay())
 		answered := 0
 	wait:
 		for range to {

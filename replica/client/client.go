@@ -48,7 +48,8 @@ type Client struct {
 
 	minHeight atomic.Int64   // highest height of an ordered result seen (see noteHeight)
 	lat       latencies      // recent answer latencies, for the hedge delay
-	olat      latencies      // the same for ordered requests sent in batches (a block each)
+	olat      latencies      // the same for ordered eth2.sign requests sent in batches (a block each)
+	klat      latencies      // the same for keys.gen requests sent in batches
 	health    health         // replicas that failed recently
 	nonces    nonceCache     // FROST nonce commitments handed to this client (frost.go)
 	fkeys     sync.Map       // prepared FROST keys, by key id and tweak (frost.go)
@@ -115,6 +116,7 @@ func WithMinHedge(d time.Duration) Option {
 	return func(c *Client) {
 		c.lat.floor.Store(int64(max(d, 0)))
 		c.olat.floor.Store(int64(max(d, 0)))
+		c.klat.floor.Store(int64(max(d, 0)))
 	}
 }
 
@@ -178,8 +180,11 @@ func New(cfg *Config, opts ...Option) (*Client, error) {
 	// Every replica makes a partial signature for an attestation: a batch
 	// goes to the 2t+1 whose consistent partials settle it. A key is
 	// agreed on by t+1 identical reports.
-	c.eth2q.op, c.eth2q.first = wire.OpEth2Batch, 2*c.t+1
-	c.keyq.op, c.keyq.first = wire.OpKeyGenBatch, c.t+1
+	// Each has latencies of its own: a key generation waits for its block
+	// and, in a burst, for the pool's refill, which must not set when an
+	// attestation is late.
+	c.eth2q.op, c.eth2q.first, c.eth2q.lat = wire.OpEth2Batch, 2*c.t+1, &c.olat
+	c.keyq.op, c.keyq.first, c.keyq.lat = wire.OpKeyGenBatch, c.t+1, &c.klat
 	for _, o := range opts {
 		o(c)
 	}
@@ -601,8 +606,8 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		// batch is slow at every replica (its block is), so asking the
 		// last replica too would only add its partials' work: only a
 		// replica twice as slow as the recent p90 is passed over.
-		lat = &c.olat
-		hedgeDelay = func() time.Duration { return 2 * c.olat.hedgeDelay() }
+		lat = out.ordered.q.lat
+		hedgeDelay = func() time.Duration { return 2 * lat.hedgeDelay() }
 	}
 	answers := make(chan answer, len(c.replicas))
 	sent := make([]bool, len(c.replicas))
