@@ -34,6 +34,31 @@ func signedID(t testing.TB, key ed25519.PrivateKey, client, id, op string, expir
 	return &wire.SignedRequest{Request: req, Signature: ed25519.Sign(key, append([]byte(wire.RequestContext), req...))}
 }
 
+// itemResults decodes the item results of an ordered batch's committed
+// result r.
+func itemResults(t *testing.T, name string, r []byte) []Result {
+	t.Helper()
+	var res Result
+	if err := json.Unmarshal(r, &res); err != nil {
+		t.Fatalf("%s: result: %v", name, err)
+	}
+	return res.Items
+}
+
+// wantItemCodes checks that an ordered batch's item results have the codes
+// of want (nil: success).
+func wantItemCodes(t *testing.T, name string, items []Result, want ...error) {
+	t.Helper()
+	if len(items) != len(want) {
+		t.Fatalf("%s: %d item results, want %d", name, len(items), len(want))
+	}
+	for i, w := range want {
+		if items[i].Code != codeOf(w) {
+			t.Errorf("%s: item %d: code %d (%s), want %v", name, i, items[i].Code, items[i].Error, w)
+		}
+	}
+}
+
 // TestEth2BatchThroughStateMachine drives eth2.batch through FinalizeBlock:
 // items are decided in order, each as an eth2.sign of its own (a double
 // vote inside one batch loses to the item before it); each item's result
@@ -57,25 +82,6 @@ func TestEth2BatchThroughStateMachine(t *testing.T) {
 	batch := func(key ed25519.PrivateKey, client, id string, items ...wire.BatchItem) []byte {
 		return txOf(t, signedID(t, key, client, id, wire.OpEth2Batch, exp, wire.Eth2BatchBody{Items: items}))
 	}
-	results := func(name string, r []byte) []Result {
-		t.Helper()
-		var res Result
-		if err := json.Unmarshal(r, &res); err != nil {
-			t.Fatalf("%s: result: %v", name, err)
-		}
-		return res.Items
-	}
-	wantCodes := func(name string, items []Result, want ...error) {
-		t.Helper()
-		if len(items) != len(want) {
-			t.Fatalf("%s: %d item results, want %d", name, len(items), len(want))
-		}
-		for i, w := range want {
-			if items[i].Code != codeOf(w) {
-				t.Errorf("%s: item %d: code %d (%s), want %v", name, i, items[i].Code, items[i].Error, w)
-			}
-		}
-	}
 
 	ids := []string{newID(), newID(), newID(), newID(), newID()}
 	first := []wire.BatchItem{
@@ -90,8 +96,8 @@ func TestEth2BatchThroughStateMachine(t *testing.T) {
 	if r[0].Code != 0 {
 		t.Fatalf("batch: %s", r[0].Log)
 	}
-	items := results("batch", r[0].Data)
-	wantCodes("batch", items, nil, ErrSlashable, ErrUnknownKey, nil, nil)
+	items := itemResults(t, "batch", r[0].Data)
+	wantItemCodes(t, "batch", items, nil, ErrSlashable, ErrUnknownKey, nil, nil)
 	for i, it := range items {
 		h := wire.ItemHash("admin", &first[i])
 		if string(it.Request) != string(h[:]) || it.Op != wire.OpEth2Sign || it.Height != ch.height {
@@ -115,14 +121,14 @@ func TestEth2BatchThroughStateMachine(t *testing.T) {
 		batch(tn.AdminKey, "admin", newID(), item(ids[0], "val", att(2, 3, 1)), item(newID(), "val", att(2, 3, 1))),
 		txOf(t, signedID(t, tn.AdminKey, "admin", ids[3], wire.OpEth2Sign, exp, wire.Eth2SignBody{KeyID: "val", Request: []byte(`{"source":4,"target":5}`)})),
 	)
-	wantCodes("reused item id", results("reused", r[0].Data), ErrIDReused, nil)
+	wantItemCodes(t, "reused item id", itemResults(t, "reused", r[0].Data), ErrIDReused, nil)
 	if r[1].Code == 0 {
 		t.Fatal("a request reusing an item's id was executed")
 	}
 
 	// Bob may not use admin's validator key: each item is refused.
 	r = ch.block(batch(bob, "bob", newID(), item(newID(), "val", att(3, 4, 1))))
-	wantCodes("bob", results("bob", r[0].Data), ErrUnauthorized)
+	wantItemCodes(t, "bob", itemResults(t, "bob", r[0].Data), ErrUnauthorized)
 
 	// Malformed batches are refused whole, and record nothing: the
 	// attestation (5, 6) inside them is still free afterwards.
@@ -150,7 +156,7 @@ func TestEth2BatchThroughStateMachine(t *testing.T) {
 		}
 	}
 	r = ch.block(batch(tn.AdminKey, "admin", newID(), item(newID(), "val", att(5, 6, 8)), item(newID(), "val2", att(5, 6, 8))))
-	wantCodes("after the malformed batches", results("after", r[0].Data), nil, nil)
+	wantItemCodes(t, "after the malformed batches", itemResults(t, "after", r[0].Data), nil, nil)
 
 	// CheckTx passes a batch whose items would be refused (they are
 	// decided in the log, one by one) and refuses a malformed one.

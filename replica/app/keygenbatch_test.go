@@ -60,25 +60,6 @@ func TestKeyGenBatchThroughStateMachine(t *testing.T) {
 		}
 		return txOf(t, signedID(t, key, client, id, wire.OpKeyGenBatch, exp, wire.KeyGenBatchBody{Items: items}))
 	}
-	results := func(name string, r []byte) []Result {
-		t.Helper()
-		var res Result
-		if err := json.Unmarshal(r, &res); err != nil {
-			t.Fatalf("%s: result: %v", name, err)
-		}
-		return res.Items
-	}
-	wantCodes := func(name string, items []Result, want ...error) {
-		t.Helper()
-		if len(items) != len(want) {
-			t.Fatalf("%s: %d item results, want %d", name, len(items), len(want))
-		}
-		for i, w := range want {
-			if items[i].Code != codeOf(w) {
-				t.Errorf("%s: item %d: code %d (%s), want %v", name, i, items[i].Code, items[i].Error, w)
-			}
-		}
-	}
 
 	ids := []string{newID(), newID(), newID(), newID()}
 	first := []wire.BatchItem{item(ids[0], "a"), item(ids[1], "a"), item(ids[2], "b"), item(ids[3], "c")}
@@ -87,8 +68,8 @@ func TestKeyGenBatchThroughStateMachine(t *testing.T) {
 	if r[0].Code != 0 {
 		t.Fatalf("batch: %s", r[0].Log)
 	}
-	items := results("batch", r[0].Data)
-	wantCodes("batch", items, nil, ErrKeyExists, nil, nil)
+	items := itemResults(t, "batch", r[0].Data)
+	wantItemCodes(t, "batch", items, nil, ErrKeyExists, nil, nil)
 	taken := map[string]bool{}
 	for i, it := range items {
 		h := wire.ItemHash("admin", &first[i])
@@ -124,7 +105,7 @@ func TestKeyGenBatchThroughStateMachine(t *testing.T) {
 		batch("admin", newID(), item(ids[0], "d"), item(newID(), "e"), item(newID(), "f")),
 		txOf(t, signedID(t, tn.AdminKey, "admin", ids[3], wire.OpKeyGen, exp, wire.KeyGenBody{KeyID: "g", Scheme: wire.SchemeSymmetric})),
 	)
-	wantCodes("reused item id", results("reused", r[0].Data), ErrIDReused, nil, ErrPoolEmpty)
+	wantItemCodes(t, "reused item id", itemResults(t, "reused", r[0].Data), ErrIDReused, nil, ErrPoolEmpty)
 	if r[1].Code == 0 {
 		t.Fatal("a request reusing an item's id was executed")
 	}
@@ -172,7 +153,7 @@ func TestKeyGenBatchThroughStateMachine(t *testing.T) {
 		t.Fatal("precheck passed an empty batch")
 	}
 	r = ch.block(batch("bob", newID(), item(newID(), "h"), item(newID(), "a")))
-	wantCodes("after the malformed batches", results("after", r[0].Data), nil, ErrKeyExists)
+	wantItemCodes(t, "after the malformed batches", itemResults(t, "after", r[0].Data), nil, ErrKeyExists)
 	if k, err := a.Key("h"); err != nil || k.Info.Owner != "bob" {
 		t.Fatalf("key h: %+v, %v", k, err)
 	}

@@ -93,6 +93,25 @@ func (fc *fakeCluster) eth2Batches() (map[int][]int, bool) {
 // and checks every signature over its own signing root.
 func signAttestations(t *testing.T, c *Client, info wire.KeyInfo, n int) {
 	t.Helper()
+	concurrently(t, n, func(ctx context.Context, i int) error {
+		req := testAttestation(uint64(32*i), uint64(i), uint64(i+1))
+		sig, err := c.SignEth2(ctx, "val", req)
+		if err != nil {
+			return fmt.Errorf("attestation %d: %w", i, err)
+		}
+		r, _ := eth2.Parse(req)
+		root, _ := r.SigningRoot()
+		if ok, _ := VerifyBLS(info.PublicKey, root[:], sig); !ok {
+			return fmt.Errorf("attestation %d: signature does not verify over its root", i)
+		}
+		return nil
+	})
+}
+
+// concurrently runs one(ctx, i) for i in [0, n) at once, with a minute's
+// context, and reports every error.
+func concurrently(t *testing.T, n int, one func(ctx context.Context, i int) error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -101,16 +120,8 @@ func signAttestations(t *testing.T, c *Client, info wire.KeyInfo, n int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := testAttestation(uint64(32*i), uint64(i), uint64(i+1))
-			sig, err := c.SignEth2(ctx, "val", req)
-			if err != nil {
-				errs <- fmt.Errorf("attestation %d: %w", i, err)
-				return
-			}
-			r, _ := eth2.Parse(req)
-			root, _ := r.SigningRoot()
-			if ok, _ := VerifyBLS(info.PublicKey, root[:], sig); !ok {
-				errs <- fmt.Errorf("attestation %d: signature does not verify over its root", i)
+			if err := one(ctx, i); err != nil {
+				errs <- err
 			}
 		}()
 	}

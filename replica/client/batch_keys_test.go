@@ -80,30 +80,17 @@ func (fc *fakeCluster) keyGenBatches() (map[int][]int, int) {
 // key the honest replicas created.
 func generateKeys(t *testing.T, c *Client, want func(string) wire.KeyInfo, prefix string, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id := fmt.Sprintf("%s%d", prefix, i)
-			got, err := c.GenerateKey(ctx, id, wire.SchemeSchnorr)
-			if err != nil {
-				errs <- fmt.Errorf("key %s: %w", id, err)
-				return
-			}
-			if w := want(id); got.KeyID != id || string(got.PublicKey) != string(w.PublicKey) || string(got.Commitment) != string(w.Commitment) {
-				errs <- fmt.Errorf("key %s: not the key the honest replicas created", id)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	concurrently(t, n, func(ctx context.Context, i int) error {
+		id := fmt.Sprintf("%s%d", prefix, i)
+		got, err := c.GenerateKey(ctx, id, wire.SchemeSchnorr)
+		if err != nil {
+			return fmt.Errorf("key %s: %w", id, err)
+		}
+		if w := want(id); got.KeyID != id || string(got.PublicKey) != string(w.PublicKey) || string(got.Commitment) != string(w.Commitment) {
+			return fmt.Errorf("key %s: not the key the honest replicas created", id)
+		}
+		return nil
+	})
 }
 
 // TestKeyGenBatches: concurrent key generations leave in keys.gen.batch
