@@ -173,7 +173,7 @@ func batchResultHashes(req *wire.Request, items *[]wire.BatchItem, res *app.Resu
 // for each item, the key the log created or the item's refusal, as a
 // keys.gen of its own is answered. Key data is public: nothing is sealed.
 // Each item served is recorded in the audit chain under its wire.ItemHash.
-func (e *Engine) keyGenBatchAnswer(resp *wire.Response, req *wire.Request, reqHash [32]byte, res *app.Result) (*wire.Response, error) {
+func (e *Engine) keyGenBatchAnswer(resp *wire.Response, req *wire.Request, res *app.Result) (*wire.Response, error) {
 	var items []wire.BatchItem
 	hashes, err := batchResultHashes(req, &items, res)
 	if err != nil {

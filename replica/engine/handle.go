@@ -151,7 +151,7 @@ func (e *Engine) handle(ctx context.Context, signedRequest []byte) (*wire.Respon
 	case wire.OpEth2Batch:
 		return e.eth2BatchAnswer(resp, req, reqHash, res)
 	case wire.OpKeyGenBatch:
-		return e.keyGenBatchAnswer(resp, req, reqHash, res)
+		return e.keyGenBatchAnswer(resp, req, res)
 	}
 	if req.Op == wire.OpEth2Sign {
 		// The log allowed exactly this signing root for this key: sign it.
