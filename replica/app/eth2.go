@@ -218,9 +218,7 @@ func (a *App) execOrderedBatch(o *overlay, req *wire.Request, height int64, exec
 // the log, each on its own, and a refused item refuses only itself.
 func parseOrderedBatch(req *wire.Request) ([]wire.BatchItem, error) {
 	op := wire.OrderedBatchItemOp(req.Op)
-	var b struct {
-		Items []wire.BatchItem `json:"items"`
-	}
+	var b wire.OrderedBatchBody
 	if op == "" || decodeStrict(req.Body, &b) != nil || len(b.Items) == 0 || len(b.Items) > wire.MaxBatchItems {
 		return nil, ErrBadBody
 	}

@@ -117,12 +117,6 @@ func newOrderedItem(q *orderedBatcher, n int, id string, body []byte) *orderedIt
 	return it
 }
 
-// orderedBatchBody is the body of both ordered batches
-// (wire.Eth2BatchBody, wire.KeyGenBatchBody).
-type orderedBatchBody struct {
-	Items []wire.BatchItem `json:"items"`
-}
-
 // orderedBatch is one ordered batch: its signed request and items, and the
 // replicas it was sent to.
 type orderedBatch struct {
@@ -186,7 +180,7 @@ func (c *Client) runOrdered(q *orderedBatcher) {
 			q.next = nil
 		}
 		b := &orderedBatch{c: c, items: items, posted: make([]bool, c.n), settled: make(chan bool, c.n)}
-		body := orderedBatchBody{Items: make([]wire.BatchItem, len(items))}
+		body := wire.OrderedBatchBody{Items: make([]wire.BatchItem, len(items))}
 		var to []int
 		for i, it := range items {
 			body.Items[i] = it.item

@@ -121,13 +121,7 @@ func (e *Engine) sealItems(resp *wire.Response, req *wire.Request, reqHash [32]b
 		return fmt.Errorf("%w: %w", app.ErrMalformed, err)
 	}
 	resp.Sealed = sealed
-	if e.cfg.Audit != nil {
-		for i, it := range items {
-			if resp.Items[i].Error == "" {
-				e.record(req.Client, it.Op, it.Body, hashes[i], &resp.Items[i])
-			}
-		}
-	}
+	e.recordItems(resp, req, items, hashes)
 	return nil
 }
 
@@ -149,24 +143,22 @@ func (e *Engine) admitID(client, id string, hash [32]byte, expires int64, once b
 	return nil
 }
 
-// batchResultHashes decodes the items of a committed ordered batch into
-// items and returns their wire.ItemHash, checking that the committed result
+// batchResultHashes decodes the items of a committed ordered batch and
+// returns them with their wire.ItemHash, checking that the committed result
 // has one item result per item, each bound to that item's hash.
-func batchResultHashes(req *wire.Request, items *[]wire.BatchItem, res *app.Result) ([][32]byte, error) {
-	body := struct {
-		Items *[]wire.BatchItem `json:"items"`
-	}{items}
-	if err := app.DecodeStrict(req.Body, &body); err != nil || len(*items) != len(res.Items) {
-		return nil, fmt.Errorf("engine: committed %s result does not match its request", req.Op)
+func batchResultHashes(req *wire.Request, res *app.Result) ([]wire.BatchItem, [][32]byte, error) {
+	var b wire.OrderedBatchBody
+	if err := app.DecodeStrict(req.Body, &b); err != nil || len(b.Items) != len(res.Items) {
+		return nil, nil, fmt.Errorf("engine: committed %s result does not match its request", req.Op)
 	}
-	hashes := make([][32]byte, len(*items))
-	for i := range *items {
-		hashes[i] = wire.ItemHash(req.Client, &(*items)[i])
+	hashes := make([][32]byte, len(b.Items))
+	for i := range b.Items {
+		hashes[i] = wire.ItemHash(req.Client, &b.Items[i])
 		if !bytes.Equal(res.Items[i].Request, hashes[i][:]) {
-			return nil, fmt.Errorf("engine: committed %s item %d does not match its request", req.Op, i)
+			return nil, nil, fmt.Errorf("engine: committed %s item %d does not match its request", req.Op, i)
 		}
 	}
-	return hashes, nil
+	return b.Items, hashes, nil
 }
 
 // keyGenBatchAnswer answers a committed keys.gen.batch (wire/batch.go):
@@ -174,8 +166,7 @@ func batchResultHashes(req *wire.Request, items *[]wire.BatchItem, res *app.Resu
 // keys.gen of its own is answered. Key data is public: nothing is sealed.
 // Each item served is recorded in the audit chain under its wire.ItemHash.
 func (e *Engine) keyGenBatchAnswer(resp *wire.Response, req *wire.Request, res *app.Result) (*wire.Response, error) {
-	var items []wire.BatchItem
-	hashes, err := batchResultHashes(req, &items, res)
+	items, hashes, err := batchResultHashes(req, res)
 	if err != nil {
 		return resp, err
 	}
@@ -192,12 +183,19 @@ func (e *Engine) keyGenBatchAnswer(resp *wire.Response, req *wire.Request, res *
 			ir.Key = r.Key
 		}
 	}
-	if e.cfg.Audit != nil {
-		for i, it := range items {
-			if resp.Items[i].Error == "" {
-				e.record(req.Client, it.Op, it.Body, hashes[i], &resp.Items[i])
-			}
+	e.recordItems(resp, req, items, hashes)
+	return resp, nil
+}
+
+// recordItems records each item of a batch that was served (its answer in
+// resp.Items carries no error) in the audit chain under its hash.
+func (e *Engine) recordItems(resp *wire.Response, req *wire.Request, items []wire.BatchItem, hashes [][32]byte) {
+	if e.cfg.Audit == nil {
+		return
+	}
+	for i, it := range items {
+		if resp.Items[i].Error == "" {
+			e.record(req.Client, it.Op, it.Body, hashes[i], &resp.Items[i])
 		}
 	}
-	return resp, nil
 }

@@ -86,13 +86,12 @@ func (e *Engine) eth2Partial(res *app.Eth2Signed) ([]byte, error) {
 // sealed together as those of an unordered batch do (sealItems), and each
 // item served is recorded in the audit chain under its wire.ItemHash.
 func (e *Engine) eth2BatchAnswer(resp *wire.Response, req *wire.Request, reqHash [32]byte, res *app.Result) (*wire.Response, error) {
-	var b wire.Eth2BatchBody
-	hashes, err := batchResultHashes(req, &b.Items, res)
+	items, hashes, err := batchResultHashes(req, res)
 	if err != nil {
 		return resp, err
 	}
-	resp.Items = make([]wire.Response, len(b.Items))
-	partials := make([][]byte, len(b.Items))
+	resp.Items = make([]wire.Response, len(items))
+	partials := make([][]byte, len(items))
 	for i := range res.Items {
 		r, ir := &res.Items[i], &resp.Items[i]
 		ir.Replica, ir.Height = e.cfg.Me, r.Height
@@ -111,7 +110,7 @@ func (e *Engine) eth2BatchAnswer(resp *wire.Response, req *wire.Request, reqHash
 		}
 		partials[i] = p
 	}
-	if err := e.sealItems(resp, req, reqHash, b.Items, hashes, partials); err != nil {
+	if err := e.sealItems(resp, req, reqHash, items, hashes, partials); err != nil {
 		resp.Items = nil
 		resp.Error = err.Error()
 		return resp, fmt.Errorf("%w: %w", ErrRejected, err)

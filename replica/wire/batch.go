@@ -90,12 +90,16 @@ func Batchable(op string) bool {
 // ([Eth2BatchBody]).
 const OpEth2Batch = "eth2.batch"
 
-// Eth2BatchBody is the body of an OpEth2Batch request: 1..MaxBatchItems
-// items, each with operation OpEth2Sign and an [Eth2SignBody], with
-// distinct ids, none the batch's own.
-type Eth2BatchBody struct {
+// OrderedBatchBody is the body of an ordered batch ([OpEth2Batch],
+// [OpKeyGenBatch]): 1..MaxBatchItems items, each with the batch's item
+// operation ([OrderedBatchItemOp]), with distinct ids, none the batch's own.
+type OrderedBatchBody struct {
 	Items []BatchItem `json:"items"`
 }
+
+// Eth2BatchBody is the body of an OpEth2Batch request: its items are
+// OpEth2Sign requests with an [Eth2SignBody].
+type Eth2BatchBody = OrderedBatchBody
 
 // # Ordered batches of key generations
 //
@@ -115,12 +119,9 @@ type Eth2BatchBody struct {
 // ordered request ([KeyGenBatchBody]).
 const OpKeyGenBatch = "keys.gen.batch"
 
-// KeyGenBatchBody is the body of an OpKeyGenBatch request: 1..MaxBatchItems
-// items, each with operation OpKeyGen and a [KeyGenBody], with distinct
-// ids, none the batch's own.
-type KeyGenBatchBody struct {
-	Items []BatchItem `json:"items"`
-}
+// KeyGenBatchBody is the body of an OpKeyGenBatch request: its items are
+// OpKeyGen requests with a [KeyGenBody].
+type KeyGenBatchBody = OrderedBatchBody
 
 // OrderedBatchItemOp returns the operation of the items of an ordered
 // batch operation (OpEth2Batch, OpKeyGenBatch), or "" for any other

@@ -71,16 +71,7 @@ func TestConsistentCombiner(t *testing.T) {
 	}
 	// Points shifted outside G1 (see TestCombineConsistent), in every
 	// position of every order.
-	d := deal(t, 4, 1)
-	p, _ := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
-	x := p.Input()
-	evals := map[int][]byte{}
-	ys := map[int]group.Point{}
-	for i := 1; i <= 3; i++ {
-		e, _ := EvaluateUnproven(d.shares[i], i, x)
-		evals[i] = e.Bytes()
-		ys[i] = e.Y
-	}
+	_, x, evals, ys := unprovenEvaluations(t)
 	outside, order3 := torsionPoints(t)
 	for name, delta := range map[string]group.Point{"outside G1": outside, "order 3": order3} {
 		for i := 1; i <= 3; i++ {

@@ -798,17 +798,8 @@ func TestCombineConsistent(t *testing.T) {
 	// and a point of order 3 (3 divides both the cofactor and r−1, so that
 	// some Lagrange coefficients kill it: L_1(3) = −1 for {1,2,3}) — in
 	// every position: never a wrong output.
-	d := deal(t, 4, 1)
-	p, _ := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
-	x := p.Input()
+	d, x, evals, ys := unprovenEvaluations(t)
 	want := d.output(t, x)
-	evals := map[int][]byte{}
-	ys := map[int]group.Point{}
-	for i := 1; i <= 3; i++ {
-		e, _ := EvaluateUnproven(d.shares[i], i, x)
-		evals[i] = e.Bytes()
-		ys[i] = e.Y
-	}
 	outside, order3 := torsionPoints(t)
 	for name, delta := range map[string]group.Point{"outside G1": outside, "order 3": order3} {
 		for i := 1; i <= 3; i++ {
@@ -836,6 +827,22 @@ func TestCombineConsistent(t *testing.T) {
 // torsionPoints returns a curve point outside G1 and a point of order 3,
 // computed with the group law on points decoded without the subgroup check
 // (integer multiples by double-and-add: scalars of the group are mod r).
+// unprovenEvaluations deals a (4,1) key and returns it with an encryption
+// input x and replicas 1–3's unproven evaluations of x, encoded and as points.
+func unprovenEvaluations(t *testing.T) (d dealing, x []byte, evals map[int][]byte, ys map[int]group.Point) {
+	t.Helper()
+	d = deal(t, 4, 1)
+	p, _ := PrepareEncrypt("key-1", encryptor(1), []byte("m"), rand.Reader)
+	x = p.Input()
+	evals, ys = map[int][]byte{}, map[int]group.Point{}
+	for i := 1; i <= 3; i++ {
+		e, _ := EvaluateUnproven(d.shares[i], i, x)
+		evals[i] = e.Bytes()
+		ys[i] = e.Y
+	}
+	return d, x, evals, ys
+}
+
 func torsionPoints(t *testing.T) (outside, order3 group.Point) {
 	t.Helper()
 	r, _ := new(big.Int).SetString("73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001", 16)
