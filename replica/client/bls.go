@@ -47,10 +47,12 @@ func (c *Client) blsSpec(km *keyMaterial, msg []byte, sig *[]byte) partialSpec {
 		*sig = s
 		return true
 	}
-	// The optimistic path's partials are decoded and combined as they
-	// arrive (bls.ConsistentCombiner): when the last one comes, one
-	// decoding and one small multi-scalar multiplication are left, instead
-	// of CombineConsistent's whole work (0.5–0.8 ms on the bench machine).
+	// The optimistic path's partials are decoded as they arrive
+	// (bls.ConsistentCombiner; replicas send them uncompressed, so a
+	// decoding is an on-curve check): when the last one comes, the
+	// consistency checks and the interpolation (small integer multiples of
+	// the partials) and the result's subgroup check are left, about 0.13 ms
+	// for t = 1 on the bench machine.
 	cc, _ := bls.NewConsistentCombiner(c.t) // nil for an invalid t: CombineConsistent refuses it too
 	var fed []int
 	return partialSpec{

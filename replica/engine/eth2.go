@@ -124,7 +124,7 @@ func (e *Engine) blsPartial(k *app.KeyRecord, msg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, refuse(err)
 	}
-	partial, err := bls.PartialSign(faults.keyShare("bls", x), msg)
+	partial, err := bls.PartialSignUncompressed(faults.keyShare("bls", x), msg)
 	if err != nil {
 		return nil, fmt.Errorf("bls partial: %w", err)
 	}

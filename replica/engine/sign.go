@@ -95,7 +95,7 @@ func (e *Engine) handleSign(ctx context.Context, resp *wire.Response, req *wire.
 		if err != nil {
 			return nil, refuse(err)
 		}
-		partial, err := bls.PartialSign(faults.keyShare("bls", x), b.Message)
+		partial, err := bls.PartialSignUncompressed(faults.keyShare("bls", x), b.Message)
 		if err != nil {
 			return nil, fmt.Errorf("bls partial: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	herumi "github.com/herumi/bls-eth-go-binary/bls"
@@ -14,9 +15,12 @@ import (
 )
 
 // SignatureLen is the length of a compressed G2 signature (ZCash/Ethereum
-// format); PublicKeyLen that of a compressed G1 public key.
+// format); PartialLen that of a partial signature as replicas send it
+// ([PartialSignUncompressed]); PublicKeyLen that of a compressed G1 public
+// key.
 const (
 	SignatureLen = 96
+	PartialLen   = 2 * SignatureLen
 	PublicKeyLen = 48
 )
 
@@ -59,6 +63,29 @@ func g1() group.Group { return group.BLS12381G1() }
 // about 30% faster here than herumi's, which computes the same bytes
 // (TestPartialSignMatchesHerumi).
 func PartialSign(share group.Scalar, msg []byte) ([]byte, error) {
+	sig, err := partialSign(share, msg)
+	if err != nil {
+		return nil, err
+	}
+	return sig.Compress(), nil
+}
+
+// PartialSignUncompressed is [PartialSign] in the form replicas send: the
+// same point uncompressed (ZCash serialization, PartialLen bytes, both
+// affine coordinates). Producing it costs the same; decoding it at the
+// combiner is an on-curve check instead of a square root in Fp2 (1.2 against
+// 57 µs here), and a combiner decodes 2t+1 partials per signature. Every
+// function here that takes a partial takes either form.
+func PartialSignUncompressed(share group.Scalar, msg []byte) ([]byte, error) {
+	sig, err := partialSign(share, msg)
+	if err != nil {
+		return nil, err
+	}
+	return sig.Serialize(), nil
+}
+
+// partialSign is x_i·H(msg) in affine coordinates.
+func partialSign(share group.Scalar, msg []byte) (*blst.P2Affine, error) {
 	if _, err := frOf(share); err != nil {
 		return nil, err
 	}
@@ -74,7 +101,7 @@ func PartialSign(share group.Scalar, msg []byte) ([]byte, error) {
 	if sig == nil {
 		return nil, ErrInvalidKey
 	}
-	return sig.Compress(), nil
+	return sig, nil
 }
 
 // popDST is the hash-to-G2 domain of the Ethereum (proof-of-possession)
@@ -179,19 +206,73 @@ func Combine(groupKey group.Point, vks map[int]group.Point, t int, msg []byte, p
 }
 
 // interpolate returns σ = Σ_{i∈S} λ_i·σ_i with λ_i the Lagrange
-// coefficients at zero of S = indices.
+// coefficients at zero of S = indices: m·σ from small integers when they
+// exist (see lagrangeCombination), then one multiplication by m⁻¹ if m ≠ 1.
 func interpolate(indices []int, sigs []herumi.G2) (*herumi.Sign, error) {
+	var out herumi.G2
+	m, err := lagrangeCombination(&out, indices, sigs, 0)
+	if err != nil {
+		return nil, fmt.Errorf("combine partials: %w", err)
+	}
+	if m != 1 {
+		var inv herumi.Fr
+		inv.SetInt64(m)
+		herumi.FrInv(&inv, &inv)
+		herumi.G2Mul(&out, &out, &inv)
+	}
+	return herumi.CastToSign(&out), nil
+}
+
+// lagrangeCombination sets out to m·Σ_k L_{indices[k]}(x)·pts[k] and returns
+// m ≥ 1. With the small integers of vss.LagrangeIntegers where they exist (m
+// and the coefficients at most 2^16: a few additions and doublings, 1.2 µs
+// each here, against 200–340 µs for a multi-scalar multiplication by full
+// scalars); otherwise with the scalars of vss.LagrangeCoefficientAt, and m
+// is 1. Variable time: every input is public (partial signatures and
+// replica indices). On points outside the subgroup an integer acts on the
+// prime-order part as the scalar it is congruent to, which is all that
+// vss.InterpolateConsistent's argument needs.
+func lagrangeCombination(out *herumi.G2, indices []int, pts []herumi.G2, x int) (int64, error) {
+	if c, m, ok := vss.LagrangeIntegers(indices, x); ok {
+		out.Clear()
+		var term herumi.G2
+		for k := range pts {
+			mulSmall(&term, &pts[k], c[k])
+			herumi.G2Add(out, out, &term)
+		}
+		return m, nil
+	}
 	coeffs := make([]herumi.Fr, len(indices))
 	for k, i := range indices {
-		l, err := vss.LagrangeCoefficient(g1(), indices, i)
+		l, err := vss.LagrangeCoefficientAt(g1(), indices, i, x)
 		if err != nil {
-			return nil, fmt.Errorf("combine partials: %w", err)
+			return 0, err
 		}
 		coeffs[k] = *group.BLSFr(l)
 	}
-	var out herumi.G2
-	herumi.G2MulVec(&out, sigs, coeffs)
-	return herumi.CastToSign(&out), nil
+	herumi.G2MulVec(out, pts, coeffs)
+	return 1, nil
+}
+
+// mulSmall sets out to c·p by signed binary double-and-add, in variable
+// time: c is public.
+func mulSmall(out, p *herumi.G2, c int64) {
+	neg := c < 0
+	if neg {
+		c = -c
+	}
+	var acc herumi.G2
+	acc.Clear() // the identity
+	for bit := bits.Len64(uint64(c)) - 1; bit >= 0; bit-- {
+		herumi.G2Dbl(&acc, &acc)
+		if c>>bit&1 == 1 {
+			herumi.G2Add(&acc, &acc, p)
+		}
+	}
+	if neg {
+		herumi.G2Neg(&acc, &acc)
+	}
+	*out = acc
 }
 
 // CombineUnchecked interpolates exactly t+1 partial signatures without
@@ -287,20 +368,32 @@ func CombineConsistent(t int, partials map[int][]byte) ([]byte, error) {
 	return c.Signature()
 }
 
-// decodeG2Unchecked decodes a canonical compressed G2 point on the curve,
-// not the identity, into p WITHOUT the subgroup check (a third of the cost
-// of decodeSignature): for CombineConsistent, which checks its result
-// instead. blst decompresses; the affine coordinates move to herumi.
+// decodeG2Unchecked decodes a canonical G2 point on the curve, not the
+// identity, compressed (SignatureLen bytes) or uncompressed (PartialLen),
+// into p WITHOUT the subgroup check (a third of the cost of decoding a
+// compressed signature): for the consistent combination, which checks its
+// result instead. blst decodes (and checks that the point is on the curve:
+// arithmetic on a point of another curve would mean nothing); the affine
+// coordinates move to herumi.
 func decodeG2Unchecked(p *herumi.G2, b []byte) error {
-	if len(b) != SignatureLen {
+	var raw []byte // x.c1 ‖ x.c0 ‖ y.c1 ‖ y.c0, big-endian; flag bits only for the identity
+	switch len(b) {
+	case SignatureLen:
+		aff := new(blst.P2Affine).Uncompress(b) // on the curve; no subgroup check
+		if aff == nil || subtle.ConstantTimeCompare(aff.Compress(), b) != 1 {
+			return ErrInvalidSignature
+		}
+		raw = aff.Serialize()
+	case PartialLen:
+		aff := new(blst.P2Affine).Deserialize(b) // on the curve; no subgroup check
+		if aff == nil || subtle.ConstantTimeCompare(aff.Serialize(), b) != 1 {
+			return ErrInvalidSignature // off the curve, not canonical, or compressed in a long buffer
+		}
+		raw = b
+	default:
 		return ErrInvalidSignature
 	}
-	aff := new(blst.P2Affine).Uncompress(b) // on the curve; no subgroup check
-	if aff == nil || subtle.ConstantTimeCompare(aff.Compress(), b) != 1 {
-		return ErrInvalidSignature
-	}
-	raw := aff.Serialize() // x.c1 ‖ x.c0 ‖ y.c1 ‖ y.c0, big-endian; flag bits only for the identity
-	if len(raw) != 2*SignatureLen || raw[0]&0xe0 != 0 ||
+	if len(raw) != PartialLen || raw[0]&0xe0 != 0 ||
 		p.X.D[1].Deserialize(raw[0:48]) != nil || p.X.D[0].Deserialize(raw[48:96]) != nil ||
 		p.Y.D[1].Deserialize(raw[96:144]) != nil || p.Y.D[0].Deserialize(raw[144:192]) != nil {
 		return ErrInvalidSignature
@@ -315,6 +408,9 @@ func decodeG2Unchecked(p *herumi.G2, b []byte) error {
 // both encodings must be canonical, in their subgroups and not the
 // identity.
 func Verify(pub, msg, sig []byte) bool {
+	if len(sig) != SignatureLen { // a signature is compressed; only partials may be longer
+		return false
+	}
 	P, err := g1().DecodePoint(pub)
 	if err != nil {
 		return false
@@ -322,9 +418,16 @@ func Verify(pub, msg, sig []byte) bool {
 	return VerifyPartial(P, msg, sig) == nil
 }
 
-// decodeSignature parses a canonical compressed G2 point in the subgroup,
-// rejecting the identity.
+// decodeSignature parses a canonical G2 point in the subgroup, compressed
+// or (a partial as replicas send it) uncompressed, rejecting the identity.
 func decodeSignature(b []byte) (*herumi.Sign, error) {
+	if len(b) == PartialLen {
+		var p herumi.G2
+		if err := decodeG2Unchecked(&p, b); err != nil || !p.IsValidOrder() {
+			return nil, ErrInvalidSignature
+		}
+		return herumi.CastToSign(&p), nil
+	}
 	if len(b) != SignatureLen {
 		return nil, ErrInvalidSignature
 	}

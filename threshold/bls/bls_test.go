@@ -294,11 +294,13 @@ func deal(t testing.TB, n, th int) dealing {
 	return d
 }
 
+// partials are every replica's partial signature on msg, in the form
+// replicas send (uncompressed).
 func (d dealing) partials(t testing.TB, msg []byte) map[int][]byte {
 	t.Helper()
 	out := map[int][]byte{}
 	for i, s := range d.shares {
-		sig, err := PartialSign(s, msg)
+		sig, err := PartialSignUncompressed(s, msg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,10 +379,30 @@ var corruptions = map[string]func(d dealing, i int, msg, good []byte) []byte{
 		return b
 	},
 	"truncated": func(_ dealing, _ int, _, good []byte) []byte { return good[:95] },
+	"truncated by one": func(_ dealing, _ int, _, good []byte) []byte { return good[:len(good)-1] },
 	"identity": func(dealing, int, []byte, []byte) []byte {
 		b := make([]byte, 96)
 		b[0] = 0xc0
 		return b
+	},
+	"identity, uncompressed": func(dealing, int, []byte, []byte) []byte {
+		b := make([]byte, PartialLen)
+		b[0] = 0x40
+		return b
+	},
+	"off the curve": func(d dealing, i int, msg, _ []byte) []byte {
+		b, _ := PartialSignUncompressed(d.shares[i], msg)
+		b[PartialLen-1] ^= 1 // y.c0
+		return b
+	},
+	"compressed flag on the long form": func(d dealing, i int, msg, _ []byte) []byte {
+		b, _ := PartialSignUncompressed(d.shares[i], msg)
+		b[0] |= 0x80
+		return b
+	},
+	"compressed, padded": func(d dealing, i int, msg, _ []byte) []byte {
+		b, _ := PartialSign(d.shares[i], msg)
+		return append(b, make([]byte, PartialLen-SignatureLen)...)
 	},
 	"empty": func(dealing, int, []byte, []byte) []byte { return nil },
 }
@@ -520,6 +542,28 @@ func BenchmarkCombine(b *testing.B) {
 				}
 			}
 		})
+		// The client's optimistic path: 2t+1 partials, checked for
+		// consistency; in the form replicas send, and compressed.
+		for _, form := range []string{"uncompressed", "compressed"} {
+			b.Run(fmt.Sprintf("n=%d,t=%d/consistent/%s", cfg.n, cfg.t, form), func(b *testing.B) {
+				d := deal(b, cfg.n, cfg.t)
+				msg := []byte("benchmark message")
+				ps := d.partials(b, msg)
+				for i := 2*cfg.t + 2; i <= cfg.n; i++ {
+					delete(ps, i)
+				}
+				if form == "compressed" {
+					for i := range ps {
+						ps[i], _ = PartialSign(d.shares[i], msg)
+					}
+				}
+				for b.Loop() {
+					if _, err := CombineConsistent(cfg.t, ps); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 		// The client's fast path: t+1 partials, only the result verified.
 		b.Run(fmt.Sprintf("n=%d,t=%d/unchecked", cfg.n, cfg.t), func(b *testing.B) {
 			d := deal(b, cfg.n, cfg.t)
@@ -626,35 +670,50 @@ func TestCombineConsistent(t *testing.T) {
 	}
 }
 
-// TestDecodeG2Unchecked: the blst-to-herumi move of a decompressed point
-// gives the point herumi decodes itself; the identity, a wrong length, a
-// non-canonical or off-curve encoding are refused.
+// TestDecodeG2Unchecked: the blst-to-herumi move of a decoded point, from
+// either form, gives the point herumi decodes itself; the identity, a wrong
+// length, a non-canonical or off-curve encoding are refused.
 func TestDecodeG2Unchecked(t *testing.T) {
 	d := deal(t, 4, 1)
 	for k := range 20 {
 		msg := []byte{byte(k)}
-		for _, enc := range d.partials(t, msg) {
-			var p herumi.G2
-			if err := decodeG2Unchecked(&p, enc); err != nil {
-				t.Fatal(err)
-			}
-			want, err := decodeSignature(enc)
+		for _, share := range d.shares {
+			comp, _ := PartialSign(share, msg)
+			unc, _ := PartialSignUncompressed(share, msg)
+			want, err := decodeSignature(comp)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !p.IsEqual(herumi.CastFromSign(want)) || !bytes.Equal(p.Serialize(), enc) {
-				t.Fatalf("partial %x decoded to another point", enc)
+			for _, enc := range [][]byte{comp, unc} {
+				var p herumi.G2
+				if err := decodeG2Unchecked(&p, enc); err != nil {
+					t.Fatal(err)
+				}
+				if !p.IsEqual(herumi.CastFromSign(want)) || !bytes.Equal(p.Serialize(), comp) {
+					t.Fatalf("partial %x decoded to another point", enc)
+				}
+				if got, err := decodeSignature(enc); err != nil || !got.IsEqual(want) {
+					t.Fatalf("partial %x: decodeSignature: %v", enc, err)
+				}
 			}
 		}
 	}
-	good := d.partials(t, []byte("x"))[1]
+	good, _ := PartialSign(d.shares[1], []byte("x"))
+	goodLong, _ := PartialSignUncompressed(d.shares[1], []byte("x"))
 	identity := make([]byte, SignatureLen)
 	identity[0] = 0xc0
+	identityLong := make([]byte, PartialLen)
+	identityLong[0] = 0x40
 	flipped := bytes.Clone(good)
 	flipped[60] ^= 0x01
+	offCurve := bytes.Clone(goodLong)
+	offCurve[150] ^= 0x01 // y.c0
 	for name, enc := range map[string][]byte{
 		"identity": identity, "short": good[:95], "long": append(bytes.Clone(good), 0), "empty": nil,
 		"uncompressed flag": append([]byte{good[0] &^ 0x80}, good[1:]...), "flipped": flipped,
+		"identity, long form": identityLong, "off the curve": offCurve, "long form, short": goodLong[:PartialLen-1],
+		"long form, long": append(bytes.Clone(goodLong), 0), "compressed flag on the long form": append([]byte{goodLong[0] | 0x80}, goodLong[1:]...),
+		"long form, sort flag": append([]byte{goodLong[0] | 0x20}, goodLong[1:]...),
 	} {
 		var p herumi.G2
 		err := decodeG2Unchecked(&p, enc)
@@ -665,6 +724,11 @@ func TestDecodeG2Unchecked(t *testing.T) {
 			// Another x may still be on the curve; then it is a different point.
 			if bytes.Equal(p.Serialize(), good) {
 				t.Error("flipped: same point")
+			}
+		}
+		if name != "flipped" {
+			if _, err := decodeSignature(enc); err == nil {
+				t.Errorf("%s: decodeSignature decoded", name)
 			}
 		}
 	}
@@ -696,8 +760,11 @@ func TestDecodeSignatureRejectsNonSubgroup(t *testing.T) {
 	if q := new(blst.P2Affine).Uncompress(enc); q == nil || q.InG2() {
 		t.Fatal("blst disagrees: not a curve point outside G2")
 	}
-	if _, err := decodeSignature(enc); !errors.Is(err, ErrInvalidSignature) {
-		t.Fatalf("decodeSignature accepts a point outside G2: %v", err)
+	long := new(blst.P2Affine).Uncompress(enc).Serialize()
+	for _, enc := range [][]byte{enc, long} {
+		if _, err := decodeSignature(enc); !errors.Is(err, ErrInvalidSignature) {
+			t.Fatalf("decodeSignature accepts a point outside G2 (%d bytes): %v", len(enc), err)
+		}
 	}
 	g := group.BLS12381G1()
 	sk, err := g.RandomScalar(rand.Reader)
@@ -705,43 +772,60 @@ func TestDecodeSignatureRejectsNonSubgroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := g.BaseMul(sk)
-	if Verify(pub.Bytes(), []byte("m"), enc) || VerifyPartial(pub, []byte("m"), enc) == nil {
+	if Verify(pub.Bytes(), []byte("m"), enc) || VerifyPartial(pub, []byte("m"), enc) == nil || VerifyPartial(pub, []byte("m"), long) == nil {
 		t.Fatal("a signature outside G2 verifies")
 	}
 	if _, err := CombineUnchecked(pub, 1, []byte("m"), map[int][]byte{1: enc, 2: enc}); err == nil {
 		t.Fatal("CombineUnchecked accepts partials outside G2")
 	}
-	// Three equal partials are consistent, and interpolate to the same
-	// point outside G2: the check of the result refuses it.
-	if sig, err := CombineConsistent(1, map[int][]byte{1: enc, 2: enc, 3: enc}); !errors.Is(err, ErrInconsistent) || sig != nil {
-		t.Fatalf("CombineConsistent accepts partials outside G2: %v", err)
-	}
-	// One honest partial swapped for that point: refused too.
 	d := deal(t, 4, 1)
 	ps := d.partials(t, []byte("m"))
-	for i := 1; i <= 3; i++ {
-		bad := map[int][]byte{1: ps[1], 2: ps[2], 3: ps[3]}
-		bad[i] = enc
-		if sig, err := CombineConsistent(1, bad); err == nil || sig != nil {
-			t.Fatalf("partial %d outside G2 accepted", i)
+	for _, enc := range [][]byte{enc, long} {
+		// Three equal partials are consistent, and interpolate to the same
+		// point outside G2: the check of the result refuses it.
+		if sig, err := CombineConsistent(1, map[int][]byte{1: enc, 2: enc, 3: enc}); !errors.Is(err, ErrInconsistent) || sig != nil {
+			t.Fatalf("CombineConsistent accepts partials outside G2: %v", err)
+		}
+		// One honest partial swapped for that point, or that point added to
+		// it: refused too.
+		for i := 1; i <= 3; i++ {
+			var honest, off, sum herumi.G2
+			_ = decodeG2Unchecked(&honest, ps[i])
+			_ = decodeG2Unchecked(&off, enc)
+			herumi.G2Add(&sum, &honest, &off)
+			shifted := new(blst.P2Affine).Uncompress(sum.Serialize()).Serialize()
+			for _, b := range [][]byte{enc, shifted} {
+				bad := map[int][]byte{1: ps[1], 2: ps[2], 3: ps[3]}
+				bad[i] = b
+				if sig, err := CombineConsistent(1, bad); err == nil || sig != nil {
+					t.Fatalf("partial %d outside G2 accepted", i)
+				}
+			}
 		}
 	}
 }
 
-// FuzzDecodeG2Unchecked: any input decodes to the point it encodes (herumi
-// re-encodes it byte for byte) or is refused; nothing panics.
+// FuzzDecodeG2Unchecked: any input, compressed or uncompressed, decodes to
+// the point it encodes (herumi re-encodes it byte for byte in the same
+// form) or is refused; nothing panics.
 func FuzzDecodeG2Unchecked(f *testing.F) {
 	group.InitBLS()
 	var sk herumi.SecretKey
 	sk.SetByCSPRNG()
 	f.Add(sk.SignByte([]byte("m")).Serialize())
+	f.Add(herumi.CastFromSign(sk.SignByte([]byte("m"))).SerializeUncompressed())
 	f.Add(make([]byte, SignatureLen))
+	f.Add(make([]byte, PartialLen))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p herumi.G2
 		if decodeG2Unchecked(&p, b) != nil {
 			return
 		}
-		if p.IsZero() || !bytes.Equal(p.Serialize(), b) {
+		enc := p.Serialize()
+		if len(b) == PartialLen {
+			enc = p.SerializeUncompressed()
+		}
+		if p.IsZero() || !bytes.Equal(enc, b) {
 			t.Fatalf("%x decoded to another point", b)
 		}
 	})

@@ -2,8 +2,14 @@ package bls
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"testing"
+
+	herumi "github.com/herumi/bls-eth-go-binary/bls"
+
+	"github.com/vhsm/vhsm/threshold/group"
+	"github.com/vhsm/vhsm/threshold/vss"
 )
 
 // permutations returns every order of xs.
@@ -161,6 +167,8 @@ func FuzzConsistentCombiner(f *testing.F) {
 	ps := d.partials(f, msg)
 	f.Add(ps[3])
 	f.Add(ps[4])
+	short, _ := PartialSign(d.shares[3], msg)
+	f.Add(short)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, _ := NewConsistentCombiner(1)
@@ -171,4 +179,85 @@ func FuzzConsistentCombiner(f *testing.F) {
 			t.Fatalf("a wrong signature from partial %x", b)
 		}
 	})
+}
+
+// TestCombineForms: partials compressed, uncompressed or mixed, any 2t+1
+// of n (bases with a common denominator 1, with another, and t = 2), and
+// index sets whose Lagrange basis has no small integers (the full-scalar
+// path), all combine to the single-party signature.
+func TestCombineForms(t *testing.T) {
+	msg := []byte("either form")
+	for _, cfg := range []struct{ n, t int }{{4, 1}, {7, 2}} {
+		d := deal(t, cfg.n, cfg.t)
+		want, _ := PartialSign(d.secret, msg)
+		long := d.partials(t, msg)
+		short := map[int][]byte{}
+		for i, s := range d.shares {
+			short[i], _ = PartialSign(s, msg)
+		}
+		var subsets func(from int, set []int)
+		subsets = func(from int, set []int) {
+			if len(set) == 2*cfg.t+1 {
+				for form, pick := range []func(k, i int) []byte{
+					func(_, i int) []byte { return long[i] },
+					func(_, i int) []byte { return short[i] },
+					func(k, i int) []byte { return [][]byte{long[i], short[i]}[k%2] },
+				} {
+					ps := map[int][]byte{}
+					for k, i := range set {
+						ps[i] = pick(k, i)
+					}
+					if sig, err := CombineConsistent(cfg.t, ps); err != nil || !bytes.Equal(sig, want) {
+						t.Fatalf("n=%d %v form %d: %v", cfg.n, set, form, err)
+					}
+				}
+				return
+			}
+			for i := from; i <= cfg.n; i++ {
+				subsets(i+1, append(set, i))
+			}
+		}
+		subsets(1, nil)
+	}
+	// Indices apart: a common denominator above 1 ({1, 3, 5}), or no small
+	// integers at all (the full-scalar path).
+	g := group.BLS12381G1()
+	p, err := vss.NewPolynomial(g, 1, nil, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := PartialSign(p.Secret(), msg)
+	for _, set := range [][]int{{7, 40000, 50001}, {1, 3, 65536}, {2, 4, 6}, {1, 3, 5}} {
+		ps := map[int][]byte{}
+		for _, i := range set {
+			ps[i], _ = PartialSignUncompressed(p.Share(i), msg)
+		}
+		if sig, err := CombineConsistent(1, ps); err != nil || !bytes.Equal(sig, want) {
+			t.Fatalf("%v: %v", set, err)
+		}
+		ps[set[0]], _ = PartialSignUncompressed(p.Share(set[0]).Add(g.ScalarFromUint64(1)), msg)
+		if sig, err := CombineConsistent(1, ps); !errors.Is(err, ErrInconsistent) || sig != nil {
+			t.Fatalf("%v with a wrong partial: %v", set, err)
+		}
+	}
+}
+
+// TestMulSmall: mulSmall agrees with herumi's scalar multiplication for
+// positive, negative, zero and large small integers.
+func TestMulSmall(t *testing.T) {
+	d := deal(t, 4, 1)
+	var p herumi.G2
+	if err := decodeG2Unchecked(&p, d.partials(t, []byte("m"))[1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []int64{0, 1, -1, 2, -3, 7, 1 << 16, -(1 << 16) + 1, 123457} {
+		var got, want herumi.G2
+		mulSmall(&got, &p, c)
+		var fr herumi.Fr
+		fr.SetInt64(c)
+		herumi.G2Mul(&want, &p, &fr)
+		if !got.IsEqual(&want) {
+			t.Fatalf("%d·P differs", c)
+		}
+	}
 }

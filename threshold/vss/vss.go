@@ -303,6 +303,77 @@ func LagrangeCoefficientAt(g group.Group, indices []int, i, x int) (group.Scalar
 	return lagrangeAt(g, indices, i, x), nil
 }
 
+// MaxSmallCoefficient bounds the integers LagrangeIntegers returns: a
+// multiplication by such an integer is at most 2·16 point additions and
+// doublings, cheaper than one by a full scalar.
+const MaxSmallCoefficient = 1 << 16
+
+// LagrangeIntegers returns the Lagrange basis of the index set at x as
+// small integers: m ≥ 1 and c with m·L_i(x) = c[k] for i = indices[k], as
+// rationals, so that m·f(x) = Σ_k c[k]·f(indices[k]) for every polynomial of
+// degree < len(indices), in any group of order prime to m (a prime order
+// above MaxSmallCoefficient). Where the basis is integral (consecutive
+// indices, x = 0) m is 1. ok is false, and c nil, if some |c[k]| or m
+// exceeds MaxSmallCoefficient, or for a set or x that LagrangeCoefficientAt
+// refuses, or x in the set: the caller then uses LagrangeCoefficientAt.
+func LagrangeIntegers(indices []int, x int) (c []int64, m int64, ok bool) {
+	if checkIndices(indices) != nil || x < 0 || x > MaxIndex || slices.Contains(indices, x) {
+		return nil, 0, false
+	}
+	// Each product has at most len(indices)-1 factors below 2^17 in
+	// magnitude; it is abandoned once past 2^40, far below overflow.
+	const limit = 1 << 40
+	nums := make([]int64, len(indices))
+	dens := make([]int64, len(indices))
+	m = 1
+	for k, i := range indices {
+		num, den := int64(1), int64(1)
+		for _, j := range indices {
+			if j == i {
+				continue
+			}
+			num *= int64(j - x)
+			den *= int64(j - i)
+			if num > limit || num < -limit || den > limit || den < -limit {
+				return nil, 0, false
+			}
+			if g := gcd(num, den); g > 1 {
+				num, den = num/g, den/g
+			}
+		}
+		if den < 0 {
+			num, den = -num, -den
+		}
+		nums[k], dens[k] = num, den
+		m = m / gcd(m, den) * den // lcm; den ≤ 2^40 and m ≤ 2^16 here
+		if m > MaxSmallCoefficient {
+			return nil, 0, false
+		}
+	}
+	c = make([]int64, len(indices))
+	for k := range c {
+		c[k] = nums[k] * (m / dens[k])
+		if c[k] > MaxSmallCoefficient || c[k] < -MaxSmallCoefficient {
+			return nil, 0, false
+		}
+	}
+	return c, m, true
+}
+
+// gcd is the greatest common divisor of |a| and |b| (b ≠ 0).
+func gcd(a, b int64) int64 {
+	if a < 0 {
+		a = -a
+	}
+	if b < 0 {
+		b = -b
+	}
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // lagrange computes λ_i = L_i(0) for a checked index set containing i.
 func lagrange(g group.Group, indices []int, i int) group.Scalar {
 	return lagrangeAt(g, indices, i, 0)

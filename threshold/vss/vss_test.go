@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -581,6 +582,82 @@ func TestInterpolateConsistent(t *testing.T) {
 		}
 		if _, err := InterpolateConsistent(g, map[int]group.Point{1: g.Generator()}, -1); !errors.Is(err, ErrInvalidDegree) {
 			t.Fatalf("t = -1: %v", err)
+		}
+	}
+}
+
+// TestLagrangeIntegers: wherever LagrangeIntegers answers, m·L_i(x) equals
+// c_i in the group's scalars, the coefficients are bounded, and for
+// consecutive indices at zero m is 1; sets it cannot answer (large or
+// far-apart indices, x in the set, bad sets) say so instead.
+func TestLagrangeIntegers(t *testing.T) {
+	g := group.BLS12381G1()
+	signed := func(v int64) group.Scalar {
+		if v < 0 {
+			return g.ScalarFromUint64(uint64(-v)).Neg()
+		}
+		return g.ScalarFromUint64(uint64(v))
+	}
+	sets := [][]int{{1, 2}, {1, 3}, {2, 4}, {3, 4}, {1, 2, 3}, {2, 5, 7}, {1, 2, 3, 4, 5}, {4, 5, 6, 7, 8, 9, 10}, {1, 100}}
+	var buf [2]byte
+	for range 200 { // random sets of 2 to 6 indices among 1..20
+		_, _ = rand.Read(buf[:])
+		set := []int{}
+		for k := range int(buf[0]%5) + 2 {
+			if i := (int(buf[1])+7*k*k+k)%20 + 1; !slices.Contains(set, i) {
+				set = append(set, i)
+			}
+		}
+		if len(set) > 0 {
+			sets = append(sets, set)
+		}
+	}
+	answered := 0
+	for _, set := range sets {
+		for _, x := range []int{0, 1, 5, 6, 11, 21} {
+			c, m, ok := LagrangeIntegers(set, x)
+			if slices.Contains(set, x) {
+				if ok {
+					t.Fatalf("%v at %d: answered for x in the set", set, x)
+				}
+				continue
+			}
+			if !ok {
+				continue
+			}
+			answered++
+			if m < 1 || m > MaxSmallCoefficient || len(c) != len(set) {
+				t.Fatalf("%v at %d: m = %d, %d coefficients", set, x, m, len(c))
+			}
+			for k, i := range set {
+				l, err := LagrangeCoefficientAt(g, set, i, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c[k] > MaxSmallCoefficient || c[k] < -MaxSmallCoefficient || !l.Mul(signed(m)).Equal(signed(c[k])) {
+					t.Fatalf("%v at %d: m·L_%d = %d·L ≠ %d", set, x, i, m, c[k])
+				}
+			}
+		}
+	}
+	if answered < len(sets) {
+		t.Fatalf("only %d answers for %d sets", answered, len(sets))
+	}
+	for _, set := range [][]int{{1, 2}, {2, 3}, {1, 2, 3}, {5, 6, 7, 8}} {
+		if _, m, ok := LagrangeIntegers(set, 0); !ok || m != 1 {
+			t.Fatalf("%v at 0: m = %d, ok %v; want an integral basis", set, m, ok)
+		}
+	}
+	for _, bad := range []struct {
+		set []int
+		x   int
+	}{
+		{nil, 0}, {[]int{0, 1}, 2}, {[]int{1, 1}, 0}, {[]int{1, 2}, -1}, {[]int{1, 2}, MaxIndex + 1},
+		{[]int{7, 40000, 50001}, 0},                          // m beyond the bound
+		{[]int{1, 300, 600, 900, 1200, 1500, 1800, 2100}, 0}, // products beyond 2^40
+	} {
+		if c, _, ok := LagrangeIntegers(bad.set, bad.x); ok || c != nil {
+			t.Fatalf("%v at %d: answered", bad.set, bad.x)
 		}
 	}
 }
