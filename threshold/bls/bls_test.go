@@ -378,7 +378,7 @@ var corruptions = map[string]func(d dealing, i int, msg, good []byte) []byte{
 		b[50] ^= 1
 		return b
 	},
-	"truncated": func(_ dealing, _ int, _, good []byte) []byte { return good[:95] },
+	"truncated":        func(_ dealing, _ int, _, good []byte) []byte { return good[:95] },
 	"truncated by one": func(_ dealing, _ int, _, good []byte) []byte { return good[:len(good)-1] },
 	"identity": func(dealing, int, []byte, []byte) []byte {
 		b := make([]byte, 96)
