@@ -57,28 +57,24 @@ func (c *ConsistentInterpolator) Add(i int, p group.Point) error {
 		c.base = append(c.base, i)
 		c.points = append(c.points, p)
 		if len(c.base) == c.t+1 {
-			c.value, c.err = c.at(0)
+			var v group.Point
+			var m int64
+			if v, m, c.err = combinePublic(c.g, c.base, c.points, 0); c.err == nil {
+				c.value, c.err = divPublic(c.g, v, m)
+			}
 		}
 		return c.err
 	}
-	want, err := c.at(i)
+	// m·P_i must equal m·Σ_{j∈T} L_j(i)·P_j (see combinePublic).
+	want, m, err := combinePublic(c.g, c.base, c.points, i)
 	if err != nil {
 		c.err = err
 		return err
 	}
-	if !want.Equal(p) {
+	if !want.Equal(mulSmall(c.g, p, m)) {
 		c.err = ErrInconsistent
 	}
 	return c.err
-}
-
-// at is the base's polynomial at x.
-func (c *ConsistentInterpolator) at(x int) (group.Point, error) {
-	coeffs := make([]group.Scalar, len(c.base))
-	for k, i := range c.base {
-		coeffs[k] = lagrangeAt(c.g, c.base, i, x)
-	}
-	return group.MultiMulPublic(c.g, c.points, coeffs)
 }
 
 // Candidate returns the value at zero interpolated from the base once t+1

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"reflect"
 	"slices"
 	"sync"
@@ -455,15 +456,69 @@ func InterpolatePoints(g group.Group, points map[int]group.Point) (group.Point, 
 	if err := checkIndices(indices); err != nil {
 		return nil, err
 	}
-	acc := g.Identity()
-	for _, i := range indices {
-		p := points[i]
-		if p == nil {
+	pts := make([]group.Point, len(indices))
+	for k, i := range indices {
+		if pts[k] = points[i]; pts[k] == nil {
 			return nil, ErrNilValue
 		}
-		acc = acc.Add(p.Mul(lagrange(g, indices, i)))
 	}
-	return acc, nil
+	v, m, err := combinePublic(g, indices, pts, 0)
+	if err != nil {
+		return nil, err
+	}
+	return divPublic(g, v, m)
+}
+
+// combinePublic returns m ≥ 1 and m·Σ_k L_{indices[k]}(x)·points[k] for
+// public points: as small integer multiples (LagrangeIntegers; a few
+// additions and doublings) where the basis has them, otherwise with one
+// multi-scalar multiplication by the full coefficients, and m = 1. Both are
+// variable time: every input is public. On a curve with a cofactor an
+// integer acts on the prime-order part of a point as the scalar it is
+// congruent to, and m is prime to the order, so a check m·P = m·Σ… means
+// there what P = Σ… means (InterpolateConsistent's argument).
+func combinePublic(g group.Group, indices []int, points []group.Point, x int) (group.Point, int64, error) {
+	if c, m, ok := LagrangeIntegers(indices, x); ok {
+		acc := g.Identity()
+		for k, p := range points {
+			acc = acc.Add(mulSmall(g, p, c[k]))
+		}
+		return acc, m, nil
+	}
+	coeffs := make([]group.Scalar, len(indices))
+	for k, i := range indices {
+		coeffs[k] = lagrangeAt(g, indices, i, x)
+	}
+	v, err := group.MultiMulPublic(g, points, coeffs)
+	return v, 1, err
+}
+
+// divPublic returns m⁻¹·v for a public point v (v itself when m is 1).
+func divPublic(g group.Group, v group.Point, m int64) (group.Point, error) {
+	if m == 1 {
+		return v, nil
+	}
+	return group.MultiMulPublic(g, []group.Point{v}, []group.Scalar{g.ScalarFromUint64(uint64(m)).Inv()})
+}
+
+// mulSmall returns c·p by signed binary double-and-add, in variable time
+// (c and p are public).
+func mulSmall(g group.Group, p group.Point, c int64) group.Point {
+	neg := c < 0
+	if neg {
+		c = -c
+	}
+	acc := g.Identity()
+	for bit := bits.Len64(uint64(c)) - 1; bit >= 0; bit-- {
+		acc = acc.Add(acc)
+		if c>>bit&1 == 1 {
+			acc = acc.Add(p)
+		}
+	}
+	if neg {
+		acc = acc.Neg()
+	}
+	return acc
 }
 
 // InterpolateConsistent is interpolation at zero in the exponent that needs

@@ -661,3 +661,78 @@ func TestLagrangeIntegers(t *testing.T) {
 		}
 	}
 }
+
+// TestInterpolateIndexSets: interpolation in the exponent (InterpolatePoints,
+// InterpolateConsistent and the incremental interpolator fed in another
+// order) over index sets whose Lagrange basis is integral, has a common
+// denominator above 1, or has no small integers at all (the full-scalar
+// path) gives f(0)·H, and a wrong point among 2t+1 is refused.
+func TestInterpolateIndexSets(t *testing.T) {
+	for _, g := range groups() {
+		H := g.BaseMul(g.ScalarFromUint64(777))
+		for _, c := range []struct {
+			deg int
+			set []int
+		}{
+			{1, []int{1, 2, 3}}, {1, []int{1, 3, 5}}, {1, []int{2, 4, 9}}, {1, []int{7, 40000, 50001}},
+			{2, []int{1, 2, 3, 4, 5}}, {2, []int{2, 5, 9, 11, 13}}, {2, []int{1, 300, 65536, 2, 17}},
+		} {
+			p, err := NewPolynomial(g, c.deg, nil, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := H.Mul(p.Secret())
+			pts := map[int]group.Point{}
+			for _, i := range c.set {
+				pts[i] = H.Mul(p.Share(i))
+			}
+			base := map[int]group.Point{}
+			for _, i := range c.set[len(c.set)-c.deg-1:] {
+				base[i] = pts[i]
+			}
+			if got, err := InterpolatePoints(g, base); err != nil || !got.Equal(want) {
+				t.Fatalf("%s %v: InterpolatePoints wrong (%v)", g.Name(), c.set, err)
+			}
+			if got, err := InterpolateConsistent(g, pts, c.deg); err != nil || !got.Equal(want) {
+				t.Fatalf("%s %v: InterpolateConsistent wrong (%v)", g.Name(), c.set, err)
+			}
+			ip, _ := NewConsistentInterpolator(g, c.deg)
+			for k := len(c.set) - 1; k >= 0; k-- { // largest index first
+				if err := ip.Add(c.set[k], pts[c.set[k]]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, err := ip.Value(); err != nil || !got.Equal(want) {
+				t.Fatalf("%s %v: incremental, reversed: wrong (%v)", g.Name(), c.set, err)
+			}
+			for _, bad := range c.set {
+				orig := pts[bad]
+				pts[bad] = orig.Add(H)
+				if _, err := InterpolateConsistent(g, pts, c.deg); !errors.Is(err, ErrInconsistent) {
+					t.Fatalf("%s %v: point %d changed: %v", g.Name(), c.set, bad, err)
+				}
+				pts[bad] = orig
+			}
+		}
+	}
+}
+
+// TestMulSmall: mulSmall agrees with Mul in both groups, for signs, zero and
+// the largest small coefficients, and on the identity.
+func TestMulSmall(t *testing.T) {
+	for _, g := range groups() {
+		P := g.BaseMul(g.ScalarFromUint64(4242))
+		for _, c := range []int64{0, 1, -1, 2, -2, 3, 255, -(MaxSmallCoefficient), MaxSmallCoefficient, 123457} {
+			want := P.Mul(g.ScalarFromUint64(uint64(max(c, -c))))
+			if c < 0 {
+				want = want.Neg()
+			}
+			if !mulSmall(g, P, c).Equal(want) {
+				t.Fatalf("%s: %d·P differs", g.Name(), c)
+			}
+		}
+		if !mulSmall(g, g.Identity(), 5).IsIdentity() {
+			t.Fatalf("%s: 5·O is not O", g.Name())
+		}
+	}
+}
