@@ -486,6 +486,19 @@ func (r *round) culprit(replica int, reason string) {
 	r.culprits = append(r.culprits, Culprit{Replica: replica, Reason: reason})
 }
 
+// reject records replica's refusal for reason. A replica counts once per
+// reason however often it refuses (it may sit in several FROST sessions of
+// one call): t+1 refusals are final only when t+1 distinct replicas gave
+// them, one of which is then honest.
+func (r *round) reject(replica int, reason string) {
+	for _, x := range r.rejections[reason] {
+		if x == replica {
+			return
+		}
+	}
+	r.rejections[reason] = append(r.rejections[reason], replica)
+}
+
 // rejected returns the rejection given by at least t+1 replicas, if any.
 func (r *round) rejected() *RejectedError {
 	for reason, reps := range r.rejections {
@@ -760,7 +773,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 		if a.resp.Error != "" {
 			hedgeAll()
 			reason := sanitize(a.resp.Error)
-			r.rejections[reason] = append(r.rejections[reason], a.replica)
+			r.reject(a.replica, reason)
 			// t+1 equal rejections include an honest replica's, but an
 			// honest replica that is a few blocks behind rejects what it
 			// has not applied yet ("unknown key"). The rejection is final

@@ -266,3 +266,19 @@ func TestQuorumErrorShowsMinorityRejections(t *testing.T) {
 		t.Fatalf("message %q", err)
 	}
 }
+
+// A replica's refusals count once per reason, however often it refuses:
+// t+1 refusals need t+1 replicas.
+func TestRoundRejectCountsReplicasOnce(t *testing.T) {
+	r := &round{op: wire.OpSign, n: 4, t: 1, rejections: map[string][]int{}}
+	r.reject(3, "share unavailable")
+	r.reject(3, "share unavailable")
+	if rej := r.rejected(); rej != nil {
+		t.Fatalf("one replica refusing twice is final: %v", rej)
+	}
+	r.reject(2, "share unavailable")
+	rej := r.rejected()
+	if rej == nil || len(rej.Replicas) != 2 || rej.Replicas[0] != 2 || rej.Replicas[1] != 3 {
+		t.Fatalf("got %v", rej)
+	}
+}

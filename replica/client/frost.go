@@ -370,7 +370,9 @@ func (c *Client) signFROST(ctx context.Context, km *keyMaterial, tr schnorr.Tapr
 			}
 			delete(f.live, s)
 			// This session cannot complete: a new one without the failed
-			// signer, keeping those that answered.
+			// signer, keeping those that answered. A signer still to
+			// answer may sit in the new session too (its refusals count
+			// once: round.reject).
 			var keep []int
 			for _, x := range s.signers {
 				if _, ok := s.shares[x]; ok && !f.excluded[x] {
@@ -683,7 +685,7 @@ func (f *frostRun) take(s *frostSession, a answer) (string, bool) {
 			c.nonces.drop(a.replica)
 			return reason, true
 		}
-		r.rejections[reason] = append(r.rejections[reason], a.replica)
+		r.reject(a.replica, reason)
 		f.excluded[a.replica] = true
 		return reason, true
 	}

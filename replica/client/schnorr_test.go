@@ -30,6 +30,9 @@ type schnorrFaults struct {
 	silent     map[int]bool // never answer a sign
 	restarted  map[int]bool // refuse the first sign as a restarted replica would (unknown nonce)
 	wrongPath  map[int]bool // sign for another derivation path than the one asked
+	// rejecting names replicas that refuse every sign, each after its
+	// delay (a replica whose share store is damaged, answering slowly).
+	rejecting map[int]time.Duration
 	// frozen, when set, names a replica that stops answering anything
 	// (sign and nonce requests) from the moment it is stored: a SIGSTOPped
 	// replica whose connections stay open.
@@ -77,6 +80,10 @@ func schnorrFake(t testing.TB, n, th int, f schnorrFaults) (*fakeCluster, wire.K
 		case wire.OpSign:
 			if f.silent[replica] {
 				return fakeReply{hang: true}
+			}
+			if d, ok := f.rejecting[replica]; ok {
+				time.Sleep(d)
+				return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: "engine: share unavailable: btc: sealed: record corrupted or not authentic"}}
 			}
 			var b wire.SignBody
 			if err := json.Unmarshal(req.Body, &b); err != nil {
@@ -252,6 +259,32 @@ func TestSignSchnorrSilentAndRestarted(t *testing.T) {
 	}
 	if len(culprits) != 0 {
 		t.Fatalf("culprits %v", culprits)
+	}
+}
+
+// One replica's refusals never count as t+1 replicas' (issue 4, CI
+// failure of TestDamagedShareStore): replica 3 refuses every sign, slowly,
+// while the others have just restarted and refuse their first session
+// with an unknown nonce. A session failed by a stale refusal used to free
+// its still-pending signers for the next session, so replica 3 could sit
+// in two sessions at once; its two refusals then made a RejectedError
+// "by replicas [3 3]" at t=1, although three honest signers were there.
+// Each round runs against fresh fakes, so that the restarts recur.
+func TestSignSchnorrOneRefuserIsNotAQuorum(t *testing.T) {
+	for k := range 20 {
+		fc, info := schnorrFake(t, 4, 1, schnorrFaults{
+			rejecting: map[int]time.Duration{3: 20 * time.Millisecond},
+			restarted: map[int]bool{1: true, 2: true, 4: true},
+		})
+		fc.cfg.Timeout = "10s"
+		msg := []byte(fmt.Sprintf("m%d", k))
+		sig, err := fc.client().SignSchnorr(context.Background(), "btc", msg, nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", k, err)
+		}
+		if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
+			t.Fatalf("round %d: signature does not verify", k)
+		}
 	}
 }
 

@@ -131,8 +131,18 @@ func TestDamagedShareStore(t *testing.T) {
 		if err := c.WaitReadyOf(60*time.Second, 1, 2, 4); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Second) // replica 3 opens its store and catches up
-		st := cl.Status(ctx)[r-1]
+		// Replica 3 opens its store as it catches up and finds the damage.
+		var st client.ReplicaStatus
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			st = cl.Status(ctx)[r-1]
+			if strings.Contains(st.Error, "share store damaged") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d never reported its damaged store: ready=%v error=%q", r, st.Ready, st.Error)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		t.Logf("replica %d status with corrupted shares: ready=%v error=%q", r, st.Ready, st.Error)
 		serves("replica 3 with corrupted shares")
 
