@@ -78,10 +78,23 @@ func TestBatchGathersConcurrentRequests(t *testing.T) {
 			errs[i] = err
 		}()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for c.queued() < calls {
+	// Every call's 2t+1 = 3 items either wait in a queue or sit in a
+	// batch held at a replica: a state that lasts until the gate opens.
+	// (Waiting for calls items queued, as before, could wait forever on a
+	// loaded machine, when the first batches took more than the rest.)
+	sent := func() int {
+		n := 0
+		for r := 1; r <= 4; r++ {
+			for _, k := range fc.batchesSeen(r) {
+				n += k
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for sent()+c.queued() < 3*calls {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests queued", c.queued())
+			t.Fatalf("only %d items queued and %d sent of %d", c.queued(), sent(), 3*calls)
 		}
 		time.Sleep(time.Millisecond)
 	}
