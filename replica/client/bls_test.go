@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -256,5 +258,46 @@ func wantCulprits(t *testing.T, got []Culprit, want ...Culprit) {
 	}
 	if !ok {
 		t.Fatalf("culprits %+v, want %+v", got, want)
+	}
+}
+
+// A replica whose share is damaged refuses every BLS sign; after its first
+// refusal the client asks the others first (it is suspect), instead of
+// asking it among the first 2t+1 of most calls and hedging past it.
+func TestSignBLSDamagedReplicaAskedLast(t *testing.T) {
+	fc, info := blsFake(t, 4, 1, nil, nil)
+	inner := fc.getHandler()
+	fc.setHandler(func(replica int, req wire.Request, signed []byte) fakeReply {
+		if replica == 3 && req.Op == wire.OpSign {
+			return fakeReply{status: http.StatusBadRequest, resp: &wire.Response{Replica: replica, Error: "engine: share unavailable: eth1: sealed: record corrupted or not authentic"}}
+		}
+		return inner(replica, req, signed)
+	})
+	c := fc.client()
+	c.lat.floor.Store(int64(10 * time.Second)) // no hedge (a hedge asks every replica), however loaded the machine
+	sign := func(msg string) {
+		t.Helper()
+		sig, err := c.SignBLS(context.Background(), "eth1", []byte(msg))
+		if err != nil {
+			t.Fatalf("%s: %v", msg, err)
+		}
+		if ok, _ := VerifyBLS(info.PublicKey, []byte(msg), sig); !ok {
+			t.Fatalf("%s: signature does not verify", msg)
+		}
+	}
+	for k := 0; k < 20 && fc.signsSeen(3) == 0; k++ {
+		sign(fmt.Sprintf("m%d", k))
+	}
+	before, start := fc.signsSeen(3), time.Now()
+	for k := range 20 {
+		if time.Since(start) > suspectFor/2 {
+			break // a very slow machine: stay well inside suspectFor
+		}
+		sign(fmt.Sprintf("after %d", k))
+	}
+	// Picked like the others, it would be among the first three of about
+	// three calls in four.
+	if n := fc.signsSeen(3) - before; n > 0 {
+		t.Fatalf("the damaged replica was asked %d times in 20 signatures after its refusal", n)
 	}
 }

@@ -499,6 +499,19 @@ func (r *round) reject(replica int, reason string) {
 	r.rejections[reason] = append(r.rejections[reason], replica)
 }
 
+// noteFault marks replica suspect (asked last for suspectFor, see health)
+// when its refusal reason is about its own state rather than the request:
+// its share of the key is missing or damaged (engine.ErrShareUnavailable;
+// the replica reports itself not ready, and an operator must restore or
+// repair it). Otherwise every other call would pick it among its first
+// replicas and pay a retry for it; now one call in suspectFor does. A
+// replica that claims this falsely only sends itself to the back.
+func (c *Client) noteFault(replica int, reason string) {
+	if strings.Contains(reason, "share unavailable") {
+		c.health.failed(replica)
+	}
+}
+
 // rejected returns the rejection given by at least t+1 replicas, if any.
 func (r *round) rejected() *RejectedError {
 	for reason, reps := range r.rejections {
@@ -774,6 +787,7 @@ func (c *Client) exchangeSettle(ctx context.Context, op string, out *outgoing, f
 			hedgeAll()
 			reason := sanitize(a.resp.Error)
 			r.reject(a.replica, reason)
+			c.noteFault(a.replica, reason)
 			// t+1 equal rejections include an honest replica's, but an
 			// honest replica that is a few blocks behind rejects what it
 			// has not applied yet ("unknown key"). The rejection is final

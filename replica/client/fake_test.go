@@ -295,3 +295,30 @@ func selfSigned(t testing.TB) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// signsSeen counts the sign requests replica received, alone or as items
+// of batches.
+func (fc *fakeCluster) signsSeen(replica int) int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	n := 0
+	for _, signed := range fc.seen[replica] {
+		var sr wire.SignedRequest
+		var req wire.Request
+		var b wire.BatchBody
+		if json.Unmarshal(signed, &sr) != nil || json.Unmarshal(sr.Request, &req) != nil {
+			continue
+		}
+		switch {
+		case req.Op == wire.OpSign:
+			n++
+		case req.Op == wire.OpBatch && json.Unmarshal(req.Body, &b) == nil:
+			for _, it := range b.Items {
+				if it.Op == wire.OpSign {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}

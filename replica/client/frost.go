@@ -686,6 +686,7 @@ func (f *frostRun) take(s *frostSession, a answer) (string, bool) {
 			return reason, true
 		}
 		r.reject(a.replica, reason)
+		c.noteFault(a.replica, reason)
 		f.excluded[a.replica] = true
 		return reason, true
 	}

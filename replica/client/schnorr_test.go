@@ -288,6 +288,44 @@ func TestSignSchnorrOneRefuserIsNotAQuorum(t *testing.T) {
 	}
 }
 
+// A replica whose share is damaged refuses every sign; after its first
+// refusal the client asks it last (suspect) instead of picking it for
+// about half of the next sessions, each of which it would fail.
+func TestSignSchnorrDamagedReplicaAskedLast(t *testing.T) {
+	fc, info := schnorrFake(t, 4, 1, schnorrFaults{rejecting: map[int]time.Duration{3: 0}})
+	c := fc.client()
+	c.lat.floor.Store(int64(10 * time.Second)) // no hedge (a hedge asks every replica), however loaded the machine
+	signs := fc.signsSeen
+	for k := range 20 {
+		msg := []byte(fmt.Sprintf("m%d", k))
+		sig, err := c.SignSchnorr(context.Background(), "btc", msg, nil)
+		if err != nil {
+			t.Fatalf("signature %d: %v", k, err)
+		}
+		if ok, _ := VerifySchnorr(info.PublicKey, msg, sig[:], nil); !ok {
+			t.Fatalf("signature %d does not verify", k)
+		}
+		if signs(3) > 0 {
+			break // it refused once: from here on it is asked last
+		}
+	}
+	before, start := signs(3), time.Now()
+	for k := range 20 {
+		if time.Since(start) > suspectFor/2 {
+			break // a very slow machine: stay well inside suspectFor
+		}
+		msg := []byte(fmt.Sprintf("after %d", k))
+		if _, err := c.SignSchnorr(context.Background(), "btc", msg, nil); err != nil {
+			t.Fatalf("signature %d: %v", k, err)
+		}
+	}
+	// Were it picked like the others, it would sit in about half of these
+	// sessions.
+	if n := signs(3) - before; n > 0 {
+		t.Fatalf("the damaged replica was asked %d times in 20 signatures after its refusal", n)
+	}
+}
+
 // A signer that stops answering everything (nonce requests too) once the
 // client holds some of its commitments never makes a signature fail: once
 // its commitments are used up, sessions pick the signers whose commitments
