@@ -57,11 +57,7 @@ func (c *ConsistentInterpolator) Add(i int, p group.Point) error {
 		c.base = append(c.base, i)
 		c.points = append(c.points, p)
 		if len(c.base) == c.t+1 {
-			var v group.Point
-			var m int64
-			if v, m, c.err = combinePublic(c.g, c.base, c.points, 0); c.err == nil {
-				c.value, c.err = divPublic(c.g, v, m)
-			}
+			c.value, c.err = valueAtZero(c.g, c.base, c.points)
 		}
 		return c.err
 	}

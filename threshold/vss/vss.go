@@ -462,7 +462,13 @@ func InterpolatePoints(g group.Group, points map[int]group.Point) (group.Point, 
 			return nil, ErrNilValue
 		}
 	}
-	v, m, err := combinePublic(g, indices, pts, 0)
+	return valueAtZero(g, indices, pts)
+}
+
+// valueAtZero interpolates public points at zero: combinePublic, then one
+// multiplication by m⁻¹ when m ≠ 1.
+func valueAtZero(g group.Group, indices []int, points []group.Point) (group.Point, error) {
+	v, m, err := combinePublic(g, indices, points, 0)
 	if err != nil {
 		return nil, err
 	}
